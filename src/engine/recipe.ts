@@ -1,0 +1,43 @@
+/**
+ * A recipe describes what a host should look like for one capability.
+ * It returns resources (desired state) and checks (post-conditions); the
+ * engine decides what to do about them.
+ */
+import type { z } from 'zod';
+import type { HostConfig } from '../config.js';
+import type { HostInfo } from '../host-info.js';
+import type { Check, Resource } from '../resources/types.js';
+
+export interface RecipeContext<P> {
+  readonly params: P;
+  readonly host: HostInfo;
+  readonly config: HostConfig;
+}
+
+export interface Recipe<P = unknown> {
+  readonly id: string;
+  readonly title: string;
+  /** Recipes that must converge before this one (also pulled in when this one is asked for). */
+  readonly after: readonly string[];
+  readonly params: z.ZodType<P>;
+  /**
+   * Refuse the host before anything changes: return a message to refuse
+   * (e.g. unsupported OS), undefined to proceed.
+   */
+  readonly precheck?: (ctx: RecipeContext<P>) => string | undefined;
+  readonly resources: (ctx: RecipeContext<P>) => ReadonlyArray<Resource<unknown>>;
+  readonly verify?: (ctx: RecipeContext<P>) => readonly Check[];
+}
+
+/** Identity function that keeps P inferred from the zod schema. */
+export function defineRecipe<S extends z.ZodType>(r: {
+  id: string;
+  title: string;
+  after?: readonly string[];
+  params: S;
+  precheck?: (ctx: RecipeContext<z.output<S>>) => string | undefined;
+  resources: (ctx: RecipeContext<z.output<S>>) => ReadonlyArray<Resource<unknown>>;
+  verify?: (ctx: RecipeContext<z.output<S>>) => readonly Check[];
+}): Recipe<z.output<S>> {
+  return { after: [], ...r } as Recipe<z.output<S>>;
+}

@@ -1,0 +1,87 @@
+/**
+ * A resource is one idempotent piece of desired host state. It is split into
+ * three parts so that reading and deciding never touch the host:
+ *   facts()  – a read-only shell snippet; the engine batches the snippets of
+ *              every resource of a host into ONE round trip;
+ *   parse()  – turns that snippet's output into typed facts;
+ *   plan()   – pure: facts (+ what earlier resources will change) → Changes.
+ * A Change carries the script that performs it, so what `panel plan` shows
+ * is exactly what `panel install` runs.
+ */
+
+/** What a fact snippet produced. */
+export interface FactOutput {
+  readonly stdout: string;
+  readonly code: number;
+}
+
+export type ChangeAction =
+  | 'create'
+  | 'update'
+  | 'delete'
+  | 'install'
+  | 'remove'
+  | 'set'
+  | 'load'
+  | 'enable'
+  | 'disable'
+  | 'start'
+  | 'stop'
+  | 'restart'
+  | 'reload'
+  | 'run';
+
+export interface Change {
+  /** Key of the resource that planned it. */
+  readonly resource: string;
+  readonly action: ChangeAction;
+  /** What is acted on: a path, a unit, a package list, a sysctl key. */
+  readonly target: string;
+  /** Why, in a few words: `content differs`, `inactive`, `absent`. */
+  readonly reason: string;
+  /** Unified diff for file content; secrets are already masked here. */
+  readonly diff?: string;
+  /**
+   * Summaries of earlier changes this one depends on. A dry run cannot know
+   * their outcome, so the plan says "after …" instead of guessing.
+   */
+  readonly after?: readonly string[];
+  /** Services that must be restarted once this change has been applied. */
+  readonly notifies?: readonly string[];
+  /** The shell that performs the change (runs as root, `set -euo pipefail`). Never printed: may embed secrets. */
+  readonly script: string;
+}
+
+/** What planning can see of the rest of the host's plan. */
+export interface PlanContext {
+  /** Changes planned so far for this host (earlier resources and recipes), in order. */
+  readonly planned: readonly Change[];
+}
+
+export interface Resource<F = unknown> {
+  /** Unique on a host: `file:/etc/sysctl.d/99-panel.conf`, `service:containerd`. */
+  readonly key: string;
+  /** Read-only shell printing facts on stdout. Runs as root with `set -u`, not `-e`. */
+  facts(): string;
+  parse(out: FactOutput): F;
+  plan(facts: F, ctx: PlanContext): Change[];
+}
+
+/** One line a person reads: `update /etc/foo (content differs)`. */
+export function summary(c: Pick<Change, 'action' | 'target' | 'reason'>): string {
+  return `${c.action} ${c.target} (${c.reason})`;
+}
+
+/** The public face of a change, for printers and JSON: no script. */
+export function publicChange(c: Change): Omit<Change, 'script'> & { summary: string } {
+  const { script: _script, ...rest } = c;
+  return { ...rest, summary: summary(c) };
+}
+
+/** A post-condition checked after apply and by `panel check`. */
+export interface Check {
+  readonly name: string;
+  /** Shell run as root; passes when it exits 0 and (if given) stdout matches. */
+  readonly script: string;
+  readonly expect?: RegExp;
+}

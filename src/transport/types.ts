@@ -1,0 +1,61 @@
+/** How panel reaches a host: run a script, move a file, count the cost. */
+
+export interface ExecOptions {
+  /** Run as root: `sudo -n` when the login user is not root. Default true. */
+  readonly sudo?: boolean;
+  /** Abort the command after this many milliseconds (exit code 124). */
+  readonly timeoutMs?: number;
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Counters kept by every transport, for benchmarks and the recap. */
+export interface TransportStats {
+  /** Exec channels opened (round trips). */
+  channels: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface Transport {
+  /** Display name used in every message: `root@10.0.0.2:22` or `local`. */
+  readonly name: string;
+  /**
+   * Run a bash script on the host. The script travels on stdin (never on a
+   * command line), so its size and content are not limited by argv quoting.
+   * A non-zero exit is a result, not an exception; exceptions mean the
+   * transport itself failed (connection lost, timeout).
+   */
+  exec(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Write bytes to a path on the host atomically (temp + rename), as root. */
+  put(path: string, content: Buffer, mode?: number): Promise<void>;
+  /** Read a file from the host, as root; undefined when absent. */
+  get(path: string): Promise<Buffer | undefined>;
+  readonly stats: TransportStats;
+  close(): Promise<void>;
+}
+
+/** Why a transport could not be opened; the CLI prints `host: message`. */
+export type ConnectErrorKind =
+  | 'unreachable'
+  | 'timeout'
+  | 'auth'
+  | 'host-key-unknown'
+  | 'host-key-changed'
+  | 'no-sudo'
+  | 'not-root';
+
+export class ConnectError extends Error {
+  constructor(
+    readonly kind: ConnectErrorKind,
+    readonly host: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConnectError';
+  }
+}
