@@ -1,0 +1,149 @@
+/**
+ * Options of every resource constructor exported from ./index.ts.
+ * Recipes describe hosts with these; the constructors turn them into
+ * Resources (facts → plan → Change). Keys are unique per host.
+ *
+ * Restart semantics: a service restarts only when a resource listed in its
+ * `restartOn` has a planned change in this run (or a restart is still
+ * pending from an interrupted earlier run); `start` when inactive.
+ */
+import type { Secret } from '../secret.js';
+
+export type Mode = number; // e.g. 0o644
+
+interface Ownership {
+  /** default 0o644 for files, 0o755 for directories */
+  readonly mode?: Mode;
+  /** default root */
+  readonly owner?: string;
+  /** default root */
+  readonly group?: string;
+}
+
+/** key: `file:<path>` — content, mode, owner; atomic write; previous version backed up. */
+export interface FileOptions extends Ownership {
+  readonly path: string;
+  readonly content: string | Buffer;
+  /** Content is secret: facts carry only its hash, diffs are masked. */
+  readonly secret?: boolean;
+}
+
+/** key: `file:<path>` — a file rendered from templates/<source> (handlebars, noEscape, strict). */
+export interface TemplateOptions extends Ownership {
+  readonly path: string;
+  /** File name under templates/, e.g. `containerd.service.hbs`. */
+  readonly source: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly secret?: boolean;
+}
+
+/** key: `directory:<path>` */
+export interface DirectoryOptions extends Ownership {
+  readonly path: string;
+}
+
+/** key: `apt:<sorted packages joined by ,>` — packages installed (apt lock waited for, noninteractive). */
+export interface AptOptions {
+  readonly packages: readonly string[];
+}
+
+/**
+ * key: `download:<dest>` — a file fetched from `url` on the HOST (curl/wget),
+ * sha256-verified before it replaces `dest`; a mismatch leaves the previous
+ * file in place and fails with `checksum mismatch for <url>: expected …, got …`.
+ */
+export interface DownloadOptions extends Ownership {
+  readonly url: string;
+  readonly sha256: string;
+  readonly dest: string;
+}
+
+/**
+ * key: `archive:<into>:<url basename>` — a .tar.gz fetched on the host
+ * (sha256-verified, cached under /var/cache/panel/), extracted into `into`.
+ * `members` lists the files (relative to `into`, after `strip`) whose
+ * presence and checksum-at-extraction prove the archive is in place; a
+ * missing or altered member means extract again.
+ */
+export interface ArchiveOptions {
+  readonly url: string;
+  readonly sha256: string;
+  readonly into: string;
+  /** Leading path components removed (tar --strip-components). */
+  readonly strip?: number;
+  readonly members: readonly string[];
+  /** Mode applied to extracted members (default: as in the archive). */
+  readonly mode?: Mode;
+}
+
+/**
+ * key: `unit:<name>` — a systemd unit file in /etc/systemd/system (or a
+ * drop-in when `dropIn` is set: /etc/systemd/system/<name>.d/<dropIn>.conf);
+ * a change runs `systemctl daemon-reload`.
+ */
+export interface UnitOptions {
+  /** e.g. `containerd.service` */
+  readonly name: string;
+  readonly content: string;
+  readonly dropIn?: string;
+  /** Directory for the unit file, default /etc/systemd/system. */
+  readonly dir?: string;
+}
+
+/** key: `service:<name>` — enabled/running state; restart when a `restartOn` resource changed. */
+export interface ServiceOptions {
+  /** Unit name, e.g. `containerd` or `nginx.service`. */
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly running: boolean;
+  /** Resource keys (exact) whose changes require a restart. */
+  readonly restartOn?: readonly string[];
+  /** Resource keys whose changes require only `systemctl reload`. */
+  readonly reloadOn?: readonly string[];
+}
+
+/** key: `sysctl:<key>` — runtime value and a drop-in line in `file` (never duplicated). */
+export interface SysctlOptions {
+  /** e.g. `net.ipv4.conf.all.forwarding` */
+  readonly key: string;
+  readonly value: string;
+  /** default /etc/sysctl.d/99-panel.conf */
+  readonly file?: string;
+}
+
+/** key: `kmod:<name>` — loaded now and listed in /etc/modules-load.d/panel-<name>.conf. */
+export interface KernelModuleOptions {
+  readonly name: string;
+}
+
+/** key: `bridge:<name>` — a Linux bridge link with an IPv4 address, up. */
+export interface BridgeOptions {
+  readonly name: string;
+  /** CIDR, e.g. `10.62.0.1/16` */
+  readonly address: string;
+}
+
+/**
+ * key: `command:<name>` — runs `run` only when `check` exits non-zero.
+ * Reports a change only when it runs.
+ */
+export interface CommandOptions {
+  readonly name: string;
+  /** Shell; exit 0 means "already done". Read-only. */
+  readonly check: string;
+  readonly run: string;
+  /** Shown as the reason, e.g. `no account`. */
+  readonly reason?: string;
+}
+
+/**
+ * key: `file:<path>` — a secret file (0600 by default) whose value is either
+ * given (`value`: replaced when it differs, reported masked) or generated ON
+ * THE HOST by `generate` (shell printing the value) when the file is absent;
+ * an existing file is never overwritten without `value`.
+ */
+export interface SecretFileOptions extends Ownership {
+  readonly path: string;
+  readonly value?: Secret;
+  readonly generate: string;
+}
