@@ -26,6 +26,12 @@ export interface FileOptions extends Ownership {
   readonly content: string | Buffer;
   /** Content is secret: facts carry only its hash, diffs are masked. */
   readonly secret?: boolean;
+  /**
+   * Shell run after the new content is in place (e.g. `nginx -t`); non-zero
+   * restores the previous file (or removes a new one) and fails the change
+   * with that command's output.
+   */
+  readonly validate?: string;
 }
 
 /** key: `file:<path>` — a file rendered from templates/<source> (handlebars, noEscape, strict). */
@@ -35,6 +41,7 @@ export interface TemplateOptions extends Ownership {
   readonly source: string;
   readonly data: Readonly<Record<string, unknown>>;
   readonly secret?: boolean;
+  readonly validate?: string;
 }
 
 /** key: `directory:<path>` */

@@ -9,6 +9,8 @@
  * is exactly what `panel install` runs.
  */
 
+import type { Transport } from '../transport/types.js';
+
 /** What a fact snippet produced. */
 export interface FactOutput {
   readonly stdout: string;
@@ -31,7 +33,7 @@ export type ChangeAction =
   | 'reload'
   | 'run';
 
-export interface Change {
+interface ChangeBase {
   /** Key of the resource that planned it. */
   readonly resource: string;
   readonly action: ChangeAction;
@@ -46,11 +48,30 @@ export interface Change {
    * their outcome, so the plan says "after …" instead of guessing.
    */
   readonly after?: readonly string[];
-  /** Services that must be restarted once this change has been applied. */
-  readonly notifies?: readonly string[];
-  /** The shell that performs the change (runs as root, `set -euo pipefail`). Never printed: may embed secrets. */
-  readonly script: string;
+  /**
+   * Shell run at the START of the apply round trip, before any change of it:
+   * e.g. a service records a pending restart, so a run interrupted after the
+   * config write but before the restart still restarts next time.
+   */
+  readonly prepare?: string;
 }
+
+/**
+ * Work done from the machine running panel rather than by a host script,
+ * e.g. an ACME order that writes challenge files through the transport.
+ */
+export type LocalEffect = (host: Transport) => Promise<void>;
+
+/** A change is performed either by a host script or by a local effect, never both. */
+export type Change = ChangeBase &
+  (
+    | {
+        /** Shell that performs the change (root, `set -euo pipefail`, prelude loaded). Never printed: may embed secrets. */
+        readonly script: string;
+        readonly local?: never;
+      }
+    | { readonly local: LocalEffect; readonly script?: never }
+  );
 
 /** What planning can see of the rest of the host's plan. */
 export interface PlanContext {
@@ -73,9 +94,26 @@ export function summary(c: Pick<Change, 'action' | 'target' | 'reason'>): string
 }
 
 /** The public face of a change, for printers and JSON: no script. */
-export function publicChange(c: Change): Omit<Change, 'script'> & { summary: string } {
-  const { script: _script, ...rest } = c;
-  return { ...rest, summary: summary(c) };
+export interface PublicChange {
+  readonly resource: string;
+  readonly action: ChangeAction;
+  readonly target: string;
+  readonly reason: string;
+  readonly summary: string;
+  readonly diff?: string;
+  readonly after?: readonly string[];
+}
+
+export function publicChange(c: Change): PublicChange {
+  return {
+    resource: c.resource,
+    action: c.action,
+    target: c.target,
+    reason: c.reason,
+    summary: summary(c),
+    ...(c.diff !== undefined ? { diff: c.diff } : {}),
+    ...(c.after !== undefined && c.after.length > 0 ? { after: c.after } : {}),
+  };
 }
 
 /** A post-condition checked after apply and by `panel check`. */
