@@ -1,0 +1,141 @@
+/**
+ * Scripts that carry many resources' work in ONE round trip, and the parsers
+ * for what comes back. Markers start with `@@panel-` on a line of their own;
+ * resource snippets never print such lines.
+ */
+import type { Change, Check, FactOutput } from '../resources/types.js';
+import { PRELUDE } from '../resources/prelude.js';
+
+const BEGIN = '@@panel-fact-begin';
+const END = '@@panel-fact-end';
+
+/** All fact snippets, each in its own subshell, with begin/end markers. */
+export function factBatchScript(snippets: readonly string[], deep: boolean): string {
+  const parts = [`export PANEL_MODE=facts${deep ? ' PANEL_DEEP=1' : ''}`, PRELUDE];
+  snippets.forEach((s, i) => {
+    parts.push(`echo ${BEGIN} ${i}`, `(\n${s}\n) </dev/null`, `echo ${END} ${i} $?`);
+  });
+  return parts.join('\n') + '\n';
+}
+
+/** Split a fact batch's stdout back into one output per snippet. */
+export function parseFactBatch(stdout: string, count: number): FactOutput[] | string {
+  const outs: FactOutput[] = [];
+  const lines = stdout.split('\n');
+  let current: number | undefined;
+  let buf: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith(BEGIN + ' ')) {
+      current = Number(line.slice(BEGIN.length + 1));
+      buf = [];
+    } else if (line.startsWith(END + ' ')) {
+      const [idx, code] = line.slice(END.length + 1).split(' ').map(Number);
+      if (current === undefined || idx !== current) return `fact output out of order at snippet ${idx}`;
+      outs[current] = { stdout: buf.join('\n') + (buf.length > 0 ? '\n' : ''), code: code ?? 1 };
+      current = undefined;
+    } else if (current !== undefined) {
+      buf.push(line);
+    }
+  }
+  if (outs.length !== count || outs.some((o) => o === undefined)) {
+    return `fact batch incomplete: got ${outs.filter(Boolean).length} of ${count} outputs`;
+  }
+  return outs;
+}
+
+/** A run of shell changes applied in one round trip; `header` runs first (progress, prepare hooks). */
+export function applyScript(changes: readonly (Change & { script: string })[], header: string): string {
+  const parts = ['export PANEL_MODE=apply', PRELUDE, header];
+  for (const c of changes) if (c.prepare) parts.push(c.prepare);
+  changes.forEach((c, i) => {
+    parts.push(
+      `echo '@@panel-step ${i}' >&2`,
+      `(\nset -euo pipefail\n${c.script}\n) </dev/null || { __rc=$?; echo "@@panel-fail ${i} $__rc"; exit $__rc; }`,
+      `echo '@@panel-ok ${i}'`,
+    );
+  });
+  return parts.join('\n') + '\n';
+}
+
+export interface ApplyOutcome {
+  /** Indices of changes that completed. */
+  readonly done: readonly number[];
+  readonly failed?: { readonly index: number; readonly code: number; readonly stderrTail: string };
+}
+
+export function parseApply(stdout: string, stderr: string, code: number, count: number): ApplyOutcome {
+  const done: number[] = [];
+  let failed: ApplyOutcome['failed'];
+  for (const line of stdout.split('\n')) {
+    const ok = /^@@panel-ok (\d+)$/.exec(line);
+    if (ok) done.push(Number(ok[1]));
+    const f = /^@@panel-fail (\d+) (\d+)$/.exec(line);
+    if (f) failed = { index: Number(f[1]), code: Number(f[2]), stderrTail: stepStderr(stderr, Number(f[1])) };
+  }
+  if (!failed && code !== 0) {
+    // The script died outside a step (prelude, header) or the channel broke.
+    const index = done.length < count ? done.length : count - 1;
+    failed = { index, code, stderrTail: tail(stderr) };
+  }
+  return failed ? { done, failed } : { done };
+}
+
+function stepStderr(stderr: string, index: number): string {
+  const marker = `@@panel-step ${index}`;
+  const at = stderr.lastIndexOf(marker);
+  return tail(at >= 0 ? stderr.slice(at + marker.length) : stderr);
+}
+
+export function tail(text: string, lines = 6): string {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('@@panel-'))
+    .slice(-lines)
+    .join('\n');
+}
+
+/** Every check in one round trip; each retried until it passes or `waitSeconds` is spent. */
+export function verifyScript(checks: readonly Check[], waitSeconds: number): string {
+  const parts = ['export PANEL_MODE=verify', PRELUDE];
+  checks.forEach((c, i) => {
+    parts.push(
+      `__deadline=$(( $(date +%s) + ${Math.max(0, Math.floor(waitSeconds))} ))`,
+      `while :; do`,
+      `  __out=$( ( ${c.script}\n) 2>&1 </dev/null ); __rc=$?`,
+      `  [ $__rc -eq 0 ] && break`,
+      `  [ "$(date +%s)" -ge "$__deadline" ] && break`,
+      `  sleep 1`,
+      `done`,
+      `echo "@@panel-check-begin ${i} $__rc"`,
+      `printf '%s\\n' "$__out" | tail -n 20`,
+      `echo "@@panel-check-end ${i}"`,
+    );
+  });
+  return parts.join('\n') + '\n';
+}
+
+export interface CheckOutcome {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export function parseVerify(stdout: string, checks: readonly Check[]): CheckOutcome[] {
+  const results: CheckOutcome[] = checks.map(() => ({ ok: false, detail: 'no result (verify script died)' }));
+  const re = /^@@panel-check-begin (\d+) (\d+)\n([\s\S]*?)^@@panel-check-end \1$/gm;
+  for (const m of stdout.matchAll(re)) {
+    const i = Number(m[1]);
+    const code = Number(m[2]);
+    const out = m[3] ?? '';
+    const check = checks[i];
+    if (!check) continue;
+    const matched = check.expect ? check.expect.test(out) : true;
+    const ok = code === 0 && matched;
+    const detail = ok
+      ? ''
+      : code !== 0
+        ? `exit ${code}${out.trim() ? `: ${tail(out, 3)}` : ''}`
+        : `output did not match ${String(check.expect)}: ${tail(out, 3)}`;
+    results[i] = { ok, detail };
+  }
+  return results;
+}

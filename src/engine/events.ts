@@ -1,0 +1,61 @@
+/**
+ * Everything the engine reports goes through these events; the terminal tree,
+ * plain lines, NDJSON and the recap are all sinks of the same stream.
+ */
+import type { HostInfo } from '../host-info.js';
+import type { PublicChange } from '../resources/types.js';
+
+export type Mode = 'install' | 'plan' | 'check';
+
+export type HostStatus = 'ok' | 'changed' | 'drift' | 'failed' | 'interrupted';
+
+export interface HostResult {
+  readonly host: string;
+  readonly status: HostStatus;
+  /** Resources already as desired. */
+  readonly ok: number;
+  /** Changes applied (install) or found (plan/check). */
+  readonly changed: number;
+  /** 1 when the host failed (a host stops at its first failure). */
+  readonly failed: number;
+  /** Failed verifications (check). */
+  readonly failedChecks: number;
+  readonly rebootRequired: boolean;
+  readonly durationMs: number;
+  /** One line: host, recipe, resource, exit code, stderr tail. */
+  readonly error?: string;
+  /** Exec round trips used on this host. */
+  readonly roundTrips: number;
+}
+
+export type EngineEvent =
+  | { readonly type: 'host-start'; readonly host: string; readonly recipes: readonly string[] }
+  | { readonly type: 'host-info'; readonly host: string; readonly info: HostInfo }
+  | { readonly type: 'recipe-start'; readonly host: string; readonly recipe: string; readonly title: string }
+  | {
+      readonly type: 'change';
+      readonly host: string;
+      readonly recipe: string;
+      readonly status: 'planned' | 'applied' | 'failed';
+      readonly change: PublicChange;
+    }
+  | {
+      readonly type: 'verify';
+      readonly host: string;
+      readonly recipe: string;
+      readonly check: string;
+      readonly ok: boolean;
+      readonly detail?: string;
+    }
+  | {
+      readonly type: 'recipe-end';
+      readonly host: string;
+      readonly recipe: string;
+      readonly status: 'ok' | 'changed' | 'failed' | 'skipped';
+      readonly changes: number;
+      readonly error?: string;
+    }
+  | { readonly type: 'host-end'; readonly host: string; readonly result: HostResult }
+  | { readonly type: 'recap'; readonly mode: Mode; readonly hosts: readonly HostResult[] };
+
+export type Emit = (event: EngineEvent) => void;

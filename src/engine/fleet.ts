@@ -1,0 +1,115 @@
+/**
+ * Many hosts at once: one connection per host, at most `concurrency` hosts
+ * in flight, a failing host never stops the others. With `confirm`, every
+ * host is planned first, the caller approves the combined plan, and then
+ * exactly those plans are applied.
+ */
+import type { HostConfig } from '../config.js';
+import { redact } from '../secret.js';
+import { openTransport } from '../transport/index.js';
+import type { Transport } from '../transport/types.js';
+import type { Emit, HostResult } from './events.js';
+import { failedResult, finishHost, planHost, type HostPlan, type HostRunOptions } from './host-run.js';
+
+export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
+  readonly concurrency: number;
+  readonly emit: Emit;
+  /** Called once with every host's plan before anything is applied; false aborts. */
+  readonly confirm?: (plans: readonly HostPlan[]) => Promise<boolean>;
+  /** Open a transport (tests may inject); defaults to openTransport. */
+  readonly connect?: (config: HostConfig) => Promise<Transport>;
+}
+
+export async function runFleet(configs: readonly HostConfig[], opts: FleetOptions): Promise<HostResult[]> {
+  const connect = opts.connect ?? ((c: HostConfig) => openTransport(c.connection, c.name));
+  const results = new Map<string, HostResult>();
+  const transports = new Map<string, Transport>();
+
+  const finish = (r: HostResult): void => {
+    results.set(r.host, r);
+    opts.emit({ type: 'host-end', host: r.host, result: r });
+  };
+
+  const prepare = async (config: HostConfig): Promise<HostPlan | undefined> => {
+    const startedAt = Date.now();
+    if (opts.signal?.aborted) {
+      finish(failedResult(config.name, `${config.name}: interrupted before connecting`, startedAt, 0, 'interrupted'));
+      return undefined;
+    }
+    let transport: Transport;
+    try {
+      transport = await connect(config);
+    } catch (e) {
+      const msg = (e as Error).message;
+      finish(failedResult(config.name, msg.startsWith(config.name) || msg.includes('@') ? msg : `${config.name}: ${msg}`, startedAt));
+      return undefined;
+    }
+    transports.set(config.name, transport);
+    try {
+      const outcome = await planHost(config, transport, opts);
+      if (!outcome.ok) {
+        finish(outcome.result);
+        return undefined;
+      }
+      return outcome.plan;
+    } catch (e) {
+      finish(failedResult(config.name, `${config.name}: ${(e as Error).message}`, startedAt, transport.stats.channels));
+      return undefined;
+    }
+  };
+
+  const complete = async (plan: HostPlan): Promise<void> => {
+    try {
+      finish(await finishHost(plan, opts));
+    } catch (e) {
+      finish(failedResult(plan.config.name, `${plan.config.name}: ${(e as Error).message}`, plan.startedAt, plan.transport.stats.channels - plan.channelsAtStart));
+    }
+  };
+
+  const closeAll = async (): Promise<void> => {
+    await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)));
+    transports.clear();
+  };
+
+  try {
+    if (opts.confirm && opts.mode === 'install') {
+      const plans = (await pool(configs, opts.concurrency, prepare)).filter((p): p is HostPlan => p !== undefined);
+      const approved = plans.length > 0 && (await opts.confirm(plans));
+      if (!approved) {
+        for (const p of plans) finish(failedResult(p.config.name, `${p.config.name}: not applied (not confirmed)`, p.startedAt, 0, 'interrupted'));
+      } else {
+        await pool(plans, opts.concurrency, complete);
+      }
+    } else {
+      await pool(configs, opts.concurrency, async (c) => {
+        const plan = await prepare(c);
+        if (plan) await complete(plan);
+        const t = transports.get(c.name);
+        if (t) {
+          transports.delete(c.name);
+          await t.close().catch(() => undefined);
+        }
+      });
+    }
+  } finally {
+    await closeAll();
+  }
+
+  const ordered = configs.map((c) => results.get(c.name) ?? failedResult(c.name, `${c.name}: no result`, Date.now()));
+  opts.emit({ type: 'recap', mode: opts.mode, hosts: ordered.map((r) => ({ ...r, ...(r.error ? { error: redact(r.error) } : {}) })) });
+  return ordered;
+}
+
+/** Run `fn` over items with at most `limit` in flight, keeping input order in the output. */
+export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}

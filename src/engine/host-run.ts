@@ -1,0 +1,300 @@
+/**
+ * Converging one host, in two phases so that a caller can show the plan and
+ * ask before applying exactly that plan:
+ *   planHost   – host info (1 round trip), facts of every resource (1 round
+ *                trip), pure planning. Changes nothing on the host.
+ *   finishHost – plan: report; check: verify (1 round trip); install: apply
+ *                each recipe's changes (1 round trip per recipe with changes),
+ *                then verify everything (1 round trip).
+ */
+import type { HostConfig } from '../config.js';
+import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
+import { progressScript } from '../report/host-progress.js';
+import type { Change, Check, PlanContext, Resource } from '../resources/types.js';
+import { publicChange, summary } from '../resources/types.js';
+import { redact } from '../secret.js';
+import type { Transport } from '../transport/types.js';
+import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, tail, verifyScript } from './batch.js';
+import type { Emit, HostResult, Mode } from './events.js';
+import { orderRecipes } from './order.js';
+import type { Recipe, RecipeContext } from './recipe.js';
+
+export interface HostRunOptions {
+  readonly mode: Mode;
+  readonly registry: ReadonlyMap<string, Recipe>;
+  readonly emit: Emit;
+  /** Stop between atomic steps when aborted (Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** Ignore the host's stat cache and rehash every file (`check --deep`). */
+  readonly deep?: boolean;
+  /** How long post-conditions may take to become true after apply. */
+  readonly verifyWaitSeconds?: number;
+}
+
+interface RecipePlan {
+  readonly recipe: Recipe;
+  readonly resources: readonly Resource[];
+  readonly changes: readonly Change[];
+  readonly checks: readonly Check[];
+}
+
+export interface HostPlan {
+  readonly config: HostConfig;
+  readonly transport: Transport;
+  readonly info: HostInfo;
+  readonly recipes: readonly RecipePlan[];
+  readonly startedAt: number;
+  readonly channelsAtStart: number;
+}
+
+export type PlanOutcome = { readonly ok: true; readonly plan: HostPlan } | { readonly ok: false; readonly result: HostResult };
+
+/** A failure before or during planning: nothing was changed on the host. */
+export function failedResult(host: string, error: string, startedAt: number, roundTrips = 0, status: 'failed' | 'interrupted' = 'failed'): HostResult {
+  return {
+    host,
+    status,
+    ok: 0,
+    changed: 0,
+    failed: status === 'failed' ? 1 : 0,
+    failedChecks: 0,
+    rebootRequired: false,
+    durationMs: Date.now() - startedAt,
+    error: redact(error),
+    roundTrips,
+  };
+}
+
+export async function planHost(config: HostConfig, transport: Transport, opts: HostRunOptions): Promise<PlanOutcome> {
+  const startedAt = Date.now();
+  const channelsAtStart = transport.stats.channels;
+  const host = config.name;
+  const fail = (error: string): PlanOutcome => ({
+    ok: false,
+    result: failedResult(host, `${host}: ${error}`, startedAt, transport.stats.channels - channelsAtStart),
+  });
+
+  const order = orderRecipes(config.recipes, opts.registry);
+  if (!order.ok) return fail(order.error);
+  opts.emit({ type: 'host-start', host, recipes: order.recipes.map((r) => r.id) });
+
+  const infoRun = await transport.exec(HOST_INFO_SCRIPT);
+  if (infoRun.code !== 0) return fail(`could not read host facts (exit ${infoRun.code}): ${tail(infoRun.stderr)}`);
+  const info = parseHostInfo(infoRun.stdout);
+  opts.emit({ type: 'host-info', host, info });
+
+  // Build every recipe's desired state; refusals happen here, before any change.
+  const built: { recipe: Recipe; resources: readonly Resource[]; checks: readonly Check[] }[] = [];
+  const owner = new Map<string, string>();
+  for (const recipe of order.recipes) {
+    const parsed = recipe.params.safeParse(config.params[recipe.id] ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
+      return fail(`recipe ${recipe.id}: invalid parameters: ${issues}`);
+    }
+    const ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config };
+    const refusal = recipe.precheck?.(ctx);
+    if (refusal) return fail(`recipe ${recipe.id}: ${refusal}`);
+    let resources: readonly Resource[];
+    let checks: readonly Check[];
+    try {
+      resources = recipe.resources(ctx);
+      checks = recipe.verify?.(ctx) ?? [];
+    } catch (e) {
+      return fail(`recipe ${recipe.id}: ${(e as Error).message}`);
+    }
+    for (const r of resources) {
+      const prev = owner.get(r.key);
+      if (prev) return fail(`resource ${r.key} is declared by both recipe ${prev} and recipe ${recipe.id}`);
+      owner.set(r.key, recipe.id);
+    }
+    built.push({ recipe, resources, checks });
+  }
+
+  if (opts.signal?.aborted) return { ok: false, result: failedResult(host, `${host}: interrupted before planning`, startedAt, 0, 'interrupted') };
+
+  const all = built.flatMap((b) => b.resources);
+  const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), opts.deep ?? false));
+  const outputs = parseFactBatch(factRun.stdout, all.length);
+  if (typeof outputs === 'string') {
+    return fail(`gathering facts failed (exit ${factRun.code}): ${outputs}${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
+  }
+
+  const planned: Change[] = [];
+  const ctx: PlanContext = { planned };
+  const recipes: RecipePlan[] = [];
+  let i = 0;
+  for (const b of built) {
+    const changes: Change[] = [];
+    for (const r of b.resources) {
+      const out = outputs[i++]!;
+      try {
+        const facts = r.parse(out);
+        const cs = r.plan(facts, ctx);
+        changes.push(...cs);
+        planned.push(...cs);
+      } catch (e) {
+        return fail(`recipe ${b.recipe.id}: ${r.key}: ${(e as Error).message}`);
+      }
+    }
+    recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks });
+  }
+  return { ok: true, plan: { config, transport, info, recipes, startedAt, channelsAtStart } };
+}
+
+export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<HostResult> {
+  const { config, transport } = plan;
+  const host = config.name;
+  const emit = opts.emit;
+  const resourceCount = plan.recipes.reduce((n, r) => n + r.resources.length, 0);
+  const changeCount = plan.recipes.reduce((n, r) => n + r.changes.length, 0);
+  const changedResources = new Set(plan.recipes.flatMap((r) => r.changes.map((c) => c.resource))).size;
+  const roundTrips = (): number => transport.stats.channels - plan.channelsAtStart;
+  const result = (over: Partial<HostResult> & Pick<HostResult, 'status'>): HostResult => ({
+    host,
+    ok: resourceCount - changedResources,
+    changed: 0,
+    failed: 0,
+    failedChecks: 0,
+    rebootRequired: false,
+    durationMs: Date.now() - plan.startedAt,
+    roundTrips: roundTrips(),
+    ...over,
+  });
+
+  if (opts.mode === 'plan') {
+    for (const rp of plan.recipes) {
+      emit({ type: 'recipe-start', host, recipe: rp.recipe.id, title: rp.recipe.title });
+      for (const c of rp.changes) emit({ type: 'change', host, recipe: rp.recipe.id, status: 'planned', change: publicChange(c) });
+      emit({ type: 'recipe-end', host, recipe: rp.recipe.id, status: rp.changes.length ? 'changed' : 'ok', changes: rp.changes.length });
+    }
+    return result({ status: changeCount ? 'changed' : 'ok', changed: changeCount });
+  }
+
+  if (opts.mode === 'check') {
+    const verified = await runVerify(plan, 0, emit, undefined);
+    for (const rp of plan.recipes) {
+      emit({ type: 'recipe-start', host, recipe: rp.recipe.id, title: rp.recipe.title });
+      for (const c of rp.changes) emit({ type: 'change', host, recipe: rp.recipe.id, status: 'planned', change: publicChange(c) });
+      const bad = verified.failedBy.get(rp.recipe.id) ?? 0;
+      emit({ type: 'recipe-end', host, recipe: rp.recipe.id, status: rp.changes.length || bad ? 'changed' : 'ok', changes: rp.changes.length });
+    }
+    const drift = changeCount + verified.failed;
+    return result({ status: drift ? 'drift' : 'ok', changed: changeCount, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, ...(verified.error ? { error: verified.error } : {}) });
+  }
+
+  // install
+  let applied = 0;
+  const n = plan.recipes.length;
+  for (const [index, rp] of plan.recipes.entries()) {
+    const recipeId = rp.recipe.id;
+    if (opts.signal?.aborted) {
+      return result({ status: 'interrupted', changed: applied, error: `${host}: interrupted before recipe ${recipeId}` });
+    }
+    emit({ type: 'recipe-start', host, recipe: recipeId, title: rp.recipe.title });
+    if (rp.changes.length === 0) {
+      emit({ type: 'recipe-end', host, recipe: recipeId, status: 'ok', changes: 0 });
+      continue;
+    }
+    const header = progressScript(config.progressDir, { code: 0, installType: recipeId, progress: (index / n) * 100, message: `${rp.changes.length} change(s)` });
+    const failure = await applyRecipe(rp, transport, header, (c) => {
+      applied++;
+      emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });
+    });
+    if (failure) {
+      emit({ type: 'change', host, recipe: recipeId, status: 'failed', change: publicChange(failure.change) });
+      const error = redact(`${host}: ${recipeId}: ${failure.change.resource}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
+      emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
+      await transport
+        .exec(progressScript(config.progressDir, { code: 1, installType: recipeId, progress: (index / n) * 100, message: error }))
+        .catch(() => undefined);
+      return result({ status: 'failed', changed: applied, failed: 1, error });
+    }
+    emit({ type: 'recipe-end', host, recipe: recipeId, status: 'changed', changes: rp.changes.length });
+  }
+
+  const done = progressScript(config.progressDir, { code: 0, installType: 'done', progress: 100 });
+  const verified = await runVerify(plan, opts.verifyWaitSeconds ?? 30, emit, done);
+  if (verified.failed > 0) {
+    return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error: verified.error ?? `${host}: verification failed` });
+  }
+  return result({ status: applied ? 'changed' : 'ok', changed: applied, rebootRequired: verified.rebootRequired });
+}
+
+interface ApplyFailure {
+  readonly change: Change;
+  readonly code?: number;
+  readonly message: string;
+}
+
+/** Shell changes go in as few round trips as possible; a local effect splits the run. */
+async function applyRecipe(rp: RecipePlan, transport: Transport, header: string, onApplied: (c: Change) => void): Promise<ApplyFailure | undefined> {
+  let batch: (Change & { script: string })[] = [];
+  let first = true;
+  const flush = async (): Promise<ApplyFailure | undefined> => {
+    if (batch.length === 0) return undefined;
+    const run = batch;
+    batch = [];
+    const res = await transport.exec(applyScript(run, first ? header : ''));
+    first = false;
+    const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
+    for (const i of outcome.done) onApplied(run[i]!);
+    if (outcome.failed) {
+      const change = run[outcome.failed.index]!;
+      return { change, code: outcome.failed.code, message: outcome.failed.stderrTail || 'no error output' };
+    }
+    return undefined;
+  };
+  for (const c of rp.changes) {
+    if (c.local) {
+      const f = await flush();
+      if (f) return f;
+      try {
+        await c.local(transport);
+        onApplied(c);
+      } catch (e) {
+        return { change: c, message: (e as Error).message };
+      }
+    } else {
+      batch.push(c as Change & { script: string });
+    }
+  }
+  return flush();
+}
+
+interface VerifyOutcome {
+  readonly failed: number;
+  readonly failedBy: ReadonlyMap<string, number>;
+  readonly rebootRequired: boolean;
+  readonly error?: string;
+}
+
+async function runVerify(plan: HostPlan, waitSeconds: number, emit: Emit, trailer: string | undefined): Promise<VerifyOutcome> {
+  const host = plan.config.name;
+  const owned = plan.recipes.flatMap((rp) => rp.checks.map((check) => ({ recipe: rp.recipe.id, check })));
+  const checks = owned.map((o) => o.check);
+  const script =
+    verifyScript(checks, waitSeconds) +
+    `[ -e /var/run/reboot-required ] && echo @@panel-reboot-required\n` +
+    (trailer ? trailer + '\n' : '') +
+    'true\n';
+  const res = await plan.transport.exec(script);
+  const outcomes = parseVerify(res.stdout, checks);
+  const failedBy = new Map<string, number>();
+  const lines: string[] = [];
+  outcomes.forEach((o, i) => {
+    const { recipe, check } = owned[i]!;
+    emit({ type: 'verify', host, recipe, check: check.name, ok: o.ok, ...(o.ok ? {} : { detail: redact(o.detail) }) });
+    if (!o.ok) {
+      failedBy.set(recipe, (failedBy.get(recipe) ?? 0) + 1);
+      lines.push(`${host}: ${recipe}: verify "${check.name}" failed: ${redact(o.detail)}`);
+    }
+  });
+  const failed = outcomes.filter((o) => !o.ok).length;
+  return {
+    failed,
+    failedBy,
+    rebootRequired: res.stdout.includes('@@panel-reboot-required'),
+    ...(lines.length ? { error: lines.join('\n') } : {}),
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Which recipes run, in which order: the asked-for ids plus everything they
+ * need (`after`), dependencies first. Pure; errors as values.
+ */
+import type { Recipe } from './recipe.js';
+
+export type OrderResult =
+  | { readonly ok: true; readonly recipes: readonly Recipe[] }
+  | { readonly ok: false; readonly error: string };
+
+export function orderRecipes(asked: readonly string[], registry: ReadonlyMap<string, Recipe>): OrderResult {
+  const ordered: Recipe[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+
+  const visit = (id: string, path: readonly string[]): string | undefined => {
+    const recipe = registry.get(id);
+    if (!recipe) {
+      const via = path.length > 0 ? ` (needed by ${path[path.length - 1]})` : '';
+      return `unknown recipe "${id}"${via}; known: ${[...registry.keys()].sort().join(', ')}`;
+    }
+    const s = state.get(id);
+    if (s === 'done') return undefined;
+    if (s === 'visiting') return `recipe dependency cycle: ${[...path, id].join(' → ')}`;
+    state.set(id, 'visiting');
+    for (const dep of recipe.after) {
+      const err = visit(dep, [...path, id]);
+      if (err) return err;
+    }
+    state.set(id, 'done');
+    ordered.push(recipe);
+    return undefined;
+  };
+
+  for (const id of asked) {
+    const err = visit(id, []);
+    if (err) return { ok: false, error: err };
+  }
+  return { ok: true, recipes: ordered };
+}

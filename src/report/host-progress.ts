@@ -1,0 +1,41 @@
+/**
+ * panel.sh's on-host progress files, kept for the tools that read them:
+ *   progress.json  {"code":0,"message":"success","data":{"installType":"containerd","progress":50}}
+ *   access.log     one timestamped line per step
+ *   installErr.log one line per failure
+ * Written by shell fragments that ride along in the engine's round trips, so
+ * reporting costs no extra connection. progress.json is replaced atomically.
+ */
+import { redact } from '../secret.js';
+import { quote } from '../shell.js';
+
+export interface ProgressRecord {
+  readonly code: 0 | 1;
+  readonly installType: string;
+  readonly progress: number;
+  readonly message?: string;
+}
+
+export function progressJson(r: ProgressRecord): string {
+  return JSON.stringify({
+    code: r.code,
+    message: r.code === 0 ? 'success' : `${r.installType} error`,
+    data: { installType: r.installType, progress: Math.max(0, Math.min(100, Math.round(r.progress))) },
+  });
+}
+
+/** Shell that records a step; failures of the reporting itself never fail the run. */
+export function progressScript(dir: string, r: ProgressRecord): string {
+  const json = progressJson(r);
+  const line = `[${r.installType}][progress ${Math.round(r.progress)}][status ${r.code}]${r.message ? ' ' + redact(r.message).replace(/\n/g, ' | ') : ''}`;
+  const d = quote(dir);
+  const lines = [
+    `{ mkdir -p ${d} && chmod 0755 ${d}`,
+    `__p=$(mktemp ${d}/.progress.XXXXXX) && printf '%s\\n' ${quote(json)} > "$__p" && chmod 0644 "$__p" && mv -f "$__p" ${d}/progress.json`,
+    `printf '[%s]%s\\n' "$(date '+%Y-%m-%d %H:%M:%S')" ${quote(line)} >> ${d}/access.log`,
+  ];
+  if (r.code !== 0) {
+    lines.push(`printf '[%s]%s\\n' "$(date '+%Y-%m-%d %H:%M:%S')" ${quote(line)} >> ${d}/installErr.log`);
+  }
+  return lines.join('\n') + `\n} >/dev/null 2>&1 || true`;
+}
