@@ -1,0 +1,102 @@
+/**
+ * Turns zod issues into Problems with messages that name the setting and
+ * the fix, e.g. `hosts.web1: unknown key "adress" (did you mean "address"?)`.
+ */
+import type { z } from 'zod';
+import { HOST_ONLY_KEYS, show } from './schema.js';
+import type { DocPath, Problem } from './types.js';
+
+export function pathText(path: DocPath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+export function prefixed(path: DocPath, message: string): string {
+  const where = pathText(path);
+  return where === '' ? message : `${where}: ${message}`;
+}
+
+const EXPECTED: Record<string, string> = {
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+};
+
+/**
+ * Per-parse error map: the fallback for issues the schema gives no message
+ * for. Missing required keys arrive here as invalid_type with no input.
+ */
+export function errorMap(iss: z.core.$ZodRawIssue): string | undefined {
+  if (iss.code === 'invalid_type') {
+    const last = iss.path?.[iss.path.length - 1];
+    if (iss.input === undefined && last !== undefined) return `missing required key "${String(last)}"`;
+    return `expected ${EXPECTED[iss.expected] ?? iss.expected}, got ${show(iss.input)}`;
+  }
+  return undefined;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] ?? 0;
+      row[j] = Math.min(cur + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function unknownKey(key: string, allowed: readonly string[]): string {
+  if (key === 'password' || key === 'pass') return `unknown key "${key}"`;
+  if (HOST_ONLY_KEYS.includes(key) && !allowed.includes(key)) return `"${key}" is only allowed on a host (under hosts.<name>)`;
+  if (key === 'vars' && allowed.includes('address')) return 'unknown key "vars": host settings are written directly under the host (no vars: level)';
+  const near = suggest(key, allowed);
+  const hint = near !== undefined ? ` (did you mean "${near}"?)` : ` (allowed: ${allowed.join(', ')})`;
+  return `unknown key ${JSON.stringify(key)}${hint}`;
+}
+
+/** The keys a strict object at `path` accepts, read from the schema itself so hints never drift. */
+export type AllowedKeys = (path: DocPath) => readonly string[];
+
+export function issueProblems(issues: readonly z.core.$ZodIssue[], allowedAt: AllowedKeys): Problem[] {
+  const out: Problem[] = [];
+  for (const iss of issues) {
+    const path = iss.path.filter((s): s is string | number => typeof s !== 'symbol');
+    if (iss.code === 'unrecognized_keys') {
+      for (const k of iss.keys) out.push({ path: [...path, k], at: 'key', message: prefixed(path, unknownKey(k, allowedAt(path))) });
+    } else if (iss.code === 'invalid_key') {
+      const inner = iss.issues[0]?.message ?? iss.message;
+      out.push({ path, at: 'key', message: prefixed(path.slice(0, -1), inner) });
+    } else if (iss.code === 'invalid_type' && iss.message.startsWith('missing required key')) {
+      // The key is absent, so name (and point at) the mapping that lacks it.
+      out.push({ path, message: prefixed(path.slice(0, -1), iss.message) });
+    } else {
+      out.push({ path, message: prefixed(path, iss.message) });
+    }
+  }
+  return out;
+}

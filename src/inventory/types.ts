@@ -1,0 +1,87 @@
+/**
+ * Types shared by the inventory loader and its callers (the CLI).
+ * Errors are values: the loader never throws for anything a user can put
+ * in fleet.yaml or on the command line.
+ */
+import type { Connection, HostConfig } from '../config.js';
+import type { Secret } from '../secret.js';
+
+export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+
+export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
+export const err = <E>(error: E): Result<never, E> => ({ ok: false, error });
+
+export type SshConnection = Extract<Connection, { kind: 'ssh' }>;
+
+/** A HostConfig that came from the inventory, so it always connects over SSH. */
+export type InventoryHost = HostConfig & { readonly connection: SshConnection };
+
+/**
+ * One problem with the inventory. `line`/`col` (1-based) are absent only for
+ * problems that have no place in the file: the file cannot be read, a CLI
+ * flag is invalid, `--limit` names nothing. Print with formatInventoryError.
+ */
+export interface InventoryError {
+  readonly file: string;
+  readonly line?: number;
+  readonly col?: number;
+  readonly message: string;
+}
+
+/** `fleet.yaml:12:5: message`, or `fleet.yaml: message` when there is no position. */
+export function formatInventoryError(e: InventoryError): string {
+  return e.line === undefined ? `${e.file}: ${e.message}` : `${e.file}:${e.line}:${e.col ?? 1}: ${e.message}`;
+}
+
+/**
+ * Command-line flags that override every level of the inventory. The CLI
+ * fills only what the user gave; each present value replaces the merged
+ * inventory value for every selected host (params are deep-merged instead).
+ * Paths are resolved against the current directory, `~/` is expanded.
+ */
+export interface CliOverrides {
+  /** Only valid when exactly one host is selected (a domain lives on one host). */
+  readonly domains?: readonly string[];
+  readonly email?: string;
+  readonly password?: Secret;
+  readonly mirror?: string;
+  readonly checksums?: string;
+  readonly proxy?: string;
+  readonly noProxy?: string;
+  readonly recipes?: readonly string[];
+  /** Deep-merged over the inventory's params, per recipe (e.g. from `--set containerd.version=…`). */
+  readonly params?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly acmeDirectory?: string;
+  readonly acmeCaFile?: string;
+  readonly progressDir?: string;
+  readonly trustNewHost?: boolean;
+  readonly knownHosts?: string;
+}
+
+export interface LoadOptions {
+  /** Recipe ids that exist (the CLI passes the registry's); when absent any slug is accepted. */
+  readonly knownRecipes?: readonly string[];
+  /** `--limit`: host or group names (comma-separated entries are split). Empty/absent = all hosts. */
+  readonly limit?: readonly string[];
+  /** Environment for `password: { env: VAR }` (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Home directory for `~/` (default os.homedir()). */
+  readonly homeDir?: string;
+  /** Directory CLI override paths are relative to (default process.cwd()). */
+  readonly cwd?: string;
+  /** Reads `password: { file: … }`; injectable for tests (default fs.readFileSync utf8). */
+  readonly readSecretFile?: (path: string) => Result<string, string>;
+}
+
+/** Path inside the parsed YAML document, as zod reports it. */
+export type DocPath = readonly (string | number)[];
+
+/**
+ * A problem found after parsing, located by document path. `at: 'key'`
+ * points at the mapping key (e.g. a host's name) instead of its value.
+ */
+export interface Problem {
+  readonly path: DocPath;
+  readonly message: string;
+  readonly at?: 'key' | 'value';
+}
