@@ -1,0 +1,69 @@
+/**
+ * A host built from every resource kind, for the foundation's own tests and
+ * for trying panel on a throwaway machine: `panel install --recipes demo`.
+ * Nothing of the faasd stack depends on it.
+ */
+import { z } from 'zod';
+import { defineRecipe } from '../src/engine/recipe.js';
+import {
+  apt,
+  archive,
+  bridge,
+  command,
+  directory,
+  download,
+  file,
+  kernelModule,
+  secretFile,
+  service,
+  sysctl,
+  template,
+  unit,
+} from '../src/resources/index.js';
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lower-case hex');
+
+export default defineRecipe({
+  id: 'demo',
+  title: 'demo host built from every resource kind',
+  params: z.object({
+    message: z.string().default('Welcome to a panel demo host').describe('text of /opt/panel-demo/motd.txt'),
+    download: z.object({ url: z.url(), sha256 }).optional().describe('a file to fetch into /opt/panel-demo/bin/tool'),
+    archive: z.object({ url: z.url(), sha256, members: z.array(z.string()).min(1) }).optional().describe('a .tar.gz to unpack into /opt/panel-demo/archive'),
+  }),
+  resources: ({ params, host }) => [
+    directory({ path: '/opt/panel-demo', mode: 0o755 }),
+    file({ path: '/opt/panel-demo/motd.txt', content: `${params.message}\n`, mode: 0o644 }),
+    template({ path: '/etc/panel-demo.conf', source: 'demo.conf.hbs', data: { hostname: host.hostname, os: host.osPretty }, mode: 0o640 }),
+    apt({ packages: ['hello'] }),
+    ...(params.download ? [download({ url: params.download.url, sha256: params.download.sha256, dest: '/opt/panel-demo/bin/tool', mode: 0o755 })] : []),
+    ...(params.archive ? [archive({ url: params.archive.url, sha256: params.archive.sha256, into: '/opt/panel-demo/archive', members: params.archive.members })] : []),
+    unit({ name: 'panel-demo.service', content: DEMO_UNIT }),
+    service({ name: 'panel-demo.service', enabled: true, running: true, restartOn: ['unit:panel-demo.service', 'file:/etc/panel-demo.conf'] }),
+    sysctl({ key: 'net.ipv4.tcp_keepalive_time', value: '600', file: '/etc/sysctl.d/90-panel-demo.conf' }),
+    kernelModule({ name: 'overlay' }),
+    bridge({ name: 'demo0', address: '10.99.0.1/24' }),
+    command({ name: 'demo-initialized', check: 'test -s /var/lib/panel-demo/initialized', run: 'mkdir -p /var/lib/panel-demo && date -u +%FT%TZ > /var/lib/panel-demo/initialized', reason: 'first run' }),
+    secretFile({ path: '/etc/panel-demo/token', generate: 'head -c 32 /dev/urandom | base64 | tr -d "\\n/+=" | head -c 40' }),
+  ],
+  verify: () => [
+    { name: 'demo service active', script: 'systemctl is-active panel-demo.service', expect: /^active/ },
+    { name: 'hello installed', script: 'hello', expect: /Hello, world!/ },
+    { name: 'bridge up', script: 'ip -br addr show demo0', expect: /10\.99\.0\.1\/24/ },
+  ],
+});
+
+// The service only needs to stay up; its config file is read so a change of
+// it is a real reason to restart.
+const DEMO_UNIT = `[Unit]
+Description=panel demo service
+After=network.target
+
+[Service]
+Type=simple
+ExecStart=/bin/sh -c 'cat /etc/panel-demo.conf >/dev/null; exec sleep infinity'
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+`;

@@ -1,0 +1,139 @@
+/**
+ * install / plan / check / renew: resolve hosts, pick sinks, run the fleet,
+ * print the recap, choose the exit code.
+ *   install: 0 converged, 1 any host failed
+ *   plan:    0 (changes or not), 1 any host failed
+ *   check:   0 converged, 2 drift, 1 error
+ */
+import { createInterface } from 'node:readline/promises';
+import type { HostConfig } from '../config.js';
+import type { EngineEvent, HostResult, Mode } from '../engine/events.js';
+import { runFleet } from '../engine/fleet.js';
+import type { HostPlan } from '../engine/host-run.js';
+import type { Recipe } from '../engine/recipe.js';
+import { publicChange } from '../resources/types.js';
+import { listrSink } from '../report/listr.js';
+import { ndjsonSink } from '../report/ndjson.js';
+import { plainSink } from '../report/plain.js';
+import { planPrinter } from '../report/plan-printer.js';
+import { formatRecap } from '../report/recap.js';
+import { redact } from '../secret.js';
+import { failedLastTime, saveLastRun } from './last-run.js';
+import { UsageError, type CommonFlags } from './options.js';
+
+export interface ConvergeInput {
+  readonly mode: Mode;
+  readonly flags: CommonFlags;
+  readonly configs: readonly HostConfig[];
+  readonly registry: ReadonlyMap<string, Recipe>;
+}
+
+export async function converge(input: ConvergeInput): Promise<number> {
+  const { mode, flags } = input;
+  let configs = input.configs;
+  if (flags.retryFailed) {
+    const failed = failedLastTime();
+    if (!Array.isArray(failed)) throw new UsageError(failed.error);
+    configs = configs.filter((c) => failed.includes(c.name));
+    if (configs.length === 0) {
+      process.stderr.write('panel: no host failed last time; nothing to retry\n');
+      return 0;
+    }
+  }
+  if (configs.some((c) => c.connection.kind === 'local') && typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new UsageError('panel must run as root on the local machine (try: sudo panel …), or name a remote host with --host user@addr');
+  }
+  const concurrency = flags.concurrency === undefined ? 10 : Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency ${JSON.stringify(flags.concurrency)}: a whole number from 1 to 256`);
+
+  const json = flags.json ?? false;
+  const tty = Boolean(process.stderr.isTTY) && !json && process.env['CI'] !== 'true';
+  const wantConfirm = mode === 'install' && !flags.yes && !json && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
+  let listrDone: Promise<void> | undefined;
+  const startSinks = (): ((e: EngineEvent) => void)[] => {
+    const sinks: ((e: EngineEvent) => void)[] = [];
+    if (json) return [ndjsonSink((l) => process.stdout.write(l))];
+    if (tty) {
+      const l = listrSink(configs.map((c) => c.name), process.stderr);
+      sinks.push(l.emit);
+      listrDone = l.done;
+    } else {
+      sinks.push(plainSink((l) => process.stderr.write(l)));
+    }
+    if (mode !== 'install') sinks.push(planPrinter((t) => process.stdout.write(t), { diffs: true, color: Boolean(process.stdout.isTTY) }));
+    return sinks;
+  };
+  // While waiting for confirmation the plan is printed as a whole; the
+  // progress tree starts afterwards and replays what happened so far.
+  let buffered: EngineEvent[] | undefined = wantConfirm ? [] : undefined;
+  let sinks = wantConfirm ? [] : startSinks();
+  const emit = (e: EngineEvent): void => {
+    if (buffered) buffered.push(e);
+    else sinks.forEach((s) => s(e));
+  };
+  const goLive = (): void => {
+    const replay = buffered ?? [];
+    buffered = undefined;
+    sinks = startSinks();
+    replay.forEach(emit);
+  };
+
+  const confirm = wantConfirm
+    ? async (plans: readonly HostPlan[]): Promise<boolean> => {
+        const changes = plans.flatMap((p) => p.recipes.flatMap((r) => r.changes.map((c) => ({ host: p.config.name, recipe: r.recipe.id, c: publicChange(c) }))));
+        if (changes.length > 0) {
+          for (const { host, recipe, c } of changes) {
+            process.stdout.write(redact(`${host}  ${recipe}  ~ ${c.summary}${c.after?.length ? `  (after: ${c.after.join('; ')})` : ''}\n`));
+            if (c.diff) process.stdout.write(redact(c.diff.replace(/\n?$/, '\n')));
+          }
+          const rl = createInterface({ input: process.stdin, output: process.stdout });
+          const answer = await rl.question(`Apply ${changes.length} change(s) on ${plans.length} host(s)? [y/N] `);
+          rl.close();
+          if (!/^y(es)?$/i.test(answer.trim())) return false;
+        }
+        goLive();
+        return true;
+      }
+    : undefined;
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\npanel: interrupted — finishing the current step on each host (Ctrl-C again to quit now)\n');
+      controller.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+
+  let results: HostResult[];
+  try {
+    results = await runFleet(configs, {
+      mode,
+      registry: input.registry,
+      emit,
+      signal: controller.signal,
+      concurrency,
+      deep: flags.deep ?? false,
+      ...(confirm ? { confirm } : {}),
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    if (buffered) goLive();
+  }
+  await listrDone;
+  if (mode === 'install') {
+    try {
+      saveLastRun({ mode, finishedAt: new Date().toISOString(), hosts: results });
+    } catch (e) {
+      process.stderr.write(`panel: could not save .panel/last-run.json: ${(e as Error).message}\n`);
+    }
+  }
+  if (!json) process.stdout.write('\n' + redact(formatRecap(mode, results)));
+  if (results.some((r) => r.status === 'failed' || r.status === 'interrupted')) return 1;
+  if (mode === 'check' && results.some((r) => r.status === 'drift')) return 2;
+  return 0;
+}
