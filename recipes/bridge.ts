@@ -1,0 +1,35 @@
+/**
+ * The openfaas0 bridge, up with the gateway address, before faasd first
+ * starts: faasd-provider listens on 10.62.0.1 and the gateway resolves
+ * `faasd-provider` to it, so without the bridge the first start fails with
+ * `dial tcp 10.62.0.1:8081: i/o timeout` (seed 001, faasd#113).
+ */
+import { z } from 'zod';
+import { defineRecipe } from '../src/engine/recipe.js';
+import { bridge } from '../src/resources/index.js';
+
+/** faasd's network constants (pkg/cninetwork): shared with the CNI conflist. */
+export const OPENFAAS_NET = {
+  networkName: 'openfaas-cni-bridge',
+  bridge: 'openfaas0',
+  subnet: '10.62.0.0/16',
+  gateway: '10.62.0.1',
+  address: '10.62.0.1/16',
+  dataDir: '/var/run/cni',
+} as const;
+
+export default defineRecipe({
+  id: 'bridge',
+  title: 'openfaas0 bridge with 10.62.0.1/16',
+  after: ['base'],
+  params: z.object({}).strict(),
+  resources: () => [bridge({ name: OPENFAAS_NET.bridge, address: OPENFAAS_NET.address })],
+  verify: () => [
+    {
+      name: `${OPENFAAS_NET.bridge} is up with ${OPENFAAS_NET.address}`,
+      // A bridge without ports reports state UNKNOWN/DOWN at the carrier level; the admin flag is what matters.
+      script: `ip -o addr show dev ${OPENFAAS_NET.bridge} && ip -o link show dev ${OPENFAAS_NET.bridge}`,
+      expect: new RegExp(`inet ${OPENFAAS_NET.address.replace(/\./g, '\\.')}[\\s\\S]*<[^>]*\\bUP\\b`),
+    },
+  ],
+});

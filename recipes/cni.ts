@@ -1,0 +1,50 @@
+/**
+ * CNI plugins where faasd looks for them (/opt/cni/bin) and the network
+ * list faasd uses, byte-for-byte as faasd itself writes it on every start —
+ * so faasd rewriting it is never seen as drift.
+ */
+import { z } from 'zod';
+import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
+import { defineRecipe } from '../src/engine/recipe.js';
+import { archive, directory, template } from '../src/resources/index.js';
+import { OPENFAAS_NET } from './bridge.js';
+
+/** Plugins faasd's conflist and go-cni's loopback network use. */
+export const CNI_PLUGINS = ['bridge', 'firewall', 'host-local', 'loopback'] as const;
+export const CNI_BIN_DIR = '/opt/cni/bin';
+export const CONFLIST_PATH = '/etc/cni/net.d/10-openfaas.conflist';
+
+export const conflistData = {
+  name: OPENFAAS_NET.networkName,
+  bridge: OPENFAAS_NET.bridge,
+  subnet: OPENFAAS_NET.subnet,
+  dataDir: OPENFAAS_NET.dataDir,
+} as const;
+
+const params = z.object({ version: versionSchema.default(ARTIFACTS['cni-plugins'].defaultVersion) }).strict();
+
+export default defineRecipe({
+  id: 'cni',
+  title: 'CNI plugins and the openfaas network list',
+  after: ['base'],
+  params,
+  precheck: ({ params, host, config }) => artifactProblem(config, 'cni-plugins', params.version, host.arch),
+  resources: ({ params, host, config }) => {
+    const plugins = artifactFor(config, 'cni-plugins', params.version, host.arch ?? 'amd64');
+    return [
+      directory({ path: '/opt/cni' }),
+      directory({ path: CNI_BIN_DIR }),
+      archive({ url: plugins.url, sha256: plugins.sha256, into: CNI_BIN_DIR, strip: 0, members: CNI_PLUGINS, mode: 0o755 }),
+      directory({ path: '/etc/cni' }),
+      directory({ path: '/etc/cni/net.d' }),
+      template({ path: CONFLIST_PATH, source: '10-openfaas.conflist.hbs', data: conflistData }),
+    ];
+  },
+  verify: () => [
+    {
+      name: 'CNI plugins are executable',
+      script: CNI_PLUGINS.map((p) => `test -x ${CNI_BIN_DIR}/${p}`).join(' && ') + ' && echo ok',
+      expect: /^ok/,
+    },
+  ],
+});

@@ -1,0 +1,51 @@
+/**
+ * containerd from the pinned release tarball (sha256-verified) under
+ * /usr/local, run by upstream's own unit, enabled so it survives a reboot
+ * (faasd#48), restarted only when its binaries or unit changed.
+ */
+import { z } from 'zod';
+import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
+import { defineRecipe } from '../src/engine/recipe.js';
+import { archive, service, unit } from '../src/resources/index.js';
+import type { Resource } from '../src/resources/types.js';
+import { proxyDropIn } from './proxy.js';
+import { render } from './render.js';
+
+export const CONTAINERD_PREFIX = '/usr/local';
+/** The files that prove the tarball is in place (the testbed's repackaged tarball has exactly these and more). */
+export const CONTAINERD_MEMBERS = ['bin/containerd', 'bin/containerd-shim-runc-v2', 'bin/ctr'] as const;
+
+const params = z.object({ version: versionSchema.default(ARTIFACTS.containerd.defaultVersion) }).strict();
+
+export default defineRecipe({
+  id: 'containerd',
+  title: 'containerd container runtime',
+  after: ['base'],
+  params,
+  precheck: ({ params, host, config }) => artifactProblem(config, 'containerd', params.version, host.arch),
+  resources: ({ params, host, config }) => {
+    const tarball = artifactFor(config, 'containerd', params.version, host.arch ?? 'amd64');
+    const binaries = archive({
+      url: tarball.url,
+      sha256: tarball.sha256,
+      into: CONTAINERD_PREFIX,
+      strip: 0,
+      members: CONTAINERD_MEMBERS,
+    });
+    const unitFile = unit({
+      name: 'containerd.service',
+      content: render('containerd.service.hbs', { binDir: `${CONTAINERD_PREFIX}/bin` }),
+    });
+    const proxy = proxyDropIn('containerd.service', config);
+    const changedBy: Resource[] = [binaries, unitFile, ...(proxy ? [proxy] : [])];
+    return [
+      ...changedBy,
+      service({ name: 'containerd', enabled: true, running: true, restartOn: changedBy.map((r) => r.key) }),
+    ];
+  },
+  verify: () => [
+    { name: 'containerd is active', script: 'systemctl is-active containerd', expect: /^active/ },
+    // `Server:` only appears when ctr reached the daemon over its socket.
+    { name: 'ctr version answers from the server', script: `${CONTAINERD_PREFIX}/bin/ctr version`, expect: /Server:/ },
+  ],
+});

@@ -1,0 +1,187 @@
+/**
+ * faasd the way `faasd install` lays it out (REFERENCE §3), written by panel
+ * itself: the pinned binary (sha256-verified), /var/lib/faasd with its
+ * compose file, Prometheus config and resolv.conf, basic-auth secrets
+ * (generated once, 0600), and both systemd units. Unlike upstream, which only
+ * `start`s, services restart when their binary, unit or config changed, so
+ * an upgrade never leaves the old binary running.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
+import type { HostConfig } from '../src/config.js';
+import { defineRecipe } from '../src/engine/recipe.js';
+import { directory, download, file, secretFile, service, template, unit } from '../src/resources/index.js';
+import type { Resource } from '../src/resources/types.js';
+import { OPENFAAS_NET } from './bridge.js';
+import { proxyDropIn } from './proxy.js';
+import { render } from './render.js';
+
+export const FAASD = {
+  bin: '/usr/local/bin/faasd',
+  dir: '/var/lib/faasd',
+  providerDir: '/var/lib/faasd-provider',
+  secrets: '/var/lib/faasd/secrets',
+  userFile: '/var/lib/faasd/secrets/basic-auth-user',
+  passwordFile: '/var/lib/faasd/secrets/basic-auth-password',
+  registryAuth: '/var/lib/faasd/.docker/config.json',
+  /** Where `faasd install` puts its units. */
+  unitDir: '/lib/systemd/system',
+  gateway: 'http://127.0.0.1:8080',
+} as const;
+
+export const FAAS_CLI_BIN = '/usr/local/bin/faas-cli';
+
+/**
+ * 63 random alphanumerics, like upstream. pipefail is off inside the
+ * subshell: `head` closing the pipe makes `tr` die of SIGPIPE by design.
+ */
+export const GENERATE_PASSWORD = `( set +o pipefail; LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 63 )`;
+
+const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'an IPv4 address');
+
+const params = z
+  .object({
+    version: versionSchema.default(ARTIFACTS.faasd.defaultVersion),
+    /** Name servers handed to the core containers (upstream ships 8.8.8.8). */
+    nameservers: z.array(ipv4).min(1).default(['8.8.8.8']),
+    /** Install faas-cli too (its sum must come from --checksums: none is pinned). */
+    faasCli: z.boolean().default(false),
+    faasCliVersion: versionSchema.default(ARTIFACTS['faas-cli'].defaultVersion),
+  })
+  .strict();
+
+/** A docker config.json is JSON with (usually) an `auths` map; refuse anything else before it reaches the host. */
+const dockerConfig = z.looseObject({ auths: z.record(z.string(), z.unknown()).optional() });
+
+export function readRegistryAuth(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`--registry-auth ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`--registry-auth ${path}: not JSON (${(e as Error).message})`);
+  }
+  const ok = dockerConfig.safeParse(json);
+  if (!ok.success || Array.isArray(json)) throw new Error(`--registry-auth ${path}: not a docker config.json object`);
+  return text;
+}
+
+function registryAuth(config: Pick<HostConfig, 'registryAuth'>): Resource[] {
+  if (config.registryAuth === undefined) return [];
+  return [
+    directory({ path: `${FAASD.dir}/.docker`, mode: 0o700 }),
+    // Registry tokens: stored 0600, content never shown in diffs.
+    file({ path: FAASD.registryAuth, content: readRegistryAuth(config.registryAuth), mode: 0o600, secret: true }),
+  ];
+}
+
+const unitData = {
+  faasdBin: FAASD.bin,
+  faasdDir: FAASD.dir,
+  providerDir: FAASD.providerDir,
+  secretMountPath: FAASD.secrets,
+};
+
+export default defineRecipe({
+  id: 'faasd',
+  title: 'faasd (OpenFaaS on containerd)',
+  after: ['containerd', 'cni', 'bridge'],
+  params,
+  precheck: ({ params, host, config }) =>
+    artifactProblem(config, 'faasd', params.version, host.arch) ??
+    (params.faasCli ? artifactProblem(config, 'faas-cli', params.faasCliVersion, host.arch) : undefined),
+  resources: ({ params, host, config }) => {
+    const arch = host.arch ?? 'amd64';
+    const bin = artifactFor(config, 'faasd', params.version, arch);
+    const binary = download({ url: bin.url, sha256: bin.sha256, dest: FAASD.bin, mode: 0o755 });
+
+    const layout = [
+      directory({ path: FAASD.dir }),
+      directory({ path: FAASD.secrets, mode: 0o700 }),
+      // NATS and Prometheus run as nobody and keep their data here.
+      directory({ path: `${FAASD.dir}/nats`, owner: 'nobody', group: 'nogroup' }),
+      directory({ path: `${FAASD.dir}/prometheus`, owner: 'nobody', group: 'nogroup' }),
+      directory({ path: FAASD.providerDir }),
+    ];
+    const user = file({ path: FAASD.userFile, content: 'admin', mode: 0o600 });
+    const password = secretFile({
+      path: FAASD.passwordFile,
+      mode: 0o600,
+      generate: GENERATE_PASSWORD,
+      ...(config.password !== undefined ? { value: config.password } : {}),
+    });
+    const compose = template({
+      path: `${FAASD.dir}/docker-compose.yaml`,
+      source: 'docker-compose.yaml.hbs',
+      data: { gatewayListen: '8080' },
+    });
+    const prometheus = template({ path: `${FAASD.dir}/prometheus.yml`, source: 'prometheus.yml.hbs', data: {} });
+    const resolv = template({ path: `${FAASD.dir}/resolv.conf`, source: 'resolv.conf.hbs', data: { nameservers: params.nameservers } });
+
+    const providerUnit = unit({
+      name: 'faasd-provider.service',
+      dir: FAASD.unitDir,
+      content: render('faasd-provider.service.hbs', unitData),
+    });
+    const faasdUnit = unit({ name: 'faasd.service', dir: FAASD.unitDir, content: render('faasd.service.hbs', unitData) });
+    const providerProxy = proxyDropIn('faasd-provider.service', config);
+    const faasdProxy = proxyDropIn('faasd.service', config);
+
+    // Secrets are bind-mounted as files: a replaced file is only seen after a restart.
+    const providerInputs: Resource[] = [binary, providerUnit, user, password, ...(providerProxy ? [providerProxy] : [])];
+    const faasdInputs: Resource[] = [binary, faasdUnit, compose, prometheus, resolv, user, password, ...(faasdProxy ? [faasdProxy] : [])];
+
+    const faasCli = params.faasCli
+      ? (() => {
+          const cli = artifactFor(config, 'faas-cli', params.faasCliVersion, arch);
+          return [download({ url: cli.url, sha256: cli.sha256, dest: FAAS_CLI_BIN, mode: 0o755 })];
+        })()
+      : [];
+
+    return [
+      binary,
+      ...layout,
+      user,
+      password,
+      compose,
+      prometheus,
+      resolv,
+      ...registryAuth(config),
+      providerUnit,
+      faasdUnit,
+      ...(providerProxy ? [providerProxy] : []),
+      ...(faasdProxy ? [faasdProxy] : []),
+      service({ name: 'faasd-provider', enabled: true, running: true, restartOn: providerInputs.map((r) => r.key) }),
+      service({ name: 'faasd', enabled: true, running: true, restartOn: faasdInputs.map((r) => r.key) }),
+      ...faasCli,
+    ];
+  },
+  verify: ({ params }) => [
+    { name: 'faasd-provider and faasd are active', script: 'systemctl is-active faasd-provider faasd', expect: /^active\s+active\s*$/ },
+    {
+      name: `provider answers on ${OPENFAAS_NET.gateway}:8081`,
+      script: `curl -sS -o /dev/null -m 5 -w '%{http_code}' http://${OPENFAAS_NET.gateway}:8081/healthz`,
+      expect: /^200$/,
+    },
+    {
+      name: 'gateway /healthz is 200',
+      script: `curl -sS -o /dev/null -m 5 -w '%{http_code}' ${FAASD.gateway}/healthz`,
+      expect: /^200$/,
+    },
+    {
+      name: 'gateway /system/functions answers with basic auth',
+      // The credentials go to curl on stdin (-K -): never in argv, never in output.
+      script:
+        `printf 'user = "%s:%s"\\n' "$(cat ${FAASD.userFile})" "$(cat ${FAASD.passwordFile})" | ` +
+        `curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${FAASD.gateway}/system/functions`,
+      expect: /^200$/,
+    },
+    ...(params.faasCli ? [{ name: 'faas-cli runs', script: `${FAAS_CLI_BIN} version --short-version`, expect: /\d/ }] : []),
+  ],
+});

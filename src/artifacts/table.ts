@@ -1,0 +1,73 @@
+/**
+ * The release artifacts panel installs, where upstream publishes them, and
+ * the sha256 sums pinned in this repository.
+ *
+ * Paths are relative to `https://github.com` so that a mirror (`--mirror`)
+ * only has to keep GitHub's layout, as panel.sh's MIRROR_PATH did.
+ *
+ * Provenance of each pinned sum is recorded next to it. A sum that could not
+ * be confirmed from a published source is left out on purpose: panel then
+ * refuses that artifact unless `--checksums` supplies the sum, rather than
+ * installing an unverified binary.
+ */
+import type { Arch } from '../host-info.js';
+
+export type ArtifactName = 'containerd' | 'cni-plugins' | 'faasd' | 'faas-cli';
+
+export interface ArtifactSpec {
+  readonly title: string;
+  readonly defaultVersion: string;
+  /** Path below https://github.com for this version and architecture. */
+  relPath(version: string, arch: Arch): string;
+  /** Pinned sums: version → arch → sha256 (lower-case hex). */
+  readonly pinned: Readonly<Record<string, Partial<Record<Arch, string>>>>;
+}
+
+export const ARTIFACTS: Readonly<Record<ArtifactName, ArtifactSpec>> = {
+  containerd: {
+    title: 'containerd release tarball',
+    // faasd's installer pins the same version.
+    defaultVersion: '1.7.27',
+    relPath: (v, arch) => `containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch}.tar.gz`,
+    pinned: {
+      // Source: vexxhost/ansible-collection-containers roles/containerd/defaults/main.yml,
+      // generated from upstream's published `<tarball>.sha256sum` files.
+      '1.7.27': {
+        amd64: '5b038fb22ab5dbb1ce57dd3d8f102460cd8619ff2afc78870837b06e8c4e840a',
+        arm64: '3f03ea60c7dacddf890be3ab18f7ef859d9d104b19627f52038d7984361912bc',
+      },
+    },
+  },
+  'cni-plugins': {
+    title: 'CNI plugins tarball',
+    // faasd's installer pins v0.9.1.
+    defaultVersion: '0.9.1',
+    relPath: (v, arch) => `containernetworking/plugins/releases/download/v${v}/cni-plugins-linux-${arch}-v${v}.tgz`,
+    pinned: {
+      // Sources agreeing on both sums: AUR cni-plugins-bin PKGBUILD, a Dockerfile
+      // pinning CNI_PLUGINS_{AMD64,ARM64}_SHA256SUM, kops asset tests (amd64),
+      // and upstream's `.tgz.sha256` quoted in a build script (amd64).
+      '0.9.1': {
+        amd64: '962100bbc4baeaaa5748cdbfce941f756b1531c2eadb290129401498bfac21e7',
+        arm64: 'ef17764ffd6cdcb16d76401bac1db6acc050c9b088f1be5efa0e094ea3b01df0',
+      },
+    },
+  },
+  faasd: {
+    title: 'faasd binary',
+    defaultVersion: '0.19.7',
+    relPath: (v, arch) => `openfaas/faasd/releases/download/${v}/faasd${arch === 'arm64' ? '-arm64' : ''}`,
+    // Unknown: upstream publishes faasd.sha256 with each release, but no copy of
+    // the 0.19.7 sums could be found to pin. Supply them with --checksums.
+    pinned: {},
+  },
+  'faas-cli': {
+    title: 'faas-cli binary',
+    defaultVersion: '0.17.8',
+    relPath: (v, arch) => `openfaas/faas-cli/releases/download/${v}/faas-cli${arch === 'arm64' ? '-arm64' : ''}`,
+    // Unknown: no published sum found to pin. Supply it with --checksums.
+    pinned: {},
+  },
+};
+
+export const ARTIFACT_NAMES = Object.keys(ARTIFACTS) as ArtifactName[];
