@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { z } from 'zod';
+import type { HostConfig } from '../../../src/config.js';
+import { parseApply, parseFactBatch, parseVerify } from '../../../src/engine/batch.js';
+import type { EngineEvent } from '../../../src/engine/events.js';
+import { runFleet } from '../../../src/engine/fleet.js';
+import { orderRecipes } from '../../../src/engine/order.js';
+import { defineRecipe, type Recipe } from '../../../src/engine/recipe.js';
+import type { Change, Resource } from '../../../src/resources/types.js';
+import { Secret } from '../../../src/secret.js';
+import { quote } from '../../../src/shell.js';
+import { BashTransport } from '../../support/bash-transport.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'panel-engine-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A file whose content is exactly `text` — a minimal real resource for the engine tests. */
+function marker(name: string, text: string, fail = false): Resource<{ content: string | undefined }> {
+  const path = join(dir, name);
+  return {
+    key: `marker:${name}`,
+    facts: () => `if [ -e ${quote(path)} ]; then printf 'content=%s\\n' "$(cat ${quote(path)})"; else echo absent=1; fi`,
+    parse: (out) => {
+      const m = /^content=(.*)$/m.exec(out.stdout);
+      return { content: m ? m[1] : undefined };
+    },
+    plan: (facts): Change[] =>
+      facts.content === text
+        ? []
+        : [
+            {
+              resource: `marker:${name}`,
+              action: facts.content === undefined ? 'create' : 'update',
+              target: path,
+              reason: facts.content === undefined ? 'absent' : 'content differs',
+              script: fail ? `echo "disk on fire" >&2; exit 7` : `printf '%s' ${quote(text)} > ${quote(path)}`,
+            },
+          ],
+  };
+}
+
+function recipe(id: string, resources: () => Resource[], after: string[] = [], checks: { name: string; script: string }[] = []): Recipe {
+  return defineRecipe({ id, title: id, after, params: z.object({}), resources, verify: () => checks });
+}
+
+function config(recipes: string[]): HostConfig {
+  return {
+    name: 'h1',
+    connection: { kind: 'local' },
+    groups: [],
+    recipes,
+    params: {},
+    domains: [],
+    acme: { directory: 'https://acme.invalid/dir' },
+    progressDir: join(dir, 'progress'),
+  };
+}
+
+async function run(mode: 'install' | 'plan' | 'check', registry: Map<string, Recipe>, recipes: string[]) {
+  const events: EngineEvent[] = [];
+  const t = new BashTransport();
+  const [result] = await runFleet([config(recipes)], { mode, registry, emit: (e) => events.push(e), concurrency: 1, connect: async () => t, verifyWaitSeconds: 1 });
+  return { result: result!, events, transport: t };
+}
+
+test('orderRecipes puts dependencies first and names unknown ids and cycles', () => {
+  const reg = new Map<string, Recipe>([
+    ['a', recipe('a', () => [])],
+    ['b', recipe('b', () => [], ['a'])],
+    ['c', recipe('c', () => [], ['b'])],
+    ['x', recipe('x', () => [], ['y'])],
+    ['y', recipe('y', () => [], ['x'])],
+  ]);
+  const ok = orderRecipes(['c', 'a'], reg);
+  assert.ok(ok.ok);
+  assert.deepEqual(ok.recipes.map((r) => r.id), ['a', 'b', 'c']);
+  const unknown = orderRecipes(['nope'], reg);
+  assert.ok(!unknown.ok && /unknown recipe "nope"/.test(unknown.error));
+  const cycle = orderRecipes(['x'], reg);
+  assert.ok(!cycle.ok && /cycle: x → y → x/.test(cycle.error));
+});
+
+test('fact batch parsing rejects truncated output', () => {
+  const good = parseFactBatch('@@panel-fact-begin 0\na=1\n@@panel-fact-end 0 0\n@@panel-fact-begin 1\n@@panel-fact-end 1 3\n', 2);
+  assert.ok(Array.isArray(good));
+  assert.deepEqual(good[0], { stdout: 'a=1\n', code: 0 });
+  assert.deepEqual(good[1], { stdout: '', code: 3 });
+  assert.equal(typeof parseFactBatch('@@panel-fact-begin 0\na=1\n', 1), 'string');
+});
+
+test('apply parsing finds the failing step and its own stderr', () => {
+  const out = parseApply('@@panel-ok 0\n@@panel-fail 1 9\n', 'noise\n@@panel-step 0\nfine\n@@panel-step 1\nboom: disk full\n', 9, 3);
+  assert.deepEqual(out.done, [0]);
+  assert.deepEqual(out.failed, { index: 1, code: 9, stderrTail: 'boom: disk full' });
+});
+
+test('verify parsing needs exit 0 and the expected output', () => {
+  const checks = [
+    { name: 'a', script: 'x', expect: /Server:/ },
+    { name: 'b', script: 'y' },
+    { name: 'c', script: 'z' },
+  ];
+  const r = parseVerify('@@panel-check-begin 0 0\nClient: 1\n@@panel-check-end 0\n@@panel-check-begin 1 0\n\n@@panel-check-end 1\n@@panel-check-begin 2 3\nnope\n@@panel-check-end 2\n', checks);
+  assert.equal(r[0]!.ok, false);
+  assert.equal(r[1]!.ok, true);
+  assert.equal(r[2]!.ok, false);
+  assert.match(r[2]!.detail, /exit 3: nope/);
+});
+
+test('install converges, a second install changes nothing, plan changes nothing', async () => {
+  const reg = new Map<string, Recipe>([
+    ['one', recipe('one', () => [marker('a', 'A'), marker('b', 'B')])],
+    ['two', recipe('two', () => [marker('c', 'C')], ['one'], [{ name: 'c written', script: `grep -q C ${quote(join(dir, 'c'))}` }])],
+  ]);
+  const planned = await run('plan', reg, ['two']);
+  assert.equal(planned.result.status, 'changed');
+  assert.equal(planned.result.changed, 3);
+  assert.equal(existsSync(join(dir, 'a')), false, 'plan must not write');
+  assert.equal(existsSync(join(dir, 'progress')), false, 'plan must not write progress');
+
+  const first = await run('install', reg, ['two']);
+  assert.equal(first.result.status, 'changed', first.result.error);
+  assert.equal(first.result.changed, 3);
+  assert.equal(readFileSync(join(dir, 'c'), 'utf8'), 'C');
+  // host info + facts + one apply per recipe + verify
+  assert.equal(first.result.roundTrips, 5);
+  const progress = JSON.parse(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'));
+  assert.deepEqual(progress, { code: 0, message: 'success', data: { installType: 'done', progress: 100 } });
+
+  const second = await run('install', reg, ['two']);
+  assert.equal(second.result.status, 'ok');
+  assert.equal(second.result.changed, 0);
+  assert.equal(second.result.roundTrips, 3, 'converged host: info, facts, verify');
+  assert.equal(second.events.filter((e) => e.type === 'change').length, 0);
+
+  writeFileSync(join(dir, 'b'), 'drifted');
+  const check = await run('check', reg, ['two']);
+  assert.equal(check.result.status, 'drift');
+  assert.equal(check.result.changed, 1);
+  const drift = check.events.find((e) => e.type === 'change');
+  assert.ok(drift && drift.type === 'change' && drift.change.summary === `update ${join(dir, 'b')} (content differs)`);
+  assert.equal(readFileSync(join(dir, 'b'), 'utf8'), 'drifted', 'check must not repair');
+});
+
+test('a failing change names host, recipe, resource, exit code and stderr; later recipes do not run', async () => {
+  const reg = new Map<string, Recipe>([
+    ['bad', recipe('bad', () => [marker('ok1', '1'), marker('broken', 'x', true)])],
+    ['later', recipe('later', () => [marker('never', 'n')], ['bad'])],
+  ]);
+  const r = await run('install', reg, ['later']);
+  assert.equal(r.result.status, 'failed');
+  assert.match(r.result.error ?? '', /^h1: bad: marker:broken: create .*broken \(absent\) failed \(exit 7\): disk on fire$/);
+  assert.equal(existsSync(join(dir, 'ok1')), true, 'the step before the failure was applied');
+  assert.equal(existsSync(join(dir, 'never')), false);
+  const err = readFileSync(join(dir, 'progress', 'installErr.log'), 'utf8');
+  assert.match(err, /\[bad\]\[progress 0\]\[status 1\]/);
+  const progress = JSON.parse(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'));
+  assert.deepEqual(progress, { code: 1, message: 'bad error', data: { installType: 'bad', progress: 0 } });
+});
+
+test('a secret never reaches events, errors or progress files', async () => {
+  const secret = new Secret('hunter2-very-secret');
+  const leaky: Resource<{ x: string }> = {
+    key: 'leaky',
+    facts: () => 'echo x=1',
+    parse: () => ({ x: '1' }),
+    plan: () => [{ resource: 'leaky', action: 'run', target: 'leaky', reason: 'test', script: `echo "password is ${secret.reveal()}" >&2; exit 3` }],
+  };
+  const reg = new Map<string, Recipe>([['leak', recipe('leak', () => [leaky])]]);
+  const r = await run('install', reg, ['leak']);
+  const all = JSON.stringify(r.events) + (r.result.error ?? '') + readFileSync(join(dir, 'progress', 'access.log'), 'utf8') + readFileSync(join(dir, 'progress', 'installErr.log'), 'utf8');
+  assert.ok(!all.includes('hunter2-very-secret'));
+  assert.match(r.result.error ?? '', /password is \*\*\*\*\*\*\*\*/);
+});
+
+test('a precheck refusal happens before any change', async () => {
+  const refusing = defineRecipe({ id: 'picky', title: 'picky', params: z.object({}), precheck: () => 'unsupported OS CentOS 7', resources: () => [marker('picky', 'p')] });
+  const r = await run('install', new Map<string, Recipe>([['picky', refusing]]), ['picky']);
+  assert.equal(r.result.status, 'failed');
+  assert.equal(r.result.error, 'h1: recipe picky: unsupported OS CentOS 7');
+  assert.equal(existsSync(join(dir, 'picky')), false);
+});
