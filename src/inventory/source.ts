@@ -42,7 +42,8 @@ export function parseSource(text: string): { source: Source; errors: SourceError
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.2' });
   const errors = doc.errors.map((e) => {
     const start = e.pos[0];
-    const snippet = text.slice(start, Math.max(start, e.pos[1])).trim();
+    // yaml's range for a duplicate key covers one character; show the whole key as written.
+    const snippet = (/^[^:\n]*/.exec(text.slice(start))?.[0] ?? '').trim().replace(/^["']|["']$/g, '');
     return { ...lines.linePos(start), message: syntaxMessage(e.code, e.message, snippet) };
   });
   return { source: { doc, lines, text }, errors };
