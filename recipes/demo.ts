@@ -4,7 +4,10 @@
  * Nothing of the faasd stack depends on it.
  */
 import { z } from 'zod';
+import { artifactFor, artifactProblem } from '../src/artifacts/index.js';
+import type { HostConfig } from '../src/config.js';
 import { defineRecipe } from '../src/engine/recipe.js';
+import type { Arch } from '../src/host-info.js';
 import {
   apt,
   archive,
@@ -21,23 +24,24 @@ import {
   unit,
 } from '../src/resources/index.js';
 
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lower-case hex');
 
 export default defineRecipe({
   id: 'demo',
   title: 'demo host built from every resource kind',
   params: z.object({
     message: z.string().default('Welcome to a panel demo host').describe('text of /opt/panel-demo/motd.txt'),
-    download: z.object({ url: z.url(), sha256 }).optional().describe('a file to fetch into /opt/panel-demo/bin/tool'),
-    archive: z.object({ url: z.url(), sha256, members: z.array(z.string()).min(1) }).optional().describe('a .tar.gz to unpack into /opt/panel-demo/archive'),
+    artifacts: z.boolean().default(true).describe('also fetch the faasd binary (download) and CNI plugins (archive) from the mirror'),
   }),
-  resources: ({ params, host }) => [
+  precheck: ({ params, config, host }) =>
+    params.artifacts
+      ? (artifactProblem(config, 'faasd', FAASD_VERSION, host.arch) ?? artifactProblem(config, 'cni-plugins', CNI_VERSION, host.arch))
+      : undefined,
+  resources: ({ params, host, config }) => [
     directory({ path: '/opt/panel-demo', mode: 0o755 }),
     file({ path: '/opt/panel-demo/motd.txt', content: `${params.message}\n`, mode: 0o644 }),
     template({ path: '/etc/panel-demo.conf', source: 'demo.conf.hbs', data: { hostname: host.hostname, os: host.osPretty }, mode: 0o640 }),
     apt({ packages: ['hello'] }),
-    ...(params.download ? [download({ url: params.download.url, sha256: params.download.sha256, dest: '/opt/panel-demo/bin/tool', mode: 0o755 })] : []),
-    ...(params.archive ? [archive({ url: params.archive.url, sha256: params.archive.sha256, into: '/opt/panel-demo/archive', members: params.archive.members })] : []),
+    ...(params.artifacts && host.arch ? artifactResources(config, host.arch) : []),
     unit({ name: 'panel-demo.service', content: DEMO_UNIT }),
     service({ name: 'panel-demo.service', enabled: true, running: true, restartOn: ['unit:panel-demo.service', 'file:/etc/panel-demo.conf'] }),
     sysctl({ key: 'net.ipv4.tcp_keepalive_time', value: '600', file: '/etc/sysctl.d/90-panel-demo.conf' }),
@@ -52,6 +56,18 @@ export default defineRecipe({
     { name: 'bridge up', script: 'ip -br addr show demo0', expect: /10\.99\.0\.1\/24/ },
   ],
 });
+
+const FAASD_VERSION = '0.19.7';
+const CNI_VERSION = '0.9.1';
+
+function artifactResources(config: HostConfig, arch: Arch) {
+  const tool = artifactFor(config, 'faasd', FAASD_VERSION, arch);
+  const plugins = artifactFor(config, 'cni-plugins', CNI_VERSION, arch);
+  return [
+    download({ url: tool.url, sha256: tool.sha256, dest: '/opt/panel-demo/bin/tool', mode: 0o755 }),
+    archive({ url: plugins.url, sha256: plugins.sha256, into: '/opt/panel-demo/archive', members: ['bridge', 'loopback'] }),
+  ];
+}
 
 // The service only needs to stay up; its config file is read so a change of
 // it is a real reason to restart.

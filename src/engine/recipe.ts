@@ -24,9 +24,11 @@ export interface Recipe<P = unknown> {
    * Refuse the host before anything changes: return a message to refuse
    * (e.g. unsupported OS), undefined to proceed.
    */
-  readonly precheck?: (ctx: RecipeContext<P>) => string | undefined;
-  readonly resources: (ctx: RecipeContext<P>) => ReadonlyArray<Resource<unknown>>;
-  readonly verify?: (ctx: RecipeContext<P>) => readonly Check[];
+  // Method syntax on purpose: a Recipe<P> must be storable in a registry of
+  // Recipe<unknown>; the engine always passes params parsed by `params`.
+  precheck?(ctx: RecipeContext<P>): string | undefined;
+  resources(ctx: RecipeContext<P>): ReadonlyArray<Resource<unknown>>;
+  verify?(ctx: RecipeContext<P>): readonly Check[];
 }
 
 /** Identity function that keeps P inferred from the zod schema. */
