@@ -7,16 +7,9 @@
 import { z } from 'zod';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { bridge } from '../src/resources/index.js';
+import { OPENFAAS_NET } from './openfaas-net.js';
 
-/** faasd's network constants (pkg/cninetwork): shared with the CNI conflist. */
-export const OPENFAAS_NET = {
-  networkName: 'openfaas-cni-bridge',
-  bridge: 'openfaas0',
-  subnet: '10.62.0.0/16',
-  gateway: '10.62.0.1',
-  address: '10.62.0.1/16',
-  dataDir: '/var/run/cni',
-} as const;
+export { OPENFAAS_NET };
 
 export default defineRecipe({
   id: 'bridge',

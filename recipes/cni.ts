@@ -7,19 +7,14 @@ import { z } from 'zod';
 import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { archive, directory, template } from '../src/resources/index.js';
-import { OPENFAAS_NET } from './bridge.js';
+import { conflistData } from './openfaas-net.js';
+
+export { conflistData };
 
 /** Plugins faasd's conflist and go-cni's loopback network use. */
 export const CNI_PLUGINS = ['bridge', 'firewall', 'host-local', 'loopback'] as const;
 export const CNI_BIN_DIR = '/opt/cni/bin';
 export const CONFLIST_PATH = '/etc/cni/net.d/10-openfaas.conflist';
-
-export const conflistData = {
-  name: OPENFAAS_NET.networkName,
-  bridge: OPENFAAS_NET.bridge,
-  subnet: OPENFAAS_NET.subnet,
-  dataDir: OPENFAAS_NET.dataDir,
-} as const;
 
 const params = z.object({ version: versionSchema.default(ARTIFACTS['cni-plugins'].defaultVersion) }).strict();
 

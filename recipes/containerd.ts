@@ -9,7 +9,7 @@ import { defineRecipe } from '../src/engine/recipe.js';
 import { archive, service, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
 import { proxyDropIn } from './proxy.js';
-import { render } from './render.js';
+import { renderTemplate as render } from '../src/resources/template.js';
 
 export const CONTAINERD_PREFIX = '/usr/local';
 /** The files that prove the tarball is in place (the testbed's repackaged tarball has exactly these and more). */

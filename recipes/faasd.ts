@@ -13,9 +13,9 @@ import type { HostConfig } from '../src/config.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { directory, download, file, secretFile, service, template, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
-import { OPENFAAS_NET } from './bridge.js';
+import { OPENFAAS_NET } from './openfaas-net.js';
 import { proxyDropIn } from './proxy.js';
-import { render } from './render.js';
+import { renderTemplate as render } from '../src/resources/template.js';
 
 export const FAASD = {
   bin: '/usr/local/bin/faasd',

@@ -6,7 +6,7 @@
 import type { HostConfig } from '../src/config.js';
 import { unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
-import { render } from './render.js';
+import { renderTemplate as render } from '../src/resources/template.js';
 
 /** Local traffic must never go through the proxy: the gateway, the provider on openfaas0, the mirror host. */
 export const DEFAULT_NO_PROXY = 'localhost,127.0.0.1,::1,10.62.0.0/16,faasd-provider,gateway,nats,prometheus';

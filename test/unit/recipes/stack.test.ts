@@ -1,0 +1,168 @@
+/** The stack recipes' desired state for a given host and configuration (no host needed). */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import base from '../../../recipes/base.js';
+import bridge from '../../../recipes/bridge.js';
+import cni from '../../../recipes/cni.js';
+import containerd from '../../../recipes/containerd.js';
+import faasd from '../../../recipes/faasd.js';
+import { recipes } from '../../../recipes/index.js';
+import { hostRefusal } from '../../../recipes/os.js';
+import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
+import type { RecipeContext, Recipe } from '../../../src/engine/recipe.js';
+import type { HostInfo } from '../../../src/host-info.js';
+import { Secret } from '../../../src/secret.js';
+
+const debian: HostInfo = {
+  osId: 'debian',
+  osVersion: '12',
+  osPretty: 'Debian GNU/Linux 12 (bookworm)',
+  arch: 'amd64',
+  rawArch: 'amd64',
+  ipv6: true,
+  systemd: true,
+  hostname: 'h1',
+};
+
+const SUM = 'f'.repeat(64);
+const dir = mkdtempSync(join(tmpdir(), 'panel-stack-'));
+const sums = join(dir, 'SHA256SUMS');
+writeFileSync(
+  sums,
+  [
+    `${SUM}  openfaas/faasd/releases/download/0.19.7/faasd`,
+    `${SUM}  openfaas/faasd/releases/download/0.19.7/faasd-arm64`,
+  ].join('\n') + '\n',
+);
+
+function config(over: Partial<HostConfig> = {}): HostConfig {
+  return {
+    name: 'h1',
+    connection: { kind: 'local' },
+    groups: [],
+    recipes: ['faasd'],
+    params: {},
+    domains: [],
+    acme: { directory: LETS_ENCRYPT },
+    progressDir: '/var/lib/panel',
+    mirror: 'http://mirror.test:8000',
+    checksumsFile: sums,
+    ...over,
+  };
+}
+
+function ctx<P>(r: Recipe<P>, host: HostInfo, cfg: HostConfig, params: Record<string, unknown> = {}): RecipeContext<P> {
+  return { params: r.params.parse(params), host, config: cfg };
+}
+
+function keys<P>(r: Recipe<P>, host = debian, cfg = config(), params: Record<string, unknown> = {}): string[] {
+  return r.resources(ctx(r, host, cfg, params)).map((x) => x.key);
+}
+
+test('registry lists the stack recipes by id, in dependency order', () => {
+  const ids = recipes.map((r) => r.id);
+  for (const id of ['base', 'containerd', 'cni', 'bridge', 'faasd']) assert.ok(ids.includes(id), id);
+  assert.deepEqual(faasd.after, ['containerd', 'cni', 'bridge']);
+});
+
+test('OS refusal: CentOS, Ubuntu 18.04, s390x and no systemd are refused before any change', () => {
+  assert.equal(hostRefusal(debian), undefined);
+  for (const v of ['20.04', '22.04', '24.04']) assert.equal(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: v }), undefined);
+  assert.match(hostRefusal({ ...debian, osId: 'centos', osVersion: '7', osPretty: 'CentOS Linux 7 (Core)' }) ?? '', /unsupported OS CentOS Linux 7 \(Core\) \(centos 7\); panel supports Ubuntu 20\.04, 22\.04, 24\.04 or Debian 12/);
+  assert.match(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: '18.04', osPretty: 'Ubuntu 18.04.6 LTS' }) ?? '', /unsupported OS Ubuntu 18\.04/);
+  assert.match(hostRefusal({ ...debian, osVersion: '11' }) ?? '', /debian 11/);
+  assert.match(hostRefusal({ ...debian, arch: undefined, rawArch: 's390x' }) ?? '', /unsupported architecture s390x/);
+  assert.match(hostRefusal({ ...debian, systemd: false }) ?? '', /systemd/);
+  assert.ok(base.precheck?.(ctx(base, { ...debian, osId: 'centos', osVersion: '7' }, config())));
+});
+
+test('base: packages, forwarding sysctl, overlay and br_netfilter', () => {
+  const k = keys(base);
+  assert.ok(k.some((x) => x.startsWith('apt:') && x.includes('runc') && x.includes('bridge-utils') && x.includes('iptables')));
+  assert.ok(k.includes('sysctl:net.ipv4.conf.all.forwarding'));
+  assert.ok(k.includes('kmod:overlay'));
+  assert.ok(k.includes('kmod:br_netfilter'));
+});
+
+test('containerd: tarball into /usr/local, the unit, and a service restarted by exactly those', () => {
+  const rs = containerd.resources(ctx(containerd, debian, config()));
+  const k = rs.map((r) => r.key);
+  assert.ok(k.includes('archive:/usr/local:containerd-1.7.27-linux-amd64.tar.gz'), k.join(' '));
+  assert.ok(k.includes('unit:containerd.service'));
+  assert.equal(k.filter((x) => x.startsWith('service:')).length, 1);
+  const arm = keys(containerd, { ...debian, arch: 'arm64', rawArch: 'arm64' });
+  assert.ok(arm.includes('archive:/usr/local:containerd-1.7.27-linux-arm64.tar.gz'));
+});
+
+test('containerd: --proxy adds a drop-in', () => {
+  const k = keys(containerd, debian, config({ proxy: 'http://proxy:3128' }));
+  assert.ok(k.some((x) => x.startsWith('unit:containerd.service') && x !== 'unit:containerd.service'), k.join(' '));
+});
+
+test('cni: plugins into /opt/cni/bin and the conflist', () => {
+  const k = keys(cni);
+  assert.ok(k.includes('archive:/opt/cni/bin:cni-plugins-linux-amd64-v0.9.1.tgz'), k.join(' '));
+  assert.ok(k.includes('file:/etc/cni/net.d/10-openfaas.conflist'));
+});
+
+test('bridge: openfaas0', () => {
+  assert.deepEqual(keys(bridge), ['bridge:openfaas0']);
+});
+
+test('faasd: refused without a known sum for the binary, with the path to add', () => {
+  const msg = faasd.precheck?.(ctx(faasd, debian, config({ checksumsFile: undefined })));
+  assert.match(msg ?? '', /openfaas\/faasd\/releases\/download\/0\.19\.7\/faasd/);
+  assert.match(msg ?? '', /--checksums/);
+  assert.equal(faasd.precheck?.(ctx(faasd, debian, config())), undefined);
+  assert.match(faasd.precheck?.(ctx(faasd, debian, config(), { faasCli: true })) ?? '', /faas-cli/);
+});
+
+test('faasd: layout, secrets, templates, units and services', () => {
+  const k = keys(faasd);
+  for (const want of [
+    'download:/usr/local/bin/faasd',
+    'directory:/var/lib/faasd',
+    'directory:/var/lib/faasd/secrets',
+    'directory:/var/lib/faasd-provider',
+    'file:/var/lib/faasd/secrets/basic-auth-user',
+    'file:/var/lib/faasd/secrets/basic-auth-password',
+    'file:/var/lib/faasd/docker-compose.yaml',
+    'file:/var/lib/faasd/prometheus.yml',
+    'file:/var/lib/faasd/resolv.conf',
+    'unit:faasd-provider.service',
+    'unit:faasd.service',
+    'service:faasd-provider',
+    'service:faasd',
+  ]) {
+    assert.ok(k.includes(want), `${want} missing from ${k.join(' ')}`);
+  }
+  assert.ok(k.indexOf('service:faasd-provider') < k.indexOf('service:faasd'));
+  assert.ok(!k.includes('file:/var/lib/faasd/.docker/config.json'));
+});
+
+test('faasd: -p password and --registry-auth', () => {
+  const auth = join(dir, 'config.json');
+  writeFileSync(auth, JSON.stringify({ auths: { 'registry.test': { auth: 'dTpw' } } }));
+  const k = keys(faasd, debian, config({ password: new Secret('s3cret-pass'), registryAuth: auth }));
+  assert.ok(k.includes('file:/var/lib/faasd/.docker/config.json'));
+  writeFileSync(auth, 'not json');
+  assert.throws(() => keys(faasd, debian, config({ registryAuth: auth })), /--registry-auth .*not JSON/);
+});
+
+test('verify checks never put the password on a command line', () => {
+  const checks = faasd.verify?.(ctx(faasd, debian, config())) ?? [];
+  const auth = checks.find((c) => c.script.includes('/system/functions'));
+  assert.ok(auth);
+  assert.match(auth.script, /-K -/);
+  assert.doesNotMatch(auth.script, /-u /);
+  const cd = containerd.verify?.(ctx(containerd, debian, config())) ?? [];
+  assert.ok(cd.some((c) => c.expect?.test('Client:\n  Version: 1.7.27\nServer:\n  Version: 1.7.27')));
+});
+
+test('params: bad versions are rejected by the schema', () => {
+  assert.equal(containerd.params.safeParse({ version: '1.7.27; reboot' }).success, false);
+  assert.equal(faasd.params.safeParse({ nameservers: ['not-an-ip'] }).success, false);
+});

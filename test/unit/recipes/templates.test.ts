@@ -1,0 +1,142 @@
+/** Each stack template rendered and compared with what upstream writes (REFERENCE §2, §3). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { conflistData } from '../../../recipes/openfaas-net.js';
+import { renderTemplate } from '../../../src/resources/template.js';
+import { parse as parseYaml } from 'yaml';
+
+// REFERENCE §3, the conflist faasd writes at run time.
+const REFERENCE_CONFLIST =
+  '{"cniVersion":"0.4.0","name":"openfaas-cni-bridge","plugins":[{"type":"bridge","bridge":"openfaas0","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.62.0.0/16","dataDir":"/var/run/cni","routes":[{"dst":"0.0.0.0/0"}]}},{"type":"firewall"}]}';
+
+// faasd pkg/cninetwork: the exact bytes of defaultCNIConf, which faasd rewrites on every start.
+const FAASD_CONFLIST_BYTES = `
+{
+    "cniVersion": "0.4.0",
+    "name": "openfaas-cni-bridge",
+    "plugins": [
+      {
+        "type": "bridge",
+        "bridge": "openfaas0",
+        "isGateway": true,
+        "ipMasq": true,
+        "ipam": {
+            "type": "host-local",
+            "subnet": "10.62.0.0/16",
+            "dataDir": "/var/run/cni",
+            "routes": [
+                { "dst": "0.0.0.0/0" }
+            ]
+        }
+      },
+      {
+        "type": "firewall"
+      }
+    ]
+}
+`;
+
+test('conflist: JSON equals REFERENCE byte-for-byte once compacted, and the file equals what faasd writes', () => {
+  const out = renderTemplate('10-openfaas.conflist.hbs', conflistData);
+  assert.equal(JSON.stringify(JSON.parse(out)), REFERENCE_CONFLIST);
+  assert.equal(out, FAASD_CONFLIST_BYTES);
+});
+
+function directives(unit: string): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  let section = '';
+  for (const line of unit.split('\n')) {
+    const s = /^\[(\w+)\]$/.exec(line);
+    if (s) section = s[1] ?? '';
+    const kv = /^(\w+)=(.*)$/.exec(line);
+    if (kv) {
+      const k = `${section}.${kv[1]}`;
+      m.set(k, [...(m.get(k) ?? []), kv[2] ?? '']);
+    }
+  }
+  return m;
+}
+
+test('containerd.service is upstream v1.7.x unit (REFERENCE §2)', () => {
+  const d = directives(renderTemplate('containerd.service.hbs', { binDir: '/usr/local/bin' }));
+  assert.deepEqual(d.get('Service.Type'), ['notify']);
+  assert.deepEqual(d.get('Service.Delegate'), ['yes']);
+  assert.deepEqual(d.get('Service.KillMode'), ['process']);
+  assert.deepEqual(d.get('Service.Restart'), ['always']);
+  assert.deepEqual(d.get('Service.OOMScoreAdjust'), ['-999']);
+  assert.deepEqual(d.get('Service.ExecStartPre'), ['-/sbin/modprobe overlay']);
+  assert.deepEqual(d.get('Service.ExecStart'), ['/usr/local/bin/containerd']);
+  assert.deepEqual(d.get('Install.WantedBy'), ['multi-user.target']);
+});
+
+const unitData = {
+  faasdBin: '/usr/local/bin/faasd',
+  faasdDir: '/var/lib/faasd',
+  providerDir: '/var/lib/faasd-provider',
+  secretMountPath: '/var/lib/faasd/secrets',
+};
+
+test('faasd-provider.service matches what faasd install writes (REFERENCE §3)', () => {
+  const out = renderTemplate('faasd-provider.service.hbs', unitData);
+  assert.equal(
+    out,
+    `[Unit]
+Description=faasd-provider
+
+[Service]
+MemoryMax=500M
+Environment="secret_mount_path=/var/lib/faasd/secrets"
+Environment="basic_auth=true"
+Environment="hosts_dir=/var/lib/faasd"
+ExecStart=/usr/local/bin/faasd provider
+Restart=on-failure
+RestartSec=10s
+WorkingDirectory=/var/lib/faasd-provider
+
+[Install]
+WantedBy=multi-user.target
+`,
+  );
+});
+
+test('faasd.service matches what faasd install writes (REFERENCE §3)', () => {
+  const d = directives(renderTemplate('faasd.service.hbs', unitData));
+  assert.deepEqual(d.get('Unit.After'), ['faasd-provider.service']);
+  assert.deepEqual(d.get('Service.ExecStart'), ['/usr/local/bin/faasd up']);
+  assert.deepEqual(d.get('Service.WorkingDirectory'), ['/var/lib/faasd']);
+  assert.deepEqual(d.get('Service.Restart'), ['on-failure']);
+  assert.deepEqual(d.get('Service.RestartSec'), ['10s']);
+  assert.deepEqual(d.get('Service.MemoryMax'), ['500M']);
+});
+
+test('docker-compose.yaml: gateway talks to faasd-provider:8081 with basic auth from ./secrets', () => {
+  const doc = parseYaml(renderTemplate('docker-compose.yaml.hbs', { gatewayListen: '8080' })) as {
+    services: Record<string, { image: string; environment?: string[]; ports?: string[]; volumes?: { source: string }[] }>;
+  };
+  assert.deepEqual(Object.keys(doc.services).sort(), ['gateway', 'nats', 'prometheus', 'queue-worker']);
+  const gw = doc.services.gateway!;
+  assert.ok(gw.environment?.includes('functions_provider_url=http://faasd-provider:8081/'));
+  assert.ok(gw.environment?.includes('basic_auth=true'));
+  assert.ok(gw.environment?.includes('function_namespace=openfaas-fn'));
+  assert.deepEqual(gw.ports, ['8080:8080']);
+  assert.deepEqual(gw.volumes?.map((v) => v.source), ['./secrets/basic-auth-password', './secrets/basic-auth-user']);
+});
+
+test('prometheus.yml scrapes the gateway and the provider', () => {
+  const doc = parseYaml(renderTemplate('prometheus.yml.hbs', {})) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+  const targets = Object.fromEntries(doc.scrape_configs.map((s) => [s.job_name, s.static_configs[0]?.targets]));
+  assert.deepEqual(targets, { prometheus: ['localhost:9090'], gateway: ['gateway:8082'], provider: ['faasd-provider:8081'] });
+});
+
+test('resolv.conf lists the name servers', () => {
+  assert.equal(renderTemplate('resolv.conf.hbs', { nameservers: ['8.8.8.8'] }), 'nameserver 8.8.8.8\n');
+  assert.equal(renderTemplate('resolv.conf.hbs', { nameservers: ['1.1.1.1', '9.9.9.9'] }), 'nameserver 1.1.1.1\nnameserver 9.9.9.9\n');
+});
+
+test('proxy drop-in sets HTTP_PROXY, HTTPS_PROXY and NO_PROXY', () => {
+  const d = directives(renderTemplate('proxy.conf.hbs', { proxy: 'http://proxy:3128', noProxy: 'localhost' }));
+  const env = d.get('Service.Environment') ?? [];
+  assert.ok(env.includes('"HTTP_PROXY=http://proxy:3128"'));
+  assert.ok(env.includes('"HTTPS_PROXY=http://proxy:3128"'));
+  assert.ok(env.includes('"NO_PROXY=localhost"'));
+});
