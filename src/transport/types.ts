@@ -46,6 +46,7 @@ export type ConnectErrorKind =
   | 'auth'
   | 'host-key-unknown'
   | 'host-key-changed'
+  | 'host-key-revoked'
   | 'no-sudo'
   | 'not-root';
 
@@ -57,5 +58,20 @@ export class ConnectError extends Error {
   ) {
     super(message);
     this.name = 'ConnectError';
+  }
+}
+
+/**
+ * The transport failed while in use (connection lost, channel refused,
+ * local spawn failed) — as opposed to a command exiting non-zero, which is
+ * an ExecResult. The message names the host.
+ */
+export class TransportError extends Error {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransportError';
   }
 }

@@ -1,0 +1,175 @@
+/**
+ * One SSH connection per host, reused for the whole run. Every exec opens a
+ * channel running `bash -s` (or `sudo -n bash -s`) with the script on stdin;
+ * a semaphore keeps channels under sshd's MaxSessions (10 by default).
+ */
+import type { Client, ClientChannel } from 'ssh2';
+import { backstopMs, bashCommandLine, exitCode, isTimeoutExit } from './command.js';
+import { getVia, putVia, type RawResult } from './files.js';
+import { Semaphore } from './semaphore.js';
+import { connectSsh, displayName, type SshConnection, type SshOptions } from './ssh-connect.js';
+import { ConnectError, TransportError, type ExecOptions, type ExecResult, type Transport, type TransportStats } from './types.js';
+
+export interface SshTransportOptions extends SshOptions {
+  /** Concurrent exec channels; default 8 (OpenSSH MaxSessions is 10, leave room). */
+  readonly maxChannels?: number;
+}
+
+export const DEFAULT_MAX_CHANNELS = 8;
+
+export class SshTransport implements Transport {
+  readonly stats: TransportStats = { channels: 0, bytesSent: 0, bytesReceived: 0 };
+  readonly #client: Client;
+  readonly #display: string;
+  readonly #sem: Semaphore;
+  /** Root commands need `sudo -n` (login user is not root and sudo not disabled). */
+  readonly #sudo: boolean;
+  /** Why the connection went away, once it has. */
+  #lost: string | undefined;
+  #closing = false;
+  #lastError: string | undefined;
+  readonly #inflight = new Set<(err: Error) => void>();
+
+  private constructor(
+    readonly name: string,
+    client: Client,
+    conn: SshConnection,
+    opts: SshTransportOptions,
+  ) {
+    this.#client = client;
+    this.#display = displayName(conn);
+    this.#sem = new Semaphore(opts.maxChannels ?? DEFAULT_MAX_CHANNELS);
+    this.#sudo = conn.sudo ?? conn.user !== 'root';
+    client.on('error', (err: Error) => {
+      this.#lastError = err.message;
+    });
+    client.on('close', () => {
+      this.#lost = this.#closing ? 'transport closed' : `connection lost${this.#lastError ? ` (${this.#lastError})` : ''}`;
+      const err = new TransportError(this.name, `${this.#display}: ${this.#lost}`);
+      for (const rejectOne of this.#inflight) rejectOne(err);
+      this.#inflight.clear();
+    });
+  }
+
+  /** Connect, then check once that sudo works, so a missing sudo fails here and not mid-apply. */
+  static async open(conn: SshConnection, name: string, opts: SshTransportOptions = {}): Promise<SshTransport> {
+    const client = await connectSsh(conn, name, opts);
+    const t = new SshTransport(name, client, conn, opts);
+    if (t.#sudo) {
+      let r: RawResult;
+      try {
+        r = await t.#sem.use(() => t.#channel('sudo -n true', Buffer.alloc(0), undefined));
+      } catch (err) {
+        await t.close();
+        throw new ConnectError('unreachable', name, (err as Error).message);
+      }
+      if (r.code !== 0) {
+        await t.close();
+        const line = r.stderr.toString().trim().split('\n')[0] || `exit ${r.code}`;
+        throw new ConnectError(
+          'no-sudo',
+          name,
+          `${t.#display}: user ${conn.user} cannot run sudo without a password (sudo -n failed: ${line})`,
+        );
+      }
+    }
+    return t;
+  }
+
+  async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.#run(Buffer.from(script), opts);
+    return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  }
+
+  put(path: string, content: Buffer, mode?: number): Promise<void> {
+    return putVia((stdin, o) => this.#run(stdin, o), this.name, path, content, mode);
+  }
+
+  get(path: string): Promise<Buffer | undefined> {
+    return getVia((stdin, o) => this.#run(stdin, o), this.name, path);
+  }
+
+  async close(): Promise<void> {
+    if (this.#lost !== undefined) return;
+    this.#closing = true;
+    await new Promise<void>((resolve) => {
+      this.#client.once('close', () => resolve());
+      this.#client.end();
+    });
+  }
+
+  #run(stdin: Buffer, opts: ExecOptions): Promise<RawResult> {
+    const command = bashCommandLine({ sudo: (opts.sudo ?? true) && this.#sudo, timeoutMs: opts.timeoutMs });
+    return this.#sem.use(() => this.#channel(command, stdin, opts.timeoutMs));
+  }
+
+  /** One exec channel: send stdin, collect output, resolve with the exit status. */
+  #channel(command: string, stdin: Buffer, timeoutMs: number | undefined): Promise<RawResult> {
+    if (this.#lost !== undefined) return Promise.reject(new TransportError(this.name, `${this.#display}: ${this.#lost}`));
+    this.stats.channels++;
+    const started = Date.now();
+    return new Promise<RawResult>((resolve, reject) => {
+      let settled = false;
+      let backstop: NodeJS.Timeout | undefined;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (backstop) clearTimeout(backstop);
+        this.#inflight.delete(onLost);
+        fn();
+      };
+      const onLost = (err: Error) => finish(() => reject(err));
+      this.#inflight.add(onLost);
+
+      this.#client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
+        if (err) {
+          finish(() => reject(new TransportError(this.name, `${this.#display}: cannot open a channel: ${err.message}`)));
+          return;
+        }
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code: number | null = null;
+        let signal: string | null = null;
+        let exited = false;
+        let timedOut = false;
+        if (timeoutMs !== undefined) {
+          // timeout(1) on the host normally ends it; this covers a host that stops answering.
+          backstop = setTimeout(() => {
+            timedOut = true;
+            ch.close();
+          }, backstopMs(timeoutMs));
+        }
+        ch.on('data', (d: Buffer) => {
+          out.push(d);
+          this.stats.bytesReceived += d.length;
+        });
+        ch.stderr.on('data', (d: Buffer) => {
+          errOut.push(d);
+          this.stats.bytesReceived += d.length;
+        });
+        ch.on('exit', (c: number | null, s?: string) => {
+          exited = true;
+          code = c;
+          signal = s ?? null;
+        });
+        // A script that exits before reading all its stdin makes the write fail; that is its business.
+        ch.on('error', () => {});
+        ch.on('close', () => {
+          if (!exited && !timedOut) {
+            // Channel ended without an exit status: the connection is going away; report that.
+            setImmediate(() =>
+              finish(() =>
+                reject(new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`)),
+              ),
+            );
+            return;
+          }
+          const to = timedOut || isTimeoutExit(code, Date.now() - started, timeoutMs);
+          finish(() => resolve({ code: exitCode(code, signal, to), stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
+        });
+        this.stats.bytesSent += stdin.length;
+        ch.end(stdin);
+      });
+    });
+  }
+}
