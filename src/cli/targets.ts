@@ -6,6 +6,7 @@
 import type { HostConfig } from '../config.js';
 import type { Recipe } from '../engine/recipe.js';
 import type { Mode } from '../engine/events.js';
+import { orderRecipes } from '../engine/order.js';
 import { formatInventoryError, loadInventory, type CliOverrides } from '../inventory/index.js';
 import { domain as domainSchema, email as emailSchema } from '../inventory/schema.js';
 import { acmeDirectory, configsFromFlags, paramsFrom, passwordFrom, progressDir, UsageError, type CommonFlags } from './options.js';
@@ -28,6 +29,15 @@ function checkedEmail(flags: CommonFlags): string | undefined {
 }
 
 export async function resolveTargets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, mode: Mode): Promise<HostConfig[]> {
+  const configs = await targets(flags, registry, mode);
+  for (const c of configs) {
+    const order = orderRecipes(c.recipes, registry);
+    if (!order.ok) throw new UsageError(`${c.name}: ${order.error}`);
+  }
+  return configs;
+}
+
+async function targets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, mode: Mode): Promise<HostConfig[]> {
   const domains = checkedDomains(flags);
   const email = checkedEmail(flags);
   if (flags.inventory === undefined) {
