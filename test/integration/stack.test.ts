@@ -1,0 +1,176 @@
+/**
+ * The container stack on a real (nspawn) host, through the CLI as a user
+ * runs it, artifacts from the testbed's local mirror. NOTE: the faasd served
+ * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin.c), not
+ * the real faasd; containerd and the CNI plugins are Debian's real binaries.
+ *
+ * Covers issue 4's "done when": plan changes nothing; fresh converge with all
+ * verifies passing; second run 0 changes and no restarts (service start
+ * timestamps); seven drifts found by `check` (exit 2) and repaired; a new
+ * password generated and masked; checksum mismatch keeps the old binary.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { events, panel, type CliRun } from '../support/panel-cli.js';
+import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+
+let bed: Testbed;
+let host: TestHost;
+const work = mkdtempSync(join(tmpdir(), 'panel-stack-it-'));
+
+before(async () => {
+  bed = await startTestbed({ hosts: 1, pebble: false });
+  host = bed.hosts[0]!;
+});
+
+after(async () => {
+  await bed?.stop();
+});
+
+function args(cmd: 'install' | 'plan' | 'check', extra: readonly string[] = []): string[] {
+  return [
+    cmd,
+    '--host', `root@${host.address}`,
+    '--key', host.keyFile,
+    '--known-hosts', bed.knownHostsFile,
+    '--mirror', bed.mirrorUrl,
+    '--checksums', bed.checksumsFile,
+    '--recipes', 'faasd',
+    '--json',
+    ...(cmd === 'install' ? ['--yes'] : []),
+    ...extra,
+  ];
+}
+
+async function sh(cmd: string): Promise<string> {
+  const r = await bed.exec(host, cmd);
+  assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function changes(run: CliRun): Array<{ target: string; reason: string; diff?: string; resource: string }> {
+  return events(run)
+    .filter((e) => e.type === 'change')
+    .map((e) => e['change'] as { target: string; reason: string; diff?: string; resource: string });
+}
+
+function failedVerifies(run: CliRun): string[] {
+  return events(run)
+    .filter((e) => e.type === 'verify' && e['ok'] === false)
+    .map((e) => `${String(e['check'])}: ${String(e['detail'] ?? '')}`);
+}
+
+function explain(run: CliRun): string {
+  return `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-3000)}`;
+}
+
+/** Every path with size, mode and mtime, outside the kernel's and the logs' trees. */
+const SNAPSHOT = String.raw`find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/tmp -o -path /var/log -o -path /var/lib/systemd -o -path /root/.ssh \) -prune -o -printf '%p %s %m %T@\n' | LC_ALL=C sort`;
+
+/** When each service last started: the restart oracle, independent of panel's own report. */
+const STARTS = 'systemctl show -p ActiveEnterTimestampMonotonic -p MainPID containerd faasd-provider faasd';
+
+test('plan on a fresh host lists every change with a reason and changes nothing', async () => {
+  const before = await sh(SNAPSHOT);
+  const run = await panel(args('plan'));
+  assert.notEqual(run.code, 1, explain(run));
+  const after = await sh(SNAPSHOT);
+  const b = new Set(before.split('\n'));
+  const differ = after.split('\n').filter((l) => !b.has(l));
+  assert.deepEqual(differ, [], 'plan changed the file tree');
+  const cs = changes(run);
+  for (const c of cs) assert.ok(c.reason.length > 0, `${c.target} has no reason`);
+  const targets = cs.map((c) => c.target).join('\n');
+  for (const want of ['/etc/cni/net.d/10-openfaas.conflist', '/usr/local/bin/faasd', 'openfaas0', 'containerd', 'faasd-provider']) {
+    assert.ok(targets.includes(want), `plan does not mention ${want}:\n${targets}`);
+  }
+  const conflist = cs.find((c) => c.target === '/etc/cni/net.d/10-openfaas.conflist');
+  assert.match(conflist?.diff ?? '', /openfaas-cni-bridge/);
+});
+
+test('a fresh host converges and every verify passes', async () => {
+  const run = await panel(args('install'), { timeoutMs: 900_000 });
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(failedVerifies(run), []);
+  assert.match(await sh('/usr/local/bin/ctr version'), /Server:/);
+  assert.match(await sh('ip -o addr show dev openfaas0'), /inet 10\.62\.0\.1\/16/);
+  assert.equal((await sh('stat -c %a /var/lib/faasd/secrets/basic-auth-password')).trim(), '600');
+  assert.equal((await sh('sysctl -n net.ipv4.conf.all.forwarding')).trim(), '1');
+  const password = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
+  assert.equal(password.length, 63);
+  assert.ok(!run.stdout.includes(password) && !run.stderr.includes(password), 'the generated password was printed');
+});
+
+test('the second run reports 0 changes and restarts nothing', async () => {
+  const starts = await sh(STARTS);
+  const run = await panel(args('install'));
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
+  assert.equal(await sh(STARTS), starts, 'a service was restarted');
+});
+
+test('seven drifts: check finds each (exit 2), install repairs them, a third run is clean', async () => {
+  const oldPassword = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
+  await sh(
+    [
+      'rm -f /etc/cni/net.d/10-openfaas.conflist',
+      'systemctl stop containerd',
+      "sed -i 's/^RestartSec=10s/RestartSec=30s/' /lib/systemd/system/faasd.service",
+      // Corrupt the binary in place (same size) so only its content betrays it.
+      'cp /usr/local/bin/faasd /tmp/faasd.bak && printf XXXX | dd of=/usr/local/bin/faasd bs=1 seek=4096 conv=notrunc status=none',
+      'ip link del openfaas0',
+      'sysctl -qw net.ipv4.conf.all.forwarding=0',
+      'rm -f /var/lib/faasd/secrets/basic-auth-password',
+    ].join(' && '),
+  );
+
+  const check = await panel(args('check', ['--deep']));
+  assert.equal(check.code, 2, explain(check));
+  const found = changes(check).map((c) => `${c.resource} ${c.target}`).join('\n');
+  for (const drift of [
+    '10-openfaas.conflist',
+    'service:containerd',
+    'faasd.service',
+    '/usr/local/bin/faasd',
+    'openfaas0',
+    'net.ipv4.conf.all.forwarding',
+    'basic-auth-password',
+  ]) {
+    assert.ok(found.includes(drift), `check did not report ${drift}:\n${found}`);
+  }
+
+  const fix = await panel(args('install'), { timeoutMs: 900_000 });
+  assert.equal(fix.code, 0, explain(fix));
+  assert.deepEqual(failedVerifies(fix), []);
+  const newPassword = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
+  assert.equal(newPassword.length, 63);
+  assert.notEqual(newPassword, oldPassword);
+  assert.ok(changes(fix).some((c) => c.target.includes('basic-auth-password')), 'the new password is not reported as a change');
+  assert.ok(!fix.stdout.includes(newPassword) && !fix.stderr.includes(newPassword), 'the new password was printed');
+
+  const third = await panel(args('install'));
+  assert.equal(third.code, 0, explain(third));
+  assert.deepEqual(changes(third).map((c) => `${c.resource} ${c.reason}`), []);
+});
+
+test('a checksum mismatch fails with expected and actual sums and keeps the previous binary', async () => {
+  const sums = readFileSync(bed.checksumsFile, 'utf8');
+  const wrong = 'e'.repeat(64);
+  const bad = join(work, 'SHA256SUMS.bad');
+  // The mirror now "serves" a faasd that is not the one we pinned: an upgrade gone wrong.
+  writeFileSync(bad, sums.replace(/^[0-9a-f]{64}(\s+\*?\.?\/?openfaas\/faasd\/releases\/download\/[^/]+\/faasd)$/m, `${wrong}$1`));
+  const before = await sh('sha256sum /usr/local/bin/faasd');
+  const starts = await sh(STARTS);
+  const a = args('install').map((x) => (x === bed.checksumsFile ? bad : x));
+  const run = await panel(a);
+  assert.equal(run.code, 1, explain(run));
+  const text = run.stdout + run.stderr;
+  assert.match(text, /openfaas\/faasd\/releases\/download\/0\.19\.7\/faasd/);
+  assert.ok(text.includes(wrong), 'expected sum not named');
+  assert.ok(text.includes(before.split(' ')[0]!), 'actual sum not named');
+  assert.equal(await sh('sha256sum /usr/local/bin/faasd'), before);
+  assert.equal(await sh(STARTS), starts);
+});
