@@ -17,18 +17,33 @@ export { hostRefusal, SUPPORTED_OS } from './os.js';
  */
 export const BASE_PACKAGES = ['bridge-utils', 'ca-certificates', 'curl', 'iproute2', 'iptables', 'runc', 'tar'] as const;
 
+const moduleName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a kernel module name');
+
+const params = z
+  .object({
+    /**
+     * overlay: containerd's snapshotter; br_netfilter: bridged traffic through
+     * iptables. A list, or comma-separated for `--set base.kernelModules=overlay`
+     * (kernels without br_netfilter, such as the testbed's).
+     */
+    kernelModules: z
+      .union([z.array(moduleName), z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))])
+      .pipe(z.array(moduleName))
+      .default(['overlay', 'br_netfilter']),
+  })
+  .strict();
+
 export default defineRecipe({
   id: 'base',
   title: 'Supported OS, packages, forwarding, kernel modules',
-  params: z.object({}).strict(),
+  params,
   precheck: ({ host }) => hostRefusal(host),
-  resources: () => [
+  resources: ({ params }) => [
     apt({ packages: BASE_PACKAGES }),
     // Containers on openfaas0 reach the world through NAT; upstream appends to
     // /etc/sysctl.conf on every run, the resource keeps one drop-in line.
     sysctl({ key: 'net.ipv4.conf.all.forwarding', value: '1' }),
-    kernelModule({ name: 'overlay' }),
-    kernelModule({ name: 'br_netfilter' }),
+    ...params.kernelModules.map((name) => kernelModule({ name })),
   ],
   verify: () => [
     { name: 'IPv4 forwarding is on', script: 'sysctl -n net.ipv4.conf.all.forwarding', expect: /^1\s*$/ },

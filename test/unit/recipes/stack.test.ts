@@ -85,6 +85,8 @@ test('base: packages, forwarding sysctl, overlay and br_netfilter', () => {
   assert.ok(k.includes('sysctl:net.ipv4.conf.all.forwarding'));
   assert.ok(k.includes('kmod:overlay'));
   assert.ok(k.includes('kmod:br_netfilter'));
+  assert.deepEqual(keys(base, debian, config(), { kernelModules: 'overlay' }).filter((x) => x.startsWith('kmod:')), ['kmod:overlay']);
+  assert.equal(base.params.safeParse({ kernelModules: 'overlay,../x' }).success, false);
 });
 
 test('containerd: tarball into /usr/local, the unit, and a service restarted by exactly those', () => {
