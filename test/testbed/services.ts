@@ -1,0 +1,102 @@
+/**
+ * The runner-side services of a bed, all bound to its bridge address: the apt
+ * repository (:8091), the artifact mirror (:8090) and, unless disabled, Pebble.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureBase } from './base.js';
+import { ensureMirror } from './mirror.js';
+import { ensurePackages } from './packages.js';
+import { challtestsrv, pebbleManagement, startPebble, type PebbleOptions } from './pebble.js';
+import { spawnDetached, waitPort, type ProcRecord } from './procs.js';
+import { saveState, type BedState } from './state.js';
+
+export const APT_PORT = 8091;
+export const MIRROR_PORT = 8090;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(here, '..', '..');
+
+export interface AcmeInfo {
+  /** `https://<bridge>:14000/dir` */
+  readonly directory: string;
+  /** PEM file to trust for Pebble's API (not the issuing root). */
+  readonly caFile: string;
+  /** Pebble's issuing root (changes every Pebble start), from :15000/roots/0. */
+  rootCaPem(): Promise<string>;
+}
+
+export interface DnsControl {
+  /** Make `name` resolve (for Pebble) to address (A, or AAAA for an IPv6 address). */
+  add(name: string, address: string): Promise<void>;
+  remove(name: string): Promise<void>;
+}
+
+export interface Services {
+  mirrorUrl: string;
+  aptUrl: string;
+  checksumsFile: string;
+  acme: AcmeInfo;
+  dns: DnsControl;
+}
+
+const fqdn = (name: string): string => (name.endsWith('.') ? name : `${name}.`);
+
+export async function startServices(
+  s: BedState,
+  pebble: boolean | PebbleOptions,
+  log: (m: string) => void,
+): Promise<Services> {
+  const addr = s.bridgeAddress;
+  const record = async (p: ProcRecord): Promise<void> => {
+    s.procs.push(p);
+    await saveState(s);
+  };
+  const pebbleP = pebble === false ? undefined : startPebble(s.runDir, addr, pebble === true ? {} : pebble, record);
+  pebbleP?.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+  const pkgs = await ensurePackages(await ensureBase(log), log);
+  const mirror = await ensureMirror(pkgs, log);
+  const server = await spawnDetached(
+    [process.execPath, '--import', 'tsx', join(here, 'static-server.ts'), `${addr}:${APT_PORT}=${pkgs.repoDir}`, `${addr}:${MIRROR_PORT}=${mirror.root}`],
+    join(s.runDir, 'http.log'),
+    'static-server',
+    process.env,
+    REPO_ROOT,
+  );
+  await record(server);
+  const ph = pebbleP ? await pebbleP : undefined;
+  await waitPort(addr, APT_PORT, 20_000, server);
+  await waitPort(addr, MIRROR_PORT, 20_000, server);
+  log(`services up: apt :${APT_PORT}, mirror :${MIRROR_PORT}${ph ? ', pebble :14000' : ''}`);
+
+  const noPebble = (): never => {
+    throw new Error('this testbed was started with pebble: false');
+  };
+  const acme: AcmeInfo = ph
+    ? {
+        directory: ph.directory,
+        caFile: ph.caFile,
+        rootCaPem: async () => pebbleManagement(addr, '/roots/0', await readFile(ph.caFile, 'utf8')),
+      }
+    : { directory: '', caFile: '', rootCaPem: async () => noPebble() };
+  const dns: DnsControl = {
+    add: async (name, address) => {
+      if (!ph) noPebble();
+      const v6 = address.includes(':');
+      await challtestsrv(addr, v6 ? '/add-aaaa' : '/add-a', { host: fqdn(name), addresses: [address] });
+    },
+    remove: async (name) => {
+      if (!ph) noPebble();
+      await challtestsrv(addr, '/clear-a', { host: fqdn(name) });
+      await challtestsrv(addr, '/clear-aaaa', { host: fqdn(name) });
+    },
+  };
+  return {
+    mirrorUrl: `http://${addr}:${MIRROR_PORT}`,
+    aptUrl: `http://${addr}:${APT_PORT}`,
+    checksumsFile: mirror.checksumsFile,
+    acme,
+    dns,
+  };
+}
