@@ -4,6 +4,7 @@
  * domain claimed twice, recipe ids that do not exist. Each problem carries
  * the document path of the entry to fix.
  */
+import { isIPv6 } from 'node:net';
 import { prefixed, suggest } from './messages.js';
 import { layersFor, pick } from './resolve.js';
 import type { Inventory, Vars } from './schema.js';
@@ -29,12 +30,24 @@ function checkGroups(inv: Inventory, out: Problem[]): void {
   }
 }
 
+/** Lower-case names; IPv6 in its canonical short form so `2001:0db8::1` equals `2001:db8::1`. */
+function canonicalAddress(address: string): string {
+  if (isIPv6(address)) {
+    try {
+      return new URL(`http://[${address}]/`).hostname;
+    } catch {
+      return address.toLowerCase();
+    }
+  }
+  return address.toLowerCase();
+}
+
 /** Two names for one machine would converge it twice, concurrently. */
 function checkDuplicateHosts(inv: Inventory, out: Problem[]): void {
   const byEndpoint = new Map<string, string>();
   for (const [name, host] of Object.entries(inv.hosts)) {
     const port = pick(layersFor(inv, name).layers, 'port')?.value ?? 22;
-    const endpoint = `${host.address.toLowerCase()}:${port}`;
+    const endpoint = `${canonicalAddress(host.address)}:${port}`;
     const first = byEndpoint.get(endpoint);
     if (first !== undefined) {
       out.push({ path: ['hosts', name], at: 'key', message: prefixed(['hosts', name], `same address and port as host "${first}" (${endpoint}): one machine must be listed once`) });

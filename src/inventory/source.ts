@@ -3,7 +3,7 @@
  * path (from zod or from the semantic checks) can be mapped back to the
  * line and column the user has to fix.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { DocPath } from './types.js';
 
 export interface Position {
@@ -46,7 +46,27 @@ export function parseSource(text: string): { source: Source; errors: SourceError
     const snippet = (/^[^:\n]*/.exec(text.slice(start))?.[0] ?? '').trim().replace(/^["']|["']$/g, '');
     return { ...lines.linePos(start), message: syntaxMessage(e.code, e.message, snippet) };
   });
-  return { source: { doc, lines, text }, errors };
+  const source = { doc, lines, text };
+  return { source, errors: errors.length > 0 ? errors : cyclicAliases(source) };
+}
+
+/**
+ * `a: &x { b: *x }` parses but makes a cyclic object, which no setting
+ * can be and which would send any recursive walk (params merging) into
+ * endless recursion; an alias without anchor parses too but makes toJS
+ * throw. Refuse both at the alias, with its position.
+ */
+function cyclicAliases(source: Source): SourceError[] {
+  const out: SourceError[] = [];
+  visit(source.doc, {
+    Alias(_key, node, path) {
+      const target = node.resolve(source.doc);
+      const at = source.lines.linePos(node.range?.[0] ?? 0);
+      if (target === undefined) out.push({ ...at, message: `alias *${node.source} has no anchor &${node.source} before it` });
+      else if ((path as readonly unknown[]).includes(target)) out.push({ ...at, message: `alias *${node.source} refers to a node that contains it (a cycle)` });
+    },
+  });
+  return out;
 }
 
 function keyMatches(key: unknown, seg: string | number): boolean {
