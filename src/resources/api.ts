@@ -42,6 +42,8 @@ export interface TemplateOptions extends Ownership {
   readonly data: Readonly<Record<string, unknown>>;
   readonly secret?: boolean;
   readonly validate?: string;
+  /** Directory holding `source` instead of the package's templates/ (tests, plugins). */
+  readonly templatesDir?: string;
 }
 
 /** key: `directory:<path>` */
@@ -85,8 +87,9 @@ export interface ArchiveOptions {
 
 /**
  * key: `unit:<name>` — a systemd unit file in /etc/systemd/system (or a
- * drop-in when `dropIn` is set: /etc/systemd/system/<name>.d/<dropIn>.conf);
- * a change runs `systemctl daemon-reload`.
+ * drop-in when `dropIn` is set: /etc/systemd/system/<name>.d/<dropIn>.conf,
+ * key `unit:<name>.d/<dropIn>.conf`); a change runs `systemctl daemon-reload`.
+ * Every constructor's result has `.key`: prefer `restartOn: [u.key]`.
  */
 export interface UnitOptions {
   /** e.g. `containerd.service` */

@@ -1,0 +1,144 @@
+/**
+ * A .tar.gz release unpacked into a directory (containerd → /usr/local,
+ * CNI plugins → /opt/cni/bin). The host keeps a record of what was extracted
+ * (/var/lib/panel/archives/<sha256 of key>: archive sha + each member's
+ * sha256 right after extraction); facts compare the members' current
+ * checksums (stat-cached: ~140 MB of binaries) with that record, so a
+ * replaced, damaged or missing binary means "extract again".
+ *
+ * Extraction goes to a temp dir inside `into` and every file is then renamed
+ * into place: a running binary is replaced without "text file busy", and a
+ * failed extraction leaves the old files untouched.
+ */
+import { basename } from 'node:path';
+import { sh } from '../shell.js';
+import type { ArchiveOptions } from './api.js';
+import { checkUrl } from './download.js';
+import { checkPath } from './file.js';
+import type { Change, FactOutput, PlanContext, Resource } from './types.js';
+import { fmtMode, noStdin, octal, sha256, tailOf } from './util.js';
+
+export const ARCHIVE_RECORDS = '/var/lib/panel/archives';
+
+export interface MemberFacts {
+  /** Current sha256, undefined when absent. */
+  readonly sha256: string | undefined;
+  readonly mode: number | undefined;
+}
+
+export interface ArchiveFacts {
+  /** What the record says; undefined when never extracted by panel. */
+  readonly record: { readonly archive: string; readonly members: ReadonlyMap<string, string> } | undefined;
+  readonly members: ReadonlyMap<string, MemberFacts>;
+}
+
+export class ArchiveResource implements Resource<ArchiveFacts> {
+  readonly key: string;
+  readonly recordPath: string;
+  readonly name: string;
+  constructor(readonly o: ArchiveOptions) {
+    this.name = basename(new URL(o.url).pathname);
+    this.key = `archive:${o.into}:${this.name}`;
+    this.recordPath = `${ARCHIVE_RECORDS}/${sha256(this.key)}`;
+  }
+
+  private memberPath(m: string): string {
+    return this.o.into === '/' ? `/${m}` : `${this.o.into}/${m}`;
+  }
+
+  facts(): string {
+    return noStdin(
+      [
+        sh`if [ -f ${this.recordPath} ]; then sed 's/^/rec_/' ${this.recordPath}; fi`,
+        sh`for __m in ${this.o.members}; do`,
+        sh`  __f=${this.o.into}/$__m`,
+        '  echo "cur=$(panel_sha256 "$__f") $(stat -L -c %a -- "$__f" 2>/dev/null || echo -) $__m"',
+        'done',
+      ].join('\n'),
+    );
+  }
+
+  parse(out: FactOutput): ArchiveFacts {
+    if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);
+    let recArchive: string | undefined;
+    const recMembers = new Map<string, string>();
+    const members = new Map<string, MemberFacts>();
+    for (const line of out.stdout.split('\n')) {
+      if (line === '') continue;
+      let m: RegExpExecArray | null;
+      if ((m = /^rec_archive=([0-9a-f]{64})$/.exec(line))) recArchive = m[1];
+      else if ((m = /^rec_member=([0-9a-f]{64}) (.+)$/.exec(line))) recMembers.set(m[2] as string, m[1] as string);
+      else if (line.startsWith('rec_')) continue; // other record fields (url, time): informational
+      else if ((m = /^cur=([0-9a-f]{64}|-) ([0-7]+|-) (.+)$/.exec(line))) {
+        members.set(m[3] as string, {
+          sha256: m[1] === '-' ? undefined : m[1],
+          mode: m[2] === '-' ? undefined : octal(this.key, m[2] as string),
+        });
+      } else throw new Error(`${this.key}: unexpected fact output line: ${JSON.stringify(line.slice(0, 120))}`);
+    }
+    return { record: recArchive === undefined ? undefined : { archive: recArchive, members: recMembers }, members };
+  }
+
+  plan(f: ArchiveFacts, _ctx: PlanContext): Change[] {
+    const problems: string[] = [];
+    if (f.record === undefined) problems.push('not extracted');
+    else if (f.record.archive !== this.o.sha256) problems.push('archive changed');
+    for (const m of this.o.members) {
+      const cur = f.members.get(m);
+      const rec = f.record?.members.get(m);
+      if (cur?.sha256 === undefined) problems.push(`${m}: absent`);
+      else if (f.record !== undefined && rec === undefined) problems.push(`${m}: not recorded`);
+      else if (rec !== undefined && rec !== cur.sha256) problems.push(`${m}: checksum differs`);
+      else if (this.o.mode !== undefined && cur.mode !== undefined && cur.mode !== (this.o.mode & 0o7777)) {
+        problems.push(`${m}: mode ${fmtMode(cur.mode)} → ${fmtMode(this.o.mode)}`);
+      }
+    }
+    if (problems.length === 0) return [];
+    // "not extracted" explains every absent member: say it once.
+    const shown = problems[0] === 'not extracted' ? ['not extracted'] : problems;
+    const reason = shown.length > 2 ? `${shown.slice(0, 2).join(', ')}, +${shown.length - 2} more` : shown.join(', ');
+    return [{ resource: this.key, action: 'install', target: `${this.name} → ${this.o.into}`, reason, script: this.script() }];
+  }
+
+  private script(): string {
+    const { url, sha256: sha, into, members } = this.o;
+    const strip = this.o.strip ?? 0;
+    return [
+      sh`__c=$(panel_fetch_verified ${url} ${sha}) || exit 1`,
+      sh`__into=${into}`,
+      'mkdir -p -- "$__into" || exit 1',
+      '__tmpd=$(mktemp -d "$__into/.panel-extract.XXXXXXXX") || exit 1',
+      `trap 'rm -rf -- "$__tmpd"' EXIT`,
+      sh`if ! __out=$(tar -xzf "$__c" -C "$__tmpd" --no-same-owner --strip-components=${strip} 2>&1); then panel_fail ${`cannot extract ${url}:`} "$__out"; fi`,
+      sh`for __m in ${members}; do`,
+      sh`  [ -f "$__tmpd/$__m" ] || panel_fail ${`${url} has no member`} "$__m" ${`(after stripping ${strip} path components)`}`,
+      ...(this.o.mode !== undefined ? [sh`  chmod ${fmtMode(this.o.mode)} -- "$__tmpd/$__m" || exit 1`] : []),
+      'done',
+      // Move every file and symlink into place; directories are created, never replaced.
+      '( cd "$__tmpd" && find . -mindepth 1 \\( -type f -o -type l \\) -print0 ) | while IFS= read -r -d "" __f; do',
+      '  __f=${__f#./}',
+      '  mkdir -p -- "$(dirname -- "$__into/$__f")" && mv -f -- "$__tmpd/$__f" "$__into/$__f" || exit 1',
+      'done || exit 1',
+      sh`mkdir -p ${ARCHIVE_RECORDS} || exit 1`,
+      sh`__rt=$(mktemp ${`${ARCHIVE_RECORDS}/.record.XXXXXXXX`}) || exit 1`,
+      sh`{ echo archive=${sha}; echo url=${url}; for __m in ${members}; do`,
+      '  __s=$(panel_hash "$__into/$__m") || exit 1',
+      '  panel_cache_put "$__into/$__m" "$__s" || true',
+      '  echo "member=$__s $__m"',
+      sh`done; } > "$__rt" && mv -f -- "$__rt" ${this.recordPath} || exit 1`,
+    ].join('\n');
+  }
+}
+
+export function archive(o: ArchiveOptions): ArchiveResource {
+  checkPath('archive', o.into);
+  checkUrl('archive', o.url, o.sha256);
+  if (o.members.length === 0) throw new Error(`archive ${o.url}: members is empty; list the files that prove it is in place`);
+  for (const m of o.members) {
+    if (m.startsWith('/') || m.split('/').includes('..') || /[\n\0]/.test(m) || m === '') {
+      throw new Error(`archive ${o.url}: member must be a relative path inside "into": ${JSON.stringify(m)}`);
+    }
+  }
+  if (o.strip !== undefined && (!Number.isInteger(o.strip) || o.strip < 0)) throw new Error(`archive ${o.url}: strip must be a non-negative integer`);
+  return new ArchiveResource(o);
+}

@@ -1,0 +1,85 @@
+/**
+ * A Linux bridge with an IPv4 address, up. Runtime state only: persisting it
+ * across reboots is out of scope for now because faasd's CNI bridge plugin
+ * recreates openfaas0 on start; a future version may write a systemd-networkd
+ * netdev/network pair instead.
+ */
+import { sh } from '../shell.js';
+import type { BridgeOptions } from './api.js';
+import type { Change, FactOutput, PlanContext, Resource } from './types.js';
+import { noStdin, one, parseKv } from './util.js';
+
+export type BridgeFacts =
+  | { readonly exists: false }
+  | { readonly exists: true; readonly kind: string; readonly up: boolean; readonly addresses: readonly string[] };
+
+interface IpLink {
+  flags?: string[];
+  linkinfo?: { info_kind?: string };
+}
+interface IpAddr {
+  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+export class BridgeResource implements Resource<BridgeFacts> {
+  readonly key: string;
+  constructor(readonly o: BridgeOptions) {
+    this.key = `bridge:${o.name}`;
+  }
+  facts(): string {
+    const n = this.o.name;
+    return noStdin(
+      [
+        sh`if ip link show dev ${n} >/dev/null 2>&1; then`,
+        '  echo exists=1',
+        sh`  echo "link=$(ip -d -j link show dev ${n} | tr -d '\\n')"`,
+        sh`  echo "addr=$(ip -j -4 addr show dev ${n} | tr -d '\\n')"`,
+        'else echo exists=0; fi',
+      ].join('\n'),
+    );
+  }
+  parse(out: FactOutput): BridgeFacts {
+    const kv = parseKv(this.key, out);
+    if (one(this.key, kv, 'exists') === '0') return { exists: false };
+    let links: IpLink[];
+    let addrs: IpAddr[];
+    try {
+      links = JSON.parse(one(this.key, kv, 'link')) as IpLink[];
+      addrs = JSON.parse(one(this.key, kv, 'addr')) as IpAddr[];
+    } catch (e) {
+      throw new Error(`${this.key}: cannot parse \`ip -j\` output: ${(e as Error).message}`);
+    }
+    const link = links[0];
+    if (!link) throw new Error(`${this.key}: \`ip -j link\` returned no link`);
+    const addresses = addrs.flatMap((a) => (a.addr_info ?? []).filter((i) => i.family === 'inet' && i.local).map((i) => `${i.local}/${i.prefixlen}`));
+    return { exists: true, kind: link.linkinfo?.info_kind ?? '', up: (link.flags ?? []).includes('UP'), addresses };
+  }
+  plan(f: BridgeFacts, _ctx: PlanContext): Change[] {
+    const { name, address } = this.o;
+    const base = { resource: this.key, target: name };
+    const addAddr = sh`ip addr add ${address} dev ${name} || exit 1`;
+    const up = sh`ip link set dev ${name} up || exit 1`;
+    if (!f.exists) {
+      return [{ ...base, action: 'create', reason: 'absent', script: [sh`ip link add name ${name} type bridge || exit 1`, addAddr, up].join('\n') }];
+    }
+    if (f.kind !== 'bridge') {
+      return [{ ...base, action: 'create', reason: `a ${f.kind || 'non-bridge'} link is in the way`, script: sh`panel_fail ${`link ${name} exists and is not a bridge (${f.kind || 'unknown kind'})`}` }];
+    }
+    const changes: Change[] = [];
+    if (!f.addresses.includes(address)) {
+      changes.push({ ...base, action: 'update', reason: `address ${address} missing`, script: addAddr });
+    }
+    if (!f.up) changes.push({ ...base, action: 'update', reason: 'down', script: up });
+    return changes;
+  }
+}
+
+export function bridge(o: BridgeOptions): BridgeResource {
+  if (!NAME.test(o.name)) throw new Error(`bridge: not an interface name: ${JSON.stringify(o.name)}`);
+  const m = CIDR.exec(o.address);
+  if (!m || m.slice(1, 5).some((x) => Number(x) > 255) || Number(m[5]) > 32) throw new Error(`bridge ${o.name}: not an IPv4 CIDR: ${JSON.stringify(o.address)}`);
+  return new BridgeResource(o);
+}

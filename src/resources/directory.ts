@@ -1,0 +1,58 @@
+/** A directory with mode and ownership (parents created as needed). */
+import { sh } from '../shell.js';
+import type { DirectoryOptions } from './api.js';
+import { checkPath, chownScript, fileFactsScript, type FileFacts, parseFileFacts } from './file.js';
+import type { Change, FactOutput, PlanContext, Resource } from './types.js';
+import { ownershipDrift } from './util.js';
+
+export class DirectoryResource implements Resource<FileFacts> {
+  readonly key: string;
+  readonly mode: number;
+  readonly owner: string;
+  readonly group: string;
+  constructor(readonly path: string, o: DirectoryOptions) {
+    this.key = `directory:${path}`;
+    this.mode = o.mode ?? 0o755;
+    this.owner = o.owner ?? 'root';
+    this.group = o.group ?? 'root';
+  }
+  facts(): string {
+    return fileFactsScript(this.path, false);
+  }
+  parse(out: FactOutput): FileFacts {
+    return parseFileFacts(this.key, out);
+  }
+  plan(f: FileFacts, _ctx: PlanContext): Change[] {
+    const base = { resource: this.key, target: this.path };
+    if (!f.exists) {
+      return [
+        {
+          ...base,
+          action: 'create',
+          reason: 'absent',
+          script: sh`mkdir -p -- ${this.path} || exit 1\n` + chownScript(this.path, this.mode, this.owner, this.group),
+        },
+      ];
+    }
+    if (f.type !== 'directory') {
+      // Never delete what is there: a file where a directory should be needs a person.
+      return [
+        {
+          ...base,
+          action: 'create',
+          reason: `a ${f.type} is in the way`,
+          script: sh`panel_fail ${`${this.path} exists and is not a directory (${f.type}); remove it to let panel create the directory`}`,
+        },
+      ];
+    }
+    const drift = ownershipDrift(f.owned, { mode: this.mode, owner: this.owner, group: this.group });
+    if (drift.length === 0) return [];
+    return [{ ...base, action: 'update', reason: drift.join(', '), script: chownScript(this.path, this.mode, this.owner, this.group) }];
+  }
+}
+
+export function directory(o: DirectoryOptions): DirectoryResource {
+  checkPath('directory', o.path);
+  return new DirectoryResource(o.path, o);
+}
+

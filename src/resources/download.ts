@@ -1,0 +1,74 @@
+/**
+ * A file fetched on the HOST from a URL and pinned by sha256. The download
+ * lands in a temp file, is verified, then cached under
+ * /var/cache/panel/downloads/<sha256> (a re-install never re-fetches) and
+ * renamed over dest; a mismatch leaves dest untouched.
+ */
+import { basename } from 'node:path';
+import { sh } from '../shell.js';
+import type { DownloadOptions } from './api.js';
+import { checkPath, chownScript, fileFactsScript, type FileFacts, parseFileFacts } from './file.js';
+import type { Change, FactOutput, PlanContext, Resource } from './types.js';
+import { fmtMode, isSha256, ownershipDrift } from './util.js';
+
+/** Shell that installs the verified artifact at `dest` (used by download). */
+export function installVerifiedScript(url: string, sha: string, dest: string, mode: number, owner: string, group: string): string {
+  return [
+    sh`__c=$(panel_fetch_verified ${url} ${sha}) || exit 1`,
+    sh`__p=${dest}`,
+    `__tmp=$(panel_tmp_beside "$__p") || exit 1`,
+    `trap 'rm -f -- "$__tmp"' EXIT`,
+    `cp -- "$__c" "$__tmp" || exit 1`,
+    sh`panel_own "$__tmp" ${fmtMode(mode)} ${owner} ${group} || exit 1`,
+    `if [ -d "$__p" ] && [ ! -L "$__p" ]; then panel_fail "$__p is a directory"; fi`,
+    // rename, not write: a running binary is replaced without "text file busy".
+    `mv -f -- "$__tmp" "$__p" || exit 1`,
+    `trap - EXIT`,
+    sh`panel_cache_put "$__p" ${sha} || true`,
+  ].join('\n');
+}
+
+export class DownloadResource implements Resource<FileFacts> {
+  readonly key: string;
+  readonly mode: number;
+  readonly owner: string;
+  readonly group: string;
+  constructor(readonly o: DownloadOptions) {
+    this.key = `download:${o.dest}`;
+    this.mode = o.mode ?? 0o644;
+    this.owner = o.owner ?? 'root';
+    this.group = o.group ?? 'root';
+  }
+  facts(): string {
+    return fileFactsScript(this.o.dest, false);
+  }
+  parse(out: FactOutput): FileFacts {
+    return parseFileFacts(this.key, out);
+  }
+  plan(f: FileFacts, _ctx: PlanContext): Change[] {
+    const base = { resource: this.key, target: this.o.dest };
+    const install = (reason: string): Change => ({
+      ...base,
+      action: 'install',
+      reason,
+      script: installVerifiedScript(this.o.url, this.o.sha256, this.o.dest, this.mode, this.owner, this.group),
+    });
+    if (!f.exists) return [install('absent')];
+    if (f.type !== 'file') return [install(`not a regular file (${f.type})`)];
+    const drift = ownershipDrift(f.owned, { mode: this.mode, owner: this.owner, group: this.group });
+    if (f.sha256 !== this.o.sha256) return [install(['checksum differs', ...drift].join(', '))];
+    if (drift.length > 0) return [{ ...base, action: 'update', reason: drift.join(', '), script: chownScript(this.o.dest, this.mode, this.owner, this.group) }];
+    return [];
+  }
+}
+
+export function checkUrl(kind: string, url: string, sha: string): void {
+  if (!/^(https?|file):\/\/[^\s]+$/.test(url)) throw new Error(`${kind}: not an http(s) or file URL: ${JSON.stringify(url)}`);
+  if (!isSha256(sha)) throw new Error(`${kind} ${basename(url)}: sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha)}`);
+}
+
+export function download(o: DownloadOptions): DownloadResource {
+  checkPath('download', o.dest);
+  checkUrl('download', o.url, o.sha256);
+  return new DownloadResource(o);
+}

@@ -1,0 +1,196 @@
+/**
+ * A managed regular file: content, mode, owner, group. Shared by `file`,
+ * `template`, `unit` and `kernelModule` (its modules-load.d entry).
+ *
+ * Apply writes a temp file in the same directory, sets ownership, backs the
+ * old version up under /var/lib/panel/backups/ and renames over the path, so
+ * readers see either the old or the new file, never half of one.
+ */
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import { quote, sh } from '../shell.js';
+import type { FileOptions } from './api.js';
+import type { Change, FactOutput, PlanContext, Resource } from './types.js';
+import { fmtMode, int, noStdin, one, opt, type Owned, ownershipDrift, parseKv, parseOwned, sha256 } from './util.js';
+
+export const SECRET_DIFF = '(secret content changed; value masked)';
+/** Content larger than this is not read back for diffs (matches the prelude). */
+export const MAX_DIFF_BYTES = 256 * 1024;
+
+export type FileType = 'file' | 'directory' | 'symlink' | 'other';
+
+export type FileFacts =
+  | { readonly exists: false }
+  | {
+      readonly exists: true;
+      readonly type: FileType;
+      readonly owned: Owned;
+      readonly size: number;
+      /** Undefined unless a regular file. */
+      readonly sha256?: string;
+      /** Current bytes, when small enough and not secret (for diffs). */
+      readonly content?: Buffer;
+    };
+
+export interface FileSpec {
+  readonly key: string;
+  readonly path: string;
+  readonly content: Buffer;
+  readonly mode: number;
+  readonly owner: string;
+  readonly group: string;
+  readonly secret: boolean;
+  readonly validate?: string;
+  /** Shell run after the content changed (e.g. `systemctl daemon-reload`). */
+  readonly then?: string;
+}
+
+/** Fact snippet for a path; content is included only when `withContent`. */
+export function fileFactsScript(path: string, withContent: boolean): string {
+  return noStdin(sh`panel_file_facts ${path} ${withContent ? 1 : 0}`);
+}
+
+export function parseFileFacts(key: string, out: FactOutput): FileFacts {
+  const kv = parseKv(key, out);
+  const exists = one(key, kv, 'exists');
+  if (exists === '0') return { exists: false };
+  if (exists !== '1') throw new Error(`${key}: bad "exists" fact: ${JSON.stringify(exists)}`);
+  const type = one(key, kv, 'type');
+  if (type !== 'file' && type !== 'directory' && type !== 'symlink' && type !== 'other') {
+    throw new Error(`${key}: bad file type ${JSON.stringify(type)}`);
+  }
+  const sha = opt(kv, 'sha256');
+  const content = opt(kv, 'content');
+  return {
+    exists: true,
+    type,
+    owned: parseOwned(key, kv),
+    size: int(key, one(key, kv, 'size'), 'size'),
+    ...(sha !== undefined && sha !== '-' ? { sha256: sha } : {}),
+    ...(content !== undefined ? { content: Buffer.from(content, 'base64') } : {}),
+  };
+}
+
+function isText(b: Buffer): boolean {
+  return !b.includes(0);
+}
+
+/** Unified diff labelled with the path; masked for secrets; a note for binary or unread content. */
+export function fileDiff(path: string, before: Buffer | undefined, beforeSize: number | undefined, after: Buffer, secret: boolean): string {
+  if (secret) return SECRET_DIFF;
+  if (before === undefined && beforeSize !== undefined) {
+    return `--- ${path}\n+++ ${path}\n(previous content not shown: ${beforeSize} bytes; new content ${after.length} bytes)\n`;
+  }
+  const old = before ?? Buffer.alloc(0);
+  if (!isText(old) || !isText(after)) {
+    return `--- ${path}\n+++ ${path}\nBinary content differs (${old.length} → ${after.length} bytes)\n`;
+  }
+  return createTwoFilesPatch(before === undefined ? '/dev/null' : path, path, old.toString('utf8'), after.toString('utf8'), undefined, undefined, {
+    context: 3,
+    headerOptions: FILE_HEADERS_ONLY,
+  });
+}
+
+/** Script that writes spec.content atomically, with backup, validation and `then`. */
+export function writeFileScript(spec: FileSpec): string {
+  const b64 = spec.content.toString('base64').replace(/.{1,76}/g, '$&\n');
+  const lines = [
+    sh`__p=${spec.path}`,
+    `__tmp=$(panel_tmp_beside "$__p") || exit 1`,
+    `trap 'rm -f -- "$__tmp"' EXIT`,
+    `base64 -d > "$__tmp" <<'__PANEL_B64__' || exit 1`,
+    `${b64}__PANEL_B64__`,
+    sh`__b=$(panel_install_file "$__tmp" "$__p" ${fmtMode(spec.mode)} ${spec.owner} ${spec.group}) || exit 1`,
+    `trap - EXIT`,
+  ];
+  if (spec.validate !== undefined) {
+    const msg = `validation (${spec.validate}) failed for ${spec.path}; previous version restored`;
+    lines.push(
+      `if ! __out=$( { ${spec.validate}\n} 2>&1 </dev/null ); then`,
+      `  panel_restore "$__p" "$__b" || true`,
+      `  printf 'panel: %s\\n%s\\n' ${quote(msg)} "$__out" >&2`,
+      `  exit 1`,
+      `fi`,
+    );
+  }
+  lines.push(sh`panel_cache_put "$__p" ${sha256(spec.content)} || true`);
+  if (spec.then !== undefined) lines.push(spec.then);
+  return lines.join('\n');
+}
+
+export function chownScript(path: string, mode: number, owner: string, group: string): string {
+  return sh`panel_own ${path} ${fmtMode(mode)} ${owner} ${group} || exit 1`;
+}
+
+/** Pure: what to do to make `facts` match `spec`. */
+export function planFile(spec: FileSpec, facts: FileFacts): Change[] {
+  const base = { resource: spec.key, target: spec.path };
+  const want = { mode: spec.mode, owner: spec.owner, group: spec.group };
+  const wantSha = sha256(spec.content);
+  if (!facts.exists) {
+    return [
+      {
+        ...base,
+        action: 'create',
+        reason: 'absent',
+        diff: fileDiff(spec.path, undefined, undefined, spec.content, spec.secret),
+        script: writeFileScript(spec),
+      },
+    ];
+  }
+  const drift = ownershipDrift(facts.owned, want);
+  if (facts.type !== 'file' || facts.sha256 !== wantSha) {
+    const why = facts.type === 'file' ? 'content differs' : `not a regular file (${facts.type})`;
+    // Reading a symlink's or directory's "content" makes no sense: diff against nothing.
+    const before = facts.type === 'file' ? facts.content : undefined;
+    const beforeSize = facts.type === 'file' ? facts.size : undefined;
+    return [
+      {
+        ...base,
+        action: 'update',
+        reason: [why, ...(facts.type === 'file' ? drift : [])].join(', '),
+        diff: fileDiff(spec.path, before, beforeSize, spec.content, spec.secret),
+        script: writeFileScript(spec),
+      },
+    ];
+  }
+  if (drift.length > 0) {
+    return [{ ...base, action: 'update', reason: drift.join(', '), script: chownScript(spec.path, spec.mode, spec.owner, spec.group) }];
+  }
+  return [];
+}
+
+export class FileResource implements Resource<FileFacts> {
+  readonly key: string;
+  constructor(readonly spec: FileSpec) {
+    this.key = spec.key;
+  }
+  facts(): string {
+    return fileFactsScript(this.spec.path, !this.spec.secret);
+  }
+  parse(out: FactOutput): FileFacts {
+    return parseFileFacts(this.key, out);
+  }
+  plan(facts: FileFacts, _ctx: PlanContext): Change[] {
+    return planFile(this.spec, facts);
+  }
+}
+
+export function checkPath(kind: string, path: string): void {
+  if (!path.startsWith('/')) throw new Error(`${kind}: path must be absolute: ${JSON.stringify(path)}`);
+  if (path.includes('\0') || path.includes('\n')) throw new Error(`${kind}: path contains a NUL or newline: ${JSON.stringify(path)}`);
+  if (path.length > 1 && path.endsWith('/')) throw new Error(`${kind}: path must not end with /: ${path}`);
+}
+
+export function file(o: FileOptions): FileResource {
+  checkPath('file', o.path);
+  return new FileResource({
+    key: `file:${o.path}`,
+    path: o.path,
+    content: typeof o.content === 'string' ? Buffer.from(o.content, 'utf8') : o.content,
+    mode: o.mode ?? 0o644,
+    owner: o.owner ?? 'root',
+    group: o.group ?? 'root',
+    secret: o.secret ?? false,
+    ...(o.validate !== undefined ? { validate: o.validate } : {}),
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * A systemd service's enabled/running state, and restarts that survive an
+ * interrupted run: a restart is recorded on the host (prepare hook) before
+ * any change of the round trip runs, and the marker is removed only after the
+ * restart succeeded — so if the config write happened but the restart did
+ * not, the next run still restarts (Ansible's lost-handler bug, ansible#10498).
+ */
+import { sh } from '../shell.js';
+import type { ServiceOptions } from './api.js';
+import type { Change, FactOutput, PlanContext, Resource } from './types.js';
+import { noStdin, opt, parseKv, plannedBy } from './util.js';
+
+export const PENDING_DIR = '/var/lib/panel/pending-restart';
+
+export interface ServiceFacts {
+  /** `systemctl is-enabled`: enabled, disabled, static, masked, not-found, '' … */
+  readonly enabled: string;
+  /** `systemctl is-active`: active, inactive, failed, activating, '' … */
+  readonly active: string;
+  /** ActiveEnterTimestamp, '' when never active. */
+  readonly since: string;
+  /** A restart/reload recorded by an earlier, interrupted run. */
+  readonly pending: 'restart' | 'reload' | undefined;
+}
+
+const UNIT = /^[A-Za-z0-9:_.@\\-]+$/;
+
+/** States in which the unit counts as enabled (static/indirect units cannot be enabled further). */
+const ENABLED_LIKE = new Set(['enabled', 'enabled-runtime', 'static', 'indirect', 'generated', 'alias', 'linked', 'linked-runtime']);
+const RUNNING_LIKE = new Set(['active', 'activating', 'reloading', 'deactivating']);
+
+export class ServiceResource implements Resource<ServiceFacts> {
+  readonly key: string;
+  /** Full unit name, `containerd.service`. */
+  readonly unit: string;
+  readonly marker: string;
+  constructor(readonly o: ServiceOptions) {
+    this.key = `service:${o.name}`;
+    this.unit = /\.[a-z]+$/.test(o.name) ? o.name : `${o.name}.service`;
+    this.marker = `${PENDING_DIR}/${this.unit}`;
+  }
+
+  facts(): string {
+    return noStdin(
+      [
+        sh`__u=${this.unit}`,
+        `echo "enabled=$(systemctl is-enabled "$__u" 2>/dev/null | head -n 1)"`,
+        `echo "active=$(systemctl is-active "$__u" 2>/dev/null | head -n 1)"`,
+        `echo "since=$(systemctl show -p ActiveEnterTimestamp --value "$__u" 2>/dev/null | head -n 1)"`,
+        sh`if [ -f ${this.marker} ]; then echo "pending=$(head -n 1 ${this.marker})"; fi`,
+        'true',
+      ].join('\n'),
+    );
+  }
+
+  parse(out: FactOutput): ServiceFacts {
+    const kv = parseKv(this.key, out);
+    const p = opt(kv, 'pending');
+    return {
+      enabled: opt(kv, 'enabled') ?? '',
+      active: opt(kv, 'active') ?? '',
+      since: opt(kv, 'since') ?? '',
+      // Any other marker content (e.g. an empty file) means the safe choice: restart.
+      pending: p === undefined ? undefined : p === 'reload' ? 'reload' : 'restart',
+    };
+  }
+
+  plan(f: ServiceFacts, ctx: PlanContext): Change[] {
+    const u = this.unit;
+    const base = { resource: this.key, target: u };
+    const changes: Change[] = [];
+    const restartBy = plannedBy(ctx, this.o.restartOn ?? []);
+    const reloadBy = plannedBy(ctx, this.o.reloadOn ?? []);
+    const upstream = [...restartBy, ...reloadBy];
+    const afterOf = (xs: string[]) => (xs.length > 0 ? { after: xs } : {});
+    const clear = sh`rm -f ${this.marker}`;
+
+    const isEnabled = ENABLED_LIKE.has(f.enabled);
+    if (this.o.enabled && !isEnabled) {
+      const masked = f.enabled === 'masked' || f.enabled === 'masked-runtime';
+      changes.push({
+        ...base,
+        action: 'enable',
+        reason: f.enabled === '' ? 'not found' : f.enabled,
+        ...afterOf(upstream),
+        script: (masked ? sh`systemctl unmask ${u} || exit 1\n` : '') + sh`systemctl enable ${u} || exit 1`,
+      });
+    } else if (!this.o.enabled && (f.enabled === 'enabled' || f.enabled === 'enabled-runtime')) {
+      changes.push({ ...base, action: 'disable', reason: f.enabled, script: sh`systemctl disable ${u} || exit 1` });
+    }
+
+    const running = RUNNING_LIKE.has(f.active);
+    if (this.o.running) {
+      if (!running) {
+        // A start loads the new definition and config anyway: no restart on top of it.
+        changes.push({
+          ...base,
+          action: 'start',
+          reason: f.active === '' ? 'not found' : f.active,
+          ...afterOf(upstream),
+          script: sh`systemctl reset-failed ${u} >/dev/null 2>&1 || true\nsystemctl start ${u} || exit 1\n` + clear,
+        });
+      } else if (restartBy.length > 0 || f.pending === 'restart') {
+        const prepare = sh`mkdir -p ${PENDING_DIR} && echo restart > ${this.marker}`;
+        changes.push({
+          ...base,
+          action: 'restart',
+          reason: restartBy.length > 0 ? 'dependency changed' : 'restart pending from an earlier run',
+          ...afterOf(restartBy),
+          prepare,
+          script: sh`systemctl restart ${u} || exit 1\n` + clear,
+        });
+      } else if (reloadBy.length > 0 || f.pending === 'reload') {
+        const prepare = sh`mkdir -p ${PENDING_DIR} && { [ -f ${this.marker} ] || echo reload > ${this.marker}; }`;
+        changes.push({
+          ...base,
+          action: 'reload',
+          reason: reloadBy.length > 0 ? 'configuration changed' : 'reload pending from an earlier run',
+          ...afterOf(reloadBy),
+          prepare,
+          script: sh`systemctl reload ${u} || exit 1\n` + clear,
+        });
+      }
+    } else if (running) {
+      changes.push({ ...base, action: 'stop', reason: f.active, script: sh`systemctl stop ${u} || exit 1\n` + clear });
+    }
+    return changes;
+  }
+}
+
+export function service(o: ServiceOptions): ServiceResource {
+  if (!UNIT.test(o.name)) throw new Error(`service: not a unit name: ${JSON.stringify(o.name)}`);
+  return new ServiceResource(o);
+}

@@ -1,0 +1,61 @@
+/**
+ * A file rendered from templates/<source> with Handlebars (noEscape: these are
+ * config files, not HTML; strict: a missing variable is an error, never an
+ * empty string in a config). Rendering happens when the resource is built, so
+ * a bad template fails before anything touches a host.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import Handlebars from 'handlebars';
+import { templatesDir } from '../paths.js';
+import type { TemplateOptions } from './api.js';
+import { checkPath, FileResource } from './file.js';
+
+type Compiled = (data: unknown) => string;
+const cache = new Map<string, { compiled: Compiled; source: string }>();
+
+function load(path: string): { compiled: Compiled; source: string } {
+  const hit = cache.get(path);
+  if (hit) return hit;
+  let source: string;
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`template ${path}: cannot read: ${(e as Error).message}`);
+  }
+  const entry = { compiled: Handlebars.compile(source, { noEscape: true, strict: true }), source };
+  cache.set(path, entry);
+  return entry;
+}
+
+/** Render templates/<source> (or `dir`/<source>) with `data`; errors name the template and the variable. */
+export function renderTemplate(source: string, data: unknown, dir: string = templatesDir): string {
+  const path = isAbsolute(source) ? source : join(dir, source);
+  const { compiled, source: text } = load(path);
+  try {
+    return compiled(data);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /^"([^"]+)" not defined in .* - (\d+):(\d+)/.exec(msg);
+    if (m) {
+      const line = text.split('\n')[Number(m[2]) - 1]?.trim() ?? '';
+      throw new Error(`template ${source}: missing variable "${m[1]}" at line ${m[2]}: ${line}`);
+    }
+    throw new Error(`template ${source}: ${msg}`);
+  }
+}
+
+export function template(o: TemplateOptions): FileResource {
+  checkPath('template', o.path);
+  const content = renderTemplate(o.source, o.data, o.templatesDir);
+  return new FileResource({
+    key: `file:${o.path}`,
+    path: o.path,
+    content: Buffer.from(content, 'utf8'),
+    mode: o.mode ?? 0o644,
+    owner: o.owner ?? 'root',
+    group: o.group ?? 'root',
+    secret: o.secret ?? false,
+    ...(o.validate !== undefined ? { validate: o.validate } : {}),
+  });
+}

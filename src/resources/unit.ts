@@ -1,0 +1,36 @@
+/**
+ * A systemd unit file (or drop-in). It is a managed file whose change also
+ * runs `systemctl daemon-reload`, so a restart planned after it (service
+ * `restartOn: ['unit:…']`) starts the new definition.
+ */
+import type { UnitOptions } from './api.js';
+import { FileResource } from './file.js';
+
+const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+\.(service|socket|timer|mount|target|path|slice|scope|automount|swap)$/;
+const DROPIN_NAME = /^[A-Za-z0-9_.@-]+$/;
+
+/** Reload only where systemd runs: a chroot or a not-yet-booted image has nothing to reload. */
+export const DAEMON_RELOAD = 'if [ -d /run/systemd/system ]; then systemctl daemon-reload || exit 1; fi';
+
+/** The resource key a `unit()` gets: `unit:<name>` or `unit:<name>.d/<dropIn>.conf`. */
+export function unitKey(name: string, dropIn?: string): string {
+  return dropIn === undefined ? `unit:${name}` : `unit:${name}.d/${dropIn}.conf`;
+}
+
+export function unit(o: UnitOptions): FileResource {
+  if (!UNIT_NAME.test(o.name)) throw new Error(`unit: not a unit name (with its type suffix, e.g. containerd.service): ${JSON.stringify(o.name)}`);
+  if (o.dropIn !== undefined && !DROPIN_NAME.test(o.dropIn)) throw new Error(`unit ${o.name}: bad drop-in name ${JSON.stringify(o.dropIn)}`);
+  const dir = o.dir ?? '/etc/systemd/system';
+  if (!dir.startsWith('/')) throw new Error(`unit ${o.name}: dir must be absolute: ${dir}`);
+  const path = o.dropIn === undefined ? `${dir}/${o.name}` : `${dir}/${o.name}.d/${o.dropIn}.conf`;
+  return new FileResource({
+    key: unitKey(o.name, o.dropIn),
+    path,
+    content: Buffer.from(o.content, 'utf8'),
+    mode: 0o644,
+    owner: 'root',
+    group: 'root',
+    secret: false,
+    then: DAEMON_RELOAD,
+  });
+}
