@@ -7,6 +7,7 @@
  * containerd and CNI tarballs repackage Debian's real binaries (Debian's versions,
  * upstream's names and layout). SHA256SUMS lists every file in sha256sum format.
  */
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +26,17 @@ export const ARTIFACT_PATHS = {
   faasd: `openfaas/faasd/releases/download/${FAASD_VERSION}/faasd`,
 } as const;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const STANDIN_SOURCE = join(here, 'faasd-standin.c');
+/** The checkout (the nearest directory with a package.json); tsc does not copy .c files to dist/. */
+export const packageRoot: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('testbed: cannot find package.json');
+    dir = up;
+  }
+  return dir;
+})();
+const STANDIN_SOURCE = join(packageRoot, 'test', 'testbed', 'faasd-standin.c');
 
 const README = `# panel testbed artifact mirror
 

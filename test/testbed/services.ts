@@ -3,10 +3,10 @@
  * repository (:8091), the artifact mirror (:8090) and, unless disabled, Pebble.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBase } from './base.js';
-import { ensureMirror } from './mirror.js';
+import { ensureMirror, packageRoot } from './mirror.js';
 import { ensurePackages } from './packages.js';
 import { challtestsrv, pebbleManagement, startPebble, type PebbleOptions } from './pebble.js';
 import { spawnDetached, waitPort, type ProcRecord } from './procs.js';
@@ -15,8 +15,13 @@ import { saveState, type BedState } from './state.js';
 export const APT_PORT = 8091;
 export const MIRROR_PORT = 8090;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = resolve(here, '..', '..');
+const self = fileURLToPath(import.meta.url);
+const here = dirname(self);
+/** Run from test/ with tsx or from dist/test/ after tsc: start the sibling server file. */
+const SERVER_ARGV =
+  extname(self) === '.ts'
+    ? [process.execPath, '--import', 'tsx', join(here, 'static-server.ts')]
+    : [process.execPath, join(here, 'static-server.js')];
 
 export interface AcmeInfo {
   /** `https://<bridge>:14000/dir` */
@@ -58,11 +63,11 @@ export async function startServices(
   const pkgs = await ensurePackages(await ensureBase(log), log);
   const mirror = await ensureMirror(pkgs, log);
   const server = await spawnDetached(
-    [process.execPath, '--import', 'tsx', join(here, 'static-server.ts'), `${addr}:${APT_PORT}=${pkgs.repoDir}`, `${addr}:${MIRROR_PORT}=${mirror.root}`],
+    [...SERVER_ARGV, `${addr}:${APT_PORT}=${pkgs.repoDir}`, `${addr}:${MIRROR_PORT}=${mirror.root}`],
     join(s.runDir, 'http.log'),
     'static-server',
     process.env,
-    REPO_ROOT,
+    packageRoot,
   );
   await record(server);
   const ph = pebbleP ? await pebbleP : undefined;
