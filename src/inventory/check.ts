@@ -92,9 +92,9 @@ function checkRecipesIn(vars: Vars, at: DocPath, known: ReadonlySet<string>, out
 }
 
 function checkRecipes(inv: Inventory, known: ReadonlySet<string>, out: Problem[]): void {
-  if (inv.defaults !== undefined) checkRecipesIn(inv.defaults, ['defaults'], known, out);
+  if (inv.defaults) checkRecipesIn(inv.defaults, ['defaults'], known, out);
   for (const [g, entry] of Object.entries(inv.groups ?? {})) {
-    if (entry.vars !== undefined) checkRecipesIn(entry.vars, ['groups', g, 'vars'], known, out);
+    if (entry.vars) checkRecipesIn(entry.vars, ['groups', g, 'vars'], known, out);
   }
   for (const [name, host] of Object.entries(inv.hosts)) checkRecipesIn(host, ['hosts', name], known, out);
 }

@@ -35,11 +35,11 @@ interface Layer {
 export function layersFor(inv: Inventory, name: string): { layers: Layer[]; groups: string[] } {
   const layers: Layer[] = [];
   const groups: string[] = [];
-  if (inv.defaults !== undefined) layers.push({ vars: inv.defaults, path: ['defaults'] });
+  if (inv.defaults) layers.push({ vars: inv.defaults, path: ['defaults'] });
   for (const [g, entry] of Object.entries(inv.groups ?? {})) {
     if (!(entry.hosts ?? []).includes(name)) continue;
     groups.push(g);
-    if (entry.vars !== undefined) layers.push({ vars: entry.vars, path: ['groups', g, 'vars'] });
+    if (entry.vars) layers.push({ vars: entry.vars, path: ['groups', g, 'vars'] });
   }
   const host = inv.hosts[name];
   if (host !== undefined) layers.push({ vars: host, path: ['hosts', name] });

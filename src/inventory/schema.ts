@@ -31,6 +31,8 @@ const says = (text: string) => (iss: { input?: unknown }) =>
   iss.input === undefined ? undefined : `${text}, got ${show(iss.input)}`;
 
 export const SLUG = /^[a-z][a-z0-9-]*$/;
+/** Also marks recipe-id nodes in the JSON Schema, where the CLI's registry adds an enum. */
+export const RECIPE_ID_DESCRIPTION = 'Recipe id, e.g. containerd';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const HOSTNAME_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 /** POSIX portable user names as Debian's adduser accepts them (no `$`: it is shell syntax). */
@@ -50,7 +52,7 @@ function isHostname(s: string): boolean {
 
 export const recipeId = z.string({ error: says('a recipe id must be a lower-case slug like "containerd"') })
   .regex(SLUG, { error: says('a recipe id must be a lower-case slug like "containerd"') })
-  .describe('Recipe id, e.g. containerd');
+  .describe(RECIPE_ID_DESCRIPTION);
 
 export const hostName = z.string().regex(NAME, {
   error: says('a host name must be letters, digits, "_", "." or "-" (at most 63), starting with a letter or digit'),
@@ -163,7 +165,7 @@ export const varsShape = {
 
 const mapping = (what: string) => ({ error: says(`${what} must be a mapping`) });
 
-export const vars = z.strictObject(varsShape, mapping('vars'));
+export const vars = z.strictObject(varsShape, mapping('settings'));
 
 export const host = z.strictObject({
   address,
@@ -173,14 +175,15 @@ export const host = z.strictObject({
 }, mapping('a host')).describe('One host: connection, domains and any setting from defaults');
 
 export const group = z.strictObject({
-  hosts: z.array(hostName, { error: says('hosts must be a list of host names') }).optional()
+  // nullish: a section whose lines are all commented out reads as null, which means "nothing here".
+  hosts: z.array(hostName, { error: says('hosts must be a list of host names') }).nullish()
     .describe('Names of hosts (declared under hosts:) in this group'),
-  vars: vars.optional().describe('Settings for the hosts of this group (later groups win)'),
+  vars: vars.nullish().describe('Settings for the hosts of this group (later groups win)'),
 }, mapping('a group'));
 
 export const inventory = z.strictObject({
-  defaults: vars.optional().describe('Settings for every host'),
-  groups: z.record(groupName, group, { error: says('groups must be a mapping of group name: { hosts, vars }') }).optional(),
+  defaults: vars.nullish().describe('Settings for every host'),
+  groups: z.record(groupName, group, { error: says('groups must be a mapping of group name: { hosts, vars }') }).nullish(),
   hosts: z.record(hostName, host, { error: says('hosts must be a mapping of host name: { address, … }') })
     .refine((h) => Object.keys(h).length > 0, { error: 'hosts must name at least one host' })
     .describe('Hosts by name'),

@@ -344,6 +344,11 @@ describe('JSON Schema', () => {
     assert.equal(s.additionalProperties, false);
     assert.match(JSON.stringify(s), /SHA256:\[A-Za-z0-9\+\/\]\{43\}/);
   });
+  it('lists the registry\'s recipe ids for completion', () => {
+    const text = JSON.stringify(inventoryJsonSchema(['base', 'nginx']));
+    assert.ok(text.includes('"enum":["base","nginx"]'));
+    assert.ok(!JSON.stringify(inventoryJsonSchema()).includes('"enum"'));
+  });
 });
 
 describe('examples/fleet.yaml', () => {
