@@ -1,0 +1,83 @@
+/**
+ * One ACME certificate for all `-d` names, ordered from the machine running
+ * panel (acme-client), HTTP-01 through nginx's port-80 challenge location.
+ * Runs after nginx, so on a first run the order is: HTTP site → certificate
+ * → HTTPS site, and nginx is never stopped. A converged host (certificate
+ * present, same names and CA, more than a third of its lifetime left)
+ * causes no contact with the CA at all.
+ */
+import { z } from 'zod';
+import { defineRecipe } from '../src/engine/recipe.js';
+import { certificate } from '../src/acme/certificate.js';
+import { siteSpec } from '../src/acme/site.js';
+import { RENEW_SERVICE, RENEW_TIMER, renewUnits } from '../src/acme/timer.js';
+import { service, unit } from '../src/resources/index.js';
+import type { Resource } from '../src/resources/types.js';
+import { validateAcmeDirectory, validateDomains, validateEmail } from '../src/validate/index.js';
+import type { HostConfig } from '../src/config.js';
+
+export const certificateParams = z
+  .object({
+    /** Set by `panel renew`: only the certificate, no timer units. */
+    renewOnly: z.boolean().default(false).describe('only renew (set by `panel renew`)'),
+    timer: z.boolean().default(true).describe('install the renewal timer on local installs'),
+  })
+  .strict();
+
+/** Every input problem of the certificate recipe, checked before anything is touched. */
+export function certificateInputErrors(config: HostConfig): string[] {
+  const errors: string[] = [];
+  if (config.domains.length === 0) errors.push('no domain names: give at least one -d/--domain for a certificate');
+  const names = validateDomains(config.domains);
+  if (!names.ok) errors.push(...names.error);
+  if (config.email !== undefined) {
+    const e = validateEmail(config.email);
+    if (!e.ok) errors.push(e.error);
+  }
+  const d = validateAcmeDirectory(config.acme.directory);
+  if (!d.ok) errors.push(d.error);
+  return errors;
+}
+
+export default defineRecipe({
+  id: 'certificate',
+  title: 'ACME certificate (HTTP-01) for the nginx site',
+  after: ['nginx'],
+  params: certificateParams,
+  precheck: ({ config }) => {
+    const errors = certificateInputErrors(config);
+    return errors.length > 0 ? errors.join('; ') : undefined;
+  },
+  resources: ({ params, host, config }) => {
+    const names = validateDomains(config.domains);
+    if (!names.ok) throw new Error(names.error.join('; '));
+    const email = config.email !== undefined ? validateEmail(config.email) : undefined;
+    const out: Resource[] = [
+      certificate({
+        names: names.value,
+        acme: config.acme,
+        ...(email?.ok ? { email: email.value } : {}),
+        site: siteSpec(config, host, config.params['nginx']),
+      }),
+    ];
+    if (config.connection.kind === 'local' && params.timer && !params.renewOnly && host.systemd) {
+      const units = renewUnits(config);
+      out.push(
+        unit({ name: RENEW_SERVICE, content: units.service }),
+        unit({ name: RENEW_TIMER, content: units.timer }),
+        service({ name: RENEW_TIMER, enabled: true, running: true, restartOn: [`unit:${RENEW_TIMER}`] }),
+      );
+    }
+    return out;
+  },
+  verify: ({ config }) => {
+    const names = validateDomains(config.domains);
+    if (!names.ok) return [];
+    // A TLS handshake and an HTTP answer for every name (any status: the upstream may be down).
+    return names.value.map((n) => ({
+      name: `https answers for ${n}`,
+      script: `curl -sk -o /dev/null -w '%{http_code}\\n' --resolve '${n}:443:127.0.0.1' 'https://${n}/'`,
+      expect: /^[1-5][0-9][0-9]/,
+    }));
+  },
+});

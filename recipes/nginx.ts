@@ -1,0 +1,58 @@
+/**
+ * nginx as the TLS reverse proxy in front of faasd, without downtime:
+ * nginx is installed from apt and never stopped; the site is HTTP-only until
+ * the host has a certificate (the certificate recipe obtains one through the
+ * port-80 challenge location and then switches the site to HTTPS).
+ *
+ * Debian's default site listens on [::]:80, which makes nginx fail to start on
+ * hosts without IPv6 (seed 001) — and the package starts nginx from its
+ * postinst, so the install itself fails there. panel replaces that site with
+ * a comment BEFORE installing the package (the postinst only links the
+ * default site when nothing is at that path), and writes `[::]` listeners
+ * only where the host has IPv6.
+ */
+import { defineRecipe } from '../src/engine/recipe.js';
+import { CHALLENGE_DIR, nginxParams, SITE_KEY, site, siteSpec, WEBROOT } from '../src/acme/site.js';
+import { apt, directory, file, service } from '../src/resources/index.js';
+import { validateDomains } from '../src/validate/index.js';
+
+export const DEBIAN_DEFAULT_SITE = '/etc/nginx/sites-enabled/default';
+
+const DEFAULT_SITE_NOTE = `# panel: Debian's default site is disabled here. It listens on [::]:80, which
+# keeps nginx from starting on hosts without IPv6, and it would answer requests
+# by IP address. panel's site is /etc/nginx/conf.d/panel.conf.
+`;
+
+export default defineRecipe({
+  id: 'nginx',
+  title: 'nginx reverse proxy (HTTP until a certificate exists, then HTTPS)',
+  after: ['base'],
+  params: nginxParams,
+  precheck: ({ config }) => {
+    const names = validateDomains(config.domains);
+    return names.ok ? undefined : names.error.join('; ');
+  },
+  resources: ({ params, host, config }) => [
+    file({ path: DEBIAN_DEFAULT_SITE, content: DEFAULT_SITE_NOTE }),
+    apt({ packages: ['nginx'] }),
+    directory({ path: WEBROOT }),
+    directory({ path: `${WEBROOT}/.well-known` }),
+    directory({ path: CHALLENGE_DIR }),
+    site(siteSpec(config, host, params)),
+    service({ name: 'nginx', enabled: true, running: true, reloadOn: [SITE_KEY, `file:${DEBIAN_DEFAULT_SITE}`] }),
+  ],
+  verify: ({ config }) => {
+    const host = config.domains.length > 0 ? validateDomains(config.domains) : undefined;
+    const name = host?.ok ? host.value[0] : 'localhost';
+    return [
+      { name: 'nginx configuration is valid', script: 'nginx -t' },
+      { name: 'nginx is active', script: 'systemctl is-active nginx', expect: /^active/ },
+      {
+        // 404 from our challenge location (not a redirect, not a proxy error): port 80 is ours.
+        name: 'port 80 serves the ACME challenge directory',
+        script: `curl -s -o /dev/null -w '%{http_code}\\n' -H 'Host: ${name}' http://127.0.0.1/.well-known/acme-challenge/panel-verify`,
+        expect: /^404/,
+      },
+    ];
+  },
+});

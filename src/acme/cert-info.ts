@@ -1,0 +1,83 @@
+/**
+ * What panel needs to know about an installed certificate, and the pure
+ * decision whether to order a new one. No I/O here: the facts come from the
+ * host, the clock from the caller.
+ */
+import { X509Certificate } from 'node:crypto';
+
+export interface CertInfo {
+  readonly serial: string;
+  /** DNS names from subjectAltName, lower-case. */
+  readonly names: readonly string[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly issuer: string;
+  /** The certificate names an OCSP responder (stapling can work). */
+  readonly ocsp: boolean;
+}
+
+/** Parse the first certificate of a PEM chain; an error message when it cannot be read. */
+export function parseCertificate(pem: string): CertInfo | string {
+  const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
+  if (!first) return 'no PEM certificate found';
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(first[0]);
+  } catch (e) {
+    return `unreadable certificate: ${(e as Error).message}`;
+  }
+  const names = (x.subjectAltName ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4).toLowerCase());
+  return {
+    serial: x.serialNumber.toLowerCase(),
+    names,
+    notBefore: new Date(x.validFrom),
+    notAfter: new Date(x.validTo),
+    issuer: x.issuer,
+    ocsp: /OCSP - URI:/.test(x.infoAccess ?? ''),
+  };
+}
+
+/**
+ * When a certificate is due for renewal: after two thirds of its lifetime.
+ * Lifetimes are shrinking (90 → 45 days and less), so a fixed "30 days
+ * before expiry" would renew a 45-day certificate after 15 days, or a
+ * 6-day one never in time.
+ */
+export function renewalTime(cert: Pick<CertInfo, 'notBefore' | 'notAfter'>): Date {
+  const from = cert.notBefore.getTime();
+  const to = cert.notAfter.getTime();
+  return new Date(from + ((to - from) * 2) / 3);
+}
+
+/** The certificate as the host has it (facts). */
+export interface InstalledCert {
+  /** Undefined when fullchain.pem is absent; a string when it is unreadable. */
+  readonly cert: CertInfo | string | undefined;
+  readonly keyPresent: boolean;
+  /** ACME directory the certificate was ordered from (recorded next to it). */
+  readonly directory: string | undefined;
+}
+
+export interface Desired {
+  readonly names: readonly string[];
+  readonly directory: string;
+}
+
+/** Why a new certificate must be ordered, or undefined when the installed one is fine. */
+export function orderReason(have: InstalledCert, want: Desired, now: Date): string | undefined {
+  if (have.cert === undefined) return 'absent';
+  if (typeof have.cert === 'string') return `installed certificate unreadable: ${have.cert}`;
+  if (!have.keyPresent) return 'private key missing';
+  const haveNames = [...have.cert.names].sort();
+  const wantNames = [...want.names].map((n) => n.toLowerCase()).sort();
+  if (haveNames.join(',') !== wantNames.join(',')) return `names differ: has ${haveNames.join(', ') || 'none'}`;
+  if (have.directory !== want.directory) return `issued by ${have.directory ?? 'an unknown CA'}, wanted from ${want.directory}`;
+  if (now.getTime() >= have.cert.notAfter.getTime()) return `expired ${have.cert.notAfter.toISOString()}`;
+  const due = renewalTime(have.cert);
+  if (now.getTime() >= due.getTime()) return `less than a third of its lifetime left (renewal due ${due.toISOString()}, expires ${have.cert.notAfter.toISOString()})`;
+  return undefined;
+}

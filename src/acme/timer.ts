@@ -1,0 +1,42 @@
+/**
+ * A local install (panel running on the host itself) also installs a systemd
+ * timer that runs `panel renew` twice a day, so renewal needs nobody.
+ * Remote hosts are renewed from the machine running panel (cron/CI calling
+ * `panel renew -i fleet.yaml`): the account key lives there, not on the host.
+ */
+import type { HostConfig } from '../config.js';
+import { packageRoot } from '../paths.js';
+import { renderTemplate } from '../resources/template.js';
+import { join } from 'node:path';
+
+export const RENEW_SERVICE = 'panel-renew.service';
+export const RENEW_TIMER = 'panel-renew.timer';
+
+/** One systemd ExecStart word: double-quoted, with `\`, `"`, `%` and `$` escaped. */
+export function systemdWord(s: string): string {
+  if (/[\0\n]/.test(s)) throw new Error('a newline or NUL cannot go into a systemd unit');
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%').replace(/\$/g, '$$$$')}"`;
+}
+
+/** argv of the renewal: the same names, contact and CA as the install that wrote the timer. */
+export function renewArgv(config: HostConfig, nodePath: string = process.execPath, bin: string = join(packageRoot, 'bin', 'panel.js')): string[] {
+  return [
+    nodePath,
+    bin,
+    'renew',
+    ...config.domains.flatMap((d) => ['-d', d]),
+    ...(config.email ? ['-m', config.email] : []),
+    '--acme-directory',
+    config.acme.directory,
+    ...(config.acme.caFile ? ['--acme-ca', config.acme.caFile] : []),
+    '--progress-dir',
+    config.progressDir,
+  ];
+}
+
+export function renewUnits(config: HostConfig, argv: readonly string[] = renewArgv(config)): { service: string; timer: string } {
+  return {
+    service: renderTemplate('panel-renew.service.hbs', { execStart: argv.map(systemdWord).join(' ') }),
+    timer: renderTemplate('panel-renew.timer.hbs', {}),
+  };
+}
