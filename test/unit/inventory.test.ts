@@ -318,6 +318,23 @@ describe('resolution: defaults → groups → host → CLI', () => {
   });
 });
 
+describe('paths and file names', () => {
+  it('resolves relative paths against the inventory directory, expands ~/, names the file as given', () => {
+    const text = 'defaults:\n  key: keys/id\n  knownHosts: ~/kh\n  checksums: /abs/sums\nhosts:\n  a: { address: 10.0.0.1, registryAuth: ../auth.json }\n';
+    const [a] = hostsOf(text.replace('fleet.yaml', ''), {}, { ...OPTS, cwd: '/work' });
+    assert.equal(a?.connection.keyFile, '/work/keys/id');
+    const r = loadInventoryText(text, 'conf/fleet.yaml', {}, { ...OPTS, cwd: '/work' });
+    assert.ok(r.ok);
+    const h = r.value[0];
+    assert.equal(h?.connection.keyFile, '/work/conf/keys/id');
+    assert.equal(h?.connection.knownHosts, '/home/me/kh');
+    assert.equal(h?.checksumsFile, '/abs/sums');
+    assert.equal(h?.registryAuth, '/work/auth.json');
+    const bad = loadInventoryText('hosts: {}\n', 'conf/fleet.yaml', {}, OPTS);
+    assert.deepEqual(bad.ok ? [] : bad.error.map(formatInventoryError), ['conf/fleet.yaml:1:8: hosts: hosts must name at least one host']);
+  });
+});
+
 describe('limitHosts', () => {
   const hosts = hostsOf(FLEET);
   const names = (limit: string[]): string[] | string[][] => {
