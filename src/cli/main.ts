@@ -93,7 +93,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('print the JSON Schema of fleet.yaml (for editor completion)')
     .action(async () => {
       const { inventoryJsonSchema } = await import('../inventory/json-schema.js');
-      process.stdout.write(JSON.stringify(inventoryJsonSchema(), null, 2) + '\n');
+      process.stdout.write(JSON.stringify(inventoryJsonSchema([...registry.keys()]), null, 2) + '\n');
     });
 
   try {

@@ -46,7 +46,7 @@ test('demo recipe (every resource kind) converges; a second install changes and 
   assert.equal(second.code, 0, second.stderr);
   const ev = events(second);
   assert.equal(ev.filter((e) => e.type === 'change').length, 0, 'no change on the second run');
-  const recap = ev.find((e) => e.type === 'recap') as { hosts: Array<{ changed: number; status: string; roundTrips: number }> };
+  const recap = ev.find((e) => e.type === 'recap') as unknown as { hosts: Array<{ changed: number; status: string; roundTrips: number }> };
   assert.equal(recap.hosts[0]!.changed, 0);
   assert.equal(recap.hosts[0]!.status, 'ok');
   assert.equal(await startedAt('panel-demo.service'), t0, 'service was not restarted');
