@@ -1,0 +1,128 @@
+/**
+ * The terminal tree (host → recipe → step), driven purely by engine events:
+ * the engine does not know listr2 exists. Each host task waits for its
+ * `host-start` to learn its recipes, each recipe task for its `recipe-end`.
+ */
+import { Listr, ProcessOutput, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
+import type { EngineEvent } from '../engine/events.js';
+import { redact } from '../secret.js';
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+interface RecipeState {
+  readonly end: Deferred<{ status: string; error?: string; changes: number }>;
+  readonly lines: string[];
+  task?: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
+}
+
+interface HostState {
+  readonly start: Deferred<readonly string[]>;
+  readonly end: Deferred<{ status: string; error?: string; summary: string }>;
+  readonly recipes: Map<string, RecipeState>;
+}
+
+export interface ListrSink {
+  readonly emit: (e: EngineEvent) => void;
+  /** Resolves when every host task has finished rendering. */
+  readonly done: Promise<void>;
+}
+
+export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStream): ListrSink {
+  const hosts = new Map<string, HostState>();
+  const hostState = (name: string): HostState => {
+    let s = hosts.get(name);
+    if (!s) {
+      s = { start: deferred(), end: deferred(), recipes: new Map() };
+      hosts.set(name, s);
+    }
+    return s;
+  };
+  const recipeState = (h: HostState, id: string): RecipeState => {
+    let r = h.recipes.get(id);
+    if (!r) {
+      r = { end: deferred(), lines: [] };
+      h.recipes.set(id, r);
+    }
+    return r;
+  };
+  for (const n of hostNames) hostState(n);
+
+  const list = new Listr(
+    hostNames.map((name) => ({
+      title: name,
+      task: async (_ctx: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
+        const h = hostState(name);
+        const recipes = await Promise.race([h.start.promise, h.end.promise.then(() => [] as readonly string[])]);
+        if (recipes.length === 0) {
+          const end = await h.end.promise;
+          if (end.status === 'failed' || end.status === 'interrupted') throw new Error(redact(end.error ?? end.status));
+          return;
+        }
+        return task.newListr(
+          recipes.map((id) => ({
+            title: id,
+            task: async (_c: unknown, rt: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
+              const r = recipeState(h, id);
+              r.task = rt;
+              if (r.lines.length) rt.output = r.lines.join('\n');
+              const end = await Promise.race([r.end.promise, h.end.promise.then((e) => ({ status: 'skipped', changes: 0, error: e.error }))]);
+              if (end.status === 'failed') throw new Error(redact(end.error ?? 'failed'));
+              if (end.status === 'skipped') rt.skip(`${id}: not reached`);
+              else rt.title = `${id}: ${end.status}${end.changes ? ` (${end.changes})` : ''}`;
+            },
+          })),
+          { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } },
+        );
+      },
+    })),
+    {
+      concurrent: true,
+      exitOnError: false,
+      registerSignalListeners: false,
+      rendererOptions: { collapseSubtasks: false, collapseErrors: false, showErrorMessage: true },
+      renderer: 'default',
+      fallbackRenderer: 'simple',
+      rendererOptionsFallback: undefined,
+    } as ConstructorParameters<typeof Listr>[1] & { processOutput?: ProcessOutput },
+  );
+  (list.options as { processOutput?: ProcessOutput }).processOutput = new ProcessOutput(stream, stream);
+
+  const done = list.run().then(
+    () => undefined,
+    () => undefined,
+  );
+
+  const emit = (e: EngineEvent): void => {
+    const h = 'host' in e ? hostState(e.host) : undefined;
+    switch (e.type) {
+      case 'host-start':
+        h!.start.resolve(e.recipes);
+        break;
+      case 'change': {
+        const r = recipeState(h!, e.recipe);
+        r.lines.push(redact(`${e.status === 'failed' ? '✖' : '✔'} ${e.change.summary}`));
+        if (r.task) r.task.output = r.lines.slice(-8).join('\n');
+        break;
+      }
+      case 'recipe-end':
+        recipeState(h!, e.recipe).end.resolve({ status: e.status, changes: e.changes, ...(e.error ? { error: e.error } : {}) });
+        break;
+      case 'host-end':
+        h!.start.resolve([]);
+        h!.end.resolve({ status: e.result.status, summary: e.result.status, ...(e.result.error ? { error: e.result.error } : {}) });
+        break;
+      default:
+        break;
+    }
+  };
+  return { emit, done };
+}
