@@ -16,6 +16,8 @@ export interface SshTransportOptions extends SshOptions {
 }
 
 export const DEFAULT_MAX_CHANNELS = 8;
+/** Retries of a refused channel open (25 ms doubling: ~1.5 s in all). */
+const OPEN_RETRIES = 6;
 
 export class SshTransport implements Transport {
   readonly stats: TransportStats = { channels: 0, bytesSent: 0, bytesReceived: 0 };
@@ -103,9 +105,32 @@ export class SshTransport implements Transport {
     return this.#sem.use(() => this.#channel(command, stdin, opts.timeoutMs));
   }
 
+  /**
+   * Open an exec channel, retrying a refused open: sshd frees a finished
+   * session's slot only in a later pass of its main loop, so an open that
+   * arrives right after a close can briefly see MaxSessions exceeded even
+   * though we never hold more than maxChannels. Nothing ran, so retrying is safe.
+   */
+  async #open(command: string): Promise<ClientChannel> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#lost !== undefined) throw new TransportError(this.name, `${this.#display}: ${this.#lost}`);
+      try {
+        return await new Promise<ClientChannel>((resolve, reject) => {
+          this.#client.exec(command, (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch)));
+        });
+      } catch (err) {
+        const refused = /Channel open failure/i.test((err as Error).message);
+        if (!refused || attempt >= OPEN_RETRIES) {
+          throw new TransportError(this.name, `${this.#display}: cannot open a channel: ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+      }
+    }
+  }
+
   /** One exec channel: send stdin, collect output, resolve with the exit status. */
-  #channel(command: string, stdin: Buffer, timeoutMs: number | undefined): Promise<RawResult> {
-    if (this.#lost !== undefined) return Promise.reject(new TransportError(this.name, `${this.#display}: ${this.#lost}`));
+  async #channel(command: string, stdin: Buffer, timeoutMs: number | undefined): Promise<RawResult> {
+    const ch = await this.#open(command);
     this.stats.channels++;
     const started = Date.now();
     return new Promise<RawResult>((resolve, reject) => {
@@ -120,56 +145,51 @@ export class SshTransport implements Transport {
       };
       const onLost = (err: Error) => finish(() => reject(err));
       this.#inflight.add(onLost);
+      if (this.#lost !== undefined) return onLost(new TransportError(this.name, `${this.#display}: ${this.#lost}`));
 
-      this.#client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
-        if (err) {
-          finish(() => reject(new TransportError(this.name, `${this.#display}: cannot open a channel: ${err.message}`)));
+      const out: Buffer[] = [];
+      const errOut: Buffer[] = [];
+      let code: number | null = null;
+      let signal: string | null = null;
+      let exited = false;
+      let timedOut = false;
+      if (timeoutMs !== undefined) {
+        // timeout(1) on the host normally ends it; this covers a host that stops answering.
+        backstop = setTimeout(() => {
+          timedOut = true;
+          ch.close();
+        }, backstopMs(timeoutMs));
+      }
+      ch.on('data', (d: Buffer) => {
+        out.push(d);
+        this.stats.bytesReceived += d.length;
+      });
+      ch.stderr.on('data', (d: Buffer) => {
+        errOut.push(d);
+        this.stats.bytesReceived += d.length;
+      });
+      ch.on('exit', (c: number | null, s?: string) => {
+        exited = true;
+        code = c;
+        signal = s ?? null;
+      });
+      // A script that exits before reading all its stdin makes the write fail; that is its business.
+      ch.on('error', () => {});
+      ch.on('close', () => {
+        if (!exited && !timedOut) {
+          // Channel ended without an exit status: the connection is going away; let its reason win.
+          setImmediate(() =>
+            finish(() =>
+              reject(new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`)),
+            ),
+          );
           return;
         }
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
-        let code: number | null = null;
-        let signal: string | null = null;
-        let exited = false;
-        let timedOut = false;
-        if (timeoutMs !== undefined) {
-          // timeout(1) on the host normally ends it; this covers a host that stops answering.
-          backstop = setTimeout(() => {
-            timedOut = true;
-            ch.close();
-          }, backstopMs(timeoutMs));
-        }
-        ch.on('data', (d: Buffer) => {
-          out.push(d);
-          this.stats.bytesReceived += d.length;
-        });
-        ch.stderr.on('data', (d: Buffer) => {
-          errOut.push(d);
-          this.stats.bytesReceived += d.length;
-        });
-        ch.on('exit', (c: number | null, s?: string) => {
-          exited = true;
-          code = c;
-          signal = s ?? null;
-        });
-        // A script that exits before reading all its stdin makes the write fail; that is its business.
-        ch.on('error', () => {});
-        ch.on('close', () => {
-          if (!exited && !timedOut) {
-            // Channel ended without an exit status: the connection is going away; report that.
-            setImmediate(() =>
-              finish(() =>
-                reject(new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`)),
-              ),
-            );
-            return;
-          }
-          const to = timedOut || isTimeoutExit(code, Date.now() - started, timeoutMs);
-          finish(() => resolve({ code: exitCode(code, signal, to), stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
-        });
-        this.stats.bytesSent += stdin.length;
-        ch.end(stdin);
+        const to = timedOut || isTimeoutExit(code, Date.now() - started, timeoutMs);
+        finish(() => resolve({ code: exitCode(code, signal, to), stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
       });
+      this.stats.bytesSent += stdin.length;
+      ch.end(stdin);
     });
   }
 }
