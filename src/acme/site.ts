@@ -87,6 +87,8 @@ export interface SiteSpec {
   readonly certDir?: string;
   /** Templates directory override (tests). */
   readonly templatesDir?: string;
+  /** Command that must accept the new file, default `nginx -t` (tests point it at a scratch config). */
+  readonly validate?: string;
 }
 
 /** What the host says, as far as the site is concerned. */
@@ -175,7 +177,7 @@ export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
     owner: 'root',
     group: 'root',
     secret: false,
-    validate: 'nginx -t',
+    validate: spec.validate ?? 'nginx -t',
   };
 }
 

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { defaultAccountKeyFile, loadOrCreateAccountKey } from '../../src/acme/account.js';
+import { CertificateResource } from '../../src/acme/certificate.js';
+import { type CertInfo, orderReason, parseCertificate, renewalTime } from '../../src/acme/cert-info.js';
+import { swapScript } from '../../src/acme/install.js';
+import { renewConfig, renewRegistry } from '../../src/acme/renew.js';
+import { renewArgv, renewUnits, systemdWord } from '../../src/acme/timer.js';
+import { LETS_ENCRYPT, type HostConfig } from '../../src/config.js';
+import type { Recipe } from '../../src/engine/recipe.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'panel-acme-'));
+
+/** A self-signed certificate made with the openssl CLI (what a CA would hand out, shape-wise). */
+export function makeCert(names: string[], days: number, extra: string[] = []): { pem: string; key: string } {
+  const key = join(dir, `k${Math.random().toString(36).slice(2)}.pem`);
+  const crt = key.replace('.pem', '.crt');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt,
+    '-days', String(days), '-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`, ...extra,
+  ], { stdio: 'ignore' });
+  return { pem: readFileSync(crt, 'utf8'), key };
+}
+
+const DIR = 'https://ca.test/dir';
+
+test('parseCertificate reads names, serial, validity and OCSP', () => {
+  const { pem } = makeCert(['a.test', 'B.test'], 90, ['-addext', 'authorityInfoAccess=OCSP;URI:http://ocsp.test']);
+  const info = parseCertificate(pem) as CertInfo;
+  assert.deepEqual(info.names, ['a.test', 'b.test']);
+  assert.match(info.serial, /^[0-9a-f]+$/);
+  assert.equal(info.ocsp, true);
+  const days = (info.notAfter.getTime() - info.notBefore.getTime()) / 86400e3;
+  assert.equal(Math.round(days), 90);
+  assert.equal((parseCertificate(makeCert(['a.test'], 1).pem) as CertInfo).ocsp, false);
+  assert.match(parseCertificate('garbage') as string, /no PEM/);
+});
+
+test('renewal is due after two thirds of the lifetime, whatever the lifetime', () => {
+  const nb = new Date('2025-01-01T00:00:00Z');
+  for (const days of [90, 45, 6, 1 / 24]) {
+    const na = new Date(nb.getTime() + days * 86400e3);
+    assert.equal(renewalTime({ notBefore: nb, notAfter: na }).getTime(), nb.getTime() + (days * 86400e3 * 2) / 3);
+  }
+});
+
+test('orderReason: every reason to order, and none for a healthy certificate', () => {
+  const nb = new Date('2025-01-01T00:00:00Z');
+  const na = new Date('2025-03-31T00:00:00Z'); // 89 days
+  const cert: CertInfo = { serial: '01', names: ['a.test', 'b.test'], notBefore: nb, notAfter: na, issuer: 'x', ocsp: false };
+  const want = { names: ['b.test', 'a.test'], directory: DIR };
+  const have = { cert, keyPresent: true, directory: DIR };
+  const early = new Date('2025-02-01T00:00:00Z');
+  assert.equal(orderReason(have, want, early), undefined);
+  assert.equal(orderReason({ ...have, cert: undefined }, want, early), 'absent');
+  assert.match(orderReason({ ...have, cert: 'bad' }, want, early)!, /unreadable/);
+  assert.match(orderReason({ ...have, keyPresent: false }, want, early)!, /key missing/);
+  assert.match(orderReason(have, { ...want, names: ['a.test'] }, early)!, /names differ/);
+  assert.match(orderReason(have, { ...want, directory: LETS_ENCRYPT }, early)!, /issued by https:\/\/ca.test/);
+  assert.match(orderReason({ ...have, directory: undefined }, want, early)!, /unknown CA/);
+  const due = renewalTime(cert);
+  assert.equal(orderReason(have, want, new Date(due.getTime() - 1000)), undefined);
+  assert.match(orderReason(have, want, due)!, /third of its lifetime/);
+  assert.match(orderReason(have, want, new Date(na.getTime() + 1))!, /expired/);
+});
+
+function resourceFor(now: Date, site = true) {
+  return new CertificateResource({
+    names: ['a.test', 'b.test'],
+    acme: { directory: DIR },
+    email: 'ops@a.test',
+    now: () => now,
+    ...(site
+      ? { site: { path: '/etc/nginx/conf.d/panel.conf', names: ['a.test', 'b.test'], ipv6: false, routes: [], clientMaxBodySize: '1m', proxyReadTimeout: '60s', certDir: '/etc/panel/certs/a.test' } }
+      : {}),
+  });
+}
+
+function facts(pem: string | undefined, key = true, directory: string | undefined = DIR): string {
+  return [
+    ...(pem ? [`cert=${Buffer.from(pem).toString('base64')}`] : []),
+    `key=${key ? 1 : 0}`,
+    ...(directory ? [`directory=${Buffer.from(directory + '\n').toString('base64')}`] : []),
+  ].join('\n') + '\n';
+}
+
+test('certificate plan: first run orders and then switches the site to https', () => {
+  const r = resourceFor(new Date());
+  assert.equal(r.key, 'certificate:a.test');
+  assert.match(r.facts(), /\/etc\/panel\/certs\/a\.test\/fullchain\.pem/);
+  const changes = r.plan(r.parse({ stdout: facts(undefined, false, undefined), code: 0 }), { planned: [] });
+  assert.equal(changes.length, 2);
+  assert.equal(changes[0]!.action, 'create');
+  assert.match(changes[0]!.reason, /^absent; order from https:\/\/ca\.test\/dir/);
+  assert.equal(typeof changes[0]!.local, 'function');
+  assert.equal(changes[1]!.target, '/etc/nginx/conf.d/panel.conf');
+  assert.deepEqual(changes[1]!.after, [`create certificate a.test, b.test in /etc/panel/certs/a.test (${changes[0]!.reason})`]);
+});
+
+test('certificate plan: a valid certificate means no change and no CA contact', () => {
+  const { pem } = makeCert(['a.test', 'b.test'], 90);
+  const r = resourceFor(new Date());
+  assert.deepEqual(r.plan(r.parse({ stdout: facts(pem), code: 0 }), { planned: [] }), []);
+});
+
+test('certificate plan: renewal keeps the https site as it is (one change)', () => {
+  const { pem } = makeCert(['a.test', 'b.test'], 3);
+  const r = resourceFor(new Date(Date.now() + 2.5 * 86400e3));
+  const changes = r.plan(r.parse({ stdout: facts(pem), code: 0 }), { planned: [] });
+  assert.equal(changes.length, 1);
+  assert.equal(changes[0]!.action, 'update');
+  assert.match(changes[0]!.reason, /third of its lifetime/);
+});
+
+test('certificate plan: names added, or another CA, order again', () => {
+  const { pem } = makeCert(['a.test'], 90);
+  const r = resourceFor(new Date());
+  assert.match(r.plan(r.parse({ stdout: facts(pem), code: 0 }), { planned: [] })[0]!.reason, /names differ/);
+  const { pem: both } = makeCert(['a.test', 'b.test'], 90);
+  assert.match(r.plan(r.parse({ stdout: facts(both, true, LETS_ENCRYPT), code: 0 }), { planned: [] })[0]!.reason, /issued by/);
+});
+
+test('account key: created once, 0600, then reused', async () => {
+  const file = join(dir, 'cfg', 'panel', 'acme', 'ca.test', 'account.pem');
+  const a = await loadOrCreateAccountKey(file);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dir, 'cfg', 'panel', 'acme', 'ca.test')).mode & 0o777, 0o700);
+  const b = await loadOrCreateAccountKey(file);
+  assert.deepEqual(a, b);
+  assert.equal(defaultAccountKeyFile('https://localhost:14000/dir', { XDG_CONFIG_HOME: '/x' }), '/x/panel/acme/localhost_14000/account.pem');
+  assert.equal(defaultAccountKeyFile(LETS_ENCRYPT, { XDG_CONFIG_HOME: '/x' }), '/x/panel/acme/acme-v02.api.letsencrypt.org/account.pem');
+});
+
+test('swap script: restores the previous files when nginx -t fails', () => {
+  const s = swapScript('/etc/panel/certs/a.test');
+  assert.match(s, /cd -- \/etc\/panel\/certs\/a\.test/);
+  assert.match(s, /mv -f -- "\$f\.prev" "\$f"/);
+  assert.ok(s.indexOf('nginx -t') < s.indexOf('systemctl reload nginx'));
+});
+
+const config: HostConfig = {
+  name: 'local',
+  connection: { kind: 'local' },
+  groups: [],
+  recipes: ['certificate'],
+  params: {},
+  domains: ['a.test', 'b.test'],
+  email: 'ops@a.test',
+  acme: { directory: 'https://ca.test/dir', caFile: '/etc/pebble ca.pem' },
+  progressDir: '/var/lib/panel',
+};
+
+test('renew timer: runs `panel renew` with the same names, contact and CA', () => {
+  const argv = renewArgv(config, '/usr/bin/node', '/opt/panel/bin/panel.js');
+  assert.deepEqual(argv, ['/usr/bin/node', '/opt/panel/bin/panel.js', 'renew', '-d', 'a.test', '-d', 'b.test', '-m', 'ops@a.test', '--acme-directory', 'https://ca.test/dir', '--acme-ca', '/etc/pebble ca.pem', '--progress-dir', '/var/lib/panel']);
+  const units = renewUnits(config, argv);
+  assert.match(units.service, /^ExecStart="\/usr\/bin\/node" .* "--acme-ca" "\/etc\/pebble ca\.pem"/m);
+  assert.match(units.timer, /RandomizedDelaySec=/);
+  assert.match(units.timer, /OnCalendar=\*-\*-\* 00,12:00:00/);
+  assert.equal(systemdWord('50%$x"\\'), '"50%%$$x\\"\\\\"');
+});
+
+test('renew: only the certificate recipe, no dependencies, renewOnly set', () => {
+  const cert = { id: 'certificate', after: ['nginx'] } as unknown as Recipe;
+  const reg = renewRegistry(new Map([['certificate', cert], ['nginx', { id: 'nginx', after: [] } as unknown as Recipe]]));
+  assert.deepEqual([...reg.keys()], ['certificate']);
+  assert.deepEqual(reg.get('certificate')!.after, []);
+  const c = renewConfig({ ...config, recipes: ['base', 'nginx', 'certificate'] });
+  assert.deepEqual(c.recipes, ['certificate']);
+  assert.deepEqual(c.params['certificate'], { renewOnly: true });
+});

@@ -1,0 +1,245 @@
+/**
+ * The nginx site: rendering for every combination (IPv6 or not, HTTP-only or
+ * HTTPS), each checked by the local nginx (`nginx -t` on a scratch config), and
+ * the site resource run for real with bash: facts → plan → apply, including a
+ * broken template rolled back by `nginx -t`.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import certificateRecipe from '../../../recipes/certificate.js';
+import nginxRecipe from '../../../recipes/nginx.js';
+import { type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, siteSpec, tlsState, usesHttp2Directive } from '../../../src/acme/site.js';
+import type { HostConfig } from '../../../src/config.js';
+import type { HostInfo } from '../../../src/host-info.js';
+import { PRELUDE } from '../../../src/resources/prelude.js';
+import { templatesDir } from '../../../src/paths.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'panel-nginx-'));
+const hasNginx = spawnSync('nginx', ['-v']).status === 0;
+
+function makeCert(dir: string, names: string[], ocsp = false): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'privkey.pem'), '-out', join(dir, 'fullchain.pem'),
+    '-days', '30', '-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+    ...(ocsp ? ['-addext', 'authorityInfoAccess=OCSP;URI:http://ocsp.test'] : []),
+  ], { stdio: 'ignore' });
+}
+
+const certDir = join(tmp, 'certs', 'a.test');
+makeCert(certDir, ['a.test', 'b.test']);
+const ocspDir = join(tmp, 'certs-ocsp', 'a.test');
+makeCert(ocspDir, ['a.test', 'b.test'], true);
+
+const config: HostConfig = {
+  name: 'h1',
+  connection: { kind: 'ssh', address: '10.0.0.2', port: 22, user: 'root' },
+  groups: [],
+  recipes: ['nginx', 'certificate'],
+  params: {},
+  domains: ['a.test', 'B.test'],
+  email: 'ops@a.test',
+  acme: { directory: 'https://ca.test/dir' },
+  progressDir: '/var/lib/panel',
+};
+
+function spec(ipv6: boolean, over: Partial<SiteSpec> = {}): SiteSpec {
+  return { ...siteSpec(config, { ipv6 }, {}), certDir, ...over };
+}
+
+/** nginx -t on a scratch main config that includes only `site`. */
+function nginxTest(site: string): { ok: boolean; out: string } {
+  const prefix = mkdtempSync(join(tmp, 'prefix-'));
+  const siteFile = join(prefix, 'panel.conf');
+  writeFileSync(siteFile, site);
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(conf, `pid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${siteFile};\n}\n`);
+  const r = spawnSync('nginx', ['-t', '-q', '-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { encoding: 'utf8' });
+  return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
+}
+
+const tls = { http2Directive: false, stapling: false };
+
+test('HTTP-only site: challenge location and proxied routes on port 80, no 443', () => {
+  const s = renderSite(spec(true), undefined);
+  assert.match(s, /^\s+listen 80;$/m);
+  assert.match(s, /^\s+listen \[::\]:80;$/m);
+  assert.doesNotMatch(s, /443/);
+  assert.match(s, /server_name a\.test b\.test;/);
+  assert.match(s, /location \^~ \/\.well-known\/acme-challenge\/ \{\n\s+root \/var\/www\/panel-acme;/);
+  assert.match(s, /location \/ \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:8080\/function\/;/);
+  assert.match(s, /location \/faasd\/ \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:8080\/ui\/;/);
+  assert.match(s, /proxy_set_header Upgrade \$http_upgrade;/);
+  assert.doesNotMatch(s, /return 301/);
+});
+
+test('HTTPS site: port 80 redirects (except challenges), 443 ssl http2, TLS 1.2/1.3 only', () => {
+  const s = renderSite(spec(true), tls);
+  const [http, https] = s.split(/\n(?=server \{)/).slice(1);
+  assert.match(http!, /acme-challenge/);
+  assert.match(http!, /return 301 https:\/\/\$host\$request_uri;/);
+  assert.doesNotMatch(http!, /proxy_pass/);
+  assert.match(https!, /listen 443 ssl http2;/);
+  assert.match(https!, /listen \[::\]:443 ssl http2;/);
+  assert.match(https!, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
+  assert.doesNotMatch(s, /TLSv1(\.1)? /);
+  assert.match(https!, new RegExp(`ssl_certificate_key ${certDir}/privkey.pem;`));
+  assert.match(https!, /proxy_pass http:\/\/127\.0\.0\.1:8080\/function\/;/);
+  assert.doesNotMatch(https!, /ssl_stapling/);
+  assert.match(renderSite(spec(true), { ...tls, stapling: true }), /ssl_stapling on;/);
+});
+
+test('no IPv6 on the host: no [::] listener anywhere', () => {
+  for (const t of [undefined, tls, { http2Directive: true, stapling: true }]) {
+    const s = renderSite(spec(false), t);
+    assert.doesNotMatch(s, /\[::\]/);
+  }
+});
+
+test('nginx ≥ 1.25.1 gets `http2 on;` instead of the deprecated listen parameter', () => {
+  assert.equal(usesHttp2Directive('1.22.1'), false);
+  assert.equal(usesHttp2Directive('1.25.0'), false);
+  assert.equal(usesHttp2Directive('1.25.1'), true);
+  assert.equal(usesHttp2Directive('1.26.3'), true);
+  assert.equal(usesHttp2Directive(undefined), false);
+  const s = renderSite(spec(true), { http2Directive: true, stapling: false });
+  assert.match(s, /listen 443 ssl;\n\s+listen \[::\]:443 ssl;\n\s+http2 on;/);
+});
+
+test('tlsState: only with a readable certificate; OCSP stapling only when it names a responder', () => {
+  const pem = readFileSync(join(certDir, 'fullchain.pem'), 'utf8');
+  assert.equal(tlsState(spec(true), undefined, '1.22.1'), undefined);
+  assert.equal(tlsState(spec(true), 'junk', '1.22.1'), undefined);
+  assert.deepEqual(tlsState(spec(true), pem, '1.22.1'), { http2Directive: false, stapling: false });
+  assert.deepEqual(tlsState(spec(true), readFileSync(join(ocspDir, 'fullchain.pem'), 'utf8'), '1.26.0'), { http2Directive: true, stapling: true });
+});
+
+test('no domains: HTTP site for any host name', () => {
+  const s = renderSite(siteSpec({ ...config, domains: [] }, { ipv6: false }, {}), undefined);
+  assert.match(s, /server_name _;/);
+});
+
+test('routes: defaults, extras by port, validated against injection', () => {
+  const p = nginxParams.parse({ extraRoutes: [{ path: '/codeserver/', port: 5000 }] });
+  assert.deepEqual(resolveRoutes(p).map((r) => `${r.path} ${r.upstream}`), [
+    '/ http://127.0.0.1:8080/function/',
+    '/faasd/ http://127.0.0.1:8080/ui/',
+    '/codeserver/ http://127.0.0.1:5000/',
+  ]);
+  for (const bad of [
+    { path: '/x/', upstream: 'http://a;b/' },
+    { path: '/x/ { return 200; }', port: 1 },
+    { path: 'x/', port: 1 },
+    { path: '/x', port: 1 },
+    { path: '/x/', upstream: 'http://a/ b' },
+    { path: '/x/' },
+    { path: '/x/', port: 1, upstream: 'http://a/' },
+    { path: '/x/', port: 70000 },
+  ]) {
+    assert.equal(nginxParams.safeParse({ extraRoutes: [bad] }).success, false, JSON.stringify(bad));
+  }
+  assert.throws(() => resolveRoutes(nginxParams.parse({ extraRoutes: [{ path: '/faasd/', port: 1 }] })), /twice/);
+});
+
+test('nginx -t accepts every rendering', { skip: !hasNginx && 'nginx not installed' }, () => {
+  for (const ipv6 of [true, false]) {
+    for (const t of [undefined, tls, { ...tls, stapling: true }]) {
+      const r = nginxTest(renderSite(spec(ipv6, { certDir: t?.stapling ? ocspDir : certDir }), t));
+      assert.ok(r.ok, `ipv6=${ipv6} tls=${JSON.stringify(t)}: ${r.out}`);
+    }
+  }
+});
+
+/** Run a script with bash the way the engine does (prelude, mode). */
+function bash(mode: 'facts' | 'apply', body: string): { code: number; stdout: string; stderr: string } {
+  const script = `export PANEL_MODE=${mode}\n${PRELUDE}\n${mode === 'apply' ? `(\nset -euo pipefail\n${body}\n)` : body}\n`;
+  const r = spawnSync('bash', ['-s'], { input: script, encoding: 'utf8' });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('site resource on a real filesystem: http → https, idempotent, broken template rolled back', { skip: !hasNginx && 'nginx not installed' }, () => {
+  const root = mkdtempSync(join(tmp, 'root-'));
+  const sitePath = join(root, 'panel.conf');
+  const certs = join(root, 'certs', 'a.test');
+  const conf = join(root, 'nginx.conf');
+  writeFileSync(conf, `pid ${root}/nginx.pid;\nerror_log ${root}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${sitePath};\n}\n`);
+  const validate = `nginx -t -q -p ${root} -c ${conf} -e ${root}/error.log`;
+  const base = spec(false, { path: sitePath, certDir: certs, validate });
+
+  const run = (s: SiteSpec) => {
+    const r = new SiteResource(s);
+    const f = bash('facts', r.facts());
+    assert.equal(f.code, 0, f.stderr);
+    return r.plan(r.parse({ stdout: f.stdout, code: f.code }), { planned: [] });
+  };
+
+  // 1. no certificate: the HTTP-only site is created
+  let changes = run(base);
+  assert.equal(changes.length, 1);
+  assert.equal(changes[0]!.action, 'create');
+  assert.match(changes[0]!.reason, /http only/);
+  let a = bash('apply', changes[0]!.script!);
+  assert.equal(a.code, 0, a.stderr);
+  assert.doesNotMatch(readFileSync(sitePath, 'utf8'), /443/);
+  assert.deepEqual(run(base), []);
+
+  // 2. a certificate appears: the site becomes HTTPS (with a diff), then nothing to do
+  makeCert(certs, ['a.test', 'b.test']);
+  changes = run(base);
+  assert.equal(changes.length, 1);
+  assert.match(changes[0]!.reason, /content differs; https/);
+  assert.match(changes[0]!.diff!, /^\+\s+listen 443 ssl http2;$/m);
+  a = bash('apply', changes[0]!.script!);
+  assert.equal(a.code, 0, a.stderr);
+  const good = readFileSync(sitePath, 'utf8');
+  assert.match(good, /listen 443 ssl http2;/);
+  assert.deepEqual(run(base), []);
+
+  // 3. a broken template: nginx -t rejects it, the previous file is back, the error is shown
+  const broken = mkdtempSync(join(tmp, 'tpl-'));
+  copyFileSync(join(templatesDir, 'nginx-site.hbs'), join(broken, 'nginx-site.hbs'));
+  writeFileSync(join(broken, 'nginx-site.hbs'), readFileSync(join(broken, 'nginx-site.hbs'), 'utf8').replace('ssl_session_tickets off;', 'ssl_session_tickets off;\n    no_such_directive on;'));
+  changes = run({ ...base, templatesDir: broken });
+  assert.equal(changes.length, 1);
+  a = bash('apply', changes[0]!.script!);
+  assert.notEqual(a.code, 0);
+  assert.match(a.stderr, /unknown directive "no_such_directive"/);
+  assert.match(a.stderr, /previous version restored/);
+  assert.equal(readFileSync(sitePath, 'utf8'), good);
+  assert.equal(existsSync(sitePath), true);
+});
+
+const debian: HostInfo = { osId: 'debian', osVersion: '12', osPretty: 'Debian 12', arch: 'amd64', rawArch: 'amd64', ipv6: false, systemd: true, hostname: 'h1' };
+
+test('nginx recipe: default site replaced before apt, site, service reloading on changes', () => {
+  const params = nginxParams.parse({});
+  const rs = nginxRecipe.resources({ params, host: debian, config });
+  assert.deepEqual(rs.map((r) => r.key), [
+    'file:/etc/nginx/sites-enabled/default',
+    'apt:nginx',
+    'directory:/var/www/panel-acme',
+    'directory:/var/www/panel-acme/.well-known',
+    'directory:/var/www/panel-acme/.well-known/acme-challenge',
+    'file:/etc/nginx/conf.d/panel.conf',
+    'service:nginx',
+  ]);
+  assert.equal(nginxRecipe.precheck?.({ params, host: debian, config }), undefined);
+  assert.match(nginxRecipe.precheck?.({ params, host: debian, config: { ...config, domains: ['a.test;reboot'] } }) ?? '', /character ";"/);
+});
+
+test('certificate recipe: inputs checked; timer units only on local installs', () => {
+  const params = { renewOnly: false, timer: true };
+  const ctx = { params, host: debian, config };
+  assert.deepEqual(certificateRecipe.resources(ctx).map((r) => r.key), ['certificate:a.test']);
+  const local = { ...ctx, config: { ...config, connection: { kind: 'local' as const } } };
+  assert.deepEqual(certificateRecipe.resources(local).map((r) => r.key), ['certificate:a.test', 'unit:panel-renew.service', 'unit:panel-renew.timer', 'service:panel-renew.timer']);
+  assert.deepEqual(certificateRecipe.resources({ ...local, params: { ...params, renewOnly: true } }).map((r) => r.key), ['certificate:a.test']);
+  assert.equal(certificateRecipe.precheck?.(ctx), undefined);
+  assert.match(certificateRecipe.precheck?.({ ...ctx, config: { ...config, domains: [] } }) ?? '', /no domain names/);
+  assert.match(certificateRecipe.precheck?.({ ...ctx, config: { ...config, email: '$(id)@x.test' } }) ?? '', /before @/);
+  assert.match(certificateRecipe.precheck?.({ ...ctx, config: { ...config, domains: ['*.a.test'] } }) ?? '', /wildcard/);
+});
