@@ -85,7 +85,7 @@ static void unauthorized(int fd) {
 }
 
 static void serve(int fd, int gateway) {
-  char req[8192];
+  char req[8192] = "";
   size_t len = 0;
   while (len < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
     ssize_t r = read(fd, req + len, sizeof req - 1 - len);
