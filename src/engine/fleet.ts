@@ -40,8 +40,10 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
     try {
       transport = await connect(config);
     } catch (e) {
+      // Transport errors name `user@addr:port`; an inventory host is known by
+      // its inventory name, so that name leads unless it already does.
       const msg = (e as Error).message;
-      finish(failedResult(config.name, msg.startsWith(config.name) || msg.includes('@') ? msg : `${config.name}: ${msg}`, startedAt));
+      finish(failedResult(config.name, msg.startsWith(`${config.name}:`) ? msg : `${config.name}: ${msg}`, startedAt));
       return undefined;
     }
     transports.set(config.name, transport);
