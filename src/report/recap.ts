@@ -8,15 +8,27 @@ export function formatRecap(mode: Mode, results: readonly HostResult[]): string 
     r.host,
     r.status,
     String(r.ok),
-    String(r.changed + r.failedChecks),
+    // check's column is drift: changes found plus failed verifications; in
+    // install and plan a failed verification is already counted as failed.
+    String(mode === 'check' ? r.changed + r.failedChecks : r.changed),
     String(r.failed),
     r.rebootRequired ? 'yes' : 'no',
     `${(r.durationMs / 1000).toFixed(1)}s`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), '', summaryLine(results)];
   const errors = results.filter((r) => r.error && (r.status === 'failed' || r.status === 'interrupted' || r.status === 'drift'));
   if (errors.length) out.push('', ...errors.map((r) => r.error!));
   return out.join('\n') + '\n';
+}
+
+/** `6 hosts: 4 changed, 1 failed, 1 interrupted` — statuses in a fixed order, zero counts left out. */
+export function summaryLine(results: readonly HostResult[]): string {
+  const order: readonly HostResult['status'][] = ['ok', 'changed', 'drift', 'failed', 'interrupted'];
+  const parts = order.flatMap((s) => {
+    const n = results.filter((r) => r.status === s).length;
+    return n ? [`${n} ${s}`] : [];
+  });
+  return `${results.length} host${results.length === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }
