@@ -40,7 +40,7 @@ export default defineRecipe({
     directory({ path: '/opt/panel-demo', mode: 0o755 }),
     file({ path: '/opt/panel-demo/motd.txt', content: `${params.message}\n`, mode: 0o644 }),
     template({ path: '/etc/panel-demo.conf', source: 'demo.conf.hbs', data: { hostname: host.hostname, os: host.osPretty }, mode: 0o640 }),
-    apt({ packages: ['hello'] }),
+    apt({ packages: ['hello', 'curl', 'ca-certificates'] }),
     ...(params.artifacts && host.arch ? artifactResources(config, host.arch) : []),
     unit({ name: 'panel-demo.service', content: DEMO_UNIT }),
     service({ name: 'panel-demo.service', enabled: true, running: true, restartOn: ['unit:panel-demo.service', 'file:/etc/panel-demo.conf'] }),

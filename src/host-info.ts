@@ -17,16 +17,17 @@ export interface HostInfo {
   readonly hostname: string;
 }
 
-export const HOST_INFO_SCRIPT = String.raw`
-. /etc/os-release 2>/dev/null
-echo "osId=\${ID:-unknown}"
-echo "osVersion=\${VERSION_ID:-}"
-echo "osPretty=\${PRETTY_NAME:-unknown}"
-echo "rawArch=$(dpkg --print-architecture 2>/dev/null || uname -m)"
-if [ -e /proc/net/if_inet6 ] && [ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null || echo 1)" = 0 ]; then echo ipv6=1; else echo ipv6=0; fi
-if [ -d /run/systemd/system ]; then echo systemd=1; else echo systemd=0; fi
-echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"
-`;
+// Plain strings, not a template literal: the `${…}` here are shell expansions.
+export const HOST_INFO_SCRIPT = [
+  '. /etc/os-release 2>/dev/null',
+  'echo "osId=${ID:-unknown}"',
+  'echo "osVersion=${VERSION_ID:-}"',
+  'echo "osPretty=${PRETTY_NAME:-unknown}"',
+  'echo "rawArch=$(dpkg --print-architecture 2>/dev/null || uname -m)"',
+  'if [ -e /proc/net/if_inet6 ] && [ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null || echo 1)" = 0 ]; then echo ipv6=1; else echo ipv6=0; fi',
+  'if [ -d /run/systemd/system ]; then echo systemd=1; else echo systemd=0; fi',
+  'echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"',
+].join('\n') + '\n';
 
 export function parseHostInfo(stdout: string): HostInfo {
   const kv = new Map<string, string>();

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { HOST_INFO_SCRIPT, parseHostInfo } from '../../src/host-info.js';
+
+test('the host info script really expands os-release variables (run in local bash)', () => {
+  const r = spawnSync('bash', ['-s'], { input: HOST_INFO_SCRIPT, encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  const info = parseHostInfo(r.stdout);
+  assert.doesNotMatch(info.osId, /\$/);
+  assert.doesNotMatch(info.osPretty, /\$/);
+  assert.notEqual(info.osId, 'unknown');
+});
+
+test('parseHostInfo maps architectures and flags', () => {
+  const info = parseHostInfo('osId=ubuntu\nosVersion=22.04\nosPretty=Ubuntu 22.04.4 LTS\nrawArch=aarch64\nipv6=0\nsystemd=1\nhostname=web1\n');
+  assert.equal(info.arch, 'arm64');
+  assert.equal(info.ipv6, false);
+  assert.equal(info.systemd, true);
+  assert.equal(parseHostInfo('rawArch=s390x\n').arch, undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'hi-'));
+  writeFileSync(join(dir, 'x'), '');
+});
