@@ -1,0 +1,325 @@
+/** plan() and parse() of every resource kind, without a host. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  apt,
+  archive,
+  bridge,
+  command,
+  directory,
+  download,
+  file,
+  kernelModule,
+  secretFile,
+  service,
+  sysctl,
+  template,
+  unit,
+  type Change,
+  type FileFacts,
+  type ServiceFacts,
+} from '../../../src/resources/index.js';
+import { Secret } from '../../../src/secret.js';
+
+const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
+const none = { planned: [] as Change[] };
+const owned = (mode: number, owner = 'root', group = 'root') => ({ mode, owner, uid: owner === 'root' ? 0 : 65534, group, gid: group === 'root' ? 0 : 65534 });
+const present = (content: string, mode = 0o644, owner = 'root', group = 'root'): FileFacts => ({
+  exists: true,
+  type: 'file',
+  owned: owned(mode, owner, group),
+  size: Buffer.byteLength(content),
+  sha256: sha(content),
+  content: Buffer.from(content),
+});
+const fileOut = (lines: string[]) => ({ stdout: lines.join('\n') + '\n', code: 0 });
+
+describe('file', () => {
+  const r = file({ path: '/etc/x.conf', content: 'a\nb\n', mode: 0o600 });
+  const cases: { name: string; facts: FileFacts; want: [string, string][] }[] = [
+    { name: 'converged', facts: present('a\nb\n', 0o600), want: [] },
+    { name: 'absent', facts: { exists: false }, want: [['create', 'absent']] },
+    { name: 'content', facts: present('a\nc\n', 0o600), want: [['update', 'content differs']] },
+    { name: 'content+mode', facts: present('a\n', 0o644), want: [['update', 'content differs, mode 0644 → 0600']] },
+    { name: 'mode', facts: present('a\nb\n', 0o644), want: [['update', 'mode 0644 → 0600']] },
+    { name: 'owner', facts: present('a\nb\n', 0o600, 'nobody', 'nogroup'), want: [['update', 'owner nobody → root, group nogroup → root']] },
+    { name: 'symlink', facts: { exists: true, type: 'symlink', owned: owned(0o777), size: 3 }, want: [['update', 'not a regular file (symlink)']] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const plan = r.plan(c.facts, none);
+      assert.deepEqual(plan.map((p) => [p.action, p.reason]), c.want);
+      for (const p of plan) assert.equal(p.resource, 'file:/etc/x.conf');
+    });
+  }
+  it('diff is labelled with the path; mode-only change has no diff and does not rewrite', () => {
+    const [u] = r.plan(present('a\nc\n', 0o600), none);
+    assert.match(u?.diff ?? '', /^--- \/etc\/x\.conf\n\+\+\+ \/etc\/x\.conf\n@@/);
+    assert.match(u?.diff ?? '', /^-c$/m);
+    const [m] = r.plan(present('a\nb\n', 0o644), none);
+    assert.equal(m?.diff, undefined);
+    assert.doesNotMatch(m?.script ?? '', /base64/);
+    const [c] = r.plan({ exists: false }, none);
+    assert.match(c?.diff ?? '', /^--- \/dev\/null\n\+\+\+ \/etc\/x\.conf/);
+  });
+  it('large file without content: note instead of a diff', () => {
+    const big: FileFacts = { exists: true, type: 'file', owned: owned(0o600), size: 999999, sha256: 'f'.repeat(64) };
+    assert.match(r.plan(big, none)[0]?.diff ?? '', /previous content not shown: 999999 bytes/);
+  });
+  it('secret file content never appears outside the script', () => {
+    const s = file({ path: '/etc/s', content: 'hunter2-secret', secret: true });
+    assert.doesNotMatch(s.facts(), /panel_file_facts \S+ 1/);
+    for (const f of [{ exists: false } as FileFacts, present('old-secret-value')]) {
+      const [c] = s.plan(f, none);
+      assert.equal(c?.diff, '(secret content changed; value masked)');
+      const { script, ...rest } = c as Change & { script: string };
+      assert.ok(!JSON.stringify(rest).includes('hunter2-secret'));
+      assert.ok(!JSON.stringify(rest).includes('old-secret-value'));
+      assert.ok(script.includes(Buffer.from('hunter2-secret').toString('base64')));
+    }
+  });
+  it('parse: realistic output and garbage', () => {
+    const f = r.parse(fileOut(['exists=1', 'type=file', 'mode=640', 'owner=root', 'uid=0', 'group=adm', 'gid=4', 'size=4', `sha256=${sha('a\nb\n')}`, `content=${Buffer.from('a\nb\n').toString('base64')}`]));
+    assert.ok(f.exists && f.owned.mode === 0o640 && f.owned.group === 'adm' && f.content?.toString() === 'a\nb\n');
+    assert.deepEqual(r.parse(fileOut(['exists=0'])), { exists: false });
+    assert.throws(() => r.parse(fileOut(['bash: panel_file_facts: command not found'])), /file:\/etc\/x\.conf: unexpected fact output/);
+    assert.throws(() => r.parse({ stdout: '', code: 127 }), /fact script failed \(exit 127\)/);
+    assert.throws(() => r.parse(fileOut(['exists=1', 'type=file', 'mode=rw', 'owner=root', 'uid=0', 'group=root', 'gid=0', 'size=1'])), /mode is not octal/);
+  });
+  it('every value reaching the shell is quoted', () => {
+    const evil = file({ path: "/etc/a'; touch /pwned; '", content: 'x', owner: "root'; reboot; '" });
+    const [c] = evil.plan({ exists: false }, none);
+    assert.ok(c?.script?.includes(`__p='/etc/a'\\''; touch /pwned; '\\'''`));
+    assert.ok(c?.script?.includes(`'root'\\''; reboot; '\\'''`));
+    assert.throws(() => file({ path: 'relative', content: '' }), /absolute/);
+  });
+});
+
+describe('template', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tpl-'));
+  writeFileSync(join(dir, 'a.hbs'), 'listen {{port}};\nserver_name {{domain}};\n');
+  it('renders with noEscape and converges like a file', () => {
+    const t = template({ path: '/etc/nginx/x.conf', source: 'a.hbs', data: { port: 443, domain: 'a&b<c>' }, templatesDir: dir });
+    assert.deepEqual(t.plan(present('listen 443;\nserver_name a&b<c>;\n'), none), []);
+  });
+  it('names the template and the missing variable', () => {
+    assert.throws(() => template({ path: '/x', source: 'a.hbs', data: { port: 1 }, templatesDir: dir }), /template a\.hbs: missing variable "domain" at line 2: server_name \{\{domain\}\};/);
+    assert.throws(() => template({ path: '/x', source: 'nope.hbs', data: {}, templatesDir: dir }), /nope\.hbs: cannot read/);
+  });
+});
+
+describe('directory', () => {
+  const d = directory({ path: '/var/lib/faasd', mode: 0o750 });
+  const dir = (mode: number, owner = 'root'): FileFacts => ({ exists: true, type: 'directory', owned: owned(mode, owner), size: 4096 });
+  it('table', () => {
+    assert.deepEqual(d.plan(dir(0o750), none), []);
+    assert.deepEqual(d.plan({ exists: false }, none).map((c) => [c.action, c.reason]), [['create', 'absent']]);
+    assert.deepEqual(d.plan(dir(0o755, 'nobody'), none).map((c) => c.reason), ['mode 0755 → 0750, owner nobody → root']);
+    assert.deepEqual(d.plan(present('x'), none).map((c) => c.reason), ['a file is in the way']);
+  });
+});
+
+describe('apt', () => {
+  const r = apt({ packages: ['curl', 'runc', 'iptables', 'curl'] });
+  it('key is sorted and deduplicated', () => assert.equal(r.key, 'apt:curl,iptables,runc'));
+  it('parse dpkg-query output (multi-arch, removed-with-config)', () => {
+    const f = r.parse({
+      stdout: 'pkg=curl install ok installed\npkg=libc6 install ok installed\npkg=libc6 install ok installed\npkg=runc deinstall ok config-files\n',
+      code: 0,
+    });
+    assert.deepEqual([...f.installed].sort(), ['curl', 'libc6']);
+    assert.deepEqual(r.plan(f, none).map((c) => [c.action, c.target, c.reason]), [['install', 'iptables runc', 'not installed']]);
+    assert.throws(() => r.parse({ stdout: 'dpkg-query: error\n', code: 0 }), /unexpected dpkg-query output/);
+  });
+  it('converged', () => assert.deepEqual(r.plan({ installed: new Set(['curl', 'runc', 'iptables']) }, none), []));
+  it('rejects non-package names', () => assert.throws(() => apt({ packages: ['curl; reboot'] }), /not a package name/));
+});
+
+describe('download', () => {
+  const s = 'a'.repeat(64);
+  const r = download({ url: 'https://example.org/faasd', sha256: s, dest: '/usr/local/bin/faasd', mode: 0o755 });
+  const bin = (hash: string, mode = 0o755): FileFacts => ({ exists: true, type: 'file', owned: owned(mode), size: 10, sha256: hash });
+  it('table', () => {
+    assert.deepEqual(r.plan(bin(s), none), []);
+    assert.deepEqual(r.plan({ exists: false }, none).map((c) => [c.action, c.target, c.reason]), [['install', '/usr/local/bin/faasd', 'absent']]);
+    assert.deepEqual(r.plan(bin('b'.repeat(64)), none).map((c) => c.reason), ['checksum differs']);
+    assert.deepEqual(r.plan(bin(s, 0o644), none).map((c) => [c.action, c.reason]), [['update', 'mode 0644 → 0755']]);
+  });
+  it('validates url and sha', () => {
+    assert.throws(() => download({ url: 'ftp://x', sha256: s, dest: '/x' }), /not an http/);
+    assert.throws(() => download({ url: 'https://x/y', sha256: 'ABC', dest: '/x' }), /64 lowercase hex/);
+  });
+});
+
+describe('archive', () => {
+  const s = 'd'.repeat(64);
+  const r = archive({ url: 'https://m/containerd-1.7.27-linux-amd64.tar.gz', sha256: s, into: '/usr/local', members: ['bin/containerd', 'bin/ctr'] });
+  const h1 = '1'.repeat(64);
+  const h2 = '2'.repeat(64);
+  const out = (lines: string[]) => r.parse({ stdout: lines.join('\n') + '\n', code: 0 });
+  const rec = [`rec_archive=${s}`, 'rec_url=https://m/x', `rec_member=${h1} bin/containerd`, `rec_member=${h2} bin/ctr`];
+  it('key', () => assert.equal(r.key, 'archive:/usr/local:containerd-1.7.27-linux-amd64.tar.gz'));
+  it('table', () => {
+    const t: [string[], string | undefined][] = [
+      [[...rec, `cur=${h1} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], undefined],
+      [[`cur=- - bin/containerd`, `cur=- - bin/ctr`], 'not extracted'],
+      [[...rec, `cur=${h2} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], 'bin/containerd: checksum differs'],
+      [[...rec, `cur=- - bin/containerd`, `cur=${h2} 755 bin/ctr`], 'bin/containerd: absent'],
+      [[...rec.map((l) => l.replace(s, 'e'.repeat(64))), `cur=${h1} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], 'archive changed'],
+    ];
+    for (const [lines, reason] of t) {
+      const plan = r.plan(out(lines), none);
+      assert.deepEqual(plan.map((c) => c.reason), reason === undefined ? [] : [reason], lines.join(' | '));
+    }
+  });
+  it('rejects escaping members and garbage facts', () => {
+    assert.throws(() => archive({ url: 'https://m/a.tgz', sha256: s, into: '/opt', members: ['../etc/passwd'] }), /relative path/);
+    assert.throws(() => out(['hello']), /unexpected fact output/);
+  });
+});
+
+describe('unit', () => {
+  it('paths, keys and daemon-reload', () => {
+    const u = unit({ name: 'containerd.service', content: '[Unit]\n' });
+    assert.equal(u.key, 'unit:containerd.service');
+    const [c] = u.plan({ exists: false }, none);
+    assert.equal(c?.target, '/etc/systemd/system/containerd.service');
+    assert.match(c?.script ?? '', /systemctl daemon-reload/);
+    const d = unit({ name: 'faasd.service', dropIn: 'proxy', content: '' });
+    assert.equal(d.plan({ exists: false }, none)[0]?.target, '/etc/systemd/system/faasd.service.d/proxy.conf');
+    assert.throws(() => unit({ name: 'containerd', content: '' }), /type suffix/);
+  });
+});
+
+describe('service', () => {
+  const s = service({ name: 'containerd', enabled: true, running: true, restartOn: ['unit:containerd.service', 'archive:/usr/local:c.tgz'], reloadOn: ['file:/etc/c.toml'] });
+  const f = (enabled: string, active: string, pending?: 'restart' | 'reload'): ServiceFacts => ({ enabled, active, since: '', pending });
+  const unitChange: Change = { resource: 'unit:containerd.service', action: 'update', target: '/etc/systemd/system/containerd.service', reason: 'content differs', script: ':' };
+  const other: Change = { resource: 'file:/etc/other', action: 'update', target: '/etc/other', reason: 'content differs', script: ':' };
+  const conf: Change = { resource: 'file:/etc/c.toml', action: 'update', target: '/etc/c.toml', reason: 'content differs', script: ':' };
+  const acts = (cs: Change[]) => cs.map((c) => `${c.action}:${c.reason}`);
+
+  it('converged: nothing, even when unrelated things change', () => {
+    assert.deepEqual(s.plan(f('enabled', 'active'), { planned: [other] }), []);
+    assert.deepEqual(s.plan(f('static', 'active'), none), []);
+  });
+  it('enable and start; a start is not followed by a restart', () => {
+    assert.deepEqual(acts(s.plan(f('disabled', 'inactive'), { planned: [unitChange] })), ['enable:disabled', 'start:inactive']);
+    const [, start] = s.plan(f('disabled', 'failed'), { planned: [unitChange] });
+    assert.deepEqual(start?.after, ['update /etc/systemd/system/containerd.service (content differs)']);
+    assert.deepEqual(acts(s.plan(f('not-found', ''), none)), ['enable:not-found', 'start:not found']);
+    assert.match(s.plan(f('masked', 'inactive'), none)[0]?.script ?? '', /systemctl unmask/);
+  });
+  it('restart when a restartOn resource changed: prepare records it, script clears it', () => {
+    const [r] = s.plan(f('enabled', 'active'), { planned: [other, unitChange] });
+    assert.equal(r?.action, 'restart');
+    assert.deepEqual(r?.after, ['update /etc/systemd/system/containerd.service (content differs)']);
+    assert.match(r?.prepare ?? '', /echo restart > \/var\/lib\/panel\/pending-restart\/containerd\.service/);
+    assert.match(r?.script ?? '', /systemctl restart containerd\.service[\s\S]*rm -f \/var\/lib\/panel\/pending-restart\/containerd\.service/);
+  });
+  it('restart pending from an interrupted run, with nothing planned now', () => {
+    const [r] = s.plan(f('enabled', 'active', 'restart'), none);
+    assert.equal(r?.action, 'restart');
+    assert.equal(r?.reason, 'restart pending from an earlier run');
+    assert.equal(r?.after, undefined);
+  });
+  it('reload only for reloadOn; restart wins over reload', () => {
+    assert.deepEqual(acts(s.plan(f('enabled', 'active'), { planned: [conf] })), ['reload:configuration changed']);
+    assert.deepEqual(acts(s.plan(f('enabled', 'active'), { planned: [conf, unitChange] })), ['restart:dependency changed']);
+    assert.deepEqual(acts(s.plan(f('enabled', 'active', 'reload'), none)), ['reload:reload pending from an earlier run']);
+  });
+  it('stop and disable', () => {
+    const off = service({ name: 'nginx.service', enabled: false, running: false });
+    assert.deepEqual(acts(off.plan(f('enabled', 'active'), none)), ['disable:enabled', 'stop:active']);
+    assert.deepEqual(off.plan(f('disabled', 'inactive'), none), []);
+  });
+  it('parse', () => {
+    const p = s.parse({ stdout: 'enabled=enabled\nactive=active\nsince=Sat 2026-11-21 23:56:41 UTC\npending=restart\n', code: 0 });
+    assert.deepEqual(p, { enabled: 'enabled', active: 'active', since: 'Sat 2026-11-21 23:56:41 UTC', pending: 'restart' });
+    assert.equal(s.parse({ stdout: 'enabled=\nactive=inactive\nsince=\n', code: 0 }).pending, undefined);
+  });
+});
+
+describe('sysctl', () => {
+  const r = sysctl({ key: 'net.ipv4.conf.all.forwarding', value: '1' });
+  const out = (lines: string[]) => r.parse({ stdout: lines.join('\n') + '\n', code: 0 });
+  it('table', () => {
+    const reasons = (lines: string[]) => r.plan(out(lines), none).map((c) => `${c.action} ${c.target}: ${c.reason}`);
+    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=1']), []);
+    assert.deepEqual(reasons(['runtime=0', 'file=1', 'line=1']), ['set net.ipv4.conf.all.forwarding: runtime 0 → 1']);
+    assert.deepEqual(reasons(['runtime=1', 'file=0']), ['update /etc/sysctl.d/99-panel.conf: absent']);
+    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=1', 'line=1']), ['update /etc/sysctl.d/99-panel.conf: 2 lines for net.ipv4.conf.all.forwarding']);
+    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=0']), ['update /etc/sysctl.d/99-panel.conf: net.ipv4.conf.all.forwarding = 0 → 1']);
+  });
+  it('whitespace-normalised values', () => {
+    const p = sysctl({ key: 'net.ipv4.ip_local_port_range', value: '1024  65000' });
+    assert.deepEqual(p.plan(p.parse({ stdout: 'runtime=1024 65000\nfile=1\nline=1024\t65000\n', code: 0 }), none), []);
+  });
+});
+
+describe('kernelModule', () => {
+  const k = kernelModule({ name: 'br_netfilter' });
+  const conf = ['exists=1', 'type=file', 'mode=644', 'owner=root', 'uid=0', 'group=root', 'gid=0', 'size=13', `sha256=${sha('br_netfilter\n')}`];
+  it('table', () => {
+    assert.deepEqual(k.plan(k.parse({ stdout: ['loaded=1', ...conf].join('\n'), code: 0 }), none), []);
+    const p = k.plan(k.parse({ stdout: 'loaded=0\nexists=0\n', code: 0 }), none);
+    assert.deepEqual(p.map((c) => [c.action, c.target, c.reason]), [
+      ['create', '/etc/modules-load.d/panel-br_netfilter.conf', 'absent'],
+      ['load', 'br_netfilter', 'not loaded'],
+    ]);
+    assert.ok(p.every((c) => c.resource === 'kmod:br_netfilter'));
+  });
+});
+
+describe('bridge', () => {
+  const b = bridge({ name: 'openfaas0', address: '10.62.0.1/16' });
+  const link = (flags: string[], kind = 'bridge') => JSON.stringify([{ ifname: 'openfaas0', flags, linkinfo: { info_kind: kind } }]);
+  const addr = (local?: string) => JSON.stringify([{ addr_info: local ? [{ family: 'inet', local, prefixlen: 16 }] : [] }]);
+  const p = (lines: string[]) => b.plan(b.parse({ stdout: lines.join('\n') + '\n', code: 0 }), none).map((c) => `${c.action}:${c.reason}`);
+  it('table', () => {
+    assert.deepEqual(p(['exists=1', `link=${link(['BROADCAST', 'UP'])}`, `addr=${addr('10.62.0.1')}`]), []);
+    assert.deepEqual(p(['exists=0']), ['create:absent']);
+    assert.deepEqual(p(['exists=1', `link=${link(['BROADCAST'])}`, `addr=${addr()}`]), ['update:address 10.62.0.1/16 missing', 'update:down']);
+    assert.deepEqual(p(['exists=1', `link=${link(['UP'], 'veth')}`, `addr=${addr()}`]), ['create:a veth link is in the way']);
+  });
+  it('garbage', () => assert.throws(() => b.parse({ stdout: 'exists=1\nlink=[{\naddr=[]\n', code: 0 }), /cannot parse `ip -j` output/));
+  it('validates', () => assert.throws(() => bridge({ name: 'x', address: '10.0.0.300/8' }), /not an IPv4 CIDR/));
+});
+
+describe('command', () => {
+  const c = command({ name: 'faasd-login', check: 'test -f /x', run: 'touch /x' });
+  it('table', () => {
+    assert.deepEqual(c.plan(c.parse({ stdout: 'check=0\n', code: 0 }), none), []);
+    assert.deepEqual(c.plan(c.parse({ stdout: 'check=1\n', code: 0 }), none).map((x) => [x.action, x.target, x.reason, x.script]), [['run', 'faasd-login', 'check failed', 'touch /x']]);
+  });
+});
+
+describe('secretFile', () => {
+  const value = 'super-secret-password-42';
+  const s = secretFile({ path: '/var/lib/faasd/secrets/basic-auth-password', value: new Secret(value), generate: 'false' });
+  const g = secretFile({ path: '/var/lib/faasd/secrets/basic-auth-password', generate: 'head -c 32 /dev/urandom | base64' });
+  const visible = (cs: Change[]) => JSON.stringify(cs.map(({ script: _s, ...rest }) => rest));
+  it('facts never read the content', () => {
+    assert.match(g.facts(), /panel_file_facts \S+ 0/);
+    const parsed = g.parse({ stdout: ['exists=1', 'type=file', 'mode=600', 'owner=root', 'uid=0', 'group=root', 'gid=0', 'size=3', `sha256=${sha('abc')}`, 'content=YWJj'].join('\n'), code: 0 });
+    assert.ok(parsed.exists && parsed.content === undefined);
+  });
+  it('table', () => {
+    const have = (v: string, mode = 0o600): FileFacts => ({ exists: true, type: 'file', owned: owned(mode), size: v.length, sha256: sha(v) });
+    assert.deepEqual(g.plan(have('anything'), none), [], 'never overwritten without a value');
+    assert.deepEqual(s.plan(have(value), none), []);
+    const absentGen = g.plan({ exists: false }, none);
+    assert.deepEqual(absentGen.map((c) => [c.action, c.reason]), [['create', 'absent']]);
+    assert.match(absentGen[0]?.script ?? '', /head -c 32/);
+    const differ = s.plan(have('old-value-here'), none);
+    assert.deepEqual(differ.map((c) => [c.action, c.reason, c.diff]), [['update', 'value differs', '(secret content changed; value masked)']]);
+    assert.ok(!visible(differ).includes(value) && !visible(differ).includes('old-value-here'));
+    assert.ok(differ[0]?.script?.includes(Buffer.from(value).toString('base64')));
+    assert.ok(!visible(s.plan({ exists: false }, none)).includes(value));
+    assert.deepEqual(g.plan(have('x', 0o644), none).map((c) => c.reason), ['mode 0644 → 0600']);
+  });
+});
