@@ -103,7 +103,7 @@ export function writeFileScript(spec: FileSpec): string {
     `trap - EXIT`,
   ];
   if (spec.validate !== undefined) {
-    const msg = `validation (${spec.validate}) failed for ${spec.path}; previous version restored`;
+    const msg = `validation (${spec.validate}) failed for ${spec.path}; previous version restored (a new file is removed)`;
     lines.push(
       `if ! __out=$( { ${spec.validate}\n} 2>&1 </dev/null ); then`,
       `  panel_restore "$__p" "$__b" || true`,
