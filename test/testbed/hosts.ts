@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile, chmod, chown, readFile, open } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { modulesNspawnArgs, writeBuiltinModules } from './modules.js';
 import { netnsPids } from './net.js';
 import { processAlive, recordOf, type ProcRecord } from './procs.js';
 import { must, run, sleep, type RunResult } from './run.js';
@@ -49,6 +50,7 @@ export async function writeHostFiles(h: HostRecord, files: HostFiles, users: rea
   await writeFile(join(m, 'etc/ssh/ssh_host_ed25519_key'), files.hostKeyPrivate, { mode: 0o600 });
   await writeFile(join(m, 'etc/ssh/ssh_host_ed25519_key.pub'), `${files.hostKeyPublic}\n`, { mode: 0o644 });
   await writeFile(join(m, 'etc/apt/sources.list.d/panel-testbed.list'), `${files.aptSourceLine}\n`);
+  await writeBuiltinModules(m);
   for (const user of users) {
     const { uid, gid, home } = await uidOf(m, user);
     const dir = join(m, home, '.ssh');
@@ -79,6 +81,7 @@ export async function bootHost(h: HostRecord, consoleLog: string): Promise<ProcR
       '--timezone=off',
       '--link-journal=no',
       '--console=read-only',
+      ...modulesNspawnArgs(),
     ],
     {
       detached: true,

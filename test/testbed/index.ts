@@ -16,8 +16,8 @@ import { bootHost, execIn, killHost, mountOverlay, waitBooted, waitSsh, writeHos
 import { fingerprint, generateKey, knownHostsLine } from './keys.js';
 import { createBridge, createHostNet, netnsPids, setLink, subnetOf } from './net.js';
 import { sleep, type RunResult } from './run.js';
-import { APT_PORT, startServices, type AcmeInfo, type DnsControl, type Services } from './services.js';
-import { loadState, saveState, type BedState, type HostRecord } from './state.js';
+import { APT_PORT, servicesFrom, startServices, type AcmeInfo, type DnsControl, type ServicesInfo, type Services } from './services.js';
+import { listBedIds, loadState, saveState, type BedState, type HostRecord } from './state.js';
 
 export type { TestUser } from './base.js';
 export type { AcmeInfo, DnsControl } from './services.js';
@@ -177,24 +177,53 @@ async function build(s: BedState, lower: string, opts: StartOptions, log: (m: st
   await writeFile(knownHostsFile, hosts.map((h) => `${h.knownHostsLine}\n`).join(''));
   const services: Services = await servicesP;
   await saveState(s);
-  writeEnvFile(s, hosts, knownHostsFile, client.privateFile, services);
+  await writeBedFiles(s, { hosts, knownHostsFile, keyFile: client.privateFile, services: services.info }, services);
   return makeBed(s, hosts, knownHostsFile, client.privateFile, services);
 }
 
-/** A shell-sourceable summary (for the CLI, the demo and humans). */
-function writeEnvFile(s: BedState, hosts: TestHost[], knownHosts: string, key: string, sv: Services): void {
+/** What attachTestbed needs to rebuild a Testbed handle in another process. */
+interface BedFile {
+  hosts: TestHost[];
+  knownHostsFile: string;
+  keyFile: string;
+  services: ServicesInfo;
+}
+
+/** bed.json for attachTestbed, and a shell-sourceable `env` (for the CLI, the demo and humans). */
+async function writeBedFiles(s: BedState, f: BedFile, sv: Services): Promise<void> {
+  await writeFile(join(s.runDir, 'bed.json'), JSON.stringify(f, null, 2));
   const lines = [
     `TESTBED_ID=${s.id}`,
-    `TESTBED_KEY=${key}`,
-    `TESTBED_KNOWN_HOSTS=${knownHosts}`,
+    `TESTBED_KEY=${f.keyFile}`,
+    `TESTBED_KNOWN_HOSTS=${f.knownHostsFile}`,
     `TESTBED_MIRROR=${sv.mirrorUrl}`,
     `TESTBED_APT=${sv.aptUrl}`,
     `TESTBED_CHECKSUMS=${sv.checksumsFile}`,
     `TESTBED_ACME_DIRECTORY=${sv.acme.directory}`,
     `TESTBED_ACME_CA=${sv.acme.caFile}`,
-    `TESTBED_HOSTS="${hosts.map((h) => h.address).join(' ')}"`,
+    `TESTBED_HOSTS="${f.hosts.map((h) => h.address).join(' ')}"`,
   ];
-  void writeFile(join(s.runDir, 'env'), `${lines.join('\n')}\n`);
+  await writeFile(join(s.runDir, 'env'), `${lines.join('\n')}\n`);
+}
+
+/**
+ * A handle on a bed started by another process (e.g. `testbed up`); without an
+ * id, the most recent detached bed. stop() on it removes the bed.
+ */
+export async function attachTestbed(id?: string): Promise<Testbed | undefined> {
+  const ids = id ? [id] : (await listBedIds()).reverse();
+  for (const candidate of ids) {
+    const s = await loadState(candidate);
+    if (!s || (!id && !s.detached)) continue;
+    let f: BedFile;
+    try {
+      f = JSON.parse(await readFile(join(s.runDir, 'bed.json'), 'utf8')) as BedFile;
+    } catch {
+      continue; // still starting, or half-made
+    }
+    return makeBed(s, f.hosts, f.knownHostsFile, f.keyFile, servicesFrom(f.services));
+  }
+  return undefined;
 }
 
 export function makeBed(s: BedState, hosts: TestHost[], knownHostsFile: string, keyFile: string, sv: Services): Testbed {

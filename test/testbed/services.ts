@@ -39,6 +39,7 @@ export interface DnsControl {
 }
 
 export interface Services {
+  info: ServicesInfo;
   mirrorUrl: string;
   aptUrl: string;
   checksumsFile: string;
@@ -75,32 +76,53 @@ export async function startServices(
   await waitPort(addr, MIRROR_PORT, 20_000, server);
   log(`services up: apt :${APT_PORT}, mirror :${MIRROR_PORT}${ph ? ', pebble :14000' : ''}`);
 
+  return servicesFrom({
+    bridgeAddress: addr,
+    checksumsFile: mirror.checksumsFile,
+    acmeDirectory: ph?.directory,
+    acmeCaFile: ph?.caFile,
+  });
+}
+
+/** The plain facts a bed's services are described by (saved for `attachTestbed`). */
+export interface ServicesInfo {
+  bridgeAddress: string;
+  checksumsFile: string;
+  acmeDirectory: string | undefined;
+  acmeCaFile: string | undefined;
+}
+
+export function servicesFrom(info: ServicesInfo): Services {
+  const addr = info.bridgeAddress;
+  const { acmeDirectory, acmeCaFile } = info;
   const noPebble = (): never => {
     throw new Error('this testbed was started with pebble: false');
   };
-  const acme: AcmeInfo = ph
+  const withPebble = acmeDirectory !== undefined && acmeCaFile !== undefined;
+  const acme: AcmeInfo = withPebble
     ? {
-        directory: ph.directory,
-        caFile: ph.caFile,
-        rootCaPem: async () => pebbleManagement(addr, '/roots/0', await readFile(ph.caFile, 'utf8')),
+        directory: acmeDirectory,
+        caFile: acmeCaFile,
+        rootCaPem: async () => pebbleManagement(addr, '/roots/0', await readFile(acmeCaFile, 'utf8')),
       }
     : { directory: '', caFile: '', rootCaPem: async () => noPebble() };
   const dns: DnsControl = {
     add: async (name, address) => {
-      if (!ph) noPebble();
+      if (!withPebble) noPebble();
       const v6 = address.includes(':');
       await challtestsrv(addr, v6 ? '/add-aaaa' : '/add-a', { host: fqdn(name), addresses: [address] });
     },
     remove: async (name) => {
-      if (!ph) noPebble();
+      if (!withPebble) noPebble();
       await challtestsrv(addr, '/clear-a', { host: fqdn(name) });
       await challtestsrv(addr, '/clear-aaaa', { host: fqdn(name) });
     },
   };
   return {
+    info,
     mirrorUrl: `http://${addr}:${MIRROR_PORT}`,
     aptUrl: `http://${addr}:${APT_PORT}`,
-    checksumsFile: mirror.checksumsFile,
+    checksumsFile: info.checksumsFile,
     acme,
     dns,
   };

@@ -1,0 +1,45 @@
+/**
+ * Kernel modules inside test hosts. The runner's kernel may have no loadable
+ * modules at all (everything built in, no /lib/modules): then `modprobe overlay`
+ * or `modprobe br_netfilter` in a host would fail where a real server succeeds.
+ * So hosts get a /lib/modules/<release>/modules.builtin listing what the runner's
+ * kernel really has built in (detected, never assumed), indexed with depmod, and
+ * modprobe behaves as on a real host: built-ins succeed, anything else fails.
+ * When the runner does have /lib/modules, hosts see it read-only instead.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { must } from './run.js';
+
+/** nspawn arguments for /lib/modules (bind the runner's when it has real modules). */
+export function modulesNspawnArgs(): string[] {
+  return existsSync(`/lib/modules/${release()}`) ? [`--bind-ro=/lib/modules/${release()}`] : [];
+}
+
+let builtins: Promise<string[]> | undefined;
+
+/** Module names the runner's kernel has built in, from /sys/module and feature probes. */
+function detectBuiltins(): Promise<string[]> {
+  builtins ??= (async () => {
+    const names = new Set(await readdir('/sys/module').catch(() => [] as string[]));
+    const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
+    if (/\toverlay$/m.test(filesystems)) names.add('overlay');
+    if (existsSync('/proc/sys/net/bridge')) names.add('br_netfilter').add('bridge');
+    if (existsSync('/proc/net/ip_tables_names')) names.add('ip_tables').add('iptable_filter').add('iptable_nat');
+    if (existsSync('/proc/net/nf_conntrack')) names.add('nf_conntrack').add('nf_nat');
+    return [...names].sort();
+  })();
+  return builtins;
+}
+
+/** Write modules.builtin into the host root and index it (only when the runner has no modules). */
+export async function writeBuiltinModules(root: string): Promise<void> {
+  if (modulesNspawnArgs().length > 0) return;
+  const dir = join(root, 'lib/modules', release());
+  await mkdir(dir, { recursive: true });
+  const list = (await detectBuiltins()).map((n) => `kernel/builtin/${n}.ko\n`).join('');
+  await writeFile(join(dir, 'modules.builtin'), list);
+  await must(['chroot', root, 'depmod', '-q', release()]);
+}
