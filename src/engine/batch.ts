@@ -43,14 +43,17 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
   return outs;
 }
 
-/** A run of shell changes applied in one round trip; `header` runs first (progress, prepare hooks). */
+/** A run of shell changes applied in one round trip; `header` runs first (progress, the host's prepare hooks). */
 export function applyScript(changes: readonly (Change & { script: string })[], header: string): string {
   const parts = ['export PANEL_MODE=apply', PRELUDE, header];
-  for (const c of changes) if (c.prepare) parts.push(c.prepare);
   changes.forEach((c, i) => {
+    // The subshell stands alone on purpose: as the left side of `||` bash
+    // would ignore errexit inside it, and a failing line would not stop the step.
     parts.push(
       `echo '@@panel-step ${i}' >&2`,
-      `(\nset -euo pipefail\n${c.script}\n) </dev/null || { __rc=$?; echo "@@panel-fail ${i} $__rc"; exit $__rc; }`,
+      `(\nset -euo pipefail\n${c.script}\n) </dev/null`,
+      `__rc=$?`,
+      `if [ "$__rc" -ne 0 ]; then echo "@@panel-fail ${i} $__rc"; exit "$__rc"; fi`,
       `echo '@@panel-ok ${i}'`,
     );
   });

@@ -186,6 +186,10 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   // install
   let applied = 0;
   const n = plan.recipes.length;
+  // Every prepare hook of the host (e.g. pending-restart markers) runs in the
+  // first apply round trip, so a run cut between a config write in one recipe
+  // and the restart in a later one still restarts next time.
+  let prepares = plan.recipes.flatMap((r) => r.changes.flatMap((c) => (c.prepare ? [c.prepare] : []))).join('\n');
   for (const [index, rp] of plan.recipes.entries()) {
     const recipeId = rp.recipe.id;
     if (opts.signal?.aborted) {
@@ -196,7 +200,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'ok', changes: 0 });
       continue;
     }
-    const header = progressScript(config.progressDir, { code: 0, installType: recipeId, progress: (index / n) * 100, message: `${rp.changes.length} change(s)` });
+    const header = prepares + '\n' + progressScript(config.progressDir, { code: 0, installType: recipeId, progress: (index / n) * 100, message: `${rp.changes.length} change(s)` });
+    prepares = '';
     const failure = await applyRecipe(rp, transport, header, (c) => {
       applied++;
       emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });

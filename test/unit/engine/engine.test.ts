@@ -184,3 +184,33 @@ test('a precheck refusal happens before any change', async () => {
   assert.equal(r.result.error, 'h1: recipe picky: unsupported OS CentOS 7');
   assert.equal(existsSync(join(dir, 'picky')), false);
 });
+
+test('a failing line inside a multi-line change stops that change (errexit really applies)', async () => {
+  const path = join(dir, 'errexit-after');
+  const multi: Resource<{ done: boolean }> = {
+    key: 'multi',
+    facts: () => 'echo x=1',
+    parse: () => ({ done: false }),
+    plan: () => [{ resource: 'multi', action: 'run', target: 'multi', reason: 'test', script: `false\ntouch ${quote(path)}` }],
+  };
+  const r = await run('install', new Map<string, Recipe>([['multi', recipe('multi', () => [multi])]]), ['multi']);
+  assert.equal(r.result.status, 'failed');
+  assert.equal(existsSync(path), false, 'the line after the failing one did not run');
+});
+
+test('prepare hooks of later recipes run in the first apply round trip', async () => {
+  const flag = join(dir, 'pending-flag');
+  const prep: Resource<{ x: string }> = {
+    key: 'prep',
+    facts: () => 'echo x=1',
+    parse: () => ({ x: '1' }),
+    plan: () => [{ resource: 'prep', action: 'restart', target: 'svc', reason: 'test', prepare: `touch ${quote(flag)}`, script: 'exit 5' }],
+  };
+  const reg = new Map<string, Recipe>([
+    ['first', recipe('first', () => [marker('first-fails', 'x', true)])],
+    ['second', recipe('second', () => [prep], ['first'])],
+  ]);
+  const r = await run('install', reg, ['second']);
+  assert.equal(r.result.status, 'failed');
+  assert.equal(existsSync(flag), true, 'the later recipe recorded its pending restart before the first recipe failed');
+});
