@@ -167,12 +167,12 @@ export default defineRecipe({
     {
       name: `provider answers on ${OPENFAAS_NET.gateway}:8081`,
       script: `curl -sS -o /dev/null -m 5 -w '%{http_code}' http://${OPENFAAS_NET.gateway}:8081/healthz`,
-      expect: /^200$/,
+      expect: /^200\s*$/,
     },
     {
       name: 'gateway /healthz is 200',
       script: `curl -sS -o /dev/null -m 5 -w '%{http_code}' ${FAASD.gateway}/healthz`,
-      expect: /^200$/,
+      expect: /^200\s*$/,
     },
     {
       name: 'gateway /system/functions answers with basic auth',
@@ -180,7 +180,7 @@ export default defineRecipe({
       script:
         `printf 'user = "%s:%s"\\n' "$(cat ${FAASD.userFile})" "$(cat ${FAASD.passwordFile})" | ` +
         `curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${FAASD.gateway}/system/functions`,
-      expect: /^200$/,
+      expect: /^200\s*$/,
     },
     ...(params.faasCli ? [{ name: 'faas-cli runs', script: `${FAAS_CLI_BIN} version --short-version`, expect: /\d/ }] : []),
   ],

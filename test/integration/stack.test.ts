@@ -121,8 +121,8 @@ test('seven drifts: check finds each (exit 2), install repairs them, a third run
       'rm -f /etc/cni/net.d/10-openfaas.conflist',
       'systemctl stop containerd',
       "sed -i 's/^RestartSec=10s/RestartSec=30s/' /lib/systemd/system/faasd.service",
-      // Corrupt the binary in place (same size) so only its content betrays it.
-      'cp /usr/local/bin/faasd /tmp/faasd.bak && printf XXXX | dd of=/usr/local/bin/faasd bs=1 seek=4096 conv=notrunc status=none',
+      // Corrupt the binary (same size, so only its content betrays it); it is running, so swap in a copy.
+      'cp -p /usr/local/bin/faasd /usr/local/bin/.faasd.bad && printf XXXX | dd of=/usr/local/bin/.faasd.bad bs=1 seek=4096 conv=notrunc status=none && mv -f /usr/local/bin/.faasd.bad /usr/local/bin/faasd',
       'ip link del openfaas0',
       'sysctl -qw net.ipv4.conf.all.forwarding=0',
       'rm -f /var/lib/faasd/secrets/basic-auth-password',
