@@ -178,6 +178,11 @@ export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
     group: 'root',
     secret: false,
     validate: spec.validate ?? 'nginx -t',
+    // Reload right away when nginx already runs: on a fresh host the package
+    // starts nginx (with no listeners yet) between the facts and this write,
+    // so the service resource, which planned a `start` from the facts, would
+    // find it active and never load this site.
+    ...(spec.validate === undefined ? { then: RELOAD_NGINX } : {}),
   };
 }
 
