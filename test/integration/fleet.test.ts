@@ -138,8 +138,13 @@ test('--limit by host and by group: only those hosts are visited, the others\' f
   // The snapshot is only meaningful if an idle host's tree does not move by itself.
   assert.equal(await tree('host3'), before0.get('host3'), 'an idle host\'s tree is stable');
 
+  const logins = async (): Promise<number> =>
+    Number((await bed.exec(host('host1'), 'journalctl -q -u ssh.service --no-pager | grep -c "Accepted publickey" || true')).stdout.trim());
+  const loginsBefore = await logins();
   const one = await fleet('install', '--limit', 'host1', '--json');
   assert.equal(one.code, 0, one.stderr + one.stdout);
+  // Facts, apply and verify all went over a single SSH connection.
+  assert.equal(await logins(), loginsBefore + 1, 'one SSH login for the whole run');
   assert.deepEqual(started(one), ['host1']);
   assert.deepEqual(recapEvent(one).map((h) => [h.host, h.status]), [['host1', 'changed']]);
   assert.ok(await converged('host1'), 'host1 converged');
