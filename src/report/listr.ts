@@ -3,7 +3,7 @@
  * the engine does not know listr2 exists. Each host task waits for its
  * `host-start` to learn its recipes, each recipe task for its `recipe-end`.
  */
-import { Listr, ProcessOutput, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
+import { DefaultRenderer, Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
 import type { EngineEvent } from '../engine/events.js';
 import { redact } from '../secret.js';
 
@@ -28,6 +28,14 @@ interface HostState {
   readonly start: Deferred<readonly string[]>;
   readonly end: Deferred<{ status: string; error?: string; summary: string }>;
   readonly recipes: Map<string, RecipeState>;
+}
+
+/**
+ * listr2 picks its renderer by looking at stdout; panel draws the tree on
+ * stderr (stdout stays for results), so the tree must not depend on stdout.
+ */
+class TreeOnStream extends DefaultRenderer {
+  static override nonTTY = true;
 }
 
 export interface ListrSink {
@@ -88,13 +96,18 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
       concurrent: true,
       exitOnError: false,
       registerSignalListeners: false,
-      rendererOptions: { collapseSubtasks: false, collapseErrors: false, showErrorMessage: true },
-      renderer: 'default',
-      fallbackRenderer: 'simple',
-      rendererOptionsFallback: undefined,
-    } as ConstructorParameters<typeof Listr>[1] & { processOutput?: ProcessOutput },
+      // The caller already chose the tree for a terminal on `stream`; listr2
+      // would otherwise look at stdout and fall back when stdout is piped.
+      fallbackRendererCondition: false,
+      renderer: TreeOnStream,
+      rendererOptions: {
+        collapseSubtasks: false,
+        collapseErrors: false,
+        showErrorMessage: true,
+        logger: new ListrLogger({ processOutput: new ProcessOutput(stream, stream) }),
+      },
+    },
   );
-  (list.options as { processOutput?: ProcessOutput }).processOutput = new ProcessOutput(stream, stream);
 
   const done = list.run().then(
     () => undefined,
