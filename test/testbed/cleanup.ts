@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { listCgroupMachines, removeCgroups } from './cgroups.js';
 import { killHost, umountOverlay } from './hosts.js';
 import { deleteLink, deleteNetns, netnsList, netnsPids } from './net.js';
 import { processAlive, terminate } from './procs.js';
@@ -19,6 +20,7 @@ export async function cleanupBed(s: BedState): Promise<void> {
     await umountOverlay(h);
     await deleteNetns(h.netns);
     await deleteLink(h.veth);
+    await removeCgroups(h.machine);
   }
   await umountUnder(join(DATA_ROOT, s.id));
   if (s.bridge) await deleteLink(s.bridge);
@@ -79,6 +81,10 @@ async function reapOrphans(live: Set<string>): Promise<void> {
     }
     await sleep(100);
     await deleteNetns(ns);
+  }
+  for (const machine of await listCgroupMachines()) {
+    const id = owner(machine);
+    if (id && !live.has(id)) await removeCgroups(machine);
   }
   const links = (await run(['ip', '-o', 'link', 'show'])).stdout;
   for (const m of links.matchAll(/^\d+: (ptb\d+(?:h\d+)?)[@:]/gm)) {

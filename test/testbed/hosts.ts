@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile, chmod, chown, readFile, open } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { cgroupDirs, createCgroups } from './cgroups.js';
 import { modulesNspawnArgs, writeBuiltinModules } from './modules.js';
 import { netnsPids } from './net.js';
 import { processAlive, recordOf, type ProcRecord } from './procs.js';
@@ -64,30 +65,36 @@ export async function writeHostFiles(h: HostRecord, files: HostFiles, users: rea
 
 /** Start systemd-nspawn detached (own session, output to a log) so it outlives this process. */
 export async function bootHost(h: HostRecord, consoleLog: string): Promise<ProcRecord> {
+  await createCgroups(h.machine);
   const log = await open(consoleLog, 'a');
-  const child = spawn(
+  const nspawn = [
     'systemd-nspawn',
-    [
-      '--quiet',
-      '--directory', h.merged,
-      '--boot',
-      // The runner has no systemd of its own to register with.
-      '--register=no',
-      '--keep-unit',
-      `--network-namespace-path=/run/netns/${h.netns}`,
-      '--machine', h.machine,
-      '--capability=all',
-      '--resolv-conf=off',
-      '--timezone=off',
-      '--link-journal=no',
-      '--console=read-only',
-      ...modulesNspawnArgs(),
-    ],
+    '--quiet',
+    '--directory', h.merged,
+    '--boot',
+    // The runner has no systemd of its own to register with.
+    '--register=no',
+    '--keep-unit',
+    `--network-namespace-path=/run/netns/${h.netns}`,
+    '--machine', h.machine,
+    '--capability=all',
+    '--resolv-conf=off',
+    '--timezone=off',
+    '--link-journal=no',
+    '--console=read-only',
+    ...modulesNspawnArgs(),
+  ];
+  // A shell that moves itself into the host's own cgroup, then becomes nspawn
+  // (same pid), so the container never starts in the shared root cgroup.
+  const procsFiles = cgroupDirs(h.machine).map((d) => `${d}/cgroup.procs`);
+  const child = spawn(
+    '/bin/sh',
+    ['-c', 'for f in $CGPROCS; do echo $$ > "$f" || exit 97; done; exec "$@"', 'nspawn-in-cgroup', ...nspawn],
     {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
       // Writable /proc/sys so panel's sysctl settings work inside, as on a real host.
-      env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1' },
+      env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1', CGPROCS: procsFiles.join(' ') },
     },
   );
   child.unref();

@@ -14,8 +14,9 @@ import { ensureBase, TEST_USERS, type TestUser } from './base.js';
 import { cleanupBed } from './cleanup.js';
 import { bootHost, execIn, killHost, mountOverlay, waitBooted, waitSsh, writeHostFiles } from './hosts.js';
 import { fingerprint, generateKey, knownHostsLine } from './keys.js';
+import { raiseLimits } from './limits.js';
 import { createBridge, createHostNet, netnsPids, setLink, subnetOf } from './net.js';
-import { sleep, type RunResult } from './run.js';
+import { mustBash, sleep, type RunResult } from './run.js';
 import { APT_PORT, servicesFrom, startServices, type AcmeInfo, type DnsControl, type ServicesInfo, type Services } from './services.js';
 import { listBedIds, loadState, saveState, type BedState, type HostRecord } from './state.js';
 
@@ -109,13 +110,18 @@ export async function startTestbed(opts: StartOptions): Promise<Testbed> {
   if (!Number.isInteger(opts.hosts) || opts.hosts < 0 || opts.hosts > 200) {
     throw new Error(`hosts must be an integer in 0..200, got ${opts.hosts}`);
   }
+  await raiseLimits();
   const lower = await ensureBase(log);
   const s = await claimBed(opts.detached ?? false, log);
   log(`bed ${s.id} on ${s.subnet}`);
   try {
     return await build(s, lower, opts, log);
   } catch (e) {
+    // Keep the consoles and service logs for the post-mortem; the rest goes.
+    const keep = `/tmp/panel-testbed-failed-${s.id}-${Date.now()}`;
+    await mustBash(`mkdir -p "$K" && cp "$R"/*.log "$K"/ 2>/dev/null || true`, { env: { ...process.env, K: keep, R: s.runDir } }).catch(() => undefined);
     await cleanupBed(s).catch(() => undefined);
+    if (e instanceof Error) e.message += ` (logs kept in ${keep})`;
     throw e;
   }
 }
