@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { reapLeftovers } from './cleanup.js';
+import { packageRoot } from './mirror.js';
 import { withLock } from './lock.js';
 import { linkExists, subnetFree, subnetOf } from './net.js';
 import { recordOf } from './procs.js';
@@ -27,6 +28,7 @@ export async function claimBed(detached: boolean, log: (m: string) => void): Pro
         slot,
         owner: await recordOf(process.pid, 'owner'),
         detached,
+        checkout: packageRoot,
         createdAt: new Date().toISOString(),
         bridgeAddress: subnetOf(slot).bridge,
         subnet: `${subnetOf(slot).prefix}.0/24`,

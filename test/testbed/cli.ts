@@ -1,6 +1,7 @@
 /**
  * npm run testbed -- up [N] [--no-pebble] [--no-ipv6]   boot N hosts (default 1), detached
- *                  -- down [ID]                          remove detached beds (or bed ID) and leftovers
+ *                  -- down [ID|--all]                    remove the detached bed (ID when several; --all: every
+ *                                                        detached bed), and leftovers of crashed runs
  *                  -- status                             list beds, hosts and their state
  */
 import { join } from 'node:path';
@@ -27,16 +28,29 @@ async function up(args: string[]): Promise<void> {
 }
 
 async function down(args: string[]): Promise<void> {
-  const id = args[0];
+  const all = args.includes('--all');
+  const id = args.find((a) => !a.startsWith('--'));
   await withLock(join(RUN_ROOT, '.alloc.lock'), async () => {
-    for (const bedId of id ? [id] : await listBedIds()) {
+    const detached = [];
+    for (const bedId of await listBedIds()) {
       const s = await loadState(bedId);
-      if (!s) continue;
-      const ownerAlive = await processAlive(s.owner.pid, s.owner.start);
-      if (!id && !s.detached) continue; // another process's live bed (reaped below if its owner died)
-      if (id && ownerAlive && !s.detached) console.error(`note: ${bedId} belongs to live process ${s.owner.pid}`);
+      if (s?.detached) detached.push(s);
+    }
+    let targets = detached;
+    if (id) {
+      const s = await loadState(id);
+      if (!s) console.error(`no bed ${id}`);
+      else if (!s.detached && (await processAlive(s.owner.pid, s.owner.start))) console.error(`note: ${id} belongs to live process ${s.owner.pid}`);
+      targets = s ? [s] : [];
+    } else if (!all && detached.length > 1) {
+      // Other people's `up` beds may be among them (the machine is shared): say which.
+      console.error(`several detached beds: ${detached.map((s) => s.id).join(', ')}; name one, or use --all`);
+      targets = [];
+      process.exitCode = 1;
+    }
+    for (const s of targets) {
       await cleanupBed(s);
-      console.log(`removed ${bedId}`);
+      console.log(`removed ${s.id}`);
     }
     await reapLeftovers((m) => console.log(m));
   });
@@ -53,7 +67,7 @@ async function status(): Promise<void> {
     }
     const alive = await processAlive(s.owner.pid, s.owner.start);
     const kind = s.detached ? 'detached (testbed up)' : `owned by pid ${s.owner.pid}${alive ? '' : ' (dead: leftover)'}`;
-    console.log(`${id}: ${s.subnet}, ${s.hosts.length} hosts, ${kind}, since ${s.createdAt}`);
+    console.log(`${id}: ${s.subnet}, ${s.hosts.length} hosts, ${kind}, from ${s.checkout ?? '?'}, since ${s.createdAt}`);
     for (const h of s.hosts) {
       const running = (await initPid(h)) !== undefined;
       const state = running ? (await execIn(h, 'systemctl is-system-running', { timeoutMs: 5000 })).stdout.trim() : 'down';
@@ -68,7 +82,7 @@ const [cmd, ...rest] = process.argv.slice(2);
 const commands: Record<string, (a: string[]) => Promise<void>> = { up, down, status: () => status() };
 const fn = commands[cmd ?? ''];
 if (!fn) {
-  console.error('usage: npm run testbed -- up [N] [--no-pebble] [--no-ipv6] | down [ID] | status');
+  console.error('usage: npm run testbed -- up [N] [--no-pebble] [--no-ipv6] | down [ID|--all] | status');
   process.exitCode = 2;
 } else {
   fn(rest).catch((e: unknown) => {

@@ -36,6 +36,8 @@ export interface BedState {
   owner: ProcRecord;
   /** Started by `testbed up`: outlives its owner until `testbed down`. */
   detached: boolean;
+  /** The checkout that started it: `testbed down` without an id removes only its own beds. */
+  checkout?: string;
   createdAt: string;
   bridge?: string;
   bridgeAddress: string;
