@@ -4,11 +4,34 @@
  * addition to the system roots — verification is never switched off.
  */
 import { readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import acme from 'acme-client';
 
 const agents = new Map<string, https.Agent>();
+
+/**
+ * Fetch the ACME directory once with plain node https, before acme-client:
+ * its retry interceptor turns TLS and connection errors into "Cannot read
+ * properties of undefined", so the real cause would be lost.
+ */
+export function probeDirectory(url: string, caFile: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const agent = caFile !== undefined ? agents.get(caFile) : undefined;
+    const get = url.startsWith('https:') ? https.get : httpGet;
+    const req = get(url, { ...(agent ? { agent } : {}), timeout: 30_000 }, (res) => {
+      res.resume();
+      if (res.statusCode === 200) resolve();
+      else reject(new Error(`ACME directory ${url} answered HTTP ${res.statusCode}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out after 30 s')));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const tls = /certificate|self[- ]signed|UNABLE_TO|DEPTH_ZERO|CERT_/i.test(`${e.code ?? ''} ${e.message}`);
+      reject(new Error(`ACME directory ${url} unreachable: ${e.message}${tls ? ' (the ACME server\'s own certificate is not trusted: pass its CA with --acme-ca)' : ''}`));
+    });
+  });
+}
 
 export function trustCa(caFile: string | undefined): void {
   if (caFile === undefined) {

@@ -10,7 +10,7 @@ import type { Transport } from '../transport/types.js';
 import { quote } from '../shell.js';
 import { registerSecret } from '../secret.js';
 import { loadOrCreateAccountKey } from './account.js';
-import { trustCa } from './http.js';
+import { probeDirectory, trustCa } from './http.js';
 
 export interface OrderRequest {
   readonly directory: string;
@@ -50,6 +50,7 @@ export async function order(t: Transport, req: OrderRequest): Promise<Issued> {
     throw new Error(`ACME ${stage} for ${names} at ${req.directory} failed: ${detailOf(e)}`);
   };
   trustCa(req.caFile);
+  await probeDirectory(req.directory, req.caFile);
   const accountKey = await loadOrCreateAccountKey(req.accountKeyFile);
   const client = new acme.Client({ directoryUrl: req.directory, accountKey, backoffAttempts: 12, backoffMin: 1000, backoffMax: 5000 });
   await client
