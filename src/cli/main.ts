@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Mode } from '../engine/events.js';
 import type { Recipe } from '../engine/recipe.js';
 import { redact } from '../secret.js';
+import { RENEW_RECIPE, renewConfig, renewRegistry } from '../acme/renew.js';
 import { converge } from './converge.js';
 import { resolveTargets } from './targets.js';
 import { UsageError, type CommonFlags } from './options.js';
@@ -68,7 +69,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     exitCode = await runConverge('check', flags, registry);
   });
   addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left (only the certificate recipe)')).action(async (flags: CommonFlags) => {
-    exitCode = await runConverge('install', { ...flags, recipes: 'certificate', yes: true }, registry);
+    // Only the certificate recipe, without its dependencies: a renewal must
+    // not re-render the nginx site from whatever flags the timer passes.
+    const only = renewRegistry(registry);
+    const renewFlags: CommonFlags = { ...flags, recipes: RENEW_RECIPE, yes: true };
+    const configs = (await resolveTargets(renewFlags, only, 'install')).map(renewConfig);
+    exitCode = await converge({ mode: 'install', flags: renewFlags, configs, registry: only });
   });
   program
     .command('recipes')
