@@ -222,9 +222,15 @@ test('timeoutMs kills the command and returns 124', async () => {
 
 test('a lost connection is an exception naming the host, for running and later execs', async () => {
   const t = await connect({ user: 'nosudo', sudo: false });
-  const running = t.exec('sleep 30');
+  // Settle into a value at once: the rejection may arrive while we are still
+  // awaiting the kill, and an unobserved rejection would fail the run.
+  const running = t.exec('sleep 30').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   await new Promise((r) => setTimeout(r, 300));
   await bed.exec(h, `pkill -KILL -f '^sshd: nosudo' || true`);
-  await assert.rejects(running, (e: unknown) => e instanceof TransportError && e.message.startsWith(`nosudo@${h.address}:22: connection lost`));
+  const err = await running;
+  assert.ok(err instanceof TransportError && err.message.startsWith(`nosudo@${h.address}:22: connection lost`), String(err));
   await assert.rejects(t.exec('true'), (e: unknown) => e instanceof TransportError && /connection lost/.test(e.message));
 });

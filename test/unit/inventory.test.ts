@@ -19,6 +19,7 @@ import {
   type LoadOptions,
 } from '../../src/inventory/index.js';
 import { Secret } from '../../src/secret.js';
+import { packageRoot } from '../../src/paths.js';
 
 const RECIPES = ['base', 'containerd', 'cni', 'bridge', 'faasd', 'nginx', 'certificate'];
 const OPTS: LoadOptions = { knownRecipes: RECIPES, env: {}, homeDir: '/home/me', cwd: '/work' };
@@ -370,7 +371,7 @@ describe('JSON Schema', () => {
 
 describe('examples/fleet.yaml', () => {
   it('loads cleanly', () => {
-    const r = loadInventory(new URL('../../examples/fleet.yaml', import.meta.url).pathname, {}, { knownRecipes: RECIPES });
+    const r = loadInventory(join(packageRoot, 'examples', 'fleet.yaml'), {}, { knownRecipes: RECIPES });
     if (!r.ok) assert.fail(r.error.map(formatInventoryError).join('\n'));
     assert.deepEqual(r.value.map((h) => h.name), ['web1', 'web2', 'db1']);
     assert.equal(r.value[0]?.acme.directory, LETS_ENCRYPT);
