@@ -98,7 +98,14 @@ export class ServiceResource implements Resource<ServiceFacts> {
           action: 'start',
           reason: f.active === '' ? 'not found' : f.active,
           ...afterOf(upstream),
-          script: sh`systemctl reset-failed ${u} >/dev/null 2>&1 || true\nsystemctl start ${u} || exit 1\n` + clear,
+          // An earlier change of this run (a package's postinst) may have
+          // started the unit already, with the old config: restart it then.
+          script:
+            sh`systemctl reset-failed ${u} >/dev/null 2>&1 || true\n` +
+            (restartBy.length > 0 || reloadBy.length > 0
+              ? sh`if systemctl is-active --quiet ${u}; then systemctl restart ${u} || exit 1; else systemctl start ${u} || exit 1; fi\n`
+              : sh`systemctl start ${u} || exit 1\n`) +
+            clear,
         });
       } else if (restartBy.length > 0 || f.pending === 'restart') {
         const prepare = sh`mkdir -p ${PENDING_DIR} && echo restart > ${this.marker}`;

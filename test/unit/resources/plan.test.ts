@@ -221,6 +221,12 @@ describe('service', () => {
     assert.match(r?.prepare ?? '', /echo restart > \/var\/lib\/panel\/pending-restart\/containerd\.service/);
     assert.match(r?.script ?? '', /systemctl restart containerd\.service[\s\S]*rm -f \/var\/lib\/panel\/pending-restart\/containerd\.service/);
   });
+  it('a start after a dependency changed restarts instead when the unit came up meanwhile (postinst)', () => {
+    const [, start] = s.plan(f('disabled', 'inactive'), { planned: [unitChange] });
+    assert.match(start?.script ?? '', /if systemctl is-active --quiet containerd\.service; then systemctl restart containerd\.service/);
+    const [plain] = s.plan(f('enabled', 'inactive'), none);
+    assert.doesNotMatch(plain?.script ?? '', /is-active/);
+  });
   it('restart pending from an interrupted run, with nothing planned now', () => {
     const [r] = s.plan(f('enabled', 'active', 'restart'), none);
     assert.equal(r?.action, 'restart');
