@@ -6,10 +6,9 @@
 import type { Connection, HostConfig } from '../config.js';
 import type { Secret } from '../secret.js';
 
-export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+import type { Result } from '../result.js';
 
-export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
-export const err = <E>(error: E): Result<never, E> => ({ ok: false, error });
+export { err, ok, type Result } from '../result.js';
 
 export type SshConnection = Extract<Connection, { kind: 'ssh' }>;
 

@@ -1,5 +1,1 @@
-/** Errors as values: callers must look at `ok` before using the value. */
-export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
-
-export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
-export const err = <E>(error: E): Result<never, E> => ({ ok: false, error });
+export { err, ok, type Result } from '../result.js';
