@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
-import { connect } from 'node:net';
+import { tcpOpen } from '../testbed/procs.js';
 import * as acme from 'acme-client';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { DATA_ROOT, RUN_ROOT } from '../testbed/state.js';
@@ -42,21 +42,6 @@ function ssh(bed: Testbed, host: TestHost, user: string, cmd: string): Promise<S
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-function tcpOpen(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port, timeout: timeoutMs });
-    s.on('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-    s.on('timeout', () => {
-      s.destroy();
-      resolve(false);
-    });
   });
 }
 

@@ -82,24 +82,28 @@ export async function spawnDetached(
   return recordOf(child.pid ?? -1, what);
 }
 
+/** One TCP connect attempt: true when host:port accepts within timeoutMs. */
+export async function tcpOpen(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise<boolean>((resolve) => {
+    const s = connect({ host, port, timeout: timeoutMs });
+    s.on('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+    s.on('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
 /** Resolves once host:port accepts TCP connections; rejects after timeoutMs or when `proc` died. */
 export async function waitPort(host: string, port: number, timeoutMs: number, proc?: ProcRecord): Promise<void> {
-  const { connect } = await import('node:net');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host, port, timeout: 500 });
-      s.on('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-      s.on('timeout', () => {
-        s.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
+    if (await tcpOpen(host, port, 500)) return;
     if (proc && !(await processAlive(proc.pid, proc.start))) throw new Error(`${proc.what} exited before listening on ${host}:${port}`);
     if (Date.now() > deadline) throw new Error(`${host}:${port} not listening after ${timeoutMs} ms`);
     await sleep(50);
