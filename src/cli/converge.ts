@@ -18,6 +18,7 @@ import { plainSink } from '../report/plain.js';
 import { planPrinter } from '../report/plan-printer.js';
 import { formatRecap } from '../report/recap.js';
 import { redact } from '../secret.js';
+import { NOT_ROOT_MESSAGE } from '../transport/local.js';
 import { failedLastTime, saveLastRun } from './last-run.js';
 import { UsageError, type CommonFlags } from './options.js';
 
@@ -41,7 +42,7 @@ export async function converge(input: ConvergeInput): Promise<number> {
     }
   }
   if (configs.some((c) => c.connection.kind === 'local') && typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new UsageError('panel must run as root on the local machine (try: sudo panel …), or name a remote host with --host user@addr');
+    throw new UsageError(`${NOT_ROOT_MESSAGE}, or name a remote host with --host user@addr`);
   }
   const concurrency = flags.concurrency === undefined ? 10 : Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency ${JSON.stringify(flags.concurrency)}: a whole number from 1 to 256`);

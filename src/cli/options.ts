@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_PROGRESS_DIR, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type HostConfig } from '../config.js';
+import { fingerprint as fingerprintSchema } from '../inventory/schema.js';
 import { Secret } from '../secret.js';
 import { hostDisplayName, parseHostSpec } from './host-spec.js';
 
@@ -132,7 +133,7 @@ export function configsFromFlags(flags: CommonFlags, domains: readonly string[],
   if (hosts.length === 0) return [{ name: 'local', connection: { kind: 'local' }, ...shared }];
   const keyFile = requireFile('--key', flags.key);
   const knownHosts = flags.knownHosts ? expandHome(flags.knownHosts) : undefined;
-  if (flags.fingerprint && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(flags.fingerprint)) throw new UsageError(`--fingerprint ${JSON.stringify(flags.fingerprint)}: expected SHA256: and 43 base64 characters`);
+  if (flags.fingerprint && !fingerprintSchema.safeParse(flags.fingerprint).success) throw new UsageError(`--fingerprint ${JSON.stringify(flags.fingerprint)}: expected SHA256: and 43 base64 characters`);
   if (flags.fingerprint && hosts.length > 1) throw new UsageError('--fingerprint pins one host key: use it with a single --host (or pin per host in an inventory)');
   const seen = new Set<string>();
   return hosts.map((h) => {
