@@ -23,6 +23,7 @@ import { nginxParams, SiteResource, siteSpec } from '../../src/acme/site.js';
 import { PRELUDE } from '../../src/resources/prelude.js';
 import { templatesDir } from '../../src/paths.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
+import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,11 +57,8 @@ after(async () => {
 function args(cmd: string, host: TestHost, names: readonly string[], recipes: string, extra: readonly string[] = []): string[] {
   return [
     cmd,
-    '--host', `root@${host.address}`,
-    '--key', host.keyFile,
-    '--known-hosts', bed.knownHostsFile,
-    '--mirror', bed.mirrorUrl,
-    '--checksums', bed.checksumsFile,
+    ...hostArgs(bed, host),
+    ...mirrorArgs(bed),
     ...names.flatMap((n) => ['-d', n]),
     '-m', 'ops@panel.test',
     '--acme-directory', bed.acme.directory,

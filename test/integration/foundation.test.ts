@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { events, panel } from '../support/panel-cli.js';
 
@@ -23,8 +24,8 @@ after(async () => {
   await bed?.stop();
 });
 
-const target = (user = 'root'): string[] => ['--host', `${user}@${h.address}`, '--key', bed.keyFile, '--known-hosts', bed.knownHostsFile];
-const demo = (): string[] => [...target(), '--recipes', 'demo', '--mirror', bed.mirrorUrl, '--checksums', bed.checksumsFile];
+const target = (user = 'root'): string[] => hostArgs(bed, h, user);
+const demo = (): string[] => [...target(), '--recipes', 'demo', ...mirrorArgs(bed)];
 
 async function startedAt(unit: string): Promise<string> {
   const r = await bed.exec(h, `systemctl show -p ActiveEnterTimestampMonotonic --value ${unit}`);

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
+import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 
 let bed: Testbed;
@@ -33,11 +34,8 @@ after(async () => {
 function args(cmd: 'install' | 'plan' | 'check', extra: readonly string[] = []): string[] {
   return [
     cmd,
-    '--host', `root@${host.address}`,
-    '--key', host.keyFile,
-    '--known-hosts', bed.knownHostsFile,
-    '--mirror', bed.mirrorUrl,
-    '--checksums', bed.checksumsFile,
+    ...hostArgs(bed, host),
+    ...mirrorArgs(bed),
     '--recipes', 'faasd',
     '--json',
     // The testbed kernel has no br_netfilter module (neither loadable nor built in).
