@@ -46,6 +46,7 @@ function canonicalAddress(address: string): string {
 function checkDuplicateHosts(inv: Inventory, out: Problem[]): void {
   const byEndpoint = new Map<string, string>();
   for (const [name, host] of Object.entries(inv.hosts)) {
+    if (host.address === undefined) continue; // connection: local
     const port = pick(layersFor(inv, name).layers, 'port')?.value ?? 22;
     const endpoint = `${canonicalAddress(host.address)}:${port}`;
     const first = byEndpoint.get(endpoint);

@@ -13,7 +13,8 @@
  * order (later wins) → host → CLI flags.
  */
 export { inventoryJsonSchema } from './json-schema.js';
-export { loadInventory, loadInventoryText } from './load.js';
+export { loadInventory, loadInventoryText, resolveInventoryData } from './load.js';
+export { parseSetFlags, type RecipeParams } from './params.js';
 export { limitHosts } from './resolve.js';
 export type { Inventory } from './schema.js';
 export {

@@ -14,7 +14,8 @@ import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { checkInventory } from './check.js';
-import { errorMap, issueProblems } from './messages.js';
+import { errorMap, issueProblems, suggest } from './messages.js';
+import { paramProblems } from './params.js';
 import { limitHosts, resolveInventory } from './resolve.js';
 import * as S from './schema.js';
 import { locate, parseSource, type Source } from './source.js';
@@ -42,8 +43,8 @@ function allowedAt(path: DocPath): readonly string[] {
   return Object.keys(S.vars.shape);
 }
 
-function toErrors(file: string, source: Source, problems: readonly Problem[]): InventoryError[] {
-  const located = problems.map((p) => ({ file, ...locate(source, p.path, p.at), message: p.message }));
+function toErrors(file: string, source: Source | undefined, problems: readonly Problem[]): InventoryError[] {
+  const located = problems.map((p) => ({ file, ...(source !== undefined ? locate(source, p.path, p.at) : { line: 0, col: 0 }), message: p.message }));
   located.sort((a, b) => a.line - b.line || a.col - b.col);
   // One YAML node can violate the same rule along two routes (e.g. through an alias); say it once.
   const seen = new Set<string>();
@@ -52,12 +53,18 @@ function toErrors(file: string, source: Source, problems: readonly Problem[]): I
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
-  });
+  }).map((e) => (source === undefined ? { file: e.file, message: e.message } : e));
 }
 
 const FLAGS: Record<string, string> = {
   domains: '--domain',
-  email: '--email',
+  email: '--mail',
+  key: '--key',
+  registryAuth: '--registry-auth',
+  fingerprint: '--fingerprint',
+  checksums: '--checksums',
+  knownHosts: '--known-hosts',
+  acmeCaFile: '--acme-ca',
   mirror: '--mirror',
   proxy: '--proxy',
   noProxy: '--no-proxy',
@@ -68,8 +75,14 @@ const FLAGS: Record<string, string> = {
 
 /** CLI values reach the same shells as file values, so they pass the same checks. */
 const overridesSchema = z.object({
-  domains: z.array(S.domain).optional(),
+  domains: S.domains.optional(),
   email: S.email.optional(),
+  key: S.varsShape.key,
+  registryAuth: S.varsShape.registryAuth,
+  checksums: S.varsShape.checksums,
+  knownHosts: S.varsShape.knownHosts,
+  acmeCaFile: S.acme.shape.caFile,
+  fingerprint: S.fingerprint.optional(),
   mirror: S.varsShape.mirror,
   proxy: S.varsShape.proxy,
   noProxy: S.varsShape.noProxy,
@@ -78,13 +91,15 @@ const overridesSchema = z.object({
   progressDir: S.varsShape.progressDir,
 });
 
-function checkOverrides(file: string, o: CliOverrides, known: readonly string[] | undefined): Result<CliOverrides, InventoryError[]> {
+function checkOverrides(file: string, o: CliOverrides, options: LoadOptions): Result<CliOverrides, InventoryError[]> {
+  const known = options.knownRecipes ?? (options.recipeParams !== undefined ? [...options.recipeParams.keys()] : undefined);
   const parsed = overridesSchema.safeParse(o, { error: errorMap });
   const errors: InventoryError[] = [];
   if (!parsed.success) {
     for (const iss of parsed.error.issues) {
       const flag = FLAGS[String(iss.path[0])] ?? String(iss.path[0]);
-      errors.push({ file, message: `${flag}: ${iss.message}` });
+      // noProxy's own message already names the setting.
+      errors.push({ file, message: `${flag}: ${iss.message.replace(/^noProxy: /, '')}` });
     }
     return err(errors);
   }
@@ -93,13 +108,80 @@ function checkOverrides(file: string, o: CliOverrides, known: readonly string[] 
       if (!known.includes(id)) errors.push({ file, message: `--recipes: unknown recipe "${id}" (known: ${known.join(', ')})` });
     }
     for (const id of Object.keys(o.params ?? {})) {
-      if (!known.includes(id)) errors.push({ file, message: `--set: unknown recipe "${id}" (known: ${known.join(', ')})` });
+      const near = suggest(id, known);
+      if (!known.includes(id)) errors.push({ file, message: `--set ${id}.…: unknown recipe "${id}"${near !== undefined ? ` (did you mean "${near}"?)` : ` (known: ${known.join(', ')})`}` });
     }
   }
+  if (options.recipeParams !== undefined) {
+    const label = (recipe: string, keyPath: readonly (string | number)[]): string => `--set ${recipe}.${keyPath.map(String).join('.')}`;
+    for (const p of paramProblems(o.params, options.recipeParams, { path: [], label }, false)) errors.push({ file, message: p.message });
+  }
   if (errors.length > 0) return err(errors);
-  // Keep the normalised values (punycode domains) and everything the schema does not cover.
-  const normalised: CliOverrides = { ...o };
-  return ok(parsed.data.domains !== undefined ? { ...normalised, domains: parsed.data.domains } : normalised);
+  // Keep the normalised values (punycode domains, noProxy as one string) and everything the schema does not cover.
+  return ok({
+    ...o,
+    ...(parsed.data.domains !== undefined ? { domains: parsed.data.domains } : {}),
+    ...(parsed.data.noProxy !== undefined ? { noProxy: parsed.data.noProxy } : {}),
+  });
+}
+
+/** Every level's params against the recipes' schemas, located where they are written. */
+function checkParams(inv: S.Inventory, options: LoadOptions): Problem[] {
+  const schemas = options.recipeParams;
+  if (schemas === undefined) return [];
+  const out: Problem[] = [];
+  if (inv.defaults) out.push(...paramProblems(inv.defaults.params, schemas, { path: ['defaults'] }, false));
+  for (const [g, entry] of Object.entries(inv.groups ?? {})) {
+    if (entry.vars) out.push(...paramProblems(entry.vars.params, schemas, { path: ['groups', g, 'vars'] }, false));
+  }
+  for (const [name, host] of Object.entries(inv.hosts)) out.push(...paramProblems(host.params, schemas, { path: ['hosts', name] }, false));
+  return out;
+}
+
+/**
+ * The one path from inventory data to HostConfigs: schema, cross-entry
+ * checks, recipe parameters, CLI flags, merging, --limit. `source` gives
+ * positions for data parsed from a file; the inventory the CLI builds from
+ * --host flags has none (file '').
+ */
+export function resolveInventoryData(
+  data: unknown,
+  file: string,
+  source: Source | undefined,
+  overrides: CliOverrides = {},
+  options: LoadOptions = {},
+): Result<InventoryHost[], InventoryError[]> {
+  const parsed = S.inventory.safeParse(data, { error: errorMap });
+  if (!parsed.success) return err(toErrors(file, source, issueProblems(parsed.error.issues, allowedAt)));
+  const inv = parsed.data;
+
+  const knownRecipes = options.knownRecipes ?? (options.recipeParams !== undefined ? [...options.recipeParams.keys()] : undefined);
+  const semantic = [...checkInventory(inv, knownRecipes), ...checkParams(inv, options)];
+  if (semantic.length > 0) return err(toErrors(file, source, semantic));
+
+  const cli = checkOverrides(file, overrides, options);
+  if (!cli.ok) return cli;
+
+  const cwd = options.cwd ?? process.cwd();
+  const resolved = resolveInventory(inv, cli.value, {
+    baseDir: source !== undefined ? dirname(resolve(cwd, file)) : cwd,
+    homeDir: options.homeDir ?? homedir(),
+    cwd,
+    env: options.env ?? process.env,
+    ...(options.readSecretFile !== undefined ? { readSecretFile: options.readSecretFile } : {}),
+    ...(options.recipeParams !== undefined ? { recipeParams: options.recipeParams } : {}),
+    ...(options.fileExists !== undefined ? { fileExists: options.fileExists } : {}),
+  });
+  if (!resolved.ok) return err(toErrors(file, source, resolved.error));
+
+  const limited = limitHosts(resolved.value, options.limit ?? []);
+  if (!limited.ok) return err(limited.error.map((message) => ({ file, message })));
+  for (const [key, flag] of [['domains', '--domain'], ['fingerprint', '--fingerprint']] as const) {
+    if (overrides[key] !== undefined && limited.value.length !== 1) {
+      return err([{ file, message: `${flag} applies to one host, but ${limited.value.length} hosts are selected (use --limit <host>)` }]);
+    }
+  }
+  return ok(limited.value);
 }
 
 /**
@@ -122,32 +204,7 @@ export function loadInventoryText(
   } catch (e) {
     return err([{ file, message: `cannot expand YAML aliases: ${e instanceof Error ? e.message : String(e)}` }]);
   }
-
-  const parsed = S.inventory.safeParse(data, { error: errorMap });
-  if (!parsed.success) return err(toErrors(file, source, issueProblems(parsed.error.issues, allowedAt)));
-  const inv = parsed.data;
-
-  const semantic = checkInventory(inv, options.knownRecipes);
-  if (semantic.length > 0) return err(toErrors(file, source, semantic));
-
-  const cli = checkOverrides(file, overrides, options.knownRecipes);
-  if (!cli.ok) return cli;
-
-  const resolved = resolveInventory(inv, cli.value, {
-    baseDir: dirname(resolve(options.cwd ?? process.cwd(), file)),
-    homeDir: options.homeDir ?? homedir(),
-    cwd: options.cwd ?? process.cwd(),
-    env: options.env ?? process.env,
-    ...(options.readSecretFile !== undefined ? { readSecretFile: options.readSecretFile } : {}),
-  });
-  if (!resolved.ok) return err(toErrors(file, source, resolved.error));
-
-  const limited = limitHosts(resolved.value, options.limit ?? []);
-  if (!limited.ok) return err(limited.error.map((message) => ({ file, message })));
-  if (overrides.domains !== undefined && limited.value.length !== 1) {
-    return err([{ file, message: `--domain applies to one host, but ${limited.value.length} hosts are selected (use --limit <host>)` }]);
-  }
-  return ok(limited.value);
+  return resolveInventoryData(data, file, source, overrides, options);
 }
 
 /** Read and load fleet.yaml; an unreadable file is an error without position. */

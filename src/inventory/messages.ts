@@ -93,7 +93,7 @@ export function issueProblems(issues: readonly z.core.$ZodIssue[], allowedAt: Al
     } else if (iss.code === 'invalid_key') {
       const inner = iss.issues[0]?.message ?? iss.message;
       out.push({ path, at: 'key', message: prefixed(path.slice(0, -1), inner) });
-    } else if (iss.code === 'invalid_type' && iss.message.startsWith('missing required key')) {
+    } else if ((iss.code === 'invalid_type' || iss.code === 'custom') && iss.message.startsWith('missing required key')) {
       // The key is absent, so name (and point at) the mapping that lacks it.
       out.push({ path, message: prefixed(path.slice(0, -1), iss.message) });
     } else {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_PROGRESS_DIR, LETS_ENCRYPT, type HostConfig } from '../config.js';
 import { Secret } from '../secret.js';
 import { suggest } from './messages.js';
+import { paramProblems, type RecipeParams } from './params.js';
 import { expandPath } from './paths.js';
 import type { Inventory, Vars } from './schema.js';
 import { err, ok, type CliOverrides, type DocPath, type InventoryHost, type Problem, type Result } from './types.js';
@@ -23,6 +24,10 @@ export interface ResolveContext {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readSecretFile?: (path: string) => Result<string, string>;
+  /** Recipe parameter schemas: the merged params of each host must satisfy them. */
+  readonly recipeParams?: RecipeParams;
+  /** When given, the local files a host needs must exist. */
+  readonly fileExists?: (path: string) => boolean;
 }
 
 interface Layer {
@@ -122,56 +127,93 @@ function compact<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+/** Flags that set a local file, for messages about a file that is not there. */
+const FILE_FLAGS = { key: '--key', checksums: '--checksums', registryAuth: '--registry-auth', caFile: '--acme-ca' } as const;
+
 function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: ResolveContext): Result<InventoryHost, Problem> {
   const host = inv.hosts[name];
   if (host === undefined) return err({ path: ['hosts'], message: `hosts: no host named "${name}"` });
   const { layers, groups } = layersFor(inv, name);
-  const file = (p: string | undefined): string | undefined => (p === undefined ? undefined : expandPath(p, ctx.baseDir, ctx.homeDir));
-  const cli = (p: string | undefined): string | undefined => (p === undefined ? undefined : expandPath(p, ctx.cwd, ctx.homeDir));
   const get = <K extends keyof Vars>(k: K): NonNullable<Vars[K]> | undefined => pick(layers, k)?.value;
+
+  /**
+   * A local file from a flag (relative to the current directory) or from the
+   * inventory (relative to fleet.yaml); when files are checked, a missing
+   * one is a problem named by its flag or its place in the file.
+   */
+  let missing: Problem | undefined;
+  const local = (flag: keyof typeof FILE_FLAGS, cliValue: string | undefined, found: { value: string; path: DocPath } | undefined): string | undefined => {
+    const full = cliValue !== undefined ? expandPath(cliValue, ctx.cwd, ctx.homeDir) : found !== undefined ? expandPath(found.value, ctx.baseDir, ctx.homeDir) : undefined;
+    if (full !== undefined && missing === undefined && ctx.fileExists !== undefined && !ctx.fileExists(full)) {
+      missing = cliValue !== undefined
+        ? { path: [], message: `${FILE_FLAGS[flag]} ${cliValue}: no such file` }
+        : { path: found!.path, message: `${found!.path.join('.')}: ${found!.value}: no such file (${full})` };
+    }
+    return full;
+  };
+  const acmeFound = (k: 'caFile' | 'accountKeyFile'): { value: string; path: DocPath } | undefined => {
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const v = layers[i]?.vars.acme?.[k];
+      if (v !== undefined) return { value: v, path: [...layers[i]!.path, 'acme', k] };
+    }
+    return undefined;
+  };
 
   const password = o.password !== undefined ? ok(o.password) : resolvePassword(layers, ctx);
   if (!password.ok) return password;
 
   const user = get('user') ?? 'root';
-  const acmeLayers = layers.map((l) => l.vars.acme).filter((a) => a !== undefined);
-  const acme = Object.assign({}, ...acmeLayers) as NonNullable<Vars['acme']>;
+  const acme = Object.assign({}, ...layers.map((l) => l.vars.acme).filter((a) => a !== undefined)) as NonNullable<Vars['acme']>;
   const mirror = o.mirror ?? get('mirror');
+  const knownHosts = o.knownHosts !== undefined ? expandPath(o.knownHosts, ctx.cwd, ctx.homeDir) : pick(layers, 'knownHosts') !== undefined ? expandPath(get('knownHosts')!, ctx.baseDir, ctx.homeDir) : undefined;
+  const keyFile = local('key', o.key, pick(layers, 'key'));
+
+  const connection: HostConfig['connection'] = host.connection === 'local'
+    ? { kind: 'local' }
+    : compact({
+        kind: 'ssh' as const,
+        address: host.address ?? '',
+        port: get('port') ?? 22,
+        user,
+        keyFile,
+        fingerprint: o.fingerprint ?? host.fingerprint,
+        knownHosts,
+        trustNewHost: o.trustNewHost,
+        // root needs no sudo; anyone else gets `sudo -n` unless the inventory says otherwise.
+        sudo: get('sudo') ?? user !== 'root',
+      });
+
+  const params = mergeParams([...layers.map((l) => l.vars.params), o.params]);
+  if (ctx.recipeParams !== undefined) {
+    const label = (recipe: string, keyPath: readonly (string | number)[]): string => `hosts.${name}: params.${recipe}${keyPath.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`;
+    const problems = paramProblems(params, ctx.recipeParams, { path: ['hosts', name], label }, true);
+    if (problems[0] !== undefined) return err({ ...problems[0], path: ['hosts', name], at: 'key' });
+  }
 
   const config: HostConfig = compact({
     name,
-    connection: compact({
-      kind: 'ssh' as const,
-      address: host.address,
-      port: get('port') ?? 22,
-      user,
-      keyFile: file(get('key')),
-      fingerprint: host.fingerprint,
-      knownHosts: cli(o.knownHosts) ?? file(get('knownHosts')),
-      trustNewHost: o.trustNewHost,
-      // root needs no sudo; anyone else gets `sudo -n` unless the inventory says otherwise.
-      sudo: get('sudo') ?? user !== 'root',
-    }),
+    connection,
     groups,
     recipes: [...(o.recipes ?? get('recipes') ?? [])],
-    params: mergeParams([...layers.map((l) => l.vars.params), o.params]),
+    params,
     domains: [...(o.domains ?? host.domains ?? [])],
     email: o.email ?? get('email'),
     password: password.value,
     // Artifact URLs are built as `${mirror}/…`, so a trailing slash would double up.
     mirror: mirror?.replace(/\/+$/, ''),
-    checksumsFile: cli(o.checksums) ?? file(get('checksums')),
+    checksumsFile: local('checksums', o.checksums, pick(layers, 'checksums')),
     proxy: o.proxy ?? get('proxy'),
-    noProxy: o.noProxy ?? get('noProxy'),
-    registryAuth: file(get('registryAuth')),
+    noProxy: (o.noProxy as string | undefined) ?? get('noProxy'),
+    registryAuth: local('registryAuth', o.registryAuth, pick(layers, 'registryAuth')),
     acme: compact({
       directory: o.acmeDirectory ?? acme.directory ?? LETS_ENCRYPT,
-      caFile: cli(o.acmeCaFile) ?? file(acme.caFile),
-      accountKeyFile: file(acme.accountKeyFile),
+      caFile: local('caFile', o.acmeCaFile, acmeFound('caFile')),
+      accountKeyFile: acme.accountKeyFile === undefined ? undefined : expandPath(acmeFound('accountKeyFile')!.value, ctx.baseDir, ctx.homeDir),
     }),
     progressDir: o.progressDir ?? get('progressDir') ?? DEFAULT_PROGRESS_DIR,
-  });
-  return ok(config as InventoryHost);
+  } as HostConfig);
+  if (missing !== undefined) return err(missing);
+  return ok(config);
 }
 
 /** Every host of a validated inventory, in the order they are declared. */

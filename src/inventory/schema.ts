@@ -12,6 +12,8 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
+import { MAX_NAMES, validateDomain, type DomainName } from '../validate/domain.js';
+import { validateEmail } from '../validate/email.js';
 
 /** Render an offending value briefly for error messages. */
 export function show(v: unknown): string {
@@ -34,6 +36,8 @@ export const SLUG = /^[a-z][a-z0-9-]*$/;
 /** Also marks recipe-id nodes in the JSON Schema, where the CLI's registry adds an enum. */
 export const RECIPE_ID_DESCRIPTION = 'Recipe id, e.g. containerd';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** What `--host` names a host (`user@addr:port`, IPv6 in brackets), so flags and files share one host schema. */
+const SPEC_NAME = /^[a-z_][a-z0-9_-]{0,31}@(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):[0-9]{1,5}$/;
 const HOSTNAME_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 /** POSIX portable user names as Debian's adduser accepts them (no `$`: it is shell syntax). */
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -41,7 +45,6 @@ const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOST_PATH = /^\/[A-Za-z0-9._/-]*$/;
-const NO_PROXY = /^[A-Za-z0-9.,:*_/[\]-]+$/;
 /** Recipe parameter names are JavaScript identifiers; this also keeps `__proto__` out of merges. */
 const PARAM_KEY = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -54,7 +57,7 @@ export const recipeId = z.string({ error: says('a recipe id must be a lower-case
   .regex(SLUG, { error: says('a recipe id must be a lower-case slug like "containerd"') })
   .describe(RECIPE_ID_DESCRIPTION);
 
-export const hostName = z.string().regex(NAME, {
+export const hostName = z.string().refine((s) => NAME.test(s) || SPEC_NAME.test(s), {
   error: says('a host name must be letters, digits, "_", "." or "-" (at most 63), starting with a letter or digit'),
 });
 export const groupName = z.string().regex(NAME, {
@@ -78,24 +81,58 @@ export const address = z.string({ error: says('address must be an IPv4/IPv6 addr
   .describe('IPv4 or IPv6 address or DNS host name to connect to');
 
 /**
- * A domain served by the host: converted to punycode (IDN) and lower case,
- * then it must be a DNS name with at least two labels — an IP or a wildcard
- * cannot get an HTTP-01 certificate.
+ * A domain served by the host, parsed once into a DomainName (punycode, lower
+ * case) by the one domain validator; nothing downstream checks it again.
  */
-export const domain = z.string({ error: says('a domain must be a DNS name') }).transform((raw, ctx) => {
-  const bad = (why: string): never => {
-    ctx.addIssue({ code: 'custom', message: `${why}, got ${show(raw)}` });
-    return z.NEVER;
-  };
-  if (raw.includes('*')) return bad('a wildcard domain cannot be used (certificates are issued per name over HTTP-01)');
-  if (isIP(raw) !== 0 || isIP(raw.replace(/^\[|\]$/g, '')) !== 0) return bad('a domain must be a DNS name, not an IP address');
-  const ascii = domainToASCII(raw.replace(/\.$/, ''));
-  if (ascii === '' || !isHostname(ascii) || !ascii.includes('.')) return bad('a domain must be a valid DNS name like app.example.com');
-  if (/^[0-9.]+$/.test(ascii)) return bad('a domain must be a DNS name, not an IP address');
-  return ascii;
+export const domain = z.string({ error: says('a domain must be a DNS name') }).transform((raw, ctx): DomainName => {
+  const r = validateDomain(raw);
+  if (r.ok) return r.value;
+  ctx.addIssue({ code: 'custom', message: r.error });
+  return z.NEVER;
 }).describe('DNS name served by this host (IDN allowed, stored as punycode); no IPs, no wildcards');
 
-export const email = z.email({ error: says('email must be an e-mail address') }).describe('Contact e-mail for the ACME account');
+export const domains = z.array(domain, { error: says('domains must be a list of DNS names') })
+  .max(MAX_NAMES, { error: `at most ${MAX_NAMES} domains per host (one certificate holds at most ${MAX_NAMES} names)` });
+
+/**
+ * One NO_PROXY entry as Go's and curl's proxy code understand it: a host
+ * name, an IP address, a CIDR, or `.domain` (the domain and its subdomains).
+ * The list ends up in a systemd drop-in, so nothing else gets through.
+ */
+export function noProxyEntryProblem(entry: string): string | undefined {
+  const q = JSON.stringify(entry);
+  if (entry === '') return 'an empty entry (two commas in a row?)';
+  if (/[\s"'`\\]/.test(entry)) return `entry ${q} contains a space, quote, backslash or line break`;
+  if (isIP(entry) !== 0 || isIP(entry.replace(/^\[|\]$/g, '')) !== 0) return undefined;
+  const cidr = /^(.+)\/(\d{1,3})$/.exec(entry);
+  if (cidr) {
+    const family = isIP(cidr[1]!);
+    const max = family === 4 ? 32 : family === 6 ? 128 : -1;
+    return max >= 0 && Number(cidr[2]) <= max ? undefined : `entry ${q} is not a valid CIDR (address/prefix)`;
+  }
+  const name = entry.startsWith('.') ? entry.slice(1) : entry;
+  return isHostname(name) ? undefined : `entry ${q} is not a host name, IP address, CIDR or .domain`;
+}
+
+/** `noProxy`: a YAML list or a comma-separated string; stored comma-joined, as NO_PROXY is written. */
+export const noProxy = z.union([z.string(), z.array(z.string())], { error: says('noProxy must be a list of hosts or a comma-separated string') })
+  .transform((v, ctx) => {
+    const entries = (Array.isArray(v) ? v : v.split(',')).map((e) => e.trim());
+    for (const e of entries) {
+      const problem = noProxyEntryProblem(e);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `noProxy: ${problem}` });
+    }
+    return entries.join(',');
+  })
+  .describe('Hosts that bypass the proxy: host names, IPs, CIDRs or .domain (list or comma-separated)');
+
+/** The ACME contact, through the one e-mail validator (the one the certificate recipe trusts). */
+export const email = z.string({ error: says('email must be an e-mail address') }).transform((raw, ctx) => {
+  const r = validateEmail(raw);
+  if (r.ok) return r.value;
+  ctx.addIssue({ code: 'custom', message: r.error });
+  return z.NEVER;
+}).describe('Contact e-mail for the ACME account');
 export const port = z.int({ error: says('port must be an integer from 1 to 65535') })
   .min(1, { error: says('port must be an integer from 1 to 65535') })
   .max(65535, { error: says('port must be an integer from 1 to 65535') })
@@ -154,8 +191,7 @@ export const varsShape = {
   mirror: httpUrl('mirror').optional().describe('Replaces https://github.com in artifact URLs'),
   checksums: localPath('checksums').optional().describe('sha256sum-format file of mirrored artifacts'),
   proxy: httpUrl('proxy').optional(),
-  noProxy: z.string({ error: says('noProxy must be a comma-separated list of hosts') })
-    .regex(NO_PROXY, { error: says('noProxy must be a comma-separated list of hosts (no spaces)') }).optional(),
+  noProxy: noProxy.optional(),
   registryAuth: localPath('registryAuth').optional().describe('docker config.json to install for faasd'),
   acme: acme.optional(),
   progressDir: z.string({ error: says('progressDir must be an absolute path on the host') })
@@ -168,11 +204,15 @@ const mapping = (what: string) => ({ error: says(`${what} must be a mapping`) })
 export const vars = z.strictObject(varsShape, mapping('settings'));
 
 export const host = z.strictObject({
-  address,
+  address: address.optional(),
   fingerprint: fingerprint.optional(),
-  domains: z.array(domain, { error: says('domains must be a list of DNS names') }).optional(),
+  domains: domains.optional(),
   ...varsShape,
-}, mapping('a host')).describe('One host: connection, domains and any setting from defaults');
+  connection: z.literal('local', { error: says('connection must be "local" (or left out for SSH)') }).optional()
+    .describe('local: this machine, without SSH (panel must run as root); default ssh'),
+}, mapping('a host')).superRefine((h, ctx) => {
+  if (h.connection !== 'local' && h.address === undefined) ctx.addIssue({ code: 'custom', path: ['address'], message: 'missing required key "address"' });
+}).describe('One host: connection, domains and any setting from defaults');
 
 export const group = z.strictObject({
   // nullish: a section whose lines are all commented out reads as null, which means "nothing here".
@@ -195,4 +235,4 @@ export type HostEntry = z.output<typeof host>;
 export type GroupEntry = z.output<typeof group>;
 
 /** Keys only a host may have, for a helpful message when they appear in defaults or a group. */
-export const HOST_ONLY_KEYS: readonly string[] = ['address', 'fingerprint', 'domains'];
+export const HOST_ONLY_KEYS: readonly string[] = ['address', 'connection', 'fingerprint', 'domains'];

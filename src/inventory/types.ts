@@ -3,6 +3,7 @@
  * Errors are values: the loader never throws for anything a user can put
  * in fleet.yaml or on the command line.
  */
+import type { z } from 'zod';
 import type { Connection, HostConfig } from '../config.js';
 import type { Secret } from '../secret.js';
 
@@ -12,8 +13,8 @@ export { err, ok, type Result } from '../result.js';
 
 export type SshConnection = Extract<Connection, { kind: 'ssh' }>;
 
-/** A HostConfig that came from the inventory, so it always connects over SSH. */
-export type InventoryHost = HostConfig & { readonly connection: SshConnection };
+/** A HostConfig resolved from an inventory (a fleet.yaml, or the one the CLI builds from --host flags). */
+export type InventoryHost = HostConfig;
 
 /**
  * One problem with the inventory. `line`/`col` (1-based) are absent only for
@@ -27,8 +28,13 @@ export interface InventoryError {
   readonly message: string;
 }
 
-/** `fleet.yaml:12:5: message`, or `fleet.yaml: message` when there is no position. */
+/**
+ * `fleet.yaml:12:5: message`, or `fleet.yaml: message` when there is no
+ * position; the inventory built from command-line flags has no file (''),
+ * its messages name the flag themselves.
+ */
 export function formatInventoryError(e: InventoryError): string {
+  if (e.file === '') return e.message;
   return e.line === undefined ? `${e.file}: ${e.message}` : `${e.file}:${e.line}:${e.col ?? 1}: ${e.message}`;
 }
 
@@ -46,7 +52,7 @@ export interface CliOverrides {
   readonly mirror?: string;
   readonly checksums?: string;
   readonly proxy?: string;
-  readonly noProxy?: string;
+  readonly noProxy?: string | readonly string[];
   readonly recipes?: readonly string[];
   /** Deep-merged over the inventory's params, per recipe (e.g. from `--set containerd.version=…`). */
   readonly params?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -55,6 +61,12 @@ export interface CliOverrides {
   readonly progressDir?: string;
   readonly trustNewHost?: boolean;
   readonly knownHosts?: string;
+  /** SSH private key (`--key`). */
+  readonly key?: string;
+  /** docker config.json for faasd (`--registry-auth`). */
+  readonly registryAuth?: string;
+  /** Pinned host key; like domains, only valid when exactly one host is selected. */
+  readonly fingerprint?: string;
 }
 
 export interface LoadOptions {
@@ -70,6 +82,13 @@ export interface LoadOptions {
   readonly cwd?: string;
   /** Reads `password: { file: … }`; injectable for tests (default fs.readFileSync utf8). */
   readonly readSecretFile?: (path: string) => Result<string, string>;
+  /**
+   * Each recipe's parameter schema (the CLI passes the registry's): params in
+   * every level and in --set are checked against it before any connection.
+   */
+  readonly recipeParams?: ReadonlyMap<string, z.ZodType>;
+  /** When given, local files (key, checksums, registryAuth, acme.caFile, knownHosts excepted) must exist. */
+  readonly fileExists?: (path: string) => boolean;
 }
 
 /** Path inside the parsed YAML document, as zod reports it. */

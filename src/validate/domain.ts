@@ -7,6 +7,13 @@ import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { err, ok, type Result } from './result.js';
 
+/**
+ * A domain name that passed validateDomain: ASCII (punycode), lower case, no
+ * root dot. Only this module makes one, so code holding a DomainName never
+ * checks it again.
+ */
+export type DomainName = string & { readonly __brand: 'DomainName' };
+
 /** Let's Encrypt's limit of names per certificate. */
 export const MAX_NAMES = 100;
 
@@ -20,7 +27,7 @@ function show(s: string): string {
  * Check one name and return its ASCII (punycode, lower-case) form, the form
  * used in certificates, nginx `server_name` and directory names.
  */
-export function validateDomain(input: string): Result<string, string> {
+export function validateDomain(input: string): Result<DomainName, string> {
   const q = show(input);
   if (input.length === 0) return err('domain is empty');
   if (input.length > 300) return err(`domain ${q.slice(0, 40)}… is too long`);
@@ -51,16 +58,16 @@ export function validateDomain(input: string): Result<string, string> {
     if (!LABEL.test(label)) return err(`domain ${q}: label ${show(label)} is not a valid host name label`);
   }
   if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return err(`domain ${q} ends in an all-numeric label`);
-  return ok(name);
+  return ok(name as DomainName);
 }
 
 /**
  * Check a list of names for one certificate (the first is the primary: it
  * names the certificate's directory). All problems are reported at once.
  */
-export function validateDomains(inputs: readonly string[]): Result<string[], string[]> {
+export function validateDomains(inputs: readonly string[]): Result<DomainName[], string[]> {
   const errors: string[] = [];
-  const names: string[] = [];
+  const names: DomainName[] = [];
   for (const input of inputs) {
     const r = validateDomain(input);
     if (!r.ok) errors.push(r.error);

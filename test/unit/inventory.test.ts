@@ -36,6 +36,12 @@ function hostsOf(text: string, overrides: CliOverrides = {}, opts: LoadOptions =
   return r.value;
 }
 
+/** The SSH connection of a host (every host in these inventories connects over SSH). */
+function ssh(h: InventoryHost | undefined): Extract<InventoryHost['connection'], { kind: 'ssh' }> {
+  assert.equal(h?.connection.kind, 'ssh');
+  return h!.connection as Extract<InventoryHost['connection'], { kind: 'ssh' }>;
+}
+
 const W1 = 'hosts:\n  web1: { address: 10.0.0.1 }\n';
 
 /** [name, YAML text, every expected error in order]. */
@@ -96,15 +102,15 @@ const BROKEN: ReadonlyArray<readonly [string, string, readonly (string | RegExp)
   ['MD5 fingerprint', 'hosts:\n  web1:\n    address: 10.0.0.1\n    fingerprint: "MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48"\n',
     [/^fleet\.yaml:4:18: hosts\.web1\.fingerprint: fingerprint must be "SHA256:"/]],
   ['bad email', `defaults:\n  email: not-an-email\n${W1}`,
-    ['fleet.yaml:2:10: defaults.email: email must be an e-mail address, got "not-an-email"']],
+    ['fleet.yaml:2:10: defaults.email: email address "not-an-email" needs the form name@example.com']],
   ['IP as a domain', 'hosts:\n  web1:\n    address: 10.0.0.1\n    domains: [ok.example.com, 10.0.0.1]\n',
-    ['fleet.yaml:4:31: hosts.web1.domains[1]: a domain must be a DNS name, not an IP address, got "10.0.0.1"']],
+    ['fleet.yaml:4:31: hosts.web1.domains[1]: domain "10.0.0.1" is an IP address; certificates here are issued for DNS names only']],
   ['wildcard domain', 'hosts:\n  web1:\n    address: 10.0.0.1\n    domains:\n      - "*.example.com"\n',
-    ['fleet.yaml:5:9: hosts.web1.domains[0]: a wildcard domain cannot be used (certificates are issued per name over HTTP-01), got "*.example.com"']],
+    ['fleet.yaml:5:9: hosts.web1.domains[0]: domain "*.example.com": wildcard names need a DNS-01 challenge; panel uses HTTP-01, list each name instead']],
   ['shell metacharacters in a domain', 'hosts:\n  web1:\n    address: 10.0.0.1\n    domains: ["a.example.com;rm -rf /"]\n',
-    ['fleet.yaml:4:15: hosts.web1.domains[0]: a domain must be a valid DNS name like app.example.com, got "a.example.com;rm -rf /"']],
+    ['fleet.yaml:4:15: hosts.web1.domains[0]: domain "a.example.com;rm -rf /" contains whitespace or a control character']],
   ['single-label domain', 'hosts:\n  web1:\n    address: 10.0.0.1\n    domains: [localhost]\n',
-    ['fleet.yaml:4:15: hosts.web1.domains[0]: a domain must be a valid DNS name like app.example.com, got "localhost"']],
+    ['fleet.yaml:4:15: hosts.web1.domains[0]: domain "localhost" has a single label; a publicly trusted certificate needs a name like example.com']],
   ['shell metacharacters in a user', 'hosts:\n  web1:\n    address: 10.0.0.1\n    user: "root$(id)"\n',
     ['fleet.yaml:4:11: hosts.web1.user: user must be a POSIX user name (lower case letters, digits, "_", "-"), got "root$(id)"']],
   ['mirror is not http(s)', `defaults:\n  mirror: ftp://mirror.example.com\n${W1}`,
@@ -172,8 +178,8 @@ describe('errors without a position', () => {
   });
   it('checks CLI flags like file values', () => {
     assert.deepEqual(errorsOf(W1, { email: 'x', domains: ['*.example.com'] }), [
-      'fleet.yaml: --domain: a wildcard domain cannot be used (certificates are issued per name over HTTP-01), got "*.example.com"',
-      'fleet.yaml: --email: email must be an e-mail address, got "x"',
+      'fleet.yaml: --domain: domain "*.example.com": wildcard names need a DNS-01 challenge; panel uses HTTP-01, list each name instead',
+      'fleet.yaml: --mail: email address "x" needs the form name@example.com',
     ]);
     assert.deepEqual(errorsOf(W1, { recipes: ['nope'] }), [`fleet.yaml: --recipes: unknown recipe "nope" (known: ${RECIPES.join(', ')})`]);
   });
@@ -244,7 +250,7 @@ describe('resolution: defaults → groups → host → CLI', () => {
   it('builds an ssh connection with resolved paths and sudo for non-root', () => {
     assert.deepEqual(web1?.connection, { kind: 'ssh', address: '10.0.0.1', port: 22, user: 'deploy', keyFile: `${base}/keys/id`, sudo: true });
     assert.deepEqual(web2?.connection, { kind: 'ssh', address: '10.0.0.2', port: 2222, user: 'root', keyFile: `${base}/keys/id`, sudo: false });
-    assert.equal(db1?.connection.sudo, false);
+    assert.equal(ssh(db1).sudo, false);
     assert.equal(web1?.checksumsFile, `${base}/checksums.txt`);
     assert.deepEqual(web1?.acme, { directory: 'https://acme.example/dir', caFile: '/home/me/pebble.pem' });
   });
@@ -294,8 +300,8 @@ describe('resolution: defaults → groups → host → CLI', () => {
     assert.equal(h?.checksumsFile, '/work/sums.txt');
     assert.deepEqual(h?.acme, { directory: 'https://pebble.example/dir', caFile: '/ca.pem' });
     assert.equal(h?.password, secret);
-    assert.equal(h?.connection.trustNewHost, true);
-    assert.equal(h?.connection.knownHosts, '/home/me/kh');
+    assert.equal(ssh(h).trustNewHost, true);
+    assert.equal(ssh(h).knownHosts, '/home/me/kh');
     assert.equal(h?.progressDir, '/srv/panel');
     assert.deepEqual(h?.params.containerd, { version: '2.0.0', opts: { a: 0, b: 3, c: 9 } });
     assert.deepEqual(h?.domains, ['cli.example.com']);
@@ -323,12 +329,12 @@ describe('paths and file names', () => {
   it('resolves relative paths against the inventory directory, expands ~/, names the file as given', () => {
     const text = 'defaults:\n  key: keys/id\n  knownHosts: ~/kh\n  checksums: /abs/sums\nhosts:\n  a: { address: 10.0.0.1, registryAuth: ../auth.json }\n';
     const [a] = hostsOf(text.replace('fleet.yaml', ''), {}, { ...OPTS, cwd: '/work' });
-    assert.equal(a?.connection.keyFile, '/work/keys/id');
+    assert.equal(ssh(a).keyFile, '/work/keys/id');
     const r = loadInventoryText(text, 'conf/fleet.yaml', {}, { ...OPTS, cwd: '/work' });
     assert.ok(r.ok);
     const h = r.value[0];
-    assert.equal(h?.connection.keyFile, '/work/conf/keys/id');
-    assert.equal(h?.connection.knownHosts, '/home/me/kh');
+    assert.equal(ssh(h).keyFile, '/work/conf/keys/id');
+    assert.equal(ssh(h).knownHosts, '/home/me/kh');
     assert.equal(h?.checksumsFile, '/abs/sums');
     assert.equal(h?.registryAuth, '/work/auth.json');
     const bad = loadInventoryText('hosts: {}\n', 'conf/fleet.yaml', {}, OPTS);
