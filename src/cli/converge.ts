@@ -20,7 +20,8 @@ import { formatRecap } from '../report/recap.js';
 import { redact } from '../secret.js';
 import { NOT_ROOT_MESSAGE } from '../transport/local.js';
 import { failedLastTime, saveLastRun } from './last-run.js';
-import { UsageError, type CommonFlags } from './options.js';
+import type { CommonFlags } from './flags.js';
+import { UsageError } from './options.js';
 
 export interface ConvergeInput {
   readonly mode: Mode;

@@ -10,41 +10,9 @@ import { redact } from '../secret.js';
 import { RENEW_RECIPE, renewConfig, renewRegistry } from '../acme/renew.js';
 import { converge } from './converge.js';
 import { resolveTargets } from './targets.js';
-import { UsageError, type CommonFlags } from './options.js';
+import { addCommon, type CommonFlags } from './flags.js';
+import { UsageError } from './options.js';
 import { loadRegistry } from './registry.js';
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function addCommon(cmd: Command): Command {
-  return cmd
-    .option('-d, --domain <name>', 'domain served by nginx and named in the certificate (repeatable)', collect)
-    .option('-m, --mail <email>', 'ACME account contact e-mail')
-    .option('-p, --password <password>', 'faasd admin password (default: generated on the host; env PANEL_PASSWORD)')
-    .option('--password-file <file>', 'read the faasd admin password from a file')
-    .option('--host <user@addr[:port]>', 'target host over SSH (repeatable); none and no inventory = this machine', collect)
-    .option('-i, --inventory <fleet.yaml>', 'inventory of hosts and groups')
-    .option('--limit <names>', 'only these hosts or groups of the inventory (comma-separated)')
-    .option('--concurrency <n>', 'hosts provisioned at once', '10')
-    .option('--recipes <ids>', 'recipes to converge, comma-separated (dependencies are added); see `panel recipes`')
-    .option('--set <recipe.param=value>', 'recipe parameter, e.g. containerd.version=1.7.27 (repeatable)', collect)
-    .option('--mirror <url>', 'replaces https://github.com in every artifact URL (keeps GitHub paths)')
-    .option('--checksums <file>', 'sha256sum-format checksums for mirror artifacts (paths relative to the mirror)')
-    .option('--proxy <url>', 'HTTP(S) proxy for containerd and faasd (systemd drop-ins)')
-    .option('--no-proxy <list>', 'NO_PROXY list for --proxy')
-    .option('--registry-auth <file>', 'docker config.json with registry credentials for faasd')
-    .option('--acme-directory <url>', 'ACME directory URL (default: Let\'s Encrypt production)')
-    .option('--staging', 'use Let\'s Encrypt staging')
-    .option('--acme-ca <file>', 'PEM of a CA to trust for the ACME server\'s own HTTPS (private CAs, Pebble)')
-    .option('--key <file>', 'SSH private key (default: ssh-agent)')
-    .option('--known-hosts <file>', 'known_hosts file (default: ~/.ssh/known_hosts)')
-    .option('--trust-new-host', 'accept and record the key of a host not yet in known_hosts')
-    .option('--fingerprint <SHA256:…>', 'pinned host key fingerprint (single --host)')
-    .option('--progress-dir <dir>', 'where progress.json and logs go on the host', '/var/lib/panel')
-    .option('--retry-failed', 'only the hosts that failed in the last run (.panel/last-run.json)')
-    .option('--json', 'NDJSON events on stdout instead of the progress display');
-}
 
 async function runConverge(mode: Mode, flags: CommonFlags, registry: ReadonlyMap<string, Recipe>): Promise<number> {
   const configs = await resolveTargets(flags, registry, mode);

@@ -1,75 +1,119 @@
 /**
- * Which hosts a command acts on, as HostConfigs: an inventory (with --limit),
- * explicit --host flags, or the local machine. All input errors surface
- * here, before any connection.
+ * Which hosts a command acts on, as HostConfigs. There is one way in: the
+ * flags become the inventory structure fleet.yaml parses to (an inventory of
+ * the --host hosts, or of this machine, when there is no -i), the flags that
+ * describe hosts become overrides on top of it, and the inventory's schema
+ * and resolve produce every HostConfig. All input errors surface here,
+ * before any connection.
  */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import type { HostConfig } from '../config.js';
-import type { Recipe } from '../engine/recipe.js';
 import type { Mode } from '../engine/events.js';
 import { orderRecipes } from '../engine/order.js';
-import { formatInventoryError, loadInventory, type CliOverrides } from '../inventory/index.js';
-import { domain as domainSchema, email as emailSchema } from '../inventory/schema.js';
-import { acmeDirectory, configsFromFlags, paramsFrom, passwordFrom, progressDir, UsageError, type CommonFlags } from './options.js';
+import type { Recipe } from '../engine/recipe.js';
+import { formatInventoryError, loadInventory, parseSetFlags, resolveInventoryData, type CliOverrides, type LoadOptions } from '../inventory/index.js';
+import type { CommonFlags } from './flags.js';
+import { hostDisplayName, parseHostSpec } from './host-spec.js';
+import { acmeDirectory, defaultRecipes, passwordFrom, recipesFlag, UsageError } from './options.js';
 
-function checkedDomains(flags: CommonFlags): string[] {
-  const out: string[] = [];
-  for (const d of flags.domain ?? []) {
-    const r = domainSchema.safeParse(d);
-    if (!r.success) throw new UsageError(`-d ${JSON.stringify(d)}: ${r.error.issues[0]?.message ?? 'invalid domain'}`);
-    if (!out.includes(r.data)) out.push(r.data);
+/** Where relative paths and `~` point, and which environment to read; tests pass their own. */
+export interface InputContext {
+  readonly cwd?: string;
+  readonly homeDir?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Flags that only mean something for an SSH connection. */
+const SSH_ONLY: ReadonlyArray<readonly [keyof CommonFlags, string]> = [
+  ['key', '--key'],
+  ['knownHosts', '--known-hosts'],
+  ['trustNewHost', '--trust-new-host'],
+  ['fingerprint', '--fingerprint'],
+];
+
+function overridesFrom(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, env: Readonly<Record<string, string | undefined>>): CliOverrides {
+  const sets = parseSetFlags(flags.set ?? [], paramSchemas(registry));
+  if (!sets.ok) throw new UsageError(sets.error.join('\n'));
+  const password = passwordFrom(flags, env);
+  const recipes = recipesFlag(flags);
+  const directory = acmeDirectory(flags);
+  const given: Record<string, unknown> = {
+    domains: flags.domain,
+    email: flags.mail,
+    password,
+    mirror: flags.mirror,
+    checksums: flags.checksums,
+    proxy: flags.proxy,
+    noProxy: flags.noProxy,
+    recipes,
+    params: flags.set?.length ? sets.value : undefined,
+    acmeDirectory: directory,
+    acmeCaFile: flags.acmeCa,
+    progressDir: flags.progressDir,
+    trustNewHost: flags.trustNewHost ? true : undefined,
+    knownHosts: flags.knownHosts,
+    key: flags.key,
+    registryAuth: flags.registryAuth,
+    fingerprint: flags.fingerprint,
+  };
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as CliOverrides;
+}
+
+function paramSchemas(registry: ReadonlyMap<string, Recipe>): LoadOptions['recipeParams'] & object {
+  return new Map([...registry].map(([id, r]) => [id, r.params]));
+}
+
+/** The inventory that `--host` flags (or their absence: this machine) describe. */
+function flagInventory(flags: CommonFlags): unknown {
+  const defaults = { recipes: defaultRecipes(flags.domain ?? []) };
+  const hosts = flags.host ?? [];
+  if (hosts.length === 0) {
+    for (const [k, flag] of SSH_ONLY) {
+      if (flags[k] !== undefined) throw new UsageError(`${flag} is for SSH hosts: name one with --host user@addr (without --host or -i, panel acts on this machine)`);
+    }
+    return { defaults, hosts: { local: { connection: 'local' } } };
   }
-  return out;
+  if (flags.fingerprint !== undefined && hosts.length > 1) throw new UsageError('--fingerprint pins one host key: use it with a single --host (or pin per host in an inventory)');
+  const entries: Record<string, { address: string; port: number; user: string }> = {};
+  for (const h of hosts) {
+    const spec = parseHostSpec(h);
+    if ('error' in spec) throw new UsageError(spec.error);
+    const name = hostDisplayName(spec);
+    if (name in entries) throw new UsageError(`--host ${h}: given twice`);
+    entries[name] = { address: spec.address, port: spec.port, user: spec.user };
+  }
+  return { defaults, hosts: entries };
 }
 
-function checkedEmail(flags: CommonFlags): string | undefined {
-  if (flags.mail === undefined) return undefined;
-  const r = emailSchema.safeParse(flags.mail);
-  if (!r.success || /[\s'"`$;&|<>\\]/.test(flags.mail)) throw new UsageError(`-m ${JSON.stringify(flags.mail)}: not a valid e-mail address`);
-  return r.data;
-}
-
-export async function resolveTargets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, mode: Mode): Promise<HostConfig[]> {
-  const configs = await targets(flags, registry, mode);
+export async function resolveTargets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, mode: Mode, input: InputContext = {}): Promise<HostConfig[]> {
+  const env = input.env ?? process.env;
+  const overrides = overridesFrom(flags, registry, env);
+  const options: LoadOptions = {
+    recipeParams: paramSchemas(registry),
+    fileExists: existsSync,
+    cwd: input.cwd ?? process.cwd(),
+    homeDir: input.homeDir ?? homedir(),
+    env,
+    ...(flags.limit ? { limit: flags.limit.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+  };
+  let loaded;
+  if (flags.inventory !== undefined) {
+    if (flags.host?.length) throw new UsageError('use either -i/--inventory or --host, not both');
+    loaded = loadInventory(flags.inventory, overrides, options);
+  } else {
+    if (flags.limit) throw new UsageError('--limit selects hosts of an inventory: use it with -i fleet.yaml');
+    loaded = resolveInventoryData(flagInventory(flags), '', undefined, overrides, options);
+  }
+  if (!loaded.ok) throw new UsageError(loaded.error.map(formatInventoryError).join('\n'));
+  const configs = loaded.value;
   for (const c of configs) {
+    const where = flags.inventory !== undefined ? `${c.name}: ` : '';
+    if (mode === 'install' && c.recipes.includes('certificate') && c.email === undefined) {
+      throw new UsageError(`${where}-m/--mail is required to request certificates (ACME account contact)`);
+    }
     const order = orderRecipes(c.recipes, registry);
-    if (!order.ok) throw new UsageError(`${c.name}: ${order.error}`);
+    if (!order.ok) throw new UsageError(`${where}${order.error}`);
   }
   return configs;
-}
-
-async function targets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, mode: Mode): Promise<HostConfig[]> {
-  const domains = checkedDomains(flags);
-  const email = checkedEmail(flags);
-  if (flags.inventory === undefined) {
-    if (flags.limit) throw new UsageError('--limit selects hosts of an inventory: use it with -i fleet.yaml');
-    const configs = configsFromFlags(flags, domains, email);
-    if (mode === 'install' && configs.some((c) => c.recipes.includes('certificate')) && !email) {
-      throw new UsageError('-m/--mail is required to request certificates (ACME account contact)');
-    }
-    return configs;
-  }
-  if (flags.host?.length) throw new UsageError('use either -i/--inventory or --host, not both');
-  const password = passwordFrom(flags);
-  const overrides: CliOverrides = {
-    ...(domains.length ? { domains } : {}),
-    ...(email ? { email } : {}),
-    ...(password ? { password } : {}),
-    ...(flags.mirror ? { mirror: flags.mirror } : {}),
-    ...(flags.checksums ? { checksums: flags.checksums } : {}),
-    ...(flags.proxy ? { proxy: flags.proxy } : {}),
-    ...(flags.noProxy ? { noProxy: flags.noProxy } : {}),
-    ...(flags.recipes ? { recipes: flags.recipes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-    ...(flags.set?.length ? { params: paramsFrom(flags.set) } : {}),
-    ...(flags.acmeDirectory || flags.staging ? { acmeDirectory: acmeDirectory(flags) } : {}),
-    ...(flags.acmeCa ? { acmeCaFile: flags.acmeCa } : {}),
-    ...(flags.progressDir && flags.progressDir !== '/var/lib/panel' ? { progressDir: progressDir(flags.progressDir) } : {}),
-    ...(flags.trustNewHost ? { trustNewHost: true } : {}),
-    ...(flags.knownHosts ? { knownHosts: flags.knownHosts } : {}),
-  };
-  const loaded = loadInventory(flags.inventory, overrides, {
-    knownRecipes: [...registry.keys()],
-    ...(flags.limit ? { limit: flags.limit.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-  });
-  if (!loaded.ok) throw new UsageError(loaded.error.map(formatInventoryError).join('\n'));
-  return loaded.value;
 }

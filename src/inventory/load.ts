@@ -109,11 +109,11 @@ function checkOverrides(file: string, o: CliOverrides, options: LoadOptions): Re
     }
     for (const id of Object.keys(o.params ?? {})) {
       const near = suggest(id, known);
-      if (!known.includes(id)) errors.push({ file, message: `--set ${id}.…: unknown recipe "${id}"${near !== undefined ? ` (did you mean "${near}"?)` : ` (known: ${known.join(', ')})`}` });
+      if (!known.includes(id)) errors.push({ file, message: `--set ${id}.${Object.keys(o.params?.[id] ?? {})[0] ?? ''}: unknown recipe "${id}"${near !== undefined ? ` (did you mean "${near}"?)` : ` (known: ${known.join(', ')})`}` });
     }
   }
   if (options.recipeParams !== undefined) {
-    const label = (recipe: string, keyPath: readonly (string | number)[]): string => `--set ${recipe}.${keyPath.map(String).join('.')}`;
+    const label = (recipe: string, keyPath: readonly (string | number)[]): string => `--set ${recipe}${keyPath.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`;
     for (const p of paramProblems(o.params, options.recipeParams, { path: [], label }, false)) errors.push({ file, message: p.message });
   }
   if (errors.length > 0) return err(errors);
