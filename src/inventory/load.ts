@@ -44,7 +44,7 @@ function allowedAt(path: DocPath): readonly string[] {
 }
 
 function toErrors(file: string, source: Source | undefined, problems: readonly Problem[]): InventoryError[] {
-  const located = problems.map((p) => ({ file, ...(source !== undefined ? locate(source, p.path, p.at) : { line: 0, col: 0 }), message: p.message }));
+  const located = problems.map((p) => ({ file, ...(source !== undefined && !p.flag ? locate(source, p.path, p.at) : { line: 0, col: 0 }), message: p.message }));
   located.sort((a, b) => a.line - b.line || a.col - b.col);
   // One YAML node can violate the same rule along two routes (e.g. through an alias); say it once.
   const seen = new Set<string>();
@@ -53,7 +53,7 @@ function toErrors(file: string, source: Source | undefined, problems: readonly P
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
-  }).map((e) => (source === undefined ? { file: e.file, message: e.message } : e));
+  }).map((e) => (e.line === 0 ? { file: e.file, message: e.message } : e));
 }
 
 const FLAGS: Record<string, string> = {
@@ -98,8 +98,7 @@ function checkOverrides(file: string, o: CliOverrides, options: LoadOptions): Re
   if (!parsed.success) {
     for (const iss of parsed.error.issues) {
       const flag = FLAGS[String(iss.path[0])] ?? String(iss.path[0]);
-      // noProxy's own message already names the setting.
-      errors.push({ file, message: `${flag}: ${iss.message.replace(/^noProxy: /, '')}` });
+      errors.push({ file, message: `${flag}: ${iss.message}` });
     }
     return err(errors);
   }

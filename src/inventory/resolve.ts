@@ -146,7 +146,7 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
     const full = cliValue !== undefined ? expandPath(cliValue, ctx.cwd, ctx.homeDir) : found !== undefined ? expandPath(found.value, ctx.baseDir, ctx.homeDir) : undefined;
     if (full !== undefined && missing === undefined && ctx.fileExists !== undefined && !ctx.fileExists(full)) {
       missing = cliValue !== undefined
-        ? { path: [], message: `${FILE_FLAGS[flag]} ${cliValue}: no such file` }
+        ? { path: [], flag: true, message: `${FILE_FLAGS[flag]} ${cliValue}: no such file` }
         : { path: found!.path, message: `${found!.path.join('.')}: ${found!.value}: no such file (${full})` };
     }
     return full;

@@ -120,7 +120,7 @@ export const noProxy = z.union([z.string(), z.array(z.string())], { error: says(
     const entries = (Array.isArray(v) ? v : v.split(',')).map((e) => e.trim());
     for (const e of entries) {
       const problem = noProxyEntryProblem(e);
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `noProxy: ${problem}` });
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
     }
     return entries.join(',');
   })

@@ -102,4 +102,6 @@ export interface Problem {
   readonly path: DocPath;
   readonly message: string;
   readonly at?: 'key' | 'value';
+  /** The problem is in a command-line flag: it has no place in the file. */
+  readonly flag?: boolean;
 }

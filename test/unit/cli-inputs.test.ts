@@ -1,0 +1,228 @@
+/**
+ * One input path: every flag, given once with --host and once with -i, ends
+ * in the same HostConfig field (or is refused with one line), and bad
+ * recipe parameters fail before any connection.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Command } from 'commander';
+import { recipes } from '../../recipes/index.js';
+import { addCommon, type CommonFlags } from '../../src/cli/flags.js';
+import { resolveTargets } from '../../src/cli/targets.js';
+import type { HostConfig } from '../../src/config.js';
+import { LETS_ENCRYPT_STAGING } from '../../src/config.js';
+import type { Recipe } from '../../src/engine/recipe.js';
+import { packageRoot } from '../../src/paths.js';
+
+const registry: ReadonlyMap<string, Recipe> = new Map(recipes.map((r) => [r.id, r as Recipe]));
+const dir = mkdtempSync(join(tmpdir(), 'panel-cli-inputs-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+for (const f of ['id', 'kh', 'sums.txt', 'auth.json', 'ca.pem']) writeFileSync(join(dir, f), 'x\n');
+writeFileSync(join(dir, 'pw'), 'from-a-file\n');
+writeFileSync(join(dir, 'fleet.yaml'), 'defaults:\n  recipes: [base, containerd, cni, bridge, faasd]\nhosts:\n  a:\n    address: 192.0.2.1\n');
+
+const FP = 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8';
+
+function flagsOf(argv: readonly string[]): CommonFlags {
+  const cmd = addCommon(new Command('plan')).exitOverride();
+  cmd.parse([...argv], { from: 'user' });
+  return cmd.opts<CommonFlags>();
+}
+
+async function resolveArgs(argv: readonly string[]): Promise<HostConfig[] | string> {
+  try {
+    return await resolveTargets(flagsOf(argv), registry, 'plan', { cwd: dir, homeDir: dir, env: {} });
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+type Field = (c: HostConfig) => unknown;
+const conn = (c: HostConfig): Record<string, unknown> => c.connection as unknown as Record<string, unknown>;
+
+interface Row {
+  readonly args: readonly string[];
+  /** The HostConfig field the flag sets; absent for run options (they must leave HostConfig as it is). */
+  readonly field?: Field;
+  readonly expect?: unknown;
+  /** The -i case is refused with this one line instead. */
+  readonly refusedWithInventory?: RegExp;
+}
+
+/** Every option addCommon declares, keyed by its long name. */
+const TABLE: Record<string, Row> = {
+  '--domain': { args: ['-d', 'App.Example.com'], field: (c) => c.domains, expect: ['app.example.com'] },
+  '--mail': { args: ['-m', 'ops@example.com'], field: (c) => c.email, expect: 'ops@example.com' },
+  '--password': { args: ['-p', 'long-enough'], field: (c) => c.password?.reveal(), expect: 'long-enough' },
+  '--password-file': { args: ['--password-file', join(dir, 'pw')], field: (c) => c.password?.reveal(), expect: 'from-a-file' },
+  '--host': { args: [], refusedWithInventory: /^use either -i\/--inventory or --host, not both$/ },
+  '--inventory': { args: [] },
+  '--limit': { args: [] },
+  '--concurrency': { args: ['--concurrency', '3'] },
+  '--recipes': { args: ['--recipes', 'base'], field: (c) => c.recipes, expect: ['base'] },
+  '--set': { args: ['--set', 'faasd.nameservers=1.1.1.1,8.8.8.8', '--set', 'nginx.extraRoutes=[{"path":"/x/","port":5000}]'], field: (c) => c.params, expect: { faasd: { nameservers: ['1.1.1.1', '8.8.8.8'] }, nginx: { extraRoutes: [{ path: '/x/', port: 5000 }] } } },
+  '--mirror': { args: ['--mirror', 'https://mirror.example/'], field: (c) => c.mirror, expect: 'https://mirror.example' },
+  '--checksums': { args: ['--checksums', 'sums.txt'], field: (c) => c.checksumsFile, expect: join(dir, 'sums.txt') },
+  '--proxy': { args: ['--proxy', 'http://proxy.example:3128'], field: (c) => c.proxy, expect: 'http://proxy.example:3128' },
+  '--no-proxy': { args: ['--no-proxy', 'localhost, 10.0.0.0/8,.internal'], field: (c) => c.noProxy, expect: 'localhost,10.0.0.0/8,.internal' },
+  '--registry-auth': { args: ['--registry-auth', 'auth.json'], field: (c) => c.registryAuth, expect: join(dir, 'auth.json') },
+  '--acme-directory': { args: ['--acme-directory', 'https://acme.example/dir'], field: (c) => c.acme.directory, expect: 'https://acme.example/dir' },
+  '--staging': { args: ['--staging'], field: (c) => c.acme.directory, expect: LETS_ENCRYPT_STAGING },
+  '--acme-ca': { args: ['--acme-ca', 'ca.pem'], field: (c) => c.acme.caFile, expect: join(dir, 'ca.pem') },
+  '--key': { args: ['--key', '~/id'], field: (c) => conn(c)['keyFile'], expect: join(dir, 'id') },
+  '--known-hosts': { args: ['--known-hosts', 'kh'], field: (c) => conn(c)['knownHosts'], expect: join(dir, 'kh') },
+  '--trust-new-host': { args: ['--trust-new-host'], field: (c) => conn(c)['trustNewHost'], expect: true },
+  '--fingerprint': { args: ['--fingerprint', FP], field: (c) => conn(c)['fingerprint'], expect: FP },
+  '--progress-dir': { args: ['--progress-dir', '/srv/panel'], field: (c) => c.progressDir, expect: '/srv/panel' },
+  '--retry-failed': { args: ['--retry-failed'] },
+  '--json': { args: ['--json'] },
+};
+
+const withHost = ['--host', 'root@192.0.2.1'];
+const withInventory = ['-i', 'fleet.yaml'];
+
+/** A HostConfig without its name: `--host` names it user@addr:port, the inventory by its key. */
+function unnamed(c: HostConfig): Omit<HostConfig, 'name'> {
+  const { name: _name, ...rest } = c;
+  return rest;
+}
+
+describe('every flag means the same with --host and with -i', () => {
+  it('the table covers every option the converging commands share', () => {
+    const declared = addCommon(new Command('x')).options.map((o) => o.long ?? '');
+    assert.deepEqual(Object.keys(TABLE).sort(), declared.sort());
+  });
+
+  it('no flags: the same host from both', async () => {
+    const a = await resolveArgs(withHost);
+    const b = await resolveArgs(withInventory);
+    assert.ok(Array.isArray(a) && Array.isArray(b), `${String(a)} / ${String(b)}`);
+    assert.deepEqual(unnamed(a[0]!), unnamed(b[0]!));
+  });
+
+  for (const [flag, row] of Object.entries(TABLE)) {
+    if (row.args.length === 0 && row.refusedWithInventory === undefined) continue;
+    it(flag, async () => {
+      if (row.refusedWithInventory) {
+        const refused = await resolveArgs([...withInventory, ...withHost]);
+        assert.equal(typeof refused, 'string');
+        assert.match(refused as string, row.refusedWithInventory);
+        assert.ok(!(refused as string).includes('\n'), 'one line');
+        return;
+      }
+      const a = await resolveArgs([...withHost, ...row.args]);
+      const b = await resolveArgs([...withInventory, ...row.args]);
+      assert.ok(Array.isArray(a), `--host case refused: ${String(a)}`);
+      assert.ok(Array.isArray(b), `-i case refused: ${String(b)}`);
+      if (row.field) {
+        assert.deepEqual(row.field(a[0]!), row.expect);
+        assert.deepEqual(row.field(b[0]!), row.expect);
+      } else {
+        // A run option: it leaves the hosts as they are.
+        const baseA = await resolveArgs(withHost);
+        assert.deepEqual(a, baseA);
+      }
+    });
+  }
+
+  it('--limit selects hosts of an inventory; with --host it is refused with one line', async () => {
+    assert.equal(await resolveArgs([...withHost, '--limit', 'a']), '--limit selects hosts of an inventory: use it with -i fleet.yaml');
+    const b = await resolveArgs([...withInventory, '--limit', 'a']);
+    assert.ok(Array.isArray(b));
+    assert.deepEqual(b.map((c) => c.name), ['a']);
+  });
+
+  it('a missing file is refused naming the flag, in both', async () => {
+    for (const base of [withHost, withInventory]) {
+      for (const flag of ['--key', '--checksums', '--registry-auth', '--acme-ca']) {
+        assert.equal(await resolveArgs([...base, flag, 'nope']), `${base === withInventory ? 'fleet.yaml: ' : ''}${flag} nope: no such file`);
+      }
+    }
+  });
+
+  it('no --host and no -i: this machine, as a first-class target', async () => {
+    const local = await resolveArgs(['-d', 'a.example.com']);
+    assert.ok(Array.isArray(local));
+    assert.equal(local[0]?.name, 'local');
+    assert.deepEqual(local[0]?.connection, { kind: 'local' });
+    assert.deepEqual(local[0]?.recipes, ['base', 'containerd', 'cni', 'bridge', 'faasd', 'nginx', 'certificate']);
+    assert.equal(await resolveArgs(['--key', 'id']), '--key is for SSH hosts: name one with --host user@addr (without --host or -i, panel acts on this machine)');
+  });
+});
+
+describe('recipe parameters are checked before any connection', () => {
+  const cases: Array<[readonly string[], string]> = [
+    [['--set', 'containerd.versoin=1.7.27'], '--set containerd.versoin: unknown parameter "versoin" of recipe containerd (did you mean "version"?)'],
+    [['--set', 'containrd.version=1.7.27'], '--set containrd.version: unknown recipe "containrd" (did you mean "containerd"?)'],
+    [['--set', 'faasd.nameservers=1.1.1.1,not-an-ip'], '--set faasd.nameservers[1]: an IPv4 address'],
+    [['--set', 'nginx.extraRoutes=[{"path":"/x/",'], '--set nginx.extraRoutes: not valid JSON'],
+    [['--set', 'faasd.faasCli=maybe'], '--set faasd.faasCli: expected true or false, got "maybe"'],
+    [['--set', 'nonsense'], '--set "nonsense": expected recipe.param=value (e.g. containerd.version=1.7.27)'],
+  ];
+  for (const [args, message] of cases) {
+    it(args.join(' '), async () => {
+      for (const base of [withHost, withInventory]) {
+        const r = await resolveArgs([...base, ...args]);
+        assert.equal(typeof r, 'string');
+        // With -i, what the inventory loader reports is prefixed with the file's name.
+        const got = (r as string).replace(/^fleet\.yaml: /, '');
+        assert.ok(got.startsWith(message), `${String(r)}\n  should start with\n${message}`);
+      }
+    });
+  }
+
+  it('inventory params name the place, the recipe and the key, with a suggestion', async () => {
+    writeFileSync(join(dir, 'bad.yaml'), 'defaults:\n  params:\n    nginx: { workerConnections: 2048 }\nhosts:\n  a:\n    address: 192.0.2.1\n    params:\n      containerd: { versoin: 1.7.0 }\n');
+    const r = await resolveArgs(['-i', 'bad.yaml']);
+    assert.equal(r, [
+      'bad.yaml:3:14: defaults.params.nginx: unknown parameter "workerConnections" of recipe nginx (parameters: routes, extraRoutes, clientMaxBodySize, proxyReadTimeout)',
+      'bad.yaml:8:21: hosts.a.params.containerd: unknown parameter "versoin" of recipe containerd (did you mean "version"?)',
+    ].join('\n'));
+  });
+
+  it('through the real CLI, against an unroutable address: refused at once, nothing contacted', () => {
+    const started = Date.now();
+    const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(packageRoot, 'test', 'support', 'run-cli.ts'), 'plan', '--host', 'root@192.0.2.1', '--set', 'containerd.versoin=2.0.0'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, 'panel: --set containerd.versoin: unknown parameter "versoin" of recipe containerd (did you mean "version"?)\n');
+    assert.equal(run.stdout, '');
+    // A connection attempt to TEST-NET-1 would hang until the SSH timeout; this returned without one.
+    assert.ok(Date.now() - started < 30_000);
+  });
+});
+
+describe('--no-proxy', () => {
+  it('is a list whatever the flag order, and leaves --proxy alone', async () => {
+    for (const args of [['--proxy', 'http://p.example:3128', '--no-proxy', 'localhost,.corp'], ['--no-proxy', 'localhost,.corp', '--proxy', 'http://p.example:3128']]) {
+      const r = await resolveArgs([...withHost, ...args]);
+      assert.ok(Array.isArray(r), String(r));
+      assert.equal(r[0]?.proxy, 'http://p.example:3128');
+      assert.equal(r[0]?.noProxy, 'localhost,.corp');
+    }
+  });
+  it('refuses a bad entry with one line', async () => {
+    const cases: Array<[string, string]> = [
+      ['localhost,a b', '--no-proxy: entry "a b" contains a space, quote, backslash or line break'],
+      ['x\ny', '--no-proxy: entry "x\\ny" contains a space, quote, backslash or line break'],
+      ['"x"', '--no-proxy: entry "\\"x\\"" contains a space, quote, backslash or line break'],
+      ['10.0.0.0/40', '--no-proxy: entry "10.0.0.0/40" is not a valid CIDR (address/prefix)'],
+      ['a;b', '--no-proxy: entry "a;b" is not a host name, IP address, CIDR or .domain'],
+      ['a,,b', '--no-proxy: an empty entry (two commas in a row?)'],
+    ];
+    for (const [value, message] of cases) {
+      for (const base of [withHost, withInventory]) assert.equal(await resolveArgs([...base, '--no-proxy', value]), `${base === withInventory ? 'fleet.yaml: ' : ''}${message}`);
+    }
+  });
+  it('the inventory field takes a YAML list or a comma string', async () => {
+    writeFileSync(join(dir, 'np.yaml'), 'defaults:\n  noProxy: [localhost, 10.0.0.0/8]\nhosts:\n  a: { address: 192.0.2.1, noProxy: "::1,.corp" }\n  b: { address: 192.0.2.2 }\n');
+    const r = await resolveArgs(['-i', 'np.yaml']);
+    assert.ok(Array.isArray(r), String(r));
+    assert.deepEqual(r.map((c) => c.noProxy), ['::1,.corp', 'localhost,10.0.0.0/8']);
+    writeFileSync(join(dir, 'np-bad.yaml'), 'hosts:\n  a: { address: 192.0.2.1, noProxy: [localhost, "a\\nb"] }\n');
+    assert.equal(await resolveArgs(['-i', 'np-bad.yaml']), 'np-bad.yaml:2:37: hosts.a.noProxy: entry "a\\nb" contains a space, quote, backslash or line break');
+  });
+});
