@@ -15,13 +15,16 @@ import { publicChange } from '../resources/types.js';
 import { listrSink } from '../report/listr.js';
 import { ndjsonSink } from '../report/ndjson.js';
 import { plainSink } from '../report/plain.js';
-import { planPrinter } from '../report/plan-printer.js';
+import { planPrinter, wantColor } from '../report/plan-printer.js';
 import { formatRecap } from '../report/recap.js';
 import { redact } from '../secret.js';
 import { NOT_ROOT_MESSAGE } from '../transport/local.js';
-import { failedLastTime, saveLastRun } from './last-run.js';
+import { failedLastTime, lastRunPath, saveLastRun } from './last-run.js';
 import type { CommonFlags } from './flags.js';
 import { UsageError } from './options.js';
+
+/** Printed as `panel: …`, so it does not start with "panel" itself (NOT_ROOT_MESSAGE does). */
+export const LOCAL_NEEDS_ROOT = `${NOT_ROOT_MESSAGE.replace(/^panel /, '')}, or name a remote host with --host user@addr`;
 
 export interface ConvergeInput {
   readonly mode: Mode;
@@ -43,7 +46,7 @@ export async function converge(input: ConvergeInput): Promise<number> {
     }
   }
   if (configs.some((c) => c.connection.kind === 'local') && typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new UsageError(`${NOT_ROOT_MESSAGE}, or name a remote host with --host user@addr`);
+    throw new UsageError(LOCAL_NEEDS_ROOT);
   }
   const concurrency = flags.concurrency === undefined ? 10 : Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency ${JSON.stringify(flags.concurrency)}: a whole number from 1 to 256`);
@@ -56,13 +59,13 @@ export async function converge(input: ConvergeInput): Promise<number> {
     const sinks: ((e: EngineEvent) => void)[] = [];
     if (json) return [ndjsonSink((l) => process.stdout.write(l))];
     if (tty) {
-      const l = listrSink(configs.map((c) => c.name), process.stderr);
+      const l = listrSink(configs.map((c) => c.name), process.stderr, mode);
       sinks.push(l.emit);
       listrDone = l.done;
     } else {
-      sinks.push(plainSink((l) => process.stderr.write(l)));
+      sinks.push(plainSink((l) => process.stderr.write(l), mode));
     }
-    if (mode !== 'install') sinks.push(planPrinter((t) => process.stdout.write(t), { diffs: true, color: Boolean(process.stdout.isTTY) }));
+    if (mode !== 'install') sinks.push(planPrinter((t) => process.stdout.write(t), { diffs: true, color: wantColor(process.stdout) }));
     return sinks;
   };
   // While waiting for confirmation the plan is printed as a whole; the
@@ -131,7 +134,7 @@ export async function converge(input: ConvergeInput): Promise<number> {
     try {
       saveLastRun({ mode, finishedAt: new Date().toISOString(), hosts: results });
     } catch (e) {
-      process.stderr.write(`panel: could not save .panel/last-run.json: ${(e as Error).message}\n`);
+      process.stderr.write(`panel: could not save ${lastRunPath()}: ${(e as Error).message}\n`);
     }
   }
   if (!json) process.stdout.write('\n' + redact(formatRecap(mode, results)));

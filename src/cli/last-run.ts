@@ -9,13 +9,22 @@ export interface LastRun {
   readonly hosts: readonly HostResult[];
 }
 
+/**
+ * `.panel/` in the current directory, or $PANEL_STATE_DIR when set (tests
+ * use their own, so a test run never touches a checkout's record).
+ */
+export function stateDir(cwd = process.cwd(), env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const fromEnv = env['PANEL_STATE_DIR'];
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : join(cwd, '.panel');
+}
+
 export function lastRunPath(cwd = process.cwd()): string {
-  return join(cwd, '.panel', 'last-run.json');
+  return join(stateDir(cwd), 'last-run.json');
 }
 
 export function saveLastRun(run: LastRun, cwd = process.cwd()): void {
   const path = lastRunPath(cwd);
-  mkdirSync(join(cwd, '.panel'), { recursive: true });
+  mkdirSync(stateDir(cwd), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(run, null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, path);

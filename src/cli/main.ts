@@ -12,7 +12,18 @@ import { converge } from './converge.js';
 import { resolveTargets } from './targets.js';
 import { addCommon, type CommonFlags } from './flags.js';
 import { UsageError } from './options.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../paths.js';
+import { guardOutput } from './output.js';
 import { loadRegistry } from './registry.js';
+
+/** Recipes that exist for panel's own tests: usable with --recipes, left out of `panel recipes`. */
+const TEST_ONLY = new Set(['demo']);
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 async function runConverge(mode: Mode, flags: CommonFlags, registry: ReadonlyMap<string, Recipe>): Promise<number> {
   const configs = await resolveTargets(flags, registry, mode);
@@ -20,10 +31,14 @@ async function runConverge(mode: Mode, flags: CommonFlags, registry: ReadonlyMap
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  guardOutput();
   const registry = await loadRegistry();
   let exitCode = 0;
   const program = new Command('panel')
     .description('Turn Debian/Ubuntu servers into a faasd serverless panel (containerd, CNI, faasd, nginx, ACME) — idempotently, over SSH.')
+    .version(version(), '-V, --version', 'print panel\'s version')
+    // Usage errors read like panel's own (`panel: …`); subcommands inherit this.
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'panel: ')) })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
@@ -46,10 +61,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   program
     .command('recipes')
-    .description('list recipes, their dependencies and parameters')
+    .description(`list recipes, their dependencies and parameters (test-only recipes: ${[...TEST_ONLY].join(', ')}; shown with --all, usable with --recipes)`)
     .option('--json', 'as JSON')
-    .action((flags: { json?: boolean }) => {
-      const rows = [...registry.values()].map((r) => ({ id: r.id, title: r.title, after: r.after, params: z.toJSONSchema(r.params, { io: 'input', unrepresentable: 'any' }) }));
+    .option('--all', 'include the recipes that exist for panel\'s own tests')
+    .action((flags: { json?: boolean; all?: boolean }) => {
+      const rows = [...registry.values()].filter((r) => flags.all || !TEST_ONLY.has(r.id)).map((r) => ({ id: r.id, title: r.title, after: r.after, params: z.toJSONSchema(r.params, { io: 'input', unrepresentable: 'any' }) }));
       if (flags.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;

@@ -134,7 +134,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
         changes.push(...cs);
         planned.push(...cs);
       } catch (e) {
-        return fail(`recipe ${b.recipe.id}: ${r.key}: ${(e as Error).message}`);
+        return fail(`${resourceIn(b.recipe.id, r.key)}: ${(e as Error).message}`);
       }
     }
     recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks });
@@ -208,7 +208,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     });
     if (failure) {
       emit({ type: 'change', host, recipe: recipeId, status: 'failed', change: publicChange(failure.change) });
-      const error = redact(`${host}: ${recipeId}: ${failure.change.resource}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
+      const error = redact(`${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
       await transport
         .exec(progressScript(config.progressDir, { code: 1, installType: recipeId, progress: (index / n) * 100, message: error }))
@@ -302,4 +302,9 @@ async function runVerify(plan: HostPlan, waitSeconds: number, emit: Emit, traile
     rebootRequired: res.stdout.includes('@@panel-reboot-required'),
     ...(lines.length ? { error: lines.join('\n') } : {}),
   };
+}
+
+/** `nginx: file:/etc/…`, but `certificate:example.com` rather than `certificate: certificate:example.com`. */
+function resourceIn(recipeId: string, key: string): string {
+  return key.startsWith(`${recipeId}:`) ? key : `${recipeId}: ${key}`;
 }

@@ -15,9 +15,17 @@ export function pathText(path: DocPath): string {
   return out;
 }
 
+/**
+ * `hosts.web1.port: must be …`: a message that starts with the setting's
+ * own name (the schema's messages do, for use without a path) does not
+ * say it twice after the path.
+ */
 export function prefixed(path: DocPath, message: string): string {
   const where = pathText(path);
-  return where === '' ? message : `${where}: ${message}`;
+  if (where === '') return message;
+  const last = path[path.length - 1];
+  const own = typeof last === 'string' && (message.startsWith(`${last} must `) || message.startsWith(`${last} needs `)) ? message.slice(last.length + 1) : message;
+  return `${where}: ${own}`;
 }
 
 const EXPECTED: Record<string, string> = {

@@ -4,8 +4,9 @@
  * `host-start` to learn its recipes, each recipe task for its `recipe-end`.
  */
 import { DefaultRenderer, Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
-import type { EngineEvent } from '../engine/events.js';
+import type { EngineEvent, Mode } from '../engine/events.js';
 import { redact } from '../secret.js';
+import { statusWord } from './words.js';
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -36,6 +37,30 @@ interface HostState {
  */
 class TreeOnStream extends DefaultRenderer {
   static override nonTTY = true;
+  /** The stream the tree is drawn on; its width is the one that counts. */
+  static stream: { columns?: number } | undefined;
+
+  /**
+   * listr2 wraps at `process.stdout.columns - indent`: the wrong stream, and
+   * a terminal that reports 0 columns (serial consoles, some containers)
+   * would get one character per line. Wrap at a usable width instead.
+   */
+  protected override format(message: string, icon: string, level: number): string[] {
+    const stdout = process.stdout as { columns?: number };
+    const own = Object.getOwnPropertyDescriptor(stdout, 'columns');
+    stdout.columns = usableColumns(TreeOnStream.stream?.columns ?? stdout.columns);
+    try {
+      return super.format(message, icon, level);
+    } finally {
+      if (own) Object.defineProperty(stdout, 'columns', own);
+      else delete stdout.columns;
+    }
+  }
+}
+
+/** A terminal width to wrap at: what the terminal says, unless it says something unusable (0, tiny, unknown). */
+export function usableColumns(reported: number | undefined): number {
+  return reported !== undefined && Number.isFinite(reported) && reported >= 20 ? reported : 80;
 }
 
 export interface ListrSink {
@@ -44,7 +69,7 @@ export interface ListrSink {
   readonly done: Promise<void>;
 }
 
-export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStream): ListrSink {
+export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStream, mode: Mode = 'install'): ListrSink {
   const hosts = new Map<string, HostState>();
   const hostState = (name: string): HostState => {
     let s = hosts.get(name);
@@ -63,6 +88,7 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
     return r;
   };
   for (const n of hostNames) hostState(n);
+  TreeOnStream.stream = stream;
 
   const list = new Listr(
     hostNames.map((name) => ({
@@ -85,7 +111,7 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
               const end = await Promise.race([r.end.promise, h.end.promise.then((e) => ({ status: 'skipped', changes: 0, error: e.error }))]);
               if (end.status === 'failed') throw new Error(redact(end.error ?? 'failed'));
               if (end.status === 'skipped') rt.skip(`${id}: not reached`);
-              else rt.title = `${id}: ${end.status}${end.changes ? ` (${end.changes})` : ''}`;
+              else rt.title = `${id}: ${statusWord(mode, end.status)}${end.changes ? ` (${end.changes})` : ''}`;
             },
           })),
           { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } },
@@ -122,7 +148,7 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
         break;
       case 'change': {
         const r = recipeState(h!, e.recipe);
-        r.lines.push(redact(`${e.status === 'failed' ? '✖' : '✔'} ${e.change.summary}`));
+        r.lines.push(redact(`${e.status === 'failed' ? '✖' : e.status === 'planned' ? '~' : '✔'} ${e.change.summary}`));
         if (r.task) r.task.output = r.lines.slice(-8).join('\n');
         break;
       }

@@ -1,8 +1,9 @@
 /** Progress as plain lines (no spinners, no cursor codes) when output is not a terminal. */
-import type { EngineEvent } from '../engine/events.js';
+import type { EngineEvent, Mode } from '../engine/events.js';
 import { redact } from '../secret.js';
+import { statusWord } from './words.js';
 
-export function plainSink(write: (line: string) => void): (e: EngineEvent) => void {
+export function plainSink(write: (line: string) => void, mode: Mode = 'install'): (e: EngineEvent) => void {
   const say = (host: string, text: string): void => write(redact(`[${host}] ${text}`) + '\n');
   return (e) => {
     switch (e.type) {
@@ -20,10 +21,10 @@ export function plainSink(write: (line: string) => void): (e: EngineEvent) => vo
         break;
       case 'recipe-end':
         if (e.status === 'failed') say(e.host, `${e.recipe}: failed`);
-        else say(e.host, `${e.recipe}: ${e.status}${e.changes ? ` (${e.changes})` : ''}`);
+        else say(e.host, `${e.recipe}: ${statusWord(mode, e.status)}${e.changes ? ` (${e.changes})` : ''}`);
         break;
       case 'host-end':
-        say(e.host, `${e.result.status} in ${(e.result.durationMs / 1000).toFixed(1)}s${e.result.error ? `: ${e.result.error}` : ''}`);
+        say(e.host, `${statusWord(mode, e.result.status)} in ${(e.result.durationMs / 1000).toFixed(1)}s${e.result.error ? `: ${e.result.error}` : ''}`);
         break;
       default:
         break;

@@ -5,6 +5,15 @@
 import type { EngineEvent } from '../engine/events.js';
 import { redact } from '../secret.js';
 
+/**
+ * Colour only for a terminal, and never when NO_COLOR is set to anything
+ * non-empty (https://no-color.org); FORCE_COLOR does not override NO_COLOR.
+ */
+export function wantColor(stream: { isTTY?: boolean }, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '') return false;
+  return Boolean(stream.isTTY) && env['TERM'] !== 'dumb';
+}
+
 export function planPrinter(write: (text: string) => void, opts: { diffs: boolean; color: boolean }): (e: EngineEvent) => void {
   const paint = (code: string, s: string): string => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const colorDiff = (diff: string): string =>
