@@ -19,6 +19,7 @@ import { planPrinter, wantColor } from '../report/plan-printer.js';
 import { formatRecap } from '../report/recap.js';
 import { redact } from '../secret.js';
 import { NOT_ROOT_MESSAGE } from '../transport/local.js';
+import type { Transport } from '../transport/types.js';
 import { failedLastTime, lastRunPath, saveLastRun } from './last-run.js';
 import type { CommonFlags } from './flags.js';
 import { UsageError } from './options.js';
@@ -31,6 +32,8 @@ export interface ConvergeInput {
   readonly flags: CommonFlags;
   readonly configs: readonly HostConfig[];
   readonly registry: ReadonlyMap<string, Recipe>;
+  /** Opens a host's transport (tests pass a stand-in; default: the host's own connection). */
+  readonly connect?: (config: HostConfig) => Promise<Transport>;
 }
 
 export async function converge(input: ConvergeInput): Promise<number> {
@@ -124,6 +127,7 @@ export async function converge(input: ConvergeInput): Promise<number> {
       concurrency,
       deep: flags.deep ?? false,
       ...(confirm ? { confirm } : {}),
+      ...(input.connect ? { connect: input.connect } : {}),
     });
   } finally {
     process.off('SIGINT', onSigint);

@@ -166,3 +166,18 @@ describe('examples/fleet.yaml', () => {
     assert.doesNotMatch(text, /panel apply/);
   });
 });
+
+describe('a reader that leaves early', () => {
+  it('`panel install --json | head -3` completes the run and records it', () => {
+    const work = join(dir, 'epipe');
+    mkdirSync(work, { recursive: true });
+    const child = join(packageRoot, 'test', 'support', 'epipe-child.ts');
+    const script = `${JSON.stringify(process.execPath)} --import ${JSON.stringify(import.meta.resolve('tsx'))} ${JSON.stringify(child)} ${JSON.stringify(work)} | head -3; echo "exit=\${PIPESTATUS[0]}" >&2`;
+    const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, PANEL_STATE_DIR: join(work, 'state') }, timeout: 120_000 });
+    assert.equal(r.stdout.split('\n').filter(Boolean).length, 3);
+    assert.match(r.stderr, /finished with 0\nexit=0\n$/);
+    assert.ok(existsSync(join(work, 'stamp-199')), 'the last change was applied');
+    const last = JSON.parse(readFileSync(join(work, 'state', 'last-run.json'), 'utf8')) as { hosts: HostResult[] };
+    assert.deepEqual(last.hosts.map((h) => [h.host, h.status, h.changed]), [['h', 'changed', 200]]);
+  });
+});
