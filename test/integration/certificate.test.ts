@@ -25,9 +25,9 @@ import { templatesDir } from '../../src/paths.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../support/temp.js';
 
 const LIFETIME = 150; // seconds: renewal is due after 100 s
 let bed: Testbed;
@@ -37,7 +37,7 @@ let root: string;
 const NAMES = ['a.panel.test', 'b.panel.test'];
 const V4_NAME = 'c.panel.test';
 const BAD_NAME = 'refused.panel.test';
-const acctDir = mkdtempSync(join(tmpdir(), 'panel-acme-it-'));
+const acctDir = tempDir('panel-acme-it-');
 
 before(async () => {
   bed = await startTestbed({ hosts: 2, ipv6: [true, false], pebble: { certValiditySeconds: LIFETIME } });
@@ -189,7 +189,7 @@ test('second run: nothing changes and the CA is not contacted', async () => {
 
 test('a broken site template is caught by nginx -t, rolled back, and the old site keeps serving', async () => {
   const before = await sh(v6, 'cat /etc/nginx/conf.d/panel.conf');
-  const broken = mkdtempSync(join(tmpdir(), 'panel-tpl-'));
+  const broken = tempDir('panel-tpl-');
   copyFileSync(join(templatesDir, 'nginx-site.hbs'), join(broken, 'nginx-site.hbs'));
   writeFileSync(join(broken, 'nginx-site.hbs'), readFileSync(join(broken, 'nginx-site.hbs'), 'utf8').replace('ssl_session_tickets off;', 'ssl_session_tickets off;\n    proxy_pass_header;'));
   const config = { name: 'v6', connection: { kind: 'local' as const }, groups: [], recipes: [], params: {}, domains: NAMES, acme: { directory: bed.acme.directory }, progressDir: '/var/lib/panel' };

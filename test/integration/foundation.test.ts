@@ -3,13 +3,13 @@
  * sshd, local apt repo and artifact mirror), through the CLI as users run it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { events, panel } from '../support/panel-cli.js';
+import { tempDir } from '../support/temp.js';
 
 let bed: Testbed;
 let h: TestHost;
@@ -18,7 +18,7 @@ let cwd: string;
 before(async () => {
   bed = await startTestbed({ hosts: 1, pebble: false });
   h = bed.hosts[0]!;
-  cwd = mkdtempSync(join(tmpdir(), 'panel-foundation-'));
+  cwd = tempDir('panel-foundation-');
 });
 after(async () => {
   await bed?.stop();

@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import { apt, archive, bridge, command, directory, download, file, secretFile, sysctl, template, unit } from '../../src/resources/index.js';
 import { Secret } from '../../src/secret.js';
 import { apply, converge, type Exec, nspawnExec, planAll } from '../unit/resources/harness.js';
+import { tempDir } from '../support/temp.js';
 
 const PROTO = '/var/tmp/proto/root';
 const usable = existsSync(PROTO) && process.getuid?.() === 0 && existsSync('/usr/bin/systemd-nspawn');
@@ -106,7 +106,7 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
   });
 
   it('template renders and converges; odd paths and content survive quoting', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tpl-'));
+    const dir = tempDir('tpl-');
     writeFileSync(join(dir, 't.hbs'), 'name={{name}}\nquote=\'$(touch /tmp/pwned)\' `x` "{{name}}"\n');
     const path = "/etc/panel-test/it's a $(x) file";
     const r = template({ path, source: 't.hbs', data: { name: "a'b $HOME" }, templatesDir: dir });
@@ -194,7 +194,7 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
   });
 
   it('archive: extract with strip, record members, re-extract when a member changes', async () => {
-    const src = mkdtempSync(join(tmpdir(), 'arc-'));
+    const src = tempDir('arc-');
     mkdirSync(join(src, 'pkg/bin'), { recursive: true });
     writeFileSync(join(src, 'pkg/bin/big'), Buffer.alloc(3 * 1024 * 1024, 1));
     writeFileSync(join(src, 'pkg/bin/small'), '#!/bin/sh\necho small\n');

@@ -10,17 +10,17 @@
  * password generated and masked; checksum mismatch keeps the old binary.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+import { tempDir } from '../support/temp.js';
 
 let bed: Testbed;
 let host: TestHost;
-const work = mkdtempSync(join(tmpdir(), 'panel-stack-it-'));
+const work = tempDir('panel-stack-it-');
 
 before(async () => {
   bed = await startTestbed({ hosts: 1, pebble: false });

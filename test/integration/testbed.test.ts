@@ -13,6 +13,7 @@ import { tcpOpen } from '../testbed/procs.js';
 import * as acme from 'acme-client';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { DATA_ROOT, RUN_ROOT } from '../testbed/state.js';
+import { tempDir } from '../support/temp.js';
 
 interface Ssh {
   code: number;
@@ -77,8 +78,8 @@ describe('testbed', { timeout: 15 * 60_000 }, () => {
     const [h1, h2] = bed.hosts as [TestHost, TestHost];
     // h2's address with h1's key line: ssh must refuse.
     const forged: TestHost = { ...h2, address: h2.address };
-    const { writeFile, mkdtemp } = await import('node:fs/promises');
-    const dir = await mkdtemp('/tmp/tb-kh-');
+    const { writeFile } = await import('node:fs/promises');
+    const dir = tempDir('tb-kh-');
     const file = `${dir}/known_hosts`;
     await writeFile(file, `${h2.address} ${h1.knownHostsLine.split(' ').slice(1).join(' ')}\n`);
     const r = await ssh({ ...bed, knownHostsFile: file }, forged, 'root', 'true');

@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Connection } from '../../src/config.js';
 import { ConnectError, TransportError, openTransport, type Transport } from '../../src/transport/index.js';
 import { fingerprint } from '../../src/transport/known-hosts.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+import { tempDir } from '../support/temp.js';
 
 let bed: Testbed;
 let h: TestHost;
@@ -21,7 +21,7 @@ const open: Transport[] = [];
 before(async () => {
   bed = await startTestbed({ hosts: 1, pebble: false });
   h = bed.hosts[0]!;
-  dir = mkdtempSync(join(tmpdir(), 'panel-transport-'));
+  dir = tempDir('panel-transport-');
 });
 after(async () => {
   await Promise.all(open.map((t) => t.close().catch(() => undefined)));

@@ -1,5 +1,7 @@
 /** Runs the built CLI (`bin/panel.js` → dist) as a user would, capturing both streams. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/paths.js';
 
@@ -9,11 +11,23 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+let state: string | undefined;
+/** One state directory per test process, removed when it exits. */
+function stateDir(): string {
+  if (state === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'panel-state-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    state = dir;
+  }
+  return state;
+}
+
 export function panel(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(packageRoot, 'bin', 'panel.js'), ...args], {
       cwd: opts.cwd ?? packageRoot,
-      env: { ...process.env, CI: 'true', ...opts.env },
+      // Run from the checkout, the CLI must not overwrite the checkout's own .panel/last-run.json.
+      env: { ...process.env, CI: 'true', ...(opts.cwd === undefined ? { PANEL_STATE_DIR: stateDir() } : {}), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

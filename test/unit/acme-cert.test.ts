@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultAccountKeyFile, loadOrCreateAccountKey } from '../../src/acme/account.js';
@@ -12,8 +11,9 @@ import { renewConfig, renewRegistry } from '../../src/acme/renew.js';
 import { renewArgv, renewUnits, systemdWord } from '../../src/acme/timer.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../src/config.js';
 import type { Recipe } from '../../src/engine/recipe.js';
+import { tempDir } from '../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'panel-acme-'));
+const dir = tempDir('panel-acme-');
 
 /** A self-signed certificate made with the openssl CLI (what a CA would hand out, shape-wise). */
 export function makeCert(names: string[], days: number, extra: string[] = []): { pem: string; key: string } {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -12,6 +11,7 @@ import {
   parseChecksums,
   resolveArtifact,
 } from '../../src/artifacts/index.js';
+import { tempDir } from '../support/temp.js';
 
 const SUM = 'a'.repeat(64);
 
@@ -93,7 +93,7 @@ test('parseChecksums locates bad lines as FILE:LINE', () => {
 });
 
 test('loadChecksumsFile reads a file and names it when missing', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'panel-sums-'));
+  const dir = tempDir('panel-sums-');
   const f = join(dir, 'SHA256SUMS');
   writeFileSync(f, `${SUM}  openfaas/faasd/releases/download/0.19.7/faasd\n`);
   const cfg = { mirror: 'http://m', checksumsFile: f };

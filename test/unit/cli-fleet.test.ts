@@ -18,6 +18,7 @@ import type { Change, Resource } from '../../src/resources/types.js';
 import { quote } from '../../src/shell.js';
 import type { Transport } from '../../src/transport/types.js';
 import { BashTransport } from '../support/bash-transport.js';
+import { tempDir } from '../support/temp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'panel-cli-fleet-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -160,7 +161,7 @@ function hostResult(host: string, status: HostResult['status']): HostResult {
 }
 
 test('last run: failed and interrupted hosts are the ones to retry; missing or corrupt records are clear errors', () => {
-  const cwd = mkdtempSync(join(tmpdir(), 'panel-last-run-'));
+  const cwd = tempDir('panel-last-run-');
   try {
     const none = failedLastTime(cwd);
     assert.ok(!Array.isArray(none) && /no previous run recorded/.test(none.error));

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { HOST_INFO_SCRIPT, parseHostInfo } from '../../src/host-info.js';
+import { tempDir } from '../support/temp.js';
 
 test('the host info script really expands os-release variables (run in local bash)', () => {
   const r = spawnSync('bash', ['-s'], { input: HOST_INFO_SCRIPT, encoding: 'utf8' });
@@ -21,6 +21,6 @@ test('parseHostInfo maps architectures and flags', () => {
   assert.equal(info.ipv6, false);
   assert.equal(info.systemd, true);
   assert.equal(parseHostInfo('rawArch=s390x\n').arch, undefined);
-  const dir = mkdtempSync(join(tmpdir(), 'hi-'));
+  const dir = tempDir('hi-');
   writeFileSync(join(dir, 'x'), '');
 });

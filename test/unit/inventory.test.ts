@@ -3,8 +3,7 @@
  * and valid inventories merge defaults → groups → host → CLI as documented.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LETS_ENCRYPT } from '../../src/config.js';
@@ -20,6 +19,7 @@ import {
 } from '../../src/inventory/index.js';
 import { Secret } from '../../src/secret.js';
 import { packageRoot } from '../../src/paths.js';
+import { tempDir } from '../support/temp.js';
 
 const RECIPES = ['base', 'containerd', 'cni', 'bridge', 'faasd', 'nginx', 'certificate'];
 const OPTS: LoadOptions = { knownRecipes: RECIPES, env: {}, homeDir: '/home/me', cwd: '/work' };
@@ -308,7 +308,7 @@ describe('resolution: defaults → groups → host → CLI', () => {
   });
 
   it('reads passwords from the environment or a file, as Secrets', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'panel-inv-'));
+    const dir = tempDir('panel-inv-');
     writeFileSync(join(dir, 'pw'), 'from-file-pw\nignored\n');
     writeFileSync(join(dir, 'fleet.yaml'), 'hosts:\n  a:\n    address: 10.0.0.1\n    password: { file: pw }\n  b:\n    address: 10.0.0.2\n    password: { env: PANEL_PW }\n');
     const r = loadInventory(join(dir, 'fleet.yaml'), {}, { env: { PANEL_PW: 'from-env-pw' } });

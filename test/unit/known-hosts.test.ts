@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decideHostKey, type HostKeyPolicy } from '../../src/transport/host-key.js';
@@ -17,8 +16,9 @@ import {
   normalizeFingerprint,
   parseKnownHosts,
 } from '../../src/transport/known-hosts.js';
+import { tempDir } from '../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'panel-kh-'));
+const dir = tempDir('panel-kh-');
 
 /** A real key made by ssh-keygen: its `type base64` public part and wire blob. */
 function genKey(name: string, type: 'ed25519' | 'rsa' | 'ecdsa' = 'ed25519'): { type: string; b64: string; blob: Buffer; pubFile: string } {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { ConnectError, LocalTransport, NOT_ROOT_MESSAGE, openTransport } from '../../src/transport/index.js';
+import { tempDir } from '../support/temp.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -37,7 +37,7 @@ test('exec: timeoutMs kills the command and returns 124', { skip: !isRoot }, asy
 
 test('put/get: atomic write, mode, kept mode, absent file, 2 MB binary', { skip: !isRoot }, async () => {
   const t = await openTransport({ kind: 'local' }, 'local');
-  const dir = mkdtempSync(join(tmpdir(), 'panel-local-'));
+  const dir = tempDir('panel-local-');
   const data = randomBytes(2 * 1024 * 1024);
   const path = join(dir, 'new', 'sub', 'file.bin');
   await t.put(path, data, 0o640);

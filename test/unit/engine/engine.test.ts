@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { z } from 'zod';
@@ -14,8 +13,9 @@ import type { Change, Resource } from '../../../src/resources/types.js';
 import { Secret } from '../../../src/secret.js';
 import { quote } from '../../../src/shell.js';
 import { BashTransport } from '../../support/bash-transport.js';
+import { tempDir } from '../../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'panel-engine-'));
+const dir = tempDir('panel-engine-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A file whose content is exactly `text` — a minimal real resource for the engine tests. */

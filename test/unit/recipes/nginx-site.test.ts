@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import certificateRecipe from '../../../recipes/certificate.js';
@@ -17,8 +16,9 @@ import type { HostConfig } from '../../../src/config.js';
 import type { HostInfo } from '../../../src/host-info.js';
 import { PRELUDE } from '../../../src/resources/prelude.js';
 import { templatesDir } from '../../../src/paths.js';
+import { tempDir } from '../../support/temp.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'panel-nginx-'));
+const tmp = tempDir('panel-nginx-');
 const hasNginx = spawnSync('nginx', ['-v']).status === 0;
 
 function makeCert(dir: string, names: string[], ocsp = false): void {

@@ -1,7 +1,6 @@
 /** The stack recipes' desired state for a given host and configuration (no host needed). */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import base from '../../../recipes/base.js';
@@ -15,6 +14,7 @@ import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
 import type { RecipeContext, Recipe } from '../../../src/engine/recipe.js';
 import type { HostInfo } from '../../../src/host-info.js';
 import { Secret } from '../../../src/secret.js';
+import { tempDir } from '../../support/temp.js';
 
 const debian: HostInfo = {
   osId: 'debian',
@@ -28,7 +28,7 @@ const debian: HostInfo = {
 };
 
 const SUM = 'f'.repeat(64);
-const dir = mkdtempSync(join(tmpdir(), 'panel-stack-'));
+const dir = tempDir('panel-stack-');
 const sums = join(dir, 'SHA256SUMS');
 writeFileSync(
   sums,

@@ -1,8 +1,7 @@
 /** plan() and parse() of every resource kind, without a host. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -24,6 +23,7 @@ import {
   type ServiceFacts,
 } from '../../../src/resources/index.js';
 import { Secret } from '../../../src/secret.js';
+import { tempDir } from '../../support/temp.js';
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const none = { planned: [] as Change[] };
@@ -100,7 +100,7 @@ describe('file', () => {
 });
 
 describe('template', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tpl-'));
+  const dir = tempDir('tpl-');
   writeFileSync(join(dir, 'a.hbs'), 'listen {{port}};\nserver_name {{domain}};\n');
   it('renders with noEscape and converges like a file', () => {
     const t = template({ path: '/etc/nginx/x.conf', source: 'a.hbs', data: { port: 443, domain: 'a&b<c>' }, templatesDir: dir });
