@@ -14,7 +14,7 @@ import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { checkInventory } from './check.js';
-import { errorMap, issueProblems, suggest } from './messages.js';
+import { errorMap, issueProblems, prefixed, suggest } from './messages.js';
 import { paramProblems } from './params.js';
 import { limitHosts, resolveInventory } from './resolve.js';
 import * as S from './schema.js';
@@ -98,7 +98,7 @@ function checkOverrides(file: string, o: CliOverrides, options: LoadOptions): Re
   if (!parsed.success) {
     for (const iss of parsed.error.issues) {
       const flag = FLAGS[String(iss.path[0])] ?? String(iss.path[0]);
-      errors.push({ file, message: `${flag}: ${iss.message}` });
+      errors.push({ file, message: prefixed([flag], iss.message.replace(new RegExp(`^${String(iss.path[0])} (?=must |needs )`), '')) });
     }
     return err(errors);
   }

@@ -64,8 +64,11 @@ export const groupName = z.string().regex(NAME, {
   error: says('a group name must be letters, digits, "_", "." or "-" (at most 63), starting with a letter or digit'),
 });
 
+/** http(s) URLs; characters that are shell or systemd syntax are refused even where URL parsing would allow them. */
 const httpUrl = (what: string) =>
-  z.url({ protocol: /^https?$/, error: says(`${what} must be an http:// or https:// URL`) }).describe(`${what} (http or https URL)`);
+  z.url({ protocol: /^https?$/, error: says(`${what} must be an http:// or https:// URL`) })
+    .refine((u) => !/[\s'"`$;&|<>\\]/.test(u), { error: says(`${what} must be a plain http(s) URL (no spaces, quotes or shell characters)`) })
+    .describe(`${what} (http or https URL)`);
 
 /** A file on the machine running panel; relative paths are resolved against fleet.yaml's directory, `~/` is expanded. */
 const localPath = (what: string) =>

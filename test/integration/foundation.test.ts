@@ -114,10 +114,10 @@ test('bad flags: one line naming the flag, exit 1, no connection made', async ()
   const cases: Array<[string[], RegExp]> = [
     [['install', '--host', 'root@10.0.0.1;reboot'], /^panel: --host .*invalid address/],
     [['install', '--host', 'root@10.0.0.1:99999'], /^panel: --host .*invalid port/],
-    [['install', '--host', 'root@10.0.0.1', '-d', 'a;b.example.com'], /^panel: -d "a;b\.example\.com": /],
-    [['install', '--host', 'root@10.0.0.1', '-d', '10.0.0.1'], /^panel: -d "10\.0\.0\.1": .*IP/],
+    [['install', '--host', 'root@10.0.0.1', '-d', 'a;b.example.com'], /^panel: --domain: domain "a;b\.example\.com" contains the character ";"/],
+    [['install', '--host', 'root@10.0.0.1', '-d', '10.0.0.1'], /^panel: --domain: domain "10\.0\.0\.1" is an IP address/],
     [['install', '--host', 'root@10.0.0.1', '--concurrency', 'many'], /^panel: --concurrency "many"/],
-    [['install', '--host', 'root@10.0.0.1', '--mirror', 'ftp://x'], /^panel: --mirror "ftp:\/\/x": not an http\(s\) URL/],
+    [['install', '--host', 'root@10.0.0.1', '--mirror', 'ftp://x'], /^panel: --mirror: must be an http:\/\/ or https:\/\/ URL, got "ftp:\/\/x"/],
     [['install', '--host', 'root@10.0.0.1', '--recipes', 'nosuch'], /unknown recipe "nosuch"/],
     [['install', '--bogus'], /unknown option '--bogus'/],
   ];
