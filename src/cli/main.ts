@@ -74,7 +74,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${r.id.padEnd(12)} ${r.title}${r.after.length ? `  (after: ${r.after.join(', ')})` : ''}\n`);
         const props = (r.params as { properties?: Record<string, { type?: string; default?: unknown; description?: string }> }).properties ?? {};
         for (const [k, v] of Object.entries(props)) {
-          process.stdout.write(`${''.padEnd(12)}   --set ${r.id}.${k}=<${v.type ?? 'value'}>${v.default !== undefined ? ` (default ${JSON.stringify(v.default)})` : ''}${v.description ? `  ${v.description}` : ''}\n`);
+          const kind = v.type === 'array' ? 'list: a,b or JSON' : v.type === 'object' ? 'JSON' : (v.type ?? 'value');
+          process.stdout.write(`${''.padEnd(12)}   --set ${r.id}.${k}=<${kind}>${v.default !== undefined ? ` (default ${JSON.stringify(v.default)})` : ''}${v.description ? `  ${v.description}` : ''}\n`);
         }
       }
     });
