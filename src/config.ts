@@ -5,6 +5,9 @@
  * and consumed by the engine and the recipes.
  */
 import type { Secret } from './secret.js';
+import type { DomainName } from './validate/domain.js';
+
+export type { DomainName } from './validate/domain.js';
 
 export type Connection =
   | { readonly kind: 'local' }
@@ -44,7 +47,8 @@ export interface HostConfig {
   readonly recipes: readonly string[];
   /** Per-recipe parameters, validated by each recipe's zod schema. */
   readonly params: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  readonly domains: readonly string[];
+  /** Parsed once, by the inventory's schema (the one domain validator); nothing downstream re-checks them. */
+  readonly domains: readonly DomainName[];
   readonly email?: string;
   readonly password?: Secret;
   /** Replaces `https://github.com` in every artifact URL. */

@@ -8,7 +8,7 @@
  * change one recipe parameter without restating the rest.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_PROGRESS_DIR, LETS_ENCRYPT, type HostConfig } from '../config.js';
+import { DEFAULT_PROGRESS_DIR, LETS_ENCRYPT, type DomainName, type HostConfig } from '../config.js';
 import { Secret } from '../secret.js';
 import { suggest } from './messages.js';
 import { paramProblems, type RecipeParams } from './params.js';
@@ -196,7 +196,8 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
     groups,
     recipes: [...(o.recipes ?? get('recipes') ?? [])],
     params,
-    domains: [...(o.domains ?? host.domains ?? [])],
+    // Override domains were parsed by the same schema as the file's (checkOverrides).
+    domains: [...((o.domains as readonly DomainName[] | undefined) ?? host.domains ?? [])],
     email: o.email ?? get('email'),
     password: password.value,
     // Artifact URLs are built as `${mirror}/…`, so a trailing slash would double up.

@@ -77,3 +77,10 @@ export function validateDomains(inputs: readonly string[]): Result<DomainName[],
   if (names.length > MAX_NAMES) errors.push(`${names.length} domains given; one certificate holds at most ${MAX_NAMES}`);
   return errors.length > 0 ? err(errors) : ok(names);
 }
+
+/** Names written in code (tests, constants) as DomainNames; throws on an invalid one, as a programming error. */
+export function domainNames(...inputs: readonly string[]): DomainName[] {
+  const r = validateDomains(inputs);
+  if (!r.ok) throw new Error(r.error.join('; '));
+  return r.value;
+}

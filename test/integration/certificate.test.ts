@@ -28,6 +28,7 @@ import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.js';
+import { domainNames } from '../../src/validate/domain.js';
 
 const LIFETIME = 150; // seconds: renewal is due after 100 s
 let bed: Testbed;
@@ -192,7 +193,7 @@ test('a broken site template is caught by nginx -t, rolled back, and the old sit
   const broken = tempDir('panel-tpl-');
   copyFileSync(join(templatesDir, 'nginx-site.hbs'), join(broken, 'nginx-site.hbs'));
   writeFileSync(join(broken, 'nginx-site.hbs'), readFileSync(join(broken, 'nginx-site.hbs'), 'utf8').replace('ssl_session_tickets off;', 'ssl_session_tickets off;\n    proxy_pass_header;'));
-  const config = { name: 'v6', connection: { kind: 'local' as const }, groups: [], recipes: [], params: {}, domains: NAMES, acme: { directory: bed.acme.directory }, progressDir: '/var/lib/panel' };
+  const config = { name: 'v6', connection: { kind: 'local' as const }, groups: [], recipes: [], params: {}, domains: domainNames(...NAMES), acme: { directory: bed.acme.directory }, progressDir: '/var/lib/panel' };
   const r = new SiteResource({ ...siteSpec(config, { ipv6: true }, nginxParams.parse({})), templatesDir: broken });
   const f = await bed.exec(v6, 'bash -s', { input: `export PANEL_MODE=facts\n${PRELUDE}\n${r.facts()}\n` });
   const planned = r.plan(r.parse({ stdout: f.stdout, code: f.code }), { planned: [] });

@@ -12,6 +12,7 @@ import { renewArgv, renewUnits, systemdWord } from '../../src/acme/timer.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../src/config.js';
 import type { Recipe } from '../../src/engine/recipe.js';
 import { tempDir } from '../support/temp.js';
+import { domainNames } from '../../src/validate/domain.js';
 
 const dir = tempDir('panel-acme-');
 
@@ -148,7 +149,7 @@ const config: HostConfig = {
   groups: [],
   recipes: ['certificate'],
   params: {},
-  domains: ['a.test', 'b.test'],
+  domains: domainNames('a.test', 'b.test'),
   email: 'ops@a.test',
   acme: { directory: 'https://ca.test/dir', caFile: '/etc/pebble ca.pem' },
   progressDir: '/var/lib/panel',
