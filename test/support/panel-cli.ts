@@ -1,9 +1,8 @@
 /** Runs the built CLI (`bin/panel.js` → dist) as a user would, capturing both streams. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/paths.js';
+import { tempDir } from './temp.js';
 
 export interface CliRun {
   readonly code: number;
@@ -14,11 +13,7 @@ export interface CliRun {
 let state: string | undefined;
 /** One state directory per test process, removed when it exits. */
 function stateDir(): string {
-  if (state === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'panel-state-'));
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    state = dir;
-  }
+  state ??= tempDir('panel-state-');
   return state;
 }
 
