@@ -56,7 +56,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     // not re-render the nginx site from whatever flags the timer passes.
     const only = renewRegistry(registry);
     const renewFlags: CommonFlags = { ...flags, recipes: RENEW_RECIPE, yes: true };
-    const configs = (await resolveTargets(renewFlags, only, 'install')).map(renewConfig);
+    // Inputs are checked against every recipe (an inventory names them all); only the certificate runs.
+    const configs = (await resolveTargets(renewFlags, registry, 'install')).map(renewConfig);
     exitCode = await converge({ mode: 'install', flags: renewFlags, configs, registry: only });
   });
   program
