@@ -215,6 +215,12 @@ export const host = z.strictObject({
     .describe('local: this machine, without SSH (panel must run as root); default ssh'),
 }, mapping('a host')).superRefine((h, ctx) => {
   if (h.connection !== 'local' && h.address === undefined) ctx.addIssue({ code: 'custom', path: ['address'], message: 'missing required key "address"' });
+  if (h.connection === 'local') {
+    // Settings that only an SSH connection uses would be silently ignored: refuse them instead.
+    for (const k of ['address', 'fingerprint', 'port', 'user', 'key', 'knownHosts', 'sudo'] as const) {
+      if (h[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'has no meaning with connection: local (this machine, without SSH)' });
+    }
+  }
 }).describe('One host: connection, domains and any setting from defaults');
 
 export const group = z.strictObject({

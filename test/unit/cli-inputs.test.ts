@@ -226,3 +226,29 @@ describe('--no-proxy', () => {
     assert.equal(await resolveArgs(['-i', 'np-bad.yaml']), 'np-bad.yaml:2:37: hosts.a.noProxy: entry "a\\nb" contains a space, quote, backslash or line break');
   });
 });
+
+describe('connection: local in an inventory', () => {
+  it('is this machine; SSH settings on it are refused, not ignored', async () => {
+    writeFileSync(join(dir, 'local.yaml'), 'hosts:\n  me: { connection: local, recipes: [base] }\n');
+    const r = await resolveArgs(['-i', 'local.yaml']);
+    assert.ok(Array.isArray(r), String(r));
+    assert.deepEqual(r[0]?.connection, { kind: 'local' });
+    writeFileSync(join(dir, 'local-bad.yaml'), 'hosts:\n  me: { connection: local, port: 2222 }\n');
+    assert.equal(await resolveArgs(['-i', 'local-bad.yaml']), 'local-bad.yaml:2:34: hosts.me.port: has no meaning with connection: local (this machine, without SSH)');
+  });
+});
+
+describe('messages say each word once', () => {
+  it('no "x: x" in what bad flags and bad inventory values produce', async () => {
+    writeFileSync(join(dir, 'words.yaml'), 'defaults:\n  port: 0\n  sudo: "yes"\n  password: { env: A, file: b }\nhosts:\n  a: { address: "x;y", fingerprint: "MD5:1", connection: local, user: "r$" }\n');
+    const bad: string[][] = [
+      ['-i', 'words.yaml'],
+      ...[['--mirror', 'ftp://x'], ['--proxy', 'x'], ['--no-proxy', 'a b'], ['-m', 'x'], ['-d', '*.x.com'], ['--fingerprint', 'MD5:1'], ['--progress-dir', 'rel'], ['--acme-directory', 'nope'], ['--set', 'faasd.nameservers=x']].flatMap((f) => [[...withHost, ...f], [...withInventory, ...f]]),
+    ];
+    for (const args of bad) {
+      const r = await resolveArgs(args);
+      assert.equal(typeof r, 'string', args.join(' '));
+      assert.doesNotMatch(r as string, /(?:^|[\s.])([A-Za-z]+): \1\b/m, args.join(' '));
+    }
+  });
+});
