@@ -23,6 +23,7 @@ export interface CommonFlags {
   recipes?: string;
   mirror?: string;
   checksums?: string;
+  requirePinned?: boolean;
   proxy?: string;
   noProxy?: string;
   registryAuth?: string;
@@ -123,6 +124,7 @@ export function configsFromFlags(flags: CommonFlags, domains: readonly string[],
     ...optionalSecret(passwordFrom(flags)),
     ...opt('mirror', requireUrl('--mirror', flags.mirror)),
     ...opt('checksumsFile', requireFile('--checksums', flags.checksums)),
+    ...(flags.requirePinned ? { requirePinned: true } : {}),
     ...opt('proxy', requireUrl('--proxy', flags.proxy)),
     ...opt('noProxy', flags.noProxy),
     ...opt('registryAuth', requireFile('--registry-auth', flags.registryAuth)),

@@ -56,6 +56,7 @@ async function targets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>
     ...(password ? { password } : {}),
     ...(flags.mirror ? { mirror: flags.mirror } : {}),
     ...(flags.checksums ? { checksums: flags.checksums } : {}),
+    ...(flags.requirePinned ? { requirePinned: true } : {}),
     ...(flags.proxy ? { proxy: flags.proxy } : {}),
     ...(flags.noProxy ? { noProxy: flags.noProxy } : {}),
     ...(flags.recipes ? { recipes: flags.recipes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),

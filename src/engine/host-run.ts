@@ -14,6 +14,8 @@ import type { Change, Check, PlanContext, Resource } from '../resources/types.js
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import type { Transport } from '../transport/types.js';
+import { ReleaseSums } from '../artifacts/index.js';
+import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
 import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, tail, verifyScript } from './batch.js';
 import type { Emit, HostResult, Mode } from './events.js';
 import { orderRecipes } from './order.js';
@@ -29,6 +31,8 @@ export interface HostRunOptions {
   readonly deep?: boolean;
   /** How long post-conditions may take to become true after apply. */
   readonly verifyWaitSeconds?: number;
+  /** Release checksum assets fetched in this run (shared by the fleet); a fresh one when absent. */
+  readonly releaseSums?: ReleaseSums;
 }
 
 interface RecipePlan {
@@ -86,13 +90,24 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   // Build every recipe's desired state; refusals happen here, before any change.
   const built: { recipe: Recipe; resources: readonly Resource[]; checks: readonly Check[] }[] = [];
   const owner = new Map<string, string>();
+  const sums = opts.releaseSums ?? new ReleaseSums();
   for (const recipe of order.recipes) {
     const parsed = recipe.params.safeParse(config.params[recipe.id] ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
       return fail(`recipe ${recipe.id}: invalid parameters: ${issues}`);
     }
-    const ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config };
+    const artifacts = await resolveHostArtifacts(declaredArtifacts(recipe, parsed.data), info, config, sums, transport);
+    if (!artifacts.ok) return fail(`recipe ${recipe.id}: ${artifacts.error}`);
+    for (const a of artifacts.value.all) {
+      opts.emit({
+        type: 'artifact',
+        host,
+        recipe: recipe.id,
+        artifact: { name: a.name, version: a.version, arch: a.arch, url: a.url, path: a.relPath, sha256: a.sha256, source: a.sumFrom, ...(a.sumUrl ? { sumUrl: a.sumUrl } : {}) },
+      });
+    }
+    const ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config, artifacts: artifacts.value };
     const refusal = recipe.precheck?.(ctx);
     if (refusal) return fail(`recipe ${recipe.id}: ${refusal}`);
     let resources: readonly Resource[];

@@ -161,6 +161,7 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
     // Artifact URLs are built as `${mirror}/…`, so a trailing slash would double up.
     mirror: mirror?.replace(/\/+$/, ''),
     checksumsFile: cli(o.checksums) ?? file(get('checksums')),
+    requirePinned: o.requirePinned ?? get('requirePinned'),
     proxy: o.proxy ?? get('proxy'),
     noProxy: o.noProxy ?? get('noProxy'),
     registryAuth: file(get('registryAuth')),

@@ -45,6 +45,7 @@ export interface CliOverrides {
   readonly password?: Secret;
   readonly mirror?: string;
   readonly checksums?: string;
+  readonly requirePinned?: boolean;
   readonly proxy?: string;
   readonly noProxy?: string;
   readonly recipes?: readonly string[];

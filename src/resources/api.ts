@@ -7,6 +7,7 @@
  * `restartOn` has a planned change in this run (or a restart is still
  * pending from an interrupted earlier run); `start` when inactive.
  */
+import type { ArtifactSum } from '../artifacts/index.js';
 import type { Secret } from '../secret.js';
 
 export type Mode = number; // e.g. 0o644
@@ -65,6 +66,8 @@ export interface DownloadOptions extends Ownership {
   readonly url: string;
   readonly sha256: string;
   readonly dest: string;
+  /** A release artifact (src/artifacts `fetchOf`): its sum is recorded on the host, and a changed published sum refused. */
+  readonly artifact?: ArtifactSum;
 }
 
 /**
@@ -83,6 +86,8 @@ export interface ArchiveOptions {
   readonly members: readonly string[];
   /** Mode applied to extracted members (default: as in the archive). */
   readonly mode?: Mode;
+  /** A release artifact (src/artifacts `fetchOf`): its sum is recorded on the host, and a changed published sum refused. */
+  readonly artifact?: ArtifactSum;
 }
 
 /**

@@ -14,6 +14,7 @@ import { hostRefusal } from '../../../recipes/os.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
 import type { RecipeContext, Recipe } from '../../../src/engine/recipe.js';
 import type { HostInfo } from '../../../src/host-info.js';
+import { artifactSource, ArtifactSet, locateArtifact, type ResolvedArtifact } from '../../../src/artifacts/index.js';
 import { Secret } from '../../../src/secret.js';
 
 const debian: HostInfo = {
@@ -54,8 +55,17 @@ function config(over: Partial<HostConfig> = {}): HostConfig {
   };
 }
 
+/** The engine resolves declared artifacts before planning; here a known sum, else a stand-in for the release asset's. */
 function ctx<P>(r: Recipe<P>, host: HostInfo, cfg: HostConfig, params: Record<string, unknown> = {}): RecipeContext<P> {
-  return { params: r.params.parse(params), host, config: cfg };
+  const parsed = r.params.parse(params);
+  const resolved = (r.artifacts?.(parsed) ?? []).map((ref): ResolvedArtifact => {
+    const loc = locateArtifact(ref.name, ref.version, host.arch ?? 'amd64', artifactSource(cfg));
+    const { name, version, arch, url, relPath } = loc;
+    return loc.known
+      ? { name, version, arch, url, relPath, sha256: loc.known.sha256, sumFrom: loc.known.source }
+      : { name, version, arch, url, relPath, sha256: 'e'.repeat(64), sumFrom: 'release-asset', sumUrl: loc.asset.url };
+  });
+  return { params: parsed, host, config: cfg, artifacts: new ArtifactSet(resolved) };
 }
 
 function keys<P>(r: Recipe<P>, host = debian, cfg = config(), params: Record<string, unknown> = {}): string[] {
@@ -114,12 +124,18 @@ test('bridge: openfaas0', () => {
   assert.deepEqual(keys(bridge), ['bridge:openfaas0']);
 });
 
-test('faasd: refused without a known sum for the binary, with the path to add', () => {
-  const msg = faasd.precheck?.(ctx(faasd, debian, config({ checksumsFile: undefined })));
-  assert.match(msg ?? '', /openfaas\/faasd\/releases\/download\/0\.19\.7\/faasd/);
-  assert.match(msg ?? '', /--checksums/);
-  assert.equal(faasd.precheck?.(ctx(faasd, debian, config())), undefined);
-  assert.match(faasd.precheck?.(ctx(faasd, debian, config(), { faasCli: true })) ?? '', /faas-cli/);
+test('faasd declares its binary (and faas-cli when asked) as artifacts; the download carries where the sum came from', () => {
+  assert.deepEqual(faasd.artifacts?.(faasd.params.parse({})), [{ name: 'faasd', version: '0.19.7' }]);
+  assert.deepEqual(faasd.artifacts?.(faasd.params.parse({ faasCli: true })), [
+    { name: 'faasd', version: '0.19.7' },
+    { name: 'faas-cli', version: '0.17.8' },
+  ]);
+  const bin = faasd.resources(ctx(faasd, debian, config({ checksumsFile: undefined }))).find((r) => r.key === 'download:/usr/local/bin/faasd') as unknown as { o: { artifact: unknown } };
+  assert.deepEqual(bin.o.artifact, {
+    path: 'openfaas/faasd/releases/download/0.19.7/faasd',
+    source: 'release-asset',
+    sumUrl: 'http://mirror.test:8000/openfaas/faasd/releases/download/0.19.7/faasd.sha256',
+  });
 });
 
 test('faasd: layout, secrets, templates, units and services', () => {
