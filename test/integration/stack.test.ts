@@ -17,6 +17,7 @@ import { after, before, test } from 'node:test';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+import { standInChecksumsFile } from '../testbed/mirror.js';
 
 let bed: Testbed;
 let host: TestHost;
@@ -164,7 +165,8 @@ test('a checksum mismatch fails with expected and actual sums and keeps the prev
   writeFileSync(bad, sums.replace(/^[0-9a-f]{64}(\s+\*?\.?\/?openfaas\/faasd\/releases\/download\/[^/]+\/faasd)$/m, `${wrong}$1`));
   const before = await sh('sha256sum /usr/local/bin/faasd');
   const starts = await sh(STARTS);
-  const a = args('install').map((x) => (x === bed.checksumsFile ? bad : x));
+  // --checksums itself: the whole SHA256SUMS, faasd's line altered, instead of the stand-ins' file.
+  const a = args('install').map((x) => (x === standInChecksumsFile(bed.checksumsFile) ? bad : x));
   const run = await panel(a);
   assert.equal(run.code, 1, explain(run));
   const text = run.stdout + run.stderr;

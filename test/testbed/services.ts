@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBase } from './base.js';
-import { ensureMirror, packageRoot } from './mirror.js';
+import { bedMirror, ensureMirror, packageRoot } from './mirror.js';
 import { ensurePackages } from './packages.js';
 import { challtestsrv, pebbleManagement, startPebble, type PebbleOptions } from './pebble.js';
 import { spawnDetached, waitPort, type ProcRecord } from './procs.js';
@@ -62,7 +62,7 @@ export async function startServices(
   const pebbleP = pebble === false ? undefined : startPebble(s.runDir, addr, pebble === true ? {} : pebble, record);
   pebbleP?.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
   const pkgs = await ensurePackages(await ensureBase(log), log);
-  const mirror = await ensureMirror(pkgs, log);
+  const mirror = await bedMirror(await ensureMirror(pkgs, log), s.runDir);
   const server = await spawnDetached(
     [...SERVER_ARGV, `${addr}:${APT_PORT}=${pkgs.repoDir}`, `${addr}:${MIRROR_PORT}=${mirror.root}`],
     join(s.runDir, 'http.log'),
