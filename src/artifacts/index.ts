@@ -22,7 +22,7 @@ export function artifactSource(config: Pick<HostConfig, 'mirror' | 'checksumsFil
 }
 
 /** A release artifact a recipe installs; the host's architecture picks the build. */
-export interface ArtifactRef {
+export interface DeclaredArtifact {
   readonly name: ArtifactName;
   readonly version: string;
 }

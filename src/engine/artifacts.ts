@@ -11,7 +11,7 @@ import {
   locateArtifact,
   parseHostFetch,
   resolveArtifact,
-  type ArtifactRef,
+  type DeclaredArtifact,
   type AssetFetch,
   type ReleaseSums,
 } from '../artifacts/index.js';
@@ -25,7 +25,7 @@ import type { Recipe } from './recipe.js';
 const ARCHES: readonly Arch[] = ['amd64', 'arm64'];
 
 /** What a recipe declared for these (already parsed) parameters. */
-export function declaredArtifacts(recipe: Recipe, params: unknown): readonly ArtifactRef[] {
+export function declaredArtifacts(recipe: Recipe, params: unknown): readonly DeclaredArtifact[] {
   return recipe.artifacts?.(params) ?? [];
 }
 
@@ -63,7 +63,7 @@ export function prefetchArtifacts(config: HostConfig, registry: ReadonlyMap<stri
 
 /** Resolve one recipe's artifacts for this host; an error is one line (the changed-sum refusal comes later, with the host's record). */
 export async function resolveHostArtifacts(
-  refs: readonly ArtifactRef[],
+  refs: readonly DeclaredArtifact[],
   info: HostInfo,
   config: HostConfig,
   sums: ReleaseSums,

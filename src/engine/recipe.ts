@@ -4,7 +4,7 @@
  * engine decides what to do about them.
  */
 import type { z } from 'zod';
-import type { ArtifactRef, ArtifactSet } from '../artifacts/index.js';
+import type { DeclaredArtifact, ArtifactSet } from '../artifacts/index.js';
 import type { HostConfig } from '../config.js';
 import type { HostInfo } from '../host-info.js';
 import type { Check, Resource } from '../resources/types.js';
@@ -39,7 +39,7 @@ export interface Recipe<P = unknown> {
    * host (URL, sum, where the sum came from) before precheck, refusing the
    * host when one cannot be verified, and reports each one.
    */
-  artifacts?(params: P): readonly ArtifactRef[];
+  artifacts?(params: P): readonly DeclaredArtifact[];
   resources(ctx: RecipeContext<P>): ReadonlyArray<Resource<unknown>>;
   verify?(ctx: RecipeContext<P>): readonly Check[];
 }
@@ -51,7 +51,7 @@ export function defineRecipe<S extends z.ZodType>(r: {
   after?: readonly string[];
   params: S;
   precheck?: (ctx: RecipeContext<z.output<S>>) => string | undefined;
-  artifacts?: (params: z.output<S>) => readonly ArtifactRef[];
+  artifacts?: (params: z.output<S>) => readonly DeclaredArtifact[];
   resources: (ctx: RecipeContext<z.output<S>>) => ReadonlyArray<Resource<unknown>>;
   verify?: (ctx: RecipeContext<z.output<S>>) => readonly Check[];
 }): Recipe<z.output<S>> {
