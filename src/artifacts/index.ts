@@ -2,7 +2,7 @@
 import type { HostConfig } from '../config.js';
 import { loadChecksumsFile } from './checksums.js';
 import type { ArtifactSource, ResolvedArtifact } from './resolve.js';
-import type { SumSource } from './release-asset.js';
+import type { ArtifactRef } from '../resources/api.js';
 import type { ArtifactName } from './table.js';
 
 export * from './table.js';
@@ -56,16 +56,8 @@ export class ArtifactSet {
  * URL, sum, and where the sum came from (recorded on the host, checked
  * against what the host recorded before).
  */
-export function fetchOf(a: ResolvedArtifact): { url: string; sha256: string; artifact: ArtifactSum } {
+export function fetchOf(a: ResolvedArtifact): { url: string; sha256: string; artifact: ArtifactRef } {
   return { url: a.url, sha256: a.sha256, artifact: { path: a.relPath, source: a.sumFrom, ...(a.sumUrl ? { sumUrl: a.sumUrl } : {}) } };
-}
-
-/** What a resource keeps of an artifact's sum: the record key and the sum's source. */
-export interface ArtifactSum {
-  /** Path below the mirror root, e.g. `openfaas/faasd/releases/download/0.19.7/faasd`. */
-  readonly path: string;
-  readonly source: SumSource;
-  readonly sumUrl?: string;
 }
 
 /** The declared artifacts of a recipe context (always set by the engine). */

@@ -26,10 +26,12 @@
  * published sum for the same version refuses, as a changed SSH host key is
  * refused; and `--require-pinned` refuses this source altogether.
  */
+import type { ArtifactSource } from '../engine/state.js';
 import { err, ok, type Result } from '../result.js';
 import { sh } from '../shell.js';
 
-export type SumSource = 'pinned' | 'checksums-file' | 'release-asset';
+/** pinned in this repository, given with --checksums, or the release's checksum asset (the state record's enum). */
+export type SumSource = ArtifactSource;
 
 /** What fetching an asset gave: its text, or why not. `reached` false: nothing answered (network error, timeout). */
 export type AssetFetch =
