@@ -130,3 +130,19 @@ test('a different published sum for the same version is refused showing both, as
   const third = await panel(demo);
   assert.equal(third.code, 0, explain(third));
 });
+
+test('a mirror only the host can reach: the host fetches the checksum asset itself', async () => {
+  // The machine running panel cannot resolve this name; the host can (after the demo, it has curl).
+  const port = new URL(bed.mirrorUrl).port;
+  const r = await bed.exec(host, `echo '${bed.bridgeAddress} panel-mirror.invalid' >> /etc/hosts`);
+  assert.equal(r.code, 0, r.stderr);
+  const privateMirror = `http://panel-mirror.invalid:${port}`;
+  await assert.rejects(fetch(`${privateMirror}/${CHECKSUM_ASSETS.faasd}`), 'this machine must not reach it, or the test proves nothing');
+  const args = mirrorArgs(bed).map((x) => (x === bed.mirrorUrl ? privateMirror : x));
+  const run = await panel(['plan', ...hostArgs(bed, host), ...args, '--recipes', 'demo', '--json']);
+  assert.equal(run.code, 0, explain(run));
+  const faasd = artifacts(run).get('faasd');
+  assert.equal(faasd?.source, 'release-asset');
+  assert.equal(faasd?.sumUrl, `${privateMirror}/${CHECKSUM_ASSETS.faasd}`);
+  assert.equal(faasd?.sha256, publishedFaasdSum());
+});
