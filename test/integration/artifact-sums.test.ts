@@ -60,13 +60,16 @@ test('the bed publishes faasd.sha256 as make hashgen writes it (bin/ prefix)', (
 });
 
 test('plan says where each sum comes from: faasd from its release checksum asset, with the URL', async () => {
-  const run = await panel(['plan', ...hostArgs(bed, host), ...mirrorArgs(bed), '--recipes', 'faasd', '--json']);
+  const run = await panel(['plan', ...hostArgs(bed, host), ...mirrorArgs(bed), '--recipes', 'faasd', '--set', 'faasd.faasCli=true', '--json']);
   assert.equal(run.code, 0, explain(run));
   const a = artifacts(run);
   const faasd = a.get('faasd');
   assert.equal(faasd?.source, 'release-asset');
   assert.equal(faasd?.sumUrl, `${bed.mirrorUrl}/${CHECKSUM_ASSETS.faasd}`);
   assert.equal(faasd?.sha256, publishedFaasdSum());
+  const cli = a.get('faas-cli');
+  assert.deepEqual([cli?.source, cli?.sumUrl], ['release-asset', `${bed.mirrorUrl}/${CHECKSUM_ASSETS.faasCli}`]);
+  assert.equal(cli?.sha256, readFileSync(join(mirrorDir(bed), CHECKSUM_ASSETS.faasCli), 'utf8').split(/\s+/)[0]);
   assert.equal(a.get('containerd')?.source, 'checksums-file');
   assert.equal(a.get('cni-plugins')?.source, 'checksums-file');
 
