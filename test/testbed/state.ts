@@ -61,9 +61,12 @@ export function runDirOf(id: string): string {
   return join(RUN_ROOT, id);
 }
 
+let saves = 0;
+
 export async function saveState(s: BedState): Promise<void> {
   const file = join(s.runDir, 'state.json');
-  const tmp = `${file}.tmp`;
+  // One temporary file per call: the services and the host boots save concurrently.
+  const tmp = `${file}.tmp-${process.pid}-${++saves}`;
   await writeFile(tmp, JSON.stringify(s, null, 2));
   await rename(tmp, file);
 }
