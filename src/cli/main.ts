@@ -10,7 +10,7 @@ import { redact } from '../secret.js';
 import { RENEW_RECIPE, renewConfig, renewRegistry } from '../acme/renew.js';
 import { converge } from './converge.js';
 import { resolveTargets } from './targets.js';
-import { UsageError, type CommonFlags } from './options.js';
+import { UsageError, withFlagParams, type CommonFlags } from './options.js';
 import { loadRegistry } from './registry.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -44,11 +44,12 @@ function addCommon(cmd: Command): Command {
     .option('--fingerprint <SHA256:…>', 'pinned host key fingerprint (single --host)')
     .option('--progress-dir <dir>', 'where progress.json and logs go on the host', '/var/lib/panel')
     .option('--retry-failed', 'only the hosts that failed in the last run (.panel/last-run.json)')
-    .option('--json', 'NDJSON events on stdout instead of the progress display');
+    .option('--json', 'NDJSON events on stdout instead of the progress display')
+    .option('--allow-unsupported-os', 'proceed on a release panel is not tested on (said in the recap)');
 }
 
 async function runConverge(mode: Mode, flags: CommonFlags, registry: ReadonlyMap<string, Recipe>): Promise<number> {
-  const configs = await resolveTargets(flags, registry, mode);
+  const configs = await resolveTargets(withFlagParams(flags), registry, mode);
   return converge({ mode, flags, configs, registry });
 }
 

@@ -40,6 +40,7 @@ export interface CommonFlags {
   retryFailed?: boolean;
   deep?: boolean;
   set?: string[];
+  allowUnsupportedOs?: boolean;
 }
 
 export const STACK = ['base', 'containerd', 'cni', 'bridge', 'faasd'] as const;
@@ -97,6 +98,14 @@ export function paramsFrom(sets: readonly string[] | undefined): Record<string, 
     (out[recipe] ??= {})[key] = value;
   }
   return out;
+}
+
+/**
+ * `--allow-unsupported-os` is the base recipe's allowUnsupportedOs parameter, so
+ * it reaches --host and inventory runs through the one --set path.
+ */
+export function withFlagParams(flags: CommonFlags): CommonFlags {
+  return flags.allowUnsupportedOs ? { ...flags, set: [...(flags.set ?? []), 'base.allowUnsupportedOs=true'] } : flags;
 }
 
 export function recipeList(flags: CommonFlags, domains: readonly string[]): string[] {

@@ -22,9 +22,15 @@ import { standInChecksumsFile } from '../testbed/mirror.js';
 let bed: Testbed;
 let host: TestHost;
 const work = mkdtempSync(join(tmpdir(), 'panel-stack-it-'));
+/**
+ * The host the suite runs on: Debian 12 as root, or (PANEL_STACK_HOST=ubuntu-26.04-like,
+ * set by stack-uutils.test.ts) the Ubuntu-26.04-like host (uutils, sudo-rs) as deploy.
+ */
+const uutils = process.env.PANEL_STACK_HOST === 'ubuntu-26.04-like';
+const user = uutils ? 'deploy' : 'root';
 
 before(async () => {
-  bed = await startTestbed({ hosts: 1, pebble: false });
+  bed = await startTestbed(uutils ? { hosts: 1, pebble: false, profile: 'ubuntu-26.04-like' } : { hosts: 1, pebble: false });
   host = bed.hosts[0]!;
 });
 
@@ -35,7 +41,7 @@ after(async () => {
 function args(cmd: 'install' | 'plan' | 'check', extra: readonly string[] = []): string[] {
   return [
     cmd,
-    ...hostArgs(bed, host),
+    ...hostArgs(bed, host, user),
     ...mirrorArgs(bed),
     '--recipes', 'faasd',
     '--json',

@@ -10,7 +10,7 @@ import cni from '../../../recipes/cni.js';
 import containerd from '../../../recipes/containerd.js';
 import faasd from '../../../recipes/faasd.js';
 import { recipes } from '../../../recipes/index.js';
-import { hostRefusal } from '../../../recipes/os.js';
+import { hostRefusal, osVerdict } from '../../../recipes/os.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
 import type { RecipeContext, Recipe } from '../../../src/engine/recipe.js';
 import type { HostInfo } from '../../../src/host-info.js';
@@ -80,8 +80,22 @@ test('registry lists the stack recipes by id, in dependency order', () => {
 
 test('OS refusal: CentOS, Ubuntu 18.04, s390x and no systemd are refused before any change', () => {
   assert.equal(hostRefusal(debian), undefined);
-  for (const v of ['20.04', '22.04', '24.04']) assert.equal(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: v }), undefined);
-  assert.match(hostRefusal({ ...debian, osId: 'centos', osVersion: '7', osPretty: 'CentOS Linux 7 (Core)' }) ?? '', /unsupported OS CentOS Linux 7 \(Core\) \(centos 7\); panel supports Ubuntu 20\.04, 22\.04, 24\.04 or Debian 12/);
+  assert.equal(hostRefusal({ ...debian, osVersion: '13' }), undefined);
+  for (const v of ['22.04', '24.04', '26.04']) assert.equal(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: v }), undefined);
+  const centos = { ...debian, osId: 'centos', osVersion: '7', osPretty: 'CentOS Linux 7 (Core)' };
+  const refusal = hostRefusal(centos) ?? '';
+  assert.equal(refusal, 'unsupported OS CentOS Linux 7 (Core) (centos 7); panel supports Debian 12, 13 or Ubuntu 22.04, 24.04, 26.04 (--allow-unsupported-os to try anyway)');
+  assert.doesNotMatch(refusal, /\n/, 'one line');
+  // Untested releases are refused too: 20.04 is not in the testbed.
+  assert.match(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: '20.04', osPretty: 'Ubuntu 20.04.6 LTS' }) ?? '', /unsupported OS Ubuntu 20\.04/);
+  // Allowed: proceeds (no refusal), but the verdict says so for the recap; arch and systemd still refuse.
+  assert.equal(hostRefusal(centos, true), undefined);
+  assert.deepEqual(osVerdict(centos, true), {
+    kind: 'allowed-unsupported',
+    message: 'unsupported OS CentOS Linux 7 (Core) (centos 7) allowed by --allow-unsupported-os; panel is tested on Debian 12, 13 or Ubuntu 22.04, 24.04, 26.04',
+  });
+  assert.deepEqual(osVerdict(debian, true), { kind: 'supported' });
+  assert.match(hostRefusal({ ...centos, systemd: false }, true) ?? '', /systemd/);
   assert.match(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: '18.04', osPretty: 'Ubuntu 18.04.6 LTS' }) ?? '', /unsupported OS Ubuntu 18\.04/);
   assert.match(hostRefusal({ ...debian, osVersion: '11' }) ?? '', /debian 11/);
   assert.match(hostRefusal({ ...debian, arch: undefined, rawArch: 's390x' }) ?? '', /unsupported architecture s390x/);
