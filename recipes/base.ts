@@ -30,6 +30,10 @@ const params = z
       .union([z.array(moduleName), z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))])
       .pipe(z.array(moduleName))
       .default(['overlay', 'br_netfilter']),
+    /** Proceed on a release panel is not tested on (`--allow-unsupported-os`). */
+    allowUnsupportedOs: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+      .default(false),
   })
   .strict();
 
@@ -37,7 +41,7 @@ export default defineRecipe({
   id: 'base',
   title: 'Supported OS, packages, forwarding, kernel modules',
   params,
-  precheck: ({ host }) => hostRefusal(host),
+  precheck: ({ host, params }) => hostRefusal(host, params.allowUnsupportedOs),
   resources: ({ params }) => [
     apt({ packages: BASE_PACKAGES }),
     // Containers on openfaas0 reach the world through NAT; upstream appends to

@@ -4,7 +4,7 @@
  * so faasd rewriting it is never seen as drift.
  */
 import { z } from 'zod';
-import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
+import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts/index.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { archive, directory, template } from '../src/resources/index.js';
 import { conflistData } from './openfaas-net.js';
@@ -23,13 +23,13 @@ export default defineRecipe({
   title: 'CNI plugins and the openfaas network list',
   after: ['base'],
   params,
-  precheck: ({ params, host, config }) => artifactProblem(config, 'cni-plugins', params.version, host.arch),
-  resources: ({ params, host, config }) => {
-    const plugins = artifactFor(config, 'cni-plugins', params.version, host.arch ?? 'amd64');
+  artifacts: (params) => [{ name: 'cni-plugins', version: params.version }],
+  resources: (ctx) => {
+    const plugins = artifactsOf(ctx).get('cni-plugins', ctx.params.version);
     return [
       directory({ path: '/opt/cni' }),
       directory({ path: CNI_BIN_DIR }),
-      archive({ url: plugins.url, sha256: plugins.sha256, into: CNI_BIN_DIR, strip: 0, members: CNI_PLUGINS, mode: 0o755 }),
+      archive({ ...fetchOf(plugins), into: CNI_BIN_DIR, strip: 0, members: CNI_PLUGINS, mode: 0o755 }),
       directory({ path: '/etc/cni' }),
       directory({ path: '/etc/cni/net.d' }),
       template({ path: CONFLIST_PATH, source: '10-openfaas.conflist.hbs', data: conflistData }),

@@ -4,7 +4,7 @@
  * (faasd#48), restarted only when its binaries or unit changed.
  */
 import { z } from 'zod';
-import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
+import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts/index.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { archive, service, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
@@ -22,12 +22,11 @@ export default defineRecipe({
   title: 'containerd container runtime',
   after: ['base'],
   params,
-  precheck: ({ params, host, config }) => artifactProblem(config, 'containerd', params.version, host.arch),
-  resources: ({ params, host, config }) => {
-    const tarball = artifactFor(config, 'containerd', params.version, host.arch ?? 'amd64');
+  artifacts: (params) => [{ name: 'containerd', version: params.version }],
+  resources: (ctx) => {
+    const { params, config } = ctx;
     const binaries = archive({
-      url: tarball.url,
-      sha256: tarball.sha256,
+      ...fetchOf(artifactsOf(ctx).get('containerd', params.version)),
       into: CONTAINERD_PREFIX,
       strip: 0,
       members: CONTAINERD_MEMBERS,
@@ -40,7 +39,7 @@ export default defineRecipe({
     const changedBy: Resource[] = [binaries, unitFile, ...(proxy ? [proxy] : [])];
     return [
       ...changedBy,
-      service({ name: 'containerd', enabled: true, running: true, restartOn: changedBy.map((r) => r.key) }),
+      service({ name: 'containerd', enabled: true, running: true, restartOn: changedBy }),
     ];
   },
   verify: () => [

@@ -4,10 +4,8 @@
  * Nothing of the faasd stack depends on it.
  */
 import { z } from 'zod';
-import { artifactFor, artifactProblem } from '../src/artifacts/index.js';
-import type { HostConfig } from '../src/config.js';
+import { artifactsOf, fetchOf, type ArtifactSet } from '../src/artifacts/index.js';
 import { defineRecipe } from '../src/engine/recipe.js';
-import type { Arch } from '../src/host-info.js';
 import {
   apt,
   archive,
@@ -32,24 +30,32 @@ export default defineRecipe({
     message: z.string().default('Welcome to a panel demo host').describe('text of /opt/panel-demo/motd.txt'),
     artifacts: z.boolean().default(true).describe('also fetch the faasd binary (download) and CNI plugins (archive) from the mirror'),
   }),
-  precheck: ({ params, config, host }) =>
+  artifacts: (params) =>
     params.artifacts
-      ? (artifactProblem(config, 'faasd', FAASD_VERSION, host.arch) ?? artifactProblem(config, 'cni-plugins', CNI_VERSION, host.arch))
-      : undefined,
-  resources: ({ params, host, config }) => [
+      ? [
+          { name: 'faasd', version: FAASD_VERSION },
+          { name: 'cni-plugins', version: CNI_VERSION },
+        ]
+      : [],
+  resources: (ctx) => {
+    const { params, host } = ctx;
+    const demoConf = template({ path: '/etc/panel-demo.conf', source: 'demo.conf.hbs', data: { hostname: host.hostname, os: host.osPretty }, mode: 0o640 });
+    const demoUnit = unit({ name: 'panel-demo.service', content: DEMO_UNIT });
+    return [
     directory({ path: '/opt/panel-demo', mode: 0o755 }),
     file({ path: '/opt/panel-demo/motd.txt', content: `${params.message}\n`, mode: 0o644 }),
-    template({ path: '/etc/panel-demo.conf', source: 'demo.conf.hbs', data: { hostname: host.hostname, os: host.osPretty }, mode: 0o640 }),
+    demoConf,
     apt({ packages: ['hello', 'curl', 'ca-certificates'] }),
-    ...(params.artifacts && host.arch ? artifactResources(config, host.arch) : []),
-    unit({ name: 'panel-demo.service', content: DEMO_UNIT }),
-    service({ name: 'panel-demo.service', enabled: true, running: true, restartOn: ['unit:panel-demo.service', 'file:/etc/panel-demo.conf'] }),
+    ...(params.artifacts ? artifactResources(artifactsOf(ctx)) : []),
+    demoUnit,
+    service({ name: 'panel-demo.service', enabled: true, running: true, restartOn: [demoUnit, demoConf] }),
     sysctl({ key: 'net.ipv4.tcp_keepalive_time', value: '600', file: '/etc/sysctl.d/90-panel-demo.conf' }),
     kernelModule({ name: 'overlay' }),
     bridge({ name: 'demo0', address: '10.99.0.1/24' }),
     command({ name: 'demo-initialized', check: 'test -s /var/lib/panel-demo/initialized', run: 'mkdir -p /var/lib/panel-demo && date -u +%FT%TZ > /var/lib/panel-demo/initialized', reason: 'first run' }),
     secretFile({ path: '/etc/panel-demo/token', generate: 'head -c 32 /dev/urandom | base64 | tr -d "\\n/+=" | head -c 40' }),
-  ],
+    ];
+  },
   verify: () => [
     { name: 'demo service active', script: 'systemctl is-active panel-demo.service', expect: /^active/ },
     { name: 'hello installed', script: 'hello', expect: /Hello, world!/ },
@@ -60,12 +66,10 @@ export default defineRecipe({
 const FAASD_VERSION = '0.19.7';
 const CNI_VERSION = '0.9.1';
 
-function artifactResources(config: HostConfig, arch: Arch) {
-  const tool = artifactFor(config, 'faasd', FAASD_VERSION, arch);
-  const plugins = artifactFor(config, 'cni-plugins', CNI_VERSION, arch);
+function artifactResources(artifacts: ArtifactSet) {
   return [
-    download({ url: tool.url, sha256: tool.sha256, dest: '/opt/panel-demo/bin/tool', mode: 0o755 }),
-    archive({ url: plugins.url, sha256: plugins.sha256, into: '/opt/panel-demo/archive', members: ['bridge', 'loopback'] }),
+    download({ ...fetchOf(artifacts.get('faasd', FAASD_VERSION)), dest: '/opt/panel-demo/bin/tool', mode: 0o755 }),
+    archive({ ...fetchOf(artifacts.get('cni-plugins', CNI_VERSION)), into: '/opt/panel-demo/archive', members: ['bridge', 'loopback'] }),
   ];
 }
 

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
+import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts/index.js';
 import type { HostConfig } from '../src/config.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { directory, download, file, secretFile, service, template, unit } from '../src/resources/index.js';
@@ -45,7 +45,7 @@ const params = z
     version: versionSchema.default(ARTIFACTS.faasd.defaultVersion),
     /** Name servers handed to the core containers (upstream ships 8.8.8.8). */
     nameservers: z.array(ipv4).min(1).default(['8.8.8.8']),
-    /** Install faas-cli too (its sum must come from --checksums: none is pinned). */
+    /** Install faas-cli too (verified against its release's faas-cli.sha256 unless pinned or given). */
     faasCli: z.boolean().default(false),
     faasCliVersion: versionSchema.default(ARTIFACTS['faas-cli'].defaultVersion),
   })
@@ -93,13 +93,14 @@ export default defineRecipe({
   title: 'faasd (OpenFaaS on containerd)',
   after: ['containerd', 'cni', 'bridge'],
   params,
-  precheck: ({ params, host, config }) =>
-    artifactProblem(config, 'faasd', params.version, host.arch) ??
-    (params.faasCli ? artifactProblem(config, 'faas-cli', params.faasCliVersion, host.arch) : undefined),
-  resources: ({ params, host, config }) => {
-    const arch = host.arch ?? 'amd64';
-    const bin = artifactFor(config, 'faasd', params.version, arch);
-    const binary = download({ url: bin.url, sha256: bin.sha256, dest: FAASD.bin, mode: 0o755 });
+  artifacts: (params) => [
+    { name: 'faasd', version: params.version },
+    ...(params.faasCli ? [{ name: 'faas-cli' as const, version: params.faasCliVersion }] : []),
+  ],
+  resources: (ctx) => {
+    const { params, config } = ctx;
+    const artifacts = artifactsOf(ctx);
+    const binary = download({ ...fetchOf(artifacts.get('faasd', params.version)), dest: FAASD.bin, mode: 0o755 });
 
     const layout = [
       directory({ path: FAASD.dir }),
@@ -138,10 +139,7 @@ export default defineRecipe({
     const faasdInputs: Resource[] = [binary, faasdUnit, compose, prometheus, resolv, user, password, ...(faasdProxy ? [faasdProxy] : [])];
 
     const faasCli = params.faasCli
-      ? (() => {
-          const cli = artifactFor(config, 'faas-cli', params.faasCliVersion, arch);
-          return [download({ url: cli.url, sha256: cli.sha256, dest: FAAS_CLI_BIN, mode: 0o755 })];
-        })()
+      ? [download({ ...fetchOf(artifacts.get('faas-cli', params.faasCliVersion)), dest: FAAS_CLI_BIN, mode: 0o755 })]
       : [];
 
     return [
@@ -157,8 +155,8 @@ export default defineRecipe({
       faasdUnit,
       ...(providerProxy ? [providerProxy] : []),
       ...(faasdProxy ? [faasdProxy] : []),
-      service({ name: 'faasd-provider', enabled: true, running: true, restartOn: providerInputs.map((r) => r.key) }),
-      service({ name: 'faasd', enabled: true, running: true, restartOn: faasdInputs.map((r) => r.key) }),
+      service({ name: 'faasd-provider', enabled: true, running: true, restartOn: providerInputs }),
+      service({ name: 'faasd', enabled: true, running: true, restartOn: faasdInputs }),
       ...faasCli,
     ];
   },

@@ -55,6 +55,8 @@ export interface HostConfig {
   readonly mirror?: string;
   /** sha256sum-format file: `<sha256>  <path relative to the mirror>`. */
   readonly checksumsFile?: string;
+  /** Refuse artifacts whose sum is neither pinned nor in checksumsFile (no release checksum assets). */
+  readonly requirePinned?: boolean;
   readonly proxy?: string;
   readonly noProxy?: string;
   /** Local path of a docker config.json to install for faasd. */

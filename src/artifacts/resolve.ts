@@ -1,11 +1,14 @@
 /**
- * (name, version, arch, source) → { url, sha256, relPath }: pure, so that
- * every URL and sum panel will use can be unit-tested without a host.
+ * (name, version, arch, source) → where the artifact and its sum are: pure,
+ * so every URL panel will use can be unit-tested without a host; then the
+ * sum, fetching the release's checksum asset only when none is known.
  */
 import { z } from 'zod';
 import type { Arch } from '../host-info.js';
 import { ARTIFACTS, type ArtifactName } from './table.js';
 import type { ChecksumTable } from './checksums.js';
+import { parseChecksumAsset, type AssetFetch, type SumSource } from './release-asset.js';
+import { err, ok, type Result } from '../result.js';
 
 export const GITHUB = 'https://github.com';
 
@@ -18,6 +21,20 @@ export interface ArtifactSource {
   readonly checksumsFile?: string;
 }
 
+/** An artifact's URL and where its sum can come from, before any fetch. */
+export interface ArtifactLocation {
+  readonly name: ArtifactName;
+  readonly version: string;
+  readonly arch: Arch;
+  readonly url: string;
+  /** Path below the mirror root (GitHub layout); the key of the host's `artifacts` record. */
+  readonly relPath: string;
+  /** The sum from this repository or --checksums, when there is one. */
+  readonly known?: { readonly sha256: string; readonly source: Exclude<SumSource, 'release-asset'> };
+  /** The release's checksum asset beside the artifact (same base, same path). */
+  readonly asset: { readonly url: string; readonly named: string; readonly producer: string };
+}
+
 export interface ResolvedArtifact {
   readonly name: ArtifactName;
   readonly version: string;
@@ -26,8 +43,10 @@ export interface ResolvedArtifact {
   readonly sha256: string;
   /** Path below the mirror root (GitHub layout). */
   readonly relPath: string;
-  /** Where the sum came from, for plans and reports. */
-  readonly sumFrom: 'pinned' | 'checksums-file';
+  /** Where the sum came from, for plans, reports and the host's record. */
+  readonly sumFrom: SumSource;
+  /** The checksum asset's URL when sumFrom is `release-asset`. */
+  readonly sumUrl?: string;
 }
 
 export class ArtifactError extends Error {
@@ -49,20 +68,57 @@ export function artifactBase(mirror: string | undefined): string {
   return mirror === undefined ? GITHUB : mirrorSchema.parse(mirror).replace(/\/+$/, '');
 }
 
-export function resolveArtifact(name: ArtifactName, version: string, arch: Arch, source: ArtifactSource = {}): ResolvedArtifact {
+export function locateArtifact(name: ArtifactName, version: string, arch: Arch, source: ArtifactSource = {}): ArtifactLocation {
   const spec = ARTIFACTS[name];
   const v = versionSchema.safeParse(version);
   if (!v.success) throw new ArtifactError(`${name} version ${JSON.stringify(version)}: ${v.error.issues[0]?.message ?? 'invalid'}`);
   const relPath = spec.relPath(version, arch);
-  const url = `${artifactBase(source.mirror)}/${relPath}`;
+  const base = artifactBase(source.mirror);
+  const file = relPath.slice(relPath.lastIndexOf('/') + 1);
+  const dir = relPath.slice(0, relPath.lastIndexOf('/'));
+  const asset = { url: `${base}/${dir}/${spec.checksumAsset.asset(file)}`, named: spec.checksumAsset.named(file), producer: spec.checksumAsset.producer };
   const fromFile = source.checksums?.get(relPath);
-  if (fromFile !== undefined) return { name, version, arch, url, sha256: fromFile, relPath, sumFrom: 'checksums-file' };
   const pinned = spec.pinned[version]?.[arch];
-  if (pinned !== undefined) return { name, version, arch, url, sha256: pinned, relPath, sumFrom: 'pinned' };
-  const where = source.checksumsFile !== undefined ? `; ${source.checksumsFile} does not list it either` : '';
-  throw new ArtifactError(
-    `${name} ${version} (${arch}): no sha256 is known for ${relPath}${where}. ` +
-      `panel installs nothing it cannot verify: pass --checksums FILE with a line ` +
-      `"<sha256>  ${relPath}" (sha256sum format, path relative to the mirror).`,
-  );
+  const known =
+    fromFile !== undefined
+      ? { sha256: fromFile, source: 'checksums-file' as const }
+      : pinned !== undefined
+        ? { sha256: pinned, source: 'pinned' as const }
+        : undefined;
+  return { name, version, arch, url: `${base}/${relPath}`, relPath, asset, ...(known ? { known } : {}) };
+}
+
+function how(loc: ArtifactLocation): string {
+  return `pass --checksums FILE with a line "<sha256>  ${loc.relPath}" (sha256sum format, path relative to the mirror)`;
+}
+
+export interface ResolveOptions {
+  /** Refuse sums that are neither pinned nor given (--require-pinned). */
+  readonly requirePinned?: boolean;
+  /** Shown in messages, e.g. the --checksums file name. */
+  readonly checksumsFile?: string;
+  /** Fetches a checksum asset (per-run cache, host fallback). */
+  readonly fetchAsset: (url: string) => Promise<AssetFetch>;
+}
+
+/**
+ * The sum an artifact is verified against: pinned or given when known,
+ * otherwise the release's checksum asset. Errors are one line naming the
+ * artifact, and the asset URL when the asset is the problem.
+ */
+export async function resolveArtifact(loc: ArtifactLocation, o: ResolveOptions): Promise<Result<ResolvedArtifact, string>> {
+  const { name, version, arch, url, relPath } = loc;
+  const what = `${name} ${version} (${arch})`;
+  if (loc.known) return ok({ name, version, arch, url, relPath, sha256: loc.known.sha256, sumFrom: loc.known.source });
+  const notListed = o.checksumsFile !== undefined ? ` and ${o.checksumsFile} does not list it` : '';
+  if (o.requirePinned) {
+    return err(`${what}: no sha256 is pinned for ${relPath}${notListed}, and --require-pinned refuses the release's own checksum asset: ${how(loc)}, or drop --require-pinned`);
+  }
+  const got = await o.fetchAsset(loc.asset.url);
+  if (!got.ok) {
+    return err(`${what}: no sha256 is pinned${notListed}, and the release's checksum asset ${loc.asset.url} could not be fetched: ${got.error}. Publish it beside the artifact, or ${how(loc)}`);
+  }
+  const sum = parseChecksumAsset(got.text, loc.asset.named, loc.asset.producer);
+  if (!sum.ok) return err(`${what}: checksum asset ${loc.asset.url}: ${sum.error}`);
+  return ok({ name, version, arch, url, relPath, sha256: sum.value, sumFrom: 'release-asset', sumUrl: loc.asset.url });
 }

@@ -7,12 +7,27 @@
  *
  * Provenance of each pinned sum is recorded next to it. A sum that could not
  * be confirmed from a published source is left out on purpose: panel then
- * refuses that artifact unless `--checksums` supplies the sum, rather than
- * installing an unverified binary.
+ * verifies the artifact against the checksum asset its release publishes
+ * beside it (`checksumAsset`, see ./release-asset.ts), unless `--checksums`
+ * supplies the sum or `--require-pinned` refuses it.
  */
 import type { Arch } from '../host-info.js';
 
 export type ArtifactName = 'containerd' | 'cni-plugins' | 'faasd' | 'faas-cli';
+
+/**
+ * The checksum file a release publishes beside the artifact, in upstream's
+ * exact format: one line `<sha256>  <name>`, where `name` is what upstream's
+ * release script passed to sha256sum/shasum (not always the asset's name).
+ */
+export interface ChecksumAsset {
+  /** Asset file name for the artifact's file name, e.g. `faasd` → `faasd.sha256`. */
+  asset(file: string): string;
+  /** The name upstream's line carries for the artifact's file name, e.g. `faasd` → `bin/faasd`. */
+  named(file: string): string;
+  /** Where upstream writes it (shown when the line does not match). */
+  readonly producer: string;
+}
 
 export interface ArtifactSpec {
   readonly title: string;
@@ -21,6 +36,7 @@ export interface ArtifactSpec {
   relPath(version: string, arch: Arch): string;
   /** Pinned sums: version → arch → sha256 (lower-case hex). */
   readonly pinned: Readonly<Record<string, Partial<Record<Arch, string>>>>;
+  readonly checksumAsset: ChecksumAsset;
 }
 
 export const ARTIFACTS: Readonly<Record<ArtifactName, ArtifactSpec>> = {
@@ -29,6 +45,8 @@ export const ARTIFACTS: Readonly<Record<ArtifactName, ArtifactSpec>> = {
     // faasd's installer pins the same version.
     defaultVersion: '1.7.27',
     relPath: (v, arch) => `containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch}.tar.gz`,
+    // Makefile `release`: cd releases && sha256sum $(RELEASE).tar.gz > $(RELEASE).tar.gz.sha256sum
+    checksumAsset: { asset: (f) => `${f}.sha256sum`, named: (f) => f, producer: "containerd's `make release`" },
     pinned: {
       // Source: vexxhost/ansible-collection-containers roles/containerd/defaults/main.yml,
       // generated from upstream's published `<tarball>.sha256sum` files.
@@ -43,6 +61,8 @@ export const ARTIFACTS: Readonly<Record<ArtifactName, ArtifactSpec>> = {
     // faasd's installer pins v0.9.1.
     defaultVersion: '0.9.1',
     relPath: (v, arch) => `containernetworking/plugins/releases/download/v${v}/cni-plugins-linux-${arch}-v${v}.tgz`,
+    // scripts/release.sh, in the release directory: sha256sum $f > $f.sha256 (also .sha1, .sha512)
+    checksumAsset: { asset: (f) => `${f}.sha256`, named: (f) => f, producer: "the CNI plugins' scripts/release.sh" },
     pinned: {
       // Sources agreeing on both sums: AUR cni-plugins-bin PKGBUILD, a Dockerfile
       // pinning CNI_PLUGINS_{AMD64,ARM64}_SHA256SUM, kops asset tests (amd64),
@@ -57,15 +77,20 @@ export const ARTIFACTS: Readonly<Record<ArtifactName, ArtifactSpec>> = {
     title: 'faasd binary',
     defaultVersion: '0.19.7',
     relPath: (v, arch) => `openfaas/faasd/releases/download/${v}/faasd${arch === 'arm64' ? '-arm64' : ''}`,
-    // Unknown: upstream publishes faasd.sha256 with each release, but no copy of
-    // the 0.19.7 sums could be found to pin. Supply them with --checksums.
+    // Makefile `hashgen`: for f in bin/faasd*; do shasum -a 256 $f > $f.sha256; done
+    // run from the checkout, so the line names `bin/faasd` (sha256sum -c fails on it).
+    checksumAsset: { asset: (f) => `${f}.sha256`, named: (f) => `bin/${f}`, producer: "faasd's `make hashgen`" },
+    // No copy of the 0.19.7 sums could be found to pin: the release's
+    // faasd.sha256 / faasd-arm64.sha256 is used (or --checksums).
     pinned: {},
   },
   'faas-cli': {
     title: 'faas-cli binary',
     defaultVersion: '0.17.8',
     relPath: (v, arch) => `openfaas/faas-cli/releases/download/${v}/faas-cli${arch === 'arm64' ? '-arm64' : ''}`,
-    // Unknown: no published sum found to pin. Supply it with --checksums.
+    // publish.yaml: cd bin && ../ci/hashgen.sh (for f in faas-cli*; do shasum -a 256 $f > $f.sha256; done)
+    checksumAsset: { asset: (f) => `${f}.sha256`, named: (f) => f, producer: "faas-cli's ci/hashgen.sh" },
+    // No published sum found to pin: the release's faas-cli.sha256 is used (or --checksums).
     pinned: {},
   },
 };

@@ -17,6 +17,7 @@ export interface CommonFlags {
   recipes?: string;
   mirror?: string;
   checksums?: string;
+  requirePinned?: boolean;
   proxy?: string;
   noProxy?: string;
   registryAuth?: string;
@@ -33,6 +34,7 @@ export interface CommonFlags {
   retryFailed?: boolean;
   deep?: boolean;
   set?: string[];
+  allowUnsupportedOs?: boolean;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -63,6 +65,7 @@ export function addCommon(cmd: Command): Command {
     .option('--set <recipe.param=value>', 'recipe parameter (repeatable); lists comma-separated or JSON, e.g. faasd.nameservers=1.1.1.1,8.8.8.8', collect)
     .option('--mirror <url>', 'replaces https://github.com in every artifact URL (keeps GitHub paths)')
     .option('--checksums <file>', 'sha256sum-format checksums for mirror artifacts (paths relative to the mirror)')
+    .option('--require-pinned', 'refuse artifacts whose sum is neither pinned nor in --checksums (no release checksum assets)')
     .option('--proxy <url>', 'HTTP(S) proxy for containerd and faasd (systemd drop-ins)')
     .addOption(noProxyOption())
     .option('--registry-auth <file>', 'docker config.json with registry credentials for faasd')
@@ -75,5 +78,6 @@ export function addCommon(cmd: Command): Command {
     .option('--fingerprint <SHA256:…>', 'pinned host key fingerprint (one host: a single --host, or -i with --limit)')
     .option('--progress-dir <dir>', 'where progress.json and logs go on the host (default: /var/lib/panel)')
     .option('--retry-failed', 'only the hosts that failed in the last run (.panel/last-run.json)')
-    .option('--json', 'NDJSON events on stdout instead of the progress display');
+    .option('--json', 'NDJSON events on stdout instead of the progress display')
+    .option('--allow-unsupported-os', 'proceed on a release panel is not tested on (said in the recap)');
 }

@@ -33,7 +33,9 @@ const SSH_ONLY: ReadonlyArray<readonly [keyof CommonFlags, string]> = [
 ];
 
 function overridesFrom(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, env: Readonly<Record<string, string | undefined>>): CliOverrides {
-  const sets = parseSetFlags(flags.set ?? [], paramSchemas(registry));
+  // --allow-unsupported-os is the base recipe's allowUnsupportedOs parameter: one path with --set.
+  const setFlags = [...(flags.set ?? []), ...(flags.allowUnsupportedOs ? ['base.allowUnsupportedOs=true'] : [])];
+  const sets = parseSetFlags(setFlags, paramSchemas(registry));
   if (!sets.ok) throw new UsageError(sets.error.join('\n'));
   const password = passwordFrom(flags, env);
   const recipes = recipesFlag(flags);
@@ -44,10 +46,11 @@ function overridesFrom(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>
     password,
     mirror: flags.mirror,
     checksums: flags.checksums,
+    requirePinned: flags.requirePinned ? true : undefined,
     proxy: flags.proxy,
     noProxy: flags.noProxy,
     recipes,
-    params: flags.set?.length ? sets.value : undefined,
+    params: setFlags.length ? sets.value : undefined,
     acmeDirectory: directory,
     acmeCaFile: flags.acmeCa,
     progressDir: flags.progressDir,

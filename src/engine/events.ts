@@ -28,9 +28,25 @@ export interface HostResult {
   readonly roundTrips: number;
 }
 
+/** A release artifact a recipe will install, and where the sum it is verified against came from. */
+export interface ArtifactReport {
+  readonly name: string;
+  readonly version: string;
+  readonly arch: string;
+  readonly url: string;
+  /** Path below the mirror root: the key of the host's `artifacts` record. */
+  readonly path: string;
+  readonly sha256: string;
+  /** pinned in this repository, given with --checksums, or the release's checksum asset. */
+  readonly source: 'pinned' | 'checksums-file' | 'release-asset';
+  /** The checksum asset's URL (source `release-asset`). */
+  readonly sumUrl?: string;
+}
+
 export type EngineEvent =
   | { readonly type: 'host-start'; readonly host: string; readonly recipes: readonly string[] }
   | { readonly type: 'host-info'; readonly host: string; readonly info: HostInfo }
+  | { readonly type: 'artifact'; readonly host: string; readonly recipe: string; readonly artifact: ArtifactReport }
   | { readonly type: 'recipe-start'; readonly host: string; readonly recipe: string; readonly title: string }
   | {
       readonly type: 'change';

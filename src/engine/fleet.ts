@@ -10,6 +10,8 @@ import { openTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import type { Emit, HostResult } from './events.js';
 import { failedResult, finishHost, planHost, type HostPlan, type HostRunOptions } from './host-run.js';
+import { ReleaseSums } from '../artifacts/index.js';
+import { prefetchArtifacts } from './artifacts.js';
 
 export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly concurrency: number;
@@ -24,6 +26,9 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
   const connect = opts.connect ?? ((c: HostConfig) => openTransport(c.connection, c.name));
   const results = new Map<string, HostResult>();
   const transports = new Map<string, Transport>();
+  // One fetch per checksum asset for the whole fleet, started while connecting.
+  const releaseSums = opts.releaseSums ?? new ReleaseSums();
+  const runOpts: HostRunOptions = { ...opts, releaseSums };
 
   const finish = (r: HostResult): void => {
     results.set(r.host, r);
@@ -36,6 +41,7 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
       finish(failedResult(config.name, `${config.name}: interrupted before connecting`, startedAt, 0, 'interrupted'));
       return undefined;
     }
+    prefetchArtifacts(config, opts.registry, releaseSums);
     let transport: Transport;
     try {
       transport = await connect(config);
@@ -48,7 +54,7 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
     }
     transports.set(config.name, transport);
     try {
-      const outcome = await planHost(config, transport, opts);
+      const outcome = await planHost(config, transport, runOpts);
       if (!outcome.ok) {
         finish(outcome.result);
         return undefined;
@@ -62,7 +68,7 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
 
   const complete = async (plan: HostPlan): Promise<void> => {
     try {
-      finish(await finishHost(plan, opts));
+      finish(await finishHost(plan, runOpts));
     } catch (e) {
       finish(failedResult(plan.config.name, `${plan.config.name}: ${(e as Error).message}`, plan.startedAt, plan.transport.stats.channels - plan.channelsAtStart));
     }

@@ -9,13 +9,16 @@
  */
 import type { HostConfig } from '../config.js';
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
-import { progressScript } from '../report/host-progress.js';
 import type { Change, Check, PlanContext, Resource } from '../resources/types.js';
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import type { Transport } from '../transport/types.js';
-import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, tail, verifyScript } from './batch.js';
+import { changedSumRefusal, ReleaseSums, type ResolvedArtifact } from '../artifacts/index.js';
+import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
+import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, HostResult, Mode } from './events.js';
+import { contributions, type HostHooks } from './hooks.js';
+import { extractState, type HostState, parseHostState } from './state.js';
 import { orderRecipes } from './order.js';
 import type { Recipe, RecipeContext } from './recipe.js';
 
@@ -29,6 +32,10 @@ export interface HostRunOptions {
   readonly deep?: boolean;
   /** How long post-conditions may take to become true after apply. */
   readonly verifyWaitSeconds?: number;
+  /** Release checksum assets fetched in this run (shared by the fleet); a fresh one when absent. */
+  readonly releaseSums?: ReleaseSums;
+  /** Shell contributions of report sinks (progress.json on the host, …). */
+  readonly hooks?: readonly HostHooks[];
 }
 
 interface RecipePlan {
@@ -42,6 +49,8 @@ export interface HostPlan {
   readonly config: HostConfig;
   readonly transport: Transport;
   readonly info: HostInfo;
+  /** The host state record as the facts round trip read it. */
+  readonly state: HostState;
   readonly recipes: readonly RecipePlan[];
   readonly startedAt: number;
   readonly channelsAtStart: number;
@@ -86,13 +95,26 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   // Build every recipe's desired state; refusals happen here, before any change.
   const built: { recipe: Recipe; resources: readonly Resource[]; checks: readonly Check[] }[] = [];
   const owner = new Map<string, string>();
+  const sums = opts.releaseSums ?? new ReleaseSums();
+  const resolved: { recipe: string; artifact: ResolvedArtifact }[] = [];
   for (const recipe of order.recipes) {
     const parsed = recipe.params.safeParse(config.params[recipe.id] ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
       return fail(`recipe ${recipe.id}: invalid parameters: ${issues}`);
     }
-    const ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config };
+    const artifacts = await resolveHostArtifacts(declaredArtifacts(recipe, parsed.data), info, config, sums, transport);
+    if (!artifacts.ok) return fail(`recipe ${recipe.id}: ${artifacts.error}`);
+    for (const a of artifacts.value.all) {
+      resolved.push({ recipe: recipe.id, artifact: a });
+      opts.emit({
+        type: 'artifact',
+        host,
+        recipe: recipe.id,
+        artifact: { name: a.name, version: a.version, arch: a.arch, url: a.url, path: a.relPath, sha256: a.sha256, source: a.sumFrom, ...(a.sumUrl ? { sumUrl: a.sumUrl } : {}) },
+      });
+    }
+    const ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config, artifacts: artifacts.value };
     const refusal = recipe.precheck?.(ctx);
     if (refusal) return fail(`recipe ${recipe.id}: ${refusal}`);
     let resources: readonly Resource[];
@@ -111,6 +133,9 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     built.push({ recipe, resources, checks });
   }
 
+  const refusal = referenceProblem(built);
+  if (refusal) return fail(refusal);
+
   if (opts.signal?.aborted) return { ok: false, result: failedResult(host, `${host}: interrupted before planning`, startedAt, 0, 'interrupted') };
 
   const all = built.flatMap((b) => b.resources);
@@ -119,9 +144,18 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   if (typeof outputs === 'string') {
     return fail(`gathering facts failed (exit ${factRun.code}): ${outputs}${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
   }
+  const stateText = extractState(factRun.stdout);
+  if (stateText === undefined) return fail(`gathering facts failed (exit ${factRun.code}): no state record section${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
+  const state = parseHostState(stateText);
+  if (!state.ok) return fail(state.error);
+  // A different published sum than the one this host recorded for the same artifact is refused, like a changed host key.
+  for (const r of resolved) {
+    const changed = changedSumRefusal(state.value.artifact(r.artifact.relPath), r.artifact);
+    if (changed) return fail(`recipe ${r.recipe}: ${changed}`);
+  }
 
   const planned: Change[] = [];
-  const ctx: PlanContext = { planned };
+  const ctx: PlanContext = { planned, state: state.value };
   const recipes: RecipePlan[] = [];
   let i = 0;
   for (const b of built) {
@@ -139,7 +173,34 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     }
     recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks });
   }
-  return { ok: true, plan: { config, transport, info, recipes, startedAt, channelsAtStart } };
+  return { ok: true, plan: { config, transport, info, state: state.value, recipes, startedAt, channelsAtStart } };
+}
+
+/**
+ * A resource may only react to resources planned before it (planning sees
+ * earlier changes only): a reference to an unknown or later resource would be
+ * a restart that silently never happens, so the plan is refused.
+ */
+function referenceProblem(built: readonly { recipe: Recipe; resources: readonly Resource[] }[]): string | undefined {
+  const position = new Map<string, { index: number; recipe: string }>();
+  let index = 0;
+  for (const b of built) for (const r of b.resources) position.set(r.key, { index: index++, recipe: b.recipe.id });
+  index = 0;
+  for (const b of built) {
+    for (const r of b.resources) {
+      const here = index++;
+      for (const ref of r.references ?? []) {
+        const at = position.get(ref.key);
+        if (at === undefined) {
+          return `recipe ${b.recipe.id}: ${r.key}: ${ref.field} refers to ${ref.key}, which is not part of this host's plan`;
+        }
+        if (at.index >= here) {
+          return `recipe ${b.recipe.id}: ${r.key}: ${ref.field} refers to ${ref.key} (recipe ${at.recipe}), which is listed ${at.index === here ? 'as the same resource' : 'after it'}; list it before the service`;
+        }
+      }
+    }
+  }
+  return undefined;
 }
 
 export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<HostResult> {
@@ -200,7 +261,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'ok', changes: 0 });
       continue;
     }
-    const header = prepares + '\n' + progressScript(config.progressDir, { code: 0, installType: recipeId, progress: (index / n) * 100, message: `${rp.changes.length} change(s)` });
+    const point = { config, recipe: recipeId, index, total: n, changes: rp.changes.length };
+    const header = prepares + '\n' + contributions(opts.hooks, (h) => h.recipeApply, point);
     prepares = '';
     const failure = await applyRecipe(rp, transport, header, (c) => {
       applied++;
@@ -210,15 +272,14 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       emit({ type: 'change', host, recipe: recipeId, status: 'failed', change: publicChange(failure.change) });
       const error = redact(`${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
-      await transport
-        .exec(progressScript(config.progressDir, { code: 1, installType: recipeId, progress: (index / n) * 100, message: error }))
-        .catch(() => undefined);
+      const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { ...point, error });
+      if (onFailure !== '') await transport.exec(onFailure).catch(() => undefined);
       return result({ status: 'failed', changed: applied, failed: 1, error });
     }
     emit({ type: 'recipe-end', host, recipe: recipeId, status: 'changed', changes: rp.changes.length });
   }
 
-  const done = progressScript(config.progressDir, { code: 0, installType: 'done', progress: 100 });
+  const done = contributions(opts.hooks, (h) => h.installDone, { config });
   const verified = await runVerify(plan, opts.verifyWaitSeconds ?? 30, emit, done);
   if (verified.failed > 0) {
     return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error: verified.error ?? `${host}: verification failed` });
@@ -240,7 +301,7 @@ async function applyRecipe(rp: RecipePlan, transport: Transport, header: string,
     if (batch.length === 0) return undefined;
     const run = batch;
     batch = [];
-    const res = await transport.exec(applyScript(run, first ? header : ''));
+    const res = await transport.exec(applyScript(run, first ? header : '', rp.recipe.id));
     first = false;
     const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
     for (const i of outcome.done) onApplied(run[i]!);
@@ -256,10 +317,15 @@ async function applyRecipe(rp: RecipePlan, transport: Transport, header: string,
       if (f) return f;
       try {
         await c.local(transport);
-        onApplied(c);
       } catch (e) {
         return { change: c, message: (e as Error).message };
       }
+      const records = recordsScript(c, rp.recipe.id);
+      if (records !== undefined) {
+        const res = await transport.exec(records);
+        if (res.code !== 0) return { change: c, code: res.code, message: `recording it in the host state failed: ${tail(res.stderr)}` };
+      }
+      onApplied(c);
     } else {
       batch.push(c as Change & { script: string });
     }

@@ -4,6 +4,7 @@
  * engine decides what to do about them.
  */
 import type { z } from 'zod';
+import type { DeclaredArtifact, ArtifactSet } from '../artifacts/index.js';
 import type { HostConfig } from '../config.js';
 import type { HostInfo } from '../host-info.js';
 import type { Check, Resource } from '../resources/types.js';
@@ -12,6 +13,12 @@ export interface RecipeContext<P> {
   readonly params: P;
   readonly host: HostInfo;
   readonly config: HostConfig;
+  /**
+   * The artifacts the recipe declared, with URL and the sum to verify
+   * against; the engine always passes it (optional so a test can build a
+   * context for a recipe that declares none).
+   */
+  readonly artifacts?: ArtifactSet;
 }
 
 export interface Recipe<P = unknown> {
@@ -27,6 +34,12 @@ export interface Recipe<P = unknown> {
   // Method syntax on purpose: a Recipe<P> must be storable in a registry of
   // Recipe<unknown>; the engine always passes params parsed by `params`.
   precheck?(ctx: RecipeContext<P>): string | undefined;
+  /**
+   * Release artifacts the recipe installs. The engine resolves them for the
+   * host (URL, sum, where the sum came from) before precheck, refusing the
+   * host when one cannot be verified, and reports each one.
+   */
+  artifacts?(params: P): readonly DeclaredArtifact[];
   resources(ctx: RecipeContext<P>): ReadonlyArray<Resource<unknown>>;
   verify?(ctx: RecipeContext<P>): readonly Check[];
 }
@@ -38,6 +51,7 @@ export function defineRecipe<S extends z.ZodType>(r: {
   after?: readonly string[];
   params: S;
   precheck?: (ctx: RecipeContext<z.output<S>>) => string | undefined;
+  artifacts?: (params: z.output<S>) => readonly DeclaredArtifact[];
   resources: (ctx: RecipeContext<z.output<S>>) => ReadonlyArray<Resource<unknown>>;
   verify?: (ctx: RecipeContext<z.output<S>>) => readonly Check[];
 }): Recipe<z.output<S>> {

@@ -203,6 +203,7 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
     // Artifact URLs are built as `${mirror}/…`, so a trailing slash would double up.
     mirror: mirror?.replace(/\/+$/, ''),
     checksumsFile: local('checksums', o.checksums, pick(layers, 'checksums')),
+    requirePinned: o.requirePinned ?? get('requirePinned'),
     proxy: o.proxy ?? get('proxy'),
     noProxy: (o.noProxy as string | undefined) ?? get('noProxy'),
     registryAuth: local('registryAuth', o.registryAuth, pick(layers, 'registryAuth')),

@@ -193,6 +193,8 @@ export const varsShape = {
   params: params.optional(),
   mirror: httpUrl('mirror').optional().describe('Replaces https://github.com in artifact URLs'),
   checksums: localPath('checksums').optional().describe('sha256sum-format file of mirrored artifacts'),
+  requirePinned: z.boolean({ error: says('requirePinned must be true or false') }).optional()
+    .describe('Refuse artifacts whose sum is neither pinned nor in checksums (no release checksum assets)'),
   proxy: httpUrl('proxy').optional(),
   noProxy: noProxy.optional(),
   registryAuth: localPath('registryAuth').optional().describe('docker config.json to install for faasd'),

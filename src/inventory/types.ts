@@ -51,6 +51,7 @@ export interface CliOverrides {
   readonly password?: Secret;
   readonly mirror?: string;
   readonly checksums?: string;
+  readonly requirePinned?: boolean;
   readonly proxy?: string;
   readonly noProxy?: string | readonly string[];
   readonly recipes?: readonly string[];

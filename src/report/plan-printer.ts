@@ -2,7 +2,7 @@
  * What `plan` and `check` print on stdout: every change with its reason and
  * diff, grouped by host and recipe. Diffs arrive already masked.
  */
-import type { EngineEvent } from '../engine/events.js';
+import type { ArtifactReport, EngineEvent } from '../engine/events.js';
 import { redact } from '../secret.js';
 
 /**
@@ -22,7 +22,9 @@ export function planPrinter(write: (text: string) => void, opts: { diffs: boolea
       .map((l) => (l.startsWith('+') && !l.startsWith('+++') ? paint('32', l) : l.startsWith('-') && !l.startsWith('---') ? paint('31', l) : l))
       .join('\n');
   return (e) => {
-    if (e.type === 'change' && e.status === 'planned') {
+    if (e.type === 'artifact') {
+      write(redact(`${e.host}  ${e.recipe}  ${paint('36', '#')} ${describeArtifactSum(e.artifact)}`) + '\n');
+    } else if (e.type === 'change' && e.status === 'planned') {
       const after = e.change.after?.length ? `  (after: ${e.change.after.join('; ')})` : '';
       write(redact(`${e.host}  ${e.recipe}  ${paint('33', '~')} ${e.change.summary}${after}`) + '\n');
       if (opts.diffs && e.change.diff) write(redact(colorDiff(e.change.diff.replace(/\n?$/, '\n'))));
@@ -30,4 +32,11 @@ export function planPrinter(write: (text: string) => void, opts: { diffs: boolea
       write(redact(`${e.host}  ${e.recipe}  ${paint('31', '!')} verify "${e.check}" failed: ${e.detail ?? ''}`) + '\n');
     }
   };
+}
+
+/** `faasd 0.19.7 (amd64) sha256 1a2b3c4d5e6f…: release checksum asset <url>` */
+export function describeArtifactSum(a: ArtifactReport): string {
+  const from =
+    a.source === 'pinned' ? 'pinned in panel' : a.source === 'checksums-file' ? 'given with --checksums' : `release checksum asset ${a.sumUrl ?? ''}`;
+  return `${a.name} ${a.version} (${a.arch}) sha256 ${a.sha256.slice(0, 12)}…: ${from}`;
 }

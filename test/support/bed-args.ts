@@ -1,10 +1,24 @@
 /** The CLI flags that aim panel at one testbed host through the bed's mirror, as a user would type them. */
+import { dirname } from 'node:path';
+import { standInChecksumsFile } from '../testbed/mirror.js';
 import type { Testbed, TestHost } from '../testbed/index.js';
 
 export function hostArgs(bed: Testbed, host: TestHost, user = 'root'): string[] {
   return ['--host', `${user}@${host.address}`, '--key', host.keyFile, '--known-hosts', bed.knownHostsFile];
 }
 
+/**
+ * --mirror, plus --checksums for the two tarballs the bed builds itself:
+ * its containerd and CNI plugins are Debian's binaries, so the sums panel
+ * pins for upstream's releases of those versions cannot match them (a user
+ * mirroring their own builds does the same). faasd and faas-cli are not in
+ * that file: they take the default path, their release's checksum asset.
+ */
 export function mirrorArgs(bed: Testbed): string[] {
-  return ['--mirror', bed.mirrorUrl, '--checksums', bed.checksumsFile];
+  return ['--mirror', bed.mirrorUrl, '--checksums', standInChecksumsFile(bed.checksumsFile)];
+}
+
+/** The bed's own copy of the mirror tree (a test may publish other checksum files there). */
+export function mirrorDir(bed: Testbed): string {
+  return dirname(bed.checksumsFile);
 }

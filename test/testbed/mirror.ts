@@ -4,11 +4,31 @@
  *   containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz
  *   containernetworking/plugins/releases/download/v0.9.1/cni-plugins-linux-amd64-v0.9.1.tgz
  *   openfaas/faasd/releases/download/0.19.7/faasd            (a STAND-IN, see faasd-standin.c)
+ *   openfaas/faas-cli/releases/download/0.17.8/faas-cli      (a STAND-IN shell script)
  * containerd and CNI tarballs repackage Debian's real binaries (Debian's versions,
- * upstream's names and layout). SHA256SUMS lists every file in sha256sum format.
+ * upstream's names and layout).
+ *
+ * Beside each artifact, the checksum asset its upstream release publishes, in
+ * upstream's exact format (panel verifies unpinned artifacts against it):
+ *   containerd-….tar.gz.sha256sum  `<hex>  containerd-….tar.gz`   (containerd's make release)
+ *   cni-plugins-….tgz.sha256       `<hex>  cni-plugins-….tgz`     (CNI scripts/release.sh)
+ *   faasd.sha256                   `<hex>  bin/faasd`             (faasd's make hashgen, bin/ included)
+ *   faas-cli.sha256                `<hex>  faas-cli`              (faas-cli's ci/hashgen.sh)
+ *
+ * SHA256SUMS lists every artifact in sha256sum format (a `--checksums` file).
+ * STANDIN-SHA256SUMS lists only containerd and CNI: their bytes are Debian's
+ * build, not upstream's release, so the sums pinned in panel for those versions
+ * cannot match; a user whose mirror carries its own builds passes --checksums
+ * for them exactly like this. faasd and faas-cli have no pinned sum, so they
+ * take the release-asset path that real installs take.
+ *
+ * Each bed serves its own copy of the tree (bedMirrorDir): checksum files are
+ * the bed's own, so a test can publish a different sum without touching other
+ * beds; binaries are hard links into the shared cache (replace them by rename,
+ * never write into them).
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached } from './cache.js';
@@ -18,12 +38,22 @@ import { mustBash } from './run.js';
 export const CONTAINERD_VERSION = '1.7.27';
 export const CNI_VERSION = 'v0.9.1';
 export const FAASD_VERSION = '0.19.7';
+export const FAAS_CLI_VERSION = '0.17.8';
 export const ARCH = 'amd64';
 
 export const ARTIFACT_PATHS = {
   containerd: `containerd/containerd/releases/download/v${CONTAINERD_VERSION}/containerd-${CONTAINERD_VERSION}-linux-${ARCH}.tar.gz`,
   cni: `containernetworking/plugins/releases/download/${CNI_VERSION}/cni-plugins-linux-${ARCH}-${CNI_VERSION}.tgz`,
   faasd: `openfaas/faasd/releases/download/${FAASD_VERSION}/faasd`,
+  faasCli: `openfaas/faas-cli/releases/download/${FAAS_CLI_VERSION}/faas-cli`,
+} as const;
+
+/** Each artifact's checksum asset, as its upstream release names it. */
+export const CHECKSUM_ASSETS = {
+  containerd: `${ARTIFACT_PATHS.containerd}.sha256sum`,
+  cni: `${ARTIFACT_PATHS.cni}.sha256`,
+  faasd: `openfaas/faasd/releases/download/${FAASD_VERSION}/faasd.sha256`,
+  faasCli: `openfaas/faas-cli/releases/download/${FAAS_CLI_VERSION}/faas-cli.sha256`,
 } as const;
 
 /** The checkout (the nearest directory with a package.json); tsc does not copy .c files to dist/. */
@@ -52,8 +82,15 @@ For tests only:
   gateway's :8080 (/healthz, /ui/, /system/functions, /function/<name>) and the
   provider's :8081, because the real binary and its images cannot be fetched here.
   \`faasd version\` says "stand-in".
+- ${ARTIFACT_PATHS.faasCli}
+  A STAND-IN for faas-cli: a shell script that only answers \`version\`.
 
-SHA256SUMS: sha256sum format, paths relative to this mirror's root.
+Beside each, the release's checksum asset in upstream's exact format:
+${Object.values(CHECKSUM_ASSETS).map((p) => `- ${p}`).join('\n')}
+
+SHA256SUMS: every artifact, sha256sum format, paths relative to this mirror's root.
+STANDIN-SHA256SUMS: only the Debian-built containerd and CNI tarballs (their
+bytes are not upstream's, so panel's pinned sums for these versions do not match).
 `;
 
 const BUILD = String.raw`
@@ -67,11 +104,23 @@ tar -C "$WORK/ctd" $TARFLAGS -cf - bin | gzip -9n > "$OUT/$P_CONTAINERD"
 tar -C "$WORK/cni/usr/lib/cni" $TARFLAGS -cf - . | gzip -9n > "$OUT/$P_CNI"
 gcc -static -O2 -Wall -Werror -o "$OUT/$P_FAASD" "$SRC"
 strip "$OUT/$P_FAASD"
-# Per-file checksum files as upstream publishes them.
+mkdir -p "$(dirname "$OUT/$P_FAAS_CLI")"
+cat > "$OUT/$P_FAAS_CLI" <<EOF_CLI
+#!/bin/sh
+# faas-cli STAND-IN (panel testbed): not the real faas-cli.
+case "\$1" in version) echo "$FAAS_CLI_VERSION" ;; *) echo "faas-cli stand-in: only 'version'" >&2; exit 1 ;; esac
+EOF_CLI
+chmod 0755 "$OUT/$P_FAAS_CLI"
+# Checksum assets exactly as upstream's release scripts write them (sha256sum
+# prints the same "<hex>  <name>" line as the shasum -a 256 some of them use).
 (cd "$(dirname "$OUT/$P_CONTAINERD")" && sha256sum "$(basename "$P_CONTAINERD")" > "$(basename "$P_CONTAINERD").sha256sum")
 (cd "$(dirname "$OUT/$P_CNI")" && sha256sum "$(basename "$P_CNI")" > "$(basename "$P_CNI").sha256")
-(cd "$(dirname "$OUT/$P_FAASD")" && sha256sum faasd > faasd.sha256)
-(cd "$OUT" && sha256sum "$P_CONTAINERD" "$P_CNI" "$P_FAASD" > SHA256SUMS)
+# faasd: make hashgen hashes bin/faasd from the checkout, so the line says bin/faasd.
+(cd "$(dirname "$OUT/$P_FAASD")" && mkdir bin && cp faasd bin/ && sha256sum bin/faasd > faasd.sha256 && rm -r bin)
+# faas-cli: ci/hashgen.sh runs inside bin/.
+(cd "$(dirname "$OUT/$P_FAAS_CLI")" && sha256sum faas-cli > faas-cli.sha256)
+(cd "$OUT" && sha256sum "$P_CONTAINERD" "$P_CNI" "$P_FAASD" "$P_FAAS_CLI" > SHA256SUMS)
+(cd "$OUT" && sha256sum "$P_CONTAINERD" "$P_CNI" > STANDIN-SHA256SUMS)
 rm -rf "$WORK"
 `;
 
@@ -82,9 +131,12 @@ export interface MirrorCache {
 
 export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => void): Promise<MirrorCache> {
   const source = await readFile(STANDIN_SOURCE, 'utf8');
+  // Named apart from the earlier 'mirror' cache (no checksum assets): the
+  // cache removes older builds of the same name, which beds of older checkouts
+  // may still be serving.
   const dir = await cached(
-    'mirror',
-    JSON.stringify({ v: 1, ARTIFACT_PATHS, README, BUILD, source, pkgs: pkgs.key }),
+    'release-mirror',
+    JSON.stringify({ v: 2, ARTIFACT_PATHS, README, BUILD, source, pkgs: pkgs.key }),
     async (tmp) => {
       const out = join(tmp, 'root');
       await mustBash(BUILD, {
@@ -97,6 +149,8 @@ export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => voi
           P_CONTAINERD: ARTIFACT_PATHS.containerd,
           P_CNI: ARTIFACT_PATHS.cni,
           P_FAASD: ARTIFACT_PATHS.faasd,
+          P_FAAS_CLI: ARTIFACT_PATHS.faasCli,
+          FAAS_CLI_VERSION,
         },
       });
       await writeFile(join(out, 'README.md'), README);
@@ -104,4 +158,26 @@ export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => voi
     log,
   );
   return { root: join(dir, 'root'), checksumsFile: join(dir, 'root', 'SHA256SUMS') };
+}
+
+/** The `--checksums` file for the Debian-built containerd and CNI stand-ins only (beside SHA256SUMS). */
+export function standInChecksumsFile(checksumsFile: string): string {
+  return join(dirname(checksumsFile), 'STANDIN-SHA256SUMS');
+}
+
+/** The directory a bed's mirror serves (its own copy, see the top of this file). */
+export function bedMirrorDir(runDir: string): string {
+  return join(runDir, 'mirror');
+}
+
+/** Make the bed's copy of the mirror: hard links to the cache, its own checksum files. */
+export async function bedMirror(cache: MirrorCache, runDir: string): Promise<MirrorCache> {
+  const dir = bedMirrorDir(runDir);
+  await rm(dir, { recursive: true, force: true });
+  await mustBash(
+    String.raw`cp -a --link "$SRC" "$DIR" 2>/dev/null || { rm -rf "$DIR"; cp -a "$SRC" "$DIR"; }
+find "$DIR" -type f \( -name '*.sha256' -o -name '*.sha256sum' -o -name '*SHA256SUMS' \) -exec sh -c 'cp "$1" "$1.own" && mv -f "$1.own" "$1"' _ {} \;`,
+    { env: { ...process.env, SRC: cache.root, DIR: dir } },
+  );
+  return { root: dir, checksumsFile: join(dir, 'SHA256SUMS') };
 }

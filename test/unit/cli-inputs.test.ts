@@ -67,6 +67,7 @@ const TABLE: Record<string, Row> = {
   '--set': { args: ['--set', 'faasd.nameservers=1.1.1.1,8.8.8.8', '--set', 'nginx.extraRoutes=[{"path":"/x/","port":5000}]'], field: (c) => c.params, expect: { faasd: { nameservers: ['1.1.1.1', '8.8.8.8'] }, nginx: { extraRoutes: [{ path: '/x/', port: 5000 }] } } },
   '--mirror': { args: ['--mirror', 'https://mirror.example/'], field: (c) => c.mirror, expect: 'https://mirror.example' },
   '--checksums': { args: ['--checksums', 'sums.txt'], field: (c) => c.checksumsFile, expect: join(dir, 'sums.txt') },
+  '--require-pinned': { args: ['--require-pinned'], field: (c) => c.requirePinned, expect: true },
   '--proxy': { args: ['--proxy', 'http://proxy.example:3128'], field: (c) => c.proxy, expect: 'http://proxy.example:3128' },
   '--no-proxy': { args: ['--no-proxy', 'localhost, 10.0.0.0/8,.internal'], field: (c) => c.noProxy, expect: 'localhost,10.0.0.0/8,.internal' },
   '--registry-auth': { args: ['--registry-auth', 'auth.json'], field: (c) => c.registryAuth, expect: join(dir, 'auth.json') },
@@ -80,6 +81,7 @@ const TABLE: Record<string, Row> = {
   '--progress-dir': { args: ['--progress-dir', '/srv/panel'], field: (c) => c.progressDir, expect: '/srv/panel' },
   '--retry-failed': { args: ['--retry-failed'] },
   '--json': { args: ['--json'] },
+  '--allow-unsupported-os': { args: ['--allow-unsupported-os'], field: (c) => c.params['base'], expect: { allowUnsupportedOs: true } },
 };
 
 const withHost = ['--host', 'root@192.0.2.1'];

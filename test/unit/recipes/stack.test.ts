@@ -9,10 +9,11 @@ import cni from '../../../recipes/cni.js';
 import containerd from '../../../recipes/containerd.js';
 import faasd from '../../../recipes/faasd.js';
 import { recipes } from '../../../recipes/index.js';
-import { hostRefusal } from '../../../recipes/os.js';
+import { hostRefusal, osVerdict } from '../../../recipes/os.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
 import type { RecipeContext, Recipe } from '../../../src/engine/recipe.js';
 import type { HostInfo } from '../../../src/host-info.js';
+import { artifactSource, ArtifactSet, locateArtifact, type ResolvedArtifact } from '../../../src/artifacts/index.js';
 import { Secret } from '../../../src/secret.js';
 import { tempDir } from '../../support/temp.js';
 
@@ -54,8 +55,17 @@ function config(over: Partial<HostConfig> = {}): HostConfig {
   };
 }
 
+/** The engine resolves declared artifacts before planning; here a known sum, else a stand-in for the release asset's. */
 function ctx<P>(r: Recipe<P>, host: HostInfo, cfg: HostConfig, params: Record<string, unknown> = {}): RecipeContext<P> {
-  return { params: r.params.parse(params), host, config: cfg };
+  const parsed = r.params.parse(params);
+  const resolved = (r.artifacts?.(parsed) ?? []).map((ref): ResolvedArtifact => {
+    const loc = locateArtifact(ref.name, ref.version, host.arch ?? 'amd64', artifactSource(cfg));
+    const { name, version, arch, url, relPath } = loc;
+    return loc.known
+      ? { name, version, arch, url, relPath, sha256: loc.known.sha256, sumFrom: loc.known.source }
+      : { name, version, arch, url, relPath, sha256: 'e'.repeat(64), sumFrom: 'release-asset', sumUrl: loc.asset.url };
+  });
+  return { params: parsed, host, config: cfg, artifacts: new ArtifactSet(resolved) };
 }
 
 function keys<P>(r: Recipe<P>, host = debian, cfg = config(), params: Record<string, unknown> = {}): string[] {
@@ -70,8 +80,22 @@ test('registry lists the stack recipes by id, in dependency order', () => {
 
 test('OS refusal: CentOS, Ubuntu 18.04, s390x and no systemd are refused before any change', () => {
   assert.equal(hostRefusal(debian), undefined);
-  for (const v of ['20.04', '22.04', '24.04']) assert.equal(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: v }), undefined);
-  assert.match(hostRefusal({ ...debian, osId: 'centos', osVersion: '7', osPretty: 'CentOS Linux 7 (Core)' }) ?? '', /unsupported OS CentOS Linux 7 \(Core\) \(centos 7\); panel supports Ubuntu 20\.04, 22\.04, 24\.04 or Debian 12/);
+  assert.equal(hostRefusal({ ...debian, osVersion: '13' }), undefined);
+  for (const v of ['22.04', '24.04', '26.04']) assert.equal(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: v }), undefined);
+  const centos = { ...debian, osId: 'centos', osVersion: '7', osPretty: 'CentOS Linux 7 (Core)' };
+  const refusal = hostRefusal(centos) ?? '';
+  assert.equal(refusal, 'unsupported OS CentOS Linux 7 (Core) (centos 7); panel supports Debian 12, 13 or Ubuntu 22.04, 24.04, 26.04 (--allow-unsupported-os to try anyway)');
+  assert.doesNotMatch(refusal, /\n/, 'one line');
+  // Untested releases are refused too: 20.04 is not in the testbed.
+  assert.match(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: '20.04', osPretty: 'Ubuntu 20.04.6 LTS' }) ?? '', /unsupported OS Ubuntu 20\.04/);
+  // Allowed: proceeds (no refusal), but the verdict says so for the recap; arch and systemd still refuse.
+  assert.equal(hostRefusal(centos, true), undefined);
+  assert.deepEqual(osVerdict(centos, true), {
+    kind: 'allowed-unsupported',
+    message: 'unsupported OS CentOS Linux 7 (Core) (centos 7) allowed by --allow-unsupported-os; panel is tested on Debian 12, 13 or Ubuntu 22.04, 24.04, 26.04',
+  });
+  assert.deepEqual(osVerdict(debian, true), { kind: 'supported' });
+  assert.match(hostRefusal({ ...centos, systemd: false }, true) ?? '', /systemd/);
   assert.match(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: '18.04', osPretty: 'Ubuntu 18.04.6 LTS' }) ?? '', /unsupported OS Ubuntu 18\.04/);
   assert.match(hostRefusal({ ...debian, osVersion: '11' }) ?? '', /debian 11/);
   assert.match(hostRefusal({ ...debian, arch: undefined, rawArch: 's390x' }) ?? '', /unsupported architecture s390x/);
@@ -114,12 +138,18 @@ test('bridge: openfaas0', () => {
   assert.deepEqual(keys(bridge), ['bridge:openfaas0']);
 });
 
-test('faasd: refused without a known sum for the binary, with the path to add', () => {
-  const msg = faasd.precheck?.(ctx(faasd, debian, config({ checksumsFile: undefined })));
-  assert.match(msg ?? '', /openfaas\/faasd\/releases\/download\/0\.19\.7\/faasd/);
-  assert.match(msg ?? '', /--checksums/);
-  assert.equal(faasd.precheck?.(ctx(faasd, debian, config())), undefined);
-  assert.match(faasd.precheck?.(ctx(faasd, debian, config(), { faasCli: true })) ?? '', /faas-cli/);
+test('faasd declares its binary (and faas-cli when asked) as artifacts; the download carries where the sum came from', () => {
+  assert.deepEqual(faasd.artifacts?.(faasd.params.parse({})), [{ name: 'faasd', version: '0.19.7' }]);
+  assert.deepEqual(faasd.artifacts?.(faasd.params.parse({ faasCli: true })), [
+    { name: 'faasd', version: '0.19.7' },
+    { name: 'faas-cli', version: '0.17.8' },
+  ]);
+  const bin = faasd.resources(ctx(faasd, debian, config({ checksumsFile: undefined }))).find((r) => r.key === 'download:/usr/local/bin/faasd') as unknown as { o: { artifact: unknown } };
+  assert.deepEqual(bin.o.artifact, {
+    path: 'openfaas/faasd/releases/download/0.19.7/faasd',
+    source: 'release-asset',
+    sumUrl: 'http://mirror.test:8000/openfaas/faasd/releases/download/0.19.7/faasd.sha256',
+  });
 });
 
 test('faasd: layout, secrets, templates, units and services', () => {
