@@ -77,6 +77,13 @@ export type Change = ChangeBase &
 export interface PlanContext {
   /** Changes planned so far for this host (earlier resources and recipes), in order. */
   readonly planned: readonly Change[];
+  /**
+   * Tell the user something that is not a change and not a failure (shown by
+   * every sink, repeated on every run while it holds). Identical messages of
+   * one host are shown once. Optional so that a bare `{ planned }` (unit
+   * tests) stays a valid context; the engine always provides it.
+   */
+  readonly warn?: (message: string) => void;
 }
 
 export interface Resource<F = unknown> {
