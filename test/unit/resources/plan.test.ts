@@ -252,18 +252,46 @@ describe('service', () => {
 
 describe('sysctl', () => {
   const r = sysctl({ key: 'net.ipv4.conf.all.forwarding', value: '1' });
-  const out = (lines: string[]) => r.parse({ stdout: lines.join('\n') + '\n', code: 0 });
-  it('table', () => {
-    const reasons = (lines: string[]) => r.plan(out(lines), none).map((c) => `${c.action} ${c.target}: ${c.reason}`);
-    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=1']), []);
-    assert.deepEqual(reasons(['runtime=0', 'file=1', 'line=1']), ['set net.ipv4.conf.all.forwarding: runtime 0 → 1']);
-    assert.deepEqual(reasons(['runtime=1', 'file=0']), ['update /etc/sysctl.d/99-panel.conf: absent']);
-    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=1', 'line=1']), ['update /etc/sysctl.d/99-panel.conf: 2 lines for net.ipv4.conf.all.forwarding']);
-    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=0']), ['update /etc/sysctl.d/99-panel.conf: net.ipv4.conf.all.forwarding = 0 → 1']);
+  const mine = r.dropIn.spec.content.toString();
+  const fileLines = (content: string | undefined): string[] =>
+    content === undefined
+      ? ['exists=0']
+      : ['exists=1', 'type=file', 'mode=644', 'owner=root', 'uid=0', 'group=root', 'gid=0', `size=${Buffer.byteLength(content)}`, `sha256=${sha(content)}`, `content=${Buffer.from(content).toString('base64')}`];
+  const out = (runtime: string, content: string | undefined, overrides: string[] = []) =>
+    r.parse({ stdout: [`runtime=${runtime}`, ...overrides.map((o) => `override=${o}`), ...fileLines(content)].join('\n') + '\n', code: 0 });
+  const run = (f: ReturnType<typeof out>) => {
+    const warnings: string[] = [];
+    const changes = r.plan(f, { planned: [], warn: (m) => warnings.push(m) }).map((c) => `${c.action} ${c.target}: ${c.reason}`);
+    return { changes, warnings };
+  };
+  it('the drop-in is the whole file: the one line and its header', () => {
+    assert.match(mine, /^# .*panel/);
+    assert.ok(mine.endsWith('\nnet.ipv4.conf.all.forwarding = 1\n'));
+    assert.deepEqual(run(out('1', mine)), { changes: [], warnings: [] });
+    assert.deepEqual(run(out('0', mine)).changes, ['set net.ipv4.conf.all.forwarding: runtime 0 → 1']);
+    assert.deepEqual(run(out('1', undefined)).changes, ['create /etc/sysctl.d/99-panel.conf: absent']);
+  });
+  it('any other line in the drop-in is drift, shown in the diff', () => {
+    const appended = run(out('1', mine + 'net.ipv4.ip_forward=0\n'));
+    assert.deepEqual(appended.changes, ['update /etc/sysctl.d/99-panel.conf: content differs']);
+    const diff = r.plan(out('1', mine + 'net.ipv4.ip_forward=0\n'), none)[0]?.diff ?? '';
+    assert.match(diff, /^-net\.ipv4\.ip_forward=0$/m);
+    // The old format (the key line alone, no header) is rewritten once.
+    assert.deepEqual(run(out('1', 'net.ipv4.conf.all.forwarding = 1\n')).changes, ['update /etc/sysctl.d/99-panel.conf: content differs']);
+  });
+  it('a later file that sets another value is a warning naming it; the same value is not', () => {
+    const w = run(out('1', mine, ['0\t/etc/sysctl.d/99-sysctl.conf\t/etc/sysctl.conf\tnet.ipv4.ip_forward', '1\t/etc/sysctl.d/99-zz.conf\t\tnet.ipv4.conf.all.forwarding']));
+    assert.deepEqual(w.changes, []);
+    assert.equal(w.warnings.length, 1);
+    assert.match(w.warnings[0]!, /^\/etc\/sysctl\.conf \(read as \/etc\/sysctl\.d\/99-sysctl\.conf\) sets net\.ipv4\.ip_forward = 0, .*after a reboot net\.ipv4\.conf\.all\.forwarding will be 0, not 1/);
+    const plain = run(out('1', mine, ['0\t/etc/sysctl.d/zz-local.conf\t\tnet.ipv4.conf.all.forwarding']));
+    assert.match(plain.warnings[0]!, /^\/etc\/sysctl\.d\/zz-local\.conf sets/);
   });
   it('whitespace-normalised values', () => {
     const p = sysctl({ key: 'net.ipv4.ip_local_port_range', value: '1024  65000' });
-    assert.deepEqual(p.plan(p.parse({ stdout: 'runtime=1024 65000\nfile=1\nline=1024\t65000\n', code: 0 }), none), []);
+    assert.ok(p.dropIn.spec.content.toString().endsWith('\nnet.ipv4.ip_local_port_range = 1024 65000\n'));
+    const content = p.dropIn.spec.content.toString();
+    assert.deepEqual(p.plan(p.parse({ stdout: ['runtime=1024 65000', 'override=1024 65000\t/etc/sysctl.d/zz.conf\t\tnet.ipv4.ip_local_port_range', ...fileLines(content)].join('\n'), code: 0 }), none), []);
   });
 });
 
