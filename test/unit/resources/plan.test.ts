@@ -298,14 +298,42 @@ describe('sysctl', () => {
 describe('kernelModule', () => {
   const k = kernelModule({ name: 'br_netfilter' });
   const conf = ['exists=1', 'type=file', 'mode=644', 'owner=root', 'uid=0', 'group=root', 'gid=0', 'size=13', `sha256=${sha('br_netfilter\n')}`];
-  it('table', () => {
-    assert.deepEqual(k.plan(k.parse({ stdout: ['loaded=1', ...conf].join('\n'), code: 0 }), none), []);
-    const p = k.plan(k.parse({ stdout: 'loaded=0\nexists=0\n', code: 0 }), none);
+  const facts = (o: { loadable?: 0 | 1; listed?: 0 | 1; builtin?: 0 | 1; container?: string; modprobe?: 0 | 1; conf?: string[] }) =>
+    k.parse({
+      stdout: [`loadable=${o.loadable ?? 1}`, `listed=${o.listed ?? 0}`, `builtin=${o.builtin ?? 0}`, `container=${o.container ?? 'none'}`, `modprobe=${o.modprobe ?? 1}`, ...(o.conf ?? ['exists=0'])].join('\n'),
+      code: 0,
+    });
+  const plan = (f: ReturnType<typeof facts>, planned: Change[] = []) => {
+    const warnings: string[] = [];
+    const changes = k.plan(f, { planned, warn: (m) => warnings.push(m) }).map((c) => `${c.action} ${c.target}: ${c.reason}`);
+    return { changes, warnings };
+  };
+  it('built in (this machine: no /proc/modules, /proc/sys/net/bridge present): nothing, not even a modules-load.d entry', () => {
+    assert.deepEqual(plan(facts({ loadable: 0, builtin: 1, container: 'systemd-nspawn' })), { changes: [], warnings: [] });
+    assert.deepEqual(plan(facts({ builtin: 1 })), { changes: [], warnings: [] });
+  });
+  it('loaded as a module: the modules-load.d entry keeps it after a reboot', () => {
+    assert.deepEqual(plan(facts({ listed: 1, builtin: 1 })).changes, ['create /etc/modules-load.d/panel-br_netfilter.conf: absent']);
+    assert.deepEqual(plan(facts({ listed: 1, builtin: 1, conf })).changes, []);
+  });
+  it('missing: entry, then load; kmod installed first when modprobe is missing (once per host)', () => {
+    const p = k.plan(facts({}), none);
     assert.deepEqual(p.map((c) => [c.action, c.target, c.reason]), [
       ['create', '/etc/modules-load.d/panel-br_netfilter.conf', 'absent'],
       ['load', 'br_netfilter', 'not loaded'],
     ]);
     assert.ok(p.every((c) => c.resource === 'kmod:br_netfilter'));
+    assert.deepEqual(plan(facts({ modprobe: 0, conf })).changes, ['install kmod: modprobe missing', 'load br_netfilter: not loaded']);
+    const kmodFirst = { resource: 'kmod:overlay', action: 'install', target: 'kmod', reason: 'modprobe missing', script: '' } as Change;
+    assert.deepEqual(plan(facts({ modprobe: 0, conf }), [kmodFirst]).changes, ['load br_netfilter: not loaded']);
+  });
+  it('in a container: loaded by the machine outside is one warning; missing is one clear failure', () => {
+    const w = plan(facts({ listed: 1, container: 'lxc' }));
+    assert.deepEqual(w.changes, []);
+    assert.equal(w.warnings.length, 1);
+    assert.match(w.warnings[0]!, /^kernel module br_netfilter is loaded by the machine this container \(lxc\) runs on; .*\/etc\/modules-load\.d\/ there$/);
+    assert.throws(() => plan(facts({ container: 'openvz' })), /^Error: kernel module br_netfilter is missing and this host is a container \(openvz\), which cannot load kernel modules: load it on the machine the container runs on/);
+    assert.throws(() => plan(facts({ loadable: 0 })), /this kernel cannot load modules/);
   });
 });
 
