@@ -135,7 +135,21 @@ describe('apt', () => {
     assert.deepEqual(r.plan(f, none).map((c) => [c.action, c.target, c.reason]), [['install', 'iptables runc', 'not installed']]);
     assert.throws(() => r.parse({ stdout: 'dpkg-query: error\n', code: 0 }), /unexpected dpkg-query output/);
   });
-  it('converged', () => assert.deepEqual(r.plan({ installed: new Set(['curl', 'runc', 'iptables']) }, none), []));
+  it('converged', () => assert.deepEqual(r.plan({ installed: new Set(['curl', 'runc', 'iptables']), lockHolder: undefined, cloudInitRunning: false }, none), []));
+  it('a held dpkg lock and a running cloud-init are warnings, only when an install is planned', () => {
+    const out = 'pkg=curl install ok installed\nlock=unattended-upgr (pid 812)\ncloudinit=running\n';
+    const f = r.parse({ stdout: out, code: 0 });
+    assert.equal(f.lockHolder, 'unattended-upgr (pid 812)');
+    const warnings: string[] = [];
+    assert.equal(r.plan(f, { planned: [], warn: (m) => warnings.push(m) }).length, 1);
+    assert.deepEqual(warnings, [
+      'cloud-init is still running (first boot): apt steps wait for it to finish (up to 10 min)',
+      'the dpkg lock is held by unattended-upgr (pid 812): apt steps wait for it (up to 10 min)',
+    ]);
+    const quiet: string[] = [];
+    r.plan({ ...f, installed: new Set(['curl', 'runc', 'iptables']) }, { planned: [], warn: (m) => quiet.push(m) });
+    assert.deepEqual(quiet, []);
+  });
   it('rejects non-package names', () => assert.throws(() => apt({ packages: ['curl; reboot'] }), /not a package name/));
 });
 
