@@ -18,6 +18,7 @@ import {
   service,
   sysctl,
   template,
+  ufwAllowIn,
   unit,
   type Change,
   type FileFacts,
@@ -397,5 +398,24 @@ describe('secretFile', () => {
     assert.ok(differ[0]?.script?.includes(Buffer.from(value).toString('base64')));
     assert.ok(!visible(s.plan({ exists: false }, none)).includes(value));
     assert.deepEqual(g.plan(have('x', 0o644), none).map((c) => c.reason), ['mode 0644 → 0600']);
+  });
+});
+
+describe('ufwAllowIn', () => {
+  const u = ufwAllowIn({ iface: 'openfaas0', port: 8081, proto: 'tcp' });
+  const p = (installed: 0 | 1, enabled: 0 | 1, present: 0 | 1) =>
+    u.plan(u.parse({ stdout: `installed=${installed}\nenabled=${enabled}\npresent=${present}\n`, code: 0 }), none);
+  it('only where ufw is active, only that rule, only once', () => {
+    assert.deepEqual(p(0, 0, 0), []);
+    assert.deepEqual(p(1, 0, 0), []);
+    assert.deepEqual(p(1, 1, 1), []);
+    const [c] = p(1, 1, 0);
+    assert.equal(c?.target, 'ufw allow in on openfaas0 to any port 8081 proto tcp');
+    assert.match(c?.script ?? '', /^__out=\$\(ufw allow in on openfaas0 to any port 8081 proto tcp 2>&1\)/);
+    assert.equal(u.tuple, '### tuple ### allow tcp 8081 0.0.0.0/0 any 0.0.0.0/0 in_openfaas0');
+  });
+  it('refuses what is not an interface or a port', () => {
+    assert.throws(() => ufwAllowIn({ iface: 'eth0; reboot', port: 1, proto: 'tcp' }), /not an interface name/);
+    assert.throws(() => ufwAllowIn({ iface: 'eth0', port: 70000, proto: 'tcp' }), /not a port/);
   });
 });
