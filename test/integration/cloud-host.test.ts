@@ -1,0 +1,186 @@
+/**
+ * Issue 9 on a host shaped like a real user's cloud server, through the CLI
+ * with only the testbed's connection flags: no `--set`. NOTE: the faasd served
+ * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin.c).
+ *
+ * The host is made cloud-like here: no kmod and no /lib/modules (modules
+ * built into the kernel, as on this machine and many VPS kernels), ufw active
+ * with default deny incoming (ssh, http, https allowed, as a user who enabled
+ * it would have), systemd-resolved's upstream list in
+ * /run/systemd/resolve/resolv.conf with /etc/resolv.conf naming the stub
+ * (a STAND-IN file: the daemon itself is not running), and the dpkg lock held
+ * by another apt run when panel starts.
+ *
+ * Covers: the full install converges, HTTPS reaches the gateway, a second run
+ * has 0 changes; the ufw rule lets a network namespace on openfaas0 reach the
+ * provider (and without it the provider is unreachable), `ufw status` gains
+ * that one rule only; faasd's resolv.conf has the upstream server; the lock
+ * wait is announced; sysctl drift (an appended line, an overriding later
+ * file); a module a container lacks fails with one line.
+ */
+import assert from 'node:assert/strict';
+import { request as httpsRequest } from 'node:https';
+import { after, before, test } from 'node:test';
+import { events, panel, type CliRun } from '../support/panel-cli.js';
+import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+
+const NAME = 'cloud.panel.test';
+const UPSTREAM_DNS = '192.0.2.53';
+let bed: Testbed;
+let host: TestHost;
+let root: string;
+
+before(async () => {
+  bed = await startTestbed({ hosts: 1 });
+  host = bed.hosts[0]!;
+  await bed.dns.add(NAME, host.address);
+  root = await bed.acme.rootCaPem();
+  await sh(
+    [
+      'apt-get -q update >/dev/null',
+      'DEBIAN_FRONTEND=noninteractive apt-get -y -q purge kmod >/dev/null',
+      'rm -rf /lib/modules',
+      'DEBIAN_FRONTEND=noninteractive apt-get -y -q install --no-install-recommends ufw >/dev/null',
+      'ufw default deny incoming >/dev/null',
+      'for p in 22 80 443; do ufw allow $p/tcp >/dev/null; done',
+      'ufw --force enable >/dev/null',
+      `mkdir -p /run/systemd/resolve && printf 'nameserver ${UPSTREAM_DNS}\\nnameserver fd00::53\\n' > /run/systemd/resolve/resolv.conf`,
+      `printf 'nameserver 127.0.0.53\\noptions edns0 trust-ad\\n' > /etc/resolv.conf`,
+    ].join(' && '),
+  );
+});
+
+after(async () => {
+  await bed?.stop();
+});
+
+async function sh(cmd: string): Promise<string> {
+  const r = await bed.exec(host, cmd);
+  assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function args(cmd: 'install' | 'plan' | 'check', extra: readonly string[] = []): string[] {
+  return [
+    cmd,
+    '-d', NAME,
+    '-m', 'ops@panel.test',
+    ...hostArgs(bed, host),
+    ...mirrorArgs(bed),
+    '--acme-directory', bed.acme.directory,
+    '--acme-ca', bed.acme.caFile,
+    '--json',
+    ...(cmd === 'install' ? ['--yes'] : []),
+    ...extra,
+  ];
+}
+
+const explain = (run: CliRun): string => `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-3000)}`;
+const changes = (run: CliRun): Array<{ resource: string; target: string; reason: string; diff?: string }> =>
+  events(run)
+    .filter((e) => e.type === 'change')
+    .map((e) => e['change'] as { resource: string; target: string; reason: string; diff?: string });
+const warnings = (run: CliRun): string[] => events(run).filter((e) => e.type === 'warning').map((e) => `${String(e['recipe'])}: ${String(e['message'])}`);
+
+function https(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: host.address, port: 443, path, servername: NAME, headers: { host: NAME }, ca: root, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A network namespace with a veth whose other end is a port of openfaas0: a container's view. */
+const PROBE_NS = [
+  '{ ip netns del pnlprobe; ip link del pnlprobe0; } 2>/dev/null; ip netns add pnlprobe',
+  'ip link add pnlprobe0 type veth peer name eth0 netns pnlprobe',
+  'ip link set pnlprobe0 master openfaas0 up',
+  'ip -n pnlprobe addr add 10.62.255.250/16 dev eth0',
+  'ip -n pnlprobe link set eth0 up',
+  'ip -n pnlprobe link set lo up',
+].join(' && ');
+const PROBE = `ip netns exec pnlprobe curl -sS -o /dev/null -m 4 -w '%{http_code}' http://10.62.0.1:8081/healthz`;
+
+let ufwBefore = '';
+
+test('the full install converges with only the connection flags; the dpkg lock wait is announced', async () => {
+  ufwBefore = await sh('ufw status');
+  // Another apt run holds the dpkg lock for a while, as unattended-upgrades does after a first boot.
+  await sh(
+    `echo 'DPkg::Pre-Invoke { "sleep 15"; };' > /etc/apt/apt.conf.d/99panel-test-slow && ` +
+      `(setsid apt-get -y -q install hello >/tmp/other-apt.log 2>&1 &) && ` +
+      `for i in $(seq 50); do grep -q POSIX /proc/locks && break; sleep 0.2; done; rm -f /etc/apt/apt.conf.d/99panel-test-slow`,
+  );
+  const run = await panel(args('install'), { timeoutMs: 900_000 });
+  assert.equal(run.code, 0, explain(run));
+  assert.ok(
+    warnings(run).some((w) => /^base: the dpkg lock is held by apt-get \(pid \d+\): apt steps wait for it/.test(w)),
+    `no lock warning in ${JSON.stringify(warnings(run))}`,
+  );
+  assert.equal(await https('/healthz'), 200);
+  // Nothing needed loading (overlay is built in), so no kmod, no modules-load.d entry.
+  assert.equal((await sh('dpkg-query -W -f="\\${Status}" kmod 2>/dev/null || true')).includes('install ok installed'), false);
+  assert.equal((await sh('ls /etc/modules-load.d/ 2>/dev/null | grep -c ^panel- || true')).trim(), '0');
+  assert.equal(await sh('cat /var/lib/faasd/resolv.conf'), `nameserver ${UPSTREAM_DNS}\n`);
+});
+
+test('a second run has 0 changes and no warnings', async () => {
+  const run = await panel(args('install'));
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
+  assert.deepEqual(warnings(run), []);
+});
+
+test('ufw: exactly one rule added, and it is what lets a container on openfaas0 reach the provider', async () => {
+  const added = (await sh('ufw status'))
+    .split('\n')
+    .filter((l) => !ufwBefore.split('\n').includes(l));
+  assert.deepEqual(added.map((l) => l.replace(/\s+/g, ' ').trim()), ['8081/tcp on openfaas0 ALLOW Anywhere', '8081/tcp (v6) on openfaas0 ALLOW Anywhere (v6)']);
+  await sh(PROBE_NS);
+  assert.equal((await sh(PROBE)).trim(), '200');
+
+  await sh('ufw delete allow in on openfaas0 to any port 8081 proto tcp >/dev/null');
+  const blocked = await bed.exec(host, PROBE);
+  assert.notEqual(blocked.code, 0, 'the provider answered without the rule: the probe proves nothing');
+  assert.match(blocked.stdout + blocked.stderr, /timed out|000/);
+
+  const run = await panel(args('install'));
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(changes(run).map((c) => c.target), ['ufw allow in on openfaas0 to any port 8081 proto tcp']);
+  assert.equal((await sh(PROBE)).trim(), '200');
+});
+
+test('sysctl: a line appended to the drop-in is drift; a later file that overrides it is a warning naming that file', async () => {
+  const dropIn = '/etc/sysctl.d/99-panel.conf';
+  await sh(`echo 'net.ipv4.ip_forward=0' >> ${dropIn}`);
+  const check = await panel(args('check', ['--deep']));
+  assert.equal(check.code, 2, explain(check));
+  const drift = changes(check).find((c) => c.target === dropIn);
+  assert.ok(drift, explain(check));
+  assert.match(drift.diff ?? '', /^-net\.ipv4\.ip_forward=0$/m);
+
+  await sh(`echo 'net.ipv4.ip_forward = 0' >> /etc/sysctl.conf && echo 'net.ipv4.conf.all.forwarding=1' > /etc/sysctl.d/99-zz-same.conf`);
+  const run = await panel(args('install'));
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(changes(run).map((c) => `${c.target} ${c.reason}`), [`${dropIn} content differs`]);
+  assert.doesNotMatch(await sh(`cat ${dropIn}`), /ip_forward/);
+  const ws = warnings(run);
+  assert.equal(ws.length, 1, JSON.stringify(ws));
+  assert.match(ws[0]!, /^base: \/etc\/sysctl\.conf \(read as \/etc\/sysctl\.d\/99-sysctl\.conf\) sets net\.ipv4\.ip_forward = 0, .* after a reboot net\.ipv4\.conf\.all\.forwarding will be 0, not 1/);
+  // The recap (what a user without --json sees at the end) carries it too.
+  const plain = await panel(args('plan').filter((a) => a !== '--json'));
+  assert.match(plain.stdout, /warning: \/etc\/sysctl\.conf \(read as \/etc\/sysctl\.d\/99-sysctl\.conf\) sets net\.ipv4\.ip_forward = 0/);
+  await sh(`sed -i '/^net.ipv4.ip_forward = 0$/d' /etc/sysctl.conf && rm /etc/sysctl.d/99-zz-same.conf`);
+});
+
+test('a module this container lacks: one line naming the host, the module and what to do; nothing changed', async () => {
+  const run = await panel(args('plan', ['--set', 'base.kernelModules=overlay,panel_no_such_mod']).filter((a) => a !== '--json'));
+  assert.equal(run.code, 1, explain(run));
+  const line = (run.stdout + run.stderr).split('\n').find((l) => l.includes('panel_no_such_mod'));
+  assert.ok(line, explain(run));
+  assert.match(line, new RegExp(`${host.address.replace(/\./g, '\\.')}.*kernel module panel_no_such_mod is missing and this host is a container \\(systemd-nspawn\\), which cannot load kernel modules: load it on the machine the container runs on`));
+});
