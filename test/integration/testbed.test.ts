@@ -5,45 +5,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tcpOpen } from '../testbed/procs.js';
 import * as acme from 'acme-client';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+import { ssh } from '../support/ssh.js';
 import { DATA_ROOT, RUN_ROOT } from '../testbed/state.js';
-
-interface Ssh {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** OpenSSH with host-key checking on, against the bed's known_hosts only. */
-function ssh(bed: Testbed, host: TestHost, user: string, cmd: string): Promise<Ssh> {
-  const args = [
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${bed.knownHostsFile}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'ConnectTimeout=10',
-    '-i', host.keyFile,
-    '-p', String(host.port),
-    `${user}@${host.address}`,
-    cmd,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 async function run(argv: string[]): Promise<string> {
   const { run: r } = await import('../testbed/run.js');

@@ -1,14 +1,21 @@
 /**
- * The base image: "a bare server" — Debian bookworm with systemd, sshd, sudo and
- * the basic tools, but none of what panel's recipes install (curl, nginx, runc,
- * iptables, bridge-utils come from the local apt repo). Built once with
- * debootstrap and shared read-only by every host through overlayfs.
+ * The base image: "a bare server" — Debian with systemd, sshd, sudo and the
+ * basic tools, but none of what panel's recipes install (curl, nginx, runc,
+ * iptables, bridge-utils come from the local apt repo). Built once per Debian
+ * release with debootstrap and shared read-only by every host through overlayfs.
  */
 import { join } from 'node:path';
 import { cached } from './cache.js';
 import { mustBash } from './run.js';
 
-export const SUITE = 'bookworm';
+/** Debian releases a host can run: 12 (bookworm, the default) and 13 (trixie). */
+export const RELEASES = ['bookworm', 'trixie'] as const;
+export type Release = (typeof RELEASES)[number];
+export const DEFAULT_RELEASE: Release = 'bookworm';
+export const RELEASE_VERSION: Record<Release, string> = { bookworm: '12', trixie: '13' };
+
+/** The default release's suite (kept for the recipe hash of the bookworm caches). */
+export const SUITE = DEFAULT_RELEASE;
 export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
 export const BASE_PACKAGES = [
@@ -51,17 +58,31 @@ rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/cache
 printf 'Acquire::Languages "none";\n' > "$ROOT/etc/apt/apt.conf.d/99panel-testbed"
 `;
 
-const RECIPE = JSON.stringify({ v: 1, SUITE, DEBIAN_MIRROR, BASE_PACKAGES, CUSTOMIZE });
+/**
+ * The recipe of one release's base. Bookworm's spelling is unchanged from before
+ * releases existed, so its cache (and the caches keyed on it) stay valid.
+ */
+function recipeOf(suite: Release): string {
+  return JSON.stringify({ v: 1, SUITE: suite, DEBIAN_MIRROR, BASE_PACKAGES, CUSTOMIZE });
+}
 
-/** Path of the cached base root (built on first use, ~1 min). */
-export async function ensureBase(log?: (m: string) => void): Promise<string> {
+/**
+ * Cache names per release. They must not be a prefix of one another: the cache
+ * drops other versions of a name by prefix (`base-…`).
+ */
+export function cacheNameOf(what: 'base' | 'packages', release: Release): string {
+  return release === DEFAULT_RELEASE ? what : `${release}-${what}`;
+}
+
+/** Path of the cached base root of a release (built on first use, ~1 min). */
+export async function ensureBase(log?: (m: string) => void, release: Release = DEFAULT_RELEASE): Promise<string> {
   const dir = await cached(
-    'base',
-    RECIPE,
+    cacheNameOf('base', release),
+    recipeOf(release),
     async (tmp) => {
       const root = join(tmp, 'root');
       await mustBash(
-        `debootstrap --variant=minbase --include=${BASE_PACKAGES.join(',')} ${SUITE} "$ROOT" ${DEBIAN_MIRROR} > "$LOG" 2>&1 || { tail -20 "$LOG" >&2; exit 1; }\n${CUSTOMIZE}`,
+        `debootstrap --variant=minbase --include=${BASE_PACKAGES.join(',')} ${release} "$ROOT" ${DEBIAN_MIRROR} > "$LOG" 2>&1 || { tail -20 "$LOG" >&2; exit 1; }\n${CUSTOMIZE}`,
         { env: { ...process.env, ROOT: root, LOG: join(tmp, 'debootstrap.log') } },
       );
     },

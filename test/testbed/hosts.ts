@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile, chmod, chown, readFile, open } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cgroupDirs, createCgroups } from './cgroups.js';
 import { modulesNspawnArgs, writeBuiltinModules } from './modules.js';
 import { netnsPids } from './net.js';
@@ -19,6 +19,8 @@ export interface HostFiles {
   hostKeyPublic: string;
   clientPublicLine: string;
   aptSourceLine: string;
+  /** Profile files, path relative to the root → content. */
+  extra?: Record<string, string>;
 }
 
 export async function mountOverlay(h: HostRecord): Promise<void> {
@@ -40,7 +42,7 @@ async function uidOf(root: string, user: string): Promise<{ uid: number; gid: nu
 }
 
 /** Identity, keys and apt source of this host, written into its upper layer before boot. */
-export async function writeHostFiles(h: HostRecord, files: HostFiles, users: readonly string[]): Promise<void> {
+export async function writeHostFiles(h: HostRecord, files: HostFiles, users: readonly string[], baseRoot: string): Promise<void> {
   const m = h.merged;
   await writeFile(join(m, 'etc/hostname'), `${h.name}\n`);
   await writeFile(
@@ -51,7 +53,11 @@ export async function writeHostFiles(h: HostRecord, files: HostFiles, users: rea
   await writeFile(join(m, 'etc/ssh/ssh_host_ed25519_key'), files.hostKeyPrivate, { mode: 0o600 });
   await writeFile(join(m, 'etc/ssh/ssh_host_ed25519_key.pub'), `${files.hostKeyPublic}\n`, { mode: 0o644 });
   await writeFile(join(m, 'etc/apt/sources.list.d/panel-testbed.list'), `${files.aptSourceLine}\n`);
-  await writeBuiltinModules(m);
+  for (const [path, content] of Object.entries(files.extra ?? {})) {
+    await mkdir(dirname(join(m, path)), { recursive: true });
+    await writeFile(join(m, path), content);
+  }
+  await writeBuiltinModules(m, baseRoot);
   for (const user of users) {
     const { uid, gid, home } = await uidOf(m, user);
     const dir = join(m, home, '.ssh');

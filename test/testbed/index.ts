@@ -10,17 +10,20 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { claimBed } from './alloc.js';
-import { ensureBase, TEST_USERS, type TestUser } from './base.js';
+import { DEFAULT_RELEASE, ensureBase, RELEASES, TEST_USERS, type Release, type TestUser } from './base.js';
 import { cleanupBed } from './cleanup.js';
 import { bootHost, execIn, killHost, mountOverlay, waitBooted, waitSsh, writeHostFiles } from './hosts.js';
 import { fingerprint, generateKey, knownHostsLine } from './keys.js';
 import { raiseLimits } from './limits.js';
 import { createBridge, createHostNet, netnsPids, setLink, subnetOf } from './net.js';
 import { mustBash, sleep, type RunResult } from './run.js';
-import { APT_PORT, servicesFrom, startServices, type AcmeInfo, type DnsControl, type ServicesInfo, type Services } from './services.js';
+import { ensureProfile, PROFILES, profileHostFiles, releasesOf, type Profile } from './profiles.js';
+import { APT_PORTS, servicesFrom, startServices, type AcmeInfo, type DnsControl, type ServicesInfo, type Services } from './services.js';
 import { listBedIds, loadState, saveState, type BedState, type HostRecord } from './state.js';
 
-export type { TestUser } from './base.js';
+export type { Release, TestUser } from './base.js';
+export type { Profile } from './profiles.js';
+export { BOOT_LOCK_SECONDS } from './profiles.js';
 export type { AcmeInfo, DnsControl } from './services.js';
 
 export interface TestHost {
@@ -38,12 +41,24 @@ export interface TestHost {
   /** `SHA256:…` of the host key. */
   readonly hostKeyFingerprint: string;
   readonly ipv6: boolean;
+  /** Debian release: bookworm (12) or trixie (13). */
+  readonly release: Release;
+  /** What the host has beyond the bare base (profiles.ts). */
+  readonly profile: Profile;
 }
 
 export interface StartOptions {
   hosts: number;
   /** IPv6 on each host (one value for all, or per host). Default true. */
   ipv6?: boolean | boolean[];
+  /**
+   * Host profile (one for all, or per host): 'plain' (default), 'cloud-like'
+   * (Ubuntu 22.04/24.04 cloud host traits), 'ubuntu-26.04-like' (uutils + sudo-rs,
+   * on trixie). See profiles.ts.
+   */
+  profile?: Profile | Profile[];
+  /** Debian release (one for all, or per host). Default: bookworm, or the profile's only release. */
+  release?: Release | Release[];
   /** Start Pebble + challtestsrv. Default true. */
   pebble?: boolean | { certValiditySeconds?: number };
   /** Outlive this process (used by `testbed up`); cleaned only by stop()/`testbed down`. */
@@ -64,8 +79,10 @@ export interface Testbed {
   readonly bridgeAddress: string;
   /** Replaces `https://github.com` in artifact URLs. */
   readonly mirrorUrl: string;
-  /** The hosts' only apt source (flat repository, `[trusted=yes]`). */
+  /** The bookworm hosts' only apt source (flat repository, `[trusted=yes]`). */
   readonly aptUrl: string;
+  /** Each served release's apt repository (a host's only source is its release's). */
+  readonly aptUrls: Partial<Record<Release, string>>;
   /** sha256sum format, paths relative to mirrorUrl. */
   readonly checksumsFile: string;
   readonly acme: AcmeInfo;
@@ -85,7 +102,44 @@ function defaultLog(): (m: string) => void {
   return process.env.PANEL_TESTBED_DEBUG ? (m) => process.stderr.write(`[testbed] ${m}\n`) : () => undefined;
 }
 
-function hostRecord(s: BedState, index: number, lower: string, ipv6: boolean): HostRecord {
+interface HostSpec {
+  ipv6: boolean;
+  release: Release;
+  profile: Profile;
+}
+
+/** Each host's ipv6/release/profile from the options, checked before anything is made. */
+function hostSpecs(opts: StartOptions): HostSpec[] {
+  const pick = <T>(v: T | T[] | undefined, i: number): T | undefined => (Array.isArray(v) ? v[i] : v);
+  const specs: HostSpec[] = [];
+  for (let i = 0; i < opts.hosts; i++) {
+    const profile = pick(opts.profile, i) ?? 'plain';
+    if (!PROFILES.includes(profile)) throw new Error(`host${i + 1}: unknown profile ${String(profile)} (${PROFILES.join(', ')})`);
+    const fits = releasesOf(profile);
+    const release = pick(opts.release, i) ?? (fits.includes(DEFAULT_RELEASE) ? DEFAULT_RELEASE : fits[0] ?? DEFAULT_RELEASE);
+    if (!RELEASES.includes(release)) throw new Error(`host${i + 1}: unknown release ${String(release)} (${RELEASES.join(', ')})`);
+    if (!fits.includes(release)) throw new Error(`host${i + 1}: profile ${profile} runs on ${fits.join(' or ')}, not ${release}`);
+    specs.push({ ipv6: pick(opts.ipv6, i) ?? true, release, profile });
+  }
+  return specs;
+}
+
+/** The overlay lower dirs of every distinct release/profile pair (built once, cached). */
+async function lowersOf(specs: HostSpec[], log: (m: string) => void): Promise<Map<string, { lower: string; base: string }>> {
+  const out = new Map<string, { lower: string; base: string }>();
+  const keys = [...new Set(specs.map((h) => `${h.release}/${h.profile}`))];
+  await Promise.all(
+    keys.map(async (k) => {
+      const [release, profile] = k.split('/') as [Release, Profile];
+      const base = await ensureBase(log, release);
+      out.set(k, { lower: await ensureProfile(profile, release, base, log), base });
+    }),
+  );
+  return out;
+}
+
+function hostRecord(s: BedState, index: number, lower: string, spec: HostSpec): HostRecord {
+  const { ipv6 } = spec;
   const name = `host${index}`;
   const net = subnetOf(s.slot);
   const dir = join(s.dataDir, name);
@@ -99,6 +153,8 @@ function hostRecord(s: BedState, index: number, lower: string, ipv6: boolean): H
     address6: ipv6 ? `${net.prefix6}${(10 + index).toString(16)}` : undefined,
     ipv6,
     lower,
+    release: spec.release,
+    profile: spec.profile,
     upper: join(dir, 'upper'),
     work: join(dir, 'work'),
     merged: join(dir, 'root'),
@@ -110,12 +166,13 @@ export async function startTestbed(opts: StartOptions): Promise<Testbed> {
   if (!Number.isInteger(opts.hosts) || opts.hosts < 0 || opts.hosts > 200) {
     throw new Error(`hosts must be an integer in 0..200, got ${opts.hosts}`);
   }
+  const specs = hostSpecs(opts);
   await raiseLimits();
-  const lower = await ensureBase(log);
+  const lowers = await lowersOf(specs, log);
   const s = await claimBed(opts.detached ?? false, log);
   log(`bed ${s.id} on ${s.subnet}`);
   try {
-    return await build(s, lower, opts, log);
+    return await build(s, specs, lowers, opts, log);
   } catch (e) {
     // Keep the consoles and service logs for the post-mortem; the rest goes.
     const keep = `/tmp/panel-testbed-failed-${s.id}-${Date.now()}`;
@@ -126,23 +183,33 @@ export async function startTestbed(opts: StartOptions): Promise<Testbed> {
   }
 }
 
-async function build(s: BedState, lower: string, opts: StartOptions, log: (m: string) => void): Promise<Testbed> {
+async function build(
+  s: BedState,
+  specs: HostSpec[],
+  lowers: Map<string, { lower: string; base: string }>,
+  opts: StartOptions,
+  log: (m: string) => void,
+): Promise<Testbed> {
   s.bridge = s.id;
   await saveState(s);
   await createBridge(s.bridge, s.slot);
   const client = await generateKey(join(s.runDir, 'id_ed25519'), `panel-testbed ${s.id}`);
 
   // Services (apt repo, mirror, Pebble) start while the hosts boot.
-  const servicesP = startServices(s, opts.pebble ?? true, log);
+  const servicesP = startServices(s, opts.pebble ?? true, log, [...new Set(specs.map((h) => h.release))]);
+  servicesP.catch(() => undefined); // awaited below; a failed host boot must not leave it unhandled
 
-  const ipv6Of = (i: number): boolean =>
-    Array.isArray(opts.ipv6) ? (opts.ipv6[i - 1] ?? true) : (opts.ipv6 ?? true);
-  for (let i = 1; i <= opts.hosts; i++) s.hosts.push(hostRecord(s, i, lower, ipv6Of(i)));
+  const layersOf = (spec: HostSpec): { lower: string; base: string } => {
+    const l = lowers.get(`${spec.release}/${spec.profile}`);
+    if (!l) throw new Error(`no root for ${spec.release}/${spec.profile}`);
+    return l;
+  };
+  specs.forEach((spec, i) => s.hosts.push(hostRecord(s, i + 1, layersOf(spec).lower, spec)));
   await saveState(s);
 
-  const aptSourceLine = `deb [trusted=yes] http://${s.bridgeAddress}:${APT_PORT}/ ./`;
   const hostKeys = await Promise.all(
-    s.hosts.map(async (h) => {
+    s.hosts.map(async (h, i) => {
+      const spec = specs[i] as HostSpec;
       const key = await generateKey(join(s.runDir, `${h.name}_host_ed25519_key`), `root@${h.name}`);
       await createHostNet({ ...h, bridge: s.id });
       await mountOverlay(h);
@@ -152,9 +219,11 @@ async function build(s: BedState, lower: string, opts: StartOptions, log: (m: st
           hostKeyPrivate: await readFile(key.privateFile, 'utf8'),
           hostKeyPublic: key.publicLine,
           clientPublicLine: client.publicLine,
-          aptSourceLine,
+          aptSourceLine: `deb [trusted=yes] http://${s.bridgeAddress}:${APT_PORTS[spec.release]}/ ./`,
+          extra: profileHostFiles(spec.profile, { bridgeAddress: s.bridgeAddress }),
         },
         TEST_USERS,
+        layersOf(spec).base,
       );
       h.nspawn = await bootHost(h, join(s.runDir, `${h.name}.console.log`));
       return key;
@@ -177,6 +246,8 @@ async function build(s: BedState, lower: string, opts: StartOptions, log: (m: st
       knownHostsLine: knownHostsLine(h.address, pub),
       hostKeyFingerprint: fingerprint(pub),
       ipv6: h.ipv6,
+      release: h.release ?? DEFAULT_RELEASE,
+      profile: h.profile ?? 'plain',
     };
   });
   const knownHostsFile = join(s.runDir, 'known_hosts');
@@ -251,6 +322,7 @@ export function makeBed(s: BedState, hosts: TestHost[], knownHostsFile: string, 
     bridgeAddress: s.bridgeAddress,
     mirrorUrl: sv.mirrorUrl,
     aptUrl: sv.aptUrl,
+    aptUrls: sv.aptUrls,
     checksumsFile: sv.checksumsFile,
     acme: sv.acme,
     dns: sv.dns,

@@ -8,7 +8,7 @@
  * When the runner does have /lib/modules, hosts see it read-only instead.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { must } from './run.js';
@@ -34,12 +34,33 @@ function detectBuiltins(): Promise<string[]> {
   return builtins;
 }
 
-/** Write modules.builtin into the host root and index it (only when the runner has no modules). */
-export async function writeBuiltinModules(root: string): Promise<void> {
+/**
+ * Write modules.builtin into the host root and index it (only when the runner has
+ * no modules). A host without kmod (the cloud-like profile) gets the index too,
+ * made with its base's kmod run inside the host root from /run (a tmpfs at boot,
+ * so the host never sees it): once panel installs kmod there, modprobe works as
+ * on a real host.
+ */
+export async function writeBuiltinModules(root: string, baseRoot: string): Promise<void> {
   if (modulesNspawnArgs().length > 0) return;
   const dir = join(root, 'lib/modules', release());
   await mkdir(dir, { recursive: true });
   const list = (await detectBuiltins()).map((n) => `kernel/builtin/${n}.ko\n`).join('');
   await writeFile(join(dir, 'modules.builtin'), list);
-  await must(['chroot', root, 'depmod', '-q', release()]);
+  // lstat, not exists: depmod is an absolute symlink that only resolves inside the root.
+  const has = async (p: string): Promise<boolean> => lstat(join(root, p)).then(() => true, () => false);
+  if ((await has('usr/sbin/depmod')) || (await has('sbin/depmod'))) {
+    await must(['chroot', root, 'depmod', release()]); // no -q: kmod 34 (trixie) dropped it
+    return;
+  }
+  const tmp = join(root, 'run/panel-testbed-kmod');
+  await mkdir(tmp, { recursive: true });
+  try {
+    // kmod is a multicall binary: named depmod, it is depmod.
+    await copyFile(join(baseRoot, 'usr/bin/kmod'), join(tmp, 'depmod'));
+    await chmod(join(tmp, 'depmod'), 0o755);
+    await must(['chroot', root, '/run/panel-testbed-kmod/depmod', release()]);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cached } from './cache.js';
-import { SUITE } from './base.js';
+import { cacheNameOf, DEFAULT_RELEASE, type Release } from './base.js';
 import { mustBash } from './run.js';
 
 /** What hosts can `apt-get install` (closure included). */
@@ -20,11 +20,12 @@ export const REPO_PACKAGES = [
 /** Debian packages whose binaries the mirror repackages as upstream tarballs. */
 export const ARTIFACT_PACKAGES = ['containerd', 'containernetworking-plugins'] as const;
 
-const DOWNLOAD = String.raw`
+/** Runs in an overlay of the release's base; bookworm's text is unchanged so its cache stays valid. */
+const downloadScript = (suite: Release): string => String.raw`
 cat > /etc/apt/sources.list <<SRC
-deb http://deb.debian.org/debian ${SUITE} main
-deb http://deb.debian.org/debian ${SUITE}-updates main
-deb http://deb.debian.org/debian-security ${SUITE}-security main
+deb http://deb.debian.org/debian ${suite} main
+deb http://deb.debian.org/debian ${suite}-updates main
+deb http://deb.debian.org/debian-security ${suite}-security main
 SRC
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -37,7 +38,8 @@ cd /out/artifacts && apt-get download -qq ${ARTIFACT_PACKAGES.join(' ')}
 rm -rf /out/repo/partial /out/repo/lock
 `;
 
-const RECIPE = JSON.stringify({ v: 2, REPO_PACKAGES, ARTIFACT_PACKAGES, DOWNLOAD });
+const recipeOf = (suite: Release): string =>
+  JSON.stringify({ v: 2, REPO_PACKAGES, ARTIFACT_PACKAGES, DOWNLOAD: downloadScript(suite) });
 
 export interface PackagesCache {
   /** Served over HTTP as the hosts' apt source. */
@@ -47,20 +49,25 @@ export interface PackagesCache {
   key: string;
 }
 
-export async function ensurePackages(baseRoot: string, log?: (m: string) => void): Promise<PackagesCache> {
+/** The apt repository of one release, its closures computed against that release's base root. */
+export async function ensurePackages(
+  baseRoot: string,
+  log?: (m: string) => void,
+  release: Release = DEFAULT_RELEASE,
+): Promise<PackagesCache> {
   // The base root is part of the key: closures depend on what it has installed.
   const dir = await cached(
-    'packages',
-    `${RECIPE}\n${baseRoot}`,
+    cacheNameOf('packages', release),
+    `${recipeOf(release)}\n${baseRoot}`,
     async (tmp) => {
       await mustBash(
         // A volatile overlay of the base: apt writes land in tmpfs and vanish.
         `systemd-nspawn -q -D "$BASE" --volatile=overlay --register=no --keep-unit --resolv-conf=copy-host ` +
           `--bind="$OUT":/out /bin/bash -euo pipefail -c "$SCRIPT" download ${REPO_PACKAGES.join(' ')} > "$OUT/download.log" 2>&1 ` +
           `|| { tail -20 "$OUT/download.log" >&2; exit 1; }`,
-        { env: { ...process.env, BASE: baseRoot, OUT: tmp, SCRIPT: DOWNLOAD } },
+        { env: { ...process.env, BASE: baseRoot, OUT: tmp, SCRIPT: downloadScript(release) } },
       );
-      await indexRepo(join(tmp, 'repo'));
+      await indexRepo(join(tmp, 'repo'), release);
     },
     log,
   );
@@ -68,11 +75,11 @@ export async function ensurePackages(baseRoot: string, log?: (m: string) => void
 }
 
 /** Packages, Packages.gz and a Release file with their hashes (apt refuses a repo without one). */
-async function indexRepo(repo: string): Promise<void> {
+async function indexRepo(repo: string, suite: Release): Promise<void> {
   await mustBash('cd "$REPO" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null > Packages && gzip -9nk Packages', {
     env: { ...process.env, REPO: repo },
   });
-  const lines = ['Origin: panel-testbed', 'Label: panel-testbed', `Suite: ${SUITE}`, 'Codename: panel-testbed',
+  const lines = ['Origin: panel-testbed', 'Label: panel-testbed', `Suite: ${suite}`, 'Codename: panel-testbed',
     `Date: ${new Date().toUTCString()}`, 'Architectures: amd64 all', 'SHA256:'];
   for (const f of ['Packages', 'Packages.gz']) {
     const data = await readFile(join(repo, f));

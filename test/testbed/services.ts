@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBase } from './base.js';
+import { DEFAULT_RELEASE, ensureBase, type Release } from './base.js';
 import { ensureMirror, packageRoot } from './mirror.js';
 import { ensurePackages } from './packages.js';
 import { challtestsrv, pebbleManagement, startPebble, type PebbleOptions } from './pebble.js';
@@ -14,6 +14,8 @@ import { saveState, type BedState } from './state.js';
 
 export const APT_PORT = 8091;
 export const MIRROR_PORT = 8090;
+/** Each Debian release's hosts get their own apt repository (built from that release's packages). */
+export const APT_PORTS: Record<Release, number> = { bookworm: APT_PORT, trixie: 8092 };
 
 const self = fileURLToPath(import.meta.url);
 const here = dirname(self);
@@ -42,6 +44,8 @@ export interface Services {
   info: ServicesInfo;
   mirrorUrl: string;
   aptUrl: string;
+  /** The apt repository of each release the bed serves. */
+  aptUrls: Partial<Record<Release, string>>;
   checksumsFile: string;
   acme: AcmeInfo;
   dns: DnsControl;
@@ -53,6 +57,7 @@ export async function startServices(
   s: BedState,
   pebble: boolean | PebbleOptions,
   log: (m: string) => void,
+  releases: readonly Release[] = [DEFAULT_RELEASE],
 ): Promise<Services> {
   const addr = s.bridgeAddress;
   const record = async (p: ProcRecord): Promise<void> => {
@@ -61,10 +66,21 @@ export async function startServices(
   };
   const pebbleP = pebble === false ? undefined : startPebble(s.runDir, addr, pebble === true ? {} : pebble, record);
   pebbleP?.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+  // The mirror always repackages the default release's binaries.
   const pkgs = await ensurePackages(await ensureBase(log), log);
   const mirror = await ensureMirror(pkgs, log);
+  const served: Release[] = [...new Set([DEFAULT_RELEASE, ...releases])];
+  const repos = await Promise.all(
+    served.map(async (r) =>
+      r === DEFAULT_RELEASE ? pkgs.repoDir : (await ensurePackages(await ensureBase(log, r), log, r)).repoDir,
+    ),
+  );
   const server = await spawnDetached(
-    [...SERVER_ARGV, `${addr}:${APT_PORT}=${pkgs.repoDir}`, `${addr}:${MIRROR_PORT}=${mirror.root}`],
+    [
+      ...SERVER_ARGV,
+      ...served.map((r, i) => `${addr}:${APT_PORTS[r]}=${repos[i] ?? ''}`),
+      `${addr}:${MIRROR_PORT}=${mirror.root}`,
+    ],
     join(s.runDir, 'http.log'),
     'static-server',
     process.env,
@@ -72,12 +88,13 @@ export async function startServices(
   );
   await record(server);
   const ph = pebbleP ? await pebbleP : undefined;
-  await waitPort(addr, APT_PORT, 20_000, server);
+  for (const r of served) await waitPort(addr, APT_PORTS[r], 20_000, server);
   await waitPort(addr, MIRROR_PORT, 20_000, server);
   log(`services up: apt :${APT_PORT}, mirror :${MIRROR_PORT}${ph ? ', pebble :14000' : ''}`);
 
   return servicesFrom({
     bridgeAddress: addr,
+    releases: served,
     checksumsFile: mirror.checksumsFile,
     acmeDirectory: ph?.directory,
     acmeCaFile: ph?.caFile,
@@ -87,6 +104,8 @@ export async function startServices(
 /** The plain facts a bed's services are described by (saved for `attachTestbed`). */
 export interface ServicesInfo {
   bridgeAddress: string;
+  /** Releases whose apt repository is served (absent in beds started before releases existed). */
+  releases?: Release[];
   checksumsFile: string;
   acmeDirectory: string | undefined;
   acmeCaFile: string | undefined;
@@ -122,6 +141,7 @@ export function servicesFrom(info: ServicesInfo): Services {
     info,
     mirrorUrl: `http://${addr}:${MIRROR_PORT}`,
     aptUrl: `http://${addr}:${APT_PORT}`,
+    aptUrls: Object.fromEntries((info.releases ?? [DEFAULT_RELEASE]).map((r) => [r, `http://${addr}:${APT_PORTS[r]}`])),
     checksumsFile: info.checksumsFile,
     acme,
     dns,

@@ -6,7 +6,9 @@
  */
 import { mkdir, readFile, writeFile, rename, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Release } from './base.js';
 import type { ProcRecord } from './procs.js';
+import type { Profile } from './profiles.js';
 
 export const RUN_ROOT = process.env.PANEL_TESTBED_RUN ?? '/run/panel-testbed';
 /** Overlay upper dirs go on disk: hosts install ~100 MB of binaries each. */
@@ -21,8 +23,11 @@ export interface HostRecord {
   address: string;
   address6?: string;
   ipv6: boolean;
-  /** overlay: lower (base root), upper, work, merged */
+  /** overlay: lower (`<profile layer>:<base root>` or the base root), upper, work, merged */
   lower: string;
+  /** Absent in beds recorded before releases and profiles existed. */
+  release?: Release;
+  profile?: Profile;
   upper: string;
   work: string;
   merged: string;
