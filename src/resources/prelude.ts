@@ -212,8 +212,7 @@ panel_apt_ready() {
   fi
 }
 
-# panel_apt_install PKG...: noninteractive install (needrestart never asks,
-# services are restarted the way it decides) that waits for cloud-init and
+# panel_apt_install PKG...: noninteractive install that waits for cloud-init and
 # the dpkg lock (up to PANEL_APT_WAIT s), runs apt-get update only when the
 # lists are missing or older than a day (or a package is not found), and
 # reports apt's last stderr lines.
@@ -246,6 +245,10 @@ panel_apt_get() {
 }
 
 # panel_apt_run DEADLINE ARGS...: apt-get ARGS, waiting for the lock until DEADLINE; prints apt's output.
+# needrestart (Ubuntu 22.04+) would ask which services to restart, from an apt
+# hook with no terminal: NEEDRESTART_SUSPEND skips it during panel's runs (panel
+# restarts what its own changes need), NEEDRESTART_MODE=a keeps it from asking
+# should a hook run it anyway.
 panel_apt_run() {
   local left
   left=$(( $1 - $(date +%s) )); [ "$left" -gt 0 ] || left=0

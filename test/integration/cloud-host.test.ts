@@ -16,12 +16,14 @@
  * has 0 changes; the ufw rule lets a network namespace on openfaas0 reach the
  * provider (and without it the provider is unreachable), `ufw status` gains
  * that one rule only; faasd's resolv.conf has the upstream server; the lock
- * wait is announced; sysctl drift (an appended line, an overriding later
+ * wait is announced, and apt steps wait for the lock and for cloud-init, then
+ * fail clearly after their timeout; sysctl drift (an appended line, an overriding later
  * file); a module a container lacks fails with one line.
  */
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import { after, before, test } from 'node:test';
+import { PRELUDE } from '../../src/resources/prelude.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
@@ -172,4 +174,34 @@ test('a module this container lacks: one line naming the host, the module and wh
   const line = (run.stdout + run.stderr).split('\n').find((l) => l.includes('panel_no_such_mod'));
   assert.ok(line, explain(run));
   assert.match(line, new RegExp(`${host.address.replace(/\./g, '\\.')}.*kernel module panel_no_such_mod is missing and this host is a container \\(systemd-nspawn\\), which cannot load kernel modules: load it on the machine the container runs on`));
+});
+
+test('apt steps wait for the dpkg lock and for cloud-init, and fail with one clear line after the timeout', async () => {
+  const apt = (wait: number): Promise<{ code: number; stderr: string; ms: number }> => {
+    const t0 = Date.now();
+    return bed
+      .exec(host, 'bash -s', { input: `${PRELUDE}\nPANEL_MODE=apply PANEL_APT_WAIT=${wait}\npanel_apt_install hello\n`, timeoutMs: 120_000 })
+      .then((r) => ({ code: r.code, stderr: r.stderr, ms: Date.now() - t0 }));
+  };
+  await sh('dpkg -r hello >/dev/null 2>&1 || true; systemctl restart panel-testbed-boot-lock.service && for i in $(seq 50); do grep -q POSIX /proc/locks && break; sleep 0.2; done');
+  const locked = await apt(3);
+  assert.equal(locked.code, 1);
+  assert.match(locked.stderr, /^panel: apt-get install hello: the dpkg lock is still held after 3 s by hold-dpkg-lock \(pid \d+\): let it finish \(or stop it\), then run panel again$/m);
+  const waited = await apt(60);
+  assert.equal(waited.code, 0, waited.stderr);
+
+  // cloud-init: a STAND-IN command (the profile has none) whose `status --wait`
+  // returns when /run/cloud-init/result.json appears, as the real one does.
+  await sh(
+    `dpkg -r hello >/dev/null && mkdir -p /run/cloud-init && rm -f /run/cloud-init/result.json && ` +
+      `printf '#!/bin/sh\\n[ "$1 $2" = "status --wait" ] || exit 0\\nwhile [ ! -e /run/cloud-init/result.json ]; do sleep 0.3; done\\necho "status: done"\\n' > /usr/local/bin/cloud-init && chmod 755 /usr/local/bin/cloud-init`,
+  );
+  const running = await apt(2);
+  assert.equal(running.code, 1);
+  assert.match(running.stderr, /^panel: cloud-init is still running after 2 s \(first boot\), so apt cannot be used yet/m);
+  await sh('(setsid sh -c "sleep 3; echo {} > /run/cloud-init/result.json" >/dev/null 2>&1 &)');
+  const done = await apt(60);
+  assert.equal(done.code, 0, done.stderr);
+  assert.ok(done.ms >= 2500, `apt did not wait for cloud-init (${done.ms} ms)`);
+  await sh('rm -rf /usr/local/bin/cloud-init /run/cloud-init');
 });
