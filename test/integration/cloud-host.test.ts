@@ -169,7 +169,7 @@ test('sysctl: a line appended to the drop-in is drift; a later file that overrid
 });
 
 test('a module this container lacks: one line naming the host, the module and what to do; nothing changed', async () => {
-  const run = await panel(args('plan', ['--set', 'base.kernelModules=overlay,panel_no_such_mod']).filter((a) => a !== '--json'));
+  const run = await panel(args('plan', ['--set', 'base.kernelModules=panel_no_such_mod,overlay']).filter((a) => a !== '--json'));
   assert.equal(run.code, 1, explain(run));
   const line = (run.stdout + run.stderr).split('\n').find((l) => l.includes('panel_no_such_mod'));
   assert.ok(line, explain(run));
