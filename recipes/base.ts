@@ -1,7 +1,7 @@
 /**
  * The ground the container stack stands on: a supported Debian/Ubuntu with
  * systemd, the packages faasd's installer asks for, IPv4 forwarding (now and
- * after reboot) and the kernel modules containerd and the CNI bridge need.
+ * after reboot) and the kernel module containerd needs.
  */
 import { z } from 'zod';
 import { defineRecipe } from '../src/engine/recipe.js';
@@ -22,14 +22,26 @@ const moduleName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a kernel module name');
 const params = z
   .object({
     /**
-     * overlay: containerd's snapshotter; br_netfilter: bridged traffic through
-     * iptables. A list, or comma-separated for `--set base.kernelModules=overlay`
-     * (kernels without br_netfilter, such as the testbed's).
+     * overlay: containerd's overlayfs snapshotter (containerd's own unit only
+     * tries `-modprobe overlay`, which silently does nothing without kmod).
+     *
+     * Not br_netfilter: faasd does not need it. Upstream's installer
+     * (faasd:hack/install.sh) loads no module, and neither faasd 0.19.7 nor the
+     * CNI plugins v0.9.1 its conflist uses (bridge, host-local, firewall) refer
+     * to br_netfilter or net.bridge.bridge-nf-call-*. br_netfilter only makes
+     * frames switched between two ports of a bridge pass through iptables;
+     * faasd's traffic never depends on that: containers reach each other on
+     * openfaas0 at layer 2, and everything else (the provider on 10.62.0.1,
+     * the world through ipMasq) is routed, which iptables sees anyway. Where
+     * another tool has loaded it, the firewall plugin's FORWARD accepts for
+     * the container addresses keep bridged traffic flowing.
+     *
+     * A list, or comma-separated for `--set base.kernelModules=overlay,br_netfilter`.
      */
     kernelModules: z
       .union([z.array(moduleName), z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))])
       .pipe(z.array(moduleName))
-      .default(['overlay', 'br_netfilter']),
+      .default(['overlay']),
     /** Proceed on a release panel is not tested on (`--allow-unsupported-os`). */
     allowUnsupportedOs: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])

@@ -50,7 +50,8 @@ export default defineRecipe({
     demoUnit,
     service({ name: 'panel-demo.service', enabled: true, running: true, restartOn: [demoUnit, demoConf] }),
     sysctl({ key: 'net.ipv4.tcp_keepalive_time', value: '600', file: '/etc/sysctl.d/90-panel-demo.conf' }),
-    kernelModule({ name: 'overlay' }),
+    // The module demo0 needs (base already declares overlay).
+    kernelModule({ name: 'bridge' }),
     bridge({ name: 'demo0', address: '10.99.0.1/24' }),
     command({ name: 'demo-initialized', check: 'test -s /var/lib/panel-demo/initialized', run: 'mkdir -p /var/lib/panel-demo && date -u +%FT%TZ > /var/lib/panel-demo/initialized', reason: 'first run' }),
     secretFile({ path: '/etc/panel-demo/token', generate: 'head -c 32 /dev/urandom | base64 | tr -d "\\n/+=" | head -c 40' }),

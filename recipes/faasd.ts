@@ -10,8 +10,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts/index.js';
 import type { HostConfig } from '../src/config.js';
+import type { HostInfo } from '../src/host-info.js';
 import { defineRecipe } from '../src/engine/recipe.js';
-import { directory, download, file, secretFile, service, template, unit } from '../src/resources/index.js';
+import { directory, download, file, secretFile, service, template, ufwAllowIn, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
 import { OPENFAAS_NET } from './openfaas-net.js';
 import { proxyDropIn } from './proxy.js';
@@ -43,13 +44,33 @@ const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'an IPv4 address');
 const params = z
   .object({
     version: versionSchema.default(ARTIFACTS.faasd.defaultVersion),
-    /** Name servers handed to the core containers (upstream ships 8.8.8.8). */
-    nameservers: z.array(ipv4).min(1).default(['8.8.8.8']),
+    /**
+     * Name servers handed to the core containers. Default: the host's own
+     * (see containerNameservers); upstream ships 8.8.8.8, which some networks
+     * block (faasd#174, #176, #181).
+     */
+    nameservers: z.array(ipv4).min(1).optional(),
     /** Install faas-cli too (verified against its release's faas-cli.sha256 unless pinned or given). */
     faasCli: z.boolean().default(false),
     faasCliVersion: versionSchema.default(ARTIFACTS['faas-cli'].defaultVersion),
   })
   .strict();
+
+/** Last resort when the host names no usable server: upstream's choice. */
+export const FALLBACK_NAMESERVER = '8.8.8.8';
+
+/**
+ * The servers the core containers get in /var/lib/faasd/resolv.conf: the
+ * host's upstream IPv4 servers (systemd-resolved's list, never its
+ * 127.0.0.53 stub, which containers cannot reach; containers on openfaas0
+ * have no IPv6), at most three (resolv.conf's limit); 8.8.8.8 only when the
+ * host names none.
+ */
+export function containerNameservers(host: Pick<HostInfo, 'nameservers'>, given: readonly string[] | undefined): readonly string[] {
+  if (given) return given;
+  const own = host.nameservers.filter((n) => ipv4.safeParse(n).success).slice(0, 3);
+  return own.length ? own : [FALLBACK_NAMESERVER];
+}
 
 /** A docker config.json is JSON with (usually) an `auths` map; refuse anything else before it reaches the host. */
 const dockerConfig = z.looseObject({ auths: z.record(z.string(), z.unknown()).optional() });
@@ -98,7 +119,7 @@ export default defineRecipe({
     ...(params.faasCli ? [{ name: 'faas-cli' as const, version: params.faasCliVersion }] : []),
   ],
   resources: (ctx) => {
-    const { params, config } = ctx;
+    const { params, host, config } = ctx;
     const artifacts = artifactsOf(ctx);
     const binary = download({ ...fetchOf(artifacts.get('faasd', params.version)), dest: FAASD.bin, mode: 0o755 });
 
@@ -123,7 +144,7 @@ export default defineRecipe({
       data: { gatewayListen: '8080' },
     });
     const prometheus = template({ path: `${FAASD.dir}/prometheus.yml`, source: 'prometheus.yml.hbs', data: {} });
-    const resolv = template({ path: `${FAASD.dir}/resolv.conf`, source: 'resolv.conf.hbs', data: { nameservers: params.nameservers } });
+    const resolv = template({ path: `${FAASD.dir}/resolv.conf`, source: 'resolv.conf.hbs', data: { nameservers: containerNameservers(host, params.nameservers) } });
 
     const providerUnit = unit({
       name: 'faasd-provider.service',
@@ -151,6 +172,10 @@ export default defineRecipe({
       prometheus,
       resolv,
       ...registryAuth(config),
+      // Containers call the provider on the bridge's address; ufw's default
+      // deny incoming (Ubuntu cloud images) drops that (faasd#275). Added only
+      // where ufw is active.
+      ufwAllowIn({ iface: OPENFAAS_NET.bridge, port: 8081, proto: 'tcp' }),
       providerUnit,
       faasdUnit,
       ...(providerProxy ? [providerProxy] : []),

@@ -15,6 +15,13 @@ export interface HostInfo {
   /** PID 1 is systemd. */
   readonly systemd: boolean;
   readonly hostname: string;
+  /**
+   * The name servers the host itself uses, loopback stubs left out: from
+   * /run/systemd/resolve/resolv.conf when systemd-resolved runs (its upstream
+   * servers; /etc/resolv.conf then only names the 127.0.0.53 stub), else from
+   * /etc/resolv.conf. Possibly empty.
+   */
+  readonly nameservers: readonly string[];
 }
 
 // Plain strings, not a template literal: the `${…}` here are shell expansions.
@@ -27,13 +34,23 @@ export const HOST_INFO_SCRIPT = [
   'if [ -e /proc/net/if_inet6 ] && [ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null || echo 1)" = 0 ]; then echo ipv6=1; else echo ipv6=0; fi',
   'if [ -d /run/systemd/system ]; then echo systemd=1; else echo systemd=0; fi',
   'echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"',
+  'if [ -s /run/systemd/resolve/resolv.conf ]; then __r=/run/systemd/resolve/resolv.conf; else __r=/etc/resolv.conf; fi',
+  `awk '$1 == "nameserver" && NF >= 2 { print "nameserver=" $2 }' "$__r" 2>/dev/null`,
+  'true',
 ].join('\n') + '\n';
+
+const LOOPBACK = /^(127\.|::1$|0\.0\.0\.0$)/;
 
 export function parseHostInfo(stdout: string): HostInfo {
   const kv = new Map<string, string>();
+  const nameservers: string[] = [];
   for (const line of stdout.split('\n')) {
     const i = line.indexOf('=');
-    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+    if (i <= 0) continue;
+    const [k, v] = [line.slice(0, i), line.slice(i + 1).trim()];
+    if (k === 'nameserver') {
+      if (v !== '' && !LOOPBACK.test(v) && !nameservers.includes(v)) nameservers.push(v);
+    } else kv.set(k, v);
   }
   const rawArch = kv.get('rawArch') ?? 'unknown';
   const arch: Arch | undefined =
@@ -47,5 +64,6 @@ export function parseHostInfo(stdout: string): HostInfo {
     ipv6: kv.get('ipv6') === '1',
     systemd: kv.get('systemd') === '1',
     hostname: kv.get('hostname') ?? '',
+    nameservers,
   };
 }

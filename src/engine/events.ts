@@ -26,6 +26,8 @@ export interface HostResult {
   readonly error?: string;
   /** Exec round trips used on this host. */
   readonly roundTrips: number;
+  /** Warnings raised while planning (each also sent as a `warning` event). */
+  readonly warnings?: readonly string[];
 }
 
 /** A release artifact a recipe will install, and where the sum it is verified against came from. */
@@ -71,6 +73,11 @@ export type EngineEvent =
       readonly changes: number;
       readonly error?: string;
     }
+  /**
+   * Something the user must know that is not a failure: a sysctl a later file
+   * overrides at boot, a module a container cannot load, a dpkg lock waited for.
+   */
+  | { readonly type: 'warning'; readonly host: string; readonly recipe: string; readonly message: string }
   | { readonly type: 'host-end'; readonly host: string; readonly result: HostResult }
   | { readonly type: 'recap'; readonly mode: Mode; readonly hosts: readonly HostResult[] };
 

@@ -43,6 +43,8 @@ interface RecipePlan {
   readonly resources: readonly Resource[];
   readonly changes: readonly Change[];
   readonly checks: readonly Check[];
+  /** Raised by this recipe's resources while planning. */
+  readonly warnings: readonly string[];
 }
 
 export interface HostPlan {
@@ -155,11 +157,22 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   }
 
   const planned: Change[] = [];
-  const ctx: PlanContext = { planned, state: state.value };
+  const seen = new Set<string>();
+  let warnings: string[] = [];
+  const ctx: PlanContext = {
+    planned,
+    state: state.value,
+    warn: (message) => {
+      if (seen.has(message)) return;
+      seen.add(message);
+      warnings.push(redact(message));
+    },
+  };
   const recipes: RecipePlan[] = [];
   let i = 0;
   for (const b of built) {
     const changes: Change[] = [];
+    warnings = [];
     for (const r of b.resources) {
       const out = outputs[i++]!;
       try {
@@ -171,7 +184,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
         return fail(`${resourceIn(b.recipe.id, r.key)}: ${(e as Error).message}`);
       }
     }
-    recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks });
+    recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks, warnings });
   }
   return { ok: true, plan: { config, transport, info, state: state.value, recipes, startedAt, channelsAtStart } };
 }
@@ -211,6 +224,11 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   const changeCount = plan.recipes.reduce((n, r) => n + r.changes.length, 0);
   const changedResources = new Set(plan.recipes.flatMap((r) => r.changes.map((c) => c.resource))).size;
   const roundTrips = (): number => transport.stats.channels - plan.channelsAtStart;
+  const warnings = plan.recipes.flatMap((r) => r.warnings);
+  const startRecipe = (rp: RecipePlan): void => {
+    emit({ type: 'recipe-start', host, recipe: rp.recipe.id, title: rp.recipe.title });
+    for (const message of rp.warnings) emit({ type: 'warning', host, recipe: rp.recipe.id, message });
+  };
   const result = (over: Partial<HostResult> & Pick<HostResult, 'status'>): HostResult => ({
     host,
     ok: resourceCount - changedResources,
@@ -220,12 +238,13 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     rebootRequired: false,
     durationMs: Date.now() - plan.startedAt,
     roundTrips: roundTrips(),
+    ...(warnings.length ? { warnings } : {}),
     ...over,
   });
 
   if (opts.mode === 'plan') {
     for (const rp of plan.recipes) {
-      emit({ type: 'recipe-start', host, recipe: rp.recipe.id, title: rp.recipe.title });
+      startRecipe(rp);
       for (const c of rp.changes) emit({ type: 'change', host, recipe: rp.recipe.id, status: 'planned', change: publicChange(c) });
       emit({ type: 'recipe-end', host, recipe: rp.recipe.id, status: rp.changes.length ? 'changed' : 'ok', changes: rp.changes.length });
     }
@@ -235,7 +254,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   if (opts.mode === 'check') {
     const verified = await runVerify(plan, 0, emit, undefined);
     for (const rp of plan.recipes) {
-      emit({ type: 'recipe-start', host, recipe: rp.recipe.id, title: rp.recipe.title });
+      startRecipe(rp);
       for (const c of rp.changes) emit({ type: 'change', host, recipe: rp.recipe.id, status: 'planned', change: publicChange(c) });
       const bad = verified.failedBy.get(rp.recipe.id) ?? 0;
       emit({ type: 'recipe-end', host, recipe: rp.recipe.id, status: rp.changes.length || bad ? 'changed' : 'ok', changes: rp.changes.length });
@@ -256,7 +275,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     if (opts.signal?.aborted) {
       return result({ status: 'interrupted', changed: applied, error: `${host}: interrupted before recipe ${recipeId}` });
     }
-    emit({ type: 'recipe-start', host, recipe: recipeId, title: rp.recipe.title });
+    startRecipe(rp);
     if (rp.changes.length === 0) {
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'ok', changes: 0 });
       continue;

@@ -22,6 +22,7 @@ function deferred<T>(): Deferred<T> {
 interface RecipeState {
   readonly end: Deferred<{ status: string; error?: string; changes: number }>;
   readonly lines: string[];
+  warnings: number;
   task?: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
 }
 
@@ -82,7 +83,7 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
   const recipeState = (h: HostState, id: string): RecipeState => {
     let r = h.recipes.get(id);
     if (!r) {
-      r = { end: deferred(), lines: [] };
+      r = { end: deferred(), lines: [], warnings: 0 };
       h.recipes.set(id, r);
     }
     return r;
@@ -111,7 +112,7 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
               const end = await Promise.race([r.end.promise, h.end.promise.then((e) => ({ status: 'skipped', changes: 0, error: e.error }))]);
               if (end.status === 'failed') throw new Error(redact(end.error ?? 'failed'));
               if (end.status === 'skipped') rt.skip(`${id}: not reached`);
-              else rt.title = `${id}: ${statusWord(mode, end.status)}${end.changes ? ` (${end.changes})` : ''}`;
+              else rt.title = `${id}: ${statusWord(mode, end.status)}${end.changes ? ` (${end.changes})` : ''}${r.warnings ? `, ${r.warnings} warning${r.warnings > 1 ? 's' : ''} (in the recap)` : ''}`;
             },
           })),
           { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } },
@@ -149,6 +150,13 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
       case 'change': {
         const r = recipeState(h!, e.recipe);
         r.lines.push(redact(`${e.status === 'failed' ? '✖' : e.status === 'planned' ? '~' : '✔'} ${e.change.summary}`));
+        if (r.task) r.task.output = r.lines.slice(-8).join('\n');
+        break;
+      }
+      case 'warning': {
+        const r = recipeState(h!, e.recipe);
+        r.warnings++;
+        r.lines.push(redact(`⚠ ${e.message}`));
         if (r.task) r.task.output = r.lines.slice(-8).join('\n');
         break;
       }

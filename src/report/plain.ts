@@ -16,6 +16,9 @@ export function plainSink(write: (line: string) => void, mode: Mode = 'install')
       case 'change':
         if (e.status !== 'planned') say(e.host, `${e.recipe}: ${e.status === 'applied' ? 'changed' : 'FAILED'}: ${e.change.summary}`);
         break;
+      case 'warning':
+        say(e.host, `${e.recipe}: warning: ${e.message}`);
+        break;
       case 'verify':
         if (!e.ok) say(e.host, `${e.recipe}: verify "${e.check}" failed: ${e.detail ?? ''}`);
         break;

@@ -28,6 +28,8 @@ export function planPrinter(write: (text: string) => void, opts: { diffs: boolea
       const after = e.change.after?.length ? `  (after: ${e.change.after.join('; ')})` : '';
       write(redact(`${e.host}  ${e.recipe}  ${paint('33', '~')} ${e.change.summary}${after}`) + '\n');
       if (opts.diffs && e.change.diff) write(redact(colorDiff(e.change.diff.replace(/\n?$/, '\n'))));
+    } else if (e.type === 'warning') {
+      write(redact(`${e.host}  ${e.recipe}  ${paint('35', 'warning:')} ${e.message}`) + '\n');
     } else if (e.type === 'verify' && !e.ok) {
       write(redact(`${e.host}  ${e.recipe}  ${paint('31', '!')} verify "${e.check}" failed: ${e.detail ?? ''}`) + '\n');
     }

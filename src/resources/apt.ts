@@ -1,6 +1,9 @@
 /**
  * Debian packages installed. Facts come from dpkg's database only (no apt
- * calls, no network), so a converged host costs one dpkg-query.
+ * calls, no network), so a converged host costs one dpkg-query. When an
+ * install is planned while cloud-init runs or another process holds the dpkg
+ * lock (first boot of a cloud host: unattended-upgrades, cloud-init),
+ * planning says so: the apt step waits for them (prelude: PANEL_APT_WAIT).
  */
 import { quote, sh } from '../shell.js';
 import type { AptOptions } from './api.js';
@@ -10,7 +13,13 @@ import { noStdin, tailOf } from './util.js';
 export interface AptFacts {
   /** Packages (by name, without :arch) whose status is `install ok installed`. */
   readonly installed: ReadonlySet<string>;
+  /** `NAME (pid N)` of the process holding dpkg's lock, when one does. */
+  readonly lockHolder: string | undefined;
+  readonly cloudInitRunning: boolean;
 }
+
+/** The prelude's PANEL_APT_WAIT default, for messages. */
+const APT_WAIT_MINUTES = 10;
 
 const PKG = /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 
@@ -24,22 +33,41 @@ export class AptResource implements Resource<AptFacts> {
   facts(): string {
     // dpkg-query exits 1 for packages it has never heard of; that is "absent", not an error.
     const names = this.packages.map((p) => p.replace(/[:=].*$/, ''));
-    return noStdin(`dpkg-query -W -f='\${Package} \${Status}\\n' ${names.map((n) => quote(n)).join(' ')} 2>/dev/null | sed 's/^/pkg=/'\ntrue`);
+    return noStdin(
+      [
+        `dpkg-query -W -f='\${Package} \${Status}\\n' ${names.map((n) => quote(n)).join(' ')} 2>/dev/null | sed 's/^/pkg=/'`,
+        `__h=$(panel_dpkg_lock_holder); [ -z "$__h" ] || printf 'lock=%s\\n' "$__h"`,
+        `panel_cloud_init_running && echo cloudinit=running`,
+        'true',
+      ].join('\n'),
+    );
   }
   parse(out: FactOutput): AptFacts {
     if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);
     const installed = new Set<string>();
+    let lockHolder: string | undefined;
+    let cloudInitRunning = false;
     for (const line of out.stdout.split('\n')) {
       if (line === '') continue;
+      if (line.startsWith('lock=')) {
+        lockHolder = line.slice(5);
+        continue;
+      }
+      if (line === 'cloudinit=running') {
+        cloudInitRunning = true;
+        continue;
+      }
       const m = /^pkg=(\S+) (\S+) (\S+) (\S+)$/.exec(line);
       if (!m) throw new Error(`${this.key}: unexpected dpkg-query output: ${JSON.stringify(line.slice(0, 120))}`);
       if (m[4] === 'installed') installed.add((m[1] as string).replace(/:.*$/, ''));
     }
-    return { installed };
+    return { installed, lockHolder, cloudInitRunning };
   }
-  plan(f: AptFacts, _ctx: PlanContext): Change[] {
+  plan(f: AptFacts, ctx: PlanContext): Change[] {
     const missing = this.packages.filter((p) => !f.installed.has(p.replace(/[:=].*$/, '')));
     if (missing.length === 0) return [];
+    if (f.cloudInitRunning) ctx.warn?.(`cloud-init is still running (first boot): apt steps wait for it to finish (up to ${APT_WAIT_MINUTES} min)`);
+    if (f.lockHolder) ctx.warn?.(`the dpkg lock is held by ${f.lockHolder}: apt steps wait for it (up to ${APT_WAIT_MINUTES} min)`);
     return [
       {
         resource: this.key,

@@ -409,23 +409,62 @@ panel_fetch_verified() {
   printf '%s\n' "$c"
 }
 
-# panel_apt_install PKG...: noninteractive install that waits for the dpkg
-# lock, runs apt-get update only when the lists are missing or older than a
-# day (or a package is not found), and reports apt's last stderr lines.
+# How long apt steps wait, in all, for cloud-init and the dpkg lock (seconds).
+: "\${PANEL_APT_WAIT:=600}"
+
+# panel_dpkg_lock_holder -> "NAME (pid N)" of the process holding one of
+# dpkg's or apt's locks (read from /proc/locks, so nothing is locked or
+# written), or nothing when they are free.
+panel_dpkg_lock_holder() {
+  local f ino pid name
+  for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock; do
+    [ -e "$f" ] || continue
+    ino=$(stat -c %i -- "$f" 2>/dev/null) || continue
+    pid=$(awk -v ino="$ino" '$2 != "->" { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9a-f]+:[0-9a-f]+:[0-9]+$/) { n = split($i, d, ":"); if (d[n] == ino) { print $(i - 1); exit } } }' /proc/locks 2>/dev/null)
+    [ -n "$pid" ] || continue
+    name=$(cat "/proc/$pid/comm" 2>/dev/null) || name=
+    if [ -n "$name" ] && [ "$pid" -gt 0 ] 2>/dev/null; then printf '%s (pid %s)\n' "$name" "$pid"; else echo 'a process outside this view'; fi
+    return 0
+  done
+}
+
+# panel_cloud_init_running: true while cloud-init has not finished (first boot).
+panel_cloud_init_running() {
+  command -v cloud-init >/dev/null 2>&1 && [ -d /run/cloud-init ] && [ ! -e /run/cloud-init/disabled ] && [ ! -e /run/cloud-init/result.json ]
+}
+
+# panel_apt_ready DEADLINE: wait for cloud-init to finish (it installs packages
+# at first boot) until DEADLINE (epoch seconds); a clear failure after it.
+panel_apt_ready() {
+  local left
+  if panel_cloud_init_running; then
+    left=$(( $1 - $(date +%s) )); [ "$left" -gt 0 ] || left=1
+    if ! timeout "$left" cloud-init status --wait >/dev/null 2>&1 </dev/null && panel_cloud_init_running; then
+      printf 'panel: cloud-init is still running after %s s (first boot), so apt cannot be used yet: see "cloud-init status --long", then run panel again\n' "$PANEL_APT_WAIT" >&2
+      return 1
+    fi
+  fi
+}
+
+# panel_apt_install PKG...: noninteractive install that waits for cloud-init and
+# the dpkg lock (up to PANEL_APT_WAIT s), runs apt-get update only when the
+# lists are missing or older than a day (or a package is not found), and
+# reports apt's last stderr lines.
 panel_apt_install() {
   local deadline lists_age out rc updated=0
-  export DEBIAN_FRONTEND=noninteractive
-  deadline=$(( $(date +%s) + 600 ))
+  deadline=$(( $(date +%s) + PANEL_APT_WAIT ))
+  panel_apt_ready "$deadline" || return 1
   lists_age=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1)
-  if [ -z "$lists_age" ]; then panel_apt_get update || return 1; updated=1; fi
+  if [ -z "$lists_age" ]; then panel_apt_get_until "$deadline" update || return 1; updated=1; fi
   while :; do
-    out=$(apt-get -o DPkg::Lock::Timeout=300 -y -q install --no-install-recommends "$@" 2>&1 </dev/null); rc=$?
+    out=$(panel_apt_run "$deadline" -y install --no-install-recommends "$@"); rc=$?
     [ $rc -eq 0 ] && return 0
-    if printf '%s' "$out" | grep -qE 'Could not get lock|Unable to lock|is another process using it' && [ "$(date +%s)" -lt "$deadline" ]; then
-      sleep 3; continue
+    if panel_apt_locked "$out"; then
+      if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
+      panel_apt_lock_failure "install $*"; return 1
     fi
     if [ $updated = 0 ] && printf '%s' "$out" | grep -qE 'Unable to locate package|has no installation candidate|404 +Not Found|Failed to fetch'; then
-      panel_apt_get update || return 1; updated=1; continue
+      panel_apt_get_until "$deadline" update || return 1; updated=1; continue
     fi
     printf 'panel: apt-get install %s failed (exit %s):\n%s\n' "$*" "$rc" "$(printf '%s\n' "$out" | panel_tail 8)" >&2
     return 1
@@ -433,12 +472,43 @@ panel_apt_install() {
 }
 
 panel_apt_get() {
-  local out rc deadline
-  deadline=$(( $(date +%s) + 600 ))
+  local deadline
+  deadline=$(( $(date +%s) + PANEL_APT_WAIT ))
+  panel_apt_ready "$deadline" || return 1
+  panel_apt_get_until "$deadline" "$@"
+}
+
+# panel_apt_run DEADLINE ARGS...: apt-get ARGS, waiting for the lock until DEADLINE; prints apt's output.
+# needrestart (Ubuntu 22.04+) would ask which services to restart, from an apt
+# hook with no terminal: NEEDRESTART_SUSPEND skips it during panel's runs (panel
+# restarts what its own changes need), NEEDRESTART_MODE=a keeps it from asking
+# should a hook run it anyway.
+panel_apt_run() {
+  local left
+  left=$(( $1 - $(date +%s) )); [ "$left" -gt 0 ] || left=0
+  shift
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a NEEDRESTART_SUSPEND=1 \
+    apt-get -o DPkg::Lock::Timeout="$left" -q "$@" 2>&1 </dev/null
+}
+
+panel_apt_locked() { printf '%s' "$1" | grep -qE 'Could not get lock|Unable to lock|is another process using it|Unable to acquire the dpkg frontend lock'; }
+
+panel_apt_lock_failure() {
+  local holder
+  holder=$(panel_dpkg_lock_holder)
+  printf 'panel: apt-get %s: the dpkg lock is still held after %s s%s: let it finish (or stop it), then run panel again\n' "$1" "$PANEL_APT_WAIT" "\${holder:+ by $holder}" >&2
+}
+
+panel_apt_get_until() {
+  local deadline=$1 out rc
+  shift
   while :; do
-    out=$(apt-get -o DPkg::Lock::Timeout=300 -q "$@" 2>&1 </dev/null); rc=$?
+    out=$(panel_apt_run "$deadline" "$@"); rc=$?
     [ $rc -eq 0 ] && return 0
-    if printf '%s' "$out" | grep -qE 'Could not get lock|Unable to lock' && [ "$(date +%s)" -lt "$deadline" ]; then sleep 3; continue; fi
+    if panel_apt_locked "$out"; then
+      if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
+      panel_apt_lock_failure "$*"; return 1
+    fi
     printf 'panel: apt-get %s failed (exit %s):\n%s\n' "$*" "$rc" "$(printf '%s\n' "$out" | panel_tail 8)" >&2
     return 1
   done

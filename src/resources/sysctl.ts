@@ -1,64 +1,120 @@
 /**
- * A kernel parameter: the runtime value (sysctl -w) and its line in a
- * drop-in under /etc/sysctl.d (so it survives a reboot). The file is
- * rewritten with every line for the key replaced by one — never appended
+ * A kernel parameter: the runtime value (sysctl -w) and a drop-in under
+ * /etc/sysctl.d that sets it at boot. The drop-in is panel's WHOLE file: its
+ * content is exactly the one line (plus a header), so anything else in it —
+ * an appended `net.ipv4.ip_forward=0`, a second line for the key — is drift
+ * that `plan`/`check` show as a diff and `install` removes. Never appended
  * to, which is how upstream installers end up with duplicate lines.
+ *
+ * At boot systemd-sysctl reads every *.conf of the sysctl.d directories in
+ * file-name order (a name in /etc masks the same name elsewhere), the last
+ * value wins; on Debian /etc/sysctl.conf is read as /etc/sysctl.d/99-sysctl.conf,
+ * which sorts after 99-panel.conf. A later file that sets the key to another
+ * value is not panel's to edit: planning warns, naming that file.
  */
 import { sh } from '../shell.js';
 import type { SysctlOptions } from './api.js';
+import { file, type FileFacts, type FileResource, parseFileFacts } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { noStdin, one, parseKv } from './util.js';
+
+/** A later file that sets the key (or an alias of it). */
+export interface SysctlOverride {
+  /** The file as systemd-sysctl reads it (the link name for a symlink). */
+  readonly path: string;
+  /** Where a symlink leads, when it is one (e.g. /etc/sysctl.conf). */
+  readonly target: string | undefined;
+  readonly value: string;
+  /** The name it uses: the key itself or an alias (net.ipv4.ip_forward). */
+  readonly key: string;
+}
 
 export interface SysctlFacts {
   /** `sysctl -n` output, whitespace-normalised; undefined when the key does not exist. */
   readonly runtime: string | undefined;
-  /** Values of the lines for this key in the drop-in, in order. */
-  readonly fileValues: readonly string[];
-  readonly fileExists: boolean;
+  readonly file: FileFacts;
+  /** Files read after the drop-in at boot that set this key, in reading order. */
+  readonly overrides: readonly SysctlOverride[];
 }
 
 const KEY = /^[a-z0-9_]+([./][A-Za-z0-9_@:-]+)+$/;
 const norm = (v: string): string => v.trim().split(/\s+/).join(' ');
 
+/** Names of one knob: setting either sets the other. */
+const ALIASES: Readonly<Record<string, readonly string[]>> = {
+  'net.ipv4.ip_forward': ['net.ipv4.conf.all.forwarding'],
+  'net.ipv4.conf.all.forwarding': ['net.ipv4.ip_forward'],
+};
+
+/** systemd-sysctl's directories, in precedence order for files of the same name. */
+const SYSCTL_DIRS = ['/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d'];
+
+/**
+ * Prints `override=VALUE<TAB>PATH<TAB>TARGET<TAB>KEY` for every file read after FILE's
+ * name that sets one of KEYS (space-separated), then /etc/sysctl.conf when no
+ * sysctl.d link already covers it (procps' `sysctl --system` reads it last).
+ */
+const OVERRIDES = String.raw`
+__me=\${__file##*/}
+__later=$( { for __d in ${SYSCTL_DIRS.join(' ')}; do for __f in "$__d"/*.conf; do [ -f "$__f" ] && printf '%s\t%s\n' "\${__f##*/}" "$__f"; done; done; } \
+  | LC_ALL=C awk -F'\t' '!seen[$1]++' | LC_ALL=C sort -t "$(printf '\t')" -k1,1 | LC_ALL=C awk -F'\t' -v me="$__me" '$1 > me { print $2 }')
+__linked=0
+for __f in $__later /etc/sysctl.conf; do
+  [ -f "$__f" ] || continue
+  __t=$(readlink -f -- "$__f")
+  if [ "$__f" = /etc/sysctl.conf ]; then [ $__linked = 0 ] || continue; __t=; elif [ "$__t" = /etc/sysctl.conf ]; then __linked=1; fi
+  [ "$__t" = "$__f" ] && __t=
+  KEYS="$__keys" awk -F= '
+    BEGIN { n = split(ENVIRON["KEYS"], ks, " "); for (i = 1; i <= n; i++) want[ks[i]] = 1 }
+    { k = $1; gsub(/^[ \t-]+|[ \t]+$/, "", k); gsub(/\//, ".", k) }
+    k in want { v = substr($0, index($0, "=") + 1); gsub(/^[ \t]+|[ \t]+$/, "", v); gsub(/[ \t]+/, " ", v); last = v; lastk = k; found = 1 }
+    END { if (found) printf "override=%s\t%s\t%s\t%s\n", last, FILE, TARGET, lastk }' FILE="$__f" TARGET="$__t" "$__f"
+done
+`.replace(/\\\$\{/g, '${');
+
 export class SysctlResource implements Resource<SysctlFacts> {
   readonly key: string;
-  readonly file: string;
+  readonly path: string;
+  readonly dropIn: FileResource;
   constructor(readonly o: SysctlOptions) {
     this.key = `sysctl:${o.key}`;
-    this.file = o.file ?? '/etc/sysctl.d/99-panel.conf';
+    this.path = o.file ?? '/etc/sysctl.d/99-panel.conf';
+    this.dropIn = file({
+      path: this.path,
+      content: `# Written by panel, which owns this whole file: any other line here is drift that panel removes.\n# To set another value, use a file of your own.\n${o.key} = ${norm(o.value)}\n`,
+    });
   }
   facts(): string {
+    const keys = [this.o.key, ...(ALIASES[this.o.key] ?? [])].join(' ');
     return noStdin(
       [
         sh`if __v=$(sysctl -n ${this.o.key} 2>/dev/null); then echo "runtime=$(printf '%s' "$__v" | tr '\\t\\n' '  ')"; else echo runtime=-; fi`,
-        sh`if [ -f ${this.file} ]; then echo file=1; K=${this.o.key} awk -F= '{ k=$1; gsub(/^[ \\t-]+|[ \\t]+$/, "", k); gsub(/\\//, ".", k) } k == ENVIRON["K"] { v=substr($0, index($0, "=") + 1); gsub(/^[ \\t]+|[ \\t]+$/, "", v); print "line=" v }' ${this.file}; else echo file=0; fi`,
-        'true',
+        sh`__file=${this.path}; __keys=${keys}`,
+        OVERRIDES,
+        this.dropIn.facts(),
       ].join('\n'),
     );
   }
   parse(out: FactOutput): SysctlFacts {
-    const kv = parseKv(this.key, out);
+    const own: string[] = [];
+    const rest: string[] = [];
+    for (const line of out.stdout.split('\n')) (/^(runtime|override)=/.test(line) ? own : rest).push(line);
+    const kv = parseKv(this.key, { stdout: own.join('\n'), code: out.code });
     const runtime = one(this.key, kv, 'runtime');
+    const overrides = (kv.get('override') ?? []).map((l): SysctlOverride => {
+      const [value = '', path = '', target = '', key = this.o.key] = l.split('\t');
+      if (!path.startsWith('/')) throw new Error(`${this.key}: unexpected override fact: ${JSON.stringify(l.slice(0, 120))}`);
+      return { path, target: target === '' ? undefined : target, value: norm(value), key };
+    });
     return {
       runtime: runtime === '-' ? undefined : norm(runtime),
-      fileValues: (kv.get('line') ?? []).map(norm),
-      fileExists: one(this.key, kv, 'file') === '1',
+      file: parseFileFacts(this.key, { stdout: rest.join('\n'), code: out.code }),
+      overrides,
     };
   }
-  plan(f: SysctlFacts, _ctx: PlanContext): Change[] {
+  plan(f: SysctlFacts, ctx: PlanContext): Change[] {
     const want = norm(this.o.value);
-    const changes: Change[] = [];
-    const fv = f.fileValues;
-    if (fv.length !== 1 || fv[0] !== want) {
-      const reason = !f.fileExists
-        ? 'absent'
-        : fv.length === 0
-          ? `${this.o.key} line missing`
-          : fv.length > 1
-            ? `${fv.length} lines for ${this.o.key}`
-            : `${this.o.key} = ${fv[0]} → ${want}`;
-      changes.push({ resource: this.key, action: 'update', target: this.file, reason, records: [{ kind: 'file', path: this.file, existed: f.fileExists }], script: this.fileScript(want) });
-    }
+    const changes = this.dropIn.plan(f.file, ctx).map((c) => ({ ...c, resource: this.key }));
     if (f.runtime !== want) {
       changes.push({
         resource: this.key,
@@ -69,12 +125,12 @@ export class SysctlResource implements Resource<SysctlFacts> {
         script: sh`sysctl -q -w ${`${this.o.key}=${this.o.value}`} >/dev/null || exit 1`,
       });
     }
+    for (const o of f.overrides) {
+      if (o.value === want) continue;
+      const name = o.target ? `${o.target} (read as ${o.path})` : o.path;
+      ctx.warn?.(`${name} sets ${o.key} = ${o.value}, and it is read after ${this.path}, so after a reboot ${this.o.key} will be ${o.value}, not ${want}: remove that line or set it to ${want}`);
+    }
     return changes;
-  }
-  /** Rewrite the drop-in: every other line kept, all lines for the key replaced by one at the end. */
-  private fileScript(want: string): string {
-    const fill = sh`if [ -f ${this.file} ]; then K=${this.o.key} awk -F= '{ k=$1; gsub(/^[ \\t-]+|[ \\t]+$/, "", k); gsub(/\\//, ".", k) } k != ENVIRON["K"]' ${this.file}; fi; printf '%s = %s\\n' ${this.o.key} ${want}`;
-    return sh`panel_write ${this.file} 0644 root root always '' ${fill} || exit 1`;
   }
 }
 

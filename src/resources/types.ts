@@ -87,6 +87,13 @@ export interface PlanContext {
   readonly planned: readonly Change[];
   /** The host state record as the facts round trip read it (absent: nothing recorded yet). */
   readonly state?: HostState;
+  /**
+   * Tell the user something that is not a change and not a failure (shown by
+   * every sink, repeated on every run while it holds). Identical messages of
+   * one host are shown once. Optional so that a bare `{ planned }` (unit
+   * tests) stays a valid context; the engine always provides it.
+   */
+  readonly warn?: (message: string) => void;
 }
 
 /** One resource naming another (e.g. a service's `restartOn`), checked by the engine at plan time. */

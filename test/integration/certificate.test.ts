@@ -66,7 +66,6 @@ function args(cmd: string, host: TestHost, names: readonly string[], recipes: st
     '--acme-ca', bed.acme.caFile,
     '--json',
     ...(recipes ? ['--recipes', recipes] : []),
-    '--set', 'base.kernelModules=overlay',
     ...(cmd === 'install' ? ['--yes'] : []),
     ...extra,
   ];

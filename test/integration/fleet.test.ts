@@ -289,8 +289,7 @@ test('Ctrl-C mid-apply: hosts in flight finish their step, the rest are marked i
   }
   const idle = ['host3', 'host4', 'host5', 'host6'];
   const idleTrees = new Map(await Promise.all(idle.map(async (n) => [n, await tree(n)] as const)));
-  // base's kernel modules are off: demo declares the overlay module itself.
-  const recipes = ['--recipes', 'base,demo', '--set', 'base.kernelModules='];
+  const recipes = ['--recipes', 'base,demo'];
 
   const child = spawn(process.execPath, [join(packageRoot, 'bin', 'panel.js'), 'install', '-i', 'fleet.yaml', '--concurrency', '2', ...recipes], {
     cwd,

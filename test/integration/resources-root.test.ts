@@ -154,17 +154,17 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
     assert.deepEqual((await converge(exec, [given])).second, []);
   });
 
-  it('sysctl: duplicate drop-in lines collapse to one, runtime set', async () => {
+  it('sysctl: the drop-in is panel\'s whole file (other lines and duplicates are drift), runtime set', async () => {
     const f = '/etc/sysctl.d/99-panel.conf';
     await sh(`printf '# keep me\\nnet.ipv4.conf.all.forwarding=0\\nvm.swappiness = 10\\n net.ipv4.conf.all.forwarding = 1\\n' > ${f}`);
     const r = sysctl({ key: 'net.ipv4.conf.all.forwarding', value: '1' });
     const { first, second } = await converge(exec, [r]);
     assert.deepEqual(
       first.map((c) => c.reason),
-      ['2 lines for net.ipv4.conf.all.forwarding', 'runtime 0 → 1'],
+      ['content differs', 'runtime 0 → 1'],
     );
     assert.deepEqual(second.map((c) => c.reason), ['runtime 0 → 1'], 'each nspawn run gets a fresh network namespace');
-    assert.equal(readFileSync(join(root, f.slice(1)), 'utf8'), '# keep me\nvm.swappiness = 10\nnet.ipv4.conf.all.forwarding = 1\n');
+    assert.equal(readFileSync(join(root, f.slice(1)), 'utf8'), r.dropIn.spec.content.toString());
   });
 
   it('download: installs from a file:// URL, verifies, caches, refuses a mismatch', async () => {

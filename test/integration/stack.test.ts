@@ -45,8 +45,6 @@ function args(cmd: 'install' | 'plan' | 'check', extra: readonly string[] = []):
     ...mirrorArgs(bed),
     '--recipes', 'faasd',
     '--json',
-    // The testbed kernel has no br_netfilter module (neither loadable nor built in).
-    '--set', 'base.kernelModules=overlay',
     ...(cmd === 'install' ? ['--yes'] : []),
     ...extra,
   ];

@@ -24,3 +24,9 @@ test('parseHostInfo maps architectures and flags', () => {
   const dir = tempDir('hi-');
   writeFileSync(join(dir, 'x'), '');
 });
+
+test('nameservers: loopback stubs left out, in order, once (which file is read: test/integration/hostfix)', () => {
+  const info = parseHostInfo('osId=ubuntu\nnameserver=127.0.0.53\nnameserver=10.0.0.2\nnameserver=2001:db8::53\nnameserver=10.0.0.2\nnameserver=::1\n');
+  assert.deepEqual(info.nameservers, ['10.0.0.2', '2001:db8::53']);
+  assert.deepEqual(parseHostInfo('osId=debian\n').nameservers, []);
+});

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import type { EngineEvent, HostResult } from '../../src/engine/events.js';
 import { ndjsonSink } from '../../src/report/ndjson.js';
 import { plainSink } from '../../src/report/plain.js';
+import { planPrinter } from '../../src/report/plan-printer.js';
 import { formatRecap, summaryLine } from '../../src/report/recap.js';
 import { MASK, Secret } from '../../src/secret.js';
 
@@ -121,4 +122,20 @@ test('plain lines: every line is prefixed with its host; failures carry their ca
     '[web1] demo: changed: create /x (absent)\n',
     '[db1] failed in 1.2s: db1: root@10.0.0.3:22: connect ECONNREFUSED\n',
   ]);
+});
+
+test('warnings: plain lines, the plan printer, NDJSON and the recap each show them with host and recipe', () => {
+  const w: EngineEvent = { type: 'warning', host: 'web1', recipe: 'base', message: '/etc/sysctl.conf sets net.ipv4.ip_forward = 0' };
+  const plain: string[] = [];
+  plainSink((l) => plain.push(l))(w);
+  assert.deepEqual(plain, ['[web1] base: warning: /etc/sysctl.conf sets net.ipv4.ip_forward = 0\n']);
+  const printed: string[] = [];
+  planPrinter((t) => printed.push(t), { diffs: true, color: false })(w);
+  assert.deepEqual(printed, ['web1  base  warning: /etc/sysctl.conf sets net.ipv4.ip_forward = 0\n']);
+  const json: string[] = [];
+  ndjsonSink((l) => json.push(l))(w);
+  assert.deepEqual({ ...JSON.parse(json[0]!), ts: undefined }, { ...w, ts: undefined });
+  const recap = formatRecap('install', [result('web1', { warnings: [w.message] }), result('web2')]);
+  assert.match(recap, /^web1: warning: \/etc\/sysctl\.conf sets net\.ipv4\.ip_forward = 0$/m);
+  assert.doesNotMatch(recap, /web2: warning/);
 });

@@ -8,7 +8,7 @@ import type { HostInfo } from '../../../src/host-info.js';
 import type { ExecResult, Transport } from '../../../src/transport/types.js';
 
 const SUM = 'd'.repeat(64);
-const info: HostInfo = { osId: 'debian', osVersion: '12', osPretty: 'Debian 12', arch: 'arm64', rawArch: 'arm64', ipv6: false, systemd: true, hostname: 'h1' };
+const info: HostInfo = { osId: 'debian', osVersion: '12', osPretty: 'Debian 12', arch: 'arm64', rawArch: 'arm64', ipv6: false, systemd: true, hostname: 'h1', nameservers: [] };
 const config: HostConfig = { name: 'h1', connection: { kind: 'local' }, groups: [], recipes: [], params: {}, domains: [], acme: { directory: LETS_ENCRYPT }, progressDir: '/var/lib/panel', mirror: 'http://m.test' };
 
 /** A host whose only behaviour is answering the fallback fetch. */

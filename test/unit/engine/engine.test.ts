@@ -281,3 +281,26 @@ test('state record: declared records and pending restarts reach state.json at th
   const again = await run('plan', new Map<string, Recipe>([['rec', recipe('rec', () => [rec])]]), ['rec']);
   assert.equal(again.result.changed, 0);
 });
+
+test('a warning raised while planning is an event after its recipe starts, once per host, in every mode, and in the result', async () => {
+  const warner = (message: string): Resource<null> => ({
+    key: `warner:${message}`,
+    facts: () => 'true',
+    parse: () => null,
+    plan: (_f, ctx) => {
+      ctx.warn?.(message);
+      return [];
+    },
+  });
+  // b's resources raise 'held' again (shown once per host) and 'other'.
+  const reg = new Map<string, Recipe>([
+    ['a', recipe('a', () => [warner('held'), marker('w1', 'x')])],
+    ['b', recipe('b', () => [{ ...warner('held'), key: 'warner:held-again' }, warner('other')], ['a'])],
+  ]);
+  for (const mode of ['plan', 'install', 'check'] as const) {
+    const { result, events } = await run(mode, reg, ['b']);
+    const seen = events.flatMap((e) => (e.type === 'recipe-start' || e.type === 'warning' ? [e.type === 'warning' ? `${e.recipe}: ${e.message}` : `start ${e.recipe}`] : []));
+    assert.deepEqual(seen, ['start a', 'a: held', 'start b', 'b: other'], mode);
+    assert.deepEqual(result.warnings, ['held', 'other'], mode);
+  }
+});

@@ -217,7 +217,7 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   assert.equal(existsSync(sitePath), true);
 });
 
-const debian: HostInfo = { osId: 'debian', osVersion: '12', osPretty: 'Debian 12', arch: 'amd64', rawArch: 'amd64', ipv6: false, systemd: true, hostname: 'h1' };
+const debian: HostInfo = { osId: 'debian', osVersion: '12', osPretty: 'Debian 12', arch: 'amd64', rawArch: 'amd64', ipv6: false, systemd: true, hostname: 'h1', nameservers: [] };
 
 test('nginx recipe: default site replaced before apt, site, service reloading on changes', () => {
   const params = nginxParams.parse({});

@@ -7,13 +7,14 @@ import base from '../../../recipes/base.js';
 import bridge from '../../../recipes/bridge.js';
 import cni from '../../../recipes/cni.js';
 import containerd from '../../../recipes/containerd.js';
-import faasd from '../../../recipes/faasd.js';
+import faasd, { containerNameservers } from '../../../recipes/faasd.js';
 import { recipes } from '../../../recipes/index.js';
 import { hostRefusal, osVerdict } from '../../../recipes/os.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
 import type { RecipeContext, Recipe } from '../../../src/engine/recipe.js';
 import type { HostInfo } from '../../../src/host-info.js';
 import { artifactSource, ArtifactSet, locateArtifact, type ResolvedArtifact } from '../../../src/artifacts/index.js';
+import type { FileResource } from '../../../src/resources/file.js';
 import { Secret } from '../../../src/secret.js';
 import { tempDir } from '../../support/temp.js';
 
@@ -26,6 +27,7 @@ const debian: HostInfo = {
   ipv6: true,
   systemd: true,
   hostname: 'h1',
+  nameservers: [],
 };
 
 const SUM = 'f'.repeat(64);
@@ -103,13 +105,12 @@ test('OS refusal: CentOS, Ubuntu 18.04, s390x and no systemd are refused before 
   assert.ok(base.precheck?.(ctx(base, { ...debian, osId: 'centos', osVersion: '7' }, config())));
 });
 
-test('base: packages, forwarding sysctl, overlay and br_netfilter', () => {
+test('base: packages, forwarding sysctl, overlay (faasd does not need br_netfilter)', () => {
   const k = keys(base);
   assert.ok(k.some((x) => x.startsWith('apt:') && x.includes('runc') && x.includes('bridge-utils') && x.includes('iptables')));
   assert.ok(k.includes('sysctl:net.ipv4.conf.all.forwarding'));
-  assert.ok(k.includes('kmod:overlay'));
-  assert.ok(k.includes('kmod:br_netfilter'));
-  assert.deepEqual(keys(base, debian, config(), { kernelModules: 'overlay' }).filter((x) => x.startsWith('kmod:')), ['kmod:overlay']);
+  assert.deepEqual(k.filter((x) => x.startsWith('kmod:')), ['kmod:overlay']);
+  assert.deepEqual(keys(base, debian, config(), { kernelModules: 'overlay,br_netfilter' }).filter((x) => x.startsWith('kmod:')), ['kmod:overlay', 'kmod:br_netfilter']);
   assert.equal(base.params.safeParse({ kernelModules: 'overlay,../x' }).success, false);
 });
 
@@ -197,4 +198,14 @@ test('verify checks never put the password on a command line', () => {
 test('params: bad versions are rejected by the schema', () => {
   assert.equal(containerd.params.safeParse({ version: '1.7.27; reboot' }).success, false);
   assert.equal(faasd.params.safeParse({ nameservers: ['not-an-ip'] }).success, false);
+});
+
+test('faasd resolv.conf: the host\'s upstream IPv4 servers, 8.8.8.8 only as the last fallback, the parameter overrides', () => {
+  assert.deepEqual(containerNameservers({ nameservers: ['10.0.0.2', '2001:db8::53', '10.0.0.3', '10.0.0.4', '10.0.0.5'] }, undefined), ['10.0.0.2', '10.0.0.3', '10.0.0.4']);
+  assert.deepEqual(containerNameservers({ nameservers: ['2001:db8::53'] }, undefined), ['8.8.8.8']);
+  assert.deepEqual(containerNameservers({ nameservers: [] }, undefined), ['8.8.8.8']);
+  assert.deepEqual(containerNameservers({ nameservers: ['10.0.0.2'] }, ['1.1.1.1']), ['1.1.1.1']);
+  const resolv = faasd.resources(ctx(faasd, { ...debian, nameservers: ['192.0.2.53'] }, config())).find((r) => r.key === 'file:/var/lib/faasd/resolv.conf');
+  assert.equal((resolv as FileResource | undefined)?.spec.content.toString(), 'nameserver 192.0.2.53\n');
+  assert.ok(faasd.resources(ctx(faasd, debian, config())).some((r) => r.key === 'ufw:allow in on openfaas0 port 8081/tcp'));
 });

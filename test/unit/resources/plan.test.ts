@@ -17,6 +17,7 @@ import {
   service,
   sysctl,
   template,
+  ufwAllowIn,
   unit,
   type Change,
   type FileFacts,
@@ -140,7 +141,21 @@ describe('apt', () => {
     assert.deepEqual(r.plan(f, none).map((c) => [c.action, c.target, c.reason]), [['install', 'iptables runc', 'not installed']]);
     assert.throws(() => r.parse({ stdout: 'dpkg-query: error\n', code: 0 }), /unexpected dpkg-query output/);
   });
-  it('converged', () => assert.deepEqual(r.plan({ installed: new Set(['curl', 'runc', 'iptables']) }, none), []));
+  it('converged', () => assert.deepEqual(r.plan({ installed: new Set(['curl', 'runc', 'iptables']), lockHolder: undefined, cloudInitRunning: false }, none), []));
+  it('a held dpkg lock and a running cloud-init are warnings, only when an install is planned', () => {
+    const out = 'pkg=curl install ok installed\nlock=unattended-upgr (pid 812)\ncloudinit=running\n';
+    const f = r.parse({ stdout: out, code: 0 });
+    assert.equal(f.lockHolder, 'unattended-upgr (pid 812)');
+    const warnings: string[] = [];
+    assert.equal(r.plan(f, { planned: [], warn: (m) => warnings.push(m) }).length, 1);
+    assert.deepEqual(warnings, [
+      'cloud-init is still running (first boot): apt steps wait for it to finish (up to 10 min)',
+      'the dpkg lock is held by unattended-upgr (pid 812): apt steps wait for it (up to 10 min)',
+    ]);
+    const quiet: string[] = [];
+    r.plan({ ...f, installed: new Set(['curl', 'runc', 'iptables']) }, { planned: [], warn: (m) => quiet.push(m) });
+    assert.deepEqual(quiet, []);
+  });
   it('rejects non-package names', () => assert.throws(() => apt({ packages: ['curl; reboot'] }), /not a package name/));
 });
 
@@ -285,32 +300,88 @@ describe('service', () => {
 
 describe('sysctl', () => {
   const r = sysctl({ key: 'net.ipv4.conf.all.forwarding', value: '1' });
-  const out = (lines: string[]) => r.parse({ stdout: lines.join('\n') + '\n', code: 0 });
-  it('table', () => {
-    const reasons = (lines: string[]) => r.plan(out(lines), none).map((c) => `${c.action} ${c.target}: ${c.reason}`);
-    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=1']), []);
-    assert.deepEqual(reasons(['runtime=0', 'file=1', 'line=1']), ['set net.ipv4.conf.all.forwarding: runtime 0 → 1']);
-    assert.deepEqual(reasons(['runtime=1', 'file=0']), ['update /etc/sysctl.d/99-panel.conf: absent']);
-    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=1', 'line=1']), ['update /etc/sysctl.d/99-panel.conf: 2 lines for net.ipv4.conf.all.forwarding']);
-    assert.deepEqual(reasons(['runtime=1', 'file=1', 'line=0']), ['update /etc/sysctl.d/99-panel.conf: net.ipv4.conf.all.forwarding = 0 → 1']);
+  const mine = r.dropIn.spec.content.toString();
+  const fileLines = (content: string | undefined): string[] =>
+    content === undefined
+      ? ['exists=0']
+      : ['exists=1', 'type=file', 'mode=644', 'owner=root', 'uid=0', 'group=root', 'gid=0', `size=${Buffer.byteLength(content)}`, `sha256=${sha(content)}`, `content=${Buffer.from(content).toString('base64')}`];
+  const out = (runtime: string, content: string | undefined, overrides: string[] = []) =>
+    r.parse({ stdout: [`runtime=${runtime}`, ...overrides.map((o) => `override=${o}`), ...fileLines(content)].join('\n') + '\n', code: 0 });
+  const run = (f: ReturnType<typeof out>) => {
+    const warnings: string[] = [];
+    const changes = r.plan(f, { planned: [], warn: (m) => warnings.push(m) }).map((c) => `${c.action} ${c.target}: ${c.reason}`);
+    return { changes, warnings };
+  };
+  it('the drop-in is the whole file: the one line and its header', () => {
+    assert.match(mine, /^# .*panel/);
+    assert.ok(mine.endsWith('\nnet.ipv4.conf.all.forwarding = 1\n'));
+    assert.deepEqual(run(out('1', mine)), { changes: [], warnings: [] });
+    assert.deepEqual(run(out('0', mine)).changes, ['set net.ipv4.conf.all.forwarding: runtime 0 → 1']);
+    assert.deepEqual(run(out('1', undefined)).changes, ['create /etc/sysctl.d/99-panel.conf: absent']);
+  });
+  it('any other line in the drop-in is drift, shown in the diff', () => {
+    const appended = run(out('1', mine + 'net.ipv4.ip_forward=0\n'));
+    assert.deepEqual(appended.changes, ['update /etc/sysctl.d/99-panel.conf: content differs']);
+    const diff = r.plan(out('1', mine + 'net.ipv4.ip_forward=0\n'), none)[0]?.diff ?? '';
+    assert.match(diff, /^-net\.ipv4\.ip_forward=0$/m);
+    // The old format (the key line alone, no header) is rewritten once.
+    assert.deepEqual(run(out('1', 'net.ipv4.conf.all.forwarding = 1\n')).changes, ['update /etc/sysctl.d/99-panel.conf: content differs']);
+  });
+  it('a later file that sets another value is a warning naming it; the same value is not', () => {
+    const w = run(out('1', mine, ['0\t/etc/sysctl.d/99-sysctl.conf\t/etc/sysctl.conf\tnet.ipv4.ip_forward', '1\t/etc/sysctl.d/99-zz.conf\t\tnet.ipv4.conf.all.forwarding']));
+    assert.deepEqual(w.changes, []);
+    assert.equal(w.warnings.length, 1);
+    assert.match(w.warnings[0]!, /^\/etc\/sysctl\.conf \(read as \/etc\/sysctl\.d\/99-sysctl\.conf\) sets net\.ipv4\.ip_forward = 0, .*after a reboot net\.ipv4\.conf\.all\.forwarding will be 0, not 1/);
+    const plain = run(out('1', mine, ['0\t/etc/sysctl.d/zz-local.conf\t\tnet.ipv4.conf.all.forwarding']));
+    assert.match(plain.warnings[0]!, /^\/etc\/sysctl\.d\/zz-local\.conf sets/);
   });
   it('whitespace-normalised values', () => {
     const p = sysctl({ key: 'net.ipv4.ip_local_port_range', value: '1024  65000' });
-    assert.deepEqual(p.plan(p.parse({ stdout: 'runtime=1024 65000\nfile=1\nline=1024\t65000\n', code: 0 }), none), []);
+    assert.ok(p.dropIn.spec.content.toString().endsWith('\nnet.ipv4.ip_local_port_range = 1024 65000\n'));
+    const content = p.dropIn.spec.content.toString();
+    assert.deepEqual(p.plan(p.parse({ stdout: ['runtime=1024 65000', 'override=1024 65000\t/etc/sysctl.d/zz.conf\t\tnet.ipv4.ip_local_port_range', ...fileLines(content)].join('\n'), code: 0 }), none), []);
   });
 });
 
 describe('kernelModule', () => {
   const k = kernelModule({ name: 'br_netfilter' });
   const conf = ['exists=1', 'type=file', 'mode=644', 'owner=root', 'uid=0', 'group=root', 'gid=0', 'size=13', `sha256=${sha('br_netfilter\n')}`];
-  it('table', () => {
-    assert.deepEqual(k.plan(k.parse({ stdout: ['loaded=1', ...conf].join('\n'), code: 0 }), none), []);
-    const p = k.plan(k.parse({ stdout: 'loaded=0\nexists=0\n', code: 0 }), none);
+  const facts = (o: { loadable?: 0 | 1; listed?: 0 | 1; builtin?: 0 | 1; container?: string; modprobe?: 0 | 1; conf?: string[] }) =>
+    k.parse({
+      stdout: [`loadable=${o.loadable ?? 1}`, `listed=${o.listed ?? 0}`, `builtin=${o.builtin ?? 0}`, `container=${o.container ?? 'none'}`, `modprobe=${o.modprobe ?? 1}`, ...(o.conf ?? ['exists=0'])].join('\n'),
+      code: 0,
+    });
+  const plan = (f: ReturnType<typeof facts>, planned: Change[] = []) => {
+    const warnings: string[] = [];
+    const changes = k.plan(f, { planned, warn: (m) => warnings.push(m) }).map((c) => `${c.action} ${c.target}: ${c.reason}`);
+    return { changes, warnings };
+  };
+  it('built in (this machine: no /proc/modules, /proc/sys/net/bridge present): nothing, not even a modules-load.d entry', () => {
+    assert.deepEqual(plan(facts({ loadable: 0, builtin: 1, container: 'systemd-nspawn' })), { changes: [], warnings: [] });
+    assert.deepEqual(plan(facts({ builtin: 1 })), { changes: [], warnings: [] });
+  });
+  it('loaded as a module: the modules-load.d entry keeps it after a reboot', () => {
+    assert.deepEqual(plan(facts({ listed: 1, builtin: 1 })).changes, ['create /etc/modules-load.d/panel-br_netfilter.conf: absent']);
+    assert.deepEqual(plan(facts({ listed: 1, builtin: 1, conf })).changes, []);
+  });
+  it('missing: entry, then load; kmod installed first when modprobe is missing (once per host)', () => {
+    const p = k.plan(facts({}), none);
     assert.deepEqual(p.map((c) => [c.action, c.target, c.reason]), [
       ['create', '/etc/modules-load.d/panel-br_netfilter.conf', 'absent'],
       ['load', 'br_netfilter', 'not loaded'],
     ]);
     assert.ok(p.every((c) => c.resource === 'kmod:br_netfilter'));
+    assert.deepEqual(plan(facts({ modprobe: 0, conf })).changes, ['install kmod: modprobe missing', 'load br_netfilter: not loaded']);
+    const kmodFirst = { resource: 'kmod:overlay', action: 'install', target: 'kmod', reason: 'modprobe missing', script: '' } as Change;
+    assert.deepEqual(plan(facts({ modprobe: 0, conf }), [kmodFirst]).changes, ['load br_netfilter: not loaded']);
+  });
+  it('in a container: loaded by the machine outside is one warning; missing is one clear failure', () => {
+    const w = plan(facts({ listed: 1, container: 'lxc' }));
+    assert.deepEqual(w.changes, []);
+    assert.equal(w.warnings.length, 1);
+    assert.match(w.warnings[0]!, /^kernel module br_netfilter is loaded by the machine this container \(lxc\) runs on; .*\/etc\/modules-load\.d\/ there$/);
+    assert.throws(() => plan(facts({ container: 'openvz' })), /^Error: kernel module br_netfilter is missing and this host is a container \(openvz\), which cannot load kernel modules: load it on the machine the container runs on/);
+    assert.throws(() => plan(facts({ loadable: 0 })), /this kernel cannot load modules/);
   });
 });
 
@@ -360,5 +431,24 @@ describe('secretFile', () => {
     assert.ok(differ[0]?.script?.includes(Buffer.from(value).toString('base64')));
     assert.ok(!visible(s.plan({ exists: false }, none)).includes(value));
     assert.deepEqual(g.plan(have('x', 0o644), none).map((c) => c.reason), ['mode 0644 → 0600']);
+  });
+});
+
+describe('ufwAllowIn', () => {
+  const u = ufwAllowIn({ iface: 'openfaas0', port: 8081, proto: 'tcp' });
+  const p = (installed: 0 | 1, enabled: 0 | 1, present: 0 | 1) =>
+    u.plan(u.parse({ stdout: `installed=${installed}\nenabled=${enabled}\npresent=${present}\n`, code: 0 }), none);
+  it('only where ufw is active, only that rule, only once', () => {
+    assert.deepEqual(p(0, 0, 0), []);
+    assert.deepEqual(p(1, 0, 0), []);
+    assert.deepEqual(p(1, 1, 1), []);
+    const [c] = p(1, 1, 0);
+    assert.equal(c?.target, 'ufw allow in on openfaas0 to any port 8081 proto tcp');
+    assert.match(c?.script ?? '', /^__out=\$\(ufw allow in on openfaas0 to any port 8081 proto tcp 2>&1\)/);
+    assert.equal(u.tuple, '### tuple ### allow tcp 8081 0.0.0.0/0 any 0.0.0.0/0 in_openfaas0');
+  });
+  it('refuses what is not an interface or a port', () => {
+    assert.throws(() => ufwAllowIn({ iface: 'eth0; reboot', port: 1, proto: 'tcp' }), /not an interface name/);
+    assert.throws(() => ufwAllowIn({ iface: 'eth0', port: 70000, proto: 'tcp' }), /not a port/);
   });
 });

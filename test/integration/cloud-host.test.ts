@@ -1,0 +1,207 @@
+/**
+ * Issue 9 on a host shaped like a real user's cloud server, through the CLI
+ * with only the testbed's connection flags: no `--set`. NOTE: the faasd served
+ * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin.c).
+ *
+ * The host is the testbed's cloud-like profile: ufw active with default deny
+ * incoming, systemd-resolved (stub in /etc/resolv.conf, the bed's bridge as
+ * upstream), needrestart set to ask, no kmod, and the dpkg lock held after
+ * boot by a STAND-IN for unattended-upgrades. On top, as on many VPS kernels
+ * (and this machine's), /lib/modules is gone: modules are built in and nothing
+ * lists them. And the user has opened http and https (`ufw allow 80,443/tcp`),
+ * as anyone serving a site behind ufw must: panel adds only the provider's
+ * rule on openfaas0.
+ *
+ * Covers: the full install converges, HTTPS reaches the gateway, a second run
+ * has 0 changes; the ufw rule lets a network namespace on openfaas0 reach the
+ * provider (and without it the provider is unreachable), `ufw status` gains
+ * that one rule only; faasd's resolv.conf has the upstream server; the lock
+ * wait is announced, and apt steps wait for the lock and for cloud-init, then
+ * fail clearly after their timeout; sysctl drift (an appended line, an overriding later
+ * file); a module a container lacks fails with one line.
+ */
+import assert from 'node:assert/strict';
+import { request as httpsRequest } from 'node:https';
+import { after, before, test } from 'node:test';
+import { PRELUDE } from '../../src/resources/prelude.js';
+import { events, panel, type CliRun } from '../support/panel-cli.js';
+import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+
+const NAME = 'cloud.panel.test';
+let bed: Testbed;
+let host: TestHost;
+let root: string;
+
+before(async () => {
+  bed = await startTestbed({ hosts: 1, profile: 'cloud-like' });
+  host = bed.hosts[0]!;
+  await bed.dns.add(NAME, host.address);
+  root = await bed.acme.rootCaPem();
+  await sh('rm -rf /lib/modules && ufw allow 80/tcp >/dev/null && ufw allow 443/tcp >/dev/null');
+  // What the profile promises, checked rather than assumed.
+  assert.match(await sh('ufw status verbose'), /Status: active[\s\S]*deny \(incoming\)/);
+  assert.match(await sh('cat /etc/resolv.conf'), /^nameserver 127\.0\.0\.53$/m);
+  assert.equal((await bed.exec(host, 'command -v modprobe')).code, 1);
+});
+
+after(async () => {
+  await bed?.stop();
+});
+
+async function sh(cmd: string): Promise<string> {
+  const r = await bed.exec(host, cmd);
+  assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function args(cmd: 'install' | 'plan' | 'check', extra: readonly string[] = []): string[] {
+  return [
+    cmd,
+    '-d', NAME,
+    '-m', 'ops@panel.test',
+    ...hostArgs(bed, host),
+    ...mirrorArgs(bed),
+    '--acme-directory', bed.acme.directory,
+    '--acme-ca', bed.acme.caFile,
+    '--json',
+    ...(cmd === 'install' ? ['--yes'] : []),
+    ...extra,
+  ];
+}
+
+const explain = (run: CliRun): string => `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-3000)}`;
+const changes = (run: CliRun): Array<{ resource: string; target: string; reason: string; diff?: string }> =>
+  events(run)
+    .filter((e) => e.type === 'change')
+    .map((e) => e['change'] as { resource: string; target: string; reason: string; diff?: string });
+const warnings = (run: CliRun): string[] => events(run).filter((e) => e.type === 'warning').map((e) => `${String(e['recipe'])}: ${String(e['message'])}`);
+
+function https(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: host.address, port: 443, path, servername: NAME, headers: { host: NAME }, ca: root, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A network namespace with a veth whose other end is a port of openfaas0: a container's view. */
+const PROBE_NS = [
+  '{ ip netns del pnlprobe; ip link del pnlprobe0; } 2>/dev/null; ip netns add pnlprobe',
+  'ip link add pnlprobe0 type veth peer name eth0 netns pnlprobe',
+  'ip link set pnlprobe0 master openfaas0 up',
+  'ip -n pnlprobe addr add 10.62.255.250/16 dev eth0',
+  'ip -n pnlprobe link set eth0 up',
+  'ip -n pnlprobe link set lo up',
+].join(' && ');
+const PROBE = `ip netns exec pnlprobe curl -sS -o /dev/null -m 4 -w '%{http_code}' http://10.62.0.1:8081/healthz`;
+
+let ufwBefore = '';
+
+test('the full install converges with only the connection flags; the dpkg lock wait is announced', async () => {
+  ufwBefore = await sh('ufw status');
+  // The profile's boot lock may have run out while the bed started: take it again, as after a fresh boot.
+  await sh('systemctl restart panel-testbed-boot-lock.service && for i in $(seq 50); do grep -q POSIX /proc/locks && break; sleep 0.2; done');
+  const run = await panel(args('install'), { timeoutMs: 900_000 });
+  assert.equal(run.code, 0, explain(run));
+  assert.ok(
+    warnings(run).some((w) => /^base: the dpkg lock is held by hold-dpkg-lock \(pid \d+\): apt steps wait for it/.test(w)),
+    `no lock warning in ${JSON.stringify(warnings(run))}`,
+  );
+  assert.equal(await https('/healthz'), 200);
+  // Nothing needed loading (overlay is built in), so no kmod, no modules-load.d entry.
+  assert.equal((await sh('dpkg-query -W -f="\\${Status}" kmod 2>/dev/null || true')).includes('install ok installed'), false);
+  assert.equal((await sh('ls /etc/modules-load.d/ 2>/dev/null | grep -c ^panel- || true')).trim(), '0');
+  assert.equal(await sh('cat /var/lib/faasd/resolv.conf'), `nameserver ${bed.bridgeAddress}\n`);
+  assert.match(await sh('cat /run/systemd/resolve/resolv.conf'), new RegExp(`^nameserver ${bed.bridgeAddress.replace(/\./g, '\\.')}$`, 'm'));
+});
+
+test('a second run has 0 changes and no warnings', async () => {
+  const run = await panel(args('install'));
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
+  assert.deepEqual(warnings(run), []);
+});
+
+test('ufw: exactly one rule added, and it is what lets a container on openfaas0 reach the provider', async () => {
+  const added = (await sh('ufw status'))
+    .split('\n')
+    .filter((l) => !ufwBefore.split('\n').includes(l));
+  assert.deepEqual(added.map((l) => l.replace(/\s+/g, ' ').trim()), ['8081/tcp on openfaas0 ALLOW Anywhere', '8081/tcp (v6) on openfaas0 ALLOW Anywhere (v6)']);
+  await sh(PROBE_NS);
+  assert.equal((await sh(PROBE)).trim(), '200');
+
+  await sh('ufw delete allow in on openfaas0 to any port 8081 proto tcp >/dev/null');
+  const blocked = await bed.exec(host, PROBE);
+  assert.notEqual(blocked.code, 0, 'the provider answered without the rule: the probe proves nothing');
+  assert.match(blocked.stdout + blocked.stderr, /timed out|000/);
+
+  const run = await panel(args('install'));
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(changes(run).map((c) => c.target), ['ufw allow in on openfaas0 to any port 8081 proto tcp']);
+  assert.equal((await sh(PROBE)).trim(), '200');
+});
+
+test('sysctl: a line appended to the drop-in is drift; a later file that overrides it is a warning naming that file', async () => {
+  const dropIn = '/etc/sysctl.d/99-panel.conf';
+  await sh(`echo 'net.ipv4.ip_forward=0' >> ${dropIn}`);
+  const check = await panel(args('check', ['--deep']));
+  assert.equal(check.code, 2, explain(check));
+  const drift = changes(check).find((c) => c.target === dropIn);
+  assert.ok(drift, explain(check));
+  assert.match(drift.diff ?? '', /^-net\.ipv4\.ip_forward=0$/m);
+
+  await sh(`echo 'net.ipv4.ip_forward = 0' >> /etc/sysctl.conf && echo 'net.ipv4.conf.all.forwarding=1' > /etc/sysctl.d/99-zz-same.conf`);
+  const run = await panel(args('install'));
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(changes(run).map((c) => `${c.target} ${c.reason}`), [`${dropIn} content differs`]);
+  assert.doesNotMatch(await sh(`cat ${dropIn}`), /ip_forward/);
+  const ws = warnings(run);
+  assert.equal(ws.length, 1, JSON.stringify(ws));
+  assert.match(ws[0]!, /^base: \/etc\/sysctl\.conf \(read as \/etc\/sysctl\.d\/99-sysctl\.conf\) sets net\.ipv4\.ip_forward = 0, .* after a reboot net\.ipv4\.conf\.all\.forwarding will be 0, not 1/);
+  // The recap (what a user without --json sees at the end) carries it too.
+  const plain = await panel(args('plan').filter((a) => a !== '--json'));
+  assert.match(plain.stdout, /warning: \/etc\/sysctl\.conf \(read as \/etc\/sysctl\.d\/99-sysctl\.conf\) sets net\.ipv4\.ip_forward = 0/);
+  await sh(`sed -i '/^net.ipv4.ip_forward = 0$/d' /etc/sysctl.conf && rm /etc/sysctl.d/99-zz-same.conf`);
+});
+
+test('a module this container lacks: one line naming the host, the module and what to do; nothing changed', async () => {
+  const run = await panel(args('plan', ['--set', 'base.kernelModules=panel_no_such_mod,overlay']).filter((a) => a !== '--json'));
+  assert.equal(run.code, 1, explain(run));
+  const line = (run.stdout + run.stderr).split('\n').find((l) => l.includes('panel_no_such_mod'));
+  assert.ok(line, explain(run));
+  assert.match(line, new RegExp(`${host.address.replace(/\./g, '\\.')}.*kernel module panel_no_such_mod is missing and this host is a container \\(systemd-nspawn\\), which cannot load kernel modules: load it on the machine the container runs on`));
+});
+
+test('apt steps wait for the dpkg lock and for cloud-init, and fail with one clear line after the timeout', async () => {
+  const apt = (wait: number): Promise<{ code: number; stderr: string; ms: number }> => {
+    const t0 = Date.now();
+    return bed
+      .exec(host, 'bash -s', { input: `${PRELUDE}\nPANEL_MODE=apply PANEL_APT_WAIT=${wait}\npanel_apt_install hello\n`, timeoutMs: 120_000 })
+      .then((r) => ({ code: r.code, stderr: r.stderr, ms: Date.now() - t0 }));
+  };
+  await sh('dpkg -r hello >/dev/null 2>&1 || true; systemctl restart panel-testbed-boot-lock.service && for i in $(seq 50); do grep -q POSIX /proc/locks && break; sleep 0.2; done');
+  const locked = await apt(3);
+  assert.equal(locked.code, 1);
+  assert.match(locked.stderr, /^panel: apt-get install hello: the dpkg lock is still held after 3 s by hold-dpkg-lock \(pid \d+\): let it finish \(or stop it\), then run panel again$/m);
+  const waited = await apt(60);
+  assert.equal(waited.code, 0, waited.stderr);
+
+  // cloud-init: a STAND-IN command (the profile has none) whose `status --wait`
+  // returns when /run/cloud-init/result.json appears, as the real one does.
+  await sh(
+    `dpkg -r hello >/dev/null && mkdir -p /run/cloud-init && rm -f /run/cloud-init/result.json && ` +
+      `printf '#!/bin/sh\\n[ "$1 $2" = "status --wait" ] || exit 0\\nwhile [ ! -e /run/cloud-init/result.json ]; do sleep 0.3; done\\necho "status: done"\\n' > /usr/local/bin/cloud-init && chmod 755 /usr/local/bin/cloud-init`,
+  );
+  const running = await apt(2);
+  assert.equal(running.code, 1);
+  assert.match(running.stderr, /^panel: cloud-init is still running after 2 s \(first boot\), so apt cannot be used yet/m);
+  await sh('(setsid sh -c "sleep 3; echo {} > /run/cloud-init/result.json" >/dev/null 2>&1 &)');
+  const done = await apt(60);
+  assert.equal(done.code, 0, done.stderr);
+  assert.ok(done.ms >= 2500, `apt did not wait for cloud-init (${done.ms} ms)`);
+  await sh('rm -rf /usr/local/bin/cloud-init /run/cloud-init');
+});
