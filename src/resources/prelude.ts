@@ -16,6 +16,11 @@
 // JS from interpolating) is turned back into `${` below.
 export const PRELUDE: string = String.raw`
 : "\${PANEL_MODE:=facts}"
+# What panel creates without an explicit mode is 0644/0755, whoever runs the script.
+# GNU sudo raises the caller's umask to at least 022; sudo-rs (Ubuntu 26.04's sudo,
+# 0.2.5 tested) passes it through, and a sudo user's umask is often 002 (pam_umask
+# with USERGROUPS_ENAB): /var/lib/panel and /var/cache/panel came out 0775.
+umask 022
 PANEL_STATE=/var/lib/panel
 PANEL_STATCACHE=/var/lib/panel/statcache
 PANEL_DOWNLOADS=/var/cache/panel/downloads
@@ -26,6 +31,10 @@ panel_fail() { printf 'panel: %s\n' "$*" >&2; exit 1; }
 panel_may_write() { [ "\${PANEL_MODE:-facts}" = apply ]; }
 
 # panel_stat_key PATH -> "size mtime inode" (following symlinks), empty when absent.
+# uutils stat (Ubuntu 26.04, 0.0.30 tested) prints %.9Y through a float: the last two
+# digits are lost (…123456789 reads …123456700; GNU is exact). Harmless for a cache
+# key: each host is read by one stat, and timestamps never differ by under 100 ns
+# with the same size and inode.
 panel_stat_key() { stat -L -c '%s %.9Y %i' -- "$1" 2>/dev/null; }
 
 # panel_hash PATH -> sha256 of the bytes (reads via redirection so odd names are safe).
