@@ -16,11 +16,6 @@
 // JS from interpolating) is turned back into `${` below.
 export const PRELUDE: string = String.raw`
 : "\${PANEL_MODE:=facts}"
-# What panel creates without an explicit mode is 0644/0755, whoever runs the script.
-# GNU sudo raises the caller's umask to at least 022; sudo-rs (Ubuntu 26.04's sudo,
-# 0.2.5 tested) passes it through, and a sudo user's umask is often 002 (pam_umask
-# with USERGROUPS_ENAB): /var/lib/panel and /var/cache/panel came out 0775.
-umask 022
 PANEL_STATE=/var/lib/panel
 PANEL_STATCACHE=/var/lib/panel/statcache
 PANEL_DOWNLOADS=/var/cache/panel/downloads
