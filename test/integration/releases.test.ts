@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
+import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 
 let bed: Testbed;
 let cwd: string;
@@ -123,5 +124,23 @@ test('files panel wrote are root-owned and not in the sudo user\'s home', async 
     if (user === 'root') continue;
     const home = await bed.exec(h, `find /home/${user} -mindepth 1 -newer /etc/hostname ! -path '/home/${user}/.ssh*' -printf '%p\\n'`);
     assert.equal(home.stdout, '', `${name}: panel wrote into ${user}'s home`);
+  }
+});
+
+test('an unsupported release is refused in one line; --allow-unsupported-os proceeds', async () => {
+  const h = bed.hosts[2] as TestHost;
+  const fake = 'cp /usr/lib/os-release /tmp/os-release.orig && sed -i \'s/^VERSION_ID=.*/VERSION_ID="14"/; s/^PRETTY_NAME=.*/PRETTY_NAME="Debian GNU\\/Linux 14 (forky)"/\' /usr/lib/os-release';
+  assert.equal((await bed.exec(h, fake)).code, 0);
+  try {
+    const args = ['plan', ...hostArgs(bed, h, 'deploy'), ...mirrorArgs(bed), '--recipes', 'base'];
+    const refused = await panel(args);
+    assert.equal(refused.code, 1, explain(refused));
+    const lines = refused.stderr.split('\n').filter((l) => l.includes('unsupported OS'));
+    assert.equal(lines.length, 1, refused.stderr);
+    assert.match(lines[0] ?? '', /unsupported OS Debian GNU\/Linux 14 \(forky\) \(debian 14\); panel supports Debian 12, 13 or Ubuntu 22\.04, 24\.04, 26\.04 \(--allow-unsupported-os to try anyway\)$/);
+    const allowed = await panel([...args, '--allow-unsupported-os']);
+    assert.equal(allowed.code, 0, explain(allowed));
+  } finally {
+    await bed.exec(h, 'cp /tmp/os-release.orig /usr/lib/os-release');
   }
 });
