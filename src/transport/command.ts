@@ -1,7 +1,7 @@
 /**
- * The fixed command that runs a script: `bash -s`, reading the script on
- * stdin — never the script itself on a command line. Only two values reach
- * this line, both generated here: `sudo -n` and a numeric timeout.
+ * The fixed command that runs a script: `bash -s` (after `umask 022`), reading
+ * the script on stdin — never the script itself on a command line. Only two
+ * values reach this line, both generated here: `sudo -n` and a numeric timeout.
  */
 import { constants } from 'node:os';
 
@@ -21,13 +21,22 @@ export function bashArgv(opts: CommandOptions): string[] {
     // GNU timeout puts the command in its own process group and signals the whole group.
     argv.push('timeout', '-k', `${KILL_AFTER_S}s`, `${(Math.max(1, opts.timeoutMs) / 1000).toFixed(3)}s`);
   }
-  argv.push('bash', '-s');
+  argv.push('bash', '-c', UMASK_THEN_SCRIPT);
   return argv;
 }
 
+/**
+ * What panel creates without an explicit mode is 0644/0755, whoever runs the
+ * script: GNU sudo raises the caller's umask to at least 022, sudo-rs (Ubuntu
+ * 26.04's sudo; 0.2.5 tested) passes it through, and a sudo user's umask is often
+ * 002 (pam_umask with USERGROUPS_ENAB), which left /etc/panel, /var/lib/panel and
+ * /var/cache/panel group-writable. Set here, it holds for every script.
+ */
+const UMASK_THEN_SCRIPT = 'umask 022 && exec bash -s';
+
 /** Argv joined for an SSH exec request; every word is a constant or a number. */
 export function bashCommandLine(opts: CommandOptions): string {
-  return bashArgv(opts).join(' ');
+  return bashArgv(opts).map((w) => (w === UMASK_THEN_SCRIPT ? `'${w}'` : w)).join(' ');
 }
 
 /** How long to wait past timeoutMs before giving up on the process ourselves. */

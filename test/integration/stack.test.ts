@@ -107,6 +107,11 @@ test('a fresh host converges and every verify passes', async () => {
   assert.match(await sh('ip -o addr show dev openfaas0'), /inet 10\.62\.0\.1\/16/);
   assert.equal((await sh('stat -c %a /var/lib/faasd/secrets/basic-auth-password')).trim(), '600');
   assert.equal((await sh('sysctl -n net.ipv4.conf.all.forwarding')).trim(), '1');
+  // Root-owned (nats and prometheus run as nobody, as upstream's installer makes them), never
+  // group/world-writable, whoever ran it (sudo-rs keeps deploy's umask 002).
+  const loose = await sh(String.raw`find /etc/cni /opt/cni /var/lib/faasd /var/lib/faasd-provider /usr/local/bin /etc/systemd/system /lib/systemd/system/faasd.service /lib/systemd/system/faasd-provider.service /etc/sysctl.d /var/lib/panel /var/cache/panel \( -perm -g+w -o -perm -o+w -o ! -user root \) ! -type l ! -path /var/lib/faasd/nats ! -path /var/lib/faasd/prometheus -printf '%m %u %p\n'`);
+  assert.equal(loose, '', 'files panel wrote with loose modes or owners');
+  if (user !== 'root') assert.equal(await sh(`find /home/${user} -newer /etc/hostname ! -path '/home/${user}/.ssh*' ! -path /home/${user}`), '', 'panel wrote into the user\'s home');
   const password = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
   assert.equal(password.length, 63);
   assert.ok(!run.stdout.includes(password) && !run.stderr.includes(password), 'the generated password was printed');

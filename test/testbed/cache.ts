@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, readdir } from 'node:fs/promises';
+import { mkdir, rename, rm, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withLock } from './lock.js';
 
@@ -34,9 +34,9 @@ export async function cached(
   log: (msg: string) => void = () => undefined,
 ): Promise<string> {
   const dir = cacheDir(name, recipe);
-  if (existsSync(dir)) return dir;
+  if (existsSync(dir)) return markUsed(dir);
   return withLock(join(CACHE_ROOT, `${name}.lock`), async () => {
-    if (existsSync(dir)) return dir; // another process built it while we waited
+    if (existsSync(dir)) return markUsed(dir); // another process built it while we waited
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
@@ -49,6 +49,7 @@ export async function cached(
       throw e;
     }
     await rename(tmp, dir);
+    await markUsed(dir);
     log(`built ${name} cache in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await removeOlder(name, dir);
     return dir;
@@ -56,9 +57,22 @@ export async function cached(
 }
 
 /**
- * Drop stale versions and failed builds of the same cache. A base root still used
- * as an overlay lower dir by a running bed cannot be removed safely, so roots are
- * skipped when mounted; they go the next time.
+ * Another version of a cache is kept this long after its last use: checkouts of
+ * other branches share the cache directory, and a running bed serves its apt
+ * repository and mirror straight from it.
+ */
+const KEEP_UNUSED_MS = 6 * 3600_000;
+const USED = '.last-used';
+
+async function markUsed(dir: string): Promise<string> {
+  const now = new Date();
+  await utimes(join(dir, USED), now, now).catch(() => writeFile(join(dir, USED), '').catch(() => undefined));
+  return dir;
+}
+
+/**
+ * Drop stale versions and failed builds of the same cache: only those unused for
+ * KEEP_UNUSED_MS, and never a root still mounted as an overlay lower dir.
  */
 async function removeOlder(name: string, keep: string): Promise<void> {
   const { readFile } = await import('node:fs/promises');
@@ -67,6 +81,9 @@ async function removeOlder(name: string, keep: string): Promise<void> {
     const full = join(CACHE_ROOT, entry);
     if (full === keep || !entry.startsWith(`${name}-`) || entry.endsWith('.lock')) continue;
     if (mounts.includes(full)) continue;
+    // Caches made by checkouts without the marker count from when they were built.
+    const used = await stat(join(full, USED)).catch(() => stat(full)).then((st) => st.mtimeMs, () => 0);
+    if (Date.now() - used < KEEP_UNUSED_MS) continue;
     const tmpOf = /\.tmp-(\d+)$/.exec(entry);
     if (tmpOf && existsSync(`/proc/${tmpOf[1]}`)) continue; // someone is building it
     await rm(full, { recursive: true, force: true }).catch(() => undefined);

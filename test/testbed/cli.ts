@@ -1,23 +1,37 @@
 /**
  * npm run testbed -- up [N] [--no-pebble] [--no-ipv6]   boot N hosts (default 1), detached
+ *                       [--release bookworm|trixie[,…]] [--profile plain|cloud-like|ubuntu-26.04-like[,…]]
+ *                                                        (one value for all hosts, or one per host)
  *                  -- down [ID|--all]                    remove the detached bed (ID when several; --all: every
  *                                                        detached bed), and leftovers of crashed runs
  *                  -- status                             list beds, hosts and their state
  */
 import { join } from 'node:path';
 import { describeBed } from './describe.js';
-import { attachTestbed, startTestbed, type Testbed } from './index.js';
+import { attachTestbed, startTestbed, type Profile, type Release, type Testbed } from './index.js';
 import { cleanupBed, reapLeftovers } from './cleanup.js';
 import { withLock } from './lock.js';
 import { processAlive } from './procs.js';
 import { RUN_ROOT, listBedIds, loadState } from './state.js';
 import { initPid, execIn } from './hosts.js';
 
+/** `--name a` or `--name a,b,c` → one value, or one per host; checked by startTestbed. */
+function listFlag<T extends string>(args: string[], name: string): T | T[] | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = (args[i + 1] ?? '').split(',') as T[];
+  return v.length === 1 ? v[0] : v;
+}
+
 async function up(args: string[]): Promise<void> {
-  const n = Number(args.find((a) => /^\d+$/.test(a)) ?? '1');
+  const n = Number(args.find((a, i) => /^\d+$/.test(a) && !args[i - 1]?.startsWith('--')) ?? '1');
   const t0 = Date.now();
+  const release = listFlag<Release>(args, '--release');
+  const profile = listFlag<Profile>(args, '--profile');
   const bed = await startTestbed({
     hosts: n,
+    ...(release ? { release } : {}),
+    ...(profile ? { profile } : {}),
     detached: true,
     pebble: !args.includes('--no-pebble'),
     ipv6: !args.includes('--no-ipv6'),

@@ -12,11 +12,11 @@ export function sshCommand(bed: Testbed, i: number, user = 'root'): string {
 export function describeBed(bed: Testbed): string {
   return [
     `testbed ${bed.id} (bridge ${bed.bridgeAddress})`,
-    ...bed.hosts.map((h, i) => `  ${h.name}  ${h.address}${h.address6 ? `  ${h.address6}` : ''}  ${sshCommand(bed, i)}`),
+    ...bed.hosts.map((h, i) => `  ${h.name}  ${h.release}/${h.profile}  ${h.address}${h.address6 ? `  ${h.address6}` : ''}  ${sshCommand(bed, i)}`),
     `  users:       ${bed.users.join(', ')} (deploy: passwordless sudo; nosudo: none)`,
     `  known_hosts: ${bed.knownHostsFile}`,
     `  mirror:      ${bed.mirrorUrl}   checksums: ${bed.checksumsFile}`,
-    `  apt repo:    ${bed.aptUrl} (the hosts' only source)`,
+    `  apt repo:    ${Object.entries(bed.aptUrls).map(([r, u]) => `${u} (${r})`).join(', ')} (each host's only source is its release's)`,
     bed.acme.directory ? `  acme:        ${bed.acme.directory}   trust: ${bed.acme.caFile}` : '  acme:        (no pebble)',
     `  env:         ${join(RUN_ROOT, bed.id, 'env')}   (source it: TESTBED_* variables)`,
   ].join('\n');

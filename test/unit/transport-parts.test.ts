@@ -26,10 +26,10 @@ test('semaphore never exceeds its limit and serves everyone', async () => {
   assert.equal(await sem.use(async () => 'ok'), 'ok');
 });
 
-test('the command line is fixed: bash -s, sudo -n, numeric timeout only', () => {
-  assert.equal(bashCommandLine({ sudo: false }), 'bash -s');
-  assert.equal(bashCommandLine({ sudo: true }), 'sudo -n bash -s');
-  assert.deepEqual(bashArgv({ sudo: true, timeoutMs: 1500 }), ['sudo', '-n', 'timeout', '-k', '5s', '1.500s', 'bash', '-s']);
+test('the command line is fixed: bash -s after umask 022, sudo -n, numeric timeout only', () => {
+  assert.equal(bashCommandLine({ sudo: false }), "bash -c 'umask 022 && exec bash -s'");
+  assert.equal(bashCommandLine({ sudo: true }), "sudo -n bash -c 'umask 022 && exec bash -s'");
+  assert.deepEqual(bashArgv({ sudo: true, timeoutMs: 1500 }), ['sudo', '-n', 'timeout', '-k', '5s', '1.500s', 'bash', '-c', 'umask 022 && exec bash -s']);
 });
 
 test('exit codes: signals become 128+n, timeouts 124', () => {
