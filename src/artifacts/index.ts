@@ -4,14 +4,18 @@ import type { Arch } from '../host-info.js';
 import { loadChecksumsFile } from './checksums.js';
 import { resolveArtifact, type ArtifactSource, type ResolvedArtifact } from './resolve.js';
 import type { ArtifactName } from './table.js';
+import { trustedSums } from './trust.js';
 
 export * from './table.js';
 export * from './checksums.js';
 export * from './resolve.js';
+export * from './trust.js';
 
 /** The source (mirror + checksums) a host's configuration asks for; reads --checksums once. */
 export function artifactSource(config: Pick<HostConfig, 'mirror' | 'checksumsFile'>): ArtifactSource {
+  const trusted = trustedSums();
   return {
+    ...(trusted.size > 0 ? { trusted } : {}),
     ...(config.mirror !== undefined ? { mirror: config.mirror } : {}),
     ...(config.checksumsFile !== undefined
       ? { checksums: loadChecksumsFile(config.checksumsFile), checksumsFile: config.checksumsFile }

@@ -16,6 +16,8 @@ export interface ArtifactSource {
   readonly checksums?: ChecksumTable;
   /** Shown in messages, e.g. the --checksums file name. */
   readonly checksumsFile?: string;
+  /** Sums recorded on first use for artifacts named by --trust-artifact (see ./trust.ts). */
+  readonly trusted?: ChecksumTable;
 }
 
 export interface ResolvedArtifact {
@@ -27,7 +29,7 @@ export interface ResolvedArtifact {
   /** Path below the mirror root (GitHub layout). */
   readonly relPath: string;
   /** Where the sum came from, for plans and reports. */
-  readonly sumFrom: 'pinned' | 'checksums-file';
+  readonly sumFrom: 'pinned' | 'checksums-file' | 'trusted-on-first-use';
 }
 
 export class ArtifactError extends Error {
@@ -59,10 +61,13 @@ export function resolveArtifact(name: ArtifactName, version: string, arch: Arch,
   if (fromFile !== undefined) return { name, version, arch, url, sha256: fromFile, relPath, sumFrom: 'checksums-file' };
   const pinned = spec.pinned[version]?.[arch];
   if (pinned !== undefined) return { name, version, arch, url, sha256: pinned, relPath, sumFrom: 'pinned' };
+  const trusted = source.trusted?.get(relPath);
+  if (trusted !== undefined) return { name, version, arch, url, sha256: trusted, relPath, sumFrom: 'trusted-on-first-use' };
   const where = source.checksumsFile !== undefined ? `; ${source.checksumsFile} does not list it either` : '';
   throw new ArtifactError(
     `${name} ${version} (${arch}): no sha256 is known for ${relPath}${where}. ` +
       `panel installs nothing it cannot verify: pass --checksums FILE with a line ` +
-      `"<sha256>  ${relPath}" (sha256sum format, path relative to the mirror).`,
+      `"<sha256>  ${relPath}" (sha256sum format, path relative to the mirror)` +
+      (spec.pinned[version] === undefined && Object.keys(spec.pinned).length === 0 ? `, or accept what the server sends on first use with --trust-artifact ${name}.` : '.'),
   );
 }

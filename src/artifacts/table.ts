@@ -12,7 +12,7 @@
  */
 import type { Arch } from '../host-info.js';
 
-export type ArtifactName = 'containerd' | 'cni-plugins' | 'faasd' | 'faas-cli';
+export type ArtifactName = 'containerd' | 'cni-plugins' | 'faasd' | 'faas-cli' | 'code-server';
 
 export interface ArtifactSpec {
   readonly title: string;
@@ -66,6 +66,15 @@ export const ARTIFACTS: Readonly<Record<ArtifactName, ArtifactSpec>> = {
     defaultVersion: '0.17.8',
     relPath: (v, arch) => `openfaas/faas-cli/releases/download/${v}/faas-cli${arch === 'arm64' ? '-arm64' : ''}`,
     // Unknown: no published sum found to pin. Supply it with --checksums.
+    pinned: {},
+  },
+  'code-server': {
+    title: 'code-server release tarball (web IDE)',
+    defaultVersion: '4.96.4',
+    // Unpacks to code-server-<v>-linux-<arch>/bin/code-server (plus its bundled node and lib/).
+    relPath: (v, arch) => `coder/code-server/releases/download/v${v}/code-server-${v}-linux-${arch}.tar.gz`,
+    // Upstream publishes no checksums: the sum comes from --checksums, or is
+    // recorded on first use with an explicit --trust-artifact code-server.
     pinned: {},
   },
 };

@@ -19,6 +19,7 @@ import { planPrinter } from '../report/plan-printer.js';
 import { formatRecap } from '../report/recap.js';
 import { redact } from '../secret.js';
 import { NOT_ROOT_MESSAGE } from '../transport/local.js';
+import { writeStatusPage, type HealthCheck } from '../status/page.js';
 import { failedLastTime, saveLastRun } from './last-run.js';
 import { UsageError, type CommonFlags } from './options.js';
 
@@ -68,7 +69,10 @@ export async function converge(input: ConvergeInput): Promise<number> {
   // progress tree starts afterwards and replays what happened so far.
   let buffered: EngineEvent[] | undefined = wantConfirm ? [] : undefined;
   let sinks = wantConfirm ? [] : startSinks();
+  // The run's health checks per host, for the status page.
+  const health = new Map<string, HealthCheck[]>();
   const emit = (e: EngineEvent): void => {
+    if (e.type === 'verify') health.set(e.host, [...(health.get(e.host) ?? []), { check: e.check, ok: e.ok }]);
     if (buffered) buffered.push(e);
     else sinks.forEach((s) => s(e));
   };
@@ -119,6 +123,7 @@ export async function converge(input: ConvergeInput): Promise<number> {
       signal: controller.signal,
       concurrency,
       deep: flags.deep ?? false,
+      ...(mode === 'install' ? { afterHost: (plan: HostPlan, r: HostResult) => writeStatusPage(plan, r, health.get(r.host) ?? []) } : {}),
       ...(confirm ? { confirm } : {}),
     });
   } finally {

@@ -42,7 +42,7 @@ export interface CommonFlags {
 }
 
 export const STACK = ['base', 'containerd', 'cni', 'bridge', 'faasd'] as const;
-export const WEB = ['nginx', 'certificate'] as const;
+export const WEB = ['nginx', 'certificate', 'status'] as const;
 
 export class UsageError extends Error {
   override name = 'UsageError';

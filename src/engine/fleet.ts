@@ -16,6 +16,8 @@ export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly emit: Emit;
   /** Called once with every host's plan before anything is applied; false aborts. */
   readonly confirm?: (plans: readonly HostPlan[]) => Promise<boolean>;
+  /** Runs with the host's transport still open after an applied host finished (e.g. the status page); its errors are ignored. */
+  readonly afterHost?: (plan: HostPlan, result: HostResult) => Promise<void>;
   /** Open a transport (tests may inject); defaults to openTransport. */
   readonly connect?: (config: HostConfig) => Promise<Transport>;
 }
@@ -62,7 +64,9 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
 
   const complete = async (plan: HostPlan): Promise<void> => {
     try {
-      finish(await finishHost(plan, opts));
+      const r = await finishHost(plan, opts);
+      if (opts.afterHost) await opts.afterHost(plan, r).catch(() => undefined);
+      finish(r);
     } catch (e) {
       finish(failedResult(plan.config.name, `${plan.config.name}: ${(e as Error).message}`, plan.startedAt, plan.transport.stats.channels - plan.channelsAtStart));
     }

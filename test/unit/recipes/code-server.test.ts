@@ -1,0 +1,130 @@
+/**
+ * code-server and the status page, the parts that need no host: the argon2
+ * config (hash verifies, kept while it verifies), the nginx locations they
+ * add, the unit, the status page's HTML, and where the tarball's sum comes
+ * from. The host side is test/integration/browser.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { verifySync } from '@node-rs/argon2';
+import codeServerRecipe from '../../../recipes/code-server.js';
+import { renderSite, siteSpec } from '../../../src/acme/site.js';
+import { resolveArtifact } from '../../../src/artifacts/index.js';
+import { desiredConfig, installedHash } from '../../../src/codeserver/config.js';
+import type { HostConfig } from '../../../src/config.js';
+import type { HostInfo } from '../../../src/host-info.js';
+import { Secret } from '../../../src/secret.js';
+import { esc, renderStatusPage } from '../../../src/status/page.js';
+
+const password = new Secret('correct horse battery');
+const spec = { path: '/var/lib/code-server/.config/code-server/config.yaml', port: 5000, password, owner: 'code-server' };
+
+test('config.yaml: argon2 hashed-password that verifies, no plain password, bound to 127.0.0.1', () => {
+  const c = desiredConfig(spec, undefined);
+  assert.match(c, /^bind-addr: 127\.0\.0\.1:5000$/m);
+  assert.match(c, /^auth: password$/m);
+  assert.doesNotMatch(c, /^password:/m);
+  assert.ok(!c.includes(password.reveal()));
+  const hash = installedHash(c);
+  assert.match(hash!, /^\$argon2id\$/);
+  assert.ok(verifySync(hash!, password.reveal()));
+});
+
+test('config.yaml: the installed hash is kept while it verifies, replaced when the password changed', () => {
+  const first = desiredConfig(spec, undefined);
+  assert.equal(desiredConfig(spec, first), first, 'a second run changes nothing');
+  const other = desiredConfig({ ...spec, password: new Secret('another password') }, first);
+  assert.notEqual(installedHash(other), installedHash(first));
+  assert.ok(verifySync(installedHash(other)!, 'another password'));
+  assert.notEqual(desiredConfig({ ...spec, port: 5001 }, first), first);
+});
+
+const config: HostConfig = {
+  name: 'h1',
+  connection: { kind: 'ssh', address: '10.0.0.2', port: 22, user: 'root' },
+  groups: [],
+  recipes: ['faasd', 'certificate', 'status', 'code-server'],
+  params: { 'code-server': { port: 5123 } },
+  domains: ['a.test'],
+  acme: { directory: 'https://ca.test/dir' },
+  progressDir: '/var/lib/panel',
+  password,
+};
+
+test('nginx site: /codeserver/ strips the prefix and forwards Host with its port, Upgrade, Connection, Accept-Encoding', () => {
+  const s = renderSite(siteSpec(config, { ipv6: false }, {}), undefined);
+  const loc = /location \/codeserver\/ \{[^}]*\}/.exec(s)?.[0] ?? '';
+  assert.match(loc, /proxy_pass http:\/\/127\.0\.0\.1:5123\/;/);
+  assert.match(loc, /proxy_http_version 1\.1;/);
+  assert.match(loc, /proxy_set_header Host \$http_host;/);
+  assert.match(loc, /proxy_set_header Upgrade \$http_upgrade;/);
+  assert.match(loc, /proxy_set_header Connection \$panel_connection_upgrade;/);
+  assert.match(loc, /proxy_set_header Accept-Encoding gzip;/);
+  // Other routes keep Host without the port.
+  assert.match(/location \/faasd\/ \{[^}]*\}/.exec(s)![0], /Host \$host;/);
+});
+
+test('nginx site: /panel/ behind basic auth, progress.json from the progress dir; neither without their recipes', () => {
+  const s = renderSite(siteSpec(config, { ipv6: false }, {}), undefined);
+  assert.match(s, /location \/panel\/ \{\n\s+alias \/var\/www\/panel-status\/;[^}]*auth_basic_user_file \/etc\/nginx\/panel-status\.htpasswd;/);
+  assert.match(s, /location = \/panel\/progress\.json \{\n\s+alias \/var\/lib\/panel\/progress\.json;[^}]*auth_basic "panel";/);
+  const bare = renderSite(siteSpec({ ...config, recipes: ['faasd', 'certificate'] }, { ipv6: false }, {}), undefined);
+  assert.doesNotMatch(bare, /codeserver|\/panel\//);
+});
+
+const host: HostInfo = { arch: 'amd64', systemd: true, ipv6: false } as HostInfo;
+
+test('recipe: dedicated user, unit never root, refusal without a password or a sum', () => {
+  const checksums = join(mkdtempSync(join(tmpdir(), 'panel-cs-')), 'SUMS');
+  const rel = 'coder/code-server/releases/download/v4.96.4/code-server-4.96.4-linux-amd64.tar.gz';
+  writeFileSync(checksums, `${'a'.repeat(64)}  ${rel}\n`);
+  const params = codeServerRecipe.params.parse({});
+  const withSum = { ...config, checksumsFile: checksums };
+  assert.equal(codeServerRecipe.precheck!({ params, host, config: withSum }), undefined);
+  assert.match(codeServerRecipe.precheck!({ params, host, config }) ?? '', /no sha256 is known.*--trust-artifact code-server/);
+  const { password: _pw, ...noPassword } = withSum;
+  assert.match(codeServerRecipe.precheck!({ params, host, config: noPassword }) ?? '', /needs a password/);
+  const rs = codeServerRecipe.resources({ params, host, config: withSum });
+  const keys = rs.map((r) => r.key);
+  assert.ok(keys.includes('command:system user code-server'));
+  assert.ok(keys.includes('archive:/usr/local/lib/code-server-4.96.4:code-server-4.96.4-linux-amd64.tar.gz'));
+  assert.ok(keys.includes('unit:code-server.service'));
+  const unitFile = rs.find((r) => r.key === 'unit:code-server.service') as unknown as { spec: { content: Buffer } };
+  const text = unitFile.spec.content.toString();
+  assert.match(text, /^User=code-server$/m);
+  assert.doesNotMatch(text, /User=root/);
+  assert.match(text, /^ExecStart=\/usr\/local\/lib\/code-server-4\.96\.4\/bin\/code-server --config \/var\/lib\/code-server\/\.config\/code-server\/config\.yaml /m);
+});
+
+test('tarball sum: --checksums or trusted on first use, named in the result', () => {
+  const rel = 'coder/code-server/releases/download/v4.96.4/code-server-4.96.4-linux-amd64.tar.gz';
+  const sum = 'b'.repeat(64);
+  assert.equal(resolveArtifact('code-server', '4.96.4', 'amd64', { checksums: new Map([[rel, sum]]) }).sumFrom, 'checksums-file');
+  const t = resolveArtifact('code-server', '4.96.4', 'amd64', { trusted: new Map([[rel, sum]]) });
+  assert.equal(t.sumFrom, 'trusted-on-first-use');
+  assert.equal(t.url, `https://github.com/${rel}`);
+  assert.throws(() => resolveArtifact('code-server', '4.96.4', 'amd64', {}), /--trust-artifact code-server/);
+});
+
+test('status page: escaped, lists domain, recipes with versions and sums, certificate dates, health, run', () => {
+  const html = renderStatusPage({
+    host: 'h1',
+    domains: ['a.test'],
+    recipes: [{ id: 'faasd', title: 'faasd <OpenFaaS>', version: '0.19.7', artifacts: [{ name: 'faasd', sha256: 'c'.repeat(64), from: 'checksums-file' }] }],
+    health: [{ check: 'faasd is active', ok: true }, { check: 'nginx is active', ok: false }],
+    certificate: { names: ['a.test'], expires: '2026-12-01 00:00:00 UTC', renews: '2026-11-01 00:00:00 UTC', issuer: 'CN=Pebble' },
+    run: { finishedAt: '2026-11-22 13:00:00 UTC', result: 'changed', changed: 3 },
+  });
+  assert.match(html, /<h1 id="domain">a\.test<\/h1>/);
+  assert.match(html, /faasd &lt;OpenFaaS&gt;/);
+  assert.match(html, /<td class="version">0\.19\.7<\/td>/);
+  assert.match(html, /c{64}/);
+  assert.match(html, /<td id="cert-expires">2026-12-01 00:00:00 UTC<\/td>/);
+  assert.match(html, /<td id="cert-renews">2026-11-01 00:00:00 UTC<\/td>/);
+  assert.match(html, /name="viewport"/);
+  assert.match(html, /fetch\('\/panel\/progress\.json'/);
+  assert.equal(esc(`<a href="x">'&`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;');
+});
