@@ -20,6 +20,7 @@ import { formatRecap } from '../report/recap.js';
 import { redact } from '../secret.js';
 import { NOT_ROOT_MESSAGE } from '../transport/local.js';
 import { writeStatusPage, type HealthCheck } from '../status/page.js';
+import { recordTrusted } from '../artifacts/trust.js';
 import { failedLastTime, saveLastRun } from './last-run.js';
 import { UsageError, type CommonFlags } from './options.js';
 
@@ -44,6 +45,13 @@ export async function converge(input: ConvergeInput): Promise<number> {
   }
   if (configs.some((c) => c.connection.kind === 'local') && typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new UsageError(`${NOT_ROOT_MESSAGE}, or name a remote host with --host user@addr`);
+  }
+  if (flags.trustArtifact?.length) {
+    // Before planning: recipes resolve sums synchronously from the record.
+    const added = await recordTrusted(configs, flags.trustArtifact).catch((e: Error) => {
+      throw new UsageError(e.message);
+    });
+    for (const line of added) process.stderr.write(`panel: trusted on first use: ${line}\n`);
   }
   const concurrency = flags.concurrency === undefined ? 10 : Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency ${JSON.stringify(flags.concurrency)}: a whole number from 1 to 256`);

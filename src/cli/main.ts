@@ -31,6 +31,7 @@ function addCommon(cmd: Command): Command {
     .option('--set <recipe.param=value>', 'recipe parameter, e.g. containerd.version=1.7.27 (repeatable)', collect)
     .option('--mirror <url>', 'replaces https://github.com in every artifact URL (keeps GitHub paths)')
     .option('--checksums <file>', 'sha256sum-format checksums for mirror artifacts (paths relative to the mirror)')
+    .option('--trust-artifact <name>', 'accept and record (.panel/trusted-artifacts.sha256) the sum of an artifact without published sums, e.g. code-server (repeatable)', collect)
     .option('--proxy <url>', 'HTTP(S) proxy for containerd and faasd (systemd drop-ins)')
     .option('--no-proxy <list>', 'NO_PROXY list for --proxy')
     .option('--registry-auth <file>', 'docker config.json with registry credentials for faasd')

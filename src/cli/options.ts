@@ -23,6 +23,7 @@ export interface CommonFlags {
   recipes?: string;
   mirror?: string;
   checksums?: string;
+  trustArtifact?: string[];
   proxy?: string;
   noProxy?: string;
   registryAuth?: string;

@@ -4,6 +4,8 @@
  *   containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz
  *   containernetworking/plugins/releases/download/v0.9.1/cni-plugins-linux-amd64-v0.9.1.tgz
  *   openfaas/faasd/releases/download/0.19.7/faasd            (a STAND-IN, see faasd-standin.c)
+ *   coder/code-server/releases/download/v4.96.4/code-server-4.96.4-linux-amd64.tar.gz
+ *                                                            (a STAND-IN, see code-server-standin.c)
  * containerd and CNI tarballs repackage Debian's real binaries (Debian's versions,
  * upstream's names and layout). SHA256SUMS lists every file in sha256sum format.
  */
@@ -18,12 +20,14 @@ import { mustBash } from './run.js';
 export const CONTAINERD_VERSION = '1.7.27';
 export const CNI_VERSION = 'v0.9.1';
 export const FAASD_VERSION = '0.19.7';
+export const CODE_SERVER_VERSION = '4.96.4';
 export const ARCH = 'amd64';
 
 export const ARTIFACT_PATHS = {
   containerd: `containerd/containerd/releases/download/v${CONTAINERD_VERSION}/containerd-${CONTAINERD_VERSION}-linux-${ARCH}.tar.gz`,
   cni: `containernetworking/plugins/releases/download/${CNI_VERSION}/cni-plugins-linux-${ARCH}-${CNI_VERSION}.tgz`,
   faasd: `openfaas/faasd/releases/download/${FAASD_VERSION}/faasd`,
+  codeServer: `coder/code-server/releases/download/v${CODE_SERVER_VERSION}/code-server-${CODE_SERVER_VERSION}-linux-${ARCH}.tar.gz`,
 } as const;
 
 /** The checkout (the nearest directory with a package.json); tsc does not copy .c files to dist/. */
@@ -37,6 +41,7 @@ export const packageRoot: string = (() => {
   return dir;
 })();
 const STANDIN_SOURCE = join(packageRoot, 'test', 'testbed', 'faasd-standin.c');
+const CODE_SERVER_SOURCE = join(packageRoot, 'test', 'testbed', 'code-server-standin.c');
 
 const README = `# panel testbed artifact mirror
 
@@ -52,6 +57,11 @@ For tests only:
   gateway's :8080 (/healthz, /ui/, /system/functions, /function/<name>) and the
   provider's :8081, because the real binary and its images cannot be fetched here.
   \`faasd version\` says "stand-in".
+- ${ARTIFACT_PATHS.codeServer}
+  A STAND-IN for code-server in its release tarball layout
+  (code-server-${CODE_SERVER_VERSION}-linux-${ARCH}/bin/code-server): a small static program answering
+  HTTP and a WebSocket echo, checking Origin against Host as code-server does.
+  Like upstream, no sum is published for it (not in SHA256SUMS).
 
 SHA256SUMS: sha256sum format, paths relative to this mirror's root.
 `;
@@ -67,6 +77,11 @@ tar -C "$WORK/ctd" $TARFLAGS -cf - bin | gzip -9n > "$OUT/$P_CONTAINERD"
 tar -C "$WORK/cni/usr/lib/cni" $TARFLAGS -cf - . | gzip -9n > "$OUT/$P_CNI"
 gcc -static -O2 -Wall -Werror -o "$OUT/$P_FAASD" "$SRC"
 strip "$OUT/$P_FAASD"
+CS="code-server-$CS_VERSION-linux-amd64"
+mkdir -p "$WORK/cs/$CS/bin" "$(dirname "$OUT/$P_CODE_SERVER")"
+gcc -static -O2 -Wall -Werror -o "$WORK/cs/$CS/bin/code-server" "$CS_SRC"
+strip "$WORK/cs/$CS/bin/code-server"
+tar -C "$WORK/cs" $TARFLAGS -cf - "$CS" | gzip -9n > "$OUT/$P_CODE_SERVER"
 # Per-file checksum files as upstream publishes them.
 (cd "$(dirname "$OUT/$P_CONTAINERD")" && sha256sum "$(basename "$P_CONTAINERD")" > "$(basename "$P_CONTAINERD").sha256sum")
 (cd "$(dirname "$OUT/$P_CNI")" && sha256sum "$(basename "$P_CNI")" > "$(basename "$P_CNI").sha256")
@@ -82,9 +97,10 @@ export interface MirrorCache {
 
 export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => void): Promise<MirrorCache> {
   const source = await readFile(STANDIN_SOURCE, 'utf8');
+  const codeServerSource = await readFile(CODE_SERVER_SOURCE, 'utf8');
   const dir = await cached(
     'mirror',
-    JSON.stringify({ v: 1, ARTIFACT_PATHS, README, BUILD, source, pkgs: pkgs.key }),
+    JSON.stringify({ v: 1, ARTIFACT_PATHS, README, BUILD, source, codeServerSource, pkgs: pkgs.key }),
     async (tmp) => {
       const out = join(tmp, 'root');
       await mustBash(BUILD, {
@@ -97,6 +113,9 @@ export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => voi
           P_CONTAINERD: ARTIFACT_PATHS.containerd,
           P_CNI: ARTIFACT_PATHS.cni,
           P_FAASD: ARTIFACT_PATHS.faasd,
+          P_CODE_SERVER: ARTIFACT_PATHS.codeServer,
+          CS_SRC: CODE_SERVER_SOURCE,
+          CS_VERSION: CODE_SERVER_VERSION,
         },
       });
       await writeFile(join(out, 'README.md'), README);
