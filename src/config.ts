@@ -32,6 +32,8 @@ export interface AcmeConfig {
   readonly caFile?: string;
   /** Where the account key lives on the machine running panel. */
   readonly accountKeyFile?: string;
+  /** ACME profile asked for in each new order (e.g. Let's Encrypt `tlsserver`, `shortlived`); the CA's default when absent. */
+  readonly profile?: string;
 }
 
 export interface HostConfig {

@@ -37,6 +37,7 @@ function addCommon(cmd: Command): Command {
     .option('--registry-auth <file>', 'docker config.json with registry credentials for faasd')
     .option('--acme-directory <url>', 'ACME directory URL (default: Let\'s Encrypt production)')
     .option('--staging', 'use Let\'s Encrypt staging')
+    .option('--acme-profile <name>', 'ACME profile for new orders, e.g. tlsserver or shortlived (Let\'s Encrypt)')
     .option('--acme-ca <file>', 'PEM of a CA to trust for the ACME server\'s own HTTPS (private CAs, Pebble)')
     .option('--key <file>', 'SSH private key (default: ssh-agent)')
     .option('--known-hosts <file>', 'known_hosts file (default: ~/.ssh/known_hosts)')
@@ -69,7 +70,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   addCommon(program.command('check').description('verify only: exit 0 converged, 2 drift found, 1 error').option('--deep', 'rehash every file instead of trusting the stat cache')).action(async (flags: CommonFlags) => {
     exitCode = await runConverge('check', flags, registry);
   });
-  addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left (only the certificate recipe)')).action(async (flags: CommonFlags) => {
+  addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
+    if (flags.schedule) {
+      await resolveTargets({ ...flags, recipes: RENEW_RECIPE }, renewRegistry(registry), 'install');
+      const { installSchedule, scheduleOf } = await import('../acme/schedule.js');
+      let s;
+      try {
+        s = scheduleOf(argv.slice(argv.indexOf('renew') + 1), process.cwd());
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const done = installSchedule(s);
+      process.stdout.write(
+        done.kind === 'systemd'
+          ? `panel: ${done.timer} installed in ${done.dir} and started: \`panel renew\` for this fleet twice a day\n`
+          : `panel: systemd is not running here; add this line to the crontab of the user that runs panel:\n${done.line}\n`,
+      );
+      return;
+    }
     // Only the certificate recipe, without its dependencies: a renewal must
     // not re-render the nginx site from whatever flags the timer passes.
     const only = renewRegistry(registry);

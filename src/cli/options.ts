@@ -29,6 +29,7 @@ export interface CommonFlags {
   registryAuth?: string;
   acmeDirectory?: string;
   acmeCa?: string;
+  acmeProfile?: string;
   staging?: boolean;
   key?: string;
   knownHosts?: string;
@@ -38,6 +39,7 @@ export interface CommonFlags {
   json?: boolean;
   yes?: boolean;
   retryFailed?: boolean;
+  schedule?: boolean;
   deep?: boolean;
   set?: string[];
 }

@@ -29,7 +29,9 @@ function checkedEmail(flags: CommonFlags): string | undefined {
 }
 
 export async function resolveTargets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, mode: Mode): Promise<HostConfig[]> {
-  const configs = await targets(flags, registry, mode);
+  const profile = flags.acmeProfile;
+  if (profile !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(profile)) throw new UsageError(`--acme-profile ${JSON.stringify(profile)}: a profile name such as tlsserver or shortlived`);
+  const configs = (await targets(flags, registry, mode)).map((c) => (profile === undefined ? c : { ...c, acme: { ...c.acme, profile } }));
   for (const c of configs) {
     const order = orderRecipes(c.recipes, registry);
     if (!order.ok) throw new UsageError(`${c.name}: ${order.error}`);

@@ -136,6 +136,7 @@ export const acme = z.strictObject({
   directory: httpUrl('acme.directory').optional(),
   caFile: localPath('acme.caFile').optional().describe('Extra CA roots (PEM) for the ACME server, e.g. Pebble'),
   accountKeyFile: localPath('acme.accountKeyFile').optional(),
+  profile: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: says('acme.profile is a profile name such as tlsserver or shortlived') }).optional().describe('ACME profile for new orders (Let\'s Encrypt: classic, tlsserver, shortlived)'),
 }, { error: says('acme must be a mapping') }).describe('ACME server settings (default: Let\'s Encrypt)');
 
 /** Settings valid at every level (defaults, group vars, host); the most specific level wins. */
