@@ -128,3 +128,34 @@ test('status page: escaped, lists domain, recipes with versions and sums, certif
   assert.match(html, /fetch\('\/panel\/progress\.json'/);
   assert.equal(esc(`<a href="x">'&`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;');
 });
+
+test('--trust-artifact: fetched once per existing architecture, recorded, never re-trusted', async () => {
+  const { createServer } = await import('node:http');
+  const { createHash } = await import('node:crypto');
+  const { readFileSync } = await import('node:fs');
+  const { recordTrusted, trustedSums, trustFilePath } = await import('../../../src/artifacts/trust.js');
+  const body = Buffer.from('a code-server tarball');
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    if (req.url?.endsWith('linux-amd64.tar.gz')) res.end(body);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const cwd = mkdtempSync(join(tmpdir(), 'panel-trust-'));
+  const c: HostConfig = { ...config, mirror: `http://127.0.0.1:${port}` };
+  try {
+    const added = await recordTrusted([c], ['code-server'], cwd);
+    const rel = 'coder/code-server/releases/download/v4.96.4/code-server-4.96.4-linux-amd64.tar.gz';
+    assert.deepEqual(added, [`${createHash('sha256').update(body).digest('hex')}  ${rel}`]);
+    assert.equal(hits, 2, 'amd64 and arm64 asked for; arm64 does not exist here');
+    assert.equal(trustedSums(cwd).get(rel), createHash('sha256').update(body).digest('hex'));
+    const again = await recordTrusted([c], ['code-server'], cwd);
+    assert.deepEqual(again, []);
+    assert.equal(readFileSync(trustFilePath(cwd), 'utf8').split('\n').filter(Boolean).length, 1);
+    await assert.rejects(recordTrusted([c], ['nginx'], cwd), /not an artifact panel installs/);
+  } finally {
+    server.close();
+  }
+});
