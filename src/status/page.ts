@@ -100,16 +100,33 @@ export function renderStatusPage(d: StatusData, progressUrl: string = `${STATUS.
   });
 }
 
+/** The page's data as last written, so that `panel renew` can update only the certificate and the run. */
+export function statusDataPath(progressDir: string): string {
+  return `${progressDir.replace(/\/$/, '')}/status-page.json`;
+}
+
 /**
  * Write the page on the host after an install (best effort: a failure here
- * never changes the run's result). Only hosts with the status recipe get one.
+ * never changes the run's result). A host with the status recipe gets the
+ * whole page; a run without it (`panel renew`) updates the certificate and
+ * the run of a page written before, and leaves hosts without one alone.
  */
 export async function writeStatusPage(plan: HostPlan, result: HostResult, health: readonly HealthCheck[], now: Date = new Date()): Promise<void> {
-  if (!plan.recipes.some((r) => r.recipe.id === STATUS.recipe)) return;
+  const full = plan.recipes.some((r) => r.recipe.id === STATUS.recipe);
+  const saved = statusDataPath(plan.config.progressDir);
+  let before: StatusData | undefined;
+  if (!full) {
+    const old = await plan.transport.get(saved);
+    if (old === undefined) return;
+    before = JSON.parse(old.toString('utf8')) as StatusData;
+  }
   const names = validateDomains(plan.config.domains);
   const primary = names.ok ? names.value[0] : undefined;
   const pem = primary !== undefined ? await plan.transport.get(`${certDir(primary)}/fullchain.pem`) : undefined;
-  const html = renderStatusPage(statusData(plan, result, health, pem?.toString('utf8'), now));
+  const fresh = statusData(plan, result, health, pem?.toString('utf8'), now);
+  const data: StatusData = before === undefined ? fresh : { ...before, ...(fresh.certificate ? { certificate: fresh.certificate } : {}), run: fresh.run };
+  const html = renderStatusPage(data);
   await plan.transport.exec(`mkdir -p ${STATUS.dir}`);
   await plan.transport.put(`${STATUS.dir}/index.html`, Buffer.from(html, 'utf8'), 0o644);
+  await plan.transport.put(saved, Buffer.from(JSON.stringify(data), 'utf8'), 0o600);
 }

@@ -114,12 +114,15 @@ interface Answer {
   cert: PeerCertificate;
 }
 
-function https(host: TestHost, name: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+/** `verify: false` only to read what an expired certificate is (before its renewal). */
+function https(host: TestHost, name: string, path: string, headers: Record<string, string> = {}, verify = true): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: host.address, port: 443, path, servername: name, headers: { host: name, ...headers }, ca: root, agent: false }, (res) => {
+    const req = httpsRequest({ host: host.address, port: 443, path, servername: name, headers: { host: name, ...headers }, ca: root, agent: false, rejectUnauthorized: verify }, (res) => {
+      // Read now: the socket is detached by the end of an answer to an upgrade request.
+      const cert = (res.socket as TLSSocket).getPeerCertificate();
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert: (res.socket as TLSSocket).getPeerCertificate() }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert }));
     });
     req.on('error', reject);
     req.end();
@@ -248,7 +251,7 @@ test('check exits 2 once the certificate is past two thirds of its lifetime', as
   assert.match(cert?.reason ?? '', /less than a third of its lifetime left/);
 });
 
-test('during an install the status page shows the progress advancing, without a reload', async () => {
+test('during an install the status page shows the progress advancing, without a reload', async (t) => {
   const page = await (await openBrowser()).newPage();
   await page.goto(`https://${IDE}/panel/`);
   await page.waitForFunction(() => document.getElementById('live-step')?.textContent === 'done', undefined, { timeout: 10_000 });
@@ -264,7 +267,11 @@ test('during an install the status page shows the progress advancing, without a 
   const run = await panel(args('install', h1, IDE, IDE_RECIPES, ['--set', 'code-server.port=5001']), { env, cwd: work });
   assert.equal(run.code, 0, explain(run));
   await page.waitForFunction(() => (window as unknown as { panelSteps: string[] }).panelSteps.at(-1) === 'done 100%', undefined, { timeout: 10_000 });
-  const seen = await page.evaluate(() => (window as unknown as { panelSteps: string[]; sameDocument?: boolean }));
+  const seen = await page.evaluate(() => {
+    const w = window as unknown as { panelSteps: string[]; sameDocument?: boolean };
+    return { panelSteps: w.panelSteps, sameDocument: w.sameDocument };
+  });
+  t.diagnostic(`progress seen: ${JSON.stringify(seen.panelSteps)}`);
   assert.equal(seen.sameDocument, true, 'the page was not reloaded');
   const during = seen.panelSteps.filter((s) => s !== 'done 100%');
   assert.ok(during.length > 0, `progress seen: ${JSON.stringify(seen.panelSteps)}`);
@@ -278,7 +285,7 @@ test('during an install the status page shows the progress advancing, without a 
 });
 
 test('renew -i fleet.yaml renews the certificates of all three hosts', async () => {
-  const before = await Promise.all(bed.hosts.map((h, i) => https(h, i === 0 ? IDE : OTHERS[i - 1]!, '/')));
+  const before = await Promise.all(bed.hosts.map((h, i) => https(h, i === 0 ? IDE : OTHERS[i - 1]!, '/', {}, false)));
   // Wait until host1's renewed certificate is due too (the others are expired by then).
   const c = before[0]!.cert;
   const due = Date.parse(c.valid_from) + ((Date.parse(c.valid_to) - Date.parse(c.valid_from)) * 2) / 3;
@@ -291,4 +298,8 @@ test('renew -i fleet.yaml renews the certificates of all three hosts', async () 
   const after_ = await Promise.all(bed.hosts.map((h, i) => https(h, i === 0 ? IDE : OTHERS[i - 1]!, '/')));
   after_.forEach((a, i) => assert.notEqual(a.cert.serialNumber, before[i]!.cert.serialNumber, `${bed.hosts[i]!.name} serves a new certificate`));
   assert.ok(existsSync(join(work, '.panel', 'last-run.json')));
+  // The renewal updated host1's status page: the new expiry, the install's recipes kept.
+  const page = await https(h1, IDE, '/panel/', { Authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` });
+  assert.match(page.body, new RegExp(`<td id="cert-expires">${utc(after_[0]!.cert.valid_to)}</td>`));
+  assert.match(page.body, /data-recipe="code-server"/);
 });

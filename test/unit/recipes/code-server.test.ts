@@ -159,3 +159,29 @@ test('--trust-artifact: fetched once per existing architecture, recorded, never 
     server.close();
   }
 });
+
+test('status page after `panel renew`: only the certificate and the run are replaced', async () => {
+  const { writeStatusPage, statusDataPath } = await import('../../../src/status/page.js');
+  const files = new Map<string, Buffer>();
+  const saved = { host: 'h1', domains: ['a.test'], recipes: [{ id: 'code-server', title: 't', version: '4.96.4', artifacts: [] }], health: [{ check: 'x', ok: true }], run: { finishedAt: 'then', result: 'ok', changed: 0 } };
+  files.set(statusDataPath('/var/lib/panel'), Buffer.from(JSON.stringify(saved)));
+  const transport = {
+    name: 'h1',
+    stats: { channels: 0, bytesSent: 0, bytesReceived: 0 },
+    exec: async () => ({ code: 0, stdout: '', stderr: '' }),
+    get: async (p: string) => files.get(p),
+    put: async (p: string, c: Buffer) => void files.set(p, c),
+    close: async () => undefined,
+  };
+  const certificate = { id: 'certificate', title: 'c', after: [], params: { safeParse: () => ({ success: true, data: {} }) }, resources: () => [] };
+  const plan = { config: { ...config, recipes: ['certificate'] }, transport, info: host, recipes: [{ recipe: certificate, resources: [], changes: [], checks: [] }], startedAt: 0, channelsAtStart: 0 };
+  await writeStatusPage(plan as never, { host: 'h1', status: 'changed', ok: 0, changed: 1, failed: 0, failedChecks: 0, rebootRequired: false, durationMs: 1, roundTrips: 1 } as never, [], new Date('2026-11-22T13:00:00Z'));
+  const html = files.get('/var/www/panel-status/index.html')!.toString();
+  assert.match(html, /data-recipe="code-server"/);
+  assert.match(html, /2026-11-22 13:00:00 UTC/);
+  assert.match(html, /<strong class="ok" id="last-result">changed<\/strong>/);
+  // No page written before: a renew leaves the host alone.
+  files.clear();
+  await writeStatusPage(plan as never, { host: 'h1', status: 'ok' } as never, []);
+  assert.equal(files.size, 0);
+});
