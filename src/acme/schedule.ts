@@ -50,7 +50,7 @@ export function fleetUnits(s: Schedule): { service: string; timer: string } {
 
 /** The crontab line for machines without systemd (same times as the timer). */
 export function cronLine(s: Schedule): string {
-  return `17 0,12 * * * cd ${quote(s.cwd)} && ${s.argv.map((a) => quote(a)).join(' ')} >> ${quote(join(s.cwd, '.panel', 'renew.log'))} 2>&1`;
+  return `17 0,12 * * * cd ${quote(s.cwd)} && mkdir -p .panel && ${s.argv.map((a) => quote(a)).join(' ')} >> ${quote(join(s.cwd, '.panel', 'renew.log'))} 2>&1`;
 }
 
 export interface Installed {

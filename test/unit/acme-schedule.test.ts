@@ -41,7 +41,7 @@ test('renew --schedule: a timer running the same renew in the same directory, or
   assert.equal(scheduleOf(['-i', 'fleet.yaml', '-m', 'ops@a.test', '--acme-profile', 'tlsserver'], cwd, '/usr/bin/node', '/opt/panel/bin/panel.js').name, s.name, 'same command, same unit');
   assert.notEqual(scheduleOf(['-i', 'other.yaml'], cwd).name, s.name);
   assert.throws(() => scheduleOf(['-i', 'f.yaml', '-p', 'hunter2hunter2', '--schedule'], cwd), /-p would be written into the schedule/);
-  assert.equal(cronLine(s), `17 0,12 * * * cd /srv/ops && /usr/bin/node /opt/panel/bin/panel.js renew -i fleet.yaml -m ops@a.test --acme-profile tlsserver >> /srv/ops/.panel/renew.log 2>&1`);
+  assert.equal(cronLine(s), `17 0,12 * * * cd /srv/ops && mkdir -p .panel && /usr/bin/node /opt/panel/bin/panel.js renew -i fleet.yaml -m ops@a.test --acme-profile tlsserver >> /srv/ops/.panel/renew.log 2>&1`);
 
   assert.deepEqual(installSchedule(s, { systemd: false, root: true }), { kind: 'cron', line: cronLine(s) });
 
