@@ -14,6 +14,8 @@ PKGS=(
   binutils             # strip
   openssl              # the Pebble API certificate
   ca-certificates
+  chromium             # headless browser for the /codeserver/ and /panel/ tests
+  fonts-dejavu-core    # so chromium's screenshots have glyphs
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -11,11 +11,13 @@ import faasd from './faasd.js';
 import demo from './demo.js';
 import nginx from './nginx.js';
 import certificate from './certificate.js';
+import codeServer from './code-server.js';
+import status from './status.js';
 
 /** The container stack (issue 4). nginx, certificate and demo add themselves below. */
 export const stackRecipes: readonly Recipe[] = [base, containerd, cni, bridge, faasd] as readonly Recipe[];
 
-export const recipes: Recipe[] = [...stackRecipes, nginx, certificate, demo] as Recipe[];
+export const recipes: Recipe[] = [...stackRecipes, nginx, certificate, status, codeServer, demo] as Recipe[];
 
 export function recipeById(id: string): Recipe | undefined {
   return recipes.find((r) => r.id === id);

@@ -6,6 +6,7 @@
  */
 import type { Secret } from './secret.js';
 import type { DomainName } from './validate/domain.js';
+import type { ArtifactName } from './artifacts/table.js';
 
 export type { DomainName } from './validate/domain.js';
 
@@ -35,6 +36,8 @@ export interface AcmeConfig {
   readonly caFile?: string;
   /** Where the account key lives on the machine running panel. */
   readonly accountKeyFile?: string;
+  /** ACME profile asked for in each new order (e.g. Let's Encrypt `tlsserver`, `shortlived`); the CA's default when absent. */
+  readonly profile?: string;
 }
 
 export interface HostConfig {
@@ -57,6 +60,8 @@ export interface HostConfig {
   readonly checksumsFile?: string;
   /** Refuse artifacts whose sum is neither pinned nor in checksumsFile (no release checksum assets). */
   readonly requirePinned?: boolean;
+  /** Artifacts without published sums whose sha256 is recorded on first use (--trust-artifact). */
+  readonly trustArtifacts?: readonly ArtifactName[];
   readonly proxy?: string;
   readonly noProxy?: string;
   /** Local path of a docker config.json to install for faasd. */

@@ -68,11 +68,12 @@ export class CertificateResource implements Resource<InstalledCert> {
       resource: this.key,
       action: have.cert === undefined ? 'create' : 'update',
       target: `certificate ${names.join(', ')} in ${dir}`,
-      reason: `${reason}; order from ${acme.directory}`,
+      reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}`,
       local: async (t) => {
         const issued = await order(t, {
           directory: acme.directory,
           ...(acme.caFile !== undefined ? { caFile: acme.caFile } : {}),
+          ...(acme.profile !== undefined ? { profile: acme.profile } : {}),
           accountKeyFile: acme.accountKeyFile ?? defaultAccountKeyFile(acme.directory),
           ...(email !== undefined ? { email } : {}),
           names,

@@ -21,6 +21,13 @@ export interface OrderRequest {
   readonly names: readonly string[];
   /** Host directory served at /.well-known/acme-challenge/. */
   readonly challengeDir: string;
+  /** ACME profile (draft-ietf-acme-profiles); omitted from the request when undefined. */
+  readonly profile?: string;
+}
+
+/** The newOrder payload; acme-client's createOrder sends it as it is. */
+export function newOrderPayload(names: readonly string[], profile: string | undefined): { identifiers: { type: 'dns'; value: string }[]; profile?: string } {
+  return { identifiers: names.map((value) => ({ type: 'dns' as const, value })), ...(profile !== undefined ? { profile } : {}) };
 }
 
 export interface Issued {
@@ -57,7 +64,7 @@ export async function order(t: Transport, req: OrderRequest): Promise<Issued> {
     .createAccount({ termsOfServiceAgreed: true, ...(req.email ? { contact: [`mailto:${req.email}`] } : {}) })
     .catch(ctx('account registration'));
 
-  const ord = await client.createOrder({ identifiers: req.names.map((value) => ({ type: 'dns', value })) }).catch(ctx('new order'));
+  const ord = await client.createOrder(newOrderPayload(req.names, req.profile)).catch(ctx('new order'));
   const authzs = await client.getAuthorizations(ord).catch(ctx('authorizations'));
 
   const pending: { domain: string; challenge: Challenge; file: string }[] = [];

@@ -24,6 +24,7 @@ import { sh } from '../shell.js';
 import type { Transport } from '../transport/types.js';
 import { validateDomains } from '../validate/index.js';
 import { parseCertificate } from './cert-info.js';
+import { contributedRoutes, statusPageSite, type StatusPageSite } from '../web/routes.js';
 
 export const SITE_PATH = '/etc/nginx/conf.d/panel.conf';
 export const SITE_KEY = `file:${SITE_PATH}`;
@@ -72,6 +73,8 @@ export type NginxParams = z.output<typeof nginxParams>;
 export interface Route {
   readonly path: string;
   readonly upstream: string;
+  /** WebSocket app checking Origin against Host: forwards Host with its port, asks for gzip. */
+  readonly websocket?: boolean;
 }
 
 /** Everything the site depends on except host facts. */
@@ -85,6 +88,8 @@ export interface SiteSpec {
   readonly proxyReadTimeout: string;
   /** Directory holding fullchain.pem/privkey.pem; undefined when no names. */
   readonly certDir?: string;
+  /** The status page at /panel/ (recipe status). */
+  readonly statusPage?: StatusPageSite;
   /** Templates directory override (tests). */
   readonly templatesDir?: string;
   /** Command that must accept the new file, default `nginx -t` (tests point it at a scratch config). */
@@ -101,8 +106,8 @@ export interface SiteFacts {
 }
 
 /** The routes as nginx will see them: defaults or given, plus extras; paths unique. */
-export function resolveRoutes(p: NginxParams): Route[] {
-  const all = [...p.routes, ...p.extraRoutes].map((r) => ({ path: r.path, upstream: r.upstream ?? `http://127.0.0.1:${r.port}/` }));
+export function resolveRoutes(p: NginxParams, contributed: readonly Route[] = []): Route[] {
+  const all = [...p.routes, ...p.extraRoutes].map((r): Route => ({ path: r.path, upstream: r.upstream ?? `http://127.0.0.1:${r.port}/` })).concat(contributed);
   const seen = new Set<string>();
   for (const r of all) {
     if (seen.has(r.path)) throw new Error(`route ${r.path} is given twice`);
@@ -123,7 +128,8 @@ export function siteSpec(config: HostConfig, host: Pick<HostInfo, 'ipv6'>, rawPa
     path: SITE_PATH,
     names: names.value,
     ipv6: host.ipv6,
-    routes: resolveRoutes(params),
+    routes: resolveRoutes(params, contributedRoutes(config)),
+    ...(statusPageSite(config) ? { statusPage: statusPageSite(config)! } : {}),
     clientMaxBodySize: params.clientMaxBodySize,
     proxyReadTimeout: params.proxyReadTimeout,
     ...(names.value.length > 0 ? { certDir: certDir(names.value[0]!) } : {}),
@@ -160,6 +166,7 @@ export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
       webroot: WEBROOT,
       tls: tls && spec.certDir ? { cert: `${spec.certDir}/fullchain.pem`, key: `${spec.certDir}/privkey.pem`, ...tls } : false,
       routes: spec.routes,
+      statusPage: spec.statusPage ?? false,
       clientMaxBodySize: spec.clientMaxBodySize,
       proxyReadTimeout: spec.proxyReadTimeout,
     },

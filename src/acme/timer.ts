@@ -29,6 +29,7 @@ export function renewArgv(config: HostConfig, nodePath: string = process.execPat
     '--acme-directory',
     config.acme.directory,
     ...(config.acme.caFile ? ['--acme-ca', config.acme.caFile] : []),
+    ...(config.acme.profile ? ['--acme-profile', config.acme.profile] : []),
     '--progress-dir',
     config.progressDir,
   ];

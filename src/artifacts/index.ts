@@ -10,6 +10,7 @@ export * from './checksums.js';
 export * from './resolve.js';
 export * from './release-asset.js';
 export * from './recorded.js';
+export * from './trust.js';
 
 /** The source (mirror + checksums) a host's configuration asks for; reads --checksums once. */
 export function artifactSource(config: Pick<HostConfig, 'mirror' | 'checksumsFile'>): ArtifactSource {

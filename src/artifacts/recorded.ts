@@ -5,7 +5,9 @@
  * A release's files never change after publication, so a different
  * published sum for the same version is refused, as a changed SSH host key
  * is: whoever can change the mirror's binary can change its checksum asset
- * too. Pinned and --checksums sums are the user's own statement and replace
+ * too. The same holds for a sum trusted on first use (--trust-artifact) that
+ * differs from what the host recorded: the two first uses saw different files.
+ * Pinned and --checksums sums are the user's own statement and replace
  * the record; that is also the way to accept a re-published release.
  */
 import type { ResolvedArtifact } from './resolve.js';
@@ -19,11 +21,16 @@ export interface RecordedSum {
 
 /** The refusal (several lines, both sums), or undefined when the sum may be used. */
 export function changedSumRefusal(recorded: RecordedSum | undefined, a: ResolvedArtifact): string | undefined {
-  if (recorded === undefined || recorded.sha256 === a.sha256 || a.sumFrom !== 'release-asset') return undefined;
+  if (recorded === undefined || recorded.sha256 === a.sha256) return undefined;
+  if (a.sumFrom !== 'release-asset' && a.sumFrom !== 'trusted-on-first-use') return undefined;
+  const now =
+    a.sumFrom === 'release-asset'
+      ? `  now published:         ${a.sha256} (${a.sumUrl ?? 'release asset'})`
+      : `  recorded here:         ${a.sha256} (trusted on first use by the machine running panel)`;
   return [
-    `the published sha256 of ${a.name} ${a.version} (${a.arch}) CHANGED; refusing to install it`,
+    `the ${a.sumFrom === 'release-asset' ? 'published' : 'trusted'} sha256 of ${a.name} ${a.version} (${a.arch}) CHANGED; refusing to install it`,
     `  recorded on this host: ${recorded.sha256} (${recorded.source}${recorded.at ? `, ${recorded.at}` : ''})`,
-    `  now published:         ${a.sha256} (${a.sumUrl ?? 'release asset'})`,
+    now,
     `  A release's files do not change once published: the mirror or the release may have been tampered with.`,
     `  If the new file is genuine, pin it: --checksums FILE with the line "${a.sha256}  ${a.relPath}".`,
   ].join('\n');

@@ -30,9 +30,9 @@ export interface ArtifactLocation {
   /** Path below the mirror root (GitHub layout); the key of the host's `artifacts` record. */
   readonly relPath: string;
   /** The sum from this repository or --checksums, when there is one. */
-  readonly known?: { readonly sha256: string; readonly source: Exclude<SumSource, 'release-asset'> };
-  /** The release's checksum asset beside the artifact (same base, same path). */
-  readonly asset: { readonly url: string; readonly named: string; readonly producer: string };
+  readonly known?: { readonly sha256: string; readonly source: 'pinned' | 'checksums-file' };
+  /** The release's checksum asset beside the artifact (same base, same path); absent when upstream publishes none. */
+  readonly asset?: { readonly url: string; readonly named: string; readonly producer: string };
 }
 
 export interface ResolvedArtifact {
@@ -76,7 +76,8 @@ export function locateArtifact(name: ArtifactName, version: string, arch: Arch, 
   const base = artifactBase(source.mirror);
   const file = relPath.slice(relPath.lastIndexOf('/') + 1);
   const dir = relPath.slice(0, relPath.lastIndexOf('/'));
-  const asset = { url: `${base}/${dir}/${spec.checksumAsset.asset(file)}`, named: spec.checksumAsset.named(file), producer: spec.checksumAsset.producer };
+  const ca = spec.checksumAsset;
+  const asset = ca === undefined ? undefined : { url: `${base}/${dir}/${ca.asset(file)}`, named: ca.named(file), producer: ca.producer };
   const fromFile = source.checksums?.get(relPath);
   const pinned = spec.pinned[version]?.[arch];
   const known =
@@ -85,7 +86,7 @@ export function locateArtifact(name: ArtifactName, version: string, arch: Arch, 
       : pinned !== undefined
         ? { sha256: pinned, source: 'pinned' as const }
         : undefined;
-  return { name, version, arch, url: `${base}/${relPath}`, relPath, asset, ...(known ? { known } : {}) };
+  return { name, version, arch, url: `${base}/${relPath}`, relPath, ...(asset ? { asset } : {}), ...(known ? { known } : {}) };
 }
 
 function how(loc: ArtifactLocation): string {
@@ -99,12 +100,20 @@ export interface ResolveOptions {
   readonly checksumsFile?: string;
   /** Fetches a checksum asset (per-run cache, host fallback). */
   readonly fetchAsset: (url: string) => Promise<AssetFetch>;
+  /**
+   * Only for an artifact named by --trust-artifact: the sum recorded on the
+   * machine running panel, fetched and recorded now when there is none yet
+   * (see ./trust.ts).
+   */
+  readonly trustOnFirstUse?: (loc: ArtifactLocation) => Promise<Result<string, string>>;
 }
 
 /**
  * The sum an artifact is verified against: pinned or given when known,
- * otherwise the release's checksum asset. Errors are one line naming the
- * artifact, and the asset URL when the asset is the problem.
+ * otherwise the release's checksum asset, or for an artifact whose upstream
+ * publishes none, the sum recorded on first use when --trust-artifact names
+ * it. Errors are one line naming the artifact, and the asset URL when the
+ * asset is the problem.
  */
 export async function resolveArtifact(loc: ArtifactLocation, o: ResolveOptions): Promise<Result<ResolvedArtifact, string>> {
   const { name, version, arch, url, relPath } = loc;
@@ -112,7 +121,16 @@ export async function resolveArtifact(loc: ArtifactLocation, o: ResolveOptions):
   if (loc.known) return ok({ name, version, arch, url, relPath, sha256: loc.known.sha256, sumFrom: loc.known.source });
   const notListed = o.checksumsFile !== undefined ? ` and ${o.checksumsFile} does not list it` : '';
   if (o.requirePinned) {
-    return err(`${what}: no sha256 is pinned for ${relPath}${notListed}, and --require-pinned refuses the release's own checksum asset: ${how(loc)}, or drop --require-pinned`);
+    const refused = loc.asset === undefined ? 'a sum recorded on first use (--trust-artifact)' : "the release's own checksum asset";
+    return err(`${what}: no sha256 is pinned for ${relPath}${notListed}, and --require-pinned refuses ${refused}: ${how(loc)}, or drop --require-pinned`);
+  }
+  if (loc.asset === undefined) {
+    if (o.trustOnFirstUse === undefined) {
+      return err(`${what}: upstream publishes no sha256 for it and none is pinned${notListed}: ${how(loc)}, or accept and record its sum on first use with --trust-artifact ${name}`);
+    }
+    const t = await o.trustOnFirstUse(loc);
+    if (!t.ok) return err(`${what}: --trust-artifact: ${t.error}`);
+    return ok({ name, version, arch, url, relPath, sha256: t.value, sumFrom: 'trusted-on-first-use' });
   }
   const got = await o.fetchAsset(loc.asset.url);
   if (!got.ok) {

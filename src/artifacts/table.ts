@@ -13,7 +13,7 @@
  */
 import type { Arch } from '../host-info.js';
 
-export type ArtifactName = 'containerd' | 'cni-plugins' | 'faasd' | 'faas-cli';
+export type ArtifactName = 'containerd' | 'cni-plugins' | 'faasd' | 'faas-cli' | 'code-server';
 
 /**
  * The checksum file a release publishes beside the artifact, in upstream's
@@ -36,7 +36,8 @@ export interface ArtifactSpec {
   relPath(version: string, arch: Arch): string;
   /** Pinned sums: version → arch → sha256 (lower-case hex). */
   readonly pinned: Readonly<Record<string, Partial<Record<Arch, string>>>>;
-  readonly checksumAsset: ChecksumAsset;
+  /** Absent: upstream publishes no sums (the sum comes from --checksums or --trust-artifact). */
+  readonly checksumAsset?: ChecksumAsset;
 }
 
 export const ARTIFACTS: Readonly<Record<ArtifactName, ArtifactSpec>> = {
@@ -91,6 +92,15 @@ export const ARTIFACTS: Readonly<Record<ArtifactName, ArtifactSpec>> = {
     // publish.yaml: cd bin && ../ci/hashgen.sh (for f in faas-cli*; do shasum -a 256 $f > $f.sha256; done)
     checksumAsset: { asset: (f) => `${f}.sha256`, named: (f) => f, producer: "faas-cli's ci/hashgen.sh" },
     // No published sum found to pin: the release's faas-cli.sha256 is used (or --checksums).
+    pinned: {},
+  },
+  'code-server': {
+    title: 'code-server release tarball (web IDE)',
+    defaultVersion: '4.96.4',
+    // Unpacks to code-server-<v>-linux-<arch>/bin/code-server (plus its bundled node and lib/).
+    relPath: (v, arch) => `coder/code-server/releases/download/v${v}/code-server-${v}-linux-${arch}.tar.gz`,
+    // Upstream publishes no checksums: the sum comes from --checksums, or is
+    // recorded on first use with an explicit --trust-artifact code-server.
     pinned: {},
   },
 };

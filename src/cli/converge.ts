@@ -21,9 +21,12 @@ import { formatRecap } from '../report/recap.js';
 import { redact } from '../secret.js';
 import { NOT_ROOT_MESSAGE } from '../transport/local.js';
 import type { Transport } from '../transport/types.js';
-import { failedLastTime, lastRunPath, saveLastRun } from './last-run.js';
+import { failedLastTime, lastRunPath, saveLastRun, stateDir } from './last-run.js';
 import type { CommonFlags } from './flags.js';
 import { UsageError } from './options.js';
+import { writeStatusPage, type HealthCheck } from '../status/page.js';
+import { TrustedSums, TRUST_FILE } from '../artifacts/index.js';
+import { join } from 'node:path';
 
 /** Printed as `panel: …`, so it does not start with "panel" itself (NOT_ROOT_MESSAGE does). */
 export const LOCAL_NEEDS_ROOT = `${NOT_ROOT_MESSAGE.replace(/^panel /, '')}, or name a remote host with --host user@addr`;
@@ -76,7 +79,10 @@ export async function converge(input: ConvergeInput): Promise<number> {
   // progress tree starts afterwards and replays what happened so far.
   let buffered: EngineEvent[] | undefined = wantConfirm ? [] : undefined;
   let sinks = wantConfirm ? [] : startSinks();
+  // The run's health checks per host, for the status page.
+  const health = new Map<string, HealthCheck[]>();
   const emit = (e: EngineEvent): void => {
+    if (e.type === 'verify') health.set(e.host, [...(health.get(e.host) ?? []), { check: e.check, ok: e.ok }]);
     if (buffered) buffered.push(e);
     else sinks.forEach((s) => s(e));
   };
@@ -127,7 +133,8 @@ export async function converge(input: ConvergeInput): Promise<number> {
       signal: controller.signal,
       concurrency,
       deep: flags.deep ?? false,
-      hooks: [progressHooks],
+      hooks: mode === 'install' ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []) }] : [progressHooks],
+      trustedSums: new TrustedSums(join(stateDir(), TRUST_FILE)),
       ...(confirm ? { confirm } : {}),
       ...(input.connect ? { connect: input.connect } : {}),
     });

@@ -18,11 +18,13 @@ export interface CommonFlags {
   mirror?: string;
   checksums?: string;
   requirePinned?: boolean;
+  trustArtifact?: string[];
   proxy?: string;
   noProxy?: string;
   registryAuth?: string;
   acmeDirectory?: string;
   acmeCa?: string;
+  acmeProfile?: string;
   staging?: boolean;
   key?: string;
   knownHosts?: string;
@@ -66,11 +68,13 @@ export function addCommon(cmd: Command): Command {
     .option('--mirror <url>', 'replaces https://github.com in every artifact URL (keeps GitHub paths)')
     .option('--checksums <file>', 'sha256sum-format checksums for mirror artifacts (paths relative to the mirror)')
     .option('--require-pinned', 'refuse artifacts whose sum is neither pinned nor in --checksums (no release checksum assets)')
+    .option('--trust-artifact <name>', 'for an artifact whose upstream publishes no sums (code-server): use the sha256 recorded here on first use (.panel/trusted-artifacts.sha256) (repeatable)', collect)
     .option('--proxy <url>', 'HTTP(S) proxy for containerd and faasd (systemd drop-ins)')
     .addOption(noProxyOption())
     .option('--registry-auth <file>', 'docker config.json with registry credentials for faasd')
     .option('--acme-directory <url>', 'ACME directory URL (default: Let\'s Encrypt production)')
     .option('--staging', 'use Let\'s Encrypt staging')
+    .option('--acme-profile <name>', 'ACME profile asked for in new orders, e.g. tlsserver or shortlived (Let\'s Encrypt)')
     .option('--acme-ca <file>', 'PEM of a CA to trust for the ACME server\'s own HTTPS (private CAs, Pebble)')
     .option('--key <file>', 'SSH private key (default: ssh-agent)')
     .option('--known-hosts <file>', 'known_hosts file (default: ~/.ssh/known_hosts)')

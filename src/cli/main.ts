@@ -51,7 +51,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   addCommon(program.command('check').description('verify only: exit 0 converged, 2 drift found, 1 error').option('--deep', 'rehash every file instead of trusting the stat cache')).action(async (flags: CommonFlags) => {
     exitCode = await runConverge('check', flags, registry);
   });
-  addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left (only the certificate recipe)')).action(async (flags: CommonFlags) => {
+  addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
+    if (flags.schedule) {
+      // The schedule repeats this command: its inputs are checked now, as the renewal itself would check them.
+      await resolveTargets({ ...flags, recipes: RENEW_RECIPE }, registry, 'install');
+      const { installSchedule, scheduleOf } = await import('../acme/schedule.js');
+      let s;
+      try {
+        s = scheduleOf(argv.slice(argv.indexOf('renew') + 1), process.cwd());
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const done = installSchedule(s);
+      process.stdout.write(
+        done.kind === 'systemd'
+          ? `panel: ${done.timer} installed in ${done.dir} and started: \`panel renew\` for this fleet twice a day\n`
+          : `panel: systemd is not running here; add this line to the crontab of the user that runs panel:\n${done.line}\n`,
+      );
+      return;
+    }
     // Only the certificate recipe, without its dependencies: a renewal must
     // not re-render the nginx site from whatever flags the timer passes.
     const only = renewRegistry(registry);

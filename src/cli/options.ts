@@ -13,7 +13,7 @@ import type { CommonFlags } from './flags.js';
 export type { CommonFlags } from './flags.js';
 
 export const STACK = ['base', 'containerd', 'cni', 'bridge', 'faasd'] as const;
-export const WEB = ['nginx', 'certificate'] as const;
+export const WEB = ['nginx', 'certificate', 'status'] as const;
 
 export class UsageError extends Error {
   override name = 'UsageError';

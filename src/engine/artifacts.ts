@@ -14,6 +14,7 @@ import {
   type DeclaredArtifact,
   type AssetFetch,
   type ReleaseSums,
+  TrustedSums,
 } from '../artifacts/index.js';
 import type { HostConfig } from '../config.js';
 import type { Arch, HostInfo } from '../host-info.js';
@@ -52,7 +53,8 @@ export function prefetchArtifacts(config: HostConfig, registry: ReadonlyMap<stri
       for (const arch of ARCHES) {
         try {
           const loc = locateArtifact(ref.name, ref.version, arch, source);
-          if (!loc.known) void sums.fetch(loc.asset.url);
+          // A trusted artifact is not fetched ahead: the whole file, only for the host's own architecture.
+          if (!loc.known && loc.asset) void sums.fetch(loc.asset.url);
         } catch {
           // a bad version is reported by planning
         }
@@ -68,6 +70,7 @@ export async function resolveHostArtifacts(
   config: HostConfig,
   sums: ReleaseSums,
   transport: Transport,
+  trusted: TrustedSums = new TrustedSums(),
 ): Promise<Result<ArtifactSet, string>> {
   if (refs.length === 0) return ok(ArtifactSet.empty);
   const arch = info.arch;
@@ -98,6 +101,7 @@ export async function resolveHostArtifacts(
       fetchAsset,
       ...(config.requirePinned ? { requirePinned: true } : {}),
       ...(config.checksumsFile !== undefined ? { checksumsFile: config.checksumsFile } : {}),
+      ...(config.trustArtifacts?.includes(ref.name) ? { trustOnFirstUse: (l: typeof loc) => trusted.sum(l) } : {}),
     });
     if (!r.ok) return r;
     resolved.push(r.value);

@@ -3,6 +3,7 @@
  * plain lines, NDJSON and the recap are all sinks of the same stream.
  */
 import type { HostInfo } from '../host-info.js';
+import type { ArtifactSource } from './state.js';
 import type { PublicChange } from '../resources/types.js';
 
 export type Mode = 'install' | 'plan' | 'check';
@@ -39,8 +40,8 @@ export interface ArtifactReport {
   /** Path below the mirror root: the key of the host's `artifacts` record. */
   readonly path: string;
   readonly sha256: string;
-  /** pinned in this repository, given with --checksums, or the release's checksum asset. */
-  readonly source: 'pinned' | 'checksums-file' | 'release-asset';
+  /** pinned in this repository, given with --checksums, the release's checksum asset, or recorded on first use (--trust-artifact). */
+  readonly source: ArtifactSource;
   /** The checksum asset's URL (source `release-asset`). */
   readonly sumUrl?: string;
 }

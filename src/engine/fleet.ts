@@ -10,7 +10,7 @@ import { openTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import type { Emit, HostResult } from './events.js';
 import { failedResult, finishHost, planHost, type HostPlan, type HostRunOptions } from './host-run.js';
-import { ReleaseSums } from '../artifacts/index.js';
+import { ReleaseSums, TrustedSums } from '../artifacts/index.js';
 import { prefetchArtifacts } from './artifacts.js';
 
 export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
@@ -28,7 +28,8 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
   const transports = new Map<string, Transport>();
   // One fetch per checksum asset for the whole fleet, started while connecting.
   const releaseSums = opts.releaseSums ?? new ReleaseSums();
-  const runOpts: HostRunOptions = { ...opts, releaseSums };
+  const trustedSums = opts.trustedSums ?? new TrustedSums();
+  const runOpts: HostRunOptions = { ...opts, releaseSums, trustedSums };
 
   const finish = (r: HostResult): void => {
     results.set(r.host, r);
@@ -68,7 +69,10 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
 
   const complete = async (plan: HostPlan): Promise<void> => {
     try {
-      finish(await finishHost(plan, runOpts));
+      const r = await finishHost(plan, runOpts);
+      // Reports written on the host after the run (the status page), with the connection still open.
+      for (const h of opts.hooks ?? []) await h.hostDone?.(plan, r).catch(() => undefined);
+      finish(r);
     } catch (e) {
       finish(failedResult(plan.config.name, `${plan.config.name}: ${(e as Error).message}`, plan.startedAt, plan.transport.stats.channels - plan.channelsAtStart));
     }

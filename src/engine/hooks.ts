@@ -10,6 +10,8 @@
  */
 import type { HostConfig } from '../config.js';
 import type { Script } from '../shell.js';
+import type { HostResult } from './events.js';
+import type { HostPlan } from './host-run.js';
 
 export interface RecipeApplyPoint {
   readonly config: HostConfig;
@@ -32,6 +34,12 @@ export interface HostHooks {
   readonly recipeFailed?: (at: RecipeFailurePoint) => Script | undefined;
   /** Shell at the end of an install's verify round trip. */
   readonly installDone?: (at: { readonly config: HostConfig }) => Script | undefined;
+  /**
+   * After a planned host finished (applied, checked or failed while applying),
+   * with its connection still open: for reports that need the run's result
+   * (the status page). Its errors are ignored.
+   */
+  readonly hostDone?: (plan: HostPlan, result: HostResult) => Promise<void>;
 }
 
 /** Every hook's contribution at one point, each isolated so it can neither fail nor print into the engine's markers. */

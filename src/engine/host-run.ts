@@ -13,7 +13,7 @@ import type { Change, Check, PlanContext, Resource } from '../resources/types.js
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import type { Transport } from '../transport/types.js';
-import { changedSumRefusal, ReleaseSums, type ResolvedArtifact } from '../artifacts/index.js';
+import { changedSumRefusal, ReleaseSums, TrustedSums, type ResolvedArtifact } from '../artifacts/index.js';
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
 import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, HostResult, Mode } from './events.js';
@@ -34,6 +34,8 @@ export interface HostRunOptions {
   readonly verifyWaitSeconds?: number;
   /** Release checksum assets fetched in this run (shared by the fleet); a fresh one when absent. */
   readonly releaseSums?: ReleaseSums;
+  /** Sums recorded on first use (--trust-artifact), shared by the fleet; the default record when absent. */
+  readonly trustedSums?: TrustedSums;
   /** Shell contributions of report sinks (progress.json on the host, …). */
   readonly hooks?: readonly HostHooks[];
 }
@@ -45,6 +47,8 @@ interface RecipePlan {
   readonly checks: readonly Check[];
   /** Raised by this recipe's resources while planning. */
   readonly warnings: readonly string[];
+  /** The release artifacts the recipe declared, resolved for this host (URL, sum and its source). */
+  readonly artifacts: readonly ResolvedArtifact[];
 }
 
 export interface HostPlan {
@@ -95,9 +99,10 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   opts.emit({ type: 'host-info', host, info });
 
   // Build every recipe's desired state; refusals happen here, before any change.
-  const built: { recipe: Recipe; resources: readonly Resource[]; checks: readonly Check[] }[] = [];
+  const built: { recipe: Recipe; resources: readonly Resource[]; checks: readonly Check[]; artifacts: readonly ResolvedArtifact[] }[] = [];
   const owner = new Map<string, string>();
   const sums = opts.releaseSums ?? new ReleaseSums();
+  const trusted = opts.trustedSums ?? new TrustedSums();
   const resolved: { recipe: string; artifact: ResolvedArtifact }[] = [];
   for (const recipe of order.recipes) {
     const parsed = recipe.params.safeParse(config.params[recipe.id] ?? {});
@@ -105,7 +110,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
       return fail(`recipe ${recipe.id}: invalid parameters: ${issues}`);
     }
-    const artifacts = await resolveHostArtifacts(declaredArtifacts(recipe, parsed.data), info, config, sums, transport);
+    const artifacts = await resolveHostArtifacts(declaredArtifacts(recipe, parsed.data), info, config, sums, transport, trusted);
     if (!artifacts.ok) return fail(`recipe ${recipe.id}: ${artifacts.error}`);
     for (const a of artifacts.value.all) {
       resolved.push({ recipe: recipe.id, artifact: a });
@@ -132,7 +137,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       if (prev) return fail(`resource ${r.key} is declared by both recipe ${prev} and recipe ${recipe.id}`);
       owner.set(r.key, recipe.id);
     }
-    built.push({ recipe, resources, checks });
+    built.push({ recipe, resources, checks, artifacts: artifacts.value.all });
   }
 
   const refusal = referenceProblem(built);
@@ -184,7 +189,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
         return fail(`${resourceIn(b.recipe.id, r.key)}: ${(e as Error).message}`);
       }
     }
-    recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks, warnings });
+    recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks, warnings, artifacts: b.artifacts });
   }
   return { ok: true, plan: { config, transport, info, state: state.value, recipes, startedAt, channelsAtStart } };
 }

@@ -95,7 +95,7 @@ export const stateRecordSchema = z.discriminatedUnion('kind', [
 export type StateRecord = z.infer<typeof stateRecordSchema>;
 export type PathRecord = z.infer<typeof pathRecord>;
 
-export const artifactSourceSchema = z.enum(['pinned', 'checksums-file', 'release-asset']);
+export const artifactSourceSchema = z.enum(['pinned', 'checksums-file', 'release-asset', 'trusted-on-first-use']);
 export type ArtifactSource = z.infer<typeof artifactSourceSchema>;
 
 const pendingSchema = z.object({ action: z.enum(['restart', 'reload']), at: z.string() }).strict();

@@ -65,6 +65,8 @@ const FLAGS: Record<string, string> = {
   checksums: '--checksums',
   knownHosts: '--known-hosts',
   acmeCaFile: '--acme-ca',
+  acmeProfile: '--acme-profile',
+  trustArtifacts: '--trust-artifact',
   mirror: '--mirror',
   proxy: '--proxy',
   noProxy: '--no-proxy',
@@ -82,6 +84,8 @@ const overridesSchema = z.object({
   checksums: S.varsShape.checksums,
   knownHosts: S.varsShape.knownHosts,
   acmeCaFile: S.acme.shape.caFile,
+  acmeProfile: S.acme.shape.profile,
+  trustArtifacts: S.varsShape.trustArtifacts,
   fingerprint: S.fingerprint.optional(),
   mirror: S.varsShape.mirror,
   proxy: S.varsShape.proxy,
@@ -121,6 +125,7 @@ function checkOverrides(file: string, o: CliOverrides, options: LoadOptions): Re
     ...o,
     ...(parsed.data.domains !== undefined ? { domains: parsed.data.domains } : {}),
     ...(parsed.data.noProxy !== undefined ? { noProxy: parsed.data.noProxy } : {}),
+    ...(parsed.data.trustArtifacts !== undefined ? { trustArtifacts: parsed.data.trustArtifacts } : {}),
   });
 }
 

@@ -13,6 +13,7 @@ import { Secret } from '../secret.js';
 import { suggest } from './messages.js';
 import { paramProblems, type RecipeParams } from './params.js';
 import { expandPath } from './paths.js';
+import type { ArtifactName } from '../artifacts/table.js';
 import type { Inventory, Vars } from './schema.js';
 import { err, ok, type CliOverrides, type DocPath, type InventoryHost, type Problem, type Result } from './types.js';
 
@@ -204,12 +205,15 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
     mirror: mirror?.replace(/\/+$/, ''),
     checksumsFile: local('checksums', o.checksums, pick(layers, 'checksums')),
     requirePinned: o.requirePinned ?? get('requirePinned'),
+    // Parsed by the schema (checkOverrides for the flag): names of artifacts without published sums.
+    trustArtifacts: (o.trustArtifacts as readonly ArtifactName[] | undefined) ?? get('trustArtifacts'),
     proxy: o.proxy ?? get('proxy'),
     noProxy: (o.noProxy as string | undefined) ?? get('noProxy'),
     registryAuth: local('registryAuth', o.registryAuth, pick(layers, 'registryAuth')),
     acme: compact({
       directory: o.acmeDirectory ?? acme.directory ?? LETS_ENCRYPT,
       caFile: local('caFile', o.acmeCaFile, acmeFound('caFile')),
+      profile: o.acmeProfile ?? acme.profile,
       accountKeyFile: acme.accountKeyFile === undefined ? undefined : expandPath(acmeFound('accountKeyFile')!.value, ctx.baseDir, ctx.homeDir),
     }),
     progressDir: o.progressDir ?? get('progressDir') ?? DEFAULT_PROGRESS_DIR,

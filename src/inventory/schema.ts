@@ -14,6 +14,7 @@ import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import { MAX_NAMES, validateDomain, type DomainName } from '../validate/domain.js';
 import { validateEmail } from '../validate/email.js';
+import { ARTIFACT_NAMES, ARTIFACTS, type ArtifactName } from '../artifacts/table.js';
 
 /** Render an offending value briefly for error messages. */
 export function show(v: unknown): string {
@@ -176,7 +177,28 @@ export const acme = z.strictObject({
   directory: httpUrl('acme.directory').optional(),
   caFile: localPath('acme.caFile').optional().describe('Extra CA roots (PEM) for the ACME server, e.g. Pebble'),
   accountKeyFile: localPath('acme.accountKeyFile').optional(),
+  profile: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: says('acme.profile is a profile name such as tlsserver or shortlived') }).optional().describe('ACME profile for new orders (Let\'s Encrypt: classic, tlsserver, shortlived)'),
 }, { error: says('acme must be a mapping') }).describe('ACME server settings (default: Let\'s Encrypt)');
+
+/** Artifacts whose upstream publishes no sums: the only ones a recorded first-use sum may stand in for. */
+export const UNPUBLISHED_SUMS: readonly ArtifactName[] = ARTIFACT_NAMES.filter((n) => ARTIFACTS[n].checksumAsset === undefined);
+
+/** `trustArtifacts`: a YAML list or a comma-separated string of artifact names. */
+export const trustArtifacts = z.union([z.string(), z.array(z.string())], { error: says('trustArtifacts must be a list of artifact names') })
+  .transform((v, ctx) => {
+    const names = (Array.isArray(v) ? v : v.split(',')).map((e) => e.trim());
+    for (const n of names) {
+      if ((UNPUBLISHED_SUMS as readonly string[]).includes(n)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        message: (ARTIFACT_NAMES as readonly string[]).includes(n)
+          ? `${JSON.stringify(n)} publishes its own sums (its release's checksum asset), which panel verifies against; only an artifact without published sums is trusted on first use (${UNPUBLISHED_SUMS.join(', ')})`
+          : `${JSON.stringify(n)} is not an artifact panel installs without published sums (${UNPUBLISHED_SUMS.join(', ')})`,
+      });
+    }
+    return [...new Set(names)] as ArtifactName[];
+  })
+  .describe('Artifacts without published sums (code-server) whose sha256 is recorded on the machine running panel at first use and verified on every host after');
 
 /** Settings valid at every level (defaults, group vars, host); the most specific level wins. */
 export const varsShape = {
@@ -195,6 +217,7 @@ export const varsShape = {
   checksums: localPath('checksums').optional().describe('sha256sum-format file of mirrored artifacts'),
   requirePinned: z.boolean({ error: says('requirePinned must be true or false') }).optional()
     .describe('Refuse artifacts whose sum is neither pinned nor in checksums (no release checksum assets)'),
+  trustArtifacts: trustArtifacts.optional(),
   proxy: httpUrl('proxy').optional(),
   noProxy: noProxy.optional(),
   registryAuth: localPath('registryAuth').optional().describe('docker config.json to install for faasd'),

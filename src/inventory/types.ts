@@ -52,6 +52,8 @@ export interface CliOverrides {
   readonly mirror?: string;
   readonly checksums?: string;
   readonly requirePinned?: boolean;
+  /** `--trust-artifact` (repeatable or comma-separated). */
+  readonly trustArtifacts?: readonly string[];
   readonly proxy?: string;
   readonly noProxy?: string | readonly string[];
   readonly recipes?: readonly string[];
@@ -59,6 +61,7 @@ export interface CliOverrides {
   readonly params?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly acmeDirectory?: string;
   readonly acmeCaFile?: string;
+  readonly acmeProfile?: string;
   readonly progressDir?: string;
   readonly trustNewHost?: boolean;
   readonly knownHosts?: string;

@@ -38,7 +38,11 @@ export function planPrinter(write: (text: string) => void, opts: { diffs: boolea
 
 /** `faasd 0.19.7 (amd64) sha256 1a2b3c4d5e6f…: release checksum asset <url>` */
 export function describeArtifactSum(a: ArtifactReport): string {
-  const from =
-    a.source === 'pinned' ? 'pinned in panel' : a.source === 'checksums-file' ? 'given with --checksums' : `release checksum asset ${a.sumUrl ?? ''}`;
+  const from = {
+    pinned: 'pinned in panel',
+    'checksums-file': 'given with --checksums',
+    'release-asset': `release checksum asset ${a.sumUrl ?? ''}`,
+    'trusted-on-first-use': 'trusted on first use (--trust-artifact), recorded here',
+  }[a.source];
   return `${a.name} ${a.version} (${a.arch}) sha256 ${a.sha256.slice(0, 12)}…: ${from}`;
 }

@@ -5,6 +5,8 @@
  *   containernetworking/plugins/releases/download/v0.9.1/cni-plugins-linux-amd64-v0.9.1.tgz
  *   openfaas/faasd/releases/download/0.19.7/faasd            (a STAND-IN, see faasd-standin.c)
  *   openfaas/faas-cli/releases/download/0.17.8/faas-cli      (a STAND-IN shell script)
+ *   coder/code-server/releases/download/v4.96.4/code-server-4.96.4-linux-amd64.tar.gz
+ *                                                            (a STAND-IN, see code-server-standin.c)
  * containerd and CNI tarballs repackage Debian's real binaries (Debian's versions,
  * upstream's names and layout).
  *
@@ -39,6 +41,7 @@ export const CONTAINERD_VERSION = '1.7.27';
 export const CNI_VERSION = 'v0.9.1';
 export const FAASD_VERSION = '0.19.7';
 export const FAAS_CLI_VERSION = '0.17.8';
+export const CODE_SERVER_VERSION = '4.96.4';
 export const ARCH = 'amd64';
 
 export const ARTIFACT_PATHS = {
@@ -46,6 +49,7 @@ export const ARTIFACT_PATHS = {
   cni: `containernetworking/plugins/releases/download/${CNI_VERSION}/cni-plugins-linux-${ARCH}-${CNI_VERSION}.tgz`,
   faasd: `openfaas/faasd/releases/download/${FAASD_VERSION}/faasd`,
   faasCli: `openfaas/faas-cli/releases/download/${FAAS_CLI_VERSION}/faas-cli`,
+  codeServer: `coder/code-server/releases/download/v${CODE_SERVER_VERSION}/code-server-${CODE_SERVER_VERSION}-linux-${ARCH}.tar.gz`,
 } as const;
 
 /** Each artifact's checksum asset, as its upstream release names it. */
@@ -67,6 +71,7 @@ export const packageRoot: string = (() => {
   return dir;
 })();
 const STANDIN_SOURCE = join(packageRoot, 'test', 'testbed', 'faasd-standin.c');
+const CODE_SERVER_SOURCE = join(packageRoot, 'test', 'testbed', 'code-server-standin.c');
 
 const README = `# panel testbed artifact mirror
 
@@ -84,6 +89,11 @@ For tests only:
   \`faasd version\` says "stand-in".
 - ${ARTIFACT_PATHS.faasCli}
   A STAND-IN for faas-cli: a shell script that only answers \`version\`.
+- ${ARTIFACT_PATHS.codeServer}
+  A STAND-IN for code-server in its release tarball layout
+  (code-server-${CODE_SERVER_VERSION}-linux-${ARCH}/bin/code-server): a small static program answering
+  HTTP and a WebSocket echo, checking Origin against Host as code-server does.
+  Like upstream, no sum is published for it (no checksum asset, not in SHA256SUMS).
 
 Beside each, the release's checksum asset in upstream's exact format:
 ${Object.values(CHECKSUM_ASSETS).map((p) => `- ${p}`).join('\n')}
@@ -104,6 +114,11 @@ tar -C "$WORK/ctd" $TARFLAGS -cf - bin | gzip -9n > "$OUT/$P_CONTAINERD"
 tar -C "$WORK/cni/usr/lib/cni" $TARFLAGS -cf - . | gzip -9n > "$OUT/$P_CNI"
 gcc -static -O2 -Wall -Werror -o "$OUT/$P_FAASD" "$SRC"
 strip "$OUT/$P_FAASD"
+CS="code-server-$CS_VERSION-linux-amd64"
+mkdir -p "$WORK/cs/$CS/bin" "$(dirname "$OUT/$P_CODE_SERVER")"
+gcc -static -O2 -Wall -Werror -o "$WORK/cs/$CS/bin/code-server" "$CS_SRC"
+strip "$WORK/cs/$CS/bin/code-server"
+tar -C "$WORK/cs" $TARFLAGS -cf - "$CS" | gzip -9n > "$OUT/$P_CODE_SERVER"
 mkdir -p "$(dirname "$OUT/$P_FAAS_CLI")"
 cat > "$OUT/$P_FAAS_CLI" <<EOF_CLI
 #!/bin/sh
@@ -131,12 +146,13 @@ export interface MirrorCache {
 
 export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => void): Promise<MirrorCache> {
   const source = await readFile(STANDIN_SOURCE, 'utf8');
+  const codeServerSource = await readFile(CODE_SERVER_SOURCE, 'utf8');
   // Named apart from the earlier 'mirror' cache (no checksum assets): the
   // cache removes older builds of the same name, which beds of older checkouts
   // may still be serving.
   const dir = await cached(
     'release-mirror',
-    JSON.stringify({ v: 2, ARTIFACT_PATHS, README, BUILD, source, pkgs: pkgs.key }),
+    JSON.stringify({ v: 3, ARTIFACT_PATHS, README, BUILD, source, codeServerSource, pkgs: pkgs.key }),
     async (tmp) => {
       const out = join(tmp, 'root');
       await mustBash(BUILD, {
@@ -151,6 +167,9 @@ export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => voi
           P_FAASD: ARTIFACT_PATHS.faasd,
           P_FAAS_CLI: ARTIFACT_PATHS.faasCli,
           FAAS_CLI_VERSION,
+          P_CODE_SERVER: ARTIFACT_PATHS.codeServer,
+          CS_SRC: CODE_SERVER_SOURCE,
+          CS_VERSION: CODE_SERVER_VERSION,
         },
       });
       await writeFile(join(out, 'README.md'), README);

@@ -63,7 +63,7 @@ test('CNI plugins resolve per architecture', async () => {
 });
 
 test('each artifact\'s checksum asset sits beside it, named as upstream publishes it', () => {
-  const at = (n: ArtifactName, v: string, arch: Arch) => locateArtifact(n, v, arch, { mirror: 'http://m' }).asset;
+  const at = (n: ArtifactName, v: string, arch: Arch) => locateArtifact(n, v, arch, { mirror: 'http://m' }).asset!;
   assert.deepEqual(
     [at('faasd', '0.19.7', 'amd64'), at('faasd', '0.19.7', 'arm64')].map((a) => [a.url, a.named]),
     [

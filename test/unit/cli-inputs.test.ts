@@ -68,11 +68,13 @@ const TABLE: Record<string, Row> = {
   '--mirror': { args: ['--mirror', 'https://mirror.example/'], field: (c) => c.mirror, expect: 'https://mirror.example' },
   '--checksums': { args: ['--checksums', 'sums.txt'], field: (c) => c.checksumsFile, expect: join(dir, 'sums.txt') },
   '--require-pinned': { args: ['--require-pinned'], field: (c) => c.requirePinned, expect: true },
+  '--trust-artifact': { args: ['--trust-artifact', 'code-server'], field: (c) => c.trustArtifacts, expect: ['code-server'] },
   '--proxy': { args: ['--proxy', 'http://proxy.example:3128'], field: (c) => c.proxy, expect: 'http://proxy.example:3128' },
   '--no-proxy': { args: ['--no-proxy', 'localhost, 10.0.0.0/8,.internal'], field: (c) => c.noProxy, expect: 'localhost,10.0.0.0/8,.internal' },
   '--registry-auth': { args: ['--registry-auth', 'auth.json'], field: (c) => c.registryAuth, expect: join(dir, 'auth.json') },
   '--acme-directory': { args: ['--acme-directory', 'https://acme.example/dir'], field: (c) => c.acme.directory, expect: 'https://acme.example/dir' },
   '--staging': { args: ['--staging'], field: (c) => c.acme.directory, expect: LETS_ENCRYPT_STAGING },
+  '--acme-profile': { args: ['--acme-profile', 'shortlived'], field: (c) => c.acme.profile, expect: 'shortlived' },
   '--acme-ca': { args: ['--acme-ca', 'ca.pem'], field: (c) => c.acme.caFile, expect: join(dir, 'ca.pem') },
   '--key': { args: ['--key', '~/id'], field: (c) => conn(c)['keyFile'], expect: join(dir, 'id') },
   '--known-hosts': { args: ['--known-hosts', 'kh'], field: (c) => conn(c)['knownHosts'], expect: join(dir, 'kh') },
@@ -151,7 +153,7 @@ describe('every flag means the same with --host and with -i', () => {
     assert.ok(Array.isArray(local));
     assert.equal(local[0]?.name, 'local');
     assert.deepEqual(local[0]?.connection, { kind: 'local' });
-    assert.deepEqual(local[0]?.recipes, ['base', 'containerd', 'cni', 'bridge', 'faasd', 'nginx', 'certificate']);
+    assert.deepEqual(local[0]?.recipes, ['base', 'containerd', 'cni', 'bridge', 'faasd', 'nginx', 'certificate', 'status']);
     assert.equal(await resolveArgs(['--key', 'id']), '--key is for SSH hosts: name one with --host user@addr (without --host or -i, panel acts on this machine)');
   });
 });
@@ -194,6 +196,27 @@ describe('recipe parameters are checked before any connection', () => {
     assert.equal(run.stdout, '');
     // A connection attempt to TEST-NET-1 would hang until the SSH timeout; this returned without one.
     assert.ok(Date.now() - started < 30_000);
+  });
+});
+
+describe('--trust-artifact and --acme-profile', () => {
+  it('only an artifact without published sums can be trusted on first use; a bad profile name is refused; one line each', async () => {
+    const cases: Array<[readonly string[], string]> = [
+      [['--trust-artifact', 'faasd'], '--trust-artifact: "faasd" publishes its own sums (its release\'s checksum asset), which panel verifies against; only an artifact without published sums is trusted on first use (code-server)'],
+      [['--trust-artifact', 'nginx'], '--trust-artifact: "nginx" is not an artifact panel installs without published sums (code-server)'],
+      [['--acme-profile', 'short lived'], '--acme-profile: acme.profile is a profile name such as tlsserver or shortlived, got "short lived"'],
+    ];
+    for (const [args, message] of cases) {
+      for (const base of [withHost, withInventory]) assert.equal(await resolveArgs([...base, ...args]), `${base === withInventory ? 'fleet.yaml: ' : ''}${message}`);
+    }
+  });
+  it('the inventory takes both at every level', async () => {
+    writeFileSync(join(dir, 'trust.yaml'), 'defaults:\n  trustArtifacts: [code-server]\n  acme: { profile: tlsserver }\nhosts:\n  a: { address: 192.0.2.1 }\n  b: { address: 192.0.2.2, trustArtifacts: [], acme: { profile: shortlived } }\n');
+    const r = await resolveArgs(['-i', 'trust.yaml']);
+    assert.ok(Array.isArray(r), String(r));
+    assert.deepEqual(r.map((c) => [c.trustArtifacts, c.acme.profile]), [[['code-server'], 'tlsserver'], [[], 'shortlived']]);
+    writeFileSync(join(dir, 'trust-bad.yaml'), 'hosts:\n  a: { address: 192.0.2.1, trustArtifacts: [faasd] }\n');
+    assert.match(String(await resolveArgs(['-i', 'trust-bad.yaml'])), /^trust-bad\.yaml:2:\d+: hosts\.a\.trustArtifacts: "faasd" publishes its own sums/);
   });
 });
 

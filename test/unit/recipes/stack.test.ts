@@ -65,7 +65,7 @@ function ctx<P>(r: Recipe<P>, host: HostInfo, cfg: HostConfig, params: Record<st
     const { name, version, arch, url, relPath } = loc;
     return loc.known
       ? { name, version, arch, url, relPath, sha256: loc.known.sha256, sumFrom: loc.known.source }
-      : { name, version, arch, url, relPath, sha256: 'e'.repeat(64), sumFrom: 'release-asset', sumUrl: loc.asset.url };
+      : { name, version, arch, url, relPath, sha256: 'e'.repeat(64), sumFrom: 'release-asset', sumUrl: loc.asset!.url };
   });
   return { params: parsed, host, config: cfg, artifacts: new ArtifactSet(resolved) };
 }

@@ -1,0 +1,50 @@
+/**
+ * The status page at https://DOMAIN/panel/ (see src/status/page.ts for the
+ * page, written at the end of every install). This recipe prepares what
+ * nginx needs to serve it: the page's directory and an htpasswd file made
+ * ON THE HOST from faasd's basic-auth secrets (the password never leaves
+ * the host, never appears in argv or output), remade only when they change.
+ */
+import { FAASD } from './faasd.js';
+import { defineRecipe } from '../src/engine/recipe.js';
+import { apt, command, directory } from '../src/resources/index.js';
+import { raw, sh } from '../src/shell.js';
+import { STATUS } from '../src/status/paths.js';
+import { z } from 'zod';
+
+/** sha256 of user + password: tells whether the htpasswd is still made from the current secrets. */
+const SOURCE_SUM = sh`cat ${FAASD.userFile} ${FAASD.passwordFile} | sha256sum | cut -d' ' -f1`;
+
+export default defineRecipe({
+  id: STATUS.recipe,
+  title: 'status page at /panel/ (faasd admin credentials)',
+  after: ['faasd', 'nginx'],
+  params: z.object({}).strict(),
+  resources: () => [
+    // `openssl passwd` makes the crypt hash nginx checks.
+    apt({ packages: ['openssl'] }),
+    directory({ path: STATUS.dir }),
+    command({
+      name: `htpasswd ${STATUS.htpasswd}`,
+      check: sh`[ -s ${STATUS.htpasswd} ] && [ "$(cat ${STATUS.htpasswdSource} 2>/dev/null)" = "$(${raw(SOURCE_SUM)})" ]`,
+      run: [
+        sh`__t=$(mktemp ${`${STATUS.htpasswd}.XXXXXX`}) || exit 1`,
+        `trap 'rm -f -- "$__t"' EXIT`,
+        // The password goes to openssl on stdin only.
+        sh`printf '%s:%s\\n' "$(cat ${FAASD.userFile})" "$(openssl passwd -6 -stdin < ${FAASD.passwordFile})" > "$__t" || exit 1`,
+        sh`chown root:www-data "$__t" && chmod 0640 "$__t" && mv -f -- "$__t" ${STATUS.htpasswd} || exit 1`,
+        `trap - EXIT`,
+        sh`${raw(SOURCE_SUM)} > ${STATUS.htpasswdSource} && chmod 0600 ${STATUS.htpasswdSource}`,
+      ].join('\n'),
+      reason: 'absent or made from other credentials',
+    }),
+  ],
+  verify: () => [
+    {
+      name: 'the status page asks for credentials',
+      // HTTPS when the site has it (port 80 then only redirects), else HTTP.
+      script: `for __u in https://127.0.0.1${STATUS.route} http://127.0.0.1${STATUS.route}; do __c=$(curl -sk -o /dev/null -w '%{http_code}' "$__u"); if [ "$__c" != 000 ] && [ "$__c" != 301 ]; then echo "$__c"; break; fi; done`,
+      expect: /^401/,
+    },
+  ],
+});

@@ -1,0 +1,94 @@
+/**
+ * `panel renew --schedule`: renewal of a remote fleet runs where the account
+ * key is, on the machine running panel. This installs a systemd timer there
+ * (a user timer when not root) that runs the same `panel renew` command
+ * twice a day, or, where systemd is not running, prints the cron line.
+ * Local installs keep their on-host timer (recipe certificate).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../paths.js';
+import { renderTemplate } from '../resources/template.js';
+import { quote } from '../shell.js';
+import { systemdWord } from './timer.js';
+
+/** Flags that would put a secret into a unit file or crontab. */
+const SECRET_FLAGS = new Set(['-p', '--password']);
+
+export interface Schedule {
+  /** Unit base name, stable for the same command and directory. */
+  readonly name: string;
+  readonly argv: readonly string[];
+  readonly cwd: string;
+}
+
+/** The renew command to repeat: this invocation's arguments without --schedule. */
+export function scheduleOf(renewArgs: readonly string[], cwd: string, nodePath = process.execPath, bin = join(packageRoot, 'bin', 'panel.js')): Schedule {
+  const args = renewArgs.filter((a) => a !== '--schedule');
+  const secret = args.find((a) => SECRET_FLAGS.has(a) || a.startsWith('--password='));
+  if (secret !== undefined) throw new Error(`--schedule: ${secret} would be written into the schedule; use --password-file or PANEL_PASSWORD`);
+  const argv = [nodePath, bin, 'renew', ...args];
+  const name = `panel-renew-${createHash('sha256').update(JSON.stringify([cwd, args])).digest('hex').slice(0, 8)}`;
+  return { name, argv, cwd };
+}
+
+/** WorkingDirectory= takes the rest of the line as the path (no quotes); only `%` is special. */
+function unitPath(p: string): string {
+  if (!p.startsWith('/') || /[\0\n]/.test(p)) throw new Error(`--schedule: cannot run from ${JSON.stringify(p)}`);
+  return p.replace(/%/g, '%%');
+}
+
+export function fleetUnits(s: Schedule): { service: string; timer: string } {
+  return {
+    service: renderTemplate('panel-renew-fleet.service.hbs', { name: s.name, workingDirectory: unitPath(s.cwd), execStart: s.argv.map(systemdWord).join(' ') }),
+    timer: renderTemplate('panel-renew-fleet.timer.hbs', { name: s.name }),
+  };
+}
+
+/** The crontab line for machines without systemd (same times as the timer). */
+export function cronLine(s: Schedule): string {
+  return `17 0,12 * * * cd ${quote(s.cwd)} && mkdir -p .panel && ${s.argv.map((a) => quote(a)).join(' ')} >> ${quote(join(s.cwd, '.panel', 'renew.log'))} 2>&1`;
+}
+
+export interface Installed {
+  readonly kind: 'systemd';
+  readonly dir: string;
+  readonly timer: string;
+}
+
+export interface Env {
+  readonly systemd: boolean;
+  readonly root: boolean;
+  /** Where user units go (default ~/.config/systemd/user). */
+  readonly userUnitDir?: string;
+  /** systemctl runner (tests replace it). */
+  readonly systemctl?: (args: readonly string[]) => void;
+}
+
+export function currentEnv(): Env {
+  return { systemd: existsSync('/run/systemd/system'), root: typeof process.getuid === 'function' && process.getuid() === 0 };
+}
+
+function writeIfChanged(path: string, content: string): void {
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return;
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+/** Install and start the timer, or return the cron line to add. */
+export function installSchedule(s: Schedule, env: Env = currentEnv()): Installed | { kind: 'cron'; line: string } {
+  if (!env.systemd) return { kind: 'cron', line: cronLine(s) };
+  const dir = env.root ? '/etc/systemd/system' : (env.userUnitDir ?? join(homedir(), '.config', 'systemd', 'user'));
+  mkdirSync(dir, { recursive: true });
+  const units = fleetUnits(s);
+  writeIfChanged(join(dir, `${s.name}.service`), units.service);
+  writeIfChanged(join(dir, `${s.name}.timer`), units.timer);
+  const systemctl = env.systemctl ?? ((args) => execFileSync('systemctl', [...(env.root ? [] : ['--user']), ...args], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  systemctl(['daemon-reload']);
+  systemctl(['enable', '--now', `${s.name}.timer`]);
+  return { kind: 'systemd', dir, timer: `${s.name}.timer` };
+}

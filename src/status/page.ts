@@ -1,0 +1,115 @@
+/**
+ * The status page at https://DOMAIN/panel/: static HTML written on the host
+ * at the end of every install (it is a report of the run, not desired
+ * state, so it is no resource and never shows up as a change). It lists
+ * what is installed (recipes, versions, artifact sums), the health checks
+ * of the run, the certificate, and the run's time and result; a small
+ * script polls /panel/progress.json to show a run in progress. Everything
+ * but the live progress works without JavaScript.
+ */
+import { parseCertificate, renewalTime } from '../acme/cert-info.js';
+import { certDir } from '../acme/site.js';
+import type { HostResult } from '../engine/events.js';
+import type { HostPlan } from '../engine/host-run.js';
+import { renderTemplate } from '../resources/template.js';
+import { validateDomains } from '../validate/index.js';
+import { STATUS } from './paths.js';
+
+export interface HealthCheck {
+  readonly check: string;
+  readonly ok: boolean;
+}
+
+export interface StatusData {
+  readonly host: string;
+  readonly domains: readonly string[];
+  readonly recipes: readonly { id: string; title: string; version: string; artifacts: readonly { name: string; sha256: string; from: string }[] }[];
+  readonly health: readonly HealthCheck[];
+  readonly certificate?: { names: readonly string[]; expires: string; renews: string; issuer: string } | { error: string };
+  readonly run: { finishedAt: string; result: string; changed: number; error?: string };
+}
+
+const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ESC[c]!);
+}
+
+function day(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+export function statusData(plan: HostPlan, result: HostResult, health: readonly HealthCheck[], certPem: string | undefined, now: Date): StatusData {
+  const { config } = plan;
+  const recipes = plan.recipes.map((rp) => {
+    const parsed = rp.recipe.params.safeParse(config.params[rp.recipe.id] ?? {});
+    const p = (parsed.success ? parsed.data : {}) as Record<string, unknown>;
+    const version = typeof p['version'] === 'string' ? p['version'] : rp.recipe.id === 'nginx' || rp.recipe.id === 'base' ? 'Debian package' : '—';
+    // The sums this run verified against, as the engine resolved them for the recipe.
+    const artifacts = rp.artifacts.map((a) => ({ name: a.relPath.split('/').pop() ?? a.name, sha256: a.sha256, from: a.sumFrom }));
+    return { id: rp.recipe.id, title: rp.recipe.title, version, artifacts };
+  });
+  const cert = certPem === undefined ? undefined : parseCertificate(certPem);
+  const names = validateDomains(config.domains);
+  return {
+    host: config.name,
+    domains: names.ok ? names.value : [...config.domains],
+    recipes,
+    health,
+    ...(cert === undefined
+      ? {}
+      : {
+          certificate:
+            typeof cert === 'string'
+              ? { error: cert }
+              : { names: cert.names, expires: day(cert.notAfter), renews: day(renewalTime(cert)), issuer: cert.issuer.replace(/\n/g, ', ') },
+        }),
+    run: { finishedAt: day(now), result: result.status, changed: result.changed, ...(result.error ? { error: result.error } : {}) },
+  };
+}
+
+/** Every string escaped here: the template is rendered with noEscape. */
+export function renderStatusPage(d: StatusData, progressUrl: string = `${STATUS.route}progress.json`): string {
+  const cert = d.certificate;
+  return renderTemplate('panel-status.html.hbs', {
+    host: esc(d.host),
+    title: esc(d.domains[0] ?? d.host),
+    domains: d.domains.map(esc),
+    recipes: d.recipes.map((r) => ({ id: esc(r.id), title: esc(r.title), version: esc(r.version), artifacts: r.artifacts.map((a) => ({ name: esc(a.name), sha256: esc(a.sha256), from: esc(a.from) })) })),
+    health: d.health.map((h) => ({ check: esc(h.check), ok: h.ok })),
+    healthy: d.health.every((h) => h.ok),
+    cert: cert === undefined ? false : 'error' in cert ? { error: esc(cert.error) } : { names: cert.names.map(esc).join(', '), expires: esc(cert.expires), renews: esc(cert.renews), issuer: esc(cert.issuer), error: false },
+    run: { finishedAt: esc(d.run.finishedAt), result: esc(d.run.result), changed: d.run.changed, error: d.run.error ? esc(d.run.error) : false },
+    progressUrl: esc(progressUrl),
+  });
+}
+
+/** The page's data as last written, so that `panel renew` can update only the certificate and the run. */
+export function statusDataPath(progressDir: string): string {
+  return `${progressDir.replace(/\/$/, '')}/status-page.json`;
+}
+
+/**
+ * Write the page on the host after an install (best effort: a failure here
+ * never changes the run's result). A host with the status recipe gets the
+ * whole page; a run without it (`panel renew`) updates the certificate and
+ * the run of a page written before, and leaves hosts without one alone.
+ */
+export async function writeStatusPage(plan: HostPlan, result: HostResult, health: readonly HealthCheck[], now: Date = new Date()): Promise<void> {
+  const full = plan.recipes.some((r) => r.recipe.id === STATUS.recipe);
+  const saved = statusDataPath(plan.config.progressDir);
+  let before: StatusData | undefined;
+  if (!full) {
+    const old = await plan.transport.get(saved);
+    if (old === undefined) return;
+    before = JSON.parse(old.toString('utf8')) as StatusData;
+  }
+  const names = validateDomains(plan.config.domains);
+  const primary = names.ok ? names.value[0] : undefined;
+  const pem = primary !== undefined ? await plan.transport.get(`${certDir(primary)}/fullchain.pem`) : undefined;
+  const fresh = statusData(plan, result, health, pem?.toString('utf8'), now);
+  const data: StatusData = before === undefined ? fresh : { ...before, ...(fresh.certificate ? { certificate: fresh.certificate } : {}), run: fresh.run };
+  const html = renderStatusPage(data);
+  await plan.transport.exec(`mkdir -p ${STATUS.dir}`);
+  await plan.transport.put(`${STATUS.dir}/index.html`, Buffer.from(html, 'utf8'), 0o644);
+  await plan.transport.put(saved, Buffer.from(JSON.stringify(data), 'utf8'), 0o600);
+}

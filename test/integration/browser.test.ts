@@ -1,0 +1,320 @@
+/**
+ * Issue 12 on testbed hosts, in a real browser (Debian's chromium, headless,
+ * driven by playwright-core). One bed of three hosts, Pebble as the CA with
+ * a short certificate lifetime.
+ *
+ * NOTE: code-server here is the testbed's STAND-IN
+ * (test/testbed/code-server-standin.c: HTTP, a WebSocket echo, code-server's
+ * Origin-vs-Host check), packed in code-server's release tarball layout; the
+ * faasd behind nginx is the faasd stand-in. Everything else is real: the
+ * recipe's tarball handling, user, unit, argon2 config, nginx, Pebble.
+ *
+ *  - /codeserver/: chromium loads the page and its WebSocket echoes through
+ *    nginx; a foreign Origin gets 403; the process runs as `code-server`;
+ *    tarball layout, unit, config (argon2 hash verifying the password) and
+ *    the nginx location (`nginx -t`) as installed;
+ *  - /panel/: 401 without credentials; with them chromium shows the domain,
+ *    each recipe with its version, the certificate's expiry (screenshot in
+ *    the test's temp dir); during an install its progress advances with no
+ *    reload;
+ *  - `check` exits 2 past two thirds of the certificate's lifetime, and
+ *    `renew -i fleet.yaml` over three hosts renews all three.
+ */
+import assert from 'node:assert/strict';
+import { request as httpsRequest } from 'node:https';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { after, before, test } from 'node:test';
+import { verifySync } from '@node-rs/argon2';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { events, panel, type CliRun } from '../support/panel-cli.js';
+import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { tempDir } from '../support/temp.js';
+import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+
+const LIFETIME = 90; // seconds: renewal is due after 60 s
+const IDE = 'ide.panel.test';
+const OTHERS = ['b.panel.test', 'c.panel.test'];
+const PASSWORD = 'browser-test-admin-password';
+const CS_VERSION = '4.96.4';
+
+let bed: Testbed;
+let h1: TestHost;
+let root: string;
+let browser: BrowserContext;
+const work = tempDir('panel-browser-it-');
+// The ACME account key and .panel/ (trusted sums) go to the scratch directory; the password only through the environment.
+const env = { XDG_CONFIG_HOME: work, PANEL_PASSWORD: PASSWORD };
+
+before(async () => {
+  bed = await startTestbed({ hosts: 3, pebble: { certValiditySeconds: LIFETIME } });
+  h1 = bed.hosts[0]!;
+  await bed.dns.add(IDE, h1.address);
+  for (const [i, n] of OTHERS.entries()) await bed.dns.add(n, bed.hosts[i + 1]!.address);
+  root = await bed.acme.rootCaPem();
+  writeFileSync(
+    join(work, 'fleet.yaml'),
+    [
+      'defaults:',
+      `  key: ${bed.keyFile}`,
+      `  knownHosts: ${bed.knownHostsFile}`,
+      '  email: ops@panel.test',
+      `  acme: { directory: ${bed.acme.directory}, caFile: ${bed.acme.caFile} }`,
+      'hosts:',
+      ...bed.hosts.flatMap((h, i) => [`  ${h.name}:`, `    address: ${h.address}`, `    domains: [${i === 0 ? IDE : OTHERS[i - 1]}]`]),
+    ].join('\n') + '\n',
+  );
+});
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  await bed?.stop();
+});
+
+function explain(run: CliRun): string {
+  return `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-4000)}`;
+}
+
+function applied(run: CliRun): Array<{ resource: string; reason: string }> {
+  return events(run)
+    .filter((e) => e.type === 'change' && e['status'] === 'applied')
+    .map((e) => e['change'] as { resource: string; reason: string });
+}
+
+function args(cmd: string, host: TestHost, name: string, recipes: string, extra: readonly string[] = []): string[] {
+  return [
+    cmd,
+    ...hostArgs(bed, host),
+    ...mirrorArgs(bed),
+    '-d', name,
+    '-m', 'ops@panel.test',
+    '--acme-directory', bed.acme.directory,
+    '--acme-ca', bed.acme.caFile,
+    '--recipes', recipes,
+    '--json',
+    ...(cmd === 'install' ? ['--yes'] : []),
+    ...extra,
+  ];
+}
+
+const IDE_RECIPES = 'faasd,certificate,status,code-server';
+const CS_REL = `coder/code-server/releases/download/v${CS_VERSION}/code-server-${CS_VERSION}-linux-amd64.tar.gz`;
+
+function codeServerSum(run: CliRun): { sha256: string; source: string; path: string } {
+  const a = events(run).find((e) => e.type === 'artifact' && (e['artifact'] as { name: string }).name === 'code-server');
+  assert.ok(a, `no code-server artifact event\n${explain(run)}`);
+  return a['artifact'] as { sha256: string; source: string; path: string };
+}
+
+async function sh(host: TestHost, cmd: string): Promise<string> {
+  const r = await bed.exec(host, cmd);
+  assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  cert: PeerCertificate;
+}
+
+/** `verify: false` only to read what an expired certificate is (before its renewal). */
+function https(host: TestHost, name: string, path: string, headers: Record<string, string> = {}, verify = true): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: host.address, port: 443, path, servername: name, headers: { host: name, ...headers }, ca: root, agent: false, rejectUnauthorized: verify }, (res) => {
+      // Read now: the socket is detached by the end of an answer to an upgrade request.
+      const cert = (res.socket as TLSSocket).getPeerCertificate();
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The status page's date format. */
+function utc(d: string): string {
+  return new Date(d).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+let firstCert: PeerCertificate;
+
+test('install: code-server (stand-in) with a sum trusted on first use, the status page, certificates on three hosts', async () => {
+  const [ide, ...others] = await Promise.all([
+    panel(args('install', h1, IDE, IDE_RECIPES, ['--trust-artifact', 'code-server']), { env, cwd: work }),
+    ...OTHERS.map((n, i) => panel(args('install', bed.hosts[i + 1]!, n, 'certificate'), { env, cwd: work })),
+  ]);
+  assert.equal(ide!.code, 0, explain(ide!));
+  for (const o of others) assert.equal(o.code, 0, explain(o));
+  // Where the sum came from is an artifact event, as for every other artifact; the record is on this machine and on the host.
+  const sum = codeServerSum(ide!);
+  assert.deepEqual([sum.source, sum.path], ['trusted-on-first-use', CS_REL]);
+  assert.equal(readFileSync(join(work, '.panel', 'trusted-artifacts.sha256'), 'utf8'), `${sum.sha256}  ${CS_REL}\n`);
+  assert.ok(applied(ide!).some((c) => c.resource.startsWith('archive:/usr/local/lib/code-server-')));
+  const state = JSON.parse(await sh(h1, 'cat /var/lib/panel/state.json')) as { artifacts: Record<string, { sha256: string; source: string }> };
+  assert.deepEqual([state.artifacts[CS_REL]?.sha256, state.artifacts[CS_REL]?.source], [sum.sha256, 'trusted-on-first-use']);
+  // Without --trust-artifact (and no --checksums line) the same host is refused before any change, naming both ways.
+  const refused = await panel(args('plan', h1, IDE, IDE_RECIPES), { env, cwd: work });
+  assert.equal(refused.code, 1, explain(refused));
+  assert.match(refused.stdout + refused.stderr, /code-server 4\.96\.4 \(amd64\): upstream publishes no sha256 for it.*--trust-artifact code-server/);
+  firstCert = (await https(h1, IDE, '/')).cert;
+});
+
+test('code-server as installed: tarball layout, unprivileged user on 127.0.0.1, unit, argon2 config, nginx location', async () => {
+  assert.match(await sh(h1, `/usr/local/lib/code-server-${CS_VERSION}/bin/code-server --version`), /stand-in/);
+  assert.match(await sh(h1, 'systemctl show -p User --value code-server'), /^code-server\s*$/);
+  assert.match(await sh(h1, 'ps -o user= -p "$(systemctl show -p MainPID --value code-server)"'), /^code-server\s*$/);
+  assert.match(await sh(h1, 'getent passwd code-server'), /:\/var\/lib\/code-server:\/usr\/sbin\/nologin$/m);
+  const listen = await sh(h1, "ss -Hltn 'sport = :5000'");
+  assert.match(listen, /127\.0\.0\.1:5000/);
+  assert.doesNotMatch(listen, /0\.0\.0\.0:5000|\*:5000/);
+
+  const cfgPath = '/var/lib/code-server/.config/code-server/config.yaml';
+  assert.equal((await sh(h1, `stat -c '%U %a' ${cfgPath}`)).trim(), 'code-server 600');
+  const cfg = await sh(h1, `cat ${cfgPath}`);
+  assert.doesNotMatch(cfg, /^password:/m);
+  assert.ok(!cfg.includes(PASSWORD));
+  const hash = /^hashed-password: "([^"]+)"$/m.exec(cfg)?.[1];
+  assert.match(hash ?? '', /^\$argon2id\$/);
+  assert.ok(verifySync(hash!, PASSWORD), 'the hash verifies against the admin password');
+
+  await sh(h1, 'nginx -t 2>&1');
+  const site = await sh(h1, 'cat /etc/nginx/conf.d/panel.conf');
+  const loc = /location \/codeserver\/ \{[^}]*\}/.exec(site)?.[0] ?? '';
+  assert.match(loc, /proxy_pass http:\/\/127\.0\.0\.1:5000\/;/);
+  assert.match(loc, /proxy_set_header Host \$http_host;/);
+  assert.match(loc, /proxy_set_header Accept-Encoding gzip;/);
+
+  // code-server's Origin check, through nginx: a foreign page cannot open the socket.
+  const ws = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+  assert.equal((await https(h1, IDE, '/codeserver/echo', { ...ws, Origin: 'https://evil.test' })).status, 403);
+});
+
+async function openBrowser(): Promise<BrowserContext> {
+  browser ??= await chromium.launchPersistentContext(mkdtempSync(join(work, 'chromium-')), {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', `--host-resolver-rules=MAP ${IDE} ${h1.address}`,
+    ],
+    // Chromium has no way to take Pebble's root without an NSS database; TLS itself is checked with node above.
+    ignoreHTTPSErrors: true,
+    httpCredentials: { username: 'admin', password: PASSWORD },
+    viewport: { width: 390, height: 844 }, // a phone
+  });
+  return browser;
+}
+
+test('chromium: /codeserver/ loads and its WebSocket echoes through nginx', async () => {
+  const page = await (await openBrowser()).newPage();
+  const res = await page.goto(`https://${IDE}/codeserver/`);
+  assert.equal(res?.status(), 200);
+  await page.waitForFunction(() => document.getElementById('ws')?.textContent?.startsWith('echo:'), undefined, { timeout: 15_000 });
+  assert.equal(await page.textContent('#ws'), 'echo: echo through nginx');
+  await page.close();
+});
+
+test('/panel/: 401 without credentials; chromium shows the domain, recipes with versions and the certificate expiry', async (t) => {
+  assert.equal((await https(h1, IDE, '/panel/')).status, 401);
+  assert.equal((await https(h1, IDE, '/panel/progress.json')).status, 401);
+  const auth = { Authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` };
+  assert.equal((await https(h1, IDE, '/panel/', { Authorization: `Basic ${Buffer.from('admin:wrong-password').toString('base64')}` })).status, 401);
+  const progress = await https(h1, IDE, '/panel/progress.json', auth);
+  assert.equal(progress.status, 200);
+  assert.equal((JSON.parse(progress.body) as { data: { installType: string } }).data.installType, 'done');
+
+  const page = await (await openBrowser()).newPage();
+  const res = await page.goto(`https://${IDE}/panel/`);
+  assert.equal(res?.status(), 200);
+  assert.equal(await page.textContent('#domain'), IDE);
+  const versions = Object.fromEntries(
+    await page.$$eval('#recipes tr[data-recipe]', (rows) => rows.map((r) => [r.getAttribute('data-recipe'), r.querySelector('.version')?.textContent])),
+  ) as Record<string, string>;
+  for (const id of ['base', 'containerd', 'cni', 'bridge', 'faasd', 'nginx', 'certificate', 'status', 'code-server']) assert.ok(id in versions, `${id} listed: ${JSON.stringify(versions)}`);
+  assert.equal(versions['faasd'], '0.19.7');
+  assert.equal(versions['code-server'], CS_VERSION);
+  assert.equal(versions['containerd'], '1.7.27');
+  assert.equal(await page.textContent('#cert-expires'), utc(firstCert.valid_to));
+  assert.match((await page.textContent('#cert-names')) ?? '', new RegExp(IDE.replace(/\./g, '\\.')));
+  assert.match((await page.textContent('#recipes')) ?? '', /trusted-on-first-use/);
+  const shot = join(work, 'panel-status.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(statSync(shot).size > 5000);
+  t.diagnostic(`screenshot: ${shot}`);
+  await page.close();
+});
+
+let dueAt = 0;
+
+test('check exits 2 once the certificate is past two thirds of its lifetime', async () => {
+  const from = Date.parse(firstCert.valid_from);
+  const to = Date.parse(firstCert.valid_to);
+  dueAt = from + ((to - from) * 2) / 3;
+  const wait = dueAt - Date.now() + 2_000;
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const run = await panel(args('check', h1, IDE, IDE_RECIPES, ['--trust-artifact', 'code-server']), { env, cwd: work });
+  assert.equal(run.code, 2, explain(run));
+  const planned = events(run).filter((e) => e.type === 'change').map((e) => (e['change'] as { resource: string; reason: string }));
+  const cert = planned.find((c) => c.resource === `certificate:${IDE}`);
+  assert.match(cert?.reason ?? '', /less than a third of its lifetime left/);
+});
+
+test('during an install the status page shows the progress advancing, without a reload', async (t) => {
+  const page = await (await openBrowser()).newPage();
+  await page.goto(`https://${IDE}/panel/`);
+  await page.waitForFunction(() => document.getElementById('live-step')?.textContent === 'done', undefined, { timeout: 10_000 });
+  await page.evaluate(() => {
+    const w = window as unknown as { panelSteps: string[]; sameDocument: boolean };
+    w.sameDocument = true;
+    w.panelSteps = [];
+    const step = document.getElementById('live-step')!;
+    const pct = document.getElementById('live-percent')!;
+    new MutationObserver(() => w.panelSteps.push(`${step.textContent} ${pct.textContent}`)).observe(document.getElementById('live')!, { subtree: true, childList: true, characterData: true });
+  });
+  // A new port for code-server changes the site and code-server; the due certificate is renewed in between.
+  const recorded = readFileSync(join(work, '.panel', 'trusted-artifacts.sha256'), 'utf8');
+  const run = await panel(args('install', h1, IDE, IDE_RECIPES, ['--set', 'code-server.port=5001', '--trust-artifact', 'code-server']), { env, cwd: work });
+  assert.equal(run.code, 0, explain(run));
+  // A later run uses the record; nothing is trusted again.
+  assert.equal(codeServerSum(run).source, 'trusted-on-first-use');
+  assert.equal(readFileSync(join(work, '.panel', 'trusted-artifacts.sha256'), 'utf8'), recorded);
+  await page.waitForFunction(() => (window as unknown as { panelSteps: string[] }).panelSteps.at(-1) === 'done 100%', undefined, { timeout: 10_000 });
+  const seen = await page.evaluate(() => {
+    const w = window as unknown as { panelSteps: string[]; sameDocument?: boolean };
+    return { panelSteps: w.panelSteps, sameDocument: w.sameDocument };
+  });
+  t.diagnostic(`progress seen: ${JSON.stringify(seen.panelSteps)}`);
+  assert.equal(seen.sameDocument, true, 'the page was not reloaded');
+  const during = seen.panelSteps.filter((s) => s !== 'done 100%');
+  assert.ok(during.length > 0, `progress seen: ${JSON.stringify(seen.panelSteps)}`);
+  assert.ok(during.every((s) => /^(nginx|certificate|status|code-server|base|containerd|cni|bridge|faasd) \d+%$/.test(s)), JSON.stringify(seen.panelSteps));
+  // The page itself was rewritten by this run: it shows the renewed certificate.
+  const renewed = (await https(h1, IDE, '/')).cert;
+  assert.notEqual(renewed.serialNumber, firstCert.serialNumber);
+  await page.reload();
+  assert.equal(await page.textContent('#cert-expires'), utc(renewed.valid_to));
+  await page.close();
+});
+
+test('renew -i fleet.yaml renews the certificates of all three hosts', async () => {
+  const before = await Promise.all(bed.hosts.map((h, i) => https(h, i === 0 ? IDE : OTHERS[i - 1]!, '/', {}, false)));
+  // Wait until host1's renewed certificate is due too (the others are expired by then).
+  const c = before[0]!.cert;
+  const due = Date.parse(c.valid_from) + ((Date.parse(c.valid_to) - Date.parse(c.valid_from)) * 2) / 3;
+  const wait = due - Date.now() + 2_000;
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const run = await panel(['renew', '-i', 'fleet.yaml', '--json'], { env, cwd: work });
+  assert.equal(run.code, 0, explain(run));
+  const renewed = events(run).filter((e) => e.type === 'change' && e['status'] === 'applied').map((e) => `${e['host'] as string} ${(e['change'] as { resource: string }).resource}`).sort();
+  assert.deepEqual(renewed, bed.hosts.map((h, i) => `${h.name} certificate:${i === 0 ? IDE : OTHERS[i - 1]}`).sort());
+  const after_ = await Promise.all(bed.hosts.map((h, i) => https(h, i === 0 ? IDE : OTHERS[i - 1]!, '/')));
+  after_.forEach((a, i) => assert.notEqual(a.cert.serialNumber, before[i]!.cert.serialNumber, `${bed.hosts[i]!.name} serves a new certificate`));
+  assert.ok(existsSync(join(work, '.panel', 'last-run.json')));
+  // The renewal updated host1's status page: the new expiry, the install's recipes kept.
+  const page = await https(h1, IDE, '/panel/', { Authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` });
+  assert.match(page.body, new RegExp(`<td id="cert-expires">${utc(after_[0]!.cert.valid_to)}</td>`));
+  assert.match(page.body, /data-recipe="code-server"/);
+});
