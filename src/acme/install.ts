@@ -34,7 +34,7 @@ export function swapScript(dir: string): string {
 }
 
 export async function installCertificate(t: Transport, dir: string, issued: Issued, directory: string): Promise<void> {
-  const mk = await t.exec(sh`install -d -m 0755 -- ${dir}`);
+  const mk = await t.exec(sh`install -d -m 0755 -- ${dir}`.text);
   if (mk.code !== 0) throw new Error(`cannot create ${dir}: ${mk.stderr.trim()}`);
   await t.put(`${dir}/privkey.pem.new`, issued.keyPem, 0o600);
   await t.put(`${dir}/fullchain.pem.new`, Buffer.from(issued.certPem, 'utf8'), 0o644);

@@ -13,7 +13,7 @@ import type { Change, Check, PlanContext, Resource } from '../resources/types.js
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import type { Transport } from '../transport/types.js';
-import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
+import { applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, HostResult, Mode } from './events.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
@@ -251,7 +251,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       const error = redact(`${host}: ${recipeId}: ${failure.change.resource}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
       const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { ...point, error });
-      if (onFailure !== '') await transport.exec(onFailure).catch(() => undefined);
+      if (onFailure !== '') await transport.exec(hookScript(onFailure)).catch(() => undefined);
       return result({ status: 'failed', changed: applied, failed: 1, error });
     }
     emit({ type: 'recipe-end', host, recipe: recipeId, status: 'changed', changes: rp.changes.length });

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Change, FactOutput, PlanContext } from './types.js';
 import { summary } from './types.js';
+import { type Script, sh } from '../shell.js';
 
 /**
  * Fact snippets print `key=value` lines (a key may repeat). Anything else is
@@ -109,6 +110,8 @@ export function plannedBy(ctx: PlanContext, keys: readonly string[]): string[] {
 }
 
 /** Body of a snippet with stdin closed: a command that reads stdin must not eat the rest of the batch. */
-export function noStdin(body: string): string {
-  return `{\n${body}\n} </dev/null`;
+export function noStdin(body: Script): Script {
+  return sh`{
+${body}
+} </dev/null`;
 }
