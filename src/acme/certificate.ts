@@ -5,15 +5,16 @@
  * host never talks to the CA.
  */
 import type { AcmeConfig } from '../config.js';
+import type { Recorded } from '../engine/state.js';
 import type { Change, FactOutput, PlanContext, Resource } from '../resources/types.js';
 import { summary } from '../resources/types.js';
 import { noStdin, opt, parseKv } from '../resources/util.js';
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
 import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
-import { installCertificate } from './install.js';
+import { CERT_FILES, installCertificate } from './install.js';
 import { order } from './order.js';
-import { CHALLENGE_DIR, certDir, type SiteSpec, switchToHttps } from './site.js';
+import { CERTS_DIR, CHALLENGE_DIR, certDir, type SiteSpec, switchToHttps } from './site.js';
 
 export interface CertificateOptions {
   /** ASCII names (validated); the first names the directory. */
@@ -36,14 +37,14 @@ export class CertificateResource implements Resource<InstalledCert> {
     this.dir = certDir(primary);
   }
 
-  facts(): string {
+  facts(): Script {
     const d = this.dir;
     return noStdin(
-      [
+      lines(
         sh`if [ -s ${`${d}/fullchain.pem`} ]; then printf 'cert=%s\n' "$(base64 -w0 < ${`${d}/fullchain.pem`})"; fi`,
         sh`if [ -s ${`${d}/privkey.pem`} ]; then echo key=1; else echo key=0; fi`,
         sh`if [ -s ${`${d}/directory`} ]; then printf 'directory=%s\n' "$(base64 -w0 < ${`${d}/directory`})"; fi`,
-      ].join('\n'),
+      ),
     );
   }
 
@@ -64,8 +65,17 @@ export class CertificateResource implements Resource<InstalledCert> {
     if (reason === undefined) return [];
     const dir = this.dir;
     const email = this.o.email;
+    // For the host state record: panel's certificate directory and its files.
+    const fresh = have.cert === undefined && !have.keyPresent;
+    const records: Recorded[] = [
+      { kind: 'directory', path: CERTS_DIR.slice(0, CERTS_DIR.lastIndexOf('/')), existed: !fresh },
+      { kind: 'directory', path: CERTS_DIR, existed: !fresh },
+      { kind: 'directory', path: dir, existed: !fresh },
+      ...CERT_FILES.map((f) => ({ kind: 'file' as const, path: `${dir}/${f}`, existed: !fresh })),
+    ];
     const obtain: Change = {
       resource: this.key,
+      records,
       action: have.cert === undefined ? 'create' : 'update',
       target: `certificate ${names.join(', ')} in ${dir}`,
       reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}`,
@@ -93,6 +103,7 @@ export class CertificateResource implements Resource<InstalledCert> {
       target: site.path,
       reason: 'enable https with the new certificate',
       after: [summary(obtain)],
+      records: [{ kind: 'file', path: site.path, existed: true }],
       local: (t) => switchToHttps(t, site),
     };
     return [obtain, https];

@@ -20,7 +20,7 @@ import { PRELUDE } from '../resources/prelude.js';
 import { renderTemplate } from '../resources/template.js';
 import type { Change, FactOutput, PlanContext, Resource } from '../resources/types.js';
 import { noStdin, opt, parseKv } from '../resources/util.js';
-import { sh } from '../shell.js';
+import { lines, outputTail, type Script, sh } from '../shell.js';
 import type { Transport } from '../transport/types.js';
 import { validateDomains } from '../validate/index.js';
 import { parseCertificate } from './cert-info.js';
@@ -92,8 +92,12 @@ export interface SiteSpec {
   readonly statusPage?: StatusPageSite;
   /** Templates directory override (tests). */
   readonly templatesDir?: string;
-  /** Command that must accept the new file, default `nginx -t` (tests point it at a scratch config). */
-  readonly validate?: string;
+  /**
+   * Shell that must accept the new file before it is live ("$1" the temp
+   * file, "$2" the site path); default `panel_nginx_test "$1" "$2"`, i.e.
+   * `nginx -t` of the configuration with the temp file in the site's place.
+   */
+  readonly validate?: Script;
 }
 
 /** What the host says, as far as the site is concerned. */
@@ -174,7 +178,10 @@ export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
   );
 }
 
-/** The file the site's plan hands to the file machinery: `nginx -t` guards every write. */
+/** `nginx -t` of the whole configuration with the candidate in the site's place, before it is live. */
+export const NGINX_VALIDATE = sh`panel_nginx_test "$1" "$2"`;
+
+/** The file the site's plan hands to the file machinery: `nginx -t` on the candidate guards every write. */
 export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
   return {
     key: SITE_KEY,
@@ -184,7 +191,7 @@ export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
     owner: 'root',
     group: 'root',
     secret: false,
-    validate: spec.validate ?? 'nginx -t',
+    validate: spec.validate ?? NGINX_VALIDATE,
     // Reload right away when nginx already runs: on a fresh host the package
     // starts nginx (with no listeners yet) between the facts and this write,
     // so the service resource, which planned a `start` from the facts, would
@@ -194,16 +201,16 @@ export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
 }
 
 /** Fact lines about the certificate and nginx, appended to the file facts (fullchain.pem is public). */
-export function certAndNginxFactsScript(dir: string | undefined): string {
+export function certAndNginxFactsScript(dir: string | undefined): Script {
   const cert = dir
-    ? sh`if [ -s ${`${dir}/fullchain.pem`} ] && [ -s ${`${dir}/privkey.pem`} ]; then printf 'site_cert=%s\n' "$(base64 -w0 < ${`${dir}/fullchain.pem`})"; fi` + '\n'
-    : '';
-  return (
-    cert +
-    String.raw`__v=$(nginx -v 2>&1 | sed -n 's#.*nginx/\([0-9][0-9.]*\).*#\1#p')
+    ? sh`if [ -s ${`${dir}/fullchain.pem`} ] && [ -s ${`${dir}/privkey.pem`} ]; then printf 'site_cert=%s\n' "$(base64 -w0 < ${`${dir}/fullchain.pem`})"; fi`
+    : undefined;
+  return lines(
+    cert,
+    sh.raw`__v=$(nginx -v 2>&1 | sed -n 's#.*nginx/\([0-9][0-9.]*\).*#\1#p')
 [ -n "$__v" ] || __v=$(apt-cache policy nginx 2>/dev/null | sed -n 's/^ *Candidate: *\([0-9:]*\)\?\([0-9][0-9.]*\).*/\2/p' | head -n1)
 printf 'nginx_version=%s\n' "$__v"
-`
+`,
   );
 }
 
@@ -221,8 +228,8 @@ export class SiteResource implements Resource<SiteFacts> {
   readonly key = SITE_KEY;
   constructor(readonly spec: SiteSpec) {}
 
-  facts(): string {
-    return fileFactsScript(this.spec.path, true) + '\n' + noStdin(certAndNginxFactsScript(this.spec.certDir));
+  facts(): Script {
+    return lines(fileFactsScript(this.spec.path, true), noStdin(certAndNginxFactsScript(this.spec.certDir)));
   }
 
   parse(out: FactOutput): SiteFacts {
@@ -242,7 +249,7 @@ export function site(spec: SiteSpec): SiteResource {
 }
 
 /** Reload nginx if it runs (a stopped nginx picks the files up when started). */
-export const RELOAD_NGINX = 'if [ -d /run/systemd/system ]; then if systemctl is-active --quiet nginx; then systemctl reload nginx; fi; elif [ -s /run/nginx.pid ]; then nginx -s reload; fi';
+export const RELOAD_NGINX = sh`if [ -d /run/systemd/system ]; then if systemctl is-active --quiet nginx; then systemctl reload nginx; fi; elif [ -s /run/nginx.pid ]; then nginx -s reload; fi`;
 
 /**
  * Local effect helper: render the HTTPS site with the certificate now on the
@@ -252,7 +259,7 @@ export const RELOAD_NGINX = 'if [ -d /run/systemd/system ]; then if systemctl is
 export async function switchToHttps(t: Transport, spec: SiteSpec): Promise<void> {
   if (spec.certDir === undefined) throw new Error('no domains: nothing to serve over https');
   const factRun = await t.exec(`export PANEL_MODE=facts\n${PRELUDE}\n${fileFactsScript(spec.path, true)}\n${noStdin(certAndNginxFactsScript(spec.certDir))}\n`);
-  if (factRun.code !== 0) throw new Error(`reading ${spec.path} failed (exit ${factRun.code}): ${factRun.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (factRun.code !== 0) throw new Error(`reading ${spec.path} failed (exit ${factRun.code}): ${outputTail(factRun.stderr, 3, ' | ')}`);
   const out = { stdout: factRun.stdout, code: 0 };
   const file = parseFileFacts(SITE_KEY, out);
   const extra = parseCertAndNginx(SITE_KEY, out);
@@ -262,5 +269,5 @@ export async function switchToHttps(t: Transport, spec: SiteSpec): Promise<void>
   const scripts = changes.flatMap((c) => (c.script !== undefined ? [c.script] : []));
   if (scripts.length === 0) return;
   const res = await t.exec(`export PANEL_MODE=apply\n${PRELUDE}\n(\nset -euo pipefail\n${scripts.join('\n')}\n${RELOAD_NGINX}\n)\n`);
-  if (res.code !== 0) throw new Error(`enabling https failed (exit ${res.code}); nginx keeps serving http:\n${res.stderr.trim().split('\n').slice(-8).join('\n')}`);
+  if (res.code !== 0) throw new Error(`enabling https failed (exit ${res.code}); nginx keeps serving http:\n${outputTail(res.stderr, 8)}`);
 }

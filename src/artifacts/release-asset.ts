@@ -28,7 +28,7 @@
  */
 import type { ArtifactSource } from '../engine/state.js';
 import { err, ok, type Result } from '../result.js';
-import { sh } from '../shell.js';
+import { type Script, sh } from '../shell.js';
 
 /** pinned in this repository, given with --checksums, or the release's checksum asset (the state record's enum). */
 export type SumSource = ArtifactSource;
@@ -81,7 +81,7 @@ export async function fetchHere(url: string): Promise<AssetFetch> {
 }
 
 /** Shell for the host to fetch the asset itself (the fallback above); curl exits 22 on an HTTP error. */
-export function hostFetchScript(url: string): string {
+export function hostFetchScript(url: string): Script {
   return sh`if command -v curl >/dev/null 2>&1; then curl -fsSL --max-time 20 --max-filesize ${String(MAX_ASSET_BYTES)} -- ${url}; \
 elif command -v wget >/dev/null 2>&1; then wget -q -T 20 -O - -- ${url}; else echo 'neither curl nor wget' >&2; exit 127; fi`;
 }

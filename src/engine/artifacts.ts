@@ -85,7 +85,7 @@ export async function resolveHostArtifacts(
   const fetchAsset = async (url: string): Promise<AssetFetch> => {
     const here = await sums.fetch(url);
     if (here.ok || here.reached) return here;
-    const run = await transport.exec(hostFetchScript(url));
+    const run = await transport.exec(hostFetchScript(url).text);
     const there = parseHostFetch(run.stdout, run.code, run.stderr);
     return there.ok || there.reached ? there : { ok: false, reached: false, error: `${here.error} here; ${there.error}` };
   };

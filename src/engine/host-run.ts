@@ -15,7 +15,7 @@ import { redact } from '../secret.js';
 import type { Transport } from '../transport/types.js';
 import { changedSumRefusal, ReleaseSums, TrustedSums, type ResolvedArtifact } from '../artifacts/index.js';
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
-import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
+import { applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, HostResult, Mode } from './events.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
@@ -271,7 +271,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   // install
   let applied = 0;
   const n = plan.recipes.length;
-  // Every prepare hook of the host (e.g. pending-restart markers) runs in the
+  // Every prepare hook of the host (e.g. pending restarts in the state record) runs in the
   // first apply round trip, so a run cut between a config write in one recipe
   // and the restart in a later one still restarts next time.
   let prepares = plan.recipes.flatMap((r) => r.changes.flatMap((c) => (c.prepare ? [c.prepare] : []))).join('\n');
@@ -297,7 +297,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       const error = redact(`${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
       const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { ...point, error });
-      if (onFailure !== '') await transport.exec(onFailure).catch(() => undefined);
+      if (onFailure !== '') await transport.exec(hookScript(onFailure)).catch(() => undefined);
       return result({ status: 'failed', changed: applied, failed: 1, error });
     }
     emit({ type: 'recipe-end', host, recipe: recipeId, status: 'changed', changes: rp.changes.length });

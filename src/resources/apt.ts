@@ -5,7 +5,7 @@
  * lock (first boot of a cloud host: unattended-upgrades, cloud-init),
  * planning says so: the apt step waits for them (prelude: PANEL_APT_WAIT).
  */
-import { quote, sh } from '../shell.js';
+import { type Script, sh } from '../shell.js';
 import type { AptOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { noStdin, tailOf } from './util.js';
@@ -30,17 +30,13 @@ export class AptResource implements Resource<AptFacts> {
     this.packages = [...new Set(packages)].sort();
     this.key = `apt:${this.packages.join(',')}`;
   }
-  facts(): string {
+  facts(): Script {
     // dpkg-query exits 1 for packages it has never heard of; that is "absent", not an error.
     const names = this.packages.map((p) => p.replace(/[:=].*$/, ''));
-    return noStdin(
-      [
-        `dpkg-query -W -f='\${Package} \${Status}\\n' ${names.map((n) => quote(n)).join(' ')} 2>/dev/null | sed 's/^/pkg=/'`,
-        `__h=$(panel_dpkg_lock_holder); [ -z "$__h" ] || printf 'lock=%s\\n' "$__h"`,
-        `panel_cloud_init_running && echo cloudinit=running`,
-        'true',
-      ].join('\n'),
-    );
+    return noStdin(sh`dpkg-query -W -f='\${Package} \${Status}\\n' ${names} 2>/dev/null | sed 's/^/pkg=/'
+__h=$(panel_dpkg_lock_holder); [ -z "$__h" ] || printf 'lock=%s\\n' "$__h"
+panel_cloud_init_running && echo cloudinit=running
+true`);
   }
   parse(out: FactOutput): AptFacts {
     if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);

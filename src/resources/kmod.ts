@@ -16,7 +16,7 @@
  *   container's machine has loaded is a warning (panel cannot make it load at
  *   boot), a missing one a failure that says what to do.
  */
-import { raw, sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { KernelModuleOptions } from './api.js';
 import { file, type FileFacts, FileResource, parseFileFacts } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
@@ -38,12 +38,12 @@ export interface KernelModuleFacts {
 const NAME = /^[A-Za-z0-9_-]+$/;
 
 /** What a module provides once loaded, for kernels that list it nowhere. */
-const PROVIDES: Readonly<Record<string, string>> = {
-  br_netfilter: '[ -d /proc/sys/net/bridge ]',
-  overlay: 'grep -qw overlay /proc/filesystems',
+const PROVIDES: Readonly<Record<string, Script>> = {
+  br_netfilter: sh`[ -d /proc/sys/net/bridge ]`,
+  overlay: sh`grep -qw overlay /proc/filesystems`,
 };
 
-const CONTAINER = String.raw`__c=$(systemd-detect-virt -c 2>/dev/null) || __c=none
+const CONTAINER = sh.raw`__c=$(systemd-detect-virt -c 2>/dev/null) || __c=none
 if [ "$__c" = none ]; then
   if [ -d /proc/vz ] && [ ! -d /proc/bc ]; then __c=openvz
   elif [ -s /run/systemd/container ]; then __c=$(head -n 1 /run/systemd/container)
@@ -61,18 +61,18 @@ export class KernelModuleResource implements Resource<KernelModuleFacts> {
     this.sysName = name.replace(/-/g, '_');
     this.conf = file({ path: `/etc/modules-load.d/panel-${name}.conf`, content: `${name}\n` });
   }
-  facts(): string {
+  facts(): Script {
     const inBuiltinList = `/${this.sysName.replace(/_/g, '[_-]')}\\.ko(\\.[a-z]+)?$`;
-    const provides = PROVIDES[this.sysName] ?? 'false';
+    const provides = PROVIDES[this.sysName] ?? sh`false`;
     return noStdin(
-      [
-        `[ -e /proc/modules ] && echo loadable=1 || echo loadable=0`,
+      lines(
+        sh`[ -e /proc/modules ] && echo loadable=1 || echo loadable=0`,
         sh`grep -q ${`^${this.sysName} `} /proc/modules 2>/dev/null && echo listed=1 || echo listed=0`,
-        sh`if [ -d /sys/module/${this.sysName} ] || grep -qE ${inBuiltinList} /lib/modules/"$(uname -r)"/modules.builtin 2>/dev/null || ${raw(provides)}; then echo builtin=1; else echo builtin=0; fi`,
+        sh`if [ -d /sys/module/${this.sysName} ] || grep -qE ${inBuiltinList} /lib/modules/"$(uname -r)"/modules.builtin 2>/dev/null || ${provides}; then echo builtin=1; else echo builtin=0; fi`,
         CONTAINER,
-        `{ command -v modprobe || [ -x /sbin/modprobe ]; } >/dev/null 2>&1 && echo modprobe=1 || echo modprobe=0`,
+        sh`{ command -v modprobe || [ -x /sbin/modprobe ]; } >/dev/null 2>&1 && echo modprobe=1 || echo modprobe=0`,
         this.conf.facts(),
-      ].join('\n'),
+      ),
     );
   }
   parse(out: FactOutput): KernelModuleFacts {
@@ -116,7 +116,7 @@ export class KernelModuleResource implements Resource<KernelModuleFacts> {
     const changes: Change[] = [...conf];
     const kmodPlanned = ctx.planned.some((c) => c.action === 'install' && c.target.split(' ').includes('kmod'));
     if (!f.modprobe && !kmodPlanned) {
-      changes.push({ resource: this.key, action: 'install', target: 'kmod', reason: 'modprobe missing', records: [{ kind: 'package', name: 'kmod' }], script: 'panel_apt_install kmod || exit 1' });
+      changes.push({ resource: this.key, action: 'install', target: 'kmod', reason: 'modprobe missing', records: [{ kind: 'package', name: 'kmod' }], script: sh`panel_apt_install kmod || exit 1` });
     }
     changes.push({
       resource: this.key,

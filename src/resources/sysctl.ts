@@ -12,7 +12,7 @@
  * which sorts after 99-panel.conf. A later file that sets the key to another
  * value is not panel's to edit: planning warns, naming that file.
  */
-import { sh } from '../shell.js';
+import { arg, lines, type Script, sh } from '../shell.js';
 import type { SysctlOptions } from './api.js';
 import { file, type FileFacts, type FileResource, parseFileFacts } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
@@ -46,17 +46,16 @@ const ALIASES: Readonly<Record<string, readonly string[]>> = {
   'net.ipv4.conf.all.forwarding': ['net.ipv4.ip_forward'],
 };
 
-/** systemd-sysctl's directories, in precedence order for files of the same name. */
-const SYSCTL_DIRS = ['/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d'];
 
 /**
+ * systemd-sysctl's directories are listed in precedence order for files of the same name.
  * Prints `override=VALUE<TAB>PATH<TAB>TARGET<TAB>KEY` for every file read after FILE's
  * name that sets one of KEYS (space-separated), then /etc/sysctl.conf when no
  * sysctl.d link already covers it (procps' `sysctl --system` reads it last).
  */
-const OVERRIDES = String.raw`
+const OVERRIDES = sh.raw`
 __me=\${__file##*/}
-__later=$( { for __d in ${SYSCTL_DIRS.join(' ')}; do for __f in "$__d"/*.conf; do [ -f "$__f" ] && printf '%s\t%s\n' "\${__f##*/}" "$__f"; done; done; } \
+__later=$( { for __d in /etc/sysctl.d /run/sysctl.d /usr/local/lib/sysctl.d /usr/lib/sysctl.d /lib/sysctl.d; do for __f in "$__d"/*.conf; do [ -f "$__f" ] && printf '%s\t%s\n' "\${__f##*/}" "$__f"; done; done; } \
   | LC_ALL=C awk -F'\t' '!seen[$1]++' | LC_ALL=C sort -t "$(printf '\t')" -k1,1 | LC_ALL=C awk -F'\t' -v me="$__me" '$1 > me { print $2 }')
 __linked=0
 for __f in $__later /etc/sysctl.conf; do
@@ -70,7 +69,7 @@ for __f in $__later /etc/sysctl.conf; do
     k in want { v = substr($0, index($0, "=") + 1); gsub(/^[ \t]+|[ \t]+$/, "", v); gsub(/[ \t]+/, " ", v); last = v; lastk = k; found = 1 }
     END { if (found) printf "override=%s\t%s\t%s\t%s\n", last, FILE, TARGET, lastk }' FILE="$__f" TARGET="$__t" "$__f"
 done
-`.replace(/\\\$\{/g, '${');
+`;
 
 export class SysctlResource implements Resource<SysctlFacts> {
   readonly key: string;
@@ -84,15 +83,15 @@ export class SysctlResource implements Resource<SysctlFacts> {
       content: `# Written by panel, which owns this whole file: any other line here is drift that panel removes.\n# To set another value, use a file of your own.\n${o.key} = ${norm(o.value)}\n`,
     });
   }
-  facts(): string {
+  facts(): Script {
     const keys = [this.o.key, ...(ALIASES[this.o.key] ?? [])].join(' ');
     return noStdin(
-      [
+      lines(
         sh`if __v=$(sysctl -n ${this.o.key} 2>/dev/null); then echo "runtime=$(printf '%s' "$__v" | tr '\\t\\n' '  ')"; else echo runtime=-; fi`,
         sh`__file=${this.path}; __keys=${keys}`,
         OVERRIDES,
         this.dropIn.facts(),
-      ].join('\n'),
+      ),
     );
   }
   parse(out: FactOutput): SysctlFacts {

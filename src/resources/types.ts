@@ -10,6 +10,7 @@
  */
 
 import type { HostState, Recorded } from '../engine/state.js';
+import type { Script } from '../shell.js';
 import type { Transport } from '../transport/types.js';
 
 /** What a fact snippet produced. */
@@ -54,7 +55,7 @@ interface ChangeBase {
    * e.g. a service records a pending restart, so a run interrupted after the
    * config write but before the restart still restarts next time.
    */
-  readonly prepare?: string;
+  readonly prepare?: Script;
   /**
    * What this change creates or changes on the host, for the host state
    * record (/var/lib/panel/state.json): after the change's script succeeded
@@ -75,7 +76,7 @@ export type Change = ChangeBase &
   (
     | {
         /** Shell that performs the change (root, `set -euo pipefail`, prelude loaded). Never printed: may embed secrets. */
-        readonly script: string;
+        readonly script: Script;
         readonly local?: never;
       }
     | { readonly local: LocalEffect; readonly script?: never }
@@ -113,7 +114,7 @@ export interface Resource<F = unknown> {
    */
   readonly references?: readonly Reference[];
   /** Read-only shell printing facts on stdout. Runs as root with `set -u`, not `-e`. */
-  facts(): string;
+  facts(): Script;
   parse(out: FactOutput): F;
   plan(facts: F, ctx: PlanContext): Change[];
 }
@@ -150,6 +151,6 @@ export function publicChange(c: Change): PublicChange {
 export interface Check {
   readonly name: string;
   /** Shell run as root; passes when it exits 0 and (if given) stdout matches. */
-  readonly script: string;
+  readonly script: Script;
   readonly expect?: RegExp;
 }

@@ -9,7 +9,7 @@
  * `ufw status` reports), and every rule it added has a `### tuple ###` line in
  * /etc/ufw/user.rules.
  */
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { noStdin, one, parseKv } from './util.js';
 
@@ -40,13 +40,13 @@ export class UfwAllowInResource implements Resource<UfwFacts> {
     this.rule = ['allow', 'in', 'on', o.iface, 'to', 'any', 'port', String(o.port), 'proto', o.proto];
     this.tuple = `### tuple ### allow ${o.proto} ${o.port} 0.0.0.0/0 any 0.0.0.0/0 in_${o.iface}`;
   }
-  facts(): string {
+  facts(): Script {
     return noStdin(
-      [
-        `{ command -v ufw || [ -x /usr/sbin/ufw ]; } >/dev/null 2>&1 && echo installed=1 || echo installed=0`,
-        `grep -qE '^[[:space:]]*ENABLED[[:space:]]*=[[:space:]]*"?yes"?[[:space:]]*$' /etc/ufw/ufw.conf 2>/dev/null && echo enabled=1 || echo enabled=0`,
+      lines(
+        sh`{ command -v ufw || [ -x /usr/sbin/ufw ]; } >/dev/null 2>&1 && echo installed=1 || echo installed=0`,
+        sh`grep -qE '^[[:space:]]*ENABLED[[:space:]]*=[[:space:]]*"?yes"?[[:space:]]*$' /etc/ufw/ufw.conf 2>/dev/null && echo enabled=1 || echo enabled=0`,
         sh`grep -qxF ${this.tuple} /etc/ufw/user.rules 2>/dev/null && echo present=1 || echo present=0`,
-      ].join('\n'),
+      ),
     );
   }
   parse(out: FactOutput): UfwFacts {
@@ -62,6 +62,7 @@ export class UfwAllowInResource implements Resource<UfwFacts> {
         action: 'create',
         target: `ufw ${this.rule.join(' ')}`,
         reason: 'ufw is active and the rule is missing',
+        records: [{ kind: 'firewall', rule: `ufw ${this.rule.join(' ')}`, existed: false }],
         script: sh`__out=$(ufw ${this.rule} 2>&1) || panel_fail ${`ufw ${this.rule.join(' ')} failed:`} "$__out"`,
       },
     ];

@@ -9,7 +9,7 @@ import { converge } from '../../src/cli/converge.js';
 import { guardOutput } from '../../src/cli/output.js';
 import { defineRecipe, type Recipe } from '../../src/engine/recipe.js';
 import type { Change, Resource } from '../../src/resources/types.js';
-import { quote } from '../../src/shell.js';
+import { sh } from '../../src/shell.js';
 import { BashTransport } from './bash-transport.js';
 
 const work = process.argv[2]!;
@@ -19,9 +19,9 @@ function stamp(i: number): Resource<{ present: boolean }> {
   const path = join(work, `stamp-${i}`);
   return {
     key: `stamp:${i}`,
-    facts: () => `test -e ${quote(path)} && echo present=1 || echo present=0`,
+    facts: () => sh`test -e ${path} && echo present=1 || echo present=0`,
     parse: (out) => ({ present: /present=1/.test(out.stdout) }),
-    plan: (f): Change[] => (f.present ? [] : [{ resource: `stamp:${i}`, action: 'create', target: path, reason: 'absent', script: `: > ${quote(path)}` }]),
+    plan: (f): Change[] => (f.present ? [] : [{ resource: `stamp:${i}`, action: 'create', target: path, reason: 'absent', script: sh`: > ${path}` }]),
   };
 }
 

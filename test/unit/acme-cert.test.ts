@@ -1,3 +1,4 @@
+import { sh } from '../../src/shell.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -92,7 +93,7 @@ function facts(pem: string | undefined, key = true, directory: string | undefine
 test('certificate plan: first run orders and then switches the site to https', () => {
   const r = resourceFor(new Date());
   assert.equal(r.key, 'certificate:a.test');
-  assert.match(r.facts(), /\/etc\/panel\/certs\/a\.test\/fullchain\.pem/);
+  assert.match(String(r.facts()), /\/etc\/panel\/certs\/a\.test\/fullchain\.pem/);
   const changes = r.plan(r.parse({ stdout: facts(undefined, false, undefined), code: 0 }), { planned: [] });
   assert.equal(changes.length, 2);
   assert.equal(changes[0]!.action, 'create');

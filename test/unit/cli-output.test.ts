@@ -5,6 +5,7 @@
  * shipped example inventory.
  */
 import assert from 'node:assert/strict';
+import { sh } from '../../src/shell.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,9 +137,9 @@ describe('no doubled words', () => {
   it('a failed change of a resource named after its recipe', async () => {
     const res: Resource<null> = {
       key: 'stamp:x',
-      facts: () => 'true',
+      facts: () => sh`true`,
       parse: () => null,
-      plan: (): Change[] => [{ resource: 'stamp:x', action: 'create', target: 'x', reason: 'absent', script: 'echo broken >&2; exit 3' }],
+      plan: (): Change[] => [{ resource: 'stamp:x', action: 'create', target: 'x', reason: 'absent', script: sh`echo broken >&2; exit 3` }],
     };
     const registry = new Map<string, Recipe>([['stamp', defineRecipe({ id: 'stamp', title: 'stamp', params: z.object({}), resources: () => [res] }) as Recipe]]);
     const config: HostConfig = { name: 'a', connection: { kind: 'ssh', address: '192.0.2.1', port: 22, user: 'root' }, groups: [], recipes: ['stamp'], params: {}, domains: [], acme: { directory: 'https://acme.invalid/dir' }, progressDir: join(dir, 'progress') };

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import certificateRecipe from '../../../recipes/certificate.js';
@@ -15,6 +15,7 @@ import { type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, si
 import type { HostConfig } from '../../../src/config.js';
 import type { HostInfo } from '../../../src/host-info.js';
 import { PRELUDE } from '../../../src/resources/prelude.js';
+import { type Script, sh } from '../../../src/shell.js';
 import { templatesDir } from '../../../src/paths.js';
 import { tempDir } from '../../support/temp.js';
 import { domainNames, type DomainName } from '../../../src/validate/domain.js';
@@ -159,8 +160,8 @@ test('nginx -t accepts every rendering', { skip: !hasNginx && 'nginx not install
 });
 
 /** Run a script with bash the way the engine does (prelude, mode). */
-function bash(mode: 'facts' | 'apply', body: string): { code: number; stdout: string; stderr: string } {
-  const script = `export PANEL_MODE=${mode}\n${PRELUDE}\n${mode === 'apply' ? `(\nset -euo pipefail\n${body}\n)` : body}\n`;
+function bash(mode: 'facts' | 'apply', body: Script): { code: number; stdout: string; stderr: string } {
+  const script = `export PANEL_MODE=${mode} PANEL_STATE=${join(tmp, 'state')}\n${PRELUDE}\n${mode === 'apply' ? `(\nset -euo pipefail\n${body}\n)` : body}\n`;
   const r = spawnSync('bash', ['-s'], { input: script, encoding: 'utf8' });
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -171,7 +172,8 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   const certs = join(root, 'certs', 'a.test');
   const conf = join(root, 'nginx.conf');
   writeFileSync(conf, `pid ${root}/nginx.pid;\nerror_log ${root}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${sitePath};\n}\n`);
-  const validate = `nginx -t -q -p ${root} -c ${conf} -e ${root}/error.log`;
+  // The prelude's validator, pointed at the scratch main config.
+  const validate = sh`PANEL_NGINX_CONF=${conf} panel_nginx_test "$1" "$2"`;
   const base = spec(false, { path: sitePath, certDir: certs, validate });
 
   const run = (s: SiteSpec) => {
@@ -203,7 +205,7 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   assert.match(good, /listen 443 ssl http2;/);
   assert.deepEqual(run(base), []);
 
-  // 3. a broken template: nginx -t rejects it, the previous file is back, the error is shown
+  // 3. a broken template: nginx -t rejects the candidate, the live file never changes, the error is shown
   const broken = mkdtempSync(join(tmp, 'tpl-'));
   copyFileSync(join(templatesDir, 'nginx-site.hbs'), join(broken, 'nginx-site.hbs'));
   writeFileSync(join(broken, 'nginx-site.hbs'), readFileSync(join(broken, 'nginx-site.hbs'), 'utf8').replace('ssl_session_tickets off;', 'ssl_session_tickets off;\n    no_such_directive on;'));
@@ -212,8 +214,9 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   a = bash('apply', changes[0]!.script!);
   assert.notEqual(a.code, 0);
   assert.match(a.stderr, /unknown directive "no_such_directive"/);
-  assert.match(a.stderr, /previous version restored/);
+  assert.match(a.stderr, /validation failed for .*panel\.conf; the live file is unchanged/);
   assert.equal(readFileSync(sitePath, 'utf8'), good);
+  assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('.panel-')), [], 'no temp file or temp main config left');
   assert.equal(existsSync(sitePath), true);
 });
 
