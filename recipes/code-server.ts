@@ -83,7 +83,7 @@ export default defineRecipe({
     },
     {
       name: `code-server answers on 127.0.0.1:${params.port}`,
-      script: `curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:${params.port}/healthz`,
+      script: sh`curl -s -o /dev/null -w '%{http_code}\\n' ${`http://127.0.0.1:${params.port}/healthz`}`,
       expect: /^200/,
     },
   ],

@@ -8,7 +8,7 @@
 import { FAASD } from './faasd.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { apt, command, directory } from '../src/resources/index.js';
-import { raw, sh } from '../src/shell.js';
+import { lines, sh } from '../src/shell.js';
 import { STATUS } from '../src/status/paths.js';
 import { z } from 'zod';
 
@@ -26,16 +26,16 @@ export default defineRecipe({
     directory({ path: STATUS.dir }),
     command({
       name: `htpasswd ${STATUS.htpasswd}`,
-      check: sh`[ -s ${STATUS.htpasswd} ] && [ "$(cat ${STATUS.htpasswdSource} 2>/dev/null)" = "$(${raw(SOURCE_SUM)})" ]`,
-      run: [
+      check: sh`[ -s ${STATUS.htpasswd} ] && [ "$(cat ${STATUS.htpasswdSource} 2>/dev/null)" = "$(${SOURCE_SUM})" ]`,
+      run: lines(
         sh`__t=$(mktemp ${`${STATUS.htpasswd}.XXXXXX`}) || exit 1`,
-        `trap 'rm -f -- "$__t"' EXIT`,
+        sh`trap 'rm -f -- "$__t"' EXIT`,
         // The password goes to openssl on stdin only.
         sh`printf '%s:%s\\n' "$(cat ${FAASD.userFile})" "$(openssl passwd -6 -stdin < ${FAASD.passwordFile})" > "$__t" || exit 1`,
         sh`chown root:www-data "$__t" && chmod 0640 "$__t" && mv -f -- "$__t" ${STATUS.htpasswd} || exit 1`,
-        `trap - EXIT`,
-        sh`${raw(SOURCE_SUM)} > ${STATUS.htpasswdSource} && chmod 0600 ${STATUS.htpasswdSource}`,
-      ].join('\n'),
+        sh`trap - EXIT`,
+        sh`${SOURCE_SUM} > ${STATUS.htpasswdSource} && chmod 0600 ${STATUS.htpasswdSource}`,
+      ),
       reason: 'absent or made from other credentials',
     }),
   ],
@@ -43,7 +43,7 @@ export default defineRecipe({
     {
       name: 'the status page asks for credentials',
       // HTTPS when the site has it (port 80 then only redirects), else HTTP.
-      script: `for __u in https://127.0.0.1${STATUS.route} http://127.0.0.1${STATUS.route}; do __c=$(curl -sk -o /dev/null -w '%{http_code}' "$__u"); if [ "$__c" != 000 ] && [ "$__c" != 301 ]; then echo "$__c"; break; fi; done`,
+      script: sh`for __u in ${`https://127.0.0.1${STATUS.route}`} ${`http://127.0.0.1${STATUS.route}`}; do __c=$(curl -sk -o /dev/null -w '%{http_code}' "$__u"); if [ "$__c" != 000 ] && [ "$__c" != 301 ]; then echo "$__c"; break; fi; done`,
       expect: /^401/,
     },
   ],

@@ -11,6 +11,7 @@ import { hashSync, verifySync } from '@node-rs/argon2';
 import { type FileFacts, fileFactsScript, parseFileFacts, planFile } from '../resources/file.js';
 import type { Change, FactOutput, PlanContext, Resource } from '../resources/types.js';
 import type { Secret } from '../secret.js';
+import type { Script } from '../shell.js';
 
 export interface ConfigSpec {
   readonly path: string;
@@ -57,7 +58,7 @@ export class CodeServerConfig implements Resource<FileFacts> {
   constructor(readonly spec: ConfigSpec) {
     this.key = `file:${spec.path}`;
   }
-  facts(): string {
+  facts(): Script {
     return fileFactsScript(this.spec.path, true);
   }
   parse(out: FactOutput): FileFacts {

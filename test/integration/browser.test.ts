@@ -14,15 +14,15 @@
  *    tarball layout, unit, config (argon2 hash verifying the password) and
  *    the nginx location (`nginx -t`) as installed;
  *  - /panel/: 401 without credentials; with them chromium shows the domain,
- *    each recipe with its version, the certificate's expiry (screenshot in
- *    the test's temp dir); during an install its progress advances with no
+ *    each recipe with its version, the certificate's expiry (screenshot kept in
+ *    test-artifacts/ or $PANEL_TEST_ARTIFACTS); during an install its progress advances with no
  *    reload;
  *  - `check` exits 2 past two thirds of the certificate's lifetime, and
  *    `renew -i fleet.yaml` over three hosts renews all three.
  */
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
@@ -30,6 +30,7 @@ import { verifySync } from '@node-rs/argon2';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { packageRoot } from '../../src/paths.js';
 import { tempDir } from '../support/temp.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 
@@ -240,7 +241,10 @@ test('/panel/: 401 without credentials; chromium shows the domain, recipes with 
   assert.equal(await page.textContent('#cert-expires'), utc(firstCert.valid_to));
   assert.match((await page.textContent('#cert-names')) ?? '', new RegExp(IDE.replace(/\./g, '\\.')));
   assert.match((await page.textContent('#recipes')) ?? '', /trusted-on-first-use/);
-  const shot = join(work, 'panel-status.png');
+  // Kept after the run (the temp dir is not): test-artifacts/ in the checkout (git-ignored), or $PANEL_TEST_ARTIFACTS.
+  const keep = process.env['PANEL_TEST_ARTIFACTS'] ?? join(packageRoot, 'test-artifacts');
+  mkdirSync(keep, { recursive: true });
+  const shot = join(keep, 'panel-status.png');
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok(statSync(shot).size > 5000);
   t.diagnostic(`screenshot: ${shot}`);
