@@ -2,8 +2,8 @@
  * code-server, the web IDE, at https://DOMAIN/codeserver/ (opt-in:
  * `--recipes …,code-server`). The release tarball (version pinned; upstream
  * publishes no sums, so the sum comes from --checksums or an explicit
- * --trust-artifact code-server, and the plan's artifact line says which) is unpacked into a
- * directory of its own per version; it runs as the unprivileged system user
+ * --trust-artifact code-server, and the plan's artifact line says which) is
+ * unpacked into a directory of its own per version; it runs as the unprivileged system user
  * `code-server`, bound to 127.0.0.1, with an argon2 hashed password; nginx
  * proxies /codeserver/ to it (src/web/routes.ts).
  */
