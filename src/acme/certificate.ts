@@ -1,27 +1,33 @@
 /**
  * The certificate resource: facts are the installed certificate (public) and
- * whether its key exists; the plan is pure (orderReason); only when a new
- * certificate is needed does a `local` change contact the CA. A converged
- * host never talks to the CA.
+ * whether its key exists; the plan is pure (orderReason). When a new
+ * certificate is needed it plans ONE change, carried out with the engine:
+ *   1. local: new order at the CA; its challenges are handed to the engine
+ *      as a host step (one round trip, batched with what is still waiting);
+ *   2. local: the CA validates, we finalize and download (no host contact);
+ *   3. host: the script returned to the engine installs the files (nginx -t,
+ *      reload, restore on failure) and withdraws the challenges; it shares
+ *      its round trip with the changes after it — on a first certificate the
+ *      site's switch to https, which the site resource plans as its follow-up
+ *      (`produces` names the files so it can).
+ * If the order fails, the challenges are withdrawn in one more host step and
+ * nothing else changed. A converged host never talks to the CA.
  */
 import type { AcmeConfig } from '../config.js';
-import type { Change, FactOutput, PlanContext, Resource } from '../resources/types.js';
-import { summary } from '../resources/types.js';
+import type { Change, FactOutput, HostSteps, PlanContext, Resource } from '../resources/types.js';
 import { noStdin, opt, parseKv } from '../resources/util.js';
-import { sh } from '../shell.js';
+import { quote, sh, writeBytesScript } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
 import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
-import { installCertificate } from './install.js';
-import { order } from './order.js';
-import { CHALLENGE_DIR, certDir, type SiteSpec, switchToHttps } from './site.js';
+import { certFilePaths, installScript } from './install.js';
+import { type Challenge, type Issued, order } from './order.js';
+import { CHALLENGE_DIR, certDir } from './site.js';
 
 export interface CertificateOptions {
   /** ASCII names (validated); the first names the directory. */
   readonly names: readonly string[];
   readonly acme: AcmeConfig;
   readonly email?: string;
-  /** The site to switch to https right after the first certificate. */
-  readonly site?: SiteSpec;
   /** The clock deciding renewals (tests pass a fixed one). */
   readonly now?: () => Date;
 }
@@ -64,38 +70,70 @@ export class CertificateResource implements Resource<InstalledCert> {
     if (reason === undefined) return [];
     const dir = this.dir;
     const email = this.o.email;
-    const obtain: Change = {
-      resource: this.key,
-      action: have.cert === undefined ? 'create' : 'update',
-      target: `certificate ${names.join(', ')} in ${dir}`,
-      reason: `${reason}; order from ${acme.directory}`,
-      local: async (t) => {
-        const issued = await order(t, {
-          directory: acme.directory,
-          ...(acme.caFile !== undefined ? { caFile: acme.caFile } : {}),
-          accountKeyFile: acme.accountKeyFile ?? defaultAccountKeyFile(acme.directory),
-          ...(email !== undefined ? { email } : {}),
-          names,
-          challengeDir: CHALLENGE_DIR,
-        });
-        await installCertificate(t, dir, issued, acme.directory);
+    return [
+      {
+        resource: this.key,
+        action: have.cert === undefined ? 'create' : 'update',
+        target: `certificate ${names.join(', ')} in ${dir}`,
+        reason: `${reason}; order from ${acme.directory}`,
+        produces: certFilePaths(dir),
+        local: async (host) => {
+          const challenges = new ChallengeFiles(host);
+          let issued: Issued;
+          try {
+            issued = await order(
+              {
+                directory: acme.directory,
+                ...(acme.caFile !== undefined ? { caFile: acme.caFile } : {}),
+                accountKeyFile: acme.accountKeyFile ?? defaultAccountKeyFile(acme.directory),
+                ...(email !== undefined ? { email } : {}),
+                names,
+              },
+              challenges,
+            );
+          } catch (e) {
+            await challenges.withdrawNow();
+            throw e;
+          }
+          return `${installScript(dir, issued, acme.directory)}\n${challenges.withdrawScript()}`;
+        },
       },
-    };
-    // The nginx site was rendered from these same facts: without a usable
-    // certificate it is HTTP-only, and it becomes HTTPS only after this order.
-    const siteIsHttpOnly = have.cert === undefined || typeof have.cert === 'string' || !have.keyPresent;
-    const site = this.o.site;
-    if (!siteIsHttpOnly || site === undefined) return [obtain];
-    const https: Change = {
-      resource: this.key,
-      action: 'update',
-      target: site.path,
-      reason: 'enable https with the new certificate',
-      after: [summary(obtain)],
-      local: (t) => switchToHttps(t, site),
-    };
-    return [obtain, https];
+    ];
   }
+}
+
+/**
+ * HTTP-01 challenge files in the webroot nginx serves on port 80. Publishing
+ * is a host step; withdrawing is only recorded, so that on success it rides
+ * along with the certificate's install script, and on failure it costs one
+ * step of its own.
+ */
+class ChallengeFiles {
+  private withdrawn: readonly Challenge[] = [];
+  constructor(private readonly host: HostSteps) {}
+
+  async publish(challenges: readonly Challenge[]): Promise<void> {
+    await this.host.run(
+      [sh`install -d -m 0755 -- ${CHALLENGE_DIR}`, ...challenges.map((c) => `${writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c))}\nchmod 0644 -- ${quote(challengePath(c))}`)].join('\n'),
+    );
+  }
+
+  async unpublish(challenges: readonly Challenge[]): Promise<void> {
+    this.withdrawn = challenges;
+  }
+
+  withdrawScript(): string {
+    return this.withdrawn.length > 0 ? sh`rm -f -- ${this.withdrawn.map(challengePath)}` : '';
+  }
+
+  async withdrawNow(): Promise<void> {
+    const script = this.withdrawScript();
+    if (script) await this.host.run(script).catch(() => undefined);
+  }
+}
+
+function challengePath(c: Challenge): string {
+  return `${CHALLENGE_DIR}/${c.token}`;
 }
 
 export function certificate(o: CertificateOptions): CertificateResource {

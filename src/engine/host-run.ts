@@ -2,15 +2,23 @@
  * Converging one host, in two phases so that a caller can show the plan and
  * ask before applying exactly that plan:
  *   planHost   – host info (1 round trip), facts of every resource (1 round
- *                trip), pure planning. Changes nothing on the host.
+ *                trip), pure planning, then follow-ups (changes that must
+ *                come right after a later resource's change). Changes nothing
+ *                on the host.
  *   finishHost – plan: report; check: verify (1 round trip); install: apply
- *                each recipe's changes (1 round trip per recipe with changes),
- *                then verify everything (1 round trip).
+ *                each recipe's changes (1 round trip per recipe with changes,
+ *                plus one per host step a local effect hands over), then verify
+ *                everything (1 round trip).
+ *
+ * Local effects (work on this machine, e.g. an ACME order) never get the
+ * transport: they hand host scripts to the engine (`HostSteps.run`), which
+ * sends them in its batch, so they share the prepare header, progress, change
+ * events and failure reporting of every other change.
  */
 import type { HostConfig } from '../config.js';
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
 import { progressScript } from '../report/host-progress.js';
-import type { Change, Check, PlanContext, Resource } from '../resources/types.js';
+import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource } from '../resources/types.js';
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import type { Transport } from '../transport/types.js';
@@ -123,6 +131,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   const planned: Change[] = [];
   const ctx: PlanContext = { planned };
   const recipes: RecipePlan[] = [];
+  const factsOf: { resource: Resource; recipe: string; facts: unknown }[] = [];
   let i = 0;
   for (const b of built) {
     const changes: Change[] = [];
@@ -130,6 +139,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       const out = outputs[i++]!;
       try {
         const facts = r.parse(out);
+        factsOf.push({ resource: r, recipe: b.recipe.id, facts });
         const cs = r.plan(facts, ctx);
         changes.push(...cs);
         planned.push(...cs);
@@ -139,9 +149,44 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     }
     recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks });
   }
-  return { ok: true, plan: { config, transport, info, recipes, startedAt, channelsAtStart } };
+  const placed = placeFollowUps(recipes, planned, factsOf);
+  if (typeof placed === 'string') return fail(placed);
+  return { ok: true, plan: { config, transport, info, recipes: placed, startedAt, channelsAtStart } };
 }
 
+/**
+ * The second planning pass: each follow-up goes right after the change it
+ * follows (after earlier follow-ups of that change), in that change's recipe,
+ * and says so (`after`), since a dry run cannot know the outcome.
+ */
+function placeFollowUps(
+  recipes: readonly RecipePlan[],
+  planned: readonly Change[],
+  factsOf: readonly { resource: Resource; recipe: string; facts: unknown }[],
+): RecipePlan[] | string {
+  const out = recipes.map((rp) => ({ ...rp, changes: [...rp.changes] }));
+  const followed = new WeakMap<Change, Change>();
+  for (const { resource, recipe, facts } of factsOf) {
+    if (!resource.followUps) continue;
+    let ups: FollowUp[];
+    try {
+      ups = resource.followUps(facts, planned);
+    } catch (e) {
+      return `recipe ${recipe}: ${resource.key}: ${(e as Error).message}`;
+    }
+    for (const up of ups) {
+      if (up.change.resource !== resource.key) return `recipe ${recipe}: ${resource.key}: a follow-up must be a change of its own resource, not ${up.change.resource}`;
+      const home = out.find((rp) => rp.changes.includes(up.follows));
+      if (!home) return `recipe ${recipe}: ${resource.key}: follows a change that is not in the plan: ${summary(up.follows)}`;
+      let at = home.changes.indexOf(up.follows) + 1;
+      while (at < home.changes.length && followed.get(home.changes[at]!) === up.follows) at++;
+      const change: Change = { ...up.change, after: [...(up.change.after ?? []), summary(up.follows)] };
+      followed.set(change, up.follows);
+      home.changes.splice(at, 0, change);
+    }
+  }
+  return out;
+}
 export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<HostResult> {
   const { config, transport } = plan;
   const host = config.name;
@@ -232,36 +277,74 @@ interface ApplyFailure {
   readonly message: string;
 }
 
-/** Shell changes go in as few round trips as possible; a local effect splits the run. */
+/** What a host step of a local effect reports when it fails: exit code and stderr tail. */
+class HostStepFailed extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Shell changes go in as few round trips as possible. A local effect does
+ * not split the run: changes still waiting ride along with its first host
+ * step, and the script that finishes it joins the batch with the changes
+ * after it.
+ */
 async function applyRecipe(rp: RecipePlan, transport: Transport, header: string, onApplied: (c: Change) => void): Promise<ApplyFailure | undefined> {
-  let batch: (Change & { script: string })[] = [];
+  let batch: { change: Change; script: string }[] = [];
   let first = true;
-  const flush = async (): Promise<ApplyFailure | undefined> => {
-    if (batch.length === 0) return undefined;
-    const run = batch;
+  /** Runs the waiting batch plus `extra`; the failure of a waiting change comes back as a value. */
+  const send = async (extra: { change: Change; script: string } | undefined): Promise<{ failure?: ApplyFailure; extraFailed?: { code: number; message: string } }> => {
+    const run = extra ? [...batch, extra] : batch;
     batch = [];
-    const res = await transport.exec(applyScript(run, first ? header : ''));
+    if (run.length === 0) return {};
+    const res = await transport.exec(applyScript(run.map((r) => ({ ...r.change, script: r.script }) as Change & { script: string }), first ? header : ''));
     first = false;
     const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
-    for (const i of outcome.done) onApplied(run[i]!);
-    if (outcome.failed) {
-      const change = run[outcome.failed.index]!;
-      return { change, code: outcome.failed.code, message: outcome.failed.stderrTail || 'no error output' };
+    for (const i of outcome.done) {
+      const r = run[i]!;
+      if (r !== extra) onApplied(r.change);
     }
-    return undefined;
+    if (!outcome.failed) return {};
+    const r = run[outcome.failed.index]!;
+    const message = outcome.failed.stderrTail || 'no error output';
+    if (r === extra) return { extraFailed: { code: outcome.failed.code, message } };
+    return { failure: { change: r.change, code: outcome.failed.code, message } };
   };
+  const flush = async (): Promise<ApplyFailure | undefined> => (await send(undefined)).failure;
+
   for (const c of rp.changes) {
-    if (c.local) {
+    if (!c.local) {
+      batch.push({ change: c, script: c.script });
+      continue;
+    }
+    let earlier: ApplyFailure | undefined;
+    const steps: HostSteps = {
+      run: async (script) => {
+        if (earlier) throw new Error('an earlier change failed');
+        const sent = await send({ change: c, script });
+        if (sent.failure) {
+          earlier = sent.failure;
+          throw new Error(`not run: ${summary(sent.failure.change)} failed first`);
+        }
+        if (sent.extraFailed) throw new HostStepFailed(sent.extraFailed.code, sent.extraFailed.message);
+      },
+    };
+    let finish: string | undefined;
+    try {
+      finish = await c.local(steps);
+    } catch (e) {
+      // Changes planned before this one still happen, in order, before its failure is reported.
+      const before = earlier ?? (await flush());
+      if (before) return before;
+      return { change: c, ...(e instanceof HostStepFailed ? { code: e.code } : {}), message: (e as Error).message };
+    }
+    if (earlier) return earlier;
+    if (finish !== undefined) batch.push({ change: c, script: finish });
+    else {
       const f = await flush();
       if (f) return f;
-      try {
-        await c.local(transport);
-        onApplied(c);
-      } catch (e) {
-        return { change: c, message: (e as Error).message };
-      }
-    } else {
-      batch.push(c as Change & { script: string });
+      onApplied(c);
     }
   }
   return flush();

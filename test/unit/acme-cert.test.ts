@@ -68,15 +68,12 @@ test('orderReason: every reason to order, and none for a healthy certificate', (
   assert.match(orderReason(have, want, new Date(na.getTime() + 1))!, /expired/);
 });
 
-function resourceFor(now: Date, site = true) {
+function resourceFor(now: Date) {
   return new CertificateResource({
     names: ['a.test', 'b.test'],
     acme: { directory: DIR },
     email: 'ops@a.test',
     now: () => now,
-    ...(site
-      ? { site: { path: '/etc/nginx/conf.d/panel.conf', names: ['a.test', 'b.test'], ipv6: false, routes: [], clientMaxBodySize: '1m', proxyReadTimeout: '60s', certDir: '/etc/panel/certs/a.test' } }
-      : {}),
   });
 }
 
@@ -88,17 +85,16 @@ function facts(pem: string | undefined, key = true, directory: string | undefine
   ].join('\n') + '\n';
 }
 
-test('certificate plan: first run orders and then switches the site to https', () => {
+test('certificate plan: first run is one change that produces the certificate files (the site switch is the site\'s follow-up)', () => {
   const r = resourceFor(new Date());
   assert.equal(r.key, 'certificate:a.test');
   assert.match(r.facts(), /\/etc\/panel\/certs\/a\.test\/fullchain\.pem/);
   const changes = r.plan(r.parse({ stdout: facts(undefined, false, undefined), code: 0 }), { planned: [] });
-  assert.equal(changes.length, 2);
+  assert.equal(changes.length, 1);
   assert.equal(changes[0]!.action, 'create');
   assert.match(changes[0]!.reason, /^absent; order from https:\/\/ca\.test\/dir/);
   assert.equal(typeof changes[0]!.local, 'function');
-  assert.equal(changes[1]!.target, '/etc/nginx/conf.d/panel.conf');
-  assert.deepEqual(changes[1]!.after, [`create certificate a.test, b.test in /etc/panel/certs/a.test (${changes[0]!.reason})`]);
+  assert.deepEqual(changes[0]!.produces, ['/etc/panel/certs/a.test/privkey.pem', '/etc/panel/certs/a.test/fullchain.pem', '/etc/panel/certs/a.test/directory']);
 });
 
 test('certificate plan: a valid certificate means no change and no CA contact', () => {
