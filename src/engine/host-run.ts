@@ -149,9 +149,32 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     }
     recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks });
   }
+  const producerClash = checkProducers(recipes, owner);
+  if (producerClash) return fail(producerClash);
   const placed = placeFollowUps(recipes, planned, factsOf);
   if (typeof placed === 'string') return fail(placed);
   return { ok: true, plan: { config, transport, info, recipes: placed, startedAt, channelsAtStart } };
+}
+
+/**
+ * One owner per file, also for files a change produces besides its target
+ * (a certificate's key and chain): no other resource may produce them or
+ * manage them as `file:<path>`.
+ */
+function checkProducers(recipes: readonly RecipePlan[], owner: ReadonlyMap<string, string>): string | undefined {
+  const producer = new Map<string, { resource: string; recipe: string }>();
+  for (const rp of recipes) {
+    for (const c of rp.changes) {
+      for (const path of c.produces ?? []) {
+        const by = producer.get(path);
+        if (by && by.resource !== c.resource) return `${path} is produced by both ${by.resource} (recipe ${by.recipe}) and ${c.resource} (recipe ${rp.recipe.id})`;
+        producer.set(path, { resource: c.resource, recipe: rp.recipe.id });
+        const fileOwner = owner.get(`file:${path}`);
+        if (fileOwner !== undefined) return `${path} is produced by ${c.resource} (recipe ${rp.recipe.id}) and managed as file:${path} by recipe ${fileOwner}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /**

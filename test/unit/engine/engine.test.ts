@@ -319,3 +319,21 @@ test('a follow-up of a change that is not in the plan is refused at plan time', 
   assert.equal(r.result.status, 'failed');
   assert.match(r.result.error ?? '', /bad-follower: follows a change that is not in the plan/);
 });
+
+test('a file a change produces has one owner: a file resource for the same path is refused at plan time', async () => {
+  const path = join(dir, 'produced-twice');
+  const producer: Resource<{ x: string }> = {
+    key: 'producer',
+    facts: () => 'echo x=1',
+    parse: () => ({ x: '1' }),
+    plan: () => [{ resource: 'producer', action: 'create', target: 'thing', reason: 'absent', produces: [path], script: 'true' }],
+  };
+  const asFile: Resource<{ x: string }> = { key: `file:${path}`, facts: () => 'echo x=1', parse: () => ({ x: '1' }), plan: () => [] };
+  const reg = new Map<string, Recipe>([
+    ['p', recipe('p', () => [producer])],
+    ['f', recipe('f', () => [asFile], ['p'])],
+  ]);
+  const r = await run('plan', reg, ['f']);
+  assert.equal(r.result.status, 'failed');
+  assert.match(r.result.error ?? '', /produced-twice is produced by producer \(recipe p\) and managed as file:.* by recipe f/);
+});
