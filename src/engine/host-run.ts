@@ -210,6 +210,7 @@ function placeFollowUps(
   }
   return out;
 }
+
 export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<HostResult> {
   const { config, transport } = plan;
   const host = config.name;
