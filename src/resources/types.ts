@@ -134,6 +134,7 @@ export interface PublicChange {
   readonly summary: string;
   readonly diff?: string;
   readonly after?: readonly string[];
+  readonly produces?: readonly string[];
 }
 
 export function publicChange(c: Change): PublicChange {
@@ -145,6 +146,7 @@ export function publicChange(c: Change): PublicChange {
     summary: summary(c),
     ...(c.diff !== undefined ? { diff: c.diff } : {}),
     ...(c.after !== undefined && c.after.length > 0 ? { after: c.after } : {}),
+    ...(c.produces !== undefined && c.produces.length > 0 ? { produces: c.produces } : {}),
   };
 }
 

@@ -90,6 +90,7 @@ interface ChangeSeen {
   target: string;
   reason: string;
   after?: string[];
+  produces?: string[];
 }
 
 function changes(run: CliRun, status: 'applied' | 'planned' | 'failed' = 'applied'): ChangeSeen[] {
@@ -175,6 +176,7 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
   const planned = changes(plan, 'planned').filter((c) => c.recipe === 'certificate');
   assert.deepEqual(planned.map((c) => [c.resource, c.action]), [['certificate:a.panel.test', 'create'], [SITE, 'update']], JSON.stringify(planned, null, 1));
   assert.match(planned[0]!.reason, /^absent; order from /);
+  assert.deepEqual(planned[0]!.produces, ['privkey.pem', 'fullchain.pem', 'directory'].map((f) => `/etc/panel/certs/a.panel.test/${f}`));
   assert.deepEqual(planned[1]!.after, [`create certificate a.panel.test, b.panel.test in /etc/panel/certs/a.panel.test (${planned[0]!.reason})`]);
 
   const run = await panel(args('install', v6, NAMES, 'faasd,certificate'), { env });
@@ -189,6 +191,12 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
     JSON.stringify(cs, null, 1),
   );
   assert.ok(!cs.some((c) => (c.action === 'stop' || c.action === 'restart') && c.target.startsWith('nginx')), 'nginx is never stopped');
+  console.log(
+    events(run)
+      .filter((e) => e['recipe'] === 'certificate' && e.type !== 'verify')
+      .map((e) => JSON.stringify(e))
+      .join('\n'),
+  );
   const ends = events(run).filter((e) => e.type === 'recipe-end' && e['recipe'] === 'certificate');
   assert.deepEqual(ends.map((e) => [e['status'], e['changes']]), [['changed', 2]]);
   // The certificate step is on the host's progress record like every recipe's.
