@@ -113,9 +113,8 @@ class ChallengeFiles {
   constructor(private readonly host: HostSteps) {}
 
   async publish(challenges: readonly Challenge[]): Promise<void> {
-    await this.host.run(
-      [sh`install -d -m 0755 -- ${CHALLENGE_DIR}`, ...challenges.map((c) => `${writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c))}\nchmod 0644 -- ${quote(challengePath(c))}`)].join('\n'),
-    );
+    // The directory is the nginx recipe's (it serves it); a missing one fails this step.
+    await this.host.run(challenges.map((c) => `${writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c))}\nchmod 0644 -- ${quote(challengePath(c))}`).join('\n'));
   }
 
   async unpublish(challenges: readonly Challenge[]): Promise<void> {

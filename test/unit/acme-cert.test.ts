@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultAccountKeyFile, loadOrCreateAccountKey } from '../../src/acme/account.js';
 import { CertificateResource } from '../../src/acme/certificate.js';
 import { type CertInfo, orderReason, parseCertificate, renewalTime } from '../../src/acme/cert-info.js';
-import { swapScript } from '../../src/acme/install.js';
+import { installScript, swapScript } from '../../src/acme/install.js';
 import { renewConfig, renewRegistry } from '../../src/acme/renew.js';
 import { renewArgv, renewUnits, systemdWord } from '../../src/acme/timer.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../src/config.js';
@@ -168,4 +168,29 @@ test('renew: only the certificate recipe, no dependencies, renewOnly set', () =>
   const c = renewConfig({ ...config, recipes: ['base', 'nginx', 'certificate'] });
   assert.deepEqual(c.recipes, ['certificate']);
   assert.deepEqual(c.params['certificate'], { renewOnly: true });
+});
+
+test('certificate change: an unreachable CA fails locally, before any host step, naming the CA', async () => {
+  const r = new CertificateResource({ names: ['a.test'], acme: { directory: 'http://127.0.0.1:9/dir', accountKeyFile: join(dir, 'unused-account.pem') }, now: () => new Date() });
+  const [change] = r.plan(r.parse({ stdout: facts(undefined, false, undefined), code: 0 }), { planned: [] });
+  const steps: string[] = [];
+  await assert.rejects(
+    change!.local!({ run: async (s) => void steps.push(s) }),
+    /ACME directory http:\/\/127\.0\.0\.1:9\/dir unreachable/,
+  );
+  assert.deepEqual(steps, [], 'nothing was published, nothing to withdraw');
+  assert.equal(existsSync(join(dir, 'unused-account.pem')), false);
+});
+
+test('install script: writes key (0600), chain and CA record in place, nothing left over', { skip: execFileSync('sh', ['-c', 'command -v nginx || true']).toString() !== '' && 'nginx on this machine would be tested and reloaded' }, () => {
+  const certs = join(dir, 'install', 'a.test');
+  const issued = { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', keyPem: Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n') };
+  const run = () => execFileSync('bash', ['-s'], { input: `set -euo pipefail\n${installScript(certs, issued, DIR)}\n` });
+  run();
+  assert.equal(readFileSync(join(certs, 'privkey.pem'), 'utf8'), issued.keyPem.toString());
+  assert.equal(statSync(join(certs, 'privkey.pem')).mode & 0o777, 0o600);
+  assert.equal(readFileSync(join(certs, 'fullchain.pem'), 'utf8'), issued.certPem);
+  assert.equal(readFileSync(join(certs, 'directory'), 'utf8'), `${DIR}\n`);
+  run(); // replacing an installed certificate works the same way
+  assert.deepEqual(readdirSync(certs).sort(), ['directory', 'fullchain.pem', 'privkey.pem']);
 });
