@@ -230,6 +230,10 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
   assert.match(listen, /\[::\]:443/);
   assert.match(listen, /\[::\]:80/);
   assert.match(await sh(v6, 'stat -c %a /etc/panel/certs/a.panel.test/privkey.pem'), /^600/);
+  // The key travelled inside an apply script: it never shows in the output or the host's progress files.
+  const keyBody = (await sh(v6, 'grep -v -- ----- /etc/panel/certs/a.panel.test/privkey.pem')).trim().split('\n');
+  const seen = run.stdout + run.stderr + (await sh(v6, 'cat /var/lib/panel/access.log /var/lib/panel/progress.json /var/lib/panel/installErr.log 2>/dev/null || true'));
+  for (const line of keyBody) assert.ok(!seen.includes(line), 'private key material leaked');
   assert.match(await sh(v6, 'ls /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/);
   const { statSync } = await import('node:fs');
   const keyFile = join(acctDir, 'panel', 'acme');
