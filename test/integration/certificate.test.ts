@@ -320,6 +320,9 @@ test('past two thirds of the lifetime, `panel renew` renews and the new serial i
   assert.equal(cs[0]!.recipe, 'certificate');
   assert.equal(cs[0]!.resource, 'certificate:a.panel.test');
   assert.match(cs[0]!.reason, /third of its lifetime/);
+  const log = (await sh(v6, 'cat /var/lib/panel/access.log')).trim().split('\n');
+  assert.match(log.at(-2) ?? '', /\[certificate\]\[progress 0\]\[status 0\] 1 change\(s\)/, log.slice(-3).join('\n'));
+  assert.match(log.at(-1) ?? '', /\[done\]\[progress 100\]/);
   // Renewing: host info, facts, verify and the order's host steps: challenges (unless the CA
   // reuses a recent validation), then the files.
   assert.ok(hostResult(run).roundTrips <= 5, `${hostResult(run).roundTrips} round trips`);
