@@ -63,11 +63,8 @@ export default defineRecipe({
     ];
     if (config.connection.kind === 'local' && params.timer && !params.renewOnly && host.systemd) {
       const units = renewUnits(config);
-      out.push(
-        unit({ name: RENEW_SERVICE, content: units.service }),
-        unit({ name: RENEW_TIMER, content: units.timer }),
-        service({ name: RENEW_TIMER, enabled: true, running: true, restartOn: [`unit:${RENEW_TIMER}`] }),
-      );
+      const timer = unit({ name: RENEW_TIMER, content: units.timer });
+      out.push(unit({ name: RENEW_SERVICE, content: units.service }), timer, service({ name: RENEW_TIMER, enabled: true, running: true, restartOn: [timer] }));
     }
     return out;
   },

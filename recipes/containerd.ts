@@ -40,7 +40,7 @@ export default defineRecipe({
     const changedBy: Resource[] = [binaries, unitFile, ...(proxy ? [proxy] : [])];
     return [
       ...changedBy,
-      service({ name: 'containerd', enabled: true, running: true, restartOn: changedBy.map((r) => r.key) }),
+      service({ name: 'containerd', enabled: true, running: true, restartOn: changedBy }),
     ];
   },
   verify: () => [

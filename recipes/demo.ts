@@ -36,20 +36,24 @@ export default defineRecipe({
     params.artifacts
       ? (artifactProblem(config, 'faasd', FAASD_VERSION, host.arch) ?? artifactProblem(config, 'cni-plugins', CNI_VERSION, host.arch))
       : undefined,
-  resources: ({ params, host, config }) => [
+  resources: ({ params, host, config }) => {
+    const demoConf = template({ path: '/etc/panel-demo.conf', source: 'demo.conf.hbs', data: { hostname: host.hostname, os: host.osPretty }, mode: 0o640 });
+    const demoUnit = unit({ name: 'panel-demo.service', content: DEMO_UNIT });
+    return [
     directory({ path: '/opt/panel-demo', mode: 0o755 }),
     file({ path: '/opt/panel-demo/motd.txt', content: `${params.message}\n`, mode: 0o644 }),
-    template({ path: '/etc/panel-demo.conf', source: 'demo.conf.hbs', data: { hostname: host.hostname, os: host.osPretty }, mode: 0o640 }),
+    demoConf,
     apt({ packages: ['hello', 'curl', 'ca-certificates'] }),
     ...(params.artifacts && host.arch ? artifactResources(config, host.arch) : []),
-    unit({ name: 'panel-demo.service', content: DEMO_UNIT }),
-    service({ name: 'panel-demo.service', enabled: true, running: true, restartOn: ['unit:panel-demo.service', 'file:/etc/panel-demo.conf'] }),
+    demoUnit,
+    service({ name: 'panel-demo.service', enabled: true, running: true, restartOn: [demoUnit, demoConf] }),
     sysctl({ key: 'net.ipv4.tcp_keepalive_time', value: '600', file: '/etc/sysctl.d/90-panel-demo.conf' }),
     kernelModule({ name: 'overlay' }),
     bridge({ name: 'demo0', address: '10.99.0.1/24' }),
     command({ name: 'demo-initialized', check: 'test -s /var/lib/panel-demo/initialized', run: 'mkdir -p /var/lib/panel-demo && date -u +%FT%TZ > /var/lib/panel-demo/initialized', reason: 'first run' }),
     secretFile({ path: '/etc/panel-demo/token', generate: 'head -c 32 /dev/urandom | base64 | tr -d "\\n/+=" | head -c 40' }),
-  ],
+    ];
+  },
   verify: () => [
     { name: 'demo service active', script: 'systemctl is-active panel-demo.service', expect: /^active/ },
     { name: 'hello installed', script: 'hello', expect: /Hello, world!/ },

@@ -157,8 +157,8 @@ export default defineRecipe({
       faasdUnit,
       ...(providerProxy ? [providerProxy] : []),
       ...(faasdProxy ? [faasdProxy] : []),
-      service({ name: 'faasd-provider', enabled: true, running: true, restartOn: providerInputs.map((r) => r.key) }),
-      service({ name: 'faasd', enabled: true, running: true, restartOn: faasdInputs.map((r) => r.key) }),
+      service({ name: 'faasd-provider', enabled: true, running: true, restartOn: providerInputs }),
+      service({ name: 'faasd', enabled: true, running: true, restartOn: faasdInputs }),
       ...faasCli,
     ];
   },

@@ -14,7 +14,7 @@
  * only where the host has IPv6.
  */
 import { defineRecipe } from '../src/engine/recipe.js';
-import { CHALLENGE_DIR, nginxParams, SITE_KEY, site, siteSpec, WEBROOT } from '../src/acme/site.js';
+import { CHALLENGE_DIR, nginxParams, site, siteSpec, WEBROOT } from '../src/acme/site.js';
 import { apt, directory, file, service } from '../src/resources/index.js';
 import { validateDomains } from '../src/validate/index.js';
 
@@ -34,15 +34,19 @@ export default defineRecipe({
     const names = validateDomains(config.domains);
     return names.ok ? undefined : names.error.join('; ');
   },
-  resources: ({ params, host, config }) => [
-    file({ path: DEBIAN_DEFAULT_SITE, content: DEFAULT_SITE_NOTE }),
-    apt({ packages: ['nginx'] }),
-    directory({ path: WEBROOT }),
-    directory({ path: `${WEBROOT}/.well-known` }),
-    directory({ path: CHALLENGE_DIR }),
-    site(siteSpec(config, host, params)),
-    service({ name: 'nginx', enabled: true, running: true, reloadOn: [SITE_KEY, `file:${DEBIAN_DEFAULT_SITE}`] }),
-  ],
+  resources: ({ params, host, config }) => {
+    const defaultSite = file({ path: DEBIAN_DEFAULT_SITE, content: DEFAULT_SITE_NOTE });
+    const panelSite = site(siteSpec(config, host, params));
+    return [
+      defaultSite,
+      apt({ packages: ['nginx'] }),
+      directory({ path: WEBROOT }),
+      directory({ path: `${WEBROOT}/.well-known` }),
+      directory({ path: CHALLENGE_DIR }),
+      panelSite,
+      service({ name: 'nginx', enabled: true, running: true, reloadOn: [panelSite, defaultSite] }),
+    ];
+  },
   verify: ({ config }) => {
     const host = config.domains.length > 0 ? validateDomains(config.domains) : undefined;
     const name = host?.ok ? host.value[0] : 'localhost';

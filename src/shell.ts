@@ -12,6 +12,9 @@ export function quote(value: string | number): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Shell text panel produced itself (tightened to a branded type next). */
+export type Script = string;
+
 /** A fragment of shell that is already safe and must not be quoted again. */
 export class Raw {
   constructor(readonly text: string) {}

@@ -9,7 +9,7 @@
  *      reload, restore on failure) and withdraws the challenges; it shares
  *      its round trip with the changes after it — on a first certificate the
  *      site's switch to https, which the site resource plans as its follow-up
- *      (`produces` names the files so it can).
+ *      (the change's `records` name the files, so it can).
  * If the order fails, the challenges are withdrawn in one more host step and
  * nothing else changed. A converged host never talks to the CA.
  */
@@ -19,9 +19,9 @@ import { noStdin, opt, parseKv } from '../resources/util.js';
 import { quote, sh, writeBytesScript } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
 import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
-import { certFilePaths, installScript } from './install.js';
+import { installScript } from './install.js';
 import { type Challenge, type Issued, order } from './order.js';
-import { CHALLENGE_DIR, certDir } from './site.js';
+import { CERTS_DIR, CHALLENGE_DIR, certDir } from './site.js';
 
 export interface CertificateOptions {
   /** ASCII names (validated); the first names the directory. */
@@ -32,7 +32,12 @@ export interface CertificateOptions {
   readonly now?: () => Date;
 }
 
-export class CertificateResource implements Resource<InstalledCert> {
+/** The installed certificate, and which of the directories holding it exist (for the state record). */
+export interface CertFacts extends InstalledCert {
+  readonly dirsPresent: ReadonlySet<string>;
+}
+
+export class CertificateResource implements Resource<CertFacts> {
   readonly key: string;
   readonly dir: string;
   constructor(readonly o: CertificateOptions) {
@@ -42,6 +47,11 @@ export class CertificateResource implements Resource<InstalledCert> {
     this.dir = certDir(primary);
   }
 
+  /** /etc/panel, /etc/panel/certs, /etc/panel/certs/<name>: created by the install when missing. */
+  private dirs(): string[] {
+    return [CERTS_DIR.slice(0, CERTS_DIR.lastIndexOf('/')), CERTS_DIR, this.dir];
+  }
+
   facts(): string {
     const d = this.dir;
     return noStdin(
@@ -49,11 +59,12 @@ export class CertificateResource implements Resource<InstalledCert> {
         sh`if [ -s ${`${d}/fullchain.pem`} ]; then printf 'cert=%s\n' "$(base64 -w0 < ${`${d}/fullchain.pem`})"; fi`,
         sh`if [ -s ${`${d}/privkey.pem`} ]; then echo key=1; else echo key=0; fi`,
         sh`if [ -s ${`${d}/directory`} ]; then printf 'directory=%s\n' "$(base64 -w0 < ${`${d}/directory`})"; fi`,
+        ...this.dirs().map((p, i) => sh`if [ -d ${p} ]; then echo dir${String(i)}=1; else echo dir${String(i)}=0; fi`),
       ].join('\n'),
     );
   }
 
-  parse(out: FactOutput): InstalledCert {
+  parse(out: FactOutput): CertFacts {
     const kv = parseKv(this.key, out);
     const cert = opt(kv, 'cert');
     const directory = opt(kv, 'directory');
@@ -61,10 +72,11 @@ export class CertificateResource implements Resource<InstalledCert> {
       cert: cert ? parseCertificate(Buffer.from(cert, 'base64').toString('utf8')) : undefined,
       keyPresent: opt(kv, 'key') === '1',
       directory: directory ? Buffer.from(directory, 'base64').toString('utf8').trim() : undefined,
+      dirsPresent: new Set(this.dirs().filter((_, i) => opt(kv, `dir${i}`) === '1')),
     };
   }
 
-  plan(have: InstalledCert, _ctx: PlanContext): Change[] {
+  plan(have: CertFacts, _ctx: PlanContext): Change[] {
     const { names, acme } = this.o;
     const reason = orderReason(have, { names, directory: acme.directory }, (this.o.now ?? (() => new Date()))());
     if (reason === undefined) return [];
@@ -76,7 +88,13 @@ export class CertificateResource implements Resource<InstalledCert> {
         action: have.cert === undefined ? 'create' : 'update',
         target: `certificate ${names.join(', ')} in ${dir}`,
         reason: `${reason}; order from ${acme.directory}`,
-        produces: certFilePaths(dir),
+        // What the state record keeps: the directories the install creates, then the files.
+        records: [
+          ...this.dirs().map((path) => ({ kind: 'directory' as const, path, existed: have.dirsPresent.has(path) })),
+          { kind: 'file', path: `${dir}/privkey.pem`, existed: have.keyPresent },
+          { kind: 'file', path: `${dir}/fullchain.pem`, existed: have.cert !== undefined },
+          { kind: 'file', path: `${dir}/directory`, existed: have.directory !== undefined },
+        ],
         local: async (host) => {
           const challenges = new ChallengeFiles(host);
           let issued: Issued;

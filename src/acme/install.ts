@@ -14,10 +14,6 @@ import type { Issued } from './order.js';
 /** Files of one certificate directory; `directory` records which CA issued it. */
 export const CERT_FILES = ['privkey.pem', 'fullchain.pem', 'directory'] as const;
 
-export function certFilePaths(dir: string): string[] {
-  return CERT_FILES.map((f) => `${dir}/${f}`);
-}
-
 export function swapScript(dir: string): string {
   return [
     sh`cd -- ${dir} || exit 1`,

@@ -13,7 +13,7 @@
  * challenge on port 80 before there is a certificate), HTTPS once the
  * certificate exists. The second write is this resource's follow-up: after
  * every resource of the host is planned, the site looks for a change that
- * produces its certificate (`produces` lists `<certDir>/fullchain.pem`) and
+ * writes its certificate (its `records` list `<certDir>/fullchain.pem`) and
  * plans "update the site (https), after <that change>". The engine applies it
  * right after the certificate's change, in the certificate recipe's round
  * trip, so `plan`, the events and the state record show it like any change.
@@ -237,12 +237,12 @@ export class SiteResource implements Resource<SiteFacts> {
     return changes.map((c) => ({ ...c, reason: `${c.reason}; ${tls ? 'https with the installed certificate' : 'http only: no certificate yet'}` }));
   }
 
-  /** The switch to https, right after the change that produces this site's certificate. */
+  /** The switch to https, right after the change that writes this site's certificate. */
   followUps(facts: SiteFacts, plan: readonly Change[]): FollowUp[] {
     const { certDir } = this.spec;
     if (certDir === undefined || tlsState(this.spec, facts.certPem, facts.nginxVersion) !== undefined) return [];
     const fullchain = `${certDir}/fullchain.pem`;
-    const issue = plan.find((c) => c.produces?.includes(fullchain));
+    const issue = plan.find((c) => c.records?.some((r) => r.kind === 'file' && r.path === fullchain));
     if (issue === undefined) return [];
     // By then the file is the HTTP-only rendering (this resource's own plan saw to it).
     const http = Buffer.from(renderSite(this.spec, undefined), 'utf8');

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline/promises';
 import type { HostConfig } from '../config.js';
 import type { EngineEvent, HostResult, Mode } from '../engine/events.js';
 import { runFleet } from '../engine/fleet.js';
+import { progressHooks } from '../report/host-progress.js';
 import type { HostPlan } from '../engine/host-run.js';
 import type { Recipe } from '../engine/recipe.js';
 import { publicChange } from '../resources/types.js';
@@ -119,6 +120,7 @@ export async function converge(input: ConvergeInput): Promise<number> {
       signal: controller.signal,
       concurrency,
       deep: flags.deep ?? false,
+      hooks: [progressHooks],
       ...(confirm ? { confirm } : {}),
     });
   } finally {

@@ -5,13 +5,20 @@
  */
 import type { Change, Check, FactOutput } from '../resources/types.js';
 import { PRELUDE } from '../resources/prelude.js';
+import { ownerScript, recordScript, STATE_BEGIN, STATE_END } from './state.js';
 
 const BEGIN = '@@panel-fact-begin';
 const END = '@@panel-fact-end';
 
-/** All fact snippets, each in its own subshell, with begin/end markers. */
+/** The host state record, then all fact snippets, each in its own subshell, with begin/end markers. */
 export function factBatchScript(snippets: readonly string[], deep: boolean): string {
-  const parts = [`export PANEL_MODE=facts${deep ? ' PANEL_DEEP=1' : ''}`, PRELUDE];
+  const parts = [
+    `export PANEL_MODE=facts${deep ? ' PANEL_DEEP=1' : ''}`,
+    PRELUDE,
+    `echo ${STATE_BEGIN}`,
+    'if [ -f "$PANEL_STATE_FILE" ]; then cat -- "$PANEL_STATE_FILE"; fi',
+    `echo; echo ${STATE_END}`,
+  ];
   snippets.forEach((s, i) => {
     parts.push(`echo ${BEGIN} ${i}`, `(\n${s}\n) </dev/null`, `echo ${END} ${i} $?`);
   });
@@ -43,15 +50,22 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
   return outs;
 }
 
-/** A run of shell changes applied in one round trip; `header` runs first (progress, the host's prepare hooks). */
-export function applyScript(changes: readonly (Change & { script: string })[], header: string): string {
+/**
+ * A run of shell changes applied in one round trip; `header` runs first (the
+ * host's prepare hooks, hook contributions). Each step records what its
+ * change declares in the state journal, which the prelude merges into
+ * state.json when the script ends, however it ends.
+ */
+export function applyScript(changes: readonly (Change & { script: string })[], header: string, recipe: string | ((c: Change) => string)): string {
   const parts = ['export PANEL_MODE=apply', PRELUDE, header];
   changes.forEach((c, i) => {
+    const owner = { recipe: typeof recipe === 'string' ? recipe : recipe(c), resource: c.resource };
+    const records = (c.records ?? []).map((r) => recordScript(r, owner));
     // The subshell stands alone on purpose: as the left side of `||` bash
     // would ignore errexit inside it, and a failing line would not stop the step.
     parts.push(
       `echo '@@panel-step ${i}' >&2`,
-      `(\nset -euo pipefail\n${c.script}\n) </dev/null`,
+      `(\nset -euo pipefail\n${ownerScript(owner)}\n${c.script}\n${records.join('\n')}\n) </dev/null`,
       `__rc=$?`,
       `if [ "$__rc" -ne 0 ]; then echo "@@panel-fail ${i} $__rc"; exit "$__rc"; fi`,
       `echo '@@panel-ok ${i}'`,
@@ -141,4 +155,11 @@ export function parseVerify(stdout: string, checks: readonly Check[]): CheckOutc
     results[i] = { ok, detail };
   }
   return results;
+}
+
+/** Journal the records of a change done from this machine (a local effect), in a round trip of its own. */
+export function recordsScript(change: Change, recipe: string): string | undefined {
+  if (!change.records || change.records.length === 0) return undefined;
+  const owner = { recipe, resource: change.resource };
+  return ['export PANEL_MODE=apply', PRELUDE, `(\nset -euo pipefail\n${ownerScript(owner)}`, ...change.records.map((r) => recordScript(r, owner)), ')'].join('\n') + '\n';
 }

@@ -17,13 +17,14 @@
  */
 import type { HostConfig } from '../config.js';
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
-import { progressScript } from '../report/host-progress.js';
 import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource } from '../resources/types.js';
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import type { Transport } from '../transport/types.js';
-import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, tail, verifyScript } from './batch.js';
+import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, HostResult, Mode } from './events.js';
+import { contributions, type HostHooks } from './hooks.js';
+import { extractState, type HostState, parseHostState } from './state.js';
 import { orderRecipes } from './order.js';
 import type { Recipe, RecipeContext } from './recipe.js';
 
@@ -37,6 +38,8 @@ export interface HostRunOptions {
   readonly deep?: boolean;
   /** How long post-conditions may take to become true after apply. */
   readonly verifyWaitSeconds?: number;
+  /** Shell contributions of report sinks (progress.json on the host, …). */
+  readonly hooks?: readonly HostHooks[];
 }
 
 interface RecipePlan {
@@ -50,6 +53,8 @@ export interface HostPlan {
   readonly config: HostConfig;
   readonly transport: Transport;
   readonly info: HostInfo;
+  /** The host state record as the facts round trip read it. */
+  readonly state: HostState;
   readonly recipes: readonly RecipePlan[];
   readonly startedAt: number;
   readonly channelsAtStart: number;
@@ -119,6 +124,9 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     built.push({ recipe, resources, checks });
   }
 
+  const refusal = referenceProblem(built);
+  if (refusal) return fail(refusal);
+
   if (opts.signal?.aborted) return { ok: false, result: failedResult(host, `${host}: interrupted before planning`, startedAt, 0, 'interrupted') };
 
   const all = built.flatMap((b) => b.resources);
@@ -127,9 +135,13 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   if (typeof outputs === 'string') {
     return fail(`gathering facts failed (exit ${factRun.code}): ${outputs}${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
   }
+  const stateText = extractState(factRun.stdout);
+  if (stateText === undefined) return fail(`gathering facts failed (exit ${factRun.code}): no state record section${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
+  const state = parseHostState(stateText);
+  if (!state.ok) return fail(state.error);
 
   const planned: Change[] = [];
-  const ctx: PlanContext = { planned };
+  const ctx: PlanContext = { planned, state: state.value };
   const recipes: RecipePlan[] = [];
   const factsOf: { resource: Resource; recipe: string; facts: unknown }[] = [];
   let i = 0;
@@ -153,24 +165,48 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   if (producerClash) return fail(producerClash);
   const placed = placeFollowUps(recipes, planned, factsOf);
   if (typeof placed === 'string') return fail(placed);
-  return { ok: true, plan: { config, transport, info, recipes: placed, startedAt, channelsAtStart } };
+  return { ok: true, plan: { config, transport, info, state: state.value, recipes: placed, startedAt, channelsAtStart } };
 }
 
 /**
- * One owner per file, also for files a change produces besides its target
- * (a certificate's key and chain): no other resource may produce them or
- * manage them as `file:<path>`.
+ * One owner per file, also for files a change records besides its target (a
+ * certificate's key and chain): no `file:<path>` resource of another owner
+ * may manage them.
  */
 function checkProducers(recipes: readonly RecipePlan[], owner: ReadonlyMap<string, string>): string | undefined {
-  const producer = new Map<string, { resource: string; recipe: string }>();
   for (const rp of recipes) {
     for (const c of rp.changes) {
-      for (const path of c.produces ?? []) {
-        const by = producer.get(path);
-        if (by && by.resource !== c.resource) return `${path} is produced by both ${by.resource} (recipe ${by.recipe}) and ${c.resource} (recipe ${rp.recipe.id})`;
-        producer.set(path, { resource: c.resource, recipe: rp.recipe.id });
-        const fileOwner = owner.get(`file:${path}`);
-        if (fileOwner !== undefined) return `${path} is produced by ${c.resource} (recipe ${rp.recipe.id}) and managed as file:${path} by recipe ${fileOwner}`;
+      for (const r of c.records ?? []) {
+        if (r.kind !== 'file') continue;
+        const fileOwner = owner.get(`file:${r.path}`);
+        if (fileOwner !== undefined && c.resource !== `file:${r.path}`) return `${r.path} is written by ${c.resource} (recipe ${rp.recipe.id}) and managed as file:${r.path} by recipe ${fileOwner}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A resource may only react to resources planned before it (planning sees
+ * earlier changes only): a reference to an unknown or later resource would be
+ * a restart that silently never happens, so the plan is refused.
+ */
+function referenceProblem(built: readonly { recipe: Recipe; resources: readonly Resource[] }[]): string | undefined {
+  const position = new Map<string, { index: number; recipe: string }>();
+  let index = 0;
+  for (const b of built) for (const r of b.resources) position.set(r.key, { index: index++, recipe: b.recipe.id });
+  index = 0;
+  for (const b of built) {
+    for (const r of b.resources) {
+      const here = index++;
+      for (const ref of r.references ?? []) {
+        const at = position.get(ref.key);
+        if (at === undefined) {
+          return `recipe ${b.recipe.id}: ${r.key}: ${ref.field} refers to ${ref.key}, which is not part of this host's plan`;
+        }
+        if (at.index >= here) {
+          return `recipe ${b.recipe.id}: ${r.key}: ${ref.field} refers to ${ref.key} (recipe ${at.recipe}), which is listed ${at.index === here ? 'as the same resource' : 'after it'}; list it before the service`;
+        }
       }
     }
   }
@@ -258,6 +294,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   // Every prepare hook of the host (e.g. pending-restart markers) runs in the
   // first apply round trip, so a run cut between a config write in one recipe
   // and the restart in a later one still restarts next time.
+  // A follow-up is applied in another recipe's run but belongs to its resource's recipe (the state record says so).
+  const owners = new Map(plan.recipes.flatMap((rp) => rp.resources.map((r) => [r.key, rp.recipe.id] as const)));
   let prepares = plan.recipes.flatMap((r) => r.changes.flatMap((c) => (c.prepare ? [c.prepare] : []))).join('\n');
   for (const [index, rp] of plan.recipes.entries()) {
     const recipeId = rp.recipe.id;
@@ -269,9 +307,10 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'ok', changes: 0 });
       continue;
     }
-    const header = prepares + '\n' + progressScript(config.progressDir, { code: 0, installType: recipeId, progress: (index / n) * 100, message: `${rp.changes.length} change(s)` });
+    const point = { config, recipe: recipeId, index, total: n, changes: rp.changes.length };
+    const header = prepares + '\n' + contributions(opts.hooks, (h) => h.recipeApply, point);
     prepares = '';
-    const failure = await applyRecipe(rp, transport, header, (c) => {
+    const failure = await applyRecipe(rp, transport, header, (key) => owners.get(key), (c) => {
       applied++;
       emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });
     });
@@ -279,15 +318,14 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       emit({ type: 'change', host, recipe: recipeId, status: 'failed', change: publicChange(failure.change) });
       const error = redact(`${host}: ${recipeId}: ${failure.change.resource}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
-      await transport
-        .exec(progressScript(config.progressDir, { code: 1, installType: recipeId, progress: (index / n) * 100, message: error }))
-        .catch(() => undefined);
+      const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { ...point, error });
+      if (onFailure !== '') await transport.exec(onFailure).catch(() => undefined);
       return result({ status: 'failed', changed: applied, failed: 1, error });
     }
     emit({ type: 'recipe-end', host, recipe: recipeId, status: 'changed', changes: rp.changes.length });
   }
 
-  const done = progressScript(config.progressDir, { code: 0, installType: 'done', progress: 100 });
+  const done = contributions(opts.hooks, (h) => h.installDone, { config });
   const verified = await runVerify(plan, opts.verifyWaitSeconds ?? 30, emit, done);
   if (verified.failed > 0) {
     return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error: verified.error ?? `${host}: verification failed` });
@@ -314,15 +352,26 @@ class HostStepFailed extends Error {
  * step, and the script that finishes it joins the batch with the changes
  * after it.
  */
-async function applyRecipe(rp: RecipePlan, transport: Transport, header: string, onApplied: (c: Change) => void): Promise<ApplyFailure | undefined> {
-  let batch: { change: Change; script: string }[] = [];
+async function applyRecipe(
+  rp: RecipePlan,
+  transport: Transport,
+  header: string,
+  ownerOf: (resource: string) => string | undefined,
+  onApplied: (c: Change) => void,
+): Promise<ApplyFailure | undefined> {
+  // `step` is what the batch runs: the change itself, or its host step (which records nothing: its files are not there yet).
+  let batch: { change: Change; step: Change & { script: string } }[] = [];
+  const entry = (change: Change, script: string, records = true): { change: Change; step: Change & { script: string } } => {
+    const { local: _local, records: declared, ...rest } = change;
+    return { change, step: { ...rest, script, ...(records && declared ? { records: declared } : {}) } };
+  };
   let first = true;
   /** Runs the waiting batch plus `extra`; the failure of a waiting change comes back as a value. */
-  const send = async (extra: { change: Change; script: string } | undefined): Promise<{ failure?: ApplyFailure; extraFailed?: { code: number; message: string } }> => {
+  const send = async (extra: { change: Change; step: Change & { script: string } } | undefined): Promise<{ failure?: ApplyFailure; extraFailed?: { code: number; message: string } }> => {
     const run = extra ? [...batch, extra] : batch;
     batch = [];
     if (run.length === 0) return {};
-    const res = await transport.exec(applyScript(run.map((r) => ({ ...r.change, script: r.script }) as Change & { script: string }), first ? header : ''));
+    const res = await transport.exec(applyScript(run.map((r) => r.step), first ? header : '', (c) => ownerOf(c.resource) ?? rp.recipe.id));
     first = false;
     const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
     for (const i of outcome.done) {
@@ -339,14 +388,14 @@ async function applyRecipe(rp: RecipePlan, transport: Transport, header: string,
 
   for (const c of rp.changes) {
     if (!c.local) {
-      batch.push({ change: c, script: c.script });
+      batch.push(entry(c, c.script));
       continue;
     }
     let earlier: ApplyFailure | undefined;
     const steps: HostSteps = {
       run: async (script) => {
         if (earlier) throw new Error('an earlier change failed');
-        const sent = await send({ change: c, script });
+        const sent = await send(entry(c, script, false));
         if (sent.failure) {
           earlier = sent.failure;
           throw new Error(`not run: ${summary(sent.failure.change)} failed first`);
@@ -364,12 +413,8 @@ async function applyRecipe(rp: RecipePlan, transport: Transport, header: string,
       return { change: c, ...(e instanceof HostStepFailed ? { code: e.code } : {}), message: (e as Error).message };
     }
     if (earlier) return earlier;
-    if (finish !== undefined) batch.push({ change: c, script: finish });
-    else {
-      const f = await flush();
-      if (f) return f;
-      onApplied(c);
-    }
+    // The finishing script (or none) is the step that records what the change declares.
+    batch.push(entry(c, finish ?? 'true'));
   }
   return flush();
 }

@@ -6,6 +6,7 @@
  * Written by shell fragments that ride along in the engine's round trips, so
  * reporting costs no extra connection. progress.json is replaced atomically.
  */
+import type { HostHooks } from '../engine/hooks.js';
 import { redact } from '../secret.js';
 import { quote } from '../shell.js';
 
@@ -39,3 +40,10 @@ export function progressScript(dir: string, r: ProgressRecord): string {
   }
   return lines.join('\n') + `\n} >/dev/null 2>&1 || true`;
 }
+
+/** The engine hooks that keep progress.json and the logs in each host's progressDir. */
+export const progressHooks: HostHooks = {
+  recipeApply: (at) => progressScript(at.config.progressDir, { code: 0, installType: at.recipe, progress: (at.index / at.total) * 100, message: `${at.changes} change(s)` }),
+  recipeFailed: (at) => progressScript(at.config.progressDir, { code: 1, installType: at.recipe, progress: (at.index / at.total) * 100, message: at.error }),
+  installDone: (at) => progressScript(at.config.progressDir, { code: 0, installType: 'done', progress: 100 }),
+};

@@ -7,7 +7,9 @@
  * `restartOn` has a planned change in this run (or a restart is still
  * pending from an interrupted earlier run); `start` when inactive.
  */
+import type { ArtifactSource } from '../engine/state.js';
 import type { Secret } from '../secret.js';
+import type { Resource } from './types.js';
 
 export type Mode = number; // e.g. 0o644
 
@@ -27,11 +29,22 @@ export interface FileOptions extends Ownership {
   /** Content is secret: facts carry only its hash, diffs are masked. */
   readonly secret?: boolean;
   /**
-   * Shell run after the new content is in place (e.g. `nginx -t`); non-zero
-   * restores the previous file (or removes a new one) and fails the change
-   * with that command's output.
+   * Shell that must accept the new content BEFORE it becomes live (Ansible's
+   * `validate`): it runs on the temp file, "$1" (and "$2" is the final
+   * path); non-zero fails the change with its output and leaves the live
+   * file untouched. E.g. `panel_nginx_test "$1" "$2"`.
    */
   readonly validate?: string;
+}
+
+/**
+ * Which published artifact a download or archive is, for the state record's
+ * `artifacts` section: its path below the mirror root (e.g.
+ * `openfaas/faasd/releases/download/0.19.7/faasd`) and where its sum came from.
+ */
+export interface ArtifactRef {
+  readonly path: string;
+  readonly source: ArtifactSource;
 }
 
 /** key: `file:<path>` — a file rendered from templates/<source> (handlebars, noEscape, strict). */
@@ -65,6 +78,8 @@ export interface DownloadOptions extends Ownership {
   readonly url: string;
   readonly sha256: string;
   readonly dest: string;
+  /** Record the sum in the state record's `artifacts`. */
+  readonly artifact?: ArtifactRef;
 }
 
 /**
@@ -83,13 +98,15 @@ export interface ArchiveOptions {
   readonly members: readonly string[];
   /** Mode applied to extracted members (default: as in the archive). */
   readonly mode?: Mode;
+  /** Record the sum in the state record's `artifacts`. */
+  readonly artifact?: ArtifactRef;
 }
 
 /**
  * key: `unit:<name>` — a systemd unit file in /etc/systemd/system (or a
  * drop-in when `dropIn` is set: /etc/systemd/system/<name>.d/<dropIn>.conf,
  * key `unit:<name>.d/<dropIn>.conf`); a change runs `systemctl daemon-reload`.
- * Every constructor's result has `.key`: prefer `restartOn: [u.key]`.
+ * Pass the result itself to a service: `restartOn: [u]`.
  */
 export interface UnitOptions {
   /** e.g. `containerd.service` */
@@ -106,10 +123,10 @@ export interface ServiceOptions {
   readonly name: string;
   readonly enabled: boolean;
   readonly running: boolean;
-  /** Resource keys (exact) whose changes require a restart. */
-  readonly restartOn?: readonly string[];
-  /** Resource keys whose changes require only `systemctl reload`. */
-  readonly reloadOn?: readonly string[];
+  /** Resources whose changes require a restart; each must be listed before the service on the host. */
+  readonly restartOn?: readonly Resource[];
+  /** Resources whose changes require only `systemctl reload`; listed before the service. */
+  readonly reloadOn?: readonly Resource[];
 }
 
 /** key: `sysctl:<key>` — runtime value and a drop-in line in `file` (never duplicated). */

@@ -46,6 +46,8 @@ export class AptResource implements Resource<AptFacts> {
         action: 'install',
         target: missing.join(' '),
         reason: 'not installed',
+        // Only what panel installs is recorded: uninstall keeps packages that were there before.
+        records: missing.map((p) => ({ kind: 'package' as const, name: p.replace(/[:=].*$/, '') })),
         script: sh`panel_apt_install ${missing} || exit 1`,
       },
     ];

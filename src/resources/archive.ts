@@ -1,14 +1,17 @@
+import type { HostState, Recorded } from '../engine/state.js';
+import { recordId } from '../engine/state.js';
 /**
  * A .tar.gz release unpacked into a directory (containerd → /usr/local,
- * CNI plugins → /opt/cni/bin). The host keeps a record of what was extracted
- * (/var/lib/panel/archives/<sha256 of key>: archive sha + each member's
- * sha256 right after extraction); facts compare the members' current
- * checksums (stat-cached: ~140 MB of binaries) with that record, so a
- * replaced, damaged or missing binary means "extract again".
+ * CNI plugins → /opt/cni/bin). The host state record keeps what was
+ * extracted (the archive's sum, and every extracted file with its sha256 at
+ * extraction); facts compare the members' current checksums (stat-cached:
+ * ~140 MB of binaries) with that record, so a replaced, damaged or missing
+ * binary means "extract again".
  *
- * Extraction goes to a temp dir inside `into` and every file is then renamed
- * into place: a running binary is replaced without "text file busy", and a
- * failed extraction leaves the old files untouched.
+ * Extraction goes to a temp dir inside `into` and every file then goes into
+ * place through the prelude's atomic write (panel_put): a running binary is
+ * replaced without "text file busy", and a failed extraction leaves the old
+ * files untouched.
  */
 import { basename } from 'node:path';
 import { sh } from '../shell.js';
@@ -16,9 +19,7 @@ import type { ArchiveOptions } from './api.js';
 import { checkUrl } from './download.js';
 import { checkPath } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
-import { fmtMode, noStdin, octal, sha256, tailOf } from './util.js';
-
-export const ARCHIVE_RECORDS = '/var/lib/panel/archives';
+import { fmtMode, noStdin, octal, tailOf } from './util.js';
 
 export interface MemberFacts {
   /** Current sha256, undefined when absent. */
@@ -27,19 +28,38 @@ export interface MemberFacts {
 }
 
 export interface ArchiveFacts {
-  /** What the record says; undefined when never extracted by panel. */
-  readonly record: { readonly archive: string; readonly members: ReadonlyMap<string, string> } | undefined;
   readonly members: ReadonlyMap<string, MemberFacts>;
+}
+
+/** What the state record says was extracted; undefined when never extracted by panel. */
+export interface ArchiveRecord {
+  readonly archive: string;
+  /** Member (relative) → sha256 at extraction. */
+  readonly members: ReadonlyMap<string, string>;
 }
 
 export class ArchiveResource implements Resource<ArchiveFacts> {
   readonly key: string;
-  readonly recordPath: string;
   readonly name: string;
   constructor(readonly o: ArchiveOptions) {
     this.name = basename(new URL(o.url).pathname);
     this.key = `archive:${o.into}:${this.name}`;
-    this.recordPath = `${ARCHIVE_RECORDS}/${sha256(this.key)}`;
+  }
+
+  private get recorded(): Recorded & { kind: 'archive' } {
+    return { kind: 'archive', url: this.o.url, sha256: this.o.sha256, into: this.o.into, members: this.o.members.map((m) => this.memberPath(m)) };
+  }
+
+  /** The extraction as the state record has it. */
+  record(state: HostState | undefined): ArchiveRecord | undefined {
+    const rec = state?.record(recordId(this.recorded));
+    if (rec?.kind !== 'archive') return undefined;
+    const members = new Map<string, string>();
+    for (const m of this.o.members) {
+      const r = state?.record(this.memberPath(m));
+      if (r !== undefined && 'sha256' in r) members.set(m, r.sha256);
+    }
+    return { archive: rec.sha256, members };
   }
 
   private memberPath(m: string): string {
@@ -49,7 +69,6 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
   facts(): string {
     return noStdin(
       [
-        sh`if [ -f ${this.recordPath} ]; then sed 's/^/rec_/' ${this.recordPath}; fi`,
         sh`for __m in ${this.o.members}; do`,
         sh`  __f=${this.o.into}/$__m`,
         '  echo "cur=$(panel_sha256 "$__f") $(stat -L -c %a -- "$__f" 2>/dev/null || echo -) $__m"',
@@ -60,34 +79,30 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
 
   parse(out: FactOutput): ArchiveFacts {
     if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);
-    let recArchive: string | undefined;
-    const recMembers = new Map<string, string>();
     const members = new Map<string, MemberFacts>();
     for (const line of out.stdout.split('\n')) {
       if (line === '') continue;
       let m: RegExpExecArray | null;
-      if ((m = /^rec_archive=([0-9a-f]{64})$/.exec(line))) recArchive = m[1];
-      else if ((m = /^rec_member=([0-9a-f]{64}) (.+)$/.exec(line))) recMembers.set(m[2] as string, m[1] as string);
-      else if (line.startsWith('rec_')) continue; // other record fields (url, time): informational
-      else if ((m = /^cur=([0-9a-f]{64}|-) ([0-7]+|-) (.+)$/.exec(line))) {
+      if ((m = /^cur=([0-9a-f]{64}|-) ([0-7]+|-) (.+)$/.exec(line))) {
         members.set(m[3] as string, {
           sha256: m[1] === '-' ? undefined : m[1],
           mode: m[2] === '-' ? undefined : octal(this.key, m[2] as string),
         });
       } else throw new Error(`${this.key}: unexpected fact output line: ${JSON.stringify(line.slice(0, 120))}`);
     }
-    return { record: recArchive === undefined ? undefined : { archive: recArchive, members: recMembers }, members };
+    return { members };
   }
 
-  plan(f: ArchiveFacts, _ctx: PlanContext): Change[] {
+  plan(f: ArchiveFacts, ctx: PlanContext): Change[] {
+    const record = this.record(ctx.state);
     const problems: string[] = [];
-    if (f.record === undefined) problems.push('not extracted');
-    else if (f.record.archive !== this.o.sha256) problems.push('archive changed');
+    if (record === undefined) problems.push('not extracted');
+    else if (record.archive !== this.o.sha256) problems.push('archive changed');
     for (const m of this.o.members) {
       const cur = f.members.get(m);
-      const rec = f.record?.members.get(m);
+      const rec = record?.members.get(m);
       if (cur?.sha256 === undefined) problems.push(`${m}: absent`);
-      else if (f.record !== undefined && rec === undefined) problems.push(`${m}: not recorded`);
+      else if (record !== undefined && rec === undefined) problems.push(`${m}: not recorded`);
       else if (rec !== undefined && rec !== cur.sha256) problems.push(`${m}: checksum differs`);
       else if (this.o.mode !== undefined && cur.mode !== undefined && cur.mode !== (this.o.mode & 0o7777)) {
         problems.push(`${m}: mode ${fmtMode(cur.mode)} → ${fmtMode(this.o.mode)}`);
@@ -97,7 +112,11 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
     // "not extracted" explains every absent member: say it once.
     const shown = problems[0] === 'not extracted' ? ['not extracted'] : problems;
     const reason = shown.length > 2 ? `${shown.slice(0, 2).join(', ')}, +${shown.length - 2} more` : shown.join(', ');
-    return [{ resource: this.key, action: 'install', target: `${this.name} → ${this.o.into}`, reason, script: this.script() }];
+    const records: Recorded[] = [
+      this.recorded,
+      ...(this.o.artifact ? [{ kind: 'artifact' as const, path: this.o.artifact.path, sha256: this.o.sha256, source: this.o.artifact.source }] : []),
+    ];
+    return [{ resource: this.key, action: 'install', target: `${this.name} → ${this.o.into}`, reason, records, script: this.script() }];
   }
 
   private script(): string {
@@ -114,18 +133,17 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
       sh`  [ -f "$__tmpd/$__m" ] || panel_fail ${`${url} has no member`} "$__m" ${`(after stripping ${strip} path components)`}`,
       ...(this.o.mode !== undefined ? [sh`  chmod ${fmtMode(this.o.mode)} -- "$__tmpd/$__m" || exit 1`] : []),
       'done',
-      // Move every file and symlink into place; directories are created, never replaced.
+      // Every file goes into place through the one atomic write and into
+      // the state record (a version panel never recorded is backed up first).
       '( cd "$__tmpd" && find . -mindepth 1 \\( -type f -o -type l \\) -print0 ) | while IFS= read -r -d "" __f; do',
-      '  __f=${__f#./}',
-      '  mkdir -p -- "$(dirname -- "$__into/$__f")" && mv -f -- "$__tmpd/$__f" "$__into/$__f" || exit 1',
+      '  __f=${__f#./}; __d="${__into%/}/$__f"',
+      '  mkdir -p -- "$(dirname -- "$__d")" || exit 1',
+      '  __ex=0; if [ -e "$__d" ] || [ -L "$__d" ]; then __ex=1; fi',
+      '  if [ -L "$__tmpd/$__f" ]; then mv -f -- "$__tmpd/$__f" "$__d" || exit 1; continue; fi',
+      '  PANEL_SHA[$__d]=$(panel_hash "$__tmpd/$__f") || exit 1',
+      '  panel_put "$__tmpd/$__f" "$__d" - root root first || exit 1',
+      '  panel_record_path binary "$__d" "$__ex" || exit 1',
       'done || exit 1',
-      sh`mkdir -p ${ARCHIVE_RECORDS} || exit 1`,
-      sh`__rt=$(mktemp ${`${ARCHIVE_RECORDS}/.record.XXXXXXXX`}) || exit 1`,
-      sh`{ echo archive=${sha}; echo url=${url}; for __m in ${members}; do`,
-      '  __s=$(panel_hash "$__into/$__m") || exit 1',
-      '  panel_cache_put "$__into/$__m" "$__s" || true',
-      '  echo "member=$__s $__m"',
-      sh`done; } > "$__rt" && mv -f -- "$__rt" ${this.recordPath} || exit 1`,
     ].join('\n');
   }
 }

@@ -63,16 +63,16 @@ export class BridgeResource implements Resource<BridgeFacts> {
     const addAddr = sh`ip addr add ${address} dev ${name} || exit 1`;
     const up = sh`ip link set dev ${name} up || exit 1`;
     if (!f.exists) {
-      return [{ ...base, action: 'create', reason: 'absent', script: [sh`ip link add name ${name} type bridge || exit 1`, addAddr, up].join('\n') }];
+      return [{ ...base, action: 'create', reason: 'absent', records: [{ kind: 'link', name, existed: false }], script: [sh`ip link add name ${name} type bridge || exit 1`, addAddr, up].join('\n') }];
     }
     if (f.kind !== 'bridge') {
       return [{ ...base, action: 'create', reason: `a ${f.kind || 'non-bridge'} link is in the way`, script: sh`panel_fail ${`link ${name} exists and is not a bridge (${f.kind || 'unknown kind'})`}` }];
     }
     const changes: Change[] = [];
     if (!f.addresses.includes(address)) {
-      changes.push({ ...base, action: 'update', reason: `address ${address} missing`, script: addAddr });
+      changes.push({ ...base, action: 'update', reason: `address ${address} missing`, records: [{ kind: 'link', name, existed: true }], script: addAddr });
     }
-    if (!f.up) changes.push({ ...base, action: 'update', reason: 'down', script: up });
+    if (!f.up) changes.push({ ...base, action: 'update', reason: 'down', records: [{ kind: 'link', name, existed: true }], script: up });
     return changes;
   }
 }

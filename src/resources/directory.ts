@@ -23,7 +23,7 @@ export class DirectoryResource implements Resource<FileFacts> {
     return parseFileFacts(this.key, out);
   }
   plan(f: FileFacts, _ctx: PlanContext): Change[] {
-    const base = { resource: this.key, target: this.path };
+    const base = { resource: this.key, target: this.path, records: [{ kind: 'directory' as const, path: this.path, existed: f.exists }] };
     if (!f.exists) {
       return [
         {

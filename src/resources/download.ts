@@ -8,23 +8,20 @@ import { basename } from 'node:path';
 import { sh } from '../shell.js';
 import type { DownloadOptions } from './api.js';
 import { checkPath, chownScript, fileFactsScript, type FileFacts, parseFileFacts } from './file.js';
+import type { Recorded } from '../engine/state.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { fmtMode, isSha256, ownershipDrift } from './util.js';
 
-/** Shell that installs the verified artifact at `dest` (used by download). */
+/**
+ * Shell that installs the verified artifact at `dest` through the prelude's
+ * atomic write; only a version panel never recorded is backed up (the one
+ * from before panel), not every release it replaces.
+ */
 export function installVerifiedScript(url: string, sha: string, dest: string, mode: number, owner: string, group: string): string {
   return [
     sh`__c=$(panel_fetch_verified ${url} ${sha}) || exit 1`,
-    sh`__p=${dest}`,
-    `__tmp=$(panel_tmp_beside "$__p") || exit 1`,
-    `trap 'rm -f -- "$__tmp"' EXIT`,
-    `cp -- "$__c" "$__tmp" || exit 1`,
-    sh`panel_own "$__tmp" ${fmtMode(mode)} ${owner} ${group} || exit 1`,
-    `if [ -d "$__p" ] && [ ! -L "$__p" ]; then panel_fail "$__p is a directory"; fi`,
-    // rename, not write: a running binary is replaced without "text file busy".
-    `mv -f -- "$__tmp" "$__p" || exit 1`,
-    `trap - EXIT`,
-    sh`panel_cache_put "$__p" ${sha} || true`,
+    sh`PANEL_SHA[${dest}]=${sha}`,
+    sh`panel_write ${dest} ${fmtMode(mode)} ${owner} ${group} first '' 'cat -- "$__c"' || exit 1`,
   ].join('\n');
 }
 
@@ -46,7 +43,11 @@ export class DownloadResource implements Resource<FileFacts> {
     return parseFileFacts(this.key, out);
   }
   plan(f: FileFacts, _ctx: PlanContext): Change[] {
-    const base = { resource: this.key, target: this.o.dest };
+    const records: Recorded[] = [
+      { kind: (this.mode & 0o111) !== 0 ? 'binary' : 'file', path: this.o.dest, existed: f.exists },
+      ...(this.o.artifact ? [{ kind: 'artifact' as const, path: this.o.artifact.path, sha256: this.o.sha256, source: this.o.artifact.source }] : []),
+    ];
+    const base = { resource: this.key, target: this.o.dest, records };
     const install = (reason: string): Change => ({
       ...base,
       action: 'install',

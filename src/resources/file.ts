@@ -7,7 +7,7 @@
  * readers see either the old or the new file, never half of one.
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
-import { quote, sh } from '../shell.js';
+import { sh } from '../shell.js';
 import type { FileOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { fmtMode, int, noStdin, one, opt, type Owned, ownershipDrift, parseKv, parseOwned, sha256 } from './util.js';
@@ -39,9 +39,16 @@ export interface FileSpec {
   readonly owner: string;
   readonly group: string;
   readonly secret: boolean;
+  /**
+   * Shell that must accept the NEW content before it becomes live: it runs
+   * on the temp file ("$1"; "$2" is the final path) and a failure leaves the
+   * live file untouched (e.g. `panel_nginx_test "$1" "$2"`).
+   */
   readonly validate?: string;
   /** Shell run after the content changed (e.g. `systemctl daemon-reload`). */
   readonly then?: string;
+  /** How the state record lists it (default `file`). */
+  readonly recordAs?: 'file' | 'unit' | 'binary';
 }
 
 /** Fact snippet for a path; content is included only when `withContent`. */
@@ -90,29 +97,14 @@ export function fileDiff(path: string, before: Buffer | undefined, beforeSize: n
   });
 }
 
-/** Script that writes spec.content atomically, with backup, validation and `then`. */
+/** Script that writes spec.content with the prelude's one atomic write (validation on the temp file, backup). */
 export function writeFileScript(spec: FileSpec): string {
   const b64 = spec.content.toString('base64').replace(/.{1,76}/g, '$&\n');
   const lines = [
-    sh`__p=${spec.path}`,
-    `__tmp=$(panel_tmp_beside "$__p") || exit 1`,
-    `trap 'rm -f -- "$__tmp"' EXIT`,
-    `base64 -d > "$__tmp" <<'__PANEL_B64__' || exit 1`,
+    sh`PANEL_SHA[${spec.path}]=${sha256(spec.content)}`,
+    sh`panel_write ${spec.path} ${fmtMode(spec.mode)} ${spec.owner} ${spec.group} always ${spec.validate ?? ''} 'base64 -d' <<'__PANEL_B64__' || exit 1`,
     `${b64}__PANEL_B64__`,
-    sh`__b=$(panel_install_file "$__tmp" "$__p" ${fmtMode(spec.mode)} ${spec.owner} ${spec.group}) || exit 1`,
-    `trap - EXIT`,
   ];
-  if (spec.validate !== undefined) {
-    const msg = `validation (${spec.validate}) failed for ${spec.path}; previous version restored (a new file is removed)`;
-    lines.push(
-      `if ! __out=$( { ${spec.validate}\n} 2>&1 </dev/null ); then`,
-      `  panel_restore "$__p" "$__b" || true`,
-      `  printf 'panel: %s\\n%s\\n' ${quote(msg)} "$__out" >&2`,
-      `  exit 1`,
-      `fi`,
-    );
-  }
-  lines.push(sh`panel_cache_put "$__p" ${sha256(spec.content)} || true`);
   if (spec.then !== undefined) lines.push(spec.then);
   return lines.join('\n');
 }
@@ -123,7 +115,8 @@ export function chownScript(path: string, mode: number, owner: string, group: st
 
 /** Pure: what to do to make `facts` match `spec`. */
 export function planFile(spec: FileSpec, facts: FileFacts): Change[] {
-  const base = { resource: spec.key, target: spec.path };
+  const records = [{ kind: spec.recordAs ?? 'file', path: spec.path, existed: facts.exists }] as const;
+  const base = { resource: spec.key, target: spec.path, records };
   const want = { mode: spec.mode, owner: spec.owner, group: spec.group };
   const wantSha = sha256(spec.content);
   if (!facts.exists) {

@@ -48,6 +48,7 @@ export class KernelModuleResource implements Resource<KernelModuleFacts> {
         action: 'load',
         target: this.name,
         reason: 'not loaded',
+        records: [{ kind: 'kmod', name: this.name, existed: false }],
         script: sh`if ! __out=$(modprobe ${this.name} 2>&1); then [ -d /sys/module/${this.sysName} ] || panel_fail ${`modprobe ${this.name} failed:`} "$__out"; fi`,
       });
     }

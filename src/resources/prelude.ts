@@ -16,14 +16,31 @@
 // JS from interpolating) is turned back into `${` below.
 export const PRELUDE: string = String.raw`
 : "\${PANEL_MODE:=facts}"
-PANEL_STATE=/var/lib/panel
-PANEL_STATCACHE=/var/lib/panel/statcache
+# PANEL_STATE comes from the environment only in tests that run scripts as a
+# normal user on the machine itself.
+: "\${PANEL_STATE:=/var/lib/panel}"
+PANEL_STATE_FILE=$PANEL_STATE/state.json
+PANEL_JOURNALS=$PANEL_STATE/journal
+PANEL_BACKUPS=$PANEL_STATE/backups
 PANEL_DOWNLOADS=/var/cache/panel/downloads
-# Files smaller than this are hashed directly: a lookup would cost more than hashing.
-PANEL_CACHE_MIN=1048576
+# PANEL_STAT[path]="size mtime inode sha256" from state.json (the stat cache);
+# PANEL_BACKUP/PANEL_SHA[path]: what panel_put did in this step, for the record.
+declare -A PANEL_STAT=() PANEL_BACKUP=() PANEL_SHA=()
 
 panel_fail() { printf 'panel: %s\n' "$*" >&2; exit 1; }
 panel_may_write() { [ "\${PANEL_MODE:-facts}" = apply ]; }
+
+# panel_tail N: the last N non-empty lines of stdin (the one "last lines of stderr" helper).
+panel_tail() { grep -v '^[[:space:]]*$' | tail -n "\${1:-8}"; }
+
+# panel_json_str TEXT -> TEXT as a JSON string; fails on control characters.
+panel_json_str() {
+  local s=$1
+  case $s in *[[:cntrl:]]*) return 1 ;; esac
+  s=\${s//\\/\\\\}
+  s=\${s//\"/\\\"}
+  printf '"%s"' "$s"
+}
 
 # panel_stat_key PATH -> "size mtime inode" (following symlinks), empty when absent.
 panel_stat_key() { stat -L -c '%s %.9Y %i' -- "$1" 2>/dev/null; }
@@ -31,40 +48,192 @@ panel_stat_key() { stat -L -c '%s %.9Y %i' -- "$1" 2>/dev/null; }
 # panel_hash PATH -> sha256 of the bytes (reads via redirection so odd names are safe).
 panel_hash() { local h; h=$(sha256sum < "$1") || return 1; printf '%s\n' "\${h%% *}"; }
 
-# panel_cache_put PATH SHA [STATKEY]: record PATH's checksum in the stat cache
-# (lines: size TAB mtime TAB inode TAB sha TAB path). Only in apply mode.
-panel_cache_put() {
-  local p=$1 sha=$2 st=\${3:-} size mtime ino tmp
-  panel_may_write || return 0
-  case $p in *$'\t'*|*$'\n'*) return 0 ;; esac
-  [ -n "$st" ] || st=$(panel_stat_key "$p") || return 0
-  [ -n "$st" ] || return 0
-  read -r size mtime ino <<<"$st"
-  [ "$size" -ge "$PANEL_CACHE_MIN" ] || return 0
-  mkdir -p "$PANEL_STATE" || return 1
-  tmp=$(mktemp "$PANEL_STATE/.statcache.XXXXXX") || return 1
-  {
-    if [ -f "$PANEL_STATCACHE" ]; then P="$p" awk -F'\t' '$5 != ENVIRON["P"]' "$PANEL_STATCACHE"; fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$size" "$mtime" "$ino" "$sha" "$p"
-  } > "$tmp" && mv -f "$tmp" "$PANEL_STATCACHE" || { rm -f "$tmp"; return 1; }
+# Load the path records of state.json into PANEL_STAT (one awk per script).
+panel_state_load() {
+  local p k
+  PANEL_STAT=()
+  [ -r "$PANEL_STATE_FILE" ] || return 0
+  while IFS=$'\t' read -r p k; do
+    [ -n "$p" ] && PANEL_STAT[$p]=$k
+  done < <(awk '
+    /^    "\// && /"sha256":"/ {
+      if (!match($0, /"path":"[^"\\]*"/)) next; p = substr($0, RSTART + 8, RLENGTH - 9)
+      if (!match($0, /"sha256":"[0-9a-f]+"/)) next; h = substr($0, RSTART + 10, RLENGTH - 11)
+      if (!match($0, /"size":[0-9]+/)) next; z = substr($0, RSTART + 7, RLENGTH - 7)
+      if (!match($0, /"mtime":"[0-9.]+"/)) next; m = substr($0, RSTART + 9, RLENGTH - 10)
+      i = "-"; if (match($0, /"ino":[0-9]+/)) i = substr($0, RSTART + 6, RLENGTH - 6)
+      printf "%s\t%s %s %s %s\n", p, z, m, i, h
+    }' "$PANEL_STATE_FILE" 2>/dev/null)
 }
 
 # panel_sha256 PATH -> sha256, or "-" when PATH is not a regular file.
-# Large files are looked up in the stat cache (size+mtime+inode must match);
-# PANEL_DEEP=1 ignores the cache. The cache is refreshed only in apply mode.
+# A path recorded in state.json with the same size, mtime and inode is not
+# rehashed (~140 MB of binaries); PANEL_DEEP=1 rehashes everything.
 panel_sha256() {
-  local p=$1 st size mtime ino hit sha
+  local p=$1 st hit
   [ -f "$p" ] || { echo -; return 0; }
   st=$(panel_stat_key "$p") || { echo -; return 0; }
-  read -r size mtime ino <<<"$st"
-  if [ "$size" -ge "$PANEL_CACHE_MIN" ] && [ -z "\${PANEL_DEEP:-}" ] && [ -r "$PANEL_STATCACHE" ]; then
-    hit=$(P="$p" K="$st" awk -F'\t' '$5 == ENVIRON["P"] && ($1 " " $2 " " $3) == ENVIRON["K"] { print $4; exit }' "$PANEL_STATCACHE")
-    if [ -n "$hit" ]; then printf '%s\n' "$hit"; return 0; fi
+  if [ -z "\${PANEL_DEEP:-}" ]; then
+    hit=\${PANEL_STAT[$p]:-}
+    if [ -n "$hit" ] && [ "\${hit% *}" = "$st" ]; then printf '%s\n' "\${hit##* }"; return 0; fi
   fi
-  sha=$(panel_hash "$p") || { echo -; return 0; }
-  panel_cache_put "$p" "$sha" "$st" || true
-  printf '%s\n' "$sha"
+  panel_hash "$p" || echo -
 }
+
+# --- the state record: journal lines now, one atomic merge per round trip ---
+
+# panel_state_begin: start the round trip's journal; its EXIT trap merges it
+# into state.json however the script ends. Also folds in the records of
+# earlier panel versions (pending-restart markers; statcache and archive
+# records are dropped: the stat cache refills, archives are re-verified).
+panel_state_begin() {
+  local f u
+  panel_may_write || return 0
+  mkdir -p "$PANEL_JOURNALS" && chmod 0700 "$PANEL_JOURNALS" || return 1
+  PANEL_JOURNAL=$(mktemp "$PANEL_JOURNALS/$(date -u +%Y%m%dT%H%M%S).XXXXXX") || return 1
+  export PANEL_JOURNAL
+  trap 'panel_state_flush >/dev/null 2>&1 || true' EXIT
+  if [ -d "$PANEL_STATE/pending-restart" ]; then
+    for f in "$PANEL_STATE"/pending-restart/*; do
+      [ -f "$f" ] || continue
+      u=\${f##*/}
+      if [ "$(head -n 1 "$f")" = reload ]; then panel_state_set pending "$u" '{"action":"reload"}'; else panel_state_set pending "$u" '{"action":"restart"}'; fi
+    done
+    panel_state_flush && rm -rf -- "$PANEL_STATE/pending-restart"
+  fi
+  rm -rf -- "$PANEL_STATE/statcache" "$PANEL_STATE/archives"
+}
+
+# panel_state_set SECTION ID JSON: journal an entry (JSON: one-line object; "at" is added).
+panel_state_set() {
+  local id v
+  panel_may_write || return 0
+  [ -n "\${PANEL_JOURNAL:-}" ] || panel_fail "state journal not started"
+  id=$(panel_json_str "$2") || return 0
+  v=$3
+  v="\${v%\}},\"at\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}"
+  printf 'set\t%s\t%s\t%s\n' "$1" "$id" "$v" >> "$PANEL_JOURNAL"
+}
+
+# panel_state_del SECTION ID
+panel_state_del() {
+  local id
+  panel_may_write || return 0
+  [ -n "\${PANEL_JOURNAL:-}" ] || panel_fail "state journal not started"
+  id=$(panel_json_str "$2") || return 0
+  printf 'del\t%s\t%s\n' "$1" "$id" >> "$PANEL_JOURNAL"
+}
+
+# panel_state_flush: merge every journal into state.json (temp file + rename), under a lock.
+panel_state_flush() {
+  panel_may_write || return 0
+  mkdir -p "$PANEL_STATE" || return 1
+  if command -v flock >/dev/null 2>&1; then
+    ( flock -w 60 9 || true; panel_state_merge ) 9>"$PANEL_STATE/.state.lock"
+  else
+    panel_state_merge
+  fi
+}
+
+panel_state_merge() {
+  local tmp j
+  local -a js=() in=()
+  for j in "$PANEL_JOURNALS"/*; do [ -f "$j" ] && js+=("$j"); done
+  [ \${#js[@]} -gt 0 ] || return 0
+  [ -f "$PANEL_STATE_FILE" ] && in=("$PANEL_STATE_FILE")
+  tmp=$(mktemp "$PANEL_STATE/.state.XXXXXX") || return 1
+  if ! awk -v now="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v statefile="$PANEL_STATE_FILE" '
+    function keyend(line,   i, n, c) {
+      n = length(line)
+      for (i = 6; i <= n; i++) { c = substr(line, i, 1); if (c == "\\") { i++; continue } if (c == "\"") return i }
+      return 0
+    }
+    # A record keeps what was true before panel first touched the thing.
+    function keep(old, val, re,   o) {
+      if (!match(old, re)) return val
+      o = substr(old, RSTART, RLENGTH)
+      if (match(val, re)) val = substr(val, 1, RSTART - 1) o substr(val, RSTART + RLENGTH)
+      return val
+    }
+    function put(sec, id, val) {
+      if (!((sec, id) in V)) { N[sec]++; K[sec, N[sec]] = id }
+      else if (sec == "records" && !D[sec, id]) {
+        val = keep(V[sec, id], val, "\"existed\":(true|false)")
+        val = keep(V[sec, id], val, "\"backup\":(null|\"([^\"\\\\]|\\\\.)*\")")
+        val = keep(V[sec, id], val, "\"previous\":(null|\"([^\"\\\\]|\\\\.)*\")")
+      }
+      V[sec, id] = val; D[sec, id] = 0
+    }
+    FILENAME == statefile {
+      if (match($0, /^  "(records|pending|artifacts)": \{/)) { sec = substr($0, 4, RLENGTH - 7); next }
+      if (sec != "" && substr($0, 1, 5) == "    \"") {
+        e = keyend($0); if (e == 0) next
+        val = substr($0, e + 3); sub(/,$/, "", val)
+        put(sec, substr($0, 5, e - 4), val); next
+      }
+      if ($0 ~ /^  \}/) sec = ""
+      next
+    }
+    {
+      n = split($0, f, "\t")
+      if (f[1] == "set" && n >= 4) put(f[2], f[3], f[4])
+      else if (f[1] == "del" && n >= 3 && ((f[2], f[3]) in V)) D[f[2], f[3]] = 1
+    }
+    END {
+      print "{"
+      print "  \"schema\": \"panel-state\","
+      print "  \"version\": 1,"
+      printf "  \"updated\": \"%s\",\n", now
+      ns = split("records pending artifacts", S, " ")
+      for (s = 1; s <= ns; s++) {
+        sec = S[s]; printf "  \"%s\": {\n", sec
+        last = 0; for (i = 1; i <= N[sec]; i++) if (!D[sec, K[sec, i]]) last = i
+        for (i = 1; i <= N[sec]; i++) { id = K[sec, i]; if (D[sec, id]) continue; printf "    %s: %s%s\n", id, V[sec, id], (i == last ? "" : ",") }
+        printf "  }%s\n", (s == ns ? "" : ",")
+      }
+      print "}"
+    }' "\${in[@]}" "\${js[@]}" > "$tmp"; then rm -f -- "$tmp"; return 1; fi
+  chmod 0600 "$tmp" && mv -f -- "$tmp" "$PANEL_STATE_FILE" || { rm -f -- "$tmp"; return 1; }
+  rm -f -- "\${js[@]}"
+}
+
+# panel_record_path KIND PATH EXISTED: journal a file panel wrote in this
+# step (measured now), for PANEL_RECIPE/PANEL_RESOURCE (set by the engine per
+# step). The merge keeps "existed" and "backup" of the first record.
+panel_record_path() {
+  local kind=$1 p=$2 ex=false st size mtime ino sha pj bj=null b
+  panel_may_write || return 0
+  [ -f "$p" ] || return 0
+  st=$(panel_stat_key "$p") || return 0
+  read -r size mtime ino <<<"$st"
+  sha=\${PANEL_SHA[$p]:-}
+  [ -n "$sha" ] || sha=$(panel_hash "$p") || return 1
+  pj=$(panel_json_str "$p") || return 0
+  b=\${PANEL_BACKUP[$p]:-}
+  [ -z "$b" ] || bj=$(panel_json_str "$b") || bj=null
+  [ "$3" = 1 ] && ex=true
+  panel_state_set records "$p" "{\"kind\":\"$kind\",$(panel_owner_json),\"path\":$pj,\"sha256\":\"$sha\",\"size\":$size,\"mtime\":\"$mtime\",\"ino\":$ino,\"existed\":$ex,\"backup\":$bj}"
+}
+
+# panel_record_dir PATH EXISTED
+panel_record_dir() {
+  local pj ex=false
+  panel_may_write || return 0
+  pj=$(panel_json_str "$1") || return 0
+  [ "$2" = 1 ] && ex=true
+  panel_state_set records "$1" "{\"kind\":\"directory\",$(panel_owner_json),\"path\":$pj,\"existed\":$ex}"
+}
+
+panel_owner_json() {
+  printf '"recipe":%s,"resource":%s' "$(panel_json_str "\${PANEL_RECIPE:-}")" "$(panel_json_str "\${PANEL_RESOURCE:-}")"
+}
+
+# panel_pending_set UNIT restart|reload: recorded AND merged at once, before
+# any change of the round trip, so an interrupted run still restarts next time.
+panel_pending_set() {
+  panel_state_set pending "$1" "{\"action\":\"$2\"}" && panel_state_flush
+}
+panel_pending_clear() { panel_state_del pending "$1"; }
 
 # panel_file_facts PATH WITH_CONTENT -> key=value lines: exists, type, mode,
 # owner, uid, group, gid, size, sha256 and (WITH_CONTENT=1, regular file
@@ -89,7 +258,8 @@ panel_file_facts() {
 }
 
 # panel_tmp_beside PATH -> a new temp file in PATH's directory (created if
-# missing), so the final rename is atomic (same filesystem).
+# missing), so the final rename is atomic (same filesystem). The name never
+# ends in .conf/.service, so no 'include *.conf' or unit glob picks it up.
 panel_tmp_beside() {
   local d
   d=$(dirname -- "$1")
@@ -98,9 +268,10 @@ panel_tmp_beside() {
 }
 
 # panel_backup PATH -> prints the backup path (nothing when PATH is not a
-# regular file). Keeps the last 5 backups per path.
+# regular file). Keeps the first backup of a path (the version before panel
+# first replaced it) and the last 4.
 panel_backup() {
-  local p=$1 dir=/var/lib/panel/backups name b n
+  local p=$1 dir=$PANEL_BACKUPS name b n
   local -a all
   [ -f "$p" ] && [ ! -L "$p" ] || return 0
   mkdir -p "$dir" && chmod 700 "$dir" || return 1
@@ -109,34 +280,98 @@ panel_backup() {
   cp -p -- "$p" "$b" || return 1
   all=("$dir/$name".[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9].[0-9]*Z)
   n=\${#all[@]}
-  if [ "$n" -gt 5 ]; then rm -f -- "\${all[@]:0:n-5}" || true; fi
+  if [ "$n" -gt 5 ]; then rm -f -- "\${all[@]:1:n-5}" || true; fi
   printf '%s\n' "$b"
 }
 
-# panel_own PATH MODE OWNER GROUP: chmod + chown (MODE octal, e.g. 0644).
+# panel_own PATH MODE OWNER GROUP: chmod + chown (MODE octal, e.g. 0644; "-" keeps the mode).
 panel_own() {
-  chmod "$2" -- "$1" && chown "$3:$4" -- "$1"
+  if [ "$2" != - ]; then chmod "$2" -- "$1" || return 1; fi
+  chown "$3:$4" -- "$1"
 }
 
-# panel_install_file TMP PATH MODE OWNER GROUP: set ownership on TMP, back up
-# PATH, rename TMP over PATH. Prints the backup path (may be empty).
-panel_install_file() {
-  local tmp=$1 p=$2 b
-  panel_own "$tmp" "$3" "$4" "$5" || return 1
-  if [ -d "$p" ] && [ ! -L "$p" ]; then panel_fail "$p is a directory, refusing to replace it with a file"; fi
-  b=$(panel_backup "$p") || return 1
-  mv -f -- "$tmp" "$p" || return 1
-  printf '%s\n' "$b"
-}
-
-# panel_restore PATH BACKUP: put BACKUP back at PATH, or remove PATH when no backup.
-panel_restore() {
-  local p=$1 b=$2 tmp
-  if [ -n "$b" ] && [ -f "$b" ]; then
-    tmp=$(panel_tmp_beside "$p") && cp -p -- "$b" "$tmp" && mv -f -- "$tmp" "$p"
-  else
-    rm -f -- "$p"
+# panel_put TMP PATH MODE OWNER GROUP BACKUP [VALIDATE]: THE atomic write.
+# Ownership is set on TMP, then VALIDATE runs on TMP — before it is live,
+# with "$1" = TMP and "$2" = PATH (e.g. 'panel_nginx_test "$1" "$2"'); a
+# failure removes TMP and leaves PATH exactly as it was. Then PATH is backed
+# up (BACKUP: always | first = only a version panel never recorded | never)
+# and TMP is renamed over it: readers see the old or the new file, never a
+# mix, never an invalid one. Remembers the backup for the state record.
+panel_put() {
+  local tmp=$1 p=$2 mode=$3 owner=$4 group=$5 policy=$6 validate=\${7:-} out b=
+  panel_own "$tmp" "$mode" "$owner" "$group" || { rm -f -- "$tmp"; return 1; }
+  if [ -d "$p" ] && [ ! -L "$p" ]; then rm -f -- "$tmp"; panel_fail "$p is a directory, refusing to replace it with a file"; fi
+  if [ -n "$validate" ]; then
+    if ! out=$( set -- "$tmp" "$p"; eval "$validate" 2>&1 </dev/null ); then
+      rm -f -- "$tmp"
+      printf 'panel: validation failed for %s; the live file is unchanged:\n%s\n' "$p" "$(printf '%s\n' "$out" | panel_tail 12)" >&2
+      return 1
+    fi
   fi
+  case $policy in
+    always) b=$(panel_backup "$p") || { rm -f -- "$tmp"; return 1; } ;;
+    first) if [ -z "\${PANEL_STAT[$p]:-}" ]; then b=$(panel_backup "$p") || { rm -f -- "$tmp"; return 1; }; fi ;;
+  esac
+  # rename, not write: a running binary is replaced without "text file busy".
+  mv -f -- "$tmp" "$p" || { rm -f -- "$tmp"; return 1; }
+  [ -z "$b" ] || PANEL_BACKUP[$p]=$b
+}
+
+# panel_write PATH MODE OWNER GROUP BACKUP VALIDATE FILL: a temp file beside
+# PATH (0600 from the start: secrets never sit readable), filled by the shell
+# FILL (stdout → the temp file), then panel_put.
+panel_write() {
+  local p=$1 tmp
+  tmp=$(panel_tmp_beside "$p") || return 1
+  if ! ( eval "$7" ) > "$tmp"; then rm -f -- "$tmp"; printf 'panel: writing %s failed\n' "$p" >&2; return 1; fi
+  panel_put "$tmp" "$p" "$2" "$3" "$4" "$5" "$6"
+}
+
+# panel_nginx_test CANDIDATE TARGET: 'nginx -t' of the configuration as it
+# would be with CANDIDATE in place of TARGET — a temporary main config (beside
+# nginx.conf, so relative includes resolve) whose include lines list every
+# file they match except TARGET, plus CANDIDATE. The live files are untouched.
+panel_nginx_test() {
+  local cand=$1 target=$2 conf=\${PANEL_NGINX_CONF:-/etc/nginx/nginx.conf} dir t line pat ind f hit rc=0 swapped=0
+  dir=$(dirname -- "$conf")
+  t=$(mktemp "$dir/.panel-validate.XXXXXXXX") || return 1
+  while IFS= read -r line || [ -n "$line" ]; do
+    if [[ $line =~ ^([[:space:]]*)include[[:space:]]+([^\;[:space:]]+)[[:space:]]*\;[[:space:]]*$ ]]; then
+      ind=\${BASH_REMATCH[1]}
+      pat=\${BASH_REMATCH[2]}
+      [[ $pat = /* ]] || pat="$dir/$pat"
+      hit=0
+      if [[ $target == $pat ]]; then hit=1; fi
+      if [ "$hit" = 1 ]; then
+        for f in $pat; do
+          if [ "$f" != "$target" ] && [ -e "$f" ]; then printf '%sinclude %s;\n' "$ind" "$f"; fi
+        done
+        printf '%sinclude %s;\n' "$ind" "$cand"
+        swapped=1
+        continue
+      fi
+    fi
+    printf '%s\n' "$line"
+  done < "$conf" > "$t"
+  if [ "$swapped" = 0 ]; then rm -f -- "$t"; printf '%s is not included by %s; cannot test it\n' "$target" "$conf"; return 1; fi
+  nginx -t -c "$t" || rc=$?
+  rm -f -- "$t"
+  return "$rc"
+}
+
+# panel_unit_verify CANDIDATE TARGET: 'systemd-analyze verify' of the unit
+# under its real name (a copy in a temp dir), where systemd runs; drop-ins
+# and hosts without systemd-analyze are not verified.
+panel_unit_verify() {
+  local d rc=0 name
+  name=$(basename -- "$2")
+  case $2 in *.d/*.conf) return 0 ;; esac
+  [ -d /run/systemd/system ] && command -v systemd-analyze >/dev/null 2>&1 || return 0
+  d=$(mktemp -d) || return 1
+  cp -- "$1" "$d/$name" || { rm -rf -- "$d"; return 1; }
+  SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no "$d/$name" || rc=$?
+  rm -rf -- "$d"
+  return "$rc"
 }
 
 # panel_fetch URL OUT: download with curl, else wget; file:// also via cp.
@@ -151,7 +386,7 @@ panel_fetch() {
   else
     err="neither curl nor wget is installed"
   fi
-  printf 'panel: download of %s failed: %s\n' "$url" "$(printf '%s' "$err" | tail -n 3)" >&2
+  printf 'panel: download of %s failed: %s\n' "$url" "$(printf '%s\n' "$err" | panel_tail 3)" >&2
   return 1
 }
 
@@ -171,7 +406,6 @@ panel_fetch_verified() {
     return 1
   fi
   mv -f "$tmp" "$c" || { rm -f "$tmp"; return 1; }
-  panel_cache_put "$c" "$want" || true
   printf '%s\n' "$c"
 }
 
@@ -193,7 +427,7 @@ panel_apt_install() {
     if [ $updated = 0 ] && printf '%s' "$out" | grep -qE 'Unable to locate package|has no installation candidate|404 +Not Found|Failed to fetch'; then
       panel_apt_get update || return 1; updated=1; continue
     fi
-    printf 'panel: apt-get install %s failed (exit %s):\n%s\n' "$*" "$rc" "$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 8)" >&2
+    printf 'panel: apt-get install %s failed (exit %s):\n%s\n' "$*" "$rc" "$(printf '%s\n' "$out" | panel_tail 8)" >&2
     return 1
   done
 }
@@ -205,8 +439,10 @@ panel_apt_get() {
     out=$(apt-get -o DPkg::Lock::Timeout=300 -q "$@" 2>&1 </dev/null); rc=$?
     [ $rc -eq 0 ] && return 0
     if printf '%s' "$out" | grep -qE 'Could not get lock|Unable to lock' && [ "$(date +%s)" -lt "$deadline" ]; then sleep 3; continue; fi
-    printf 'panel: apt-get %s failed (exit %s):\n%s\n' "$*" "$rc" "$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 8)" >&2
+    printf 'panel: apt-get %s failed (exit %s):\n%s\n' "$*" "$rc" "$(printf '%s\n' "$out" | panel_tail 8)" >&2
     return 1
   done
 }
+panel_state_load || true
+if panel_may_write; then panel_state_begin || panel_fail "cannot start the state journal in $PANEL_JOURNALS"; fi
 `.replace(/\\\$\{/g, '${');

@@ -39,21 +39,13 @@ export class SecretFileResource implements Resource<FileFacts> {
   private spec(value: string): FileSpec {
     return { key: this.key, path: this.o.path, content: Buffer.from(value, 'utf8'), mode: this.mode, owner: this.owner, group: this.group, secret: true };
   }
-  /** Generate into a 0600 temp file beside the path; the value is never echoed. */
+  /** Generated straight into the 0600 temp file of the atomic write; the value is never echoed; empty output is refused before it is live. */
   private generateScript(): string {
-    return [
-      sh`__p=${this.o.path}`,
-      `__tmp=$(panel_tmp_beside "$__p") || exit 1`,
-      `trap 'rm -f -- "$__tmp"' EXIT`,
-      `chmod 600 "$__tmp" || exit 1`,
-      `( ${this.o.generate}\n) </dev/null > "$__tmp" || panel_fail ${sh`${`generate command for ${this.o.path} failed`}`}`,
-      `[ -s "$__tmp" ] || panel_fail ${sh`${`generate command for ${this.o.path} printed nothing`}`}`,
-      sh`panel_install_file "$__tmp" "$__p" ${fmtMode(this.mode)} ${this.owner} ${this.group} >/dev/null || exit 1`,
-      `trap - EXIT`,
-    ].join('\n');
+    const nonEmpty = `test -s "$1" || { echo "the generate command printed nothing"; exit 1; }`;
+    return sh`panel_write ${this.o.path} ${fmtMode(this.mode)} ${this.owner} ${this.group} always ${nonEmpty} ${`${this.o.generate}\n`} </dev/null || exit 1`;
   }
   plan(f: FileFacts, _ctx: PlanContext): Change[] {
-    const base = { resource: this.key, target: this.o.path };
+    const base = { resource: this.key, target: this.o.path, records: [{ kind: 'file' as const, path: this.o.path, existed: f.exists }] };
     const value = this.o.value?.reveal();
     if (!f.exists) {
       return [

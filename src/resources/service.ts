@@ -1,16 +1,19 @@
 /**
  * A systemd service's enabled/running state, and restarts that survive an
- * interrupted run: a restart is recorded on the host (prepare hook) before
- * any change of the round trip runs, and the marker is removed only after the
- * restart succeeded — so if the config write happened but the restart did
- * not, the next run still restarts (Ansible's lost-handler bug, ansible#10498).
+ * interrupted run: a restart is recorded in the host state record (prepare
+ * hook, merged into state.json at once) before any change of the round trip
+ * runs, and cleared only after the restart succeeded — so if the config write
+ * happened but the restart did not, the next run still restarts (Ansible's
+ * lost-handler bug, ansible#10498).
+ *
+ * `restartOn`/`reloadOn` hold the resources themselves; the engine refuses a
+ * reference to a resource that is not in the host's plan or comes after the
+ * service (its change could never be seen in time).
  */
 import { sh } from '../shell.js';
 import type { ServiceOptions } from './api.js';
-import type { Change, FactOutput, PlanContext, Resource } from './types.js';
+import type { Change, FactOutput, PlanContext, Reference, Resource } from './types.js';
 import { noStdin, opt, parseKv, plannedBy } from './util.js';
-
-export const PENDING_DIR = '/var/lib/panel/pending-restart';
 
 export interface ServiceFacts {
   /** `systemctl is-enabled`: enabled, disabled, static, masked, not-found, '' … */
@@ -19,8 +22,6 @@ export interface ServiceFacts {
   readonly active: string;
   /** ActiveEnterTimestamp, '' when never active. */
   readonly since: string;
-  /** A restart/reload recorded by an earlier, interrupted run. */
-  readonly pending: 'restart' | 'reload' | undefined;
 }
 
 const UNIT = /^[A-Za-z0-9:_.@\\-]+$/;
@@ -33,11 +34,17 @@ export class ServiceResource implements Resource<ServiceFacts> {
   readonly key: string;
   /** Full unit name, `containerd.service`. */
   readonly unit: string;
-  readonly marker: string;
   constructor(readonly o: ServiceOptions) {
     this.key = `service:${o.name}`;
     this.unit = /\.[a-z]+$/.test(o.name) ? o.name : `${o.name}.service`;
-    this.marker = `${PENDING_DIR}/${this.unit}`;
+  }
+
+  /** The resources this service restarts or reloads on; the engine checks each is planned before it. */
+  get references(): readonly Reference[] {
+    return [
+      ...(this.o.restartOn ?? []).map((r) => ({ field: 'restartOn', key: r.key })),
+      ...(this.o.reloadOn ?? []).map((r) => ({ field: 'reloadOn', key: r.key })),
+    ];
   }
 
   facts(): string {
@@ -47,7 +54,6 @@ export class ServiceResource implements Resource<ServiceFacts> {
         `echo "enabled=$(systemctl is-enabled "$__u" 2>/dev/null | head -n 1)"`,
         `echo "active=$(systemctl is-active "$__u" 2>/dev/null | head -n 1)"`,
         `echo "since=$(systemctl show -p ActiveEnterTimestamp --value "$__u" 2>/dev/null | head -n 1)"`,
-        sh`if [ -f ${this.marker} ]; then echo "pending=$(head -n 1 ${this.marker})"; fi`,
         'true',
       ].join('\n'),
     );
@@ -55,13 +61,10 @@ export class ServiceResource implements Resource<ServiceFacts> {
 
   parse(out: FactOutput): ServiceFacts {
     const kv = parseKv(this.key, out);
-    const p = opt(kv, 'pending');
     return {
       enabled: opt(kv, 'enabled') ?? '',
       active: opt(kv, 'active') ?? '',
       since: opt(kv, 'since') ?? '',
-      // Any other marker content (e.g. an empty file) means the safe choice: restart.
-      pending: p === undefined ? undefined : p === 'reload' ? 'reload' : 'restart',
     };
   }
 
@@ -69,11 +72,13 @@ export class ServiceResource implements Resource<ServiceFacts> {
     const u = this.unit;
     const base = { resource: this.key, target: u };
     const changes: Change[] = [];
-    const restartBy = plannedBy(ctx, this.o.restartOn ?? []);
-    const reloadBy = plannedBy(ctx, this.o.reloadOn ?? []);
+    const restartBy = plannedBy(ctx, (this.o.restartOn ?? []).map((r) => r.key));
+    const reloadBy = plannedBy(ctx, (this.o.reloadOn ?? []).map((r) => r.key));
+    // A restart/reload recorded by an earlier, interrupted run.
+    const pending = ctx.state?.pending(u);
     const upstream = [...restartBy, ...reloadBy];
     const afterOf = (xs: string[]) => (xs.length > 0 ? { after: xs } : {});
-    const clear = sh`rm -f ${this.marker}`;
+    const clear = sh`panel_pending_clear ${u}`;
 
     const isEnabled = ENABLED_LIKE.has(f.enabled);
     if (this.o.enabled && !isEnabled) {
@@ -107,8 +112,8 @@ export class ServiceResource implements Resource<ServiceFacts> {
               : sh`systemctl start ${u} || exit 1\n`) +
             clear,
         });
-      } else if (restartBy.length > 0 || f.pending === 'restart') {
-        const prepare = sh`mkdir -p ${PENDING_DIR} && echo restart > ${this.marker}`;
+      } else if (restartBy.length > 0 || pending === 'restart') {
+        const prepare = sh`panel_pending_set ${u} restart`;
         changes.push({
           ...base,
           action: 'restart',
@@ -117,8 +122,8 @@ export class ServiceResource implements Resource<ServiceFacts> {
           prepare,
           script: sh`systemctl restart ${u} || exit 1\n` + clear,
         });
-      } else if (reloadBy.length > 0 || f.pending === 'reload') {
-        const prepare = sh`mkdir -p ${PENDING_DIR} && { [ -f ${this.marker} ] || echo reload > ${this.marker}; }`;
+      } else if (reloadBy.length > 0 || pending === 'reload') {
+        const prepare = sh`panel_pending_set ${u} reload`;
         changes.push({
           ...base,
           action: 'reload',

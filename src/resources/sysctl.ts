@@ -57,7 +57,7 @@ export class SysctlResource implements Resource<SysctlFacts> {
           : fv.length > 1
             ? `${fv.length} lines for ${this.o.key}`
             : `${this.o.key} = ${fv[0]} → ${want}`;
-      changes.push({ resource: this.key, action: 'update', target: this.file, reason, script: this.fileScript(want) });
+      changes.push({ resource: this.key, action: 'update', target: this.file, reason, records: [{ kind: 'file', path: this.file, existed: f.fileExists }], script: this.fileScript(want) });
     }
     if (f.runtime !== want) {
       changes.push({
@@ -65,6 +65,7 @@ export class SysctlResource implements Resource<SysctlFacts> {
         action: 'set',
         target: this.o.key,
         reason: f.runtime === undefined ? 'unknown key at runtime' : `runtime ${f.runtime} → ${want}`,
+        records: [{ kind: 'sysctl', key: this.o.key, value: want, previous: f.runtime ?? null }],
         script: sh`sysctl -q -w ${`${this.o.key}=${this.o.value}`} >/dev/null || exit 1`,
       });
     }
@@ -72,14 +73,8 @@ export class SysctlResource implements Resource<SysctlFacts> {
   }
   /** Rewrite the drop-in: every other line kept, all lines for the key replaced by one at the end. */
   private fileScript(want: string): string {
-    return [
-      sh`__f=${this.file}`,
-      `__tmp=$(panel_tmp_beside "$__f") || exit 1`,
-      `trap 'rm -f -- "$__tmp"' EXIT`,
-      sh`{ if [ -f "$__f" ]; then K=${this.o.key} awk -F= '{ k=$1; gsub(/^[ \\t-]+|[ \\t]+$/, "", k); gsub(/\\//, ".", k) } k != ENVIRON["K"]' "$__f"; fi; printf '%s = %s\\n' ${this.o.key} ${want}; } > "$__tmp" || exit 1`,
-      `panel_install_file "$__tmp" "$__f" 0644 root root >/dev/null || exit 1`,
-      `trap - EXIT`,
-    ].join('\n');
+    const fill = sh`if [ -f ${this.file} ]; then K=${this.o.key} awk -F= '{ k=$1; gsub(/^[ \\t-]+|[ \\t]+$/, "", k); gsub(/\\//, ".", k) } k != ENVIRON["K"]' ${this.file}; fi; printf '%s = %s\\n' ${this.o.key} ${want}`;
+    return sh`panel_write ${this.file} 0644 root root always '' ${fill} || exit 1`;
   }
 }
 

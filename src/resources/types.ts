@@ -9,6 +9,8 @@
  * is exactly what `panel install` runs.
  */
 
+import type { HostState, Recorded } from '../engine/state.js';
+
 /** What a fact snippet produced. */
 export interface FactOutput {
   readonly stdout: string;
@@ -53,11 +55,12 @@ interface ChangeBase {
    */
   readonly prepare?: string;
   /**
-   * Host paths this change creates or replaces (beyond its target), e.g. the
-   * files of a certificate: later planning (follow-ups) and the host state
-   * record can refer to them.
+   * What this change creates or changes on the host, for the host state
+   * record (/var/lib/panel/state.json): after the change's script succeeded
+   * the engine journals each entry in the same step. Files are measured on
+   * the host (sha256, size, mtime); an artifact sum is recorded as given.
    */
-  readonly produces?: readonly string[];
+  readonly records?: readonly Recorded[];
 }
 
 /**
@@ -95,11 +98,26 @@ export type Change = ChangeBase &
 export interface PlanContext {
   /** Changes planned so far for this host (earlier resources and recipes), in order. */
   readonly planned: readonly Change[];
+  /** The host state record as the facts round trip read it (absent: nothing recorded yet). */
+  readonly state?: HostState;
+}
+
+/** One resource naming another (e.g. a service's `restartOn`), checked by the engine at plan time. */
+export interface Reference {
+  /** The option that holds it, for the error message: `restartOn`. */
+  readonly field: string;
+  readonly key: string;
 }
 
 export interface Resource<F = unknown> {
   /** Unique on a host: `file:/etc/sysctl.d/99-panel.conf`, `service:containerd`. */
   readonly key: string;
+  /**
+   * Resources this one reacts to. Each must be in the host's plan and listed
+   * BEFORE this one (planning sees only earlier changes); the engine refuses
+   * the plan otherwise.
+   */
+  readonly references?: readonly Reference[];
   /** Read-only shell printing facts on stdout. Runs as root with `set -u`, not `-e`. */
   facts(): string;
   parse(out: FactOutput): F;
@@ -134,7 +152,6 @@ export interface PublicChange {
   readonly summary: string;
   readonly diff?: string;
   readonly after?: readonly string[];
-  readonly produces?: readonly string[];
 }
 
 export function publicChange(c: Change): PublicChange {
@@ -146,7 +163,6 @@ export function publicChange(c: Change): PublicChange {
     summary: summary(c),
     ...(c.diff !== undefined ? { diff: c.diff } : {}),
     ...(c.after !== undefined && c.after.length > 0 ? { after: c.after } : {}),
-    ...(c.produces !== undefined && c.produces.length > 0 ? { produces: c.produces } : {}),
   };
 }
 

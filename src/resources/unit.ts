@@ -31,6 +31,9 @@ export function unit(o: UnitOptions): FileResource {
     owner: 'root',
     group: 'root',
     secret: false,
+    // systemd-analyze verify on the temp file (under the unit's name), where systemd runs.
+    validate: 'panel_unit_verify "$1" "$2"',
     then: DAEMON_RELOAD,
+    recordAs: 'unit',
   });
 }

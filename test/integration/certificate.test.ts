@@ -27,6 +27,7 @@ import type { PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { nginxParams, SiteResource, siteSpec } from '../../src/acme/site.js';
 import { PRELUDE } from '../../src/resources/prelude.js';
+import { parseHostState } from '../../src/engine/state.js';
 import { templatesDir } from '../../src/paths.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
@@ -90,7 +91,6 @@ interface ChangeSeen {
   target: string;
   reason: string;
   after?: string[];
-  produces?: string[];
 }
 
 function changes(run: CliRun, status: 'applied' | 'planned' | 'failed' = 'applied'): ChangeSeen[] {
@@ -176,7 +176,6 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
   const planned = changes(plan, 'planned').filter((c) => c.recipe === 'certificate');
   assert.deepEqual(planned.map((c) => [c.resource, c.action]), [['certificate:a.panel.test', 'create'], [SITE, 'update']], JSON.stringify(planned, null, 1));
   assert.match(planned[0]!.reason, /^absent; order from /);
-  assert.deepEqual(planned[0]!.produces, ['privkey.pem', 'fullchain.pem', 'directory'].map((f) => `/etc/panel/certs/a.panel.test/${f}`));
   assert.deepEqual(planned[1]!.after, [`create certificate a.panel.test, b.panel.test in /etc/panel/certs/a.panel.test (${planned[0]!.reason})`]);
 
   const run = await panel(args('install', v6, NAMES, 'faasd,certificate'), { env });
@@ -230,6 +229,18 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
   assert.match(listen, /\[::\]:443/);
   assert.match(listen, /\[::\]:80/);
   assert.match(await sh(v6, 'stat -c %a /etc/panel/certs/a.panel.test/privkey.pem'), /^600/);
+  // The host state record: the certificate's files belong to recipe certificate, the site
+  // (written twice, once by each recipe's round trip) to its one owner, recipe nginx.
+  const state = parseHostState(await sh(v6, 'cat /var/lib/panel/state.json'));
+  assert.ok(state.ok, state.ok ? '' : state.error);
+  for (const f of ['privkey.pem', 'fullchain.pem', 'directory']) {
+    const r = state.value.record(`/etc/panel/certs/a.panel.test/${f}`);
+    assert.ok(r && r.kind === 'file' && r.recipe === 'certificate' && r.resource === 'certificate:a.panel.test' && r.existed === false, `${f}: ${JSON.stringify(r)}`);
+  }
+  assert.equal(state.value.record('/etc/panel/certs/a.panel.test')?.kind, 'directory');
+  const siteRecord = state.value.record('/etc/nginx/conf.d/panel.conf');
+  assert.ok(siteRecord && siteRecord.kind === 'file' && siteRecord.recipe === 'nginx' && siteRecord.existed === false, JSON.stringify(siteRecord));
+  assert.equal(siteRecord.sha256, (await sh(v6, 'sha256sum /etc/nginx/conf.d/panel.conf')).split(' ')[0], 'recorded after the https switch');
   // The key travelled inside an apply script: it never shows in the output or the host's progress files.
   const keyBody = (await sh(v6, 'grep -v -- ----- /etc/panel/certs/a.panel.test/privkey.pem')).trim().split('\n');
   const seen = run.stdout + run.stderr + (await sh(v6, 'cat /var/lib/panel/access.log /var/lib/panel/progress.json /var/lib/panel/installErr.log 2>/dev/null || true'));

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { apt, bridge, download, kernelModule, service, sysctl, unit } from '../../src/resources/index.js';
 import type { Change } from '../../src/resources/types.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
-import { apply, converge, type Exec, planAll, runProcess } from '../unit/resources/harness.js';
+import { apply, converge, type Exec, planAll, readState, runProcess } from '../unit/resources/harness.js';
 
 const enabled = process.getuid?.() === 0;
 
@@ -49,7 +49,7 @@ describe('resources on a booted testbed host', { skip: !enabled && 'needs root f
   it('unit + service: start, no-op, restart after a unit change, pending restart survives an interruption, stop', async () => {
     const mk = (body: string) => unit({ name: 'panel-sleep.service', content: `[Service]\nExecStart=/bin/sleep infinity\n${body}\n[Install]\nWantedBy=multi-user.target\n` });
     const u1 = mk('# v1');
-    const svc = service({ name: 'panel-sleep', enabled: true, running: true, restartOn: [u1.key] });
+    const svc = service({ name: 'panel-sleep', enabled: true, running: true, restartOn: [u1] });
     const c1 = await converge(exec, [u1, svc]);
     assert.deepEqual(c1.first.map((c) => c.action), ['create', 'enable', 'start']);
     assert.deepEqual(c1.second, []);
@@ -70,11 +70,12 @@ describe('resources on a booted testbed host', { skip: !enabled && 'needs root f
     const restart = plan3[1] as Change;
     const partial = await apply(exec, [{ ...(plan3[0] as Change), prepare: restart.prepare } as Change]);
     assert.ok(partial.ok, partial.stderr);
+    assert.equal((await readState(exec)).pending('panel-sleep.service'), 'restart', 'the pending restart is in state.json before the step that performs it');
     const next = await planAll(exec, [u3, svc]);
     assert.deepEqual(next.map((c) => `${c.action} ${c.reason}`), ['restart restart pending from an earlier run']);
     assert.deepEqual((await converge(exec, [u3, svc])).second, []);
     assert.notEqual((await sh('systemctl show -p ActiveEnterTimestampMonotonic --value panel-sleep')).trim(), since2);
-    await sh('test ! -e /var/lib/panel/pending-restart/panel-sleep.service');
+    assert.equal((await readState(exec)).pending('panel-sleep.service'), undefined, 'cleared after the restart');
 
     // Nothing changed: no restart.
     const since3 = (await sh('systemctl show -p ActiveEnterTimestampMonotonic --value panel-sleep')).trim();

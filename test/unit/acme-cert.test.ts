@@ -85,7 +85,7 @@ function facts(pem: string | undefined, key = true, directory: string | undefine
   ].join('\n') + '\n';
 }
 
-test('certificate plan: first run is one change that produces the certificate files (the site switch is the site\'s follow-up)', () => {
+test('certificate plan: first run is one change that writes (and records) the certificate files (the site switch is the site\'s follow-up)', () => {
   const r = resourceFor(new Date());
   assert.equal(r.key, 'certificate:a.test');
   assert.match(r.facts(), /\/etc\/panel\/certs\/a\.test\/fullchain\.pem/);
@@ -94,7 +94,15 @@ test('certificate plan: first run is one change that produces the certificate fi
   assert.equal(changes[0]!.action, 'create');
   assert.match(changes[0]!.reason, /^absent; order from https:\/\/ca\.test\/dir/);
   assert.equal(typeof changes[0]!.local, 'function');
-  assert.deepEqual(changes[0]!.produces, ['/etc/panel/certs/a.test/privkey.pem', '/etc/panel/certs/a.test/fullchain.pem', '/etc/panel/certs/a.test/directory']);
+  assert.deepEqual(changes[0]!.records, [
+    { kind: 'directory', path: '/etc/panel', existed: false },
+    { kind: 'directory', path: '/etc/panel/certs', existed: false },
+    { kind: 'directory', path: '/etc/panel/certs/a.test', existed: false },
+    { kind: 'file', path: '/etc/panel/certs/a.test/privkey.pem', existed: false },
+    { kind: 'file', path: '/etc/panel/certs/a.test/fullchain.pem', existed: false },
+    // (undefined takes facts()'s default: the CA record is there, the certificate is not)
+    { kind: 'file', path: '/etc/panel/certs/a.test/directory', existed: true },
+  ]);
 });
 
 test('certificate plan: a valid certificate means no change and no CA contact', () => {

@@ -12,8 +12,12 @@ import { orderRecipes } from '../../../src/engine/order.js';
 import { defineRecipe, type Recipe } from '../../../src/engine/recipe.js';
 import type { Change, Resource } from '../../../src/resources/types.js';
 import { Secret } from '../../../src/secret.js';
+import { service } from '../../../src/resources/index.js';
+import { parseHostState } from '../../../src/engine/state.js';
+import { createHash } from 'node:crypto';
 import { quote } from '../../../src/shell.js';
 import { BashTransport } from '../../support/bash-transport.js';
+import { progressHooks } from '../../../src/report/host-progress.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'panel-engine-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,8 +66,8 @@ function config(recipes: string[]): HostConfig {
 
 async function run(mode: 'install' | 'plan' | 'check', registry: Map<string, Recipe>, recipes: string[]) {
   const events: EngineEvent[] = [];
-  const t = new BashTransport();
-  const [result] = await runFleet([config(recipes)], { mode, registry, emit: (e) => events.push(e), concurrency: 1, connect: async () => t, verifyWaitSeconds: 1 });
+  const t = new BashTransport('bash-stand-in', { ...process.env, PANEL_STATE: join(dir, 'state') });
+  const [result] = await runFleet([config(recipes)], { mode, registry, emit: (e) => events.push(e), concurrency: 1, connect: async () => t, verifyWaitSeconds: 1, hooks: [progressHooks] });
   return { result: result!, events, transport: t };
 }
 
@@ -215,6 +219,69 @@ test('prepare hooks of later recipes run in the first apply round trip', async (
   assert.equal(existsSync(flag), true, 'the later recipe recorded its pending restart before the first recipe failed');
 });
 
+test('typed references: a service reacting to a resource that is not planned, or planned after it, is refused at plan time', async () => {
+  const conf = marker('svc.conf', 'x');
+  const unlisted = marker('typo.conf', 'y');
+  const svc = (on: Resource[]) => service({ name: 'panel-never', enabled: true, running: true, restartOn: on });
+  const cases: [string, () => Resource[], RegExp][] = [
+    ['unknown', () => [conf, svc([unlisted])], /^h1: recipe web: service:panel-never: restartOn refers to marker:typo\.conf, which is not part of this host's plan$/],
+    ['later', () => [svc([conf]), conf], /^h1: recipe web: service:panel-never: restartOn refers to marker:svc\.conf \(recipe web\), which is listed after it; list it before the service$/],
+  ];
+  for (const [name, resources, want] of cases) {
+    const r = await run('plan', new Map<string, Recipe>([['web', recipe('web', resources)]]), ['web']);
+    assert.equal(r.result.status, 'failed', name);
+    assert.match(r.result.error ?? '', want, name);
+    // Refused before the facts round trip: only host info was read.
+    assert.equal(r.result.roundTrips, 1, name);
+  }
+  // A reference to a resource of an earlier recipe is fine.
+  const reg = new Map<string, Recipe>([
+    ['conf', recipe('conf', () => [conf])],
+    ['web', recipe('web', () => [service({ name: 'panel-never', enabled: false, running: false, restartOn: [conf] })], ['conf'])],
+  ]);
+  const ok = await run('plan', reg, ['web']);
+  assert.notEqual(ok.result.status, 'failed', ok.result.error);
+});
+
+test('state record: declared records and pending restarts reach state.json at the end of the round trip', async () => {
+  const path = join(dir, 'recorded.conf');
+  const rec: Resource<{ present: boolean }> = {
+    key: `file:${path}`,
+    facts: () => `[ -e ${quote(path)} ] && echo present=1 || echo present=0`,
+    parse: (out) => ({ present: out.stdout.includes('present=1') }),
+    plan: (f) =>
+      f.present
+        ? []
+        : [
+            {
+              resource: `file:${path}`,
+              action: 'create',
+              target: path,
+              reason: 'absent',
+              prepare: 'panel_pending_set demo.service restart',
+              records: [{ kind: 'file', path, existed: false }, { kind: 'package', name: 'hello' }, { kind: 'artifact', path: 'x/y/tool', sha256: 'a'.repeat(64), source: 'pinned' }],
+              script: `printf 'hi\\n' > ${quote(path)}`,
+            },
+          ],
+  };
+  const r = await run('install', new Map<string, Recipe>([['rec', recipe('rec', () => [rec])]]), ['rec']);
+  assert.equal(r.result.status, 'changed', r.result.error);
+  const text = readFileSync(join(dir, 'state', 'state.json'), 'utf8');
+  const state = parseHostState(text);
+  assert.ok(state.ok, state.ok ? '' : state.error);
+  const f = state.value.record(path);
+  assert.equal(f?.kind, 'file');
+  assert.ok(f?.kind === 'file' && f.sha256 === createHash('sha256').update('hi\n').digest('hex') && f.size === 3 && f.recipe === 'rec' && f.existed === false);
+  assert.deepEqual(state.value.record('package:hello'), { kind: 'package', recipe: 'rec', resource: `file:${path}`, name: 'hello', existed: false, at: state.value.record('package:hello')?.at });
+  assert.equal(state.value.artifact('x/y/tool')?.source, 'pinned');
+  assert.equal(state.value.pending('demo.service'), 'restart', 'nothing cleared it');
+  // One entry per line, readable by a person and by awk.
+  assert.equal(text.split('\n').filter((l) => l.startsWith('    "')).length, 4);
+  // The next plan reads it in the facts round trip and finds nothing to do.
+  const again = await run('plan', new Map<string, Recipe>([['rec', recipe('rec', () => [rec])]]), ['rec']);
+  assert.equal(again.result.changed, 0);
+});
+
 /**
  * A change with local work between host steps (the ACME shape): a host step
  * handed to the engine, local work, then a finishing script — plus a follow-up
@@ -237,7 +304,7 @@ function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-
               action: 'create',
               target: produced,
               reason: 'absent',
-              produces: [produced],
+              records: [{ kind: 'file', path: produced, existed: false }],
               local: async (host) => {
                 if (opts.failLocal === 'before-step') throw new Error('CA unreachable');
                 await host.run(`echo published > ${quote(step)}`);
@@ -254,7 +321,7 @@ function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-
     key: `follower:${name}`,
     plan: () => [],
     followUps: (facts, plan) => {
-      const issue = plan.find((c) => c.produces?.includes(produced));
+      const issue = plan.find((c) => c.records?.some((r) => r.kind === 'file' && r.path === produced));
       if (!issue || facts.content === 'https') return [];
       return [{ follows: issue, change: { resource: `follower:${name}`, action: 'update', target: join(dir, `${name}-site`), reason: 'switch', script: `test -e ${quote(produced)}\nprintf https > ${quote(join(dir, `${name}-site`))}` } }];
     },
@@ -320,13 +387,13 @@ test('a follow-up of a change that is not in the plan is refused at plan time', 
   assert.match(r.result.error ?? '', /bad-follower: follows a change that is not in the plan/);
 });
 
-test('a file a change produces has one owner: a file resource for the same path is refused at plan time', async () => {
+test('a file a change records has one owner: a file resource for the same path is refused at plan time', async () => {
   const path = join(dir, 'produced-twice');
   const producer: Resource<{ x: string }> = {
     key: 'producer',
     facts: () => 'echo x=1',
     parse: () => ({ x: '1' }),
-    plan: () => [{ resource: 'producer', action: 'create', target: 'thing', reason: 'absent', produces: [path], script: 'true' }],
+    plan: () => [{ resource: 'producer', action: 'create', target: 'thing', reason: 'absent', records: [{ kind: 'file', path, existed: false }], script: 'true' }],
   };
   const asFile: Resource<{ x: string }> = { key: `file:${path}`, facts: () => 'echo x=1', parse: () => ({ x: '1' }), plan: () => [] };
   const reg = new Map<string, Recipe>([
@@ -335,5 +402,5 @@ test('a file a change produces has one owner: a file resource for the same path 
   ]);
   const r = await run('plan', reg, ['f']);
   assert.equal(r.result.status, 'failed');
-  assert.match(r.result.error ?? '', /produced-twice is produced by producer \(recipe p\) and managed as file:.* by recipe f/);
+  assert.match(r.result.error ?? '', /produced-twice is written by producer \(recipe p\) and managed as file:.* by recipe f/);
 });

@@ -214,7 +214,7 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   assert.equal(existsSync(sitePath), true);
 });
 
-test('site follow-up: the switch to https is planned by the site, after the change that produces its certificate', { skip: !hasNginx && 'nginx not installed' }, () => {
+test('site follow-up: the switch to https is planned by the site, after the change that writes its certificate', { skip: !hasNginx && 'nginx not installed' }, () => {
   const root = mkdtempSync(join(tmp, 'root-'));
   const sitePath = join(root, 'panel.conf');
   const certs = join(root, 'certs', 'a.test');
@@ -227,8 +227,8 @@ test('site follow-up: the switch to https is planned by the site, after the chan
     assert.equal(f.code, 0, f.stderr);
     return r.parse({ stdout: f.stdout, code: f.code });
   };
-  const issue: Change = { resource: 'certificate:a.test', action: 'create', target: 'certificate a.test', reason: 'absent', produces: [`${certs}/fullchain.pem`], local: async () => undefined };
-  const other: Change = { resource: 'certificate:x.test', action: 'create', target: 'certificate x.test', reason: 'absent', produces: [`${root}/certs/x.test/fullchain.pem`], local: async () => undefined };
+  const issue: Change = { resource: 'certificate:a.test', action: 'create', target: 'certificate a.test', reason: 'absent', records: [{ kind: 'file', path: `${certs}/fullchain.pem`, existed: false }], local: async () => undefined };
+  const other: Change = { resource: 'certificate:x.test', action: 'create', target: 'certificate x.test', reason: 'absent', records: [{ kind: 'file', path: `${root}/certs/x.test/fullchain.pem`, existed: false }], local: async () => undefined };
 
   // Fresh host: the plan writes HTTP-only; the follow-up switches to https after the order.
   let f = facts();

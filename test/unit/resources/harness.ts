@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { PRELUDE } from '../../../src/resources/prelude.js';
 import type { Change, Resource } from '../../../src/resources/types.js';
+import { type HostState, ownerScript, parseHostState, recordScript, STATE_FILE } from '../../../src/engine/state.js';
 
 export interface Ran {
   readonly code: number;
@@ -39,6 +40,14 @@ export function nspawnExec(root: string): Exec {
     ).then((r) => ({ ...r, stderr: r.stderr.replace(/^Attempted to remove disk file system.*\n?/gm, '') }));
 }
 
+/** The host state record as it is now. */
+export async function readState(exec: Exec): Promise<HostState> {
+  const r = await exec(`cat ${STATE_FILE} 2>/dev/null || true\n`);
+  const s = parseHostState(r.stdout);
+  if (!s.ok) throw new Error(s.error);
+  return s.value;
+}
+
 export async function gather(exec: Exec, resources: readonly Resource<unknown>[], deep = false): Promise<unknown[]> {
   const parts = [`export PANEL_MODE=facts${deep ? ' PANEL_DEEP=1' : ''}`, 'set -u', PRELUDE];
   resources.forEach((r, i) => parts.push(`echo "@@panel-fact-begin ${i}"`, `(\n${r.facts()}\n) </dev/null`, `echo "@@panel-fact-end ${i} $?"`));
@@ -57,8 +66,9 @@ export async function gather(exec: Exec, resources: readonly Resource<unknown>[]
 
 export async function planAll(exec: Exec, resources: readonly Resource<unknown>[], deep = false): Promise<Change[]> {
   const facts = await gather(exec, resources, deep);
+  const state = await readState(exec);
   const planned: Change[] = [];
-  resources.forEach((r, i) => planned.push(...r.plan(facts[i], { planned: [...planned] })));
+  resources.forEach((r, i) => planned.push(...r.plan(facts[i], { planned: [...planned], state })));
   return planned;
 }
 
@@ -74,7 +84,9 @@ export async function apply(exec: Exec, changes: readonly Change[]): Promise<App
   for (const c of changes) if (c.prepare) parts.push(c.prepare);
   changes.forEach((c, i) => {
     if (c.script === undefined) throw new Error('local effects are not supported by the harness');
-    parts.push(`(\nset -euo pipefail\n${c.script}\n) </dev/null`, `__rc=$?; if [ $__rc -ne 0 ]; then echo "step-fail ${i} $__rc"; exit $__rc; fi`, `echo "step-ok ${i}"`);
+    const owner = { recipe: 'test', resource: c.resource };
+    const records = (c.records ?? []).map((r) => recordScript(r, owner)).join('\n');
+    parts.push(`(\nset -euo pipefail\n${ownerScript(owner)}\n${c.script}\n${records}\n) </dev/null`, `__rc=$?; if [ $__rc -ne 0 ]; then echo "step-fail ${i} $__rc"; exit $__rc; fi`, `echo "step-ok ${i}"`);
   });
   const r = await exec(parts.join('\n') + '\n');
   const done = r.stdout.split('\n').filter((l) => l.startsWith('step-ok ')).length;

@@ -24,6 +24,11 @@ import {
   type ServiceFacts,
 } from '../../../src/resources/index.js';
 import { Secret } from '../../../src/secret.js';
+import { HostState, type HostStateData } from '../../../src/engine/state.js';
+
+/** A host state record with the given entries (everything else empty). */
+const stateWith = (d: Partial<Pick<HostStateData, 'records' | 'pending'>>): HostState =>
+  new HostState({ schema: 'panel-state', version: 1, updated: '', records: d.records ?? {}, pending: d.pending ?? {}, artifacts: {} });
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const none = { planned: [] as Change[] };
@@ -93,7 +98,7 @@ describe('file', () => {
   it('every value reaching the shell is quoted', () => {
     const evil = file({ path: "/etc/a'; touch /pwned; '", content: 'x', owner: "root'; reboot; '" });
     const [c] = evil.plan({ exists: false }, none);
-    assert.ok(c?.script?.includes(`__p='/etc/a'\\''; touch /pwned; '\\'''`));
+    assert.ok(c?.script?.includes(`panel_write '/etc/a'\\''; touch /pwned; '\\''' 0644`));
     assert.ok(c?.script?.includes(`'root'\\''; reboot; '\\'''`));
     assert.throws(() => file({ path: 'relative', content: '' }), /absolute/);
   });
@@ -161,20 +166,40 @@ describe('archive', () => {
   const h1 = '1'.repeat(64);
   const h2 = '2'.repeat(64);
   const out = (lines: string[]) => r.parse({ stdout: lines.join('\n') + '\n', code: 0 });
-  const rec = [`rec_archive=${s}`, 'rec_url=https://m/x', `rec_member=${h1} bin/containerd`, `rec_member=${h2} bin/ctr`];
+  const at = '2026-11-22T00:00:00Z';
+  const member = (path: string, sha256: string) => ({ kind: 'binary' as const, recipe: 'containerd', resource: r.key, at, path, sha256, size: 1, mtime: '1.0', existed: false, backup: null });
+  const recorded = (archiveSum: string) => ({
+    planned: [] as Change[],
+    state: stateWith({
+      records: {
+        'archive:/usr/local:containerd-1.7.27-linux-amd64.tar.gz': { kind: 'archive', recipe: 'containerd', resource: r.key, at, url: 'https://m/x', sha256: archiveSum, into: '/usr/local', members: ['/usr/local/bin/containerd', '/usr/local/bin/ctr'] },
+        '/usr/local/bin/containerd': member('/usr/local/bin/containerd', h1),
+        '/usr/local/bin/ctr': member('/usr/local/bin/ctr', h2),
+      },
+    }),
+  });
   it('key', () => assert.equal(r.key, 'archive:/usr/local:containerd-1.7.27-linux-amd64.tar.gz'));
-  it('table', () => {
-    const t: [string[], string | undefined][] = [
-      [[...rec, `cur=${h1} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], undefined],
-      [[`cur=- - bin/containerd`, `cur=- - bin/ctr`], 'not extracted'],
-      [[...rec, `cur=${h2} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], 'bin/containerd: checksum differs'],
-      [[...rec, `cur=- - bin/containerd`, `cur=${h2} 755 bin/ctr`], 'bin/containerd: absent'],
-      [[...rec.map((l) => l.replace(s, 'e'.repeat(64))), `cur=${h1} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], 'archive changed'],
+  it('table: facts against the state record', () => {
+    const t: [string[], ReturnType<typeof recorded> | typeof none, string | undefined][] = [
+      [[`cur=${h1} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], recorded(s), undefined],
+      [[`cur=- - bin/containerd`, `cur=- - bin/ctr`], none, 'not extracted'],
+      [[`cur=${h2} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], recorded(s), 'bin/containerd: checksum differs'],
+      [[`cur=- - bin/containerd`, `cur=${h2} 755 bin/ctr`], recorded(s), 'bin/containerd: absent'],
+      [[`cur=${h1} 755 bin/containerd`, `cur=${h2} 755 bin/ctr`], recorded('e'.repeat(64)), 'archive changed'],
     ];
-    for (const [lines, reason] of t) {
-      const plan = r.plan(out(lines), none);
+    for (const [lines, ctx, reason] of t) {
+      const plan = r.plan(out(lines), ctx);
       assert.deepEqual(plan.map((c) => c.reason), reason === undefined ? [] : [reason], lines.join(' | '));
     }
+  });
+  it('records the archive and (when given) the artifact sum', () => {
+    const a = archive({ url: 'https://m/x/c.tar.gz', sha256: s, into: '/usr/local', members: ['bin/c'], artifact: { path: 'x/c.tar.gz', source: 'pinned' } });
+    const [c] = a.plan(a.parse({ stdout: 'cur=- - bin/c\n', code: 0 }), none);
+    assert.deepEqual(c?.records, [
+      { kind: 'archive', url: 'https://m/x/c.tar.gz', sha256: s, into: '/usr/local', members: ['/usr/local/bin/c'] },
+      { kind: 'artifact', path: 'x/c.tar.gz', sha256: s, source: 'pinned' },
+    ]);
+    assert.match(String(c?.script), /panel_put "\$__tmpd\/\$__f" "\$__d" - root root first[\s\S]*panel_record_path binary "\$__d"/);
   });
   it('rejects escaping members and garbage facts', () => {
     assert.throws(() => archive({ url: 'https://m/a.tgz', sha256: s, into: '/opt', members: ['../etc/passwd'] }), /relative path/);
@@ -196,8 +221,12 @@ describe('unit', () => {
 });
 
 describe('service', () => {
-  const s = service({ name: 'containerd', enabled: true, running: true, restartOn: ['unit:containerd.service', 'archive:/usr/local:c.tgz'], reloadOn: ['file:/etc/c.toml'] });
-  const f = (enabled: string, active: string, pending?: 'restart' | 'reload'): ServiceFacts => ({ enabled, active, since: '', pending });
+  const containerdUnit = unit({ name: 'containerd.service', content: '[Unit]\n' });
+  const tarball = archive({ url: 'https://m/c.tgz', sha256: 'd'.repeat(64), into: '/usr/local', members: ['bin/containerd'] });
+  const toml = file({ path: '/etc/c.toml', content: '' });
+  const s = service({ name: 'containerd', enabled: true, running: true, restartOn: [containerdUnit, tarball], reloadOn: [toml] });
+  const f = (enabled: string, active: string): ServiceFacts => ({ enabled, active, since: '' });
+  const pendingCtx = (action: 'restart' | 'reload') => ({ planned: [] as Change[], state: stateWith({ pending: { 'containerd.service': { action, at: '' } } }) });
   const unitChange: Change = { resource: 'unit:containerd.service', action: 'update', target: '/etc/systemd/system/containerd.service', reason: 'content differs', script: ':' };
   const other: Change = { resource: 'file:/etc/other', action: 'update', target: '/etc/other', reason: 'content differs', script: ':' };
   const conf: Change = { resource: 'file:/etc/c.toml', action: 'update', target: '/etc/c.toml', reason: 'content differs', script: ':' };
@@ -218,8 +247,8 @@ describe('service', () => {
     const [r] = s.plan(f('enabled', 'active'), { planned: [other, unitChange] });
     assert.equal(r?.action, 'restart');
     assert.deepEqual(r?.after, ['update /etc/systemd/system/containerd.service (content differs)']);
-    assert.match(r?.prepare ?? '', /echo restart > \/var\/lib\/panel\/pending-restart\/containerd\.service/);
-    assert.match(r?.script ?? '', /systemctl restart containerd\.service[\s\S]*rm -f \/var\/lib\/panel\/pending-restart\/containerd\.service/);
+    assert.equal(r?.prepare, 'panel_pending_set containerd.service restart');
+    assert.match(r?.script ?? '', /systemctl restart containerd\.service[\s\S]*panel_pending_clear containerd\.service/);
   });
   it('a start after a dependency changed restarts instead when the unit came up meanwhile (postinst)', () => {
     const [, start] = s.plan(f('disabled', 'inactive'), { planned: [unitChange] });
@@ -228,7 +257,7 @@ describe('service', () => {
     assert.doesNotMatch(plain?.script ?? '', /is-active/);
   });
   it('restart pending from an interrupted run, with nothing planned now', () => {
-    const [r] = s.plan(f('enabled', 'active', 'restart'), none);
+    const [r] = s.plan(f('enabled', 'active'), pendingCtx('restart'));
     assert.equal(r?.action, 'restart');
     assert.equal(r?.reason, 'restart pending from an earlier run');
     assert.equal(r?.after, undefined);
@@ -236,7 +265,7 @@ describe('service', () => {
   it('reload only for reloadOn; restart wins over reload', () => {
     assert.deepEqual(acts(s.plan(f('enabled', 'active'), { planned: [conf] })), ['reload:configuration changed']);
     assert.deepEqual(acts(s.plan(f('enabled', 'active'), { planned: [conf, unitChange] })), ['restart:dependency changed']);
-    assert.deepEqual(acts(s.plan(f('enabled', 'active', 'reload'), none)), ['reload:reload pending from an earlier run']);
+    assert.deepEqual(acts(s.plan(f('enabled', 'active'), pendingCtx('reload'))), ['reload:reload pending from an earlier run']);
   });
   it('stop and disable', () => {
     const off = service({ name: 'nginx.service', enabled: false, running: false });
@@ -244,9 +273,13 @@ describe('service', () => {
     assert.deepEqual(off.plan(f('disabled', 'inactive'), none), []);
   });
   it('parse', () => {
-    const p = s.parse({ stdout: 'enabled=enabled\nactive=active\nsince=Sat 2026-11-21 23:56:41 UTC\npending=restart\n', code: 0 });
-    assert.deepEqual(p, { enabled: 'enabled', active: 'active', since: 'Sat 2026-11-21 23:56:41 UTC', pending: 'restart' });
-    assert.equal(s.parse({ stdout: 'enabled=\nactive=inactive\nsince=\n', code: 0 }).pending, undefined);
+    const p = s.parse({ stdout: 'enabled=enabled\nactive=active\nsince=Sat 2026-11-21 23:56:41 UTC\n', code: 0 });
+    assert.deepEqual(p, { enabled: 'enabled', active: 'active', since: 'Sat 2026-11-21 23:56:41 UTC' });
+    assert.deepEqual(s.references, [
+      { field: 'restartOn', key: 'unit:containerd.service' },
+      { field: 'restartOn', key: 'archive:/usr/local:c.tgz' },
+      { field: 'reloadOn', key: 'file:/etc/c.toml' },
+    ]);
   });
 });
 
