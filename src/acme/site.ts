@@ -96,7 +96,11 @@ export interface SiteSpec {
   readonly certDir?: string;
   /** Templates directory override (tests). */
   readonly templatesDir?: string;
-  /** Command that must accept the new file, default `nginx -t` (tests point it at a scratch config). */
+  /**
+   * Shell that must accept the new file before it is live ("$1" the temp
+   * file, "$2" the site path); default `panel_nginx_test "$1" "$2"`, i.e.
+   * `nginx -t` of the configuration with the temp file in the site's place.
+   */
   readonly validate?: string;
 }
 
@@ -176,6 +180,9 @@ export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
   );
 }
 
+/** `nginx -t` of the whole configuration with the candidate in the site's place, before it is live. */
+export const NGINX_VALIDATE = 'panel_nginx_test "$1" "$2"';
+
 /** The file the site's plan hands to the file machinery: `nginx -t` guards every write. */
 export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
   return {
@@ -186,7 +193,7 @@ export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
     owner: 'root',
     group: 'root',
     secret: false,
-    validate: spec.validate ?? 'nginx -t',
+    validate: spec.validate ?? NGINX_VALIDATE,
     // Reload right away when nginx already runs: on a fresh host the package
     // starts nginx (with no listeners yet) between the facts and this write,
     // so the service resource, which planned a `start` from the facts, would

@@ -277,7 +277,7 @@ test('a broken site template is caught by nginx -t, rolled back, and the old sit
   const a = await bed.exec(v6, 'bash -s', { input: `export PANEL_MODE=apply\n${PRELUDE}\n(\nset -euo pipefail\n${planned[0]!.script}\n)\n` });
   assert.notEqual(a.code, 0);
   assert.match(a.stderr, /invalid number of arguments in "proxy_pass_header"/);
-  assert.match(a.stderr, /previous version restored/);
+  assert.match(a.stderr, /the live file is unchanged/);
   assert.equal(await sh(v6, 'cat /etc/nginx/conf.d/panel.conf'), before);
   await sh(v6, 'systemctl reload nginx && systemctl is-active nginx');
   assert.equal((await https(v6, NAMES[1]!, '/hello')).status, 200);
