@@ -3,6 +3,7 @@
  * systemd, the packages faasd's installer asks for, IPv4 forwarding (now and
  * after reboot) and the kernel modules containerd and the CNI bridge need.
  */
+import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { apt, kernelModule, sysctl } from '../src/resources/index.js';
@@ -46,7 +47,7 @@ export default defineRecipe({
     ...params.kernelModules.map((name) => kernelModule({ name })),
   ],
   verify: () => [
-    { name: 'IPv4 forwarding is on', script: 'sysctl -n net.ipv4.conf.all.forwarding', expect: /^1\s*$/ },
-    { name: 'runc answers', script: 'runc --version', expect: /runc version/ },
+    { name: 'IPv4 forwarding is on', script: sh`sysctl -n net.ipv4.conf.all.forwarding`, expect: /^1\s*$/ },
+    { name: 'runc answers', script: sh`runc --version`, expect: /runc version/ },
   ],
 });

@@ -4,6 +4,7 @@
  * `faasd-provider` to it, so without the bridge the first start fails with
  * `dial tcp 10.62.0.1:8081: i/o timeout` (seed 001, faasd#113).
  */
+import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { bridge } from '../src/resources/index.js';
@@ -21,7 +22,7 @@ export default defineRecipe({
     {
       name: `${OPENFAAS_NET.bridge} is up with ${OPENFAAS_NET.address}`,
       // A bridge without ports reports state UNKNOWN/DOWN at the carrier level; the admin flag is what matters.
-      script: `ip -o addr show dev ${OPENFAAS_NET.bridge} && ip -o link show dev ${OPENFAAS_NET.bridge}`,
+      script: sh`ip -o addr show dev ${OPENFAAS_NET.bridge} && ip -o link show dev ${OPENFAAS_NET.bridge}`,
       expect: new RegExp(`inet ${OPENFAAS_NET.address.replace(/\./g, '\\.')}[\\s\\S]*<[^>]*\\bUP\\b`),
     },
   ],

@@ -9,6 +9,7 @@
  * host (certificate present, same names and CA, more than a third of its
  * lifetime left) causes no contact with the CA at all.
  */
+import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { certificate } from '../src/acme/certificate.js';
@@ -74,7 +75,7 @@ export default defineRecipe({
     // A TLS handshake and an HTTP answer for every name (any status: the upstream may be down).
     return names.value.map((n) => ({
       name: `https answers for ${n}`,
-      script: `curl -sk -o /dev/null -w '%{http_code}\\n' --resolve '${n}:443:127.0.0.1' 'https://${n}/'`,
+      script: sh`curl -sk -o /dev/null -w '%{http_code}\\n' --resolve ${`${n}:443:127.0.0.1`} ${`https://${n}/`}`,
       expect: /^[1-5][0-9][0-9]/,
     }));
   },

@@ -3,6 +3,7 @@
  * list faasd uses, byte-for-byte as faasd itself writes it on every start —
  * so faasd rewriting it is never seen as drift.
  */
+import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
 import { defineRecipe } from '../src/engine/recipe.js';
@@ -38,7 +39,7 @@ export default defineRecipe({
   verify: () => [
     {
       name: 'CNI plugins are executable',
-      script: CNI_PLUGINS.map((p) => `test -x ${CNI_BIN_DIR}/${p}`).join(' && ') + ' && echo ok',
+      script: sh`for p in ${CNI_PLUGINS}; do test -x ${CNI_BIN_DIR}/"$p" || exit 1; done && echo ok`,
       expect: /^ok/,
     },
   ],

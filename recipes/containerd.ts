@@ -3,6 +3,7 @@
  * /usr/local, run by upstream's own unit, enabled so it survives a reboot
  * (faasd#48), restarted only when its binaries or unit changed.
  */
+import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
 import { defineRecipe } from '../src/engine/recipe.js';
@@ -44,8 +45,8 @@ export default defineRecipe({
     ];
   },
   verify: () => [
-    { name: 'containerd is active', script: 'systemctl is-active containerd', expect: /^active/ },
+    { name: 'containerd is active', script: sh`systemctl is-active containerd`, expect: /^active/ },
     // `Server:` only appears when ctr reached the daemon over its socket.
-    { name: 'ctr version answers from the server', script: `${CONTAINERD_PREFIX}/bin/ctr version`, expect: /Server:/ },
+    { name: 'ctr version answers from the server', script: sh`${`${CONTAINERD_PREFIX}/bin/ctr`} version`, expect: /Server:/ },
   ],
 });

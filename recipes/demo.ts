@@ -3,6 +3,7 @@
  * for trying panel on a throwaway machine: `panel install --recipes demo`.
  * Nothing of the faasd stack depends on it.
  */
+import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { artifactFor, artifactProblem } from '../src/artifacts/index.js';
 import type { HostConfig } from '../src/config.js';
@@ -50,14 +51,14 @@ export default defineRecipe({
     sysctl({ key: 'net.ipv4.tcp_keepalive_time', value: '600', file: '/etc/sysctl.d/90-panel-demo.conf' }),
     kernelModule({ name: 'overlay' }),
     bridge({ name: 'demo0', address: '10.99.0.1/24' }),
-    command({ name: 'demo-initialized', check: 'test -s /var/lib/panel-demo/initialized', run: 'mkdir -p /var/lib/panel-demo && date -u +%FT%TZ > /var/lib/panel-demo/initialized', reason: 'first run' }),
-    secretFile({ path: '/etc/panel-demo/token', generate: 'head -c 32 /dev/urandom | base64 | tr -d "\\n/+=" | head -c 40' }),
+    command({ name: 'demo-initialized', check: sh`test -s /var/lib/panel-demo/initialized`, run: sh`mkdir -p /var/lib/panel-demo && date -u +%FT%TZ > /var/lib/panel-demo/initialized`, reason: 'first run' }),
+    secretFile({ path: '/etc/panel-demo/token', generate: sh`head -c 32 /dev/urandom | base64 | tr -d "\\n/+=" | head -c 40` }),
     ];
   },
   verify: () => [
-    { name: 'demo service active', script: 'systemctl is-active panel-demo.service', expect: /^active/ },
-    { name: 'hello installed', script: 'hello', expect: /Hello, world!/ },
-    { name: 'bridge up', script: 'ip -br addr show demo0', expect: /10\.99\.0\.1\/24/ },
+    { name: 'demo service active', script: sh`systemctl is-active panel-demo.service`, expect: /^active/ },
+    { name: 'hello installed', script: sh`hello`, expect: /Hello, world!/ },
+    { name: 'bridge up', script: sh`ip -br addr show demo0`, expect: /10\.99\.0\.1\/24/ },
   ],
 });
 

@@ -6,6 +6,7 @@
  * `start`s, services restart when their binary, unit or config changed, so
  * an upgrade never leaves the old binary running.
  */
+import { sh } from '../src/shell.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { artifactFor, artifactProblem, ARTIFACTS, versionSchema } from '../src/artifacts/index.js';
@@ -36,7 +37,7 @@ export const FAAS_CLI_BIN = '/usr/local/bin/faas-cli';
  * 63 random alphanumerics, like upstream. pipefail is off inside the
  * subshell: `head` closing the pipe makes `tr` die of SIGPIPE by design.
  */
-export const GENERATE_PASSWORD = `( set +o pipefail; LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 63 )`;
+export const GENERATE_PASSWORD = sh`( set +o pipefail; LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 63 )`;
 
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'an IPv4 address');
 
@@ -163,25 +164,23 @@ export default defineRecipe({
     ];
   },
   verify: ({ params }) => [
-    { name: 'faasd-provider and faasd are active', script: 'systemctl is-active faasd-provider faasd', expect: /^active\s+active\s*$/ },
+    { name: 'faasd-provider and faasd are active', script: sh`systemctl is-active faasd-provider faasd`, expect: /^active\s+active\s*$/ },
     {
       name: `provider answers on ${OPENFAAS_NET.gateway}:8081`,
-      script: `curl -sS -o /dev/null -m 5 -w '%{http_code}' http://${OPENFAAS_NET.gateway}:8081/healthz`,
+      script: sh`curl -sS -o /dev/null -m 5 -w '%{http_code}' ${`http://${OPENFAAS_NET.gateway}:8081/healthz`}`,
       expect: /^200\s*$/,
     },
     {
       name: 'gateway /healthz is 200',
-      script: `curl -sS -o /dev/null -m 5 -w '%{http_code}' ${FAASD.gateway}/healthz`,
+      script: sh`curl -sS -o /dev/null -m 5 -w '%{http_code}' ${`${FAASD.gateway}/healthz`}`,
       expect: /^200\s*$/,
     },
     {
       name: 'gateway /system/functions answers with basic auth',
       // The credentials go to curl on stdin (-K -): never in argv, never in output.
-      script:
-        `printf 'user = "%s:%s"\\n' "$(cat ${FAASD.userFile})" "$(cat ${FAASD.passwordFile})" | ` +
-        `curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${FAASD.gateway}/system/functions`,
+      script: sh`printf 'user = "%s:%s"\\n' "$(cat ${FAASD.userFile})" "$(cat ${FAASD.passwordFile})" | curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${`${FAASD.gateway}/system/functions`}`,
       expect: /^200\s*$/,
     },
-    ...(params.faasCli ? [{ name: 'faas-cli runs', script: `${FAAS_CLI_BIN} version --short-version`, expect: /\d/ }] : []),
+    ...(params.faasCli ? [{ name: 'faas-cli runs', script: sh`${FAAS_CLI_BIN} version --short-version`, expect: /\d/ }] : []),
   ],
 });

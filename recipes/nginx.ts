@@ -13,6 +13,7 @@
  * default site when nothing is at that path), and writes `[::]` listeners
  * only where the host has IPv6.
  */
+import { sh } from '../src/shell.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { CHALLENGE_DIR, nginxParams, site, siteSpec, WEBROOT } from '../src/acme/site.js';
 import { apt, directory, file, service } from '../src/resources/index.js';
@@ -51,12 +52,12 @@ export default defineRecipe({
     const host = config.domains.length > 0 ? validateDomains(config.domains) : undefined;
     const name = host?.ok ? host.value[0] : 'localhost';
     return [
-      { name: 'nginx configuration is valid', script: 'nginx -t' },
-      { name: 'nginx is active', script: 'systemctl is-active nginx', expect: /^active/ },
+      { name: 'nginx configuration is valid', script: sh`nginx -t` },
+      { name: 'nginx is active', script: sh`systemctl is-active nginx`, expect: /^active/ },
       {
         // 404 from our challenge location (not a redirect, not a proxy error): port 80 is ours.
         name: 'port 80 serves the ACME challenge directory',
-        script: `curl -s -o /dev/null -w '%{http_code}\\n' -H 'Host: ${name}' http://127.0.0.1/.well-known/acme-challenge/panel-verify`,
+        script: sh`curl -s -o /dev/null -w '%{http_code}\\n' -H ${`Host: ${name}`} http://127.0.0.1/.well-known/acme-challenge/panel-verify`,
         expect: /^404/,
       },
     ];

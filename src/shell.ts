@@ -1,7 +1,10 @@
 /**
- * The one place where values become shell words. Every value that reaches a
- * remote shell goes through `quote` (directly or via the `sh` template tag),
- * so injection is impossible by construction rather than by care.
+ * The one place where text becomes shell. A `Script` can only be made here:
+ * by the `sh` tag (literal parts are trusted script written in this
+ * repository, interpolated values are quoted) or by `sh.raw` for the
+ * prelude's function library. Anything typed `Script` — a Change's script, a
+ * fact snippet, a check, a validator — therefore never contains an unquoted
+ * value, and a plain string cannot be passed where a script is expected.
  */
 
 /** POSIX single-quote a value: 'it'\''s' — safe for any byte except NUL. */
@@ -12,37 +15,101 @@ export function quote(value: string | number): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Shell text panel produced itself (tightened to a branded type next). */
-export type Script = string;
+let make: (text: string) => Script;
 
-/** A fragment of shell that is already safe and must not be quoted again. */
-export class Raw {
-  constructor(readonly text: string) {}
+/** Shell text made by `sh` (values quoted) or `sh.raw` (the prelude). */
+export class Script {
+  readonly #text: string;
+  private constructor(text: string) {
+    this.#text = text;
+  }
+  static {
+    make = (text) => new Script(text);
+  }
+  get text(): string {
+    return this.#text;
+  }
   toString(): string {
-    return this.text;
+    return this.#text;
+  }
+  get length(): number {
+    return this.#text.length;
+  }
+  /** Does the script text contain `s` (tests, assertions). */
+  includes(s: string): boolean {
+    return this.#text.includes(s);
   }
 }
 
-export const raw = (text: string): Raw => new Raw(text);
+export type ShellValue = string | number | Script | ReadonlyArray<string>;
 
 /**
  * Tagged template: literal parts are trusted script, interpolated values are
- * quoted (arrays become several quoted words; `Raw` passes through).
+ * quoted (arrays become several quoted words; a `Script` is embedded as is).
  *   sh`install -m ${mode} ${src} ${dest}`
  */
-export function sh(strings: TemplateStringsArray, ...values: ReadonlyArray<string | number | Raw | ReadonlyArray<string>>): string {
+function tag(strings: TemplateStringsArray, ...values: ReadonlyArray<ShellValue>): Script {
   let out = strings[0] ?? '';
   values.forEach((v, i) => {
-    if (v instanceof Raw) out += v.text;
+    if (v instanceof Script) out += v.text;
     else if (Array.isArray(v)) out += v.map((x) => quote(x)).join(' ');
     else out += quote(v as string | number);
     out += strings[i + 1] ?? '';
   });
-  return out;
+  return make(out);
+}
+
+/**
+ * The prelude's tag: the raw text (backslashes reach bash untouched); `\${`
+ * stands for `${` (JavaScript would interpolate it otherwise). No values.
+ */
+function rawTag(strings: TemplateStringsArray): Script {
+  return make(strings.raw.join('').replace(/\\\$\{/g, '${'));
+}
+
+export const sh: typeof tag & { readonly raw: typeof rawTag } = Object.assign(tag, { raw: rawTag });
+
+/** A script passed as ONE quoted word to a command that evals it (validators, fill commands). */
+export function arg(s: Script | undefined): Script {
+  return make(quote(s?.text ?? ''));
+}
+
+/** Scripts one after the other (undefined and empty parts dropped). */
+export function lines(...parts: ReadonlyArray<Script | undefined>): Script {
+  return join(parts, '\n');
+}
+
+/** Scripts joined by a shell operator. */
+export function join(parts: ReadonlyArray<Script | undefined>, op: '\n' | ' && ' | ' || ' | ' | ' | '; '): Script {
+  return make(
+    parts
+      .filter((p): p is Script => p !== undefined && p.text !== '')
+      .map((p) => p.text)
+      .join(op),
+  );
 }
 
 /** A heredoc-free way to ship bytes inside a script: base64 decoded on the host. */
-export function writeBytesScript(bytes: Buffer, dest: string): string {
+export function writeBytesScript(bytes: Buffer, dest: string): Script {
   const b64 = bytes.toString('base64').replace(/.{1,76}/g, '$&\n');
-  return `base64 -d > ${quote(dest)} <<'__PANEL_B64__'\n${b64}__PANEL_B64__`;
+  return make(`base64 -d > ${quote(dest)} <<'__PANEL_B64__'\n${b64}__PANEL_B64__`);
+}
+
+/** `cmd` reading `bytes` (base64) on stdin from a heredoc; a failure of `cmd` exits the step. */
+export function withBytes(cmd: Script, bytes: Buffer): Script {
+  const b64 = bytes.toString('base64').replace(/.{1,76}/g, '$&\n');
+  return make(`${cmd.text} <<'__PANEL_B64__' || exit 1\n${b64}__PANEL_B64__`);
+}
+
+/**
+ * The last non-empty lines of a command's output (the engine's own `@@panel-`
+ * markers left out): the one helper behind every "exit N: <last lines>" error.
+ * On the host, the prelude's panel_tail does the same.
+ */
+export function outputTail(text: string, lines = 6, sep = '\n'): string {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('@@panel-'))
+    .slice(-lines)
+    .join(sep);
 }

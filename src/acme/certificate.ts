@@ -16,7 +16,7 @@
 import type { AcmeConfig } from '../config.js';
 import type { Change, FactOutput, HostSteps, PlanContext, Resource } from '../resources/types.js';
 import { noStdin, opt, parseKv } from '../resources/util.js';
-import { quote, sh, writeBytesScript } from '../shell.js';
+import { lines, type Script, sh, writeBytesScript } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
 import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
 import { installScript } from './install.js';
@@ -52,15 +52,15 @@ export class CertificateResource implements Resource<CertFacts> {
     return [CERTS_DIR.slice(0, CERTS_DIR.lastIndexOf('/')), CERTS_DIR, this.dir];
   }
 
-  facts(): string {
+  facts(): Script {
     const d = this.dir;
     return noStdin(
-      [
+      lines(
         sh`if [ -s ${`${d}/fullchain.pem`} ]; then printf 'cert=%s\n' "$(base64 -w0 < ${`${d}/fullchain.pem`})"; fi`,
         sh`if [ -s ${`${d}/privkey.pem`} ]; then echo key=1; else echo key=0; fi`,
         sh`if [ -s ${`${d}/directory`} ]; then printf 'directory=%s\n' "$(base64 -w0 < ${`${d}/directory`})"; fi`,
         ...this.dirs().map((p, i) => sh`if [ -d ${p} ]; then echo dir${String(i)}=1; else echo dir${String(i)}=0; fi`),
-      ].join('\n'),
+      ),
     );
   }
 
@@ -113,7 +113,7 @@ export class CertificateResource implements Resource<CertFacts> {
             await challenges.withdrawNow();
             throw e;
           }
-          return `${installScript(dir, issued, acme.directory)}\n${challenges.withdrawScript()}`;
+          return lines(installScript(dir, issued, acme.directory), challenges.withdrawScript());
         },
       },
     ];
@@ -132,15 +132,15 @@ class ChallengeFiles {
 
   async publish(challenges: readonly Challenge[]): Promise<void> {
     // The directory is the nginx recipe's (it serves it); a missing one fails this step.
-    await this.host.run(challenges.map((c) => `${writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c))}\nchmod 0644 -- ${quote(challengePath(c))}`).join('\n'));
+    await this.host.run(lines(...challenges.flatMap((c) => [writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c)), sh`chmod 0644 -- ${challengePath(c)}`])));
   }
 
   async unpublish(challenges: readonly Challenge[]): Promise<void> {
     this.withdrawn = challenges;
   }
 
-  withdrawScript(): string {
-    return this.withdrawn.length > 0 ? sh`rm -f -- ${this.withdrawn.map(challengePath)}` : '';
+  withdrawScript(): Script | undefined {
+    return this.withdrawn.length > 0 ? sh`rm -f -- ${this.withdrawn.map(challengePath)}` : undefined;
   }
 
   async withdrawNow(): Promise<void> {

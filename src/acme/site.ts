@@ -30,7 +30,7 @@ import { type FileFacts, type FileSpec, fileFactsScript, parseFileFacts, planFil
 import { renderTemplate } from '../resources/template.js';
 import type { Change, FactOutput, FollowUp, PlanContext, Resource } from '../resources/types.js';
 import { noStdin, opt, parseKv, sha256 } from '../resources/util.js';
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import { validateDomains } from '../validate/index.js';
 import { parseCertificate } from './cert-info.js';
 
@@ -101,7 +101,7 @@ export interface SiteSpec {
    * file, "$2" the site path); default `panel_nginx_test "$1" "$2"`, i.e.
    * `nginx -t` of the configuration with the temp file in the site's place.
    */
-  readonly validate?: string;
+  readonly validate?: Script;
 }
 
 /** What the host says, as far as the site is concerned. */
@@ -181,7 +181,7 @@ export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
 }
 
 /** `nginx -t` of the whole configuration with the candidate in the site's place, before it is live. */
-export const NGINX_VALIDATE = 'panel_nginx_test "$1" "$2"';
+export const NGINX_VALIDATE = sh`panel_nginx_test "$1" "$2"`;
 
 /** The file the site's plan hands to the file machinery: `nginx -t` guards every write. */
 export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
@@ -203,16 +203,16 @@ export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
 }
 
 /** Fact lines about the certificate and nginx, appended to the file facts (fullchain.pem is public). */
-export function certAndNginxFactsScript(dir: string | undefined): string {
+export function certAndNginxFactsScript(dir: string | undefined): Script {
   const cert = dir
-    ? sh`if [ -s ${`${dir}/fullchain.pem`} ] && [ -s ${`${dir}/privkey.pem`} ]; then printf 'site_cert=%s\n' "$(base64 -w0 < ${`${dir}/fullchain.pem`})"; fi` + '\n'
-    : '';
-  return (
-    cert +
-    String.raw`__v=$(nginx -v 2>&1 | sed -n 's#.*nginx/\([0-9][0-9.]*\).*#\1#p')
+    ? sh`if [ -s ${`${dir}/fullchain.pem`} ] && [ -s ${`${dir}/privkey.pem`} ]; then printf 'site_cert=%s\n' "$(base64 -w0 < ${`${dir}/fullchain.pem`})"; fi`
+    : undefined;
+  return lines(
+    cert,
+    sh.raw`__v=$(nginx -v 2>&1 | sed -n 's#.*nginx/\([0-9][0-9.]*\).*#\1#p')
 [ -n "$__v" ] || __v=$(apt-cache policy nginx 2>/dev/null | sed -n 's/^ *Candidate: *\([0-9:]*\)\?\([0-9][0-9.]*\).*/\2/p' | head -n1)
 printf 'nginx_version=%s\n' "$__v"
-`
+`,
   );
 }
 
@@ -230,8 +230,8 @@ export class SiteResource implements Resource<SiteFacts> {
   readonly key = SITE_KEY;
   constructor(readonly spec: SiteSpec) {}
 
-  facts(): string {
-    return fileFactsScript(this.spec.path, true) + '\n' + noStdin(certAndNginxFactsScript(this.spec.certDir));
+  facts(): Script {
+    return lines(fileFactsScript(this.spec.path, true), noStdin(certAndNginxFactsScript(this.spec.certDir)));
   }
 
   parse(out: FactOutput): SiteFacts {
@@ -272,4 +272,4 @@ export function site(spec: SiteSpec): SiteResource {
 }
 
 /** Reload nginx if it runs (a stopped nginx picks the files up when started). */
-export const RELOAD_NGINX = 'if [ -d /run/systemd/system ]; then if systemctl is-active --quiet nginx; then systemctl reload nginx; fi; elif [ -s /run/nginx.pid ]; then nginx -s reload; fi';
+export const RELOAD_NGINX = sh`if [ -d /run/systemd/system ]; then if systemctl is-active --quiet nginx; then systemctl reload nginx; fi; elif [ -s /run/nginx.pid ]; then nginx -s reload; fi`;

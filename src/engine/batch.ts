@@ -4,6 +4,7 @@
  * resource snippets never print such lines.
  */
 import type { Change, Check, FactOutput } from '../resources/types.js';
+import { outputTail, type Script } from '../shell.js';
 import { PRELUDE } from '../resources/prelude.js';
 import { ownerScript, recordScript, STATE_BEGIN, STATE_END } from './state.js';
 
@@ -11,10 +12,10 @@ const BEGIN = '@@panel-fact-begin';
 const END = '@@panel-fact-end';
 
 /** The host state record, then all fact snippets, each in its own subshell, with begin/end markers. */
-export function factBatchScript(snippets: readonly string[], deep: boolean): string {
+export function factBatchScript(snippets: readonly Script[], deep: boolean): string {
   const parts = [
     `export PANEL_MODE=facts${deep ? ' PANEL_DEEP=1' : ''}`,
-    PRELUDE,
+    PRELUDE.text,
     `echo ${STATE_BEGIN}`,
     'if [ -f "$PANEL_STATE_FILE" ]; then cat -- "$PANEL_STATE_FILE"; fi',
     `echo; echo ${STATE_END}`,
@@ -56,8 +57,13 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
  * change declares in the state journal, which the prelude merges into
  * state.json when the script ends, however it ends.
  */
-export function applyScript(changes: readonly (Change & { script: string })[], header: string, recipe: string | ((c: Change) => string)): string {
-  const parts = ['export PANEL_MODE=apply', PRELUDE, header];
+/** Hook contributions run on their own (after a failure): the prelude, read-only mode. */
+export function hookScript(body: string): string {
+  return ['export PANEL_MODE=verify', PRELUDE.text, body].join('\n') + '\n';
+}
+
+export function applyScript(changes: readonly Change[], header: string, recipe: string | ((c: Change) => string)): string {
+  const parts = ['export PANEL_MODE=apply', PRELUDE.text, header];
   changes.forEach((c, i) => {
     const owner = { recipe: typeof recipe === 'string' ? recipe : recipe(c), resource: c.resource };
     const records = (c.records ?? []).map((r) => recordScript(r, owner));
@@ -104,16 +110,12 @@ function stepStderr(stderr: string, index: number): string {
 }
 
 export function tail(text: string, lines = 6): string {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('@@panel-'))
-    .slice(-lines)
-    .join('\n');
+  return outputTail(text, lines);
 }
 
 /** Every check in one round trip; each retried until it passes or `waitSeconds` is spent. */
 export function verifyScript(checks: readonly Check[], waitSeconds: number): string {
-  const parts = ['export PANEL_MODE=verify', PRELUDE];
+  const parts = ['export PANEL_MODE=verify', PRELUDE.text];
   checks.forEach((c, i) => {
     parts.push(
       `__deadline=$(( $(date +%s) + ${Math.max(0, Math.floor(waitSeconds))} ))`,
@@ -161,5 +163,5 @@ export function parseVerify(stdout: string, checks: readonly Check[]): CheckOutc
 export function recordsScript(change: Change, recipe: string): string | undefined {
   if (!change.records || change.records.length === 0) return undefined;
   const owner = { recipe, resource: change.resource };
-  return ['export PANEL_MODE=apply', PRELUDE, `(\nset -euo pipefail\n${ownerScript(owner)}`, ...change.records.map((r) => recordScript(r, owner)), ')'].join('\n') + '\n';
+  return ['export PANEL_MODE=apply', PRELUDE.text, `(\nset -euo pipefail\n${ownerScript(owner)}`, ...change.records.map((r) => recordScript(r, owner)), ')'].join('\n') + '\n';
 }

@@ -20,8 +20,9 @@ import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js'
 import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource } from '../resources/types.js';
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
+import { type Script, sh } from '../shell.js';
 import type { Transport } from '../transport/types.js';
-import { applyScript, factBatchScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
+import { applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, HostResult, Mode } from './events.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
@@ -319,7 +320,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       const error = redact(`${host}: ${recipeId}: ${failure.change.resource}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
       const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { ...point, error });
-      if (onFailure !== '') await transport.exec(onFailure).catch(() => undefined);
+      if (onFailure !== '') await transport.exec(hookScript(onFailure)).catch(() => undefined);
       return result({ status: 'failed', changed: applied, failed: 1, error });
     }
     emit({ type: 'recipe-end', host, recipe: recipeId, status: 'changed', changes: rp.changes.length });
@@ -360,14 +361,14 @@ async function applyRecipe(
   onApplied: (c: Change) => void,
 ): Promise<ApplyFailure | undefined> {
   // `step` is what the batch runs: the change itself, or its host step (which records nothing: its files are not there yet).
-  let batch: { change: Change; step: Change & { script: string } }[] = [];
-  const entry = (change: Change, script: string, records = true): { change: Change; step: Change & { script: string } } => {
+  let batch: { change: Change; step: Change }[] = [];
+  const entry = (change: Change, script: Script, records = true): { change: Change; step: Change } => {
     const { local: _local, records: declared, ...rest } = change;
     return { change, step: { ...rest, script, ...(records && declared ? { records: declared } : {}) } };
   };
   let first = true;
   /** Runs the waiting batch plus `extra`; the failure of a waiting change comes back as a value. */
-  const send = async (extra: { change: Change; step: Change & { script: string } } | undefined): Promise<{ failure?: ApplyFailure; extraFailed?: { code: number; message: string } }> => {
+  const send = async (extra: { change: Change; step: Change } | undefined): Promise<{ failure?: ApplyFailure; extraFailed?: { code: number; message: string } }> => {
     const run = extra ? [...batch, extra] : batch;
     batch = [];
     if (run.length === 0) return {};
@@ -403,7 +404,7 @@ async function applyRecipe(
         if (sent.extraFailed) throw new HostStepFailed(sent.extraFailed.code, sent.extraFailed.message);
       },
     };
-    let finish: string | undefined;
+    let finish: Script | undefined;
     try {
       finish = await c.local(steps);
     } catch (e) {
@@ -414,7 +415,7 @@ async function applyRecipe(
     }
     if (earlier) return earlier;
     // The finishing script (or none) is the step that records what the change declares.
-    batch.push(entry(c, finish ?? 'true'));
+    batch.push(entry(c, finish ?? sh`true`));
   }
   return flush();
 }

@@ -4,11 +4,12 @@
  *   access.log     one timestamped line per step
  *   installErr.log one line per failure
  * Written by shell fragments that ride along in the engine's round trips, so
- * reporting costs no extra connection. progress.json is replaced atomically.
+ * reporting costs no extra connection. progress.json is replaced with the
+ * prelude's one atomic write.
  */
 import type { HostHooks } from '../engine/hooks.js';
 import { redact } from '../secret.js';
-import { quote } from '../shell.js';
+import { quote, type Script, sh } from '../shell.js';
 
 export interface ProgressRecord {
   readonly code: 0 | 1;
@@ -26,19 +27,14 @@ export function progressJson(r: ProgressRecord): string {
 }
 
 /** Shell that records a step; failures of the reporting itself never fail the run. */
-export function progressScript(dir: string, r: ProgressRecord): string {
+export function progressScript(dir: string, r: ProgressRecord): Script {
   const json = progressJson(r);
   const line = `[${r.installType}][progress ${Math.round(r.progress)}][status ${r.code}]${r.message ? ' ' + redact(r.message).replace(/\n/g, ' | ') : ''}`;
-  const d = quote(dir);
-  const lines = [
-    `{ mkdir -p ${d} && chmod 0755 ${d}`,
-    `__p=$(mktemp ${d}/.progress.XXXXXX) && printf '%s\\n' ${quote(json)} > "$__p" && chmod 0644 "$__p" && mv -f "$__p" ${d}/progress.json`,
-    `printf '[%s]%s\\n' "$(date '+%Y-%m-%d %H:%M:%S')" ${quote(line)} >> ${d}/access.log`,
-  ];
-  if (r.code !== 0) {
-    lines.push(`printf '[%s]%s\\n' "$(date '+%Y-%m-%d %H:%M:%S')" ${quote(line)} >> ${d}/installErr.log`);
-  }
-  return lines.join('\n') + `\n} >/dev/null 2>&1 || true`;
+  const logs = r.code !== 0 ? [`${dir}/access.log`, `${dir}/installErr.log`] : [`${dir}/access.log`];
+  return sh`{ mkdir -p ${dir} && chmod 0755 ${dir}
+panel_write ${`${dir}/progress.json`} 0644 - - never '' ${`printf '%s\\n' ${quote(json)}`}
+for __l in ${logs}; do printf '[%s]%s\\n' "$(date '+%Y-%m-%d %H:%M:%S')" ${line} >> "$__l"; done
+} >/dev/null 2>&1 || true`;
 }
 
 /** The engine hooks that keep progress.json and the logs in each host's progressDir. */

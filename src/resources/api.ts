@@ -9,6 +9,7 @@
  */
 import type { ArtifactSource } from '../engine/state.js';
 import type { Secret } from '../secret.js';
+import type { Script } from '../shell.js';
 import type { Resource } from './types.js';
 
 export type Mode = number; // e.g. 0o644
@@ -34,7 +35,7 @@ export interface FileOptions extends Ownership {
    * path); non-zero fails the change with its output and leaves the live
    * file untouched. E.g. `panel_nginx_test "$1" "$2"`.
    */
-  readonly validate?: string;
+  readonly validate?: Script;
 }
 
 /**
@@ -54,7 +55,7 @@ export interface TemplateOptions extends Ownership {
   readonly source: string;
   readonly data: Readonly<Record<string, unknown>>;
   readonly secret?: boolean;
-  readonly validate?: string;
+  readonly validate?: Script;
   /** Directory holding `source` instead of the package's templates/ (tests, plugins). */
   readonly templatesDir?: string;
 }
@@ -157,8 +158,8 @@ export interface BridgeOptions {
 export interface CommandOptions {
   readonly name: string;
   /** Shell; exit 0 means "already done". Read-only. */
-  readonly check: string;
-  readonly run: string;
+  readonly check: Script;
+  readonly run: Script;
   /** Shown as the reason, e.g. `no account`. */
   readonly reason?: string;
 }
@@ -172,5 +173,5 @@ export interface CommandOptions {
 export interface SecretFileOptions extends Ownership {
   readonly path: string;
   readonly value?: Secret;
-  readonly generate: string;
+  readonly generate: Script;
 }

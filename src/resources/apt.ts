@@ -2,7 +2,7 @@
  * Debian packages installed. Facts come from dpkg's database only (no apt
  * calls, no network), so a converged host costs one dpkg-query.
  */
-import { quote, sh } from '../shell.js';
+import { type Script, sh } from '../shell.js';
 import type { AptOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { noStdin, tailOf } from './util.js';
@@ -21,10 +21,11 @@ export class AptResource implements Resource<AptFacts> {
     this.packages = [...new Set(packages)].sort();
     this.key = `apt:${this.packages.join(',')}`;
   }
-  facts(): string {
+  facts(): Script {
     // dpkg-query exits 1 for packages it has never heard of; that is "absent", not an error.
     const names = this.packages.map((p) => p.replace(/[:=].*$/, ''));
-    return noStdin(`dpkg-query -W -f='\${Package} \${Status}\\n' ${names.map((n) => quote(n)).join(' ')} 2>/dev/null | sed 's/^/pkg=/'\ntrue`);
+    return noStdin(sh`dpkg-query -W -f='\${Package} \${Status}\\n' ${names} 2>/dev/null | sed 's/^/pkg=/'
+true`);
   }
   parse(out: FactOutput): AptFacts {
     if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);

@@ -14,7 +14,7 @@ import { recordId } from '../engine/state.js';
  * files untouched.
  */
 import { basename } from 'node:path';
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { ArchiveOptions } from './api.js';
 import { checkUrl } from './download.js';
 import { checkPath } from './file.js';
@@ -66,15 +66,11 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
     return this.o.into === '/' ? `/${m}` : `${this.o.into}/${m}`;
   }
 
-  facts(): string {
-    return noStdin(
-      [
-        sh`for __m in ${this.o.members}; do`,
-        sh`  __f=${this.o.into}/$__m`,
-        '  echo "cur=$(panel_sha256 "$__f") $(stat -L -c %a -- "$__f" 2>/dev/null || echo -) $__m"',
-        'done',
-      ].join('\n'),
-    );
+  facts(): Script {
+    return noStdin(sh`for __m in ${this.o.members}; do
+  __f=${this.o.into}/$__m
+  echo "cur=$(panel_sha256 "$__f") $(stat -L -c %a -- "$__f" 2>/dev/null || echo -) $__m"
+done`);
   }
 
   parse(out: FactOutput): ArchiveFacts {
@@ -119,32 +115,32 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
     return [{ resource: this.key, action: 'install', target: `${this.name} → ${this.o.into}`, reason, records, script: this.script() }];
   }
 
-  private script(): string {
+  private script(): Script {
     const { url, sha256: sha, into, members } = this.o;
     const strip = this.o.strip ?? 0;
-    return [
+    return lines(
       sh`__c=$(panel_fetch_verified ${url} ${sha}) || exit 1`,
       sh`__into=${into}`,
-      'mkdir -p -- "$__into" || exit 1',
-      '__tmpd=$(mktemp -d "$__into/.panel-extract.XXXXXXXX") || exit 1',
-      `trap 'rm -rf -- "$__tmpd"' EXIT`,
+      sh`mkdir -p -- "$__into" || exit 1`,
+      sh`__tmpd=$(mktemp -d "$__into/.panel-extract.XXXXXXXX") || exit 1`,
+      sh`trap 'rm -rf -- "$__tmpd"' EXIT`,
       sh`if ! __out=$(tar -xzf "$__c" -C "$__tmpd" --no-same-owner --strip-components=${strip} 2>&1); then panel_fail ${`cannot extract ${url}:`} "$__out"; fi`,
       sh`for __m in ${members}; do`,
       sh`  [ -f "$__tmpd/$__m" ] || panel_fail ${`${url} has no member`} "$__m" ${`(after stripping ${strip} path components)`}`,
       ...(this.o.mode !== undefined ? [sh`  chmod ${fmtMode(this.o.mode)} -- "$__tmpd/$__m" || exit 1`] : []),
-      'done',
+      sh`done`,
       // Every file goes into place through the one atomic write and into
       // the state record (a version panel never recorded is backed up first).
-      '( cd "$__tmpd" && find . -mindepth 1 \\( -type f -o -type l \\) -print0 ) | while IFS= read -r -d "" __f; do',
-      '  __f=${__f#./}; __d="${__into%/}/$__f"',
-      '  mkdir -p -- "$(dirname -- "$__d")" || exit 1',
-      '  __ex=0; if [ -e "$__d" ] || [ -L "$__d" ]; then __ex=1; fi',
-      '  if [ -L "$__tmpd/$__f" ]; then mv -f -- "$__tmpd/$__f" "$__d" || exit 1; continue; fi',
-      '  PANEL_SHA[$__d]=$(panel_hash "$__tmpd/$__f") || exit 1',
-      '  panel_put "$__tmpd/$__f" "$__d" - root root first || exit 1',
-      '  panel_record_path binary "$__d" "$__ex" || exit 1',
-      'done || exit 1',
-    ].join('\n');
+      sh`( cd "$__tmpd" && find . -mindepth 1 \\( -type f -o -type l \\) -print0 ) | while IFS= read -r -d "" __f; do`,
+      sh`  __f=\${__f#./}; __d="\${__into%/}/$__f"`,
+      sh`  mkdir -p -- "$(dirname -- "$__d")" || exit 1`,
+      sh`  __ex=0; if [ -e "$__d" ] || [ -L "$__d" ]; then __ex=1; fi`,
+      sh`  if [ -L "$__tmpd/$__f" ]; then mv -f -- "$__tmpd/$__f" "$__d" || exit 1; continue; fi`,
+      sh`  PANEL_SHA[$__d]=$(panel_hash "$__tmpd/$__f") || exit 1`,
+      sh`  panel_put "$__tmpd/$__f" "$__d" - root root first || exit 1`,
+      sh`  panel_record_path binary "$__d" "$__ex" || exit 1`,
+      sh`done || exit 1`,
+    );
   }
 }
 

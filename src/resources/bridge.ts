@@ -4,7 +4,7 @@
  * recreates openfaas0 on start; a future version may write a systemd-networkd
  * netdev/network pair instead.
  */
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { BridgeOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { noStdin, one, parseKv } from './util.js';
@@ -29,17 +29,13 @@ export class BridgeResource implements Resource<BridgeFacts> {
   constructor(readonly o: BridgeOptions) {
     this.key = `bridge:${o.name}`;
   }
-  facts(): string {
+  facts(): Script {
     const n = this.o.name;
-    return noStdin(
-      [
-        sh`if ip link show dev ${n} >/dev/null 2>&1; then`,
-        '  echo exists=1',
-        sh`  echo "link=$(ip -d -j link show dev ${n} | tr -d '\\n')"`,
-        sh`  echo "addr=$(ip -j -4 addr show dev ${n} | tr -d '\\n')"`,
-        'else echo exists=0; fi',
-      ].join('\n'),
-    );
+    return noStdin(sh`if ip link show dev ${n} >/dev/null 2>&1; then
+  echo exists=1
+  echo "link=$(ip -d -j link show dev ${n} | tr -d '\\n')"
+  echo "addr=$(ip -j -4 addr show dev ${n} | tr -d '\\n')"
+else echo exists=0; fi`);
   }
   parse(out: FactOutput): BridgeFacts {
     const kv = parseKv(this.key, out);
@@ -63,7 +59,7 @@ export class BridgeResource implements Resource<BridgeFacts> {
     const addAddr = sh`ip addr add ${address} dev ${name} || exit 1`;
     const up = sh`ip link set dev ${name} up || exit 1`;
     if (!f.exists) {
-      return [{ ...base, action: 'create', reason: 'absent', records: [{ kind: 'link', name, existed: false }], script: [sh`ip link add name ${name} type bridge || exit 1`, addAddr, up].join('\n') }];
+      return [{ ...base, action: 'create', reason: 'absent', records: [{ kind: 'link', name, existed: false }], script: lines(sh`ip link add name ${name} type bridge || exit 1`, addAddr, up) }];
     }
     if (f.kind !== 'bridge') {
       return [{ ...base, action: 'create', reason: `a ${f.kind || 'non-bridge'} link is in the way`, script: sh`panel_fail ${`link ${name} exists and is not a bridge (${f.kind || 'unknown kind'})`}` }];

@@ -2,6 +2,7 @@
  * A guarded command: `check` runs with the facts (read-only, exit 0 = done);
  * `run` is planned only when the check fails, so "changed" means it ran.
  */
+import { type Script, sh } from '../shell.js';
 import type { CommandOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { int, one, parseKv } from './util.js';
@@ -16,9 +17,11 @@ export class CommandResource implements Resource<CommandFacts> {
   constructor(readonly o: CommandOptions) {
     this.key = `command:${o.name}`;
   }
-  facts(): string {
+  facts(): Script {
     // The check's own output is discarded: it must not be able to forge fact lines.
-    return `( ${this.o.check}\n) </dev/null >/dev/null 2>&1\necho "check=$?"`;
+    return sh`( ${this.o.check}
+) </dev/null >/dev/null 2>&1
+echo "check=$?"`;
   }
   parse(out: FactOutput): CommandFacts {
     const kv = parseKv(this.key, out);

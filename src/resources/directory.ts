@@ -1,5 +1,5 @@
 /** A directory with mode and ownership (parents created as needed). */
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { DirectoryOptions } from './api.js';
 import { checkPath, chownScript, fileFactsScript, type FileFacts, parseFileFacts } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
@@ -16,7 +16,7 @@ export class DirectoryResource implements Resource<FileFacts> {
     this.owner = o.owner ?? 'root';
     this.group = o.group ?? 'root';
   }
-  facts(): string {
+  facts(): Script {
     return fileFactsScript(this.path, false);
   }
   parse(out: FactOutput): FileFacts {
@@ -30,7 +30,7 @@ export class DirectoryResource implements Resource<FileFacts> {
           ...base,
           action: 'create',
           reason: 'absent',
-          script: sh`mkdir -p -- ${this.path} || exit 1\n` + chownScript(this.path, this.mode, this.owner, this.group),
+          script: lines(sh`mkdir -p -- ${this.path} || exit 1`, chownScript(this.path, this.mode, this.owner, this.group)),
         },
       ];
     }

@@ -5,7 +5,7 @@
  * renamed over dest; a mismatch leaves dest untouched.
  */
 import { basename } from 'node:path';
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { DownloadOptions } from './api.js';
 import { checkPath, chownScript, fileFactsScript, type FileFacts, parseFileFacts } from './file.js';
 import type { Recorded } from '../engine/state.js';
@@ -17,12 +17,12 @@ import { fmtMode, isSha256, ownershipDrift } from './util.js';
  * atomic write; only a version panel never recorded is backed up (the one
  * from before panel), not every release it replaces.
  */
-export function installVerifiedScript(url: string, sha: string, dest: string, mode: number, owner: string, group: string): string {
-  return [
+export function installVerifiedScript(url: string, sha: string, dest: string, mode: number, owner: string, group: string): Script {
+  return lines(
     sh`__c=$(panel_fetch_verified ${url} ${sha}) || exit 1`,
     sh`PANEL_SHA[${dest}]=${sha}`,
     sh`panel_write ${dest} ${fmtMode(mode)} ${owner} ${group} first '' 'cat -- "$__c"' || exit 1`,
-  ].join('\n');
+  );
 }
 
 export class DownloadResource implements Resource<FileFacts> {
@@ -36,7 +36,7 @@ export class DownloadResource implements Resource<FileFacts> {
     this.owner = o.owner ?? 'root';
     this.group = o.group ?? 'root';
   }
-  facts(): string {
+  facts(): Script {
     return fileFactsScript(this.o.dest, false);
   }
   parse(out: FactOutput): FileFacts {

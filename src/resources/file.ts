@@ -7,7 +7,7 @@
  * readers see either the old or the new file, never half of one.
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
-import { sh } from '../shell.js';
+import { arg, lines, type Script, sh, withBytes } from '../shell.js';
 import type { FileOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { fmtMode, int, noStdin, one, opt, type Owned, ownershipDrift, parseKv, parseOwned, sha256 } from './util.js';
@@ -44,15 +44,15 @@ export interface FileSpec {
    * on the temp file ("$1"; "$2" is the final path) and a failure leaves the
    * live file untouched (e.g. `panel_nginx_test "$1" "$2"`).
    */
-  readonly validate?: string;
+  readonly validate?: Script;
   /** Shell run after the content changed (e.g. `systemctl daemon-reload`). */
-  readonly then?: string;
+  readonly then?: Script;
   /** How the state record lists it (default `file`). */
   readonly recordAs?: 'file' | 'unit' | 'binary';
 }
 
 /** Fact snippet for a path; content is included only when `withContent`. */
-export function fileFactsScript(path: string, withContent: boolean): string {
+export function fileFactsScript(path: string, withContent: boolean): Script {
   return noStdin(sh`panel_file_facts ${path} ${withContent ? 1 : 0}`);
 }
 
@@ -98,18 +98,15 @@ export function fileDiff(path: string, before: Buffer | undefined, beforeSize: n
 }
 
 /** Script that writes spec.content with the prelude's one atomic write (validation on the temp file, backup). */
-export function writeFileScript(spec: FileSpec): string {
-  const b64 = spec.content.toString('base64').replace(/.{1,76}/g, '$&\n');
-  const lines = [
+export function writeFileScript(spec: FileSpec): Script {
+  return lines(
     sh`PANEL_SHA[${spec.path}]=${sha256(spec.content)}`,
-    sh`panel_write ${spec.path} ${fmtMode(spec.mode)} ${spec.owner} ${spec.group} always ${spec.validate ?? ''} 'base64 -d' <<'__PANEL_B64__' || exit 1`,
-    `${b64}__PANEL_B64__`,
-  ];
-  if (spec.then !== undefined) lines.push(spec.then);
-  return lines.join('\n');
+    withBytes(sh`panel_write ${spec.path} ${fmtMode(spec.mode)} ${spec.owner} ${spec.group} always ${arg(spec.validate)} 'base64 -d'`, spec.content),
+    spec.then,
+  );
 }
 
-export function chownScript(path: string, mode: number, owner: string, group: string): string {
+export function chownScript(path: string, mode: number, owner: string, group: string): Script {
   return sh`panel_own ${path} ${fmtMode(mode)} ${owner} ${group} || exit 1`;
 }
 
@@ -157,7 +154,7 @@ export class FileResource implements Resource<FileFacts> {
   constructor(readonly spec: FileSpec) {
     this.key = spec.key;
   }
-  facts(): string {
+  facts(): Script {
     return fileFactsScript(this.spec.path, !this.spec.secret);
   }
   parse(out: FactOutput): FileFacts {

@@ -3,7 +3,7 @@
  * A module built into the kernel cannot be loaded and needs no loading: it
  * counts as loaded when /sys/module/<name> exists or modules.builtin lists it.
  */
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { KernelModuleOptions } from './api.js';
 import { file, type FileFacts, FileResource, parseFileFacts } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
@@ -26,12 +26,12 @@ export class KernelModuleResource implements Resource<KernelModuleFacts> {
     this.sysName = name.replace(/-/g, '_');
     this.conf = file({ path: `/etc/modules-load.d/panel-${name}.conf`, content: `${name}\n` });
   }
-  facts(): string {
+  facts(): Script {
     return noStdin(
-      [
+      lines(
         sh`if [ -d /sys/module/${this.sysName} ] || grep -qE ${`/${this.sysName.replace(/_/g, '[_-]')}\\.ko(\\.[a-z]+)?$`} /lib/modules/"$(uname -r)"/modules.builtin 2>/dev/null; then echo loaded=1; else echo loaded=0; fi`,
         this.conf.facts(),
-      ].join('\n'),
+      ),
     );
   }
   parse(out: FactOutput): KernelModuleFacts {

@@ -12,9 +12,11 @@
  *   scripts check every step explicitly (`|| return 1`) instead of trusting -e.
  * - nothing here prints a line starting with `@@panel` (the engine's markers).
  */
-// Written with String.raw so backslashes reach bash untouched; `\${` (needed to keep
-// JS from interpolating) is turned back into `${` below.
-export const PRELUDE: string = String.raw`
+import { type Script, sh } from '../shell.js';
+
+// Written with sh.raw so backslashes reach bash untouched; `\${` (needed to keep
+// JS from interpolating) stands for `${`.
+export const PRELUDE: Script = sh.raw`
 : "\${PANEL_MODE:=facts}"
 # PANEL_STATE comes from the environment only in tests that run scripts as a
 # normal user on the machine itself.
@@ -284,10 +286,10 @@ panel_backup() {
   printf '%s\n' "$b"
 }
 
-# panel_own PATH MODE OWNER GROUP: chmod + chown (MODE octal, e.g. 0644; "-" keeps the mode).
+# panel_own PATH MODE OWNER GROUP: chmod + chown (MODE octal, e.g. 0644; "-" keeps the mode, OWNER "-" the owner).
 panel_own() {
   if [ "$2" != - ]; then chmod "$2" -- "$1" || return 1; fi
-  chown "$3:$4" -- "$1"
+  if [ "$3" != - ]; then chown "$3:$4" -- "$1" || return 1; fi
 }
 
 # panel_put TMP PATH MODE OWNER GROUP BACKUP [VALIDATE]: THE atomic write.
@@ -445,4 +447,4 @@ panel_apt_get() {
 }
 panel_state_load || true
 if panel_may_write; then panel_state_begin || panel_fail "cannot start the state journal in $PANEL_JOURNALS"; fi
-`.replace(/\\\$\{/g, '${');
+`;

@@ -5,7 +5,7 @@
  * file without a given value is left alone: a password is never rotated by
  * accident.
  */
-import { sh } from '../shell.js';
+import { arg, type Script, sh } from '../shell.js';
 import type { SecretFileOptions } from './api.js';
 import { checkPath, chownScript, fileFactsScript, type FileFacts, type FileSpec, parseFileFacts, SECRET_DIFF, writeFileScript } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
@@ -24,7 +24,7 @@ export class SecretFileResource implements Resource<FileFacts> {
     this.owner = o.owner ?? 'root';
     this.group = o.group ?? 'root';
   }
-  facts(): string {
+  facts(): Script {
     return fileFactsScript(this.o.path, false);
   }
   parse(out: FactOutput): FileFacts {
@@ -40,9 +40,9 @@ export class SecretFileResource implements Resource<FileFacts> {
     return { key: this.key, path: this.o.path, content: Buffer.from(value, 'utf8'), mode: this.mode, owner: this.owner, group: this.group, secret: true };
   }
   /** Generated straight into the 0600 temp file of the atomic write; the value is never echoed; empty output is refused before it is live. */
-  private generateScript(): string {
-    const nonEmpty = `test -s "$1" || { echo "the generate command printed nothing"; exit 1; }`;
-    return sh`panel_write ${this.o.path} ${fmtMode(this.mode)} ${this.owner} ${this.group} always ${nonEmpty} ${`${this.o.generate}\n`} </dev/null || exit 1`;
+  private generateScript(): Script {
+    const nonEmpty = sh`test -s "$1" || { echo "the generate command printed nothing"; exit 1; }`;
+    return sh`panel_write ${this.o.path} ${fmtMode(this.mode)} ${this.owner} ${this.group} always ${arg(nonEmpty)} ${arg(this.o.generate)} </dev/null || exit 1`;
   }
   plan(f: FileFacts, _ctx: PlanContext): Change[] {
     const base = { resource: this.key, target: this.o.path, records: [{ kind: 'file' as const, path: this.o.path, existed: f.exists }] };

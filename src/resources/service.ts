@@ -10,7 +10,7 @@
  * reference to a resource that is not in the host's plan or comes after the
  * service (its change could never be seen in time).
  */
-import { sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { ServiceOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Reference, Resource } from './types.js';
 import { noStdin, opt, parseKv, plannedBy } from './util.js';
@@ -47,16 +47,12 @@ export class ServiceResource implements Resource<ServiceFacts> {
     ];
   }
 
-  facts(): string {
-    return noStdin(
-      [
-        sh`__u=${this.unit}`,
-        `echo "enabled=$(systemctl is-enabled "$__u" 2>/dev/null | head -n 1)"`,
-        `echo "active=$(systemctl is-active "$__u" 2>/dev/null | head -n 1)"`,
-        `echo "since=$(systemctl show -p ActiveEnterTimestamp --value "$__u" 2>/dev/null | head -n 1)"`,
-        'true',
-      ].join('\n'),
-    );
+  facts(): Script {
+    return noStdin(sh`__u=${this.unit}
+echo "enabled=$(systemctl is-enabled "$__u" 2>/dev/null | head -n 1)"
+echo "active=$(systemctl is-active "$__u" 2>/dev/null | head -n 1)"
+echo "since=$(systemctl show -p ActiveEnterTimestamp --value "$__u" 2>/dev/null | head -n 1)"
+true`);
   }
 
   parse(out: FactOutput): ServiceFacts {
@@ -88,7 +84,7 @@ export class ServiceResource implements Resource<ServiceFacts> {
         action: 'enable',
         reason: f.enabled === '' ? 'not found' : f.enabled,
         ...afterOf(upstream),
-        script: (masked ? sh`systemctl unmask ${u} || exit 1\n` : '') + sh`systemctl enable ${u} || exit 1`,
+        script: lines(masked ? sh`systemctl unmask ${u} || exit 1` : undefined, sh`systemctl enable ${u} || exit 1`),
       });
     } else if (!this.o.enabled && (f.enabled === 'enabled' || f.enabled === 'enabled-runtime')) {
       changes.push({ ...base, action: 'disable', reason: f.enabled, script: sh`systemctl disable ${u} || exit 1` });
@@ -105,12 +101,13 @@ export class ServiceResource implements Resource<ServiceFacts> {
           ...afterOf(upstream),
           // An earlier change of this run (a package's postinst) may have
           // started the unit already, with the old config: restart it then.
-          script:
-            sh`systemctl reset-failed ${u} >/dev/null 2>&1 || true\n` +
-            (restartBy.length > 0 || reloadBy.length > 0
-              ? sh`if systemctl is-active --quiet ${u}; then systemctl restart ${u} || exit 1; else systemctl start ${u} || exit 1; fi\n`
-              : sh`systemctl start ${u} || exit 1\n`) +
+          script: lines(
+            sh`systemctl reset-failed ${u} >/dev/null 2>&1 || true`,
+            restartBy.length > 0 || reloadBy.length > 0
+              ? sh`if systemctl is-active --quiet ${u}; then systemctl restart ${u} || exit 1; else systemctl start ${u} || exit 1; fi`
+              : sh`systemctl start ${u} || exit 1`,
             clear,
+          ),
         });
       } else if (restartBy.length > 0 || pending === 'restart') {
         const prepare = sh`panel_pending_set ${u} restart`;
@@ -120,7 +117,7 @@ export class ServiceResource implements Resource<ServiceFacts> {
           reason: restartBy.length > 0 ? 'dependency changed' : 'restart pending from an earlier run',
           ...afterOf(restartBy),
           prepare,
-          script: sh`systemctl restart ${u} || exit 1\n` + clear,
+          script: lines(sh`systemctl restart ${u} || exit 1`, clear),
         });
       } else if (reloadBy.length > 0 || pending === 'reload') {
         const prepare = sh`panel_pending_set ${u} reload`;
@@ -130,11 +127,11 @@ export class ServiceResource implements Resource<ServiceFacts> {
           reason: reloadBy.length > 0 ? 'configuration changed' : 'reload pending from an earlier run',
           ...afterOf(reloadBy),
           prepare,
-          script: sh`systemctl reload ${u} || exit 1\n` + clear,
+          script: lines(sh`systemctl reload ${u} || exit 1`, clear),
         });
       }
     } else if (running) {
-      changes.push({ ...base, action: 'stop', reason: f.active, script: sh`systemctl stop ${u} || exit 1\n` + clear });
+      changes.push({ ...base, action: 'stop', reason: f.active, script: lines(sh`systemctl stop ${u} || exit 1`, clear) });
     }
     return changes;
   }

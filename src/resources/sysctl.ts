@@ -4,7 +4,7 @@
  * rewritten with every line for the key replaced by one — never appended
  * to, which is how upstream installers end up with duplicate lines.
  */
-import { sh } from '../shell.js';
+import { arg, lines, type Script, sh } from '../shell.js';
 import type { SysctlOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { noStdin, one, parseKv } from './util.js';
@@ -27,13 +27,13 @@ export class SysctlResource implements Resource<SysctlFacts> {
     this.key = `sysctl:${o.key}`;
     this.file = o.file ?? '/etc/sysctl.d/99-panel.conf';
   }
-  facts(): string {
+  facts(): Script {
     return noStdin(
-      [
+      lines(
         sh`if __v=$(sysctl -n ${this.o.key} 2>/dev/null); then echo "runtime=$(printf '%s' "$__v" | tr '\\t\\n' '  ')"; else echo runtime=-; fi`,
         sh`if [ -f ${this.file} ]; then echo file=1; K=${this.o.key} awk -F= '{ k=$1; gsub(/^[ \\t-]+|[ \\t]+$/, "", k); gsub(/\\//, ".", k) } k == ENVIRON["K"] { v=substr($0, index($0, "=") + 1); gsub(/^[ \\t]+|[ \\t]+$/, "", v); print "line=" v }' ${this.file}; else echo file=0; fi`,
-        'true',
-      ].join('\n'),
+        sh`true`,
+      ),
     );
   }
   parse(out: FactOutput): SysctlFacts {
@@ -72,9 +72,9 @@ export class SysctlResource implements Resource<SysctlFacts> {
     return changes;
   }
   /** Rewrite the drop-in: every other line kept, all lines for the key replaced by one at the end. */
-  private fileScript(want: string): string {
+  private fileScript(want: string): Script {
     const fill = sh`if [ -f ${this.file} ]; then K=${this.o.key} awk -F= '{ k=$1; gsub(/^[ \\t-]+|[ \\t]+$/, "", k); gsub(/\\//, ".", k) } k != ENVIRON["K"]' ${this.file}; fi; printf '%s = %s\\n' ${this.o.key} ${want}`;
-    return sh`panel_write ${this.file} 0644 root root always '' ${fill} || exit 1`;
+    return sh`panel_write ${this.file} 0644 root root always '' ${arg(fill)} || exit 1`;
   }
 }
 

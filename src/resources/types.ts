@@ -10,6 +10,7 @@
  */
 
 import type { HostState, Recorded } from '../engine/state.js';
+import type { Script } from '../shell.js';
 
 /** What a fact snippet produced. */
 export interface FactOutput {
@@ -53,7 +54,7 @@ interface ChangeBase {
    * e.g. a service records a pending restart, so a run interrupted after the
    * config write but before the restart still restarts next time.
    */
-  readonly prepare?: string;
+  readonly prepare?: Script;
   /**
    * What this change creates or changes on the host, for the host state
    * record (/var/lib/panel/state.json): after the change's script succeeded
@@ -71,7 +72,7 @@ interface ChangeBase {
  */
 export interface HostSteps {
   /** Run `script` (root, `set -euo pipefail`, prelude loaded) now; rejects with the step's exit code and stderr tail. */
-  run(script: string): Promise<void>;
+  run(script: Script): Promise<void>;
 }
 
 /**
@@ -81,14 +82,14 @@ export interface HostSteps {
  * the change on the host. That script joins the engine's batch like any
  * change's script, so it shares a round trip with the changes after it.
  */
-export type LocalEffect = (host: HostSteps) => Promise<string | undefined>;
+export type LocalEffect = (host: HostSteps) => Promise<Script | undefined>;
 
 /** A change is performed either by a host script or by a local effect, never both. */
 export type Change = ChangeBase &
   (
     | {
         /** Shell that performs the change (root, `set -euo pipefail`, prelude loaded). Never printed: may embed secrets. */
-        readonly script: string;
+        readonly script: Script;
         readonly local?: never;
       }
     | { readonly local: LocalEffect; readonly script?: never }
@@ -119,7 +120,7 @@ export interface Resource<F = unknown> {
    */
   readonly references?: readonly Reference[];
   /** Read-only shell printing facts on stdout. Runs as root with `set -u`, not `-e`. */
-  facts(): string;
+  facts(): Script;
   parse(out: FactOutput): F;
   plan(facts: F, ctx: PlanContext): Change[];
   /**
@@ -170,6 +171,6 @@ export function publicChange(c: Change): PublicChange {
 export interface Check {
   readonly name: string;
   /** Shell run as root; passes when it exits 0 and (if given) stdout matches. */
-  readonly script: string;
+  readonly script: Script;
   readonly expect?: RegExp;
 }

@@ -4,13 +4,14 @@
  * `restartOn: ['unit:…']`) starts the new definition.
  */
 import type { UnitOptions } from './api.js';
+import { sh } from '../shell.js';
 import { FileResource } from './file.js';
 
 const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+\.(service|socket|timer|mount|target|path|slice|scope|automount|swap)$/;
 const DROPIN_NAME = /^[A-Za-z0-9_.@-]+$/;
 
 /** Reload only where systemd runs: a chroot or a not-yet-booted image has nothing to reload. */
-export const DAEMON_RELOAD = 'if [ -d /run/systemd/system ]; then systemctl daemon-reload || exit 1; fi';
+export const DAEMON_RELOAD = sh`if [ -d /run/systemd/system ]; then systemctl daemon-reload || exit 1; fi`;
 
 /** The resource key a `unit()` gets: `unit:<name>` or `unit:<name>.d/<dropIn>.conf`. */
 export function unitKey(name: string, dropIn?: string): string {
@@ -32,7 +33,7 @@ export function unit(o: UnitOptions): FileResource {
     group: 'root',
     secret: false,
     // systemd-analyze verify on the temp file (under the unit's name), where systemd runs.
-    validate: 'panel_unit_verify "$1" "$2"',
+    validate: sh`panel_unit_verify "$1" "$2"`,
     then: DAEMON_RELOAD,
     recordAs: 'unit',
   });

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Change, FactOutput, PlanContext } from './types.js';
 import { summary } from './types.js';
+import { outputTail, type Script, sh } from '../shell.js';
 
 /**
  * Fact snippets print `key=value` lines (a key may repeat). Anything else is
@@ -23,7 +24,7 @@ export function parseKv(key: string, out: FactOutput): Map<string, string[]> {
 }
 
 export function tailOf(text: string, lines = 3): string {
-  return text.trim().split('\n').slice(-lines).join(' | ') || '(no output)';
+  return outputTail(text, lines, ' | ') || '(no output)';
 }
 
 /** The one value of a required key. */
@@ -109,6 +110,8 @@ export function plannedBy(ctx: PlanContext, keys: readonly string[]): string[] {
 }
 
 /** Body of a snippet with stdin closed: a command that reads stdin must not eat the rest of the batch. */
-export function noStdin(body: string): string {
-  return `{\n${body}\n} </dev/null`;
+export function noStdin(body: Script): Script {
+  return sh`{
+${body}
+} </dev/null`;
 }

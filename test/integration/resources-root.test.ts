@@ -5,6 +5,7 @@
  * apt facts. Services need a booted host: see resources-host.test.ts.
  */
 import assert from 'node:assert/strict';
+import { sh as script } from '../../src/shell.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,7 +80,7 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
       file({ path: '/etc/panel-test/never.conf', content: 'x' }),
       directory({ path: '/opt/panel-never' }),
       sysctl({ key: 'net.ipv4.conf.all.forwarding', value: '1', file: '/etc/sysctl.d/98-never.conf' }),
-      secretFile({ path: '/etc/panel-test/never.secret', generate: 'echo nope' }),
+      secretFile({ path: '/etc/panel-test/never.secret', generate: script`echo nope` }),
       archive({ url: 'file:///nonexistent/x.tar.gz', sha256: 'a'.repeat(64), into: '/opt/never', members: ['bin/x'] }),
       download({ url: 'file:///nonexistent/x', sha256: 'b'.repeat(64), dest: '/usr/local/bin/never' }),
     ];
@@ -88,17 +89,19 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
     assert.equal(await sh(snap), before1);
   });
 
-  it('file validate: a failing validator restores the previous version, or removes a new file', async () => {
+  it('file validate runs on the temp file before the rename: a rejected file is never live, a new one never appears', async () => {
     const path = '/etc/panel-test/v.conf';
     await converge(exec, [file({ path, content: 'good\n' })]);
-    const bad = file({ path, content: 'bad\n', validate: `grep -q good ${path} || { echo "config test failed: no good line" >&2; exit 3; }` });
+    // The validator sees the candidate as "$1" and records what is live at that moment.
+    const bad = file({ path, content: 'bad\n', validate: script`cp -- "$2" /etc/panel-test/live-during-validate; grep -q good "$1" || { echo "config test failed: no good line" >&2; exit 3; }` });
     const a = await apply(exec, await planAll(exec, [bad]));
     assert.equal(a.ok, false);
     assert.match(a.stderr, /config test failed: no good line/);
-    assert.match(a.stderr, /previous version restored/);
+    assert.match(a.stderr, /the live file is unchanged/);
+    assert.equal(readFileSync(join(root, 'etc/panel-test/live-during-validate'), 'utf8'), 'good\n');
     assert.equal(readFileSync(join(root, path.slice(1)), 'utf8'), 'good\n');
 
-    const fresh = file({ path: '/etc/panel-test/new.conf', content: 'bad\n', validate: 'false' });
+    const fresh = file({ path: '/etc/panel-test/new.conf', content: 'bad\n', validate: script`false` });
     assert.equal((await apply(exec, await planAll(exec, [fresh]))).ok, false);
     assert.equal(existsSync(join(root, 'etc/panel-test/new.conf')), false);
     // No temp files left behind.
@@ -130,7 +133,7 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
 
   it('secretFile: generated on the host, never overwritten, value replaced masked', async () => {
     const path = '/etc/panel-test/pw';
-    const gen = secretFile({ path, generate: 'head -c 24 /dev/urandom | base64 | tr -d "/+=\\n"' });
+    const gen = secretFile({ path, generate: script`head -c 24 /dev/urandom | base64 | tr -d "/+=\\n"` });
     const { first, second } = await converge(exec, [gen]);
     assert.equal(first[0]?.reason, 'absent');
     assert.deepEqual(second, []);
@@ -141,7 +144,7 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
     assert.deepEqual(await planAll(exec, [gen]), []);
 
     const value = 'the-new-password-123';
-    const given = secretFile({ path, value: new Secret(value), generate: 'false' });
+    const given = secretFile({ path, value: new Secret(value), generate: script`false` });
     const plan = await planAll(exec, [given]);
     assert.equal(plan[0]?.reason, 'value differs');
     const { script: _s, ...visible } = plan[0] as { script?: string };
@@ -233,7 +236,7 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
   });
 
   it('command: runs only when the check fails', async () => {
-    const r = command({ name: 'marker', check: 'test -f /var/lib/panel-test/marker', run: 'mkdir -p /var/lib/panel-test && touch /var/lib/panel-test/marker', reason: 'no marker' });
+    const r = command({ name: 'marker', check: script`test -f /var/lib/panel-test/marker`, run: script`mkdir -p /var/lib/panel-test && touch /var/lib/panel-test/marker`, reason: 'no marker' });
     const { first, second } = await converge(exec, [r]);
     assert.equal(first[0]?.reason, 'no marker');
     assert.deepEqual(second, []);

@@ -1,3 +1,4 @@
+import { sh } from '../../src/shell.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -88,7 +89,7 @@ function facts(pem: string | undefined, key = true, directory: string | undefine
 test('certificate plan: first run is one change that writes (and records) the certificate files (the site switch is the site\'s follow-up)', () => {
   const r = resourceFor(new Date());
   assert.equal(r.key, 'certificate:a.test');
-  assert.match(r.facts(), /\/etc\/panel\/certs\/a\.test\/fullchain\.pem/);
+  assert.match(String(r.facts()), /\/etc\/panel\/certs\/a\.test\/fullchain\.pem/);
   const changes = r.plan(r.parse({ stdout: facts(undefined, false, undefined), code: 0 }), { planned: [] });
   assert.equal(changes.length, 1);
   assert.equal(changes[0]!.action, 'create');
@@ -140,7 +141,7 @@ test('account key: created once, 0600, then reused', async () => {
 });
 
 test('swap script: restores the previous files when nginx -t fails', () => {
-  const s = swapScript('/etc/panel/certs/a.test');
+  const s = swapScript('/etc/panel/certs/a.test').text;
   assert.match(s, /cd -- \/etc\/panel\/certs\/a\.test/);
   assert.match(s, /mv -f -- "\$f\.prev" "\$f"/);
   assert.ok(s.indexOf('nginx -t') < s.indexOf('systemctl reload nginx'));
@@ -183,7 +184,7 @@ test('certificate change: an unreachable CA fails locally, before any host step,
   const [change] = r.plan(r.parse({ stdout: facts(undefined, false, undefined), code: 0 }), { planned: [] });
   const steps: string[] = [];
   await assert.rejects(
-    change!.local!({ run: async (s) => void steps.push(s) }),
+    change!.local!({ run: async (s) => void steps.push(s.text) }),
     /ACME directory http:\/\/127\.0\.0\.1:9\/dir unreachable/,
   );
   assert.deepEqual(steps, [], 'nothing was published, nothing to withdraw');
@@ -193,7 +194,7 @@ test('certificate change: an unreachable CA fails locally, before any host step,
 test('install script: writes key (0600), chain and CA record in place, nothing left over', { skip: execFileSync('sh', ['-c', 'command -v nginx || true']).toString() !== '' && 'nginx on this machine would be tested and reloaded' }, () => {
   const certs = join(dir, 'install', 'a.test');
   const issued = { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', keyPem: Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n') };
-  const run = () => execFileSync('bash', ['-s'], { input: `set -euo pipefail\n${installScript(certs, issued, DIR)}\n` });
+  const run = () => execFileSync('bash', ['-s'], { input: `set -euo pipefail\n${installScript(certs, issued, DIR).text}\n` });
   run();
   assert.equal(readFileSync(join(certs, 'privkey.pem'), 'utf8'), issued.keyPem.toString());
   assert.equal(statSync(join(certs, 'privkey.pem')).mode & 0o777, 0o600);

@@ -3,6 +3,7 @@
  * injected transports (a local bash stand-in, or a connect that fails), and
  * .panel/last-run.json round trips.
  */
+import { sh } from '../../src/shell.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,12 +28,12 @@ function marker(host: string, ms: number): Resource<{ present: boolean }> {
   const path = join(dir, `${host}.marker`);
   return {
     key: `marker:${host}`,
-    facts: () => `test -e ${quote(path)} && echo present=1 || echo present=0`,
+    facts: () => sh`test -e ${path} && echo present=1 || echo present=0`,
     parse: (out) => ({ present: /present=1/.test(out.stdout) }),
     plan: (facts): Change[] =>
       facts.present
         ? []
-        : [{ resource: `marker:${host}`, action: 'create', target: path, reason: 'absent', script: `sleep ${ms / 1000}; : > ${quote(path)}` }],
+        : [{ resource: `marker:${host}`, action: 'create', target: path, reason: 'absent', script: sh`sleep ${ms / 1000}; : > ${path}` }],
   };
 }
 

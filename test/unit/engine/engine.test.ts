@@ -10,12 +10,12 @@ import type { EngineEvent } from '../../../src/engine/events.js';
 import { runFleet } from '../../../src/engine/fleet.js';
 import { orderRecipes } from '../../../src/engine/order.js';
 import { defineRecipe, type Recipe } from '../../../src/engine/recipe.js';
-import type { Change, Resource } from '../../../src/resources/types.js';
+import type { Change, Check, Resource } from '../../../src/resources/types.js';
 import { Secret } from '../../../src/secret.js';
 import { service } from '../../../src/resources/index.js';
 import { parseHostState } from '../../../src/engine/state.js';
 import { createHash } from 'node:crypto';
-import { quote } from '../../../src/shell.js';
+import { sh } from '../../../src/shell.js';
 import { BashTransport } from '../../support/bash-transport.js';
 import { progressHooks } from '../../../src/report/host-progress.js';
 
@@ -27,7 +27,7 @@ function marker(name: string, text: string, fail = false): Resource<{ content: s
   const path = join(dir, name);
   return {
     key: `marker:${name}`,
-    facts: () => `if [ -e ${quote(path)} ]; then printf 'content=%s\\n' "$(cat ${quote(path)})"; else echo absent=1; fi`,
+    facts: () => sh`if [ -e ${path} ]; then printf 'content=%s\\n' "$(cat ${path})"; else echo absent=1; fi`,
     parse: (out) => {
       const m = /^content=(.*)$/m.exec(out.stdout);
       return { content: m ? m[1] : undefined };
@@ -41,13 +41,13 @@ function marker(name: string, text: string, fail = false): Resource<{ content: s
               action: facts.content === undefined ? 'create' : 'update',
               target: path,
               reason: facts.content === undefined ? 'absent' : 'content differs',
-              script: fail ? `echo "disk on fire" >&2; exit 7` : `printf '%s' ${quote(text)} > ${quote(path)}`,
+              script: fail ? sh`echo "disk on fire" >&2; exit 7` : sh`printf '%s' ${text} > ${path}`,
             },
           ],
   };
 }
 
-function recipe(id: string, resources: () => Resource[], after: string[] = [], checks: { name: string; script: string }[] = []): Recipe {
+function recipe(id: string, resources: () => Resource[], after: string[] = [], checks: Check[] = []): Recipe {
   return defineRecipe({ id, title: id, after, params: z.object({}), resources, verify: () => checks });
 }
 
@@ -104,9 +104,9 @@ test('apply parsing finds the failing step and its own stderr', () => {
 
 test('verify parsing needs exit 0 and the expected output', () => {
   const checks = [
-    { name: 'a', script: 'x', expect: /Server:/ },
-    { name: 'b', script: 'y' },
-    { name: 'c', script: 'z' },
+    { name: 'a', script: sh`x`, expect: /Server:/ },
+    { name: 'b', script: sh`y` },
+    { name: 'c', script: sh`z` },
   ];
   const r = parseVerify('@@panel-check-begin 0 0\nClient: 1\n@@panel-check-end 0\n@@panel-check-begin 1 0\n\n@@panel-check-end 1\n@@panel-check-begin 2 3\nnope\n@@panel-check-end 2\n', checks);
   assert.equal(r[0]!.ok, false);
@@ -118,7 +118,7 @@ test('verify parsing needs exit 0 and the expected output', () => {
 test('install converges, a second install changes nothing, plan changes nothing', async () => {
   const reg = new Map<string, Recipe>([
     ['one', recipe('one', () => [marker('a', 'A'), marker('b', 'B')])],
-    ['two', recipe('two', () => [marker('c', 'C')], ['one'], [{ name: 'c written', script: `grep -q C ${quote(join(dir, 'c'))}` }])],
+    ['two', recipe('two', () => [marker('c', 'C')], ['one'], [{ name: 'c written', script: sh`grep -q C ${join(dir, 'c')}` }])],
   ]);
   const planned = await run('plan', reg, ['two']);
   assert.equal(planned.result.status, 'changed');
@@ -170,9 +170,9 @@ test('a secret never reaches events, errors or progress files', async () => {
   const secret = new Secret('hunter2-very-secret');
   const leaky: Resource<{ x: string }> = {
     key: 'leaky',
-    facts: () => 'echo x=1',
+    facts: () => sh`echo x=1`,
     parse: () => ({ x: '1' }),
-    plan: () => [{ resource: 'leaky', action: 'run', target: 'leaky', reason: 'test', script: `echo "password is ${secret.reveal()}" >&2; exit 3` }],
+    plan: () => [{ resource: 'leaky', action: 'run', target: 'leaky', reason: 'test', script: sh`echo ${`password is ${secret.reveal()}`} >&2; exit 3` }],
   };
   const reg = new Map<string, Recipe>([['leak', recipe('leak', () => [leaky])]]);
   const r = await run('install', reg, ['leak']);
@@ -193,9 +193,9 @@ test('a failing line inside a multi-line change stops that change (errexit reall
   const path = join(dir, 'errexit-after');
   const multi: Resource<{ done: boolean }> = {
     key: 'multi',
-    facts: () => 'echo x=1',
+    facts: () => sh`echo x=1`,
     parse: () => ({ done: false }),
-    plan: () => [{ resource: 'multi', action: 'run', target: 'multi', reason: 'test', script: `false\ntouch ${quote(path)}` }],
+    plan: () => [{ resource: 'multi', action: 'run', target: 'multi', reason: 'test', script: sh`false\ntouch ${path}` }],
   };
   const r = await run('install', new Map<string, Recipe>([['multi', recipe('multi', () => [multi])]]), ['multi']);
   assert.equal(r.result.status, 'failed');
@@ -206,9 +206,9 @@ test('prepare hooks of later recipes run in the first apply round trip', async (
   const flag = join(dir, 'pending-flag');
   const prep: Resource<{ x: string }> = {
     key: 'prep',
-    facts: () => 'echo x=1',
+    facts: () => sh`echo x=1`,
     parse: () => ({ x: '1' }),
-    plan: () => [{ resource: 'prep', action: 'restart', target: 'svc', reason: 'test', prepare: `touch ${quote(flag)}`, script: 'exit 5' }],
+    plan: () => [{ resource: 'prep', action: 'restart', target: 'svc', reason: 'test', prepare: sh`touch ${flag}`, script: sh`exit 5` }],
   };
   const reg = new Map<string, Recipe>([
     ['first', recipe('first', () => [marker('first-fails', 'x', true)])],
@@ -247,7 +247,7 @@ test('state record: declared records and pending restarts reach state.json at th
   const path = join(dir, 'recorded.conf');
   const rec: Resource<{ present: boolean }> = {
     key: `file:${path}`,
-    facts: () => `[ -e ${quote(path)} ] && echo present=1 || echo present=0`,
+    facts: () => sh`[ -e ${path} ] && echo present=1 || echo present=0`,
     parse: (out) => ({ present: out.stdout.includes('present=1') }),
     plan: (f) =>
       f.present
@@ -258,9 +258,9 @@ test('state record: declared records and pending restarts reach state.json at th
               action: 'create',
               target: path,
               reason: 'absent',
-              prepare: 'panel_pending_set demo.service restart',
+              prepare: sh`panel_pending_set demo.service restart`,
               records: [{ kind: 'file', path, existed: false }, { kind: 'package', name: 'hello' }, { kind: 'artifact', path: 'x/y/tool', sha256: 'a'.repeat(64), source: 'pinned' }],
-              script: `printf 'hi\\n' > ${quote(path)}`,
+              script: sh`printf 'hi\\n' > ${path}`,
             },
           ],
   };
@@ -293,7 +293,7 @@ function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-
   const seen: string[] = [];
   const staged: Resource<{ present: boolean }> = {
     key: `staged:${name}`,
-    facts: () => `if [ -e ${quote(produced)} ]; then echo present=1; else echo present=0; fi`,
+    facts: () => sh`if [ -e ${produced} ]; then echo present=1; else echo present=0; fi`,
     parse: (out) => ({ present: /present=1/.test(out.stdout) }),
     plan: (f): Change[] =>
       f.present
@@ -307,11 +307,11 @@ function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-
               records: [{ kind: 'file', path: produced, existed: false }],
               local: async (host) => {
                 if (opts.failLocal === 'before-step') throw new Error('CA unreachable');
-                await host.run(`echo published > ${quote(step)}`);
+                await host.run(sh`echo published > ${step}`);
                 // Local work that needs the host step done.
                 seen.push(readFileSync(step, 'utf8').trim());
                 if (opts.failLocal === 'after-step') throw new Error('validation refused for x.test');
-                return `echo issued > ${quote(produced)}`;
+                return sh`echo issued > ${produced}`;
               },
             },
           ],
@@ -323,7 +323,8 @@ function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-
     followUps: (facts, plan) => {
       const issue = plan.find((c) => c.records?.some((r) => r.kind === 'file' && r.path === produced));
       if (!issue || facts.content === 'https') return [];
-      return [{ follows: issue, change: { resource: `follower:${name}`, action: 'update', target: join(dir, `${name}-site`), reason: 'switch', script: `test -e ${quote(produced)}\nprintf https > ${quote(join(dir, `${name}-site`))}` } }];
+      return [{ follows: issue, change: { resource: `follower:${name}`, action: 'update', target: join(dir, `${name}-site`), reason: 'switch', script: sh`test -e ${produced}
+printf https > ${join(dir, `${name}-site`)}` } }];
     },
   };
   const reg = new Map<string, Recipe>([
@@ -374,13 +375,13 @@ test('a local change that fails: earlier changes still applied, the failure name
 });
 
 test('a follow-up of a change that is not in the plan is refused at plan time', async () => {
-  const ghost: Change = { resource: 'x', action: 'run', target: 'x', reason: 'x', script: 'true' };
+  const ghost: Change = { resource: 'x', action: 'run', target: 'x', reason: 'x', script: sh`true` };
   const bad: Resource<{ x: string }> = {
     key: 'bad-follower',
-    facts: () => 'echo x=1',
+    facts: () => sh`echo x=1`,
     parse: () => ({ x: '1' }),
     plan: () => [],
-    followUps: () => [{ follows: ghost, change: { resource: 'bad-follower', action: 'run', target: 't', reason: 'r', script: 'true' } }],
+    followUps: () => [{ follows: ghost, change: { resource: 'bad-follower', action: 'run', target: 't', reason: 'r', script: sh`true` } }],
   };
   const r = await run('plan', new Map<string, Recipe>([['f', recipe('f', () => [bad])]]), ['f']);
   assert.equal(r.result.status, 'failed');
@@ -391,11 +392,11 @@ test('a file a change records has one owner: a file resource for the same path i
   const path = join(dir, 'produced-twice');
   const producer: Resource<{ x: string }> = {
     key: 'producer',
-    facts: () => 'echo x=1',
+    facts: () => sh`echo x=1`,
     parse: () => ({ x: '1' }),
-    plan: () => [{ resource: 'producer', action: 'create', target: 'thing', reason: 'absent', records: [{ kind: 'file', path, existed: false }], script: 'true' }],
+    plan: () => [{ resource: 'producer', action: 'create', target: 'thing', reason: 'absent', records: [{ kind: 'file', path, existed: false }], script: sh`true` }],
   };
-  const asFile: Resource<{ x: string }> = { key: `file:${path}`, facts: () => 'echo x=1', parse: () => ({ x: '1' }), plan: () => [] };
+  const asFile: Resource<{ x: string }> = { key: `file:${path}`, facts: () => sh`echo x=1`, parse: () => ({ x: '1' }), plan: () => [] };
   const reg = new Map<string, Recipe>([
     ['p', recipe('p', () => [producer])],
     ['f', recipe('f', () => [asFile], ['p'])],

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -17,6 +17,7 @@ import type { HostConfig } from '../../../src/config.js';
 import type { Change } from '../../../src/resources/types.js';
 import type { HostInfo } from '../../../src/host-info.js';
 import { PRELUDE } from '../../../src/resources/prelude.js';
+import { type Script, sh } from '../../../src/shell.js';
 import { templatesDir } from '../../../src/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'panel-nginx-'));
@@ -156,8 +157,8 @@ test('nginx -t accepts every rendering', { skip: !hasNginx && 'nginx not install
 });
 
 /** Run a script with bash the way the engine does (prelude, mode). */
-function bash(mode: 'facts' | 'apply', body: string): { code: number; stdout: string; stderr: string } {
-  const script = `export PANEL_MODE=${mode}\n${PRELUDE}\n${mode === 'apply' ? `(\nset -euo pipefail\n${body}\n)` : body}\n`;
+function bash(mode: 'facts' | 'apply', body: Script): { code: number; stdout: string; stderr: string } {
+  const script = `export PANEL_MODE=${mode} PANEL_STATE=${join(tmp, 'state')}\n${PRELUDE}\n${mode === 'apply' ? `(\nset -euo pipefail\n${body}\n)` : body}\n`;
   const r = spawnSync('bash', ['-s'], { input: script, encoding: 'utf8' });
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -168,7 +169,8 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   const certs = join(root, 'certs', 'a.test');
   const conf = join(root, 'nginx.conf');
   writeFileSync(conf, `pid ${root}/nginx.pid;\nerror_log ${root}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${sitePath};\n}\n`);
-  const validate = `nginx -t -q -p ${root} -c ${conf} -e ${root}/error.log`;
+  // The prelude's validator, pointed at the scratch main config.
+  const validate = sh`PANEL_NGINX_CONF=${conf} panel_nginx_test "$1" "$2"`;
   const base = spec(false, { path: sitePath, certDir: certs, validate });
 
   const run = (s: SiteSpec) => {
@@ -200,7 +202,7 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   assert.match(good, /listen 443 ssl http2;/);
   assert.deepEqual(run(base), []);
 
-  // 3. a broken template: nginx -t rejects it, the previous file is back, the error is shown
+  // 3. a broken template: nginx -t rejects the candidate, the live file never changes, the error is shown
   const broken = mkdtempSync(join(tmp, 'tpl-'));
   copyFileSync(join(templatesDir, 'nginx-site.hbs'), join(broken, 'nginx-site.hbs'));
   writeFileSync(join(broken, 'nginx-site.hbs'), readFileSync(join(broken, 'nginx-site.hbs'), 'utf8').replace('ssl_session_tickets off;', 'ssl_session_tickets off;\n    no_such_directive on;'));
@@ -209,8 +211,9 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   a = bash('apply', changes[0]!.script!);
   assert.notEqual(a.code, 0);
   assert.match(a.stderr, /unknown directive "no_such_directive"/);
-  assert.match(a.stderr, /previous version restored/);
+  assert.match(a.stderr, /validation failed for .*panel\.conf; the live file is unchanged/);
   assert.equal(readFileSync(sitePath, 'utf8'), good);
+  assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('.panel-')), [], 'no temp file or temp main config left');
   assert.equal(existsSync(sitePath), true);
 });
 
@@ -220,7 +223,7 @@ test('site follow-up: the switch to https is planned by the site, after the chan
   const certs = join(root, 'certs', 'a.test');
   const conf = join(root, 'nginx.conf');
   writeFileSync(conf, `pid ${root}/nginx.pid;\nerror_log ${root}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${sitePath};\n}\n`);
-  const base = spec(false, { path: sitePath, certDir: certs, validate: `nginx -t -q -p ${root} -c ${conf} -e ${root}/error.log` });
+  const base = spec(false, { path: sitePath, certDir: certs, validate: sh`PANEL_NGINX_CONF=${conf} panel_nginx_test "$1" "$2"` });
   const r = new SiteResource(base);
   const facts = () => {
     const f = bash('facts', r.facts());

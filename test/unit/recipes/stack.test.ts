@@ -1,4 +1,5 @@
 /** The stack recipes' desired state for a given host and configuration (no host needed). */
+import { sh } from '../../../src/shell.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -158,8 +159,8 @@ test('verify checks never put the password on a command line', () => {
   const checks = faasd.verify?.(ctx(faasd, debian, config())) ?? [];
   const auth = checks.find((c) => c.script.includes('/system/functions'));
   assert.ok(auth);
-  assert.match(auth.script, /-K -/);
-  assert.doesNotMatch(auth.script, /-u /);
+  assert.match(String(auth.script), /-K -/);
+  assert.doesNotMatch(String(auth.script), /-u /);
   const cd = containerd.verify?.(ctx(containerd, debian, config())) ?? [];
   assert.ok(cd.some((c) => c.expect?.test('Client:\n  Version: 1.7.27\nServer:\n  Version: 1.7.27')));
 });

@@ -24,6 +24,7 @@ import {
   type ServiceFacts,
 } from '../../../src/resources/index.js';
 import { Secret } from '../../../src/secret.js';
+import { sh } from '../../../src/shell.js';
 import { HostState, type HostStateData } from '../../../src/engine/state.js';
 
 /** A host state record with the given entries (everything else empty). */
@@ -67,7 +68,7 @@ describe('file', () => {
     assert.match(u?.diff ?? '', /^-c$/m);
     const [m] = r.plan(present('a\nb\n', 0o644), none);
     assert.equal(m?.diff, undefined);
-    assert.doesNotMatch(m?.script ?? '', /base64/);
+    assert.doesNotMatch(String(m?.script ?? ''), /base64/);
     const [c] = r.plan({ exists: false }, none);
     assert.match(c?.diff ?? '', /^--- \/dev\/null\n\+\+\+ \/etc\/x\.conf/);
   });
@@ -77,7 +78,7 @@ describe('file', () => {
   });
   it('secret file content never appears outside the script', () => {
     const s = file({ path: '/etc/s', content: 'hunter2-secret', secret: true });
-    assert.doesNotMatch(s.facts(), /panel_file_facts \S+ 1/);
+    assert.doesNotMatch(String(s.facts()), /panel_file_facts \S+ 1/);
     for (const f of [{ exists: false } as FileFacts, present('old-secret-value')]) {
       const [c] = s.plan(f, none);
       assert.equal(c?.diff, '(secret content changed; value masked)');
@@ -213,7 +214,7 @@ describe('unit', () => {
     assert.equal(u.key, 'unit:containerd.service');
     const [c] = u.plan({ exists: false }, none);
     assert.equal(c?.target, '/etc/systemd/system/containerd.service');
-    assert.match(c?.script ?? '', /systemctl daemon-reload/);
+    assert.match(String(c?.script ?? ''), /systemctl daemon-reload/);
     const d = unit({ name: 'faasd.service', dropIn: 'proxy', content: '' });
     assert.equal(d.plan({ exists: false }, none)[0]?.target, '/etc/systemd/system/faasd.service.d/proxy.conf');
     assert.throws(() => unit({ name: 'containerd', content: '' }), /type suffix/);
@@ -227,9 +228,9 @@ describe('service', () => {
   const s = service({ name: 'containerd', enabled: true, running: true, restartOn: [containerdUnit, tarball], reloadOn: [toml] });
   const f = (enabled: string, active: string): ServiceFacts => ({ enabled, active, since: '' });
   const pendingCtx = (action: 'restart' | 'reload') => ({ planned: [] as Change[], state: stateWith({ pending: { 'containerd.service': { action, at: '' } } }) });
-  const unitChange: Change = { resource: 'unit:containerd.service', action: 'update', target: '/etc/systemd/system/containerd.service', reason: 'content differs', script: ':' };
-  const other: Change = { resource: 'file:/etc/other', action: 'update', target: '/etc/other', reason: 'content differs', script: ':' };
-  const conf: Change = { resource: 'file:/etc/c.toml', action: 'update', target: '/etc/c.toml', reason: 'content differs', script: ':' };
+  const unitChange: Change = { resource: 'unit:containerd.service', action: 'update', target: '/etc/systemd/system/containerd.service', reason: 'content differs', script: sh`:` };
+  const other: Change = { resource: 'file:/etc/other', action: 'update', target: '/etc/other', reason: 'content differs', script: sh`:` };
+  const conf: Change = { resource: 'file:/etc/c.toml', action: 'update', target: '/etc/c.toml', reason: 'content differs', script: sh`:` };
   const acts = (cs: Change[]) => cs.map((c) => `${c.action}:${c.reason}`);
 
   it('converged: nothing, even when unrelated things change', () => {
@@ -241,20 +242,20 @@ describe('service', () => {
     const [, start] = s.plan(f('disabled', 'failed'), { planned: [unitChange] });
     assert.deepEqual(start?.after, ['update /etc/systemd/system/containerd.service (content differs)']);
     assert.deepEqual(acts(s.plan(f('not-found', ''), none)), ['enable:not-found', 'start:not found']);
-    assert.match(s.plan(f('masked', 'inactive'), none)[0]?.script ?? '', /systemctl unmask/);
+    assert.match(String(s.plan(f('masked', 'inactive'), none)[0]?.script ?? ''), /systemctl unmask/);
   });
   it('restart when a restartOn resource changed: prepare records it, script clears it', () => {
     const [r] = s.plan(f('enabled', 'active'), { planned: [other, unitChange] });
     assert.equal(r?.action, 'restart');
     assert.deepEqual(r?.after, ['update /etc/systemd/system/containerd.service (content differs)']);
-    assert.equal(r?.prepare, 'panel_pending_set containerd.service restart');
-    assert.match(r?.script ?? '', /systemctl restart containerd\.service[\s\S]*panel_pending_clear containerd\.service/);
+    assert.equal(String(r?.prepare), 'panel_pending_set containerd.service restart');
+    assert.match(String(r?.script ?? ''), /systemctl restart containerd\.service[\s\S]*panel_pending_clear containerd\.service/);
   });
   it('a start after a dependency changed restarts instead when the unit came up meanwhile (postinst)', () => {
     const [, start] = s.plan(f('disabled', 'inactive'), { planned: [unitChange] });
-    assert.match(start?.script ?? '', /if systemctl is-active --quiet containerd\.service; then systemctl restart containerd\.service/);
+    assert.match(String(start?.script ?? ''), /if systemctl is-active --quiet containerd\.service; then systemctl restart containerd\.service/);
     const [plain] = s.plan(f('enabled', 'inactive'), none);
-    assert.doesNotMatch(plain?.script ?? '', /is-active/);
+    assert.doesNotMatch(String(plain?.script ?? ''), /is-active/);
   });
   it('restart pending from an interrupted run, with nothing planned now', () => {
     const [r] = s.plan(f('enabled', 'active'), pendingCtx('restart'));
@@ -330,20 +331,20 @@ describe('bridge', () => {
 });
 
 describe('command', () => {
-  const c = command({ name: 'faasd-login', check: 'test -f /x', run: 'touch /x' });
+  const c = command({ name: 'faasd-login', check: sh`test -f /x`, run: sh`touch /x` });
   it('table', () => {
     assert.deepEqual(c.plan(c.parse({ stdout: 'check=0\n', code: 0 }), none), []);
-    assert.deepEqual(c.plan(c.parse({ stdout: 'check=1\n', code: 0 }), none).map((x) => [x.action, x.target, x.reason, x.script]), [['run', 'faasd-login', 'check failed', 'touch /x']]);
+    assert.deepEqual(c.plan(c.parse({ stdout: 'check=1\n', code: 0 }), none).map((x) => [x.action, x.target, x.reason, String(x.script)]), [['run', 'faasd-login', 'check failed', 'touch /x']]);
   });
 });
 
 describe('secretFile', () => {
   const value = 'super-secret-password-42';
-  const s = secretFile({ path: '/var/lib/faasd/secrets/basic-auth-password', value: new Secret(value), generate: 'false' });
-  const g = secretFile({ path: '/var/lib/faasd/secrets/basic-auth-password', generate: 'head -c 32 /dev/urandom | base64' });
+  const s = secretFile({ path: '/var/lib/faasd/secrets/basic-auth-password', value: new Secret(value), generate: sh`false` });
+  const g = secretFile({ path: '/var/lib/faasd/secrets/basic-auth-password', generate: sh`head -c 32 /dev/urandom | base64` });
   const visible = (cs: Change[]) => JSON.stringify(cs.map(({ script: _s, ...rest }) => rest));
   it('facts never read the content', () => {
-    assert.match(g.facts(), /panel_file_facts \S+ 0/);
+    assert.match(String(g.facts()), /panel_file_facts \S+ 0/);
     const parsed = g.parse({ stdout: ['exists=1', 'type=file', 'mode=600', 'owner=root', 'uid=0', 'group=root', 'gid=0', 'size=3', `sha256=${sha('abc')}`, 'content=YWJj'].join('\n'), code: 0 });
     assert.ok(parsed.exists && parsed.content === undefined);
   });
@@ -353,7 +354,7 @@ describe('secretFile', () => {
     assert.deepEqual(s.plan(have(value), none), []);
     const absentGen = g.plan({ exists: false }, none);
     assert.deepEqual(absentGen.map((c) => [c.action, c.reason]), [['create', 'absent']]);
-    assert.match(absentGen[0]?.script ?? '', /head -c 32/);
+    assert.match(String(absentGen[0]?.script ?? ''), /head -c 32/);
     const differ = s.plan(have('old-value-here'), none);
     assert.deepEqual(differ.map((c) => [c.action, c.reason, c.diff]), [['update', 'value differs', '(secret content changed; value masked)']]);
     assert.ok(!visible(differ).includes(value) && !visible(differ).includes('old-value-here'));
