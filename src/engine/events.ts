@@ -26,6 +26,9 @@ export interface HostResult {
   readonly error?: string;
   /** Exec round trips used on this host. */
   readonly roundTrips: number;
+  /** Bytes on the connection to this host, each way (SSH handshake included); absent when it never connected. */
+  readonly bytesSent?: number;
+  readonly bytesReceived?: number;
 }
 
 export type EngineEvent =

@@ -159,6 +159,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     rebootRequired: false,
     durationMs: Date.now() - plan.startedAt,
     roundTrips: roundTrips(),
+    bytesSent: transport.stats.wireBytesSent,
+    bytesReceived: transport.stats.wireBytesReceived,
     ...over,
   });
 
