@@ -12,7 +12,6 @@ import { sh } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
 import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
 import { installCertificate } from './install.js';
-import { order } from './order.js';
 import { CHALLENGE_DIR, certDir, type SiteSpec, switchToHttps } from './site.js';
 
 export interface CertificateOptions {
@@ -70,6 +69,8 @@ export class CertificateResource implements Resource<InstalledCert> {
       target: `certificate ${names.join(', ')} in ${dir}`,
       reason: `${reason}; order from ${acme.directory}`,
       local: async (t) => {
+        // The ACME client library loads only when a certificate is really ordered.
+        const { order } = await import('./order.js');
         const issued = await order(t, {
           directory: acme.directory,
           ...(acme.caFile !== undefined ? { caFile: acme.caFile } : {}),

@@ -3,15 +3,15 @@
  * Every input error is one line `panel: …` and exit 1, before any connection.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { z } from 'zod';
 import type { Mode } from '../engine/events.js';
 import type { Recipe } from '../engine/recipe.js';
 import { redact } from '../secret.js';
-import { RENEW_RECIPE, renewConfig, renewRegistry } from '../acme/renew.js';
-import { converge } from './converge.js';
-import { resolveTargets } from './targets.js';
-import { UsageError, type CommonFlags } from './options.js';
-import { loadRegistry } from './registry.js';
+import type { CommonFlags } from './options.js';
+import { UsageError } from './usage-error.js';
+
+// Each command loads what it needs when it runs (dynamic imports below): `--help`
+// must not pay for the recipes, zod, SSH, ACME or rendering.
+const loadRegistry = async (): Promise<ReadonlyMap<string, Recipe>> => (await import('./registry.js')).loadRegistry();
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -46,13 +46,13 @@ function addCommon(cmd: Command): Command {
     .option('--json', 'NDJSON events on stdout instead of the progress display');
 }
 
-async function runConverge(mode: Mode, flags: CommonFlags, registry: ReadonlyMap<string, Recipe>): Promise<number> {
+async function runConverge(mode: Mode, flags: CommonFlags): Promise<number> {
+  const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
   const configs = await resolveTargets(flags, registry, mode);
   return converge({ mode, flags, configs, registry });
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const registry = await loadRegistry();
   let exitCode = 0;
   const program = new Command('panel')
     .description('Turn Debian/Ubuntu servers into a faasd serverless panel (containerd, CNI, faasd, nginx, ACME) — idempotently, over SSH.')
@@ -60,17 +60,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride();
 
   addCommon(program.command('install').description('converge hosts: apply what differs, verify, report').option('-y, --yes', 'apply without asking (asked only on a terminal)')).action(async (flags: CommonFlags) => {
-    exitCode = await runConverge('install', flags, registry);
+    exitCode = await runConverge('install', flags);
   });
   addCommon(program.command('plan').description('dry run: every change with its reason and diff; changes nothing')).action(async (flags: CommonFlags) => {
-    exitCode = await runConverge('plan', flags, registry);
+    exitCode = await runConverge('plan', flags);
   });
   addCommon(program.command('check').description('verify only: exit 0 converged, 2 drift found, 1 error').option('--deep', 'rehash every file instead of trusting the stat cache')).action(async (flags: CommonFlags) => {
-    exitCode = await runConverge('check', flags, registry);
+    exitCode = await runConverge('check', flags);
   });
   addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left (only the certificate recipe)')).action(async (flags: CommonFlags) => {
     // Only the certificate recipe, without its dependencies: a renewal must
     // not re-render the nginx site from whatever flags the timer passes.
+    const [registry, { RENEW_RECIPE, renewConfig, renewRegistry }, { resolveTargets }, { converge }] = await Promise.all([
+      loadRegistry(),
+      import('../acme/renew.js'),
+      import('./targets.js'),
+      import('./converge.js'),
+    ]);
     const only = renewRegistry(registry);
     const renewFlags: CommonFlags = { ...flags, recipes: RENEW_RECIPE, yes: true };
     const configs = (await resolveTargets(renewFlags, only, 'install')).map(renewConfig);
@@ -80,7 +86,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('recipes')
     .description('list recipes, their dependencies and parameters')
     .option('--json', 'as JSON')
-    .action((flags: { json?: boolean }) => {
+    .action(async (flags: { json?: boolean }) => {
+      const [registry, { z }] = await Promise.all([loadRegistry(), import('zod')]);
       const rows = [...registry.values()].map((r) => ({ id: r.id, title: r.title, after: r.after, params: z.toJSONSchema(r.params, { io: 'input', unrepresentable: 'any' }) }));
       if (flags.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
@@ -98,7 +105,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('schema')
     .description('print the JSON Schema of fleet.yaml (for editor completion)')
     .action(async () => {
-      const { inventoryJsonSchema } = await import('../inventory/json-schema.js');
+      const [registry, { inventoryJsonSchema }] = await Promise.all([loadRegistry(), import('../inventory/json-schema.js')]);
       process.stdout.write(JSON.stringify(inventoryJsonSchema([...registry.keys()]), null, 2) + '\n');
     });
 

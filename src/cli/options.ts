@@ -10,6 +10,7 @@ import { DEFAULT_PROGRESS_DIR, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type HostConf
 import { fingerprint as fingerprintSchema } from '../inventory/schema.js';
 import { Secret } from '../secret.js';
 import { hostDisplayName, parseHostSpec } from './host-spec.js';
+import { UsageError } from './usage-error.js';
 
 export interface CommonFlags {
   domain?: string[];
@@ -44,9 +45,7 @@ export interface CommonFlags {
 export const STACK = ['base', 'containerd', 'cni', 'bridge', 'faasd'] as const;
 export const WEB = ['nginx', 'certificate'] as const;
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 const URL_RE = /^https?:\/\/[^\s'"`$;&|<>\\]+$/;
 
