@@ -49,10 +49,11 @@ interface Side {
   readonly roundTripsPerHost: number;
   readonly traffic: Traffic;
   readonly changes: number;
+  /** User + system CPU seconds of the tool's process and the children it waited for (median). */
+  readonly cpu: Spread;
   /** panel only: transport wire bytes per host. */
   readonly wire?: Traffic;
   readonly peakRssKb?: number;
-  readonly cpu?: Spread;
 }
 
 interface Row {
@@ -111,6 +112,7 @@ function ansibleSide(samples: readonly AnsibleSample[], hosts: number): Side {
   const per = (f: (s: AnsibleSample) => number): number => samples.reduce((a, s) => a + f(s), 0) / samples.length;
   return {
     wall: spread(samples.map((s) => s.run.seconds)),
+    cpu: spread(samples.map((s) => s.run.cpuSeconds)),
     roundTripsPerHost: per((s) => [...s.run.sshCalls.values()].reduce((a, b) => a + b, 0) / hosts),
     traffic: { toHost: per((s) => s.traffic.toHost), fromHost: per((s) => s.traffic.fromHost) },
     changes: Math.max(...samples.map((s) => [...s.run.recap.values()].reduce((a, r) => a + r.changed, 0))),
@@ -118,12 +120,14 @@ function ansibleSide(samples: readonly AnsibleSample[], hosts: number): Side {
 }
 
 async function installPython(bed: Testbed, hosts: readonly TestHost[]): Promise<void> {
-  // Ansible's modules need python3 on the host. Installed for every host (both
+  // Ansible's modules need python3 (and python3-apt for its apt module) on the host. Installed for every host (both
   // sets stay alike), outside the timings; the apt lists go again so that the
   // first install starts from a host that never ran `apt-get update`.
   const script =
-    'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 >/dev/null && ' +
-    'rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin && apt-get clean';
+    'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 python3-apt >/dev/null && ' +
+    'rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/lib/apt/periodic/update-success-stamp && apt-get clean && ' +
+    // Ansible's cache_valid_time reads the lists directory's mtime: make it as old as on a host that never updated.
+    "touch -d '2000-01-01' /var/lib/apt/lists /var/lib/apt/lists/partial";
   for (let i = 0; i < hosts.length; i += 8) {
     await Promise.all(
       hosts.slice(i, i + 8).map(async (h) => {
@@ -251,11 +255,11 @@ function render(
   const fmtRatio = (x: number | undefined): string => (x === undefined ? '—' : `${x.toFixed(1)}×`);
 
   const main = [
-    '| scenario | hosts | panel wall: median (min–max, runs) | Ansible wall: median (min–max, runs) | Ansible ÷ panel | round trips / host: panel · Ansible | panel bytes / host, sent / received (transport) | bytes / host to / from host, eth0: panel · Ansible | panel peak RSS | changes: panel · Ansible | note |',
-    '|---|---:|---|---|---:|---|---|---|---:|---|---|',
+    '| scenario | hosts | panel wall: median (min–max, runs) | Ansible wall: median (min–max, runs) | Ansible ÷ panel | CPU s (median): panel · Ansible | round trips / host: panel · Ansible | panel bytes / host, sent / received (transport) | bytes / host to / from host, eth0: panel · Ansible | panel peak RSS | changes: panel · Ansible | note |',
+    '|---|---:|---|---|---:|---|---|---|---|---:|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.hosts} | ${fmtSeconds(r.panel.wall)} | ${r.ansible ? fmtSeconds(r.ansible.wall) : '—'} | ${fmtRatio(ratio(r))} | ` +
+        `| ${r.scenario} | ${r.hosts} | ${fmtSeconds(r.panel.wall)} | ${r.ansible ? fmtSeconds(r.ansible.wall) : '—'} | ${fmtRatio(ratio(r))} | ${r.panel.cpu.median.toFixed(2)} · ${r.ansible ? r.ansible.cpu.median.toFixed(2) : '—'} | ` +
         `${r.panel.roundTripsPerHost.toFixed(1)} · ${r.ansible ? r.ansible.roundTripsPerHost.toFixed(1) : '—'} | ${bytes(r.panel.wire)} | ` +
         `${bytes(r.panel.traffic)} · ${r.ansible ? bytes(r.ansible.traffic) : '—'} | ${mb(r.panel.peakRssKb)} | ${r.panel.changes} · ${r.ansible ? r.ansible.changes : '—'} | ${r.note ?? ''} |`,
     ),
