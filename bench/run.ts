@@ -151,6 +151,13 @@ async function main(): Promise<void> {
   const bootSeconds = (Date.now() - t0) / 1000;
   let profileText = '';
   let timeline = '';
+  let stopped: string | undefined;
+  // Ctrl-C still removes the bed (and the table shows what was measured).
+  const onSigint = (): void => {
+    stopped = 'interrupted';
+    void bed.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
   try {
     const P = bed.hosts.slice(0, SET);
     const A = bed.hosts.slice(SET, 2 * SET);
@@ -226,17 +233,24 @@ async function main(): Promise<void> {
         '\n\n| top self-time functions | ms | share |\n|---|---:|---:|\n' +
         s.entries.map((e) => `| \`${e.what}\` | ${e.ms.toFixed(0)} | ${(e.share * 100).toFixed(1)}% |`).join('\n');
     }
+  } catch (e) {
+    // A failed scenario ends the run, but what was measured before it is still written out.
+    stopped = (e as Error).message;
+    log(`run stopped: ${stopped}`);
   } finally {
+    process.off('SIGINT', onSigint);
     log('stopping the testbed');
     await bed.stop();
   }
 
-  const md = render(machine, rows, startup, bootSeconds, profileText, timeline);
+  let md = render(machine, rows, startup, bootSeconds, profileText, timeline);
+  if (stopped) md += `\n**The run stopped early:** ${stopped.split('\n')[0]}\n`;
   const out = join(packageRoot, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'latest.md'), md);
   process.stdout.write(md);
   log(`written to bench/results/latest.md`);
+  if (stopped) process.exitCode = 1;
 }
 
 const mb = (kb: number | undefined): string => (kb === undefined ? '—' : `${(kb / 1024).toFixed(0)} MB`);
