@@ -12,8 +12,13 @@ export interface Traffic {
 }
 
 async function read(bed: Testbed, h: TestHost): Promise<Traffic> {
-  const r = await bed.exec(h, 'cat /sys/class/net/eth0/statistics/rx_bytes /sys/class/net/eth0/statistics/tx_bytes');
-  const [rx, tx] = r.stdout.trim().split('\n').map(Number);
+  // /proc/net/dev follows the reader's network namespace; /sys/class/net follows
+  // whoever mounted sysfs (inside a testbed host: the runner's interfaces).
+  const r = await bed.exec(h, 'cat /proc/net/dev');
+  const line = r.stdout.split('\n').find((l) => l.trim().startsWith('eth0:'));
+  const f = line?.split(':')[1]?.trim().split(/\s+/).map(Number) ?? [];
+  const rx = f[0];
+  const tx = f[8];
   if (r.code !== 0 || rx === undefined || tx === undefined || Number.isNaN(rx) || Number.isNaN(tx)) throw new Error(`${h.name}: cannot read eth0 counters: ${r.stderr}`);
   return { toHost: rx, fromHost: tx };
 }
