@@ -292,8 +292,8 @@ function render(
     ['no-op: ≤ 3 SSH round trips per host', noop1 ? `${noop1.panel.roundTripsPerHost.toFixed(1)}` : '—', noop1 && noop1.panel.roundTripsPerHost <= 3],
     ['`plan` on a converged host: ≤ 1 round trip beyond connecting', plan ? `${plan.panel.roundTripsPerHost.toFixed(1)}` : '—', plan && plan.panel.roundTripsPerHost <= 1],
     ['`panel --help` ≤ 0.15 s', help ? `${help.wall.median.toFixed(3)} s (CPU ${help.cpu.toFixed(3)} s)` : '—', help && help.wall.median <= 0.15],
-    ['peak RSS, 1 host ≤ 80 MB', mb(noop1?.panel.peakRssKb), noop1?.panel.peakRssKb !== undefined && noop1.panel.peakRssKb <= 80 * 1024],
-    ['peak RSS, 20 hosts ≤ 150 MB', mb(noop20?.panel.peakRssKb), noop20?.panel.peakRssKb !== undefined && noop20.panel.peakRssKb <= 150 * 1024],
+    ['peak RSS, 1 host ≤ 80 MB', mb(noop1?.panel.peakRssKb), noop1?.panel.peakRssKb === undefined ? undefined : noop1.panel.peakRssKb <= 80 * 1024],
+    ['peak RSS, 20 hosts ≤ 150 MB', mb(noop20?.panel.peakRssKb), noop20?.panel.peakRssKb === undefined ? undefined : noop20.panel.peakRssKb <= 150 * 1024],
     ['≥ 15× faster than Ansible, no-op, 1 host', fmtRatio(ratio(noop1)), ratio(noop1) === undefined ? undefined : ratio(noop1)! >= 15],
     [
       '≥ 20× faster than Ansible, no-op, 5+ hosts',
