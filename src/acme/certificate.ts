@@ -20,7 +20,7 @@ import { lines, type Script, sh, writeBytesScript } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
 import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
 import { installScript } from './install.js';
-import { type Challenge, type Issued, order } from './order.js';
+import type { Challenge, Issued } from './order.js';
 import { CERTS_DIR, CHALLENGE_DIR, certDir } from './site.js';
 
 export interface CertificateOptions {
@@ -99,6 +99,8 @@ export class CertificateResource implements Resource<CertFacts> {
           const challenges = new ChallengeFiles(host);
           let issued: Issued;
           try {
+            // acme-client loads only when a certificate is ordered, not at start-up.
+            const { order } = await import('./order.js');
             issued = await order(
               {
                 directory: acme.directory,

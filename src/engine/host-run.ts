@@ -306,6 +306,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     durationMs: Date.now() - plan.startedAt,
     roundTrips: roundTrips(),
     ...(warnings.length ? { warnings } : {}),
+    bytesSent: transport.stats.wireBytesSent,
+    bytesReceived: transport.stats.wireBytesReceived,
     ...over,
   });
 
