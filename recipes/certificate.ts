@@ -1,16 +1,18 @@
 /**
  * One ACME certificate for all `-d` names, ordered from the machine running
  * panel (acme-client), HTTP-01 through nginx's port-80 challenge location.
- * Runs after nginx, so on a first run the order is: HTTP site → certificate
- * → HTTPS site, and nginx is never stopped. A converged host (certificate
- * present, same names and CA, more than a third of its lifetime left)
- * causes no contact with the CA at all.
+ * Runs after nginx, so on a first run the order is: HTTP site (nginx recipe)
+ * → certificate → HTTPS site. The switch to HTTPS is planned by the nginx
+ * recipe's site resource (the site file's one owner) as a follow-up of this
+ * recipe's certificate change, and is applied and reported here, in the same
+ * round trip as the certificate's files. nginx is never stopped. A converged
+ * host (certificate present, same names and CA, more than a third of its
+ * lifetime left) causes no contact with the CA at all.
  */
 import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { certificate } from '../src/acme/certificate.js';
-import { siteSpec } from '../src/acme/site.js';
 import { RENEW_SERVICE, RENEW_TIMER, renewUnits } from '../src/acme/timer.js';
 import { service, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
@@ -58,7 +60,6 @@ export default defineRecipe({
         names: names.value,
         acme: config.acme,
         ...(email?.ok ? { email: email.value } : {}),
-        site: siteSpec(config, host, config.params['nginx']),
       }),
     ];
     if (config.connection.kind === 'local' && params.timer && !params.renewOnly && host.systemd) {

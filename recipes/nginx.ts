@@ -1,8 +1,10 @@
 /**
  * nginx as the TLS reverse proxy in front of faasd, without downtime:
- * nginx is installed from apt and never stopped; the site is HTTP-only until
- * the host has a certificate (the certificate recipe obtains one through the
- * port-80 challenge location and then switches the site to HTTPS).
+ * nginx is installed from apt and never stopped. The site resource here is
+ * the one writer of /etc/nginx/conf.d/panel.conf: HTTP-only until the host
+ * has a certificate; when the certificate recipe plans one, the site plans its
+ * own switch to HTTPS as a follow-up of that change (applied and reported
+ * with recipe certificate, right after the certificate's files are in place).
  *
  * Debian's default site listens on [::]:80, which makes nginx fail to start on
  * hosts without IPv6 (seed 001) — and the package starts nginx from its

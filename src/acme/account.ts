@@ -6,7 +6,6 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import acme from 'acme-client';
 import { registerSecret } from '../secret.js';
 
 /** `~/.config/panel/acme/<directory host[_port]>/account.pem` ($XDG_CONFIG_HOME respected). */
@@ -26,6 +25,8 @@ export async function loadOrCreateAccountKey(file: string): Promise<Buffer> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`ACME account key ${file}: ${(e as Error).message}`);
   }
+  // acme-client (and axios under it) load only when a certificate is ordered.
+  const { default: acme } = await import('acme-client');
   const key = await acme.crypto.createPrivateEcdsaKey('P-256');
   registerSecret(key.toString('utf8'));
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });

@@ -1,13 +1,11 @@
 /**
- * One ACME order from the machine running panel: HTTP-01 challenge files go
- * to the host's webroot through the transport (nginx serves them), the CA
- * validates, we finalize with a fresh key. Nothing on the host changes except
- * the challenge files, which are removed again in every case — so a failed
- * order leaves the old certificate (or the HTTP-only site) serving.
+ * One ACME order from the machine running panel. The client is pure with
+ * respect to hosts: it talks to the CA only, and hands the HTTP-01 challenges
+ * to the caller's `publish` (and `unpublish`, called in every case once the CA
+ * is done with them) — it never holds a connection. A failed order therefore
+ * changes nothing on the host but what the caller published and withdrew.
  */
 import acme from 'acme-client';
-import type { Transport } from '../transport/types.js';
-import { quote } from '../shell.js';
 import { registerSecret } from '../secret.js';
 import { loadOrCreateAccountKey } from './account.js';
 import { probeDirectory, trustCa } from './http.js';
@@ -19,8 +17,6 @@ export interface OrderRequest {
   readonly email?: string;
   /** ASCII names, the first one is the certificate's common name. */
   readonly names: readonly string[];
-  /** Host directory served at /.well-known/acme-challenge/. */
-  readonly challengeDir: string;
   /** ACME profile (draft-ietf-acme-profiles); omitted from the request when undefined. */
   readonly profile?: string;
 }
@@ -28,6 +24,21 @@ export interface OrderRequest {
 /** The newOrder payload; acme-client's createOrder sends it as it is. */
 export function newOrderPayload(names: readonly string[], profile: string | undefined): { identifiers: { type: 'dns'; value: string }[]; profile?: string } {
   return { identifiers: names.map((value) => ({ type: 'dns' as const, value })), ...(profile !== undefined ? { profile } : {}) };
+}
+
+/** One HTTP-01 challenge: serve `keyAuthorization` at /.well-known/acme-challenge/<token> for `domain`. */
+export interface Challenge {
+  readonly domain: string;
+  /** base64url only (checked), so it is safe as a file name. */
+  readonly token: string;
+  readonly keyAuthorization: string;
+}
+
+/** Where the challenges go; the caller decides how (the certificate hands them to the engine). */
+export interface ChallengeHost {
+  publish(challenges: readonly Challenge[]): Promise<void>;
+  /** Called once the CA has validated or refused, also after a failed publish. */
+  unpublish(challenges: readonly Challenge[]): Promise<void>;
 }
 
 export interface Issued {
@@ -46,12 +57,12 @@ function detailOf(e: unknown): string {
   return detail.replace(/\s+/g, ' ').trim() + hint;
 }
 
-type Challenge = Awaited<ReturnType<acme.Client['getAuthorizations']>>[number]['challenges'][number];
+type AcmeChallenge = Awaited<ReturnType<acme.Client['getAuthorizations']>>[number]['challenges'][number];
 
 /** A challenge token becomes a file name on the host: only the base64url alphabet is accepted. */
 const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
-export async function order(t: Transport, req: OrderRequest): Promise<Issued> {
+export async function order(req: OrderRequest, host: ChallengeHost): Promise<Issued> {
   const names = req.names.join(', ');
   const ctx = (stage: string) => (e: unknown) => {
     throw new Error(`ACME ${stage} for ${names} at ${req.directory} failed: ${detailOf(e)}`);
@@ -67,41 +78,40 @@ export async function order(t: Transport, req: OrderRequest): Promise<Issued> {
   const ord = await client.createOrder(newOrderPayload(req.names, req.profile)).catch(ctx('new order'));
   const authzs = await client.getAuthorizations(ord).catch(ctx('authorizations'));
 
-  const pending: { domain: string; challenge: Challenge; file: string }[] = [];
+  const pending: { domain: string; challenge: AcmeChallenge; published: Challenge }[] = [];
   for (const a of authzs) {
     if (a.status === 'valid') continue; // the CA remembers a recent validation
     const domain = a.identifier.value;
     const challenge = a.challenges.find((c) => c.type === 'http-01');
     if (!challenge) throw new Error(`ACME: ${domain}: the CA offers no http-01 challenge (offered: ${a.challenges.map((c) => c.type).join(', ') || 'none'})`);
     if (!TOKEN.test(challenge.token)) throw new Error(`ACME: ${domain}: the CA sent a malformed challenge token`);
-    pending.push({ domain, challenge, file: `${req.challengeDir}/${challenge.token}` });
+    const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+    pending.push({ domain, challenge, published: { domain, token: challenge.token, keyAuthorization } });
   }
 
-  try {
-    for (const p of pending) {
-      const keyAuth = await client.getChallengeKeyAuthorization(p.challenge);
-      await t.put(p.file, Buffer.from(keyAuth, 'utf8'), 0o644);
-    }
-    // Ask for validation of every name at once, then wait for each; collect all failures.
-    const failed: { domain: string; error: unknown }[] = [];
-    await Promise.all(
-      pending.map(async (p) => {
-        try {
-          await client.completeChallenge(p.challenge);
-          await client.waitForValidStatus(p.challenge);
-        } catch (error) {
-          failed.push({ domain: p.domain, error });
-        }
-      }),
-    );
-    if (failed.length > 0) {
-      const details = await challengeErrors(client, ord);
-      const failures = failed.map((f) => `${f.domain}: ${details.get(f.domain) ?? detailOf(f.error)}`);
-      throw new Error(`ACME HTTP-01 validation at ${req.directory} failed (nginx keeps serving as before):\n  ${failures.sort().join('\n  ')}`);
-    }
-  } finally {
-    if (pending.length > 0) {
-      await t.exec(`rm -f -- ${pending.map((p) => quote(p.file)).join(' ')}`).catch(() => undefined);
+  if (pending.length > 0) {
+    const published = pending.map((p) => p.published);
+    try {
+      await host.publish(published);
+      // Ask for validation of every name at once, then wait for each; collect all failures.
+      const failed: { domain: string; error: unknown }[] = [];
+      await Promise.all(
+        pending.map(async (p) => {
+          try {
+            await client.completeChallenge(p.challenge);
+            await client.waitForValidStatus(p.challenge);
+          } catch (error) {
+            failed.push({ domain: p.domain, error });
+          }
+        }),
+      );
+      if (failed.length > 0) {
+        const details = await challengeErrors(client, ord);
+        const failures = failed.map((f) => `${f.domain}: ${details.get(f.domain) ?? detailOf(f.error)}`);
+        throw new Error(`ACME HTTP-01 validation at ${req.directory} failed (nginx keeps serving as before):\n  ${failures.sort().join('\n  ')}`);
+      }
+    } finally {
+      await host.unpublish(published);
     }
   }
 
@@ -117,7 +127,7 @@ async function challengeErrors(client: acme.Client, ord: acme.Order): Promise<Ma
   const out = new Map<string, string>();
   try {
     for (const a of await client.getAuthorizations(ord)) {
-      const ch = a.challenges.find((c) => c.type === 'http-01') as (Challenge & { error?: { type?: string; detail?: string } }) | undefined;
+      const ch = a.challenges.find((c) => c.type === 'http-01') as (AcmeChallenge & { error?: { type?: string; detail?: string } }) | undefined;
       const err = ch?.error;
       if (err?.detail) out.set(a.identifier.value, `${err.detail.replace(/\s+/g, ' ')}${err.type ? ` (${err.type.replace('urn:ietf:params:acme:error:', '')})` : ''}`);
     }

@@ -1,7 +1,11 @@
 /**
  * `panel renew`: only the certificate recipe, without its dependencies (the
  * nginx site is not re-rendered from whatever flags the renewal was called
- * with) and without timer units.
+ * with) and without timer units. A renewal is the certificate's ordinary
+ * change (plan, events, progress, state record); the site, already on HTTPS,
+ * keeps serving and picks the new files up with the reload in the same round
+ * trip. A site still on HTTP (its first order failed) is switched by the next
+ * `panel install`, the only run that knows the site's routes.
  */
 import type { HostConfig } from '../config.js';
 import type { Recipe } from '../engine/recipe.js';

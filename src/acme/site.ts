@@ -8,20 +8,29 @@
  * template from those facts and hands over to the file machinery (atomic
  * write, backup, diff, `nginx -t` with restore on failure).
  *
- * The same renderer is used by the certificate recipe right after a first
- * certificate is installed, so both always agree on the content and a second
- * run changes nothing.
+ * This resource is the ONE writer of the site file. On a first install the
+ * site must be written twice: HTTP-only first (nginx must answer the ACME
+ * challenge on port 80 before there is a certificate), HTTPS once the
+ * certificate exists. The second write is this resource's follow-up: after
+ * every resource of the host is planned, the site looks for a change that
+ * writes its certificate (its `records` list `<certDir>/fullchain.pem`) and
+ * plans "update the site (https), after <that change>". The engine applies it
+ * right after the certificate's change, in the certificate recipe's round
+ * trip, so `plan`, the events and the state record show it like any change.
+ *
+ * OCSP stapling is decided from the installed certificate. A certificate that
+ * does not exist yet is assumed to name no OCSP responder (Let's Encrypt and
+ * Pebble issue none); if a CA does name one, the next run turns stapling on as
+ * an ordinary site change.
  */
 import { z } from 'zod';
 import type { HostConfig } from '../config.js';
 import type { HostInfo } from '../host-info.js';
-import { type FileFacts, type FileSpec, fileFactsScript, parseFileFacts, planFile, writeFileScript } from '../resources/file.js';
-import { PRELUDE } from '../resources/prelude.js';
+import { type FileFacts, type FileSpec, fileFactsScript, parseFileFacts, planFile } from '../resources/file.js';
 import { renderTemplate } from '../resources/template.js';
-import type { Change, FactOutput, PlanContext, Resource } from '../resources/types.js';
-import { noStdin, opt, parseKv } from '../resources/util.js';
-import { lines, outputTail, type Script, sh } from '../shell.js';
-import type { Transport } from '../transport/types.js';
+import type { Change, FactOutput, FollowUp, PlanContext, Resource } from '../resources/types.js';
+import { noStdin, opt, parseKv, sha256 } from '../resources/util.js';
+import { lines, type Script, sh } from '../shell.js';
 import { validateDomains } from '../validate/index.js';
 import { parseCertificate } from './cert-info.js';
 import { contributedRoutes, statusPageSite, type StatusPageSite } from '../web/routes.js';
@@ -181,7 +190,7 @@ export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
 /** `nginx -t` of the whole configuration with the candidate in the site's place, before it is live. */
 export const NGINX_VALIDATE = sh`panel_nginx_test "$1" "$2"`;
 
-/** The file the site's plan hands to the file machinery: `nginx -t` on the candidate guards every write. */
+/** The file the site's plan hands to the file machinery: `nginx -t` guards every write. */
 export function siteFileSpec(spec: SiteSpec, content: string): FileSpec {
   return {
     key: SITE_KEY,
@@ -241,6 +250,27 @@ export class SiteResource implements Resource<SiteFacts> {
     const changes = planFile(siteFileSpec(this.spec, renderSite(this.spec, tls)), facts.file);
     return changes.map((c) => ({ ...c, reason: `${c.reason}; ${tls ? 'https with the installed certificate' : 'http only: no certificate yet'}` }));
   }
+
+  /** The switch to https, right after the change that writes this site's certificate. */
+  followUps(facts: SiteFacts, plan: readonly Change[]): FollowUp[] {
+    const { certDir } = this.spec;
+    if (certDir === undefined || tlsState(this.spec, facts.certPem, facts.nginxVersion) !== undefined) return [];
+    const fullchain = `${certDir}/fullchain.pem`;
+    const issue = plan.find((c) => c.records?.some((r) => r.kind === 'file' && r.path === fullchain));
+    if (issue === undefined) return [];
+    // By then the file is the HTTP-only rendering (this resource's own plan saw to it).
+    const http = Buffer.from(renderSite(this.spec, undefined), 'utf8');
+    const spec = siteFileSpec(this.spec, renderSite(this.spec, { http2Directive: usesHttp2Directive(facts.nginxVersion), stapling: false }));
+    const before: FileFacts = {
+      exists: true,
+      type: 'file',
+      owned: { mode: spec.mode, owner: spec.owner, uid: 0, group: spec.group, gid: 0 },
+      size: http.length,
+      sha256: sha256(http),
+      content: http,
+    };
+    return planFile(spec, before).map((c) => ({ follows: issue, change: { ...c, reason: 'enable https with the new certificate' } }));
+  }
 }
 
 /** The nginx site resource for a host (used by the nginx recipe). */
@@ -250,24 +280,3 @@ export function site(spec: SiteSpec): SiteResource {
 
 /** Reload nginx if it runs (a stopped nginx picks the files up when started). */
 export const RELOAD_NGINX = sh`if [ -d /run/systemd/system ]; then if systemctl is-active --quiet nginx; then systemctl reload nginx; fi; elif [ -s /run/nginx.pid ]; then nginx -s reload; fi`;
-
-/**
- * Local effect helper: render the HTTPS site with the certificate now on the
- * host and write it (nginx -t, restore on failure), then reload. Used once,
- * right after the first certificate of a host is installed.
- */
-export async function switchToHttps(t: Transport, spec: SiteSpec): Promise<void> {
-  if (spec.certDir === undefined) throw new Error('no domains: nothing to serve over https');
-  const factRun = await t.exec(`export PANEL_MODE=facts\n${PRELUDE}\n${fileFactsScript(spec.path, true)}\n${noStdin(certAndNginxFactsScript(spec.certDir))}\n`);
-  if (factRun.code !== 0) throw new Error(`reading ${spec.path} failed (exit ${factRun.code}): ${outputTail(factRun.stderr, 3, ' | ')}`);
-  const out = { stdout: factRun.stdout, code: 0 };
-  const file = parseFileFacts(SITE_KEY, out);
-  const extra = parseCertAndNginx(SITE_KEY, out);
-  const tls = tlsState(spec, extra.certPem, extra.nginxVersion);
-  if (!tls) throw new Error(`the certificate in ${spec.certDir} is missing or unreadable; nginx keeps serving http`);
-  const changes = planFile(siteFileSpec(spec, renderSite(spec, tls)), file);
-  const scripts = changes.flatMap((c) => (c.script !== undefined ? [c.script] : []));
-  if (scripts.length === 0) return;
-  const res = await t.exec(`export PANEL_MODE=apply\n${PRELUDE}\n(\nset -euo pipefail\n${scripts.join('\n')}\n${RELOAD_NGINX}\n)\n`);
-  if (res.code !== 0) throw new Error(`enabling https failed (exit ${res.code}); nginx keeps serving http:\n${outputTail(res.stderr, 8)}`);
-}

@@ -13,7 +13,6 @@ import { progressHooks } from '../report/host-progress.js';
 import type { HostPlan } from '../engine/host-run.js';
 import type { Recipe } from '../engine/recipe.js';
 import { publicChange } from '../resources/types.js';
-import { listrSink } from '../report/listr.js';
 import { ndjsonSink } from '../report/ndjson.js';
 import { plainSink } from '../report/plain.js';
 import { planPrinter, wantColor } from '../report/plan-printer.js';
@@ -61,12 +60,14 @@ export async function converge(input: ConvergeInput): Promise<number> {
   const json = flags.json ?? false;
   const tty = Boolean(process.stderr.isTTY) && !json && process.env['CI'] !== 'true';
   const wantConfirm = mode === 'install' && !flags.yes && !json && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
+  // listr2 loads only for the interactive tree (not for --json, CI or piped runs).
+  const listr = tty ? await import('../report/listr.js') : undefined;
   let listrDone: Promise<void> | undefined;
   const startSinks = (): ((e: EngineEvent) => void)[] => {
     const sinks: ((e: EngineEvent) => void)[] = [];
     if (json) return [ndjsonSink((l) => process.stdout.write(l))];
-    if (tty) {
-      const l = listrSink(configs.map((c) => c.name), process.stderr, mode);
+    if (listr) {
+      const l = listr.listrSink(configs.map((c) => c.name), process.stderr, mode);
       sinks.push(l.emit);
       listrDone = l.done;
     } else {

@@ -1,22 +1,23 @@
 /**
  * `panel` command line. Flags keep panel.sh's letters (-d, -m, -p).
  * Every input error is one line `panel: …` and exit 1, before any connection.
+ *
+ * Each command loads what it needs when it runs (dynamic imports below):
+ * `--help`, `--version`, `recipes` and `schema` must not pay for SSH, ACME or
+ * rendering.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { z } from 'zod';
-import type { Mode } from '../engine/events.js';
-import type { Recipe } from '../engine/recipe.js';
-import { redact } from '../secret.js';
-import { RENEW_RECIPE, renewConfig, renewRegistry } from '../acme/renew.js';
-import { converge } from './converge.js';
-import { resolveTargets } from './targets.js';
-import { addCommon, type CommonFlags } from './flags.js';
-import { UsageError } from './options.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Mode } from '../engine/events.js';
+import type { Recipe } from '../engine/recipe.js';
 import { packageRoot } from '../paths.js';
+import { redact } from '../secret.js';
+import { addCommon, type CommonFlags } from './flags.js';
 import { guardOutput } from './output.js';
-import { loadRegistry } from './registry.js';
+import { UsageError } from './usage-error.js';
+
+const loadRegistry = async (): Promise<ReadonlyMap<string, Recipe>> => (await import('./registry.js')).loadRegistry();
 
 /** Recipes that exist for panel's own tests: usable with --recipes, left out of `panel recipes`. */
 const TEST_ONLY = new Set(['demo']);
@@ -25,14 +26,14 @@ function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-async function runConverge(mode: Mode, flags: CommonFlags, registry: ReadonlyMap<string, Recipe>): Promise<number> {
+async function runConverge(mode: Mode, flags: CommonFlags): Promise<number> {
+  const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
   const configs = await resolveTargets(flags, registry, mode);
   return converge({ mode, flags, configs, registry });
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   guardOutput();
-  const registry = await loadRegistry();
   let exitCode = 0;
   const program = new Command('panel')
     .description('Turn Debian/Ubuntu servers into a faasd serverless panel (containerd, CNI, faasd, nginx, ACME) — idempotently, over SSH.')
@@ -43,15 +44,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride();
 
   addCommon(program.command('install').description('converge hosts: apply what differs, verify, report').option('-y, --yes', 'apply without asking (asked only on a terminal)')).action(async (flags: CommonFlags) => {
-    exitCode = await runConverge('install', flags, registry);
+    exitCode = await runConverge('install', flags);
   });
   addCommon(program.command('plan').description('dry run: every change with its reason and diff; changes nothing')).action(async (flags: CommonFlags) => {
-    exitCode = await runConverge('plan', flags, registry);
+    exitCode = await runConverge('plan', flags);
   });
   addCommon(program.command('check').description('verify only: exit 0 converged, 2 drift found, 1 error').option('--deep', 'rehash every file instead of trusting the stat cache')).action(async (flags: CommonFlags) => {
-    exitCode = await runConverge('check', flags, registry);
+    exitCode = await runConverge('check', flags);
   });
   addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
+    const [registry, { RENEW_RECIPE, renewConfig, renewRegistry }, { resolveTargets }, { converge }] = await Promise.all([
+      loadRegistry(),
+      import('../acme/renew.js'),
+      import('./targets.js'),
+      import('./converge.js'),
+    ]);
     if (flags.schedule) {
       // The schedule repeats this command: its inputs are checked now, as the renewal itself would check them.
       await resolveTargets({ ...flags, recipes: RENEW_RECIPE }, registry, 'install');
@@ -83,7 +90,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description(`list recipes, their dependencies and parameters (test-only recipes: ${[...TEST_ONLY].join(', ')}; shown with --all, usable with --recipes)`)
     .option('--json', 'as JSON')
     .option('--all', 'include the recipes that exist for panel\'s own tests')
-    .action((flags: { json?: boolean; all?: boolean }) => {
+    .action(async (flags: { json?: boolean; all?: boolean }) => {
+      const [registry, { z }] = await Promise.all([loadRegistry(), import('zod')]);
       const rows = [...registry.values()].filter((r) => flags.all || !TEST_ONLY.has(r.id)).map((r) => ({ id: r.id, title: r.title, after: r.after, params: z.toJSONSchema(r.params, { io: 'input', unrepresentable: 'any' }) }));
       if (flags.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
@@ -102,7 +110,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('schema')
     .description('print the JSON Schema of fleet.yaml (for editor completion)')
     .action(async () => {
-      const { inventoryJsonSchema } = await import('../inventory/json-schema.js');
+      const [registry, { inventoryJsonSchema }] = await Promise.all([loadRegistry(), import('../inventory/json-schema.js')]);
       process.stdout.write(JSON.stringify(inventoryJsonSchema([...registry.keys()]), null, 2) + '\n');
     });
 

@@ -9,15 +9,14 @@ import { resolve } from 'node:path';
 import { LETS_ENCRYPT_STAGING } from '../config.js';
 import { Secret } from '../secret.js';
 import type { CommonFlags } from './flags.js';
+import { UsageError } from './usage-error.js';
 
 export type { CommonFlags } from './flags.js';
 
 export const STACK = ['base', 'containerd', 'cni', 'bridge', 'faasd'] as const;
 export const WEB = ['nginx', 'certificate', 'status'] as const;
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 function expandHome(p: string): string {
   return p.startsWith('~/') ? resolve(homedir(), p.slice(2)) : resolve(p);

@@ -62,10 +62,10 @@ export function hookScript(body: string): string {
   return ['export PANEL_MODE=verify', PRELUDE.text, body].join('\n') + '\n';
 }
 
-export function applyScript(changes: readonly Change[], header: string, recipe: string): string {
+export function applyScript(changes: readonly Change[], header: string, recipe: string | ((c: Change) => string)): string {
   const parts = ['export PANEL_MODE=apply', PRELUDE.text, header];
   changes.forEach((c, i) => {
-    const owner = { recipe, resource: c.resource };
+    const owner = { recipe: typeof recipe === 'string' ? recipe : recipe(c), resource: c.resource };
     const records = (c.records ?? []).map((r) => recordScript(r, owner));
     // The subshell stands alone on purpose: as the left side of `||` bash
     // would ignore errexit inside it, and a failing line would not stop the step.

@@ -29,6 +29,9 @@ export interface HostResult {
   readonly roundTrips: number;
   /** Warnings raised while planning (each also sent as a `warning` event). */
   readonly warnings?: readonly string[];
+  /** Bytes on the connection to this host, each way (SSH handshake included); absent when it never connected. */
+  readonly bytesSent?: number;
+  readonly bytesReceived?: number;
 }
 
 /** A release artifact a recipe will install, and where the sum it is verified against came from. */

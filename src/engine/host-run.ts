@@ -2,16 +2,25 @@
  * Converging one host, in two phases so that a caller can show the plan and
  * ask before applying exactly that plan:
  *   planHost   – host info (1 round trip), facts of every resource (1 round
- *                trip), pure planning. Changes nothing on the host.
+ *                trip), pure planning, then follow-ups (changes that must
+ *                come right after a later resource's change). Changes nothing
+ *                on the host.
  *   finishHost – plan: report; check: verify (1 round trip); install: apply
- *                each recipe's changes (1 round trip per recipe with changes),
- *                then verify everything (1 round trip).
+ *                each recipe's changes (1 round trip per recipe with changes,
+ *                plus one per host step a local effect hands over), then verify
+ *                everything (1 round trip).
+ *
+ * Local effects (work on this machine, e.g. an ACME order) never get the
+ * transport: they hand host scripts to the engine (`HostSteps.run`), which
+ * sends them in its batch, so they share the prepare header, progress, change
+ * events and failure reporting of every other change.
  */
 import type { HostConfig } from '../config.js';
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
-import type { Change, Check, PlanContext, Resource } from '../resources/types.js';
+import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource } from '../resources/types.js';
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
+import { type Script, sh } from '../shell.js';
 import type { Transport } from '../transport/types.js';
 import { changedSumRefusal, ReleaseSums, TrustedSums, type ResolvedArtifact } from '../artifacts/index.js';
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
@@ -174,6 +183,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     },
   };
   const recipes: RecipePlan[] = [];
+  const factsOf: { resource: Resource; recipe: string; facts: unknown }[] = [];
   let i = 0;
   for (const b of built) {
     const changes: Change[] = [];
@@ -182,6 +192,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       const out = outputs[i++]!;
       try {
         const facts = r.parse(out);
+        factsOf.push({ resource: r, recipe: b.recipe.id, facts });
         const cs = r.plan(facts, ctx);
         changes.push(...cs);
         planned.push(...cs);
@@ -191,7 +202,29 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     }
     recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks, warnings, artifacts: b.artifacts });
   }
-  return { ok: true, plan: { config, transport, info, state: state.value, recipes, startedAt, channelsAtStart } };
+  const producerClash = checkProducers(recipes, owner);
+  if (producerClash) return fail(producerClash);
+  const placed = placeFollowUps(recipes, planned, factsOf);
+  if (typeof placed === 'string') return fail(placed);
+  return { ok: true, plan: { config, transport, info, state: state.value, recipes: placed, startedAt, channelsAtStart } };
+}
+
+/**
+ * One owner per file, also for files a change records besides its target (a
+ * certificate's key and chain): no `file:<path>` resource of another owner
+ * may manage them.
+ */
+function checkProducers(recipes: readonly RecipePlan[], owner: ReadonlyMap<string, string>): string | undefined {
+  for (const rp of recipes) {
+    for (const c of rp.changes) {
+      for (const r of c.records ?? []) {
+        if (r.kind !== 'file') continue;
+        const fileOwner = owner.get(`file:${r.path}`);
+        if (fileOwner !== undefined && c.resource !== `file:${r.path}`) return `${r.path} is written by ${c.resource} (recipe ${rp.recipe.id}) and managed as file:${r.path} by recipe ${fileOwner}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -221,6 +254,40 @@ function referenceProblem(built: readonly { recipe: Recipe; resources: readonly 
   return undefined;
 }
 
+/**
+ * The second planning pass: each follow-up goes right after the change it
+ * follows (after earlier follow-ups of that change), in that change's recipe,
+ * and says so (`after`), since a dry run cannot know the outcome.
+ */
+function placeFollowUps(
+  recipes: readonly RecipePlan[],
+  planned: readonly Change[],
+  factsOf: readonly { resource: Resource; recipe: string; facts: unknown }[],
+): RecipePlan[] | string {
+  const out = recipes.map((rp) => ({ ...rp, changes: [...rp.changes] }));
+  const followed = new WeakMap<Change, Change>();
+  for (const { resource, recipe, facts } of factsOf) {
+    if (!resource.followUps) continue;
+    let ups: FollowUp[];
+    try {
+      ups = resource.followUps(facts, planned);
+    } catch (e) {
+      return `recipe ${recipe}: ${resource.key}: ${(e as Error).message}`;
+    }
+    for (const up of ups) {
+      if (up.change.resource !== resource.key) return `recipe ${recipe}: ${resource.key}: a follow-up must be a change of its own resource, not ${up.change.resource}`;
+      const home = out.find((rp) => rp.changes.includes(up.follows));
+      if (!home) return `recipe ${recipe}: ${resource.key}: follows a change that is not in the plan: ${summary(up.follows)}`;
+      let at = home.changes.indexOf(up.follows) + 1;
+      while (at < home.changes.length && followed.get(home.changes[at]!) === up.follows) at++;
+      const change: Change = { ...up.change, after: [...(up.change.after ?? []), summary(up.follows)] };
+      followed.set(change, up.follows);
+      home.changes.splice(at, 0, change);
+    }
+  }
+  return out;
+}
+
 export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<HostResult> {
   const { config, transport } = plan;
   const host = config.name;
@@ -244,6 +311,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     durationMs: Date.now() - plan.startedAt,
     roundTrips: roundTrips(),
     ...(warnings.length ? { warnings } : {}),
+    bytesSent: transport.stats.wireBytesSent,
+    bytesReceived: transport.stats.wireBytesReceived,
     ...over,
   });
 
@@ -274,6 +343,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   // Every prepare hook of the host (e.g. pending restarts in the state record) runs in the
   // first apply round trip, so a run cut between a config write in one recipe
   // and the restart in a later one still restarts next time.
+  // A follow-up is applied in another recipe's run but belongs to its resource's recipe (the state record says so).
+  const owners = new Map(plan.recipes.flatMap((rp) => rp.resources.map((r) => [r.key, rp.recipe.id] as const)));
   let prepares = plan.recipes.flatMap((r) => r.changes.flatMap((c) => (c.prepare ? [c.prepare] : []))).join('\n');
   for (const [index, rp] of plan.recipes.entries()) {
     const recipeId = rp.recipe.id;
@@ -288,7 +359,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     const point = { config, recipe: recipeId, index, total: n, changes: rp.changes.length };
     const header = prepares + '\n' + contributions(opts.hooks, (h) => h.recipeApply, point);
     prepares = '';
-    const failure = await applyRecipe(rp, transport, header, (c) => {
+    const failure = await applyRecipe(rp, transport, header, (key) => owners.get(key), (c) => {
       applied++;
       emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });
     });
@@ -317,42 +388,82 @@ interface ApplyFailure {
   readonly message: string;
 }
 
-/** Shell changes go in as few round trips as possible; a local effect splits the run. */
-async function applyRecipe(rp: RecipePlan, transport: Transport, header: string, onApplied: (c: Change) => void): Promise<ApplyFailure | undefined> {
-  let batch: (Change & { script: string })[] = [];
+/** What a host step of a local effect reports when it fails: exit code and stderr tail. */
+class HostStepFailed extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Shell changes go in as few round trips as possible. A local effect does
+ * not split the run: changes still waiting ride along with its first host
+ * step, and the script that finishes it joins the batch with the changes
+ * after it.
+ */
+async function applyRecipe(
+  rp: RecipePlan,
+  transport: Transport,
+  header: string,
+  ownerOf: (resource: string) => string | undefined,
+  onApplied: (c: Change) => void,
+): Promise<ApplyFailure | undefined> {
+  // `step` is what the batch runs: the change itself, or its host step (which records nothing: its files are not there yet).
+  let batch: { change: Change; step: Change }[] = [];
+  const entry = (change: Change, script: Script, records = true): { change: Change; step: Change } => {
+    const { local: _local, records: declared, ...rest } = change;
+    return { change, step: { ...rest, script, ...(records && declared ? { records: declared } : {}) } };
+  };
   let first = true;
-  const flush = async (): Promise<ApplyFailure | undefined> => {
-    if (batch.length === 0) return undefined;
-    const run = batch;
+  /** Runs the waiting batch plus `extra`; the failure of a waiting change comes back as a value. */
+  const send = async (extra: { change: Change; step: Change } | undefined): Promise<{ failure?: ApplyFailure; extraFailed?: { code: number; message: string } }> => {
+    const run = extra ? [...batch, extra] : batch;
     batch = [];
-    const res = await transport.exec(applyScript(run, first ? header : '', rp.recipe.id));
+    if (run.length === 0) return {};
+    const res = await transport.exec(applyScript(run.map((r) => r.step), first ? header : '', (c) => ownerOf(c.resource) ?? rp.recipe.id));
     first = false;
     const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
-    for (const i of outcome.done) onApplied(run[i]!);
-    if (outcome.failed) {
-      const change = run[outcome.failed.index]!;
-      return { change, code: outcome.failed.code, message: outcome.failed.stderrTail || 'no error output' };
+    for (const i of outcome.done) {
+      const r = run[i]!;
+      if (r !== extra) onApplied(r.change);
     }
-    return undefined;
+    if (!outcome.failed) return {};
+    const r = run[outcome.failed.index]!;
+    const message = outcome.failed.stderrTail || 'no error output';
+    if (r === extra) return { extraFailed: { code: outcome.failed.code, message } };
+    return { failure: { change: r.change, code: outcome.failed.code, message } };
   };
+  const flush = async (): Promise<ApplyFailure | undefined> => (await send(undefined)).failure;
+
   for (const c of rp.changes) {
-    if (c.local) {
-      const f = await flush();
-      if (f) return f;
-      try {
-        await c.local(transport);
-      } catch (e) {
-        return { change: c, message: (e as Error).message };
-      }
-      const records = recordsScript(c, rp.recipe.id);
-      if (records !== undefined) {
-        const res = await transport.exec(records);
-        if (res.code !== 0) return { change: c, code: res.code, message: `recording it in the host state failed: ${tail(res.stderr)}` };
-      }
-      onApplied(c);
-    } else {
-      batch.push(c as Change & { script: string });
+    if (!c.local) {
+      batch.push(entry(c, c.script));
+      continue;
     }
+    let earlier: ApplyFailure | undefined;
+    const steps: HostSteps = {
+      run: async (script) => {
+        if (earlier) throw new Error('an earlier change failed');
+        const sent = await send(entry(c, script, false));
+        if (sent.failure) {
+          earlier = sent.failure;
+          throw new Error(`not run: ${summary(sent.failure.change)} failed first`);
+        }
+        if (sent.extraFailed) throw new HostStepFailed(sent.extraFailed.code, sent.extraFailed.message);
+      },
+    };
+    let finish: Script | undefined;
+    try {
+      finish = await c.local(steps);
+    } catch (e) {
+      // Changes planned before this one still happen, in order, before its failure is reported.
+      const before = earlier ?? (await flush());
+      if (before) return before;
+      return { change: c, ...(e instanceof HostStepFailed ? { code: e.code } : {}), message: (e as Error).message };
+    }
+    if (earlier) return earlier;
+    // The finishing script (or none) is the step that records what the change declares.
+    batch.push(entry(c, finish ?? sh`true`));
   }
   return flush();
 }

@@ -6,7 +6,7 @@
  * old version up under /var/lib/panel/backups/ and renames over the path, so
  * readers see either the old or the new file, never half of one.
  */
-import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import { createRequire } from 'node:module';
 import { arg, lines, type Script, sh, withBytes } from '../shell.js';
 import type { FileOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
@@ -91,10 +91,18 @@ export function fileDiff(path: string, before: Buffer | undefined, beforeSize: n
   if (!isText(old) || !isText(after)) {
     return `--- ${path}\n+++ ${path}\nBinary content differs (${old.length} → ${after.length} bytes)\n`;
   }
+  const { createTwoFilesPatch, FILE_HEADERS_ONLY } = loadDiff();
   return createTwoFilesPatch(before === undefined ? '/dev/null' : path, path, old.toString('utf8'), after.toString('utf8'), undefined, undefined, {
     context: 3,
     headerOptions: FILE_HEADERS_ONLY,
   });
+}
+
+// Loaded when a first diff is shown, not at start-up: a converged run shows none.
+let diffLib: typeof import('diff') | undefined;
+function loadDiff(): typeof import('diff') {
+  diffLib ??= createRequire(import.meta.url)('diff') as typeof import('diff');
+  return diffLib;
 }
 
 /** Script that writes spec.content with the prelude's one atomic write (validation on the temp file, backup). */

@@ -5,14 +5,22 @@
  * a bad template fails before anything touches a host.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, join } from 'node:path';
-import Handlebars from 'handlebars';
 import { templatesDir } from '../paths.js';
 import type { TemplateOptions } from './api.js';
 import { checkPath, FileResource } from './file.js';
 
 type Compiled = (data: unknown) => string;
 const cache = new Map<string, { compiled: Compiled; source: string }>();
+
+// Loaded on the first render, not at start-up: `panel --help`, `recipes` and `schema` render nothing.
+let handlebars: typeof import('handlebars') | undefined;
+const requireCjs = createRequire(import.meta.url);
+function compile(source: string): Compiled {
+  handlebars ??= requireCjs('handlebars') as typeof import('handlebars');
+  return handlebars.compile(source, { noEscape: true, strict: true });
+}
 
 function load(path: string): { compiled: Compiled; source: string } {
   const hit = cache.get(path);
@@ -23,7 +31,7 @@ function load(path: string): { compiled: Compiled; source: string } {
   } catch (e) {
     throw new Error(`template ${path}: cannot read: ${(e as Error).message}`);
   }
-  const entry = { compiled: Handlebars.compile(source, { noEscape: true, strict: true }), source };
+  const entry = { compiled: compile(source), source };
   cache.set(path, entry);
   return entry;
 }

@@ -11,7 +11,6 @@
 
 import type { HostState, Recorded } from '../engine/state.js';
 import type { Script } from '../shell.js';
-import type { Transport } from '../transport/types.js';
 
 /** What a fact snippet produced. */
 export interface FactOutput {
@@ -66,10 +65,24 @@ interface ChangeBase {
 }
 
 /**
- * Work done from the machine running panel rather than by a host script,
- * e.g. an ACME order that writes challenge files through the transport.
+ * Host work that a local effect hands to the engine while it runs. The engine
+ * sends it in its own batch (with any changes still waiting to be applied and
+ * the round trip's prepare/progress header); local code never holds a
+ * connection.
  */
-export type LocalEffect = (host: Transport) => Promise<void>;
+export interface HostSteps {
+  /** Run `script` (root, `set -euo pipefail`, prelude loaded) now; rejects with the step's exit code and stderr tail. */
+  run(script: Script): Promise<void>;
+}
+
+/**
+ * Work done on the machine running panel (e.g. talking to an ACME CA),
+ * interleaved with host work: `host.run()` for steps the local work must wait
+ * for (publishing challenge files), and the returned script — if any — finishes
+ * the change on the host. That script joins the engine's batch like any
+ * change's script, so it shares a round trip with the changes after it.
+ */
+export type LocalEffect = (host: HostSteps) => Promise<Script | undefined>;
 
 /** A change is performed either by a host script or by a local effect, never both. */
 export type Change = ChangeBase &
@@ -117,6 +130,20 @@ export interface Resource<F = unknown> {
   facts(): Script;
   parse(out: FactOutput): F;
   plan(facts: F, ctx: PlanContext): Change[];
+  /**
+   * Second planning pass, once every resource of the host is planned: changes
+   * that must follow a LATER resource's change (e.g. the nginx site switching
+   * to https right after the certificate recipe's order). Each follow-up is
+   * applied right after the change it follows, in that change's recipe, and is
+   * planned, reported and recorded like any change of this resource.
+   */
+  followUps?(facts: F, plan: readonly Change[]): FollowUp[];
+}
+
+export interface FollowUp {
+  /** A change of the host's plan, by identity. */
+  readonly follows: Change;
+  readonly change: Change;
 }
 
 /** One line a person reads: `update /etc/foo (content differs)`. */

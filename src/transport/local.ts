@@ -7,7 +7,11 @@ import { ConnectError, TransportError, type ExecOptions, type ExecResult, type T
 export const NOT_ROOT_MESSAGE = 'panel must run as root on the local machine (try sudo)';
 
 export class LocalTransport implements Transport {
-  readonly stats: TransportStats = { channels: 0, bytesSent: 0, bytesReceived: 0 };
+  readonly #counts = { channels: 0, bytesSent: 0, bytesReceived: 0 };
+
+  get stats(): TransportStats {
+    return { ...this.#counts, wireBytesSent: this.#counts.bytesSent, wireBytesReceived: this.#counts.bytesReceived };
+  }
 
   private constructor(readonly name: string) {}
 
@@ -35,8 +39,8 @@ export class LocalTransport implements Transport {
   /** Already root, so `sudo` is moot here: every command runs as root. */
   private run(stdin: Buffer, opts: ExecOptions): Promise<RawResult> {
     const [cmd, ...args] = bashArgv({ sudo: false, timeoutMs: opts.timeoutMs });
-    this.stats.channels++;
-    this.stats.bytesSent += stdin.length;
+    this.#counts.channels++;
+    this.#counts.bytesSent += stdin.length;
     const started = Date.now();
     return new Promise((resolve, reject) => {
       const child = spawn(cmd ?? 'bash', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -59,11 +63,11 @@ export class LocalTransport implements Transport {
             }, backstopMs(opts.timeoutMs));
       child.stdout.on('data', (d: Buffer) => {
         out.push(d);
-        this.stats.bytesReceived += d.length;
+        this.#counts.bytesReceived += d.length;
       });
       child.stderr.on('data', (d: Buffer) => {
         err.push(d);
-        this.stats.bytesReceived += d.length;
+        this.#counts.bytesReceived += d.length;
       });
       // A script that exits before reading all of stdin makes the write fail with EPIPE; that is its business.
       child.stdin.on('error', () => {});

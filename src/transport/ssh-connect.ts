@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ssh2, { type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
@@ -126,8 +127,14 @@ export function describeConnectFailure(err: SshError, ctx: { host: string; displ
   return at('unreachable', `SSH handshake failed: ${err.message}`);
 }
 
+/** An authenticated client and the TCP socket under it (whose byte counts are the wire traffic). */
+export interface SshSession {
+  readonly client: Client;
+  readonly socket: Socket;
+}
+
 /** Connect, verify the host key, authenticate. Rejects only with ConnectError. */
-export async function connectSsh(conn: SshConnection, host: string, opts: SshOptions = {}): Promise<Client> {
+export async function connectSsh(conn: SshConnection, host: string, opts: SshOptions = {}): Promise<SshSession> {
   const display = displayName(conn);
   const readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   const auth = await resolveAuth(conn, host, display);
@@ -148,8 +155,10 @@ export async function connectSsh(conn: SshConnection, host: string, opts: SshOpt
     ...(conn.fingerprint !== undefined ? { pin: conn.fingerprint } : {}),
   };
 
-  return new Promise<Client>((resolve, reject) => {
+  return new Promise<SshSession>((resolve, reject) => {
     const client = new Client();
+    // Our own socket (ssh2 would make the same one) so that its byte counts stay readable.
+    const socket = new Socket();
     // Set by the host verifier: a refusal explains the generic "Host denied" error that follows.
     let refusal: ConnectError | undefined;
     let settled = false;
@@ -162,7 +171,7 @@ export async function connectSsh(conn: SshConnection, host: string, opts: SshOpt
     client.once('ready', () => {
       if (settled) return;
       settled = true;
-      resolve(client);
+      resolve({ client, socket });
     });
     // Stays attached for the client's life: after `ready` the transport handles errors via 'close'.
     client.on('error', (err: SshError) => {
@@ -187,7 +196,11 @@ export async function connectSsh(conn: SshConnection, host: string, opts: SshOpt
       );
     };
     try {
+      socket.setMaxListeners(0);
+      // Connecting before handing it over: ssh2 then waits for 'connect' and maps its errors as for its own socket.
+      socket.connect({ host: conn.address, port: conn.port });
       client.connect({
+        sock: socket,
         host: conn.address,
         port: conn.port,
         username: conn.user,
@@ -199,6 +212,7 @@ export async function connectSsh(conn: SshConnection, host: string, opts: SshOpt
         algorithms: { serverHostKey: hostKeyPreference(conn.fingerprint === undefined ? knownKeyTypes(known, lookupName) : []) },
       });
     } catch (err) {
+      socket.destroy();
       fail(new ConnectError('unreachable', host, `${display}: cannot start SSH connection: ${(err as Error).message}`));
     }
   });

@@ -3,6 +3,7 @@
  * channel running `bash -s` (or `sudo -n bash -s`) with the script on stdin;
  * a semaphore keeps channels under sshd's MaxSessions (10 by default).
  */
+import type { Socket } from 'node:net';
 import type { Client, ClientChannel } from 'ssh2';
 import { backstopMs, bashCommandLine, exitCode, isTimeoutExit } from './command.js';
 import { getVia, putVia, type RawResult } from './files.js';
@@ -20,8 +21,9 @@ export const DEFAULT_MAX_CHANNELS = 8;
 const OPEN_RETRIES = 6;
 
 export class SshTransport implements Transport {
-  readonly stats: TransportStats = { channels: 0, bytesSent: 0, bytesReceived: 0 };
+  readonly #counts = { channels: 0, bytesSent: 0, bytesReceived: 0 };
   readonly #client: Client;
+  readonly #socket: Socket;
   readonly #display: string;
   readonly #sem: Semaphore;
   /** Root commands need `sudo -n` (login user is not root and sudo not disabled). */
@@ -35,10 +37,12 @@ export class SshTransport implements Transport {
   private constructor(
     readonly name: string,
     client: Client,
+    socket: Socket,
     conn: SshConnection,
     opts: SshTransportOptions,
   ) {
     this.#client = client;
+    this.#socket = socket;
     this.#display = displayName(conn);
     this.#sem = new Semaphore(opts.maxChannels ?? DEFAULT_MAX_CHANNELS);
     this.#sudo = conn.sudo ?? conn.user !== 'root';
@@ -55,8 +59,8 @@ export class SshTransport implements Transport {
 
   /** Connect, then check once that sudo works, so a missing sudo fails here and not mid-apply. */
   static async open(conn: SshConnection, name: string, opts: SshTransportOptions = {}): Promise<SshTransport> {
-    const client = await connectSsh(conn, name, opts);
-    const t = new SshTransport(name, client, conn, opts);
+    const { client, socket } = await connectSsh(conn, name, opts);
+    const t = new SshTransport(name, client, socket, conn, opts);
     if (t.#sudo) {
       let r: RawResult;
       try {
@@ -76,6 +80,10 @@ export class SshTransport implements Transport {
       }
     }
     return t;
+  }
+
+  get stats(): TransportStats {
+    return { ...this.#counts, wireBytesSent: this.#socket.bytesWritten, wireBytesReceived: this.#socket.bytesRead };
   }
 
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
@@ -131,7 +139,7 @@ export class SshTransport implements Transport {
   /** One exec channel: send stdin, collect output, resolve with the exit status. */
   async #channel(command: string, stdin: Buffer, timeoutMs: number | undefined): Promise<RawResult> {
     const ch = await this.#open(command);
-    this.stats.channels++;
+    this.#counts.channels++;
     const started = Date.now();
     return new Promise<RawResult>((resolve, reject) => {
       let settled = false;
@@ -162,11 +170,11 @@ export class SshTransport implements Transport {
       }
       ch.on('data', (d: Buffer) => {
         out.push(d);
-        this.stats.bytesReceived += d.length;
+        this.#counts.bytesReceived += d.length;
       });
       ch.stderr.on('data', (d: Buffer) => {
         errOut.push(d);
-        this.stats.bytesReceived += d.length;
+        this.#counts.bytesReceived += d.length;
       });
       ch.on('exit', (c: number | null, s?: string) => {
         exited = true;
@@ -188,7 +196,7 @@ export class SshTransport implements Transport {
         const to = timedOut || isTimeoutExit(code, Date.now() - started, timeoutMs);
         finish(() => resolve({ code: exitCode(code, signal, to), stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
       });
-      this.stats.bytesSent += stdin.length;
+      this.#counts.bytesSent += stdin.length;
       ch.end(stdin);
     });
   }

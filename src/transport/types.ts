@@ -17,8 +17,13 @@ export interface ExecResult {
 export interface TransportStats {
   /** Exec channels opened (round trips). */
   channels: number;
+  /** Payload: scripts and file contents sent on stdin. */
   bytesSent: number;
+  /** Payload: stdout and stderr received. */
   bytesReceived: number;
+  /** On the network connection: SSH handshake, framing and encryption included (local: the payload). */
+  wireBytesSent: number;
+  wireBytesReceived: number;
 }
 
 export interface Transport {

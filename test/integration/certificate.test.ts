@@ -3,6 +3,12 @@
  * Pebble as the CA. NOTE: the faasd behind nginx is the testbed's STAND-IN
  * (test/testbed/faasd-standin.c), not the real faasd.
  *
+ * Issue 10 (ACME inside the engine): a first install's NDJSON stream shows the
+ * certificate's changes like any recipe's (planned by `plan`, applied under
+ * recipe `certificate`, the https switch of the site included), progress.json
+ * /access.log record the certificate step, and a first certificate costs at
+ * most 4 round trips beyond the nginx apply.
+ *
  * Issue 5 "done when":
  *  - a fresh host gets one certificate for two names; HTTPS with SNI for each
  *    name, trusting Pebble's root, reaches the faasd stand-in (200); http → 301;
@@ -21,11 +27,13 @@ import type { PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { nginxParams, SiteResource, siteSpec } from '../../src/acme/site.js';
 import { PRELUDE } from '../../src/resources/prelude.js';
+import { parseHostState } from '../../src/engine/state.js';
 import { templatesDir } from '../../src/paths.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.js';
 import { domainNames } from '../../src/validate/domain.js';
@@ -78,11 +86,28 @@ function explain(run: CliRun): string {
   return `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-4000)}`;
 }
 
-function changes(run: CliRun): Array<{ resource: string; action: string; target: string; reason: string }> {
-  return events(run)
-    .filter((e) => e.type === 'change' && e['status'] === 'applied')
-    .map((e) => e['change'] as { resource: string; action: string; target: string; reason: string });
+interface ChangeSeen {
+  recipe: string;
+  resource: string;
+  action: string;
+  target: string;
+  reason: string;
+  after?: string[];
 }
+
+function changes(run: CliRun, status: 'applied' | 'planned' | 'failed' = 'applied'): ChangeSeen[] {
+  return events(run)
+    .filter((e) => e.type === 'change' && e['status'] === status)
+    .map((e) => ({ recipe: e['recipe'] as string, ...(e['change'] as Omit<ChangeSeen, 'recipe'>) }));
+}
+
+function hostResult(run: CliRun): { roundTrips: number; status: string } {
+  const end = events(run).find((e) => e.type === 'host-end');
+  assert.ok(end, 'a host-end event');
+  return end['result'] as { roundTrips: number; status: string };
+}
+
+const SITE = 'file:/etc/nginx/conf.d/panel.conf';
 
 async function sh(host: TestHost, cmd: string): Promise<string> {
   const r = await bed.exec(host, cmd);
@@ -147,13 +172,45 @@ let notBefore = 0;
 let notAfter = 0;
 
 test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faasd stand-in, http → 301', async () => {
+  // The plan shows the certificate's order and the site's switch as ordinary changes of recipe certificate.
+  const plan = await panel(args('plan', v6, NAMES, 'faasd,certificate'), { env });
+  assert.equal(plan.code, 0, explain(plan));
+  const planned = changes(plan, 'planned').filter((c) => c.recipe === 'certificate');
+  assert.deepEqual(planned.map((c) => [c.resource, c.action]), [['certificate:a.panel.test', 'create'], [SITE, 'update']], JSON.stringify(planned, null, 1));
+  assert.match(planned[0]!.reason, /^absent; order from /);
+  assert.deepEqual(planned[1]!.after, [`create certificate a.panel.test, b.panel.test in /etc/panel/certs/a.panel.test (${planned[0]!.reason})`]);
+
   const run = await panel(args('install', v6, NAMES, 'faasd,certificate'), { env });
   assert.equal(run.code, 0, explain(run));
   const cs = changes(run);
-  // HTTP site first, then the certificate, then HTTPS — nginx is never stopped.
-  const order = cs.filter((c) => c.resource === 'file:/etc/nginx/conf.d/panel.conf' || c.resource.startsWith('certificate:')).map((c) => c.reason.split(';')[0]);
-  assert.deepEqual(order, ['absent', 'absent', 'enable https with the new certificate'], JSON.stringify(cs, null, 1));
+  // HTTP site first (recipe nginx, its one owner), then the certificate and the https switch
+  // (recipe certificate, planned by the same site resource) — nginx is never stopped.
+  const order = cs.filter((c) => c.resource === SITE || c.resource.startsWith('certificate:')).map((c) => `${c.recipe}: ${c.resource} ${c.reason.split(';')[0]}`);
+  assert.deepEqual(
+    order,
+    [`nginx: ${SITE} absent`, 'certificate: certificate:a.panel.test absent', `certificate: ${SITE} enable https with the new certificate`],
+    JSON.stringify(cs, null, 1),
+  );
   assert.ok(!cs.some((c) => (c.action === 'stop' || c.action === 'restart') && c.target.startsWith('nginx')), 'nginx is never stopped');
+  console.log(
+    events(run)
+      .filter((e) => e['recipe'] === 'certificate' && e.type !== 'verify')
+      .map((e) => JSON.stringify(e))
+      .join('\n'),
+  );
+  const ends = events(run).filter((e) => e.type === 'recipe-end' && e['recipe'] === 'certificate');
+  assert.deepEqual(ends.map((e) => [e['status'], e['changes']]), [['changed', 2]]);
+  // The certificate step is on the host's progress record like every recipe's.
+  assert.match(await sh(v6, 'cat /var/lib/panel/access.log'), /\[certificate\]\[progress \d+\]\[status 0\] 2 change\(s\)/);
+
+  // Round trips: host info + facts + one apply per recipe with changes + verify,
+  // and the certificate's extra host step (publishing the challenges).
+  const recipesApplied = new Set(cs.map((c) => c.recipe));
+  const rt = hostResult(run).roundTrips;
+  const beyondNginx = rt - 2 - [...recipesApplied].filter((r) => r !== 'certificate').length;
+  console.log(`round trips on ${v6.address} for a first certificate: ${rt} in all, ${beyondNginx} beyond the nginx apply (certificate applies + final verify)`);
+  assert.ok(beyondNginx <= 4, `${beyondNginx} round trips beyond the nginx apply`);
+  assert.equal(beyondNginx, 3);
 
   for (const name of NAMES) {
     const a = await https(v6, name, '/hello');
@@ -174,6 +231,22 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
   assert.match(listen, /\[::\]:443/);
   assert.match(listen, /\[::\]:80/);
   assert.match(await sh(v6, 'stat -c %a /etc/panel/certs/a.panel.test/privkey.pem'), /^600/);
+  // The host state record: the certificate's files belong to recipe certificate, the site
+  // (written twice, once by each recipe's round trip) to its one owner, recipe nginx.
+  const state = parseHostState(await sh(v6, 'cat /var/lib/panel/state.json'));
+  assert.ok(state.ok, state.ok ? '' : state.error);
+  for (const f of ['privkey.pem', 'fullchain.pem', 'directory']) {
+    const r = state.value.record(`/etc/panel/certs/a.panel.test/${f}`);
+    assert.ok(r && r.kind === 'file' && r.recipe === 'certificate' && r.resource === 'certificate:a.panel.test' && r.existed === false, `${f}: ${JSON.stringify(r)}`);
+  }
+  assert.equal(state.value.record('/etc/panel/certs/a.panel.test')?.kind, 'directory');
+  const siteRecord = state.value.record('/etc/nginx/conf.d/panel.conf');
+  assert.ok(siteRecord && siteRecord.kind === 'file' && siteRecord.recipe === 'nginx' && siteRecord.existed === false, JSON.stringify(siteRecord));
+  assert.equal(siteRecord.sha256, (await sh(v6, 'sha256sum /etc/nginx/conf.d/panel.conf')).split(' ')[0], 'recorded after the https switch');
+  // The key travelled inside an apply script: it never shows in the output or the host's progress files.
+  const keyBody = (await sh(v6, 'grep -v -- ----- /etc/panel/certs/a.panel.test/privkey.pem')).trim().split('\n');
+  const seen = run.stdout + run.stderr + (await sh(v6, 'cat /var/lib/panel/access.log /var/lib/panel/progress.json /var/lib/panel/installErr.log 2>/dev/null || true'));
+  for (const line of keyBody) assert.ok(!seen.includes(line), 'private key material leaked');
   assert.match(await sh(v6, 'ls /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/);
   const { statSync } = await import('node:fs');
   const keyFile = join(acctDir, 'panel', 'acme');
@@ -181,9 +254,15 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
 });
 
 test('second run: nothing changes and the CA is not contacted', async () => {
-  const run = await panel(args('install', v6, NAMES, 'faasd,certificate'), { env });
+  // A scratch config dir without the account key: any order would create one there first.
+  const untouched = mkdtempSync(join(tmpdir(), 'panel-acme-untouched-'));
+  const run = await panel(args('install', v6, NAMES, 'faasd,certificate'), { env: { XDG_CONFIG_HOME: untouched } });
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run), []);
+  assert.deepEqual(readdirSync(untouched), [], 'no ACME account was loaded or created');
+  rmSync(untouched, { recursive: true, force: true });
+  // host info + facts + verify: no apply round trip, no host step.
+  assert.equal(hostResult(run).roundTrips, 3);
   assert.equal((await https(v6, NAMES[0]!, '/hello')).cert!.serialNumber, firstSerial);
 });
 
@@ -211,6 +290,9 @@ test('host without IPv6: an ACME failure names the domain and the CA detail, and
   assert.notEqual(run.code, 0, explain(run));
   const text = run.stderr + run.stdout;
   assert.match(text, new RegExp(`${BAD_NAME.replace(/\./g, '\\.')}: .*${bed.bridgeAddress.replace(/\./g, '\\.')}`), explain(run));
+  // Reported like any failed change: recipe certificate, the certificate change; no https switch applied.
+  assert.deepEqual(changes(run, 'failed').map((c) => `${c.recipe}: ${c.resource}`), ['certificate: certificate:c.panel.test']);
+  assert.ok(!changes(run).some((c) => c.recipe === 'certificate'), explain(run));
   assert.match(await sh(v4, 'systemctl is-active nginx'), /^active/);
   const site = await sh(v4, 'cat /etc/nginx/conf.d/panel.conf');
   assert.doesNotMatch(site, /443/);
@@ -248,7 +330,15 @@ test('past two thirds of the lifetime, `panel renew` renews and the new serial i
   assert.equal(run.code, 0, explain(run));
   const cs = changes(run);
   assert.equal(cs.length, 1, JSON.stringify(cs));
+  assert.equal(cs[0]!.recipe, 'certificate');
+  assert.equal(cs[0]!.resource, 'certificate:a.panel.test');
   assert.match(cs[0]!.reason, /third of its lifetime/);
+  const log = (await sh(v6, 'cat /var/lib/panel/access.log')).trim().split('\n');
+  assert.match(log.at(-2) ?? '', /\[certificate\]\[progress 0\]\[status 0\] 1 change\(s\)/, log.slice(-3).join('\n'));
+  assert.match(log.at(-1) ?? '', /\[done\]\[progress 100\]/);
+  // Renewing: host info, facts, verify and the order's host steps: challenges (unless the CA
+  // reuses a recent validation), then the files.
+  assert.ok(hostResult(run).roundTrips <= 5, `${hostResult(run).roundTrips} round trips`);
   for (const name of NAMES) {
     const a = await https(v6, name, '/hello');
     assert.equal(a.status, 200);

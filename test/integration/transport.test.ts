@@ -69,6 +69,11 @@ test('exec as root: output, exit code as a result, script on stdin, stats', asyn
   assert.equal(echo.stdout.length, 1000);
   assert.ok(t.stats.bytesReceived >= before.bytesReceived + 1000);
   assert.ok(t.stats.bytesSent > before.bytesSent);
+  // The wire carries the payload plus the SSH handshake, channel framing and MACs.
+  const s = t.stats;
+  assert.ok(s.wireBytesReceived > s.bytesReceived + 1000, `wire in ${s.wireBytesReceived} vs payload ${s.bytesReceived}`);
+  assert.ok(s.wireBytesSent > s.bytesSent + 1000, `wire out ${s.wireBytesSent} vs payload ${s.bytesSent}`);
+  assert.ok(s.wireBytesReceived >= before.wireBytesReceived + 1000);
 });
 
 test('deploy runs root commands through sudo -n; sudo:false runs as deploy', async () => {

@@ -7,13 +7,14 @@ import { spawn } from 'node:child_process';
 import type { ExecResult, Transport, TransportStats } from '../../src/transport/types.js';
 
 export class BashTransport implements Transport {
-  readonly stats: TransportStats = { channels: 0, bytesSent: 0, bytesReceived: 0 };
+  readonly stats: TransportStats = { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 };
   readonly scripts: string[] = [];
   constructor(readonly name = 'bash-stand-in', private readonly env: NodeJS.ProcessEnv = process.env) {}
 
   exec(script: string): Promise<ExecResult> {
     this.stats.channels++;
     this.stats.bytesSent += Buffer.byteLength(script);
+    this.stats.wireBytesSent += Buffer.byteLength(script);
     this.scripts.push(script);
     return new Promise((resolve, reject) => {
       const child = spawn('bash', ['-s'], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -24,6 +25,7 @@ export class BashTransport implements Transport {
       child.on('error', reject);
       child.on('close', (code) => {
         this.stats.bytesReceived += stdout.length + stderr.length;
+        this.stats.wireBytesReceived += stdout.length + stderr.length;
         resolve({ code: code ?? 1, stdout, stderr });
       });
       child.stdin.end(script);

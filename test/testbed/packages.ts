@@ -15,6 +15,7 @@ import { mustBash } from './run.js';
 export const REPO_PACKAGES = [
   'curl', 'wget', 'runc', 'bridge-utils', 'iptables', 'ca-certificates', 'nginx', 'kmod',
   'openssl', 'jq', 'tar', 'gzip', 'hello', 'ufw', 'iproute2', 'procps', 'sudo',
+  'python3', 'python3-apt', // Ansible in bench/: modules run on the host's python; its apt module needs python3-apt
 ] as const;
 
 /** Debian packages whose binaries the mirror repackages as upstream tarballs. */

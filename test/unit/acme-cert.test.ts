@@ -1,13 +1,14 @@
 import { sh } from '../../src/shell.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultAccountKeyFile, loadOrCreateAccountKey } from '../../src/acme/account.js';
 import { CertificateResource } from '../../src/acme/certificate.js';
 import { type CertInfo, orderReason, parseCertificate, renewalTime } from '../../src/acme/cert-info.js';
-import { swapScript } from '../../src/acme/install.js';
+import { installScript, swapScript } from '../../src/acme/install.js';
 import { renewConfig, renewRegistry } from '../../src/acme/renew.js';
 import { renewArgv, renewUnits, systemdWord } from '../../src/acme/timer.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../src/config.js';
@@ -70,15 +71,12 @@ test('orderReason: every reason to order, and none for a healthy certificate', (
   assert.match(orderReason(have, want, new Date(na.getTime() + 1))!, /expired/);
 });
 
-function resourceFor(now: Date, site = true) {
+function resourceFor(now: Date) {
   return new CertificateResource({
     names: ['a.test', 'b.test'],
     acme: { directory: DIR },
     email: 'ops@a.test',
     now: () => now,
-    ...(site
-      ? { site: { path: '/etc/nginx/conf.d/panel.conf', names: ['a.test', 'b.test'], ipv6: false, routes: [], clientMaxBodySize: '1m', proxyReadTimeout: '60s', certDir: '/etc/panel/certs/a.test' } }
-      : {}),
   });
 }
 
@@ -90,17 +88,24 @@ function facts(pem: string | undefined, key = true, directory: string | undefine
   ].join('\n') + '\n';
 }
 
-test('certificate plan: first run orders and then switches the site to https', () => {
+test('certificate plan: first run is one change that writes (and records) the certificate files (the site switch is the site\'s follow-up)', () => {
   const r = resourceFor(new Date());
   assert.equal(r.key, 'certificate:a.test');
   assert.match(String(r.facts()), /\/etc\/panel\/certs\/a\.test\/fullchain\.pem/);
   const changes = r.plan(r.parse({ stdout: facts(undefined, false, undefined), code: 0 }), { planned: [] });
-  assert.equal(changes.length, 2);
+  assert.equal(changes.length, 1);
   assert.equal(changes[0]!.action, 'create');
   assert.match(changes[0]!.reason, /^absent; order from https:\/\/ca\.test\/dir/);
   assert.equal(typeof changes[0]!.local, 'function');
-  assert.equal(changes[1]!.target, '/etc/nginx/conf.d/panel.conf');
-  assert.deepEqual(changes[1]!.after, [`create certificate a.test, b.test in /etc/panel/certs/a.test (${changes[0]!.reason})`]);
+  assert.deepEqual(changes[0]!.records, [
+    { kind: 'directory', path: '/etc/panel', existed: false },
+    { kind: 'directory', path: '/etc/panel/certs', existed: false },
+    { kind: 'directory', path: '/etc/panel/certs/a.test', existed: false },
+    { kind: 'file', path: '/etc/panel/certs/a.test/privkey.pem', existed: false },
+    { kind: 'file', path: '/etc/panel/certs/a.test/fullchain.pem', existed: false },
+    // (undefined takes facts()'s default: the CA record is there, the certificate is not)
+    { kind: 'file', path: '/etc/panel/certs/a.test/directory', existed: true },
+  ]);
 });
 
 test('certificate plan: a valid certificate means no change and no CA contact', () => {
@@ -138,7 +143,7 @@ test('account key: created once, 0600, then reused', async () => {
 });
 
 test('swap script: restores the previous files when nginx -t fails', () => {
-  const s = swapScript('/etc/panel/certs/a.test');
+  const s = swapScript('/etc/panel/certs/a.test').text;
   assert.match(s, /cd -- \/etc\/panel\/certs\/a\.test/);
   assert.match(s, /mv -f -- "\$f\.prev" "\$f"/);
   assert.ok(s.indexOf('nginx -t') < s.indexOf('systemctl reload nginx'));
@@ -174,4 +179,29 @@ test('renew: only the certificate recipe, no dependencies, renewOnly set', () =>
   const c = renewConfig({ ...config, recipes: ['base', 'nginx', 'certificate'] });
   assert.deepEqual(c.recipes, ['certificate']);
   assert.deepEqual(c.params['certificate'], { renewOnly: true });
+});
+
+test('certificate change: an unreachable CA fails locally, before any host step, naming the CA', async () => {
+  const r = new CertificateResource({ names: ['a.test'], acme: { directory: 'http://127.0.0.1:9/dir', accountKeyFile: join(dir, 'unused-account.pem') }, now: () => new Date() });
+  const [change] = r.plan(r.parse({ stdout: facts(undefined, false, undefined), code: 0 }), { planned: [] });
+  const steps: string[] = [];
+  await assert.rejects(
+    change!.local!({ run: async (s) => void steps.push(s.text) }),
+    /ACME directory http:\/\/127\.0\.0\.1:9\/dir unreachable/,
+  );
+  assert.deepEqual(steps, [], 'nothing was published, nothing to withdraw');
+  assert.equal(existsSync(join(dir, 'unused-account.pem')), false);
+});
+
+test('install script: writes key (0600), chain and CA record in place, nothing left over', { skip: execFileSync('sh', ['-c', 'command -v nginx || true']).toString() !== '' && 'nginx on this machine would be tested and reloaded' }, () => {
+  const certs = join(dir, 'install', 'a.test');
+  const issued = { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', keyPem: Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n') };
+  const run = () => execFileSync('bash', ['-s'], { input: `set -euo pipefail\n${installScript(certs, issued, DIR).text}\n` });
+  run();
+  assert.equal(readFileSync(join(certs, 'privkey.pem'), 'utf8'), issued.keyPem.toString());
+  assert.equal(statSync(join(certs, 'privkey.pem')).mode & 0o777, 0o600);
+  assert.equal(readFileSync(join(certs, 'fullchain.pem'), 'utf8'), issued.certPem);
+  assert.equal(readFileSync(join(certs, 'directory'), 'utf8'), `${DIR}\n`);
+  run(); // replacing an installed certificate works the same way
+  assert.deepEqual(readdirSync(certs).sort(), ['directory', 'fullchain.pem', 'privkey.pem']);
 });

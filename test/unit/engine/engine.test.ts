@@ -304,3 +304,126 @@ test('a warning raised while planning is an event after its recipe starts, once 
     assert.deepEqual(result.warnings, ['held', 'other'], mode);
   }
 });
+/**
+ * A change with local work between host steps (the ACME shape): a host step
+ * handed to the engine, local work, then a finishing script — plus a follow-up
+ * that an EARLIER recipe's resource plans after it.
+ */
+function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-step' } = {}) {
+  const produced = join(dir, `${name}-produced`);
+  const step = join(dir, `${name}-step`);
+  const seen: string[] = [];
+  const staged: Resource<{ present: boolean }> = {
+    key: `staged:${name}`,
+    facts: () => sh`if [ -e ${produced} ]; then echo present=1; else echo present=0; fi`,
+    parse: (out) => ({ present: /present=1/.test(out.stdout) }),
+    plan: (f): Change[] =>
+      f.present
+        ? []
+        : [
+            {
+              resource: `staged:${name}`,
+              action: 'create',
+              target: produced,
+              reason: 'absent',
+              records: [{ kind: 'file', path: produced, existed: false }],
+              local: async (host) => {
+                if (opts.failLocal === 'before-step') throw new Error('CA unreachable');
+                await host.run(sh`echo published > ${step}`);
+                // Local work that needs the host step done.
+                seen.push(readFileSync(step, 'utf8').trim());
+                if (opts.failLocal === 'after-step') throw new Error('validation refused for x.test');
+                return sh`echo issued > ${produced}`;
+              },
+            },
+          ],
+  };
+  const follower: Resource<{ content: string | undefined }> = {
+    ...marker(`${name}-site`, 'https'),
+    key: `follower:${name}`,
+    plan: () => [],
+    followUps: (facts, plan) => {
+      const issue = plan.find((c) => c.records?.some((r) => r.kind === 'file' && r.path === produced));
+      if (!issue || facts.content === 'https') return [];
+      return [{ follows: issue, change: { resource: `follower:${name}`, action: 'update', target: join(dir, `${name}-site`), reason: 'switch', script: sh`test -e ${produced}
+printf https > ${join(dir, `${name}-site`)}` } }];
+    },
+  };
+  const reg = new Map<string, Recipe>([
+    ['web', recipe('web', () => [marker(`${name}-web`, 'W'), follower])],
+    ['cert', recipe('cert', () => [marker(`${name}-before`, 'B'), staged, marker(`${name}-after`, 'C')], ['web'])],
+  ]);
+  return { reg, seen, produced, step };
+}
+
+test('a local change hands host steps to the engine: batched, reported, and followed by a follow-up in its recipe', async () => {
+  const { reg, seen, produced } = localScenario('local-ok');
+  const planned = await run('plan', reg, ['cert']);
+  const plannedCert = planned.events.filter((e) => e.type === 'change' && e.recipe === 'cert').map((e) => (e.type === 'change' ? e.change : undefined)!);
+  assert.deepEqual(plannedCert.map((c) => c.resource), ['marker:local-ok-before', 'staged:local-ok', 'follower:local-ok', 'marker:local-ok-after']);
+  assert.deepEqual(plannedCert[2]!.after, [`create ${produced} (absent)`]);
+
+  const first = await run('install', reg, ['cert']);
+  assert.equal(first.result.status, 'changed', first.result.error);
+  assert.deepEqual(seen, ['published'], 'the local work saw its host step done');
+  assert.equal(readFileSync(produced, 'utf8').trim(), 'issued');
+  assert.equal(readFileSync(join(dir, 'local-ok-site'), 'utf8'), 'https');
+  const applied = first.events.filter((e) => e.type === 'change' && e.status === 'applied').map((e) => (e.type === 'change' ? `${e.recipe}/${e.change.resource}` : ''));
+  assert.deepEqual(applied, ['web/marker:local-ok-web', 'cert/marker:local-ok-before', 'cert/staged:local-ok', 'cert/follower:local-ok', 'cert/marker:local-ok-after']);
+  // host info + facts + web apply + (waiting change + host step) + (finish + follow-up + later change) + verify
+  assert.equal(first.result.roundTrips, 6);
+  // The host step carried the round trip's header (progress for recipe cert).
+  const stepScript = first.transport.scripts.find((s) => s.includes('echo published'))!;
+  assert.match(stepScript, /cert/);
+  assert.match(stepScript, /local-ok-before/);
+
+  const second = await run('install', reg, ['cert']);
+  assert.equal(second.result.status, 'ok');
+  assert.equal(second.result.roundTrips, 3);
+});
+
+test('a local change that fails: earlier changes still applied, the failure names the change', async () => {
+  for (const when of ['before-step', 'after-step'] as const) {
+    const { reg, produced } = localScenario(`local-${when}`, { failLocal: when });
+    const r = await run('install', reg, ['cert']);
+    assert.equal(r.result.status, 'failed');
+    assert.equal(readFileSync(join(dir, `local-${when}-before`), 'utf8'), 'B', `${when}: the change planned before it was applied`);
+    assert.equal(existsSync(produced), false);
+    assert.equal(existsSync(join(dir, `local-${when}-site`)), false, 'no follow-up after a failed change');
+    assert.match(r.result.error ?? '', when === 'before-step' ? /cert: staged:local-before-step: create .* failed: CA unreachable/ : /validation refused for x\.test/);
+    const failed = r.events.filter((e) => e.type === 'change' && e.status === 'failed');
+    assert.equal(failed.length, 1);
+  }
+});
+
+test('a follow-up of a change that is not in the plan is refused at plan time', async () => {
+  const ghost: Change = { resource: 'x', action: 'run', target: 'x', reason: 'x', script: sh`true` };
+  const bad: Resource<{ x: string }> = {
+    key: 'bad-follower',
+    facts: () => sh`echo x=1`,
+    parse: () => ({ x: '1' }),
+    plan: () => [],
+    followUps: () => [{ follows: ghost, change: { resource: 'bad-follower', action: 'run', target: 't', reason: 'r', script: sh`true` } }],
+  };
+  const r = await run('plan', new Map<string, Recipe>([['f', recipe('f', () => [bad])]]), ['f']);
+  assert.equal(r.result.status, 'failed');
+  assert.match(r.result.error ?? '', /bad-follower: follows a change that is not in the plan/);
+});
+
+test('a file a change records has one owner: a file resource for the same path is refused at plan time', async () => {
+  const path = join(dir, 'produced-twice');
+  const producer: Resource<{ x: string }> = {
+    key: 'producer',
+    facts: () => sh`echo x=1`,
+    parse: () => ({ x: '1' }),
+    plan: () => [{ resource: 'producer', action: 'create', target: 'thing', reason: 'absent', records: [{ kind: 'file', path, existed: false }], script: sh`true` }],
+  };
+  const asFile: Resource<{ x: string }> = { key: `file:${path}`, facts: () => sh`echo x=1`, parse: () => ({ x: '1' }), plan: () => [] };
+  const reg = new Map<string, Recipe>([
+    ['p', recipe('p', () => [producer])],
+    ['f', recipe('f', () => [asFile], ['p'])],
+  ]);
+  const r = await run('plan', reg, ['f']);
+  assert.equal(r.result.status, 'failed');
+  assert.match(r.result.error ?? '', /produced-twice is written by producer \(recipe p\) and managed as file:.* by recipe f/);
+});

@@ -13,6 +13,7 @@ import certificateRecipe from '../../../recipes/certificate.js';
 import nginxRecipe from '../../../recipes/nginx.js';
 import { type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, siteSpec, tlsState, usesHttp2Directive } from '../../../src/acme/site.js';
 import type { HostConfig } from '../../../src/config.js';
+import type { Change } from '../../../src/resources/types.js';
 import type { HostInfo } from '../../../src/host-info.js';
 import { PRELUDE } from '../../../src/resources/prelude.js';
 import { type Script, sh } from '../../../src/shell.js';
@@ -218,6 +219,50 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   assert.equal(readFileSync(sitePath, 'utf8'), good);
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('.panel-')), [], 'no temp file or temp main config left');
   assert.equal(existsSync(sitePath), true);
+});
+
+test('site follow-up: the switch to https is planned by the site, after the change that writes its certificate', { skip: !hasNginx && 'nginx not installed' }, () => {
+  const root = mkdtempSync(join(tmp, 'root-'));
+  const sitePath = join(root, 'panel.conf');
+  const certs = join(root, 'certs', 'a.test');
+  const conf = join(root, 'nginx.conf');
+  writeFileSync(conf, `pid ${root}/nginx.pid;\nerror_log ${root}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${sitePath};\n}\n`);
+  const base = spec(false, { path: sitePath, certDir: certs, validate: sh`PANEL_NGINX_CONF=${conf} panel_nginx_test "$1" "$2"` });
+  const r = new SiteResource(base);
+  const facts = () => {
+    const f = bash('facts', r.facts());
+    assert.equal(f.code, 0, f.stderr);
+    return r.parse({ stdout: f.stdout, code: f.code });
+  };
+  const issue: Change = { resource: 'certificate:a.test', action: 'create', target: 'certificate a.test', reason: 'absent', records: [{ kind: 'file', path: `${certs}/fullchain.pem`, existed: false }], local: async () => undefined };
+  const other: Change = { resource: 'certificate:x.test', action: 'create', target: 'certificate x.test', reason: 'absent', records: [{ kind: 'file', path: `${root}/certs/x.test/fullchain.pem`, existed: false }], local: async () => undefined };
+
+  // Fresh host: the plan writes HTTP-only; the follow-up switches to https after the order.
+  let f = facts();
+  const first = r.plan(f, { planned: [] });
+  assert.equal(first.length, 1);
+  assert.match(first[0]!.reason, /http only/);
+  assert.deepEqual(r.followUps(f, [other]), [], 'another certificate is not this site\'s');
+  const ups = r.followUps(f, [other, issue]);
+  assert.equal(ups.length, 1);
+  assert.equal(ups[0]!.follows, issue);
+  const up = ups[0]!.change;
+  assert.equal(up.resource, 'file:/etc/nginx/conf.d/panel.conf');
+  assert.equal(up.target, sitePath);
+  assert.equal(up.action, 'update');
+  assert.equal(up.reason, 'enable https with the new certificate');
+  // The diff is against the HTTP-only file the first change writes.
+  assert.match(up.diff!, /^\+\s+listen 443 ssl http2;$/m);
+  assert.doesNotMatch(up.diff!, /^\+\s+location \^~ \/\.well-known/m);
+
+  // Applied in order (site http → certificate files → follow-up), the next plan is empty.
+  assert.equal(bash('apply', first[0]!.script!).code, 0);
+  makeCert(certs, ['a.test', 'b.test']);
+  const a = bash('apply', up.script!);
+  assert.equal(a.code, 0, a.stderr);
+  f = facts();
+  assert.deepEqual(r.plan(f, { planned: [] }), []);
+  assert.deepEqual(r.followUps(f, [issue]), [], 'a site already on https has nothing to follow (renewals)');
 });
 
 const debian: HostInfo = { osId: 'debian', osVersion: '12', osPretty: 'Debian 12', arch: 'amd64', rawArch: 'amd64', ipv6: false, systemd: true, hostname: 'h1', nameservers: [] };

@@ -1,0 +1,353 @@
+/**
+ * panel against Ansible on the same testbed hosts, in one run:
+ *   npm run bench            (root; boots the testbed, installs what it needs)
+ *
+ * Two equal sets of fresh hosts, one per tool (each tool converges only its
+ * own set, so neither sees the other's leftovers). Scenarios: first install
+ * on 1 and on 5 fresh hosts, no-op re-runs on 1/5/10/20 hosts at concurrency
+ * (forks) = host count, `plan` on a converged host (Ansible: --check),
+ * `check --deep`. The table goes to stdout and bench/results/latest.md.
+ *
+ * Knobs (environment): BENCH_RUNS (no-op/plan/check runs, default 5),
+ * BENCH_FIRST_RUNS (first-install runs, fresh hosts each, default 3),
+ * BENCH_ANSIBLE_RUNS (Ansible no-op runs on 1 and 5 hosts, default 5),
+ * BENCH_ANSIBLE_RUNS_LARGE (on 10 and 20 hosts, default 3),
+ * BENCH_MAX_HOSTS (largest no-op scenario, default 20).
+ */
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../src/paths.js';
+import { startTestbed, type Testbed, type TestHost } from '../test/testbed/index.js';
+import { mustSucceedAnsible, prepareAnsible, runAnsible, type AnsibleRun, type AnsibleSetup } from './lib/ansible.js';
+import { describeMachine, loadNow } from './lib/machine.js';
+import { bedFlags, mustSucceed, runPanel, type PanelRun } from './lib/panel.js';
+import { summarizeProfile } from './lib/profile.js';
+import { measureStartup } from './lib/startup.js';
+import { fmtKb, fmtSeconds, spread, type Spread } from './lib/stats.js';
+import { perHost, readTraffic, type Traffic } from './lib/traffic.js';
+
+const env = (k: string, d: number): number => {
+  const v = Number(process.env[k] ?? d);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer`);
+  return v;
+};
+const RUNS = env('BENCH_RUNS', 5);
+const FIRST_RUNS = env('BENCH_FIRST_RUNS', 3);
+const ANSIBLE_RUNS = env('BENCH_ANSIBLE_RUNS', 5);
+const ANSIBLE_RUNS_LARGE = env('BENCH_ANSIBLE_RUNS_LARGE', 3);
+const MAX_HOSTS = env('BENCH_MAX_HOSTS', 20);
+const NOOP_SIZES = [1, 5, 10, 20].filter((n) => n <= MAX_HOSTS);
+const SET = Math.max(MAX_HOSTS, 6 * FIRST_RUNS);
+
+const log = (m: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
+
+interface Side {
+  readonly wall: Spread;
+  readonly roundTripsPerHost: number;
+  readonly traffic: Traffic;
+  readonly changes: number;
+  /** User + system CPU seconds of the tool's process and the children it waited for (median). */
+  readonly cpu: Spread;
+  /** panel only: transport wire bytes per host. */
+  readonly wire?: Traffic;
+  readonly peakRssKb?: number;
+}
+
+interface Row {
+  readonly scenario: string;
+  readonly hosts: number;
+  readonly panel: Side;
+  readonly ansible?: Side;
+  readonly note?: string;
+}
+
+/** One measured panel run: wall time, per-host round trips and bytes. */
+interface PanelSample {
+  readonly run: PanelRun;
+  readonly traffic: Traffic;
+}
+
+async function panelOnce(bed: Testbed, hosts: readonly TestHost[], args: readonly string[], cwd: string, what: string, nodeArgs: readonly string[] = []): Promise<PanelSample> {
+  const before = await readTraffic(bed, hosts);
+  const run = await runPanel([...args, ...bedFlags(bed, hosts), '--concurrency', String(hosts.length), '--json'], { cwd, nodeArgs });
+  const traffic = perHost(before, await readTraffic(bed, hosts));
+  mustSucceed(what, run, hosts.length);
+  return { run, traffic };
+}
+
+function panelSide(samples: readonly PanelSample[]): Side {
+  const per = (f: (s: PanelSample) => number): number => samples.reduce((a, s) => a + f(s), 0) / samples.length;
+  const hostsOf = (s: PanelSample): number => Math.max(1, s.run.hosts.length);
+  return {
+    wall: spread(samples.map((s) => s.run.seconds)),
+    cpu: spread(samples.map((s) => s.run.cpuSeconds)),
+    roundTripsPerHost: per((s) => s.run.hosts.reduce((a, h) => a + h.roundTrips, 0) / hostsOf(s)),
+    traffic: { toHost: per((s) => s.traffic.toHost), fromHost: per((s) => s.traffic.fromHost) },
+    wire: {
+      toHost: per((s) => s.run.hosts.reduce((a, h) => a + (h.bytesSent ?? 0), 0) / hostsOf(s)),
+      fromHost: per((s) => s.run.hosts.reduce((a, h) => a + (h.bytesReceived ?? 0), 0) / hostsOf(s)),
+    },
+    changes: Math.max(...samples.map((s) => s.run.hosts.reduce((a, h) => a + h.changed, 0))),
+    peakRssKb: Math.max(...samples.map((s) => s.run.peakRssKb)),
+  };
+}
+
+interface AnsibleSample {
+  readonly run: AnsibleRun;
+  readonly traffic: Traffic;
+}
+
+async function ansibleOnce(bed: Testbed, setup: AnsibleSetup, hosts: readonly TestHost[], what: string, extra: readonly string[] = []): Promise<AnsibleSample> {
+  const before = await readTraffic(bed, hosts);
+  const run = await runAnsible(setup, hosts, extra);
+  const traffic = perHost(before, await readTraffic(bed, hosts));
+  mustSucceedAnsible(what, run, hosts);
+  return { run, traffic };
+}
+
+function ansibleSide(samples: readonly AnsibleSample[], hosts: number): Side {
+  const per = (f: (s: AnsibleSample) => number): number => samples.reduce((a, s) => a + f(s), 0) / samples.length;
+  return {
+    wall: spread(samples.map((s) => s.run.seconds)),
+    cpu: spread(samples.map((s) => s.run.cpuSeconds)),
+    roundTripsPerHost: per((s) => [...s.run.sshCalls.values()].reduce((a, b) => a + b, 0) / hosts),
+    traffic: { toHost: per((s) => s.traffic.toHost), fromHost: per((s) => s.traffic.fromHost) },
+    changes: Math.max(...samples.map((s) => [...s.run.recap.values()].reduce((a, r) => a + r.changed, 0))),
+  };
+}
+
+async function installPython(bed: Testbed, hosts: readonly TestHost[]): Promise<void> {
+  // Ansible's modules need python3 (and python3-apt for its apt module) on the host. Installed for every host (both
+  // sets stay alike), outside the timings; the apt lists go again so that the
+  // first install starts from a host that never ran `apt-get update`.
+  const script =
+    'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 python3-apt >/dev/null && ' +
+    'rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/lib/apt/periodic/update-success-stamp && apt-get clean && ' +
+    // Ansible's cache_valid_time reads the lists directory's mtime: make it as old as on a host that never updated.
+    "touch -d '2000-01-01' /var/lib/apt/lists /var/lib/apt/lists/partial";
+  for (let i = 0; i < hosts.length; i += 8) {
+    await Promise.all(
+      hosts.slice(i, i + 8).map(async (h) => {
+        const r = await bed.exec(h, script, { timeoutMs: 600_000 });
+        if (r.code !== 0) throw new Error(`${h.name}: installing python3 failed: ${r.stderr.slice(-1000)}`);
+      }),
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  const work = mkdtempSync(join(tmpdir(), 'panel-bench-'));
+  const rows: Row[] = [];
+  log(`start-up timings (load ${loadNow()})`);
+  const startup = await measureStartup(RUNS * 2);
+
+  log(`booting ${2 * SET} testbed hosts (${SET} for panel, ${SET} for Ansible)`);
+  const t0 = Date.now();
+  const bed = await startTestbed({ hosts: 2 * SET, pebble: false, log: (m) => log(`testbed: ${m}`) });
+  const bootSeconds = (Date.now() - t0) / 1000;
+  let profileText = '';
+  let timeline = '';
+  let stopped: string | undefined;
+  // Ctrl-C still removes the bed (and the table shows what was measured).
+  const onSigint = (): void => {
+    stopped = 'interrupted';
+    void bed.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const P = bed.hosts.slice(0, SET);
+    const A = bed.hosts.slice(SET, 2 * SET);
+    log('python3 on every host (for Ansible; not timed)');
+    await installPython(bed, bed.hosts);
+    const setup = prepareAnsible(bed, A, join(work, 'ansible'));
+
+    // First install: fresh hosts for every run, the tools alternating.
+    const firstP: Record<1 | 5, PanelSample[]> = { 1: [], 5: [] };
+    const firstA: Record<1 | 5, AnsibleSample[]> = { 1: [], 5: [] };
+    for (let r = 0; r < FIRST_RUNS; r++) {
+      for (const n of [1, 5] as const) {
+        const off = 6 * r + (n === 1 ? 0 : 1);
+        log(`first install on ${n} host(s), run ${r + 1}/${FIRST_RUNS}: panel`);
+        firstP[n].push(await panelOnce(bed, P.slice(off, off + n), ['install', '--yes'], work, `panel first install ${n}`));
+        log(`first install on ${n} host(s), run ${r + 1}/${FIRST_RUNS}: Ansible`);
+        firstA[n].push(await ansibleOnce(bed, setup, A.slice(off, off + n), `Ansible first install ${n}`));
+      }
+    }
+    for (const n of [1, 5] as const) {
+      rows.push({ scenario: 'first install', hosts: n, panel: panelSide(firstP[n]), ansible: ansibleSide(firstA[n], n), note: `fresh hosts for every run (${FIRST_RUNS} runs)` });
+    }
+
+    log(`converging the rest of both sets (${SET} hosts each; not timed)`);
+    await panelOnce(bed, P, ['install', '--yes'], work, 'panel converge all');
+    await ansibleOnce(bed, setup, A, 'Ansible converge all');
+
+    for (const n of NOOP_SIZES) {
+      const ps: PanelSample[] = [];
+      const as: AnsibleSample[] = [];
+      const aRuns = n >= 10 ? ANSIBLE_RUNS_LARGE : ANSIBLE_RUNS;
+      for (let r = 0; r < Math.max(RUNS, aRuns); r++) {
+        if (r < RUNS) {
+          log(`no-op on ${n} host(s), run ${r + 1}: panel`);
+          ps.push(await panelOnce(bed, P.slice(0, n), ['install', '--yes'], work, `panel no-op ${n}`));
+        }
+        if (r < aRuns) {
+          log(`no-op on ${n} host(s), run ${r + 1}: Ansible`);
+          as.push(await ansibleOnce(bed, setup, A.slice(0, n), `Ansible no-op ${n}`));
+        }
+      }
+      rows.push({ scenario: 'no-op re-run', hosts: n, panel: panelSide(ps), ansible: ansibleSide(as, n) });
+      if (n === 1) {
+        const last = ps[ps.length - 1]!.run;
+        timeline = [...last.firstEvent.entries()].map(([type, t]) => `| ${type} | ${t.toFixed(3)} |`).join('\n') + `\n| (process exit) | ${last.seconds.toFixed(3)} |`;
+      }
+    }
+
+    const planP: PanelSample[] = [];
+    const planA: AnsibleSample[] = [];
+    const deep: PanelSample[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      log(`plan / --check on a converged host, run ${r + 1}`);
+      planP.push(await panelOnce(bed, P.slice(0, 1), ['plan'], work, 'panel plan'));
+      if (r < ANSIBLE_RUNS) planA.push(await ansibleOnce(bed, setup, A.slice(0, 1), 'Ansible --check', ['--check']));
+      log(`check --deep, run ${r + 1}`);
+      deep.push(await panelOnce(bed, P.slice(0, 1), ['check', '--deep'], work, 'panel check --deep'));
+    }
+    rows.push({ scenario: '`plan` (Ansible: `--check`)', hosts: 1, panel: panelSide(planP), ansible: ansibleSide(planA, 1) });
+    rows.push({ scenario: '`check --deep`', hosts: 1, panel: panelSide(deep), note: 'no Ansible equivalent (rehashes every file)' });
+
+    log('CPU profile of a 1-host no-op run');
+    const profDir = join(work, 'prof');
+    mkdirSync(profDir, { recursive: true });
+    await panelOnce(bed, P.slice(0, 1), ['install', '--yes'], work, 'panel no-op (profiled)', ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+    const prof = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (prof) {
+      const s = summarizeProfile(join(profDir, prof), 15);
+      profileText =
+        `Profile length ${s.totalMs.toFixed(0)} ms (from V8 start to exit; idle time is time spent waiting for the host).\n\n` +
+        '| self time by package/area | ms | share |\n|---|---:|---:|\n' +
+        s.byPackage.map((e) => `| ${e.what} | ${e.ms.toFixed(0)} | ${(e.share * 100).toFixed(1)}% |`).join('\n') +
+        '\n\n| top self-time functions | ms | share |\n|---|---:|---:|\n' +
+        s.entries.map((e) => `| \`${e.what}\` | ${e.ms.toFixed(0)} | ${(e.share * 100).toFixed(1)}% |`).join('\n');
+    }
+  } catch (e) {
+    // A failed scenario ends the run, but what was measured before it is still written out.
+    stopped = (e as Error).message;
+    log(`run stopped: ${stopped}`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    log('stopping the testbed');
+    await bed.stop();
+  }
+
+  let md = render(machine, rows, startup, bootSeconds, profileText, timeline);
+  if (stopped) md += `\n**The run stopped early:** ${stopped.split('\n')[0]}\n`;
+  const out = join(packageRoot, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.md'), md);
+  process.stdout.write(md);
+  log(`written to bench/results/latest.md`);
+  if (stopped) process.exitCode = 1;
+}
+
+const mb = (kb: number | undefined): string => (kb === undefined ? '—' : `${(kb / 1024).toFixed(0)} MB`);
+const bytes = (t: Traffic | undefined): string => (t === undefined ? '—' : `${fmtKb(t.toHost)} / ${fmtKb(t.fromHost)}`);
+
+function render(
+  m: ReturnType<typeof describeMachine>,
+  rows: readonly Row[],
+  startup: Awaited<ReturnType<typeof measureStartup>>,
+  bootSeconds: number,
+  profileText: string,
+  timeline: string,
+): string {
+  const find = (scenario: string, hosts: number): Row | undefined => rows.find((r) => r.scenario.startsWith(scenario) && r.hosts === hosts);
+  const ratio = (r: Row | undefined): number | undefined => (r?.ansible ? r.ansible.wall.median / r.panel.wall.median : undefined);
+  const fmtRatio = (x: number | undefined): string => (x === undefined ? '—' : `${x.toFixed(1)}×`);
+
+  const main = [
+    '| scenario | hosts | panel wall: median (min–max, runs) | Ansible wall: median (min–max, runs) | Ansible ÷ panel | CPU s (median): panel · Ansible | round trips / host: panel · Ansible | panel bytes / host, sent / received (transport) | bytes / host to / from host, eth0: panel · Ansible | panel peak RSS | changes: panel · Ansible | note |',
+    '|---|---:|---|---|---:|---|---|---|---|---:|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${r.hosts} | ${fmtSeconds(r.panel.wall)} | ${r.ansible ? fmtSeconds(r.ansible.wall) : '—'} | ${fmtRatio(ratio(r))} | ${r.panel.cpu.median.toFixed(2)} · ${r.ansible ? r.ansible.cpu.median.toFixed(2) : '—'} | ` +
+        `${r.panel.roundTripsPerHost.toFixed(1)} · ${r.ansible ? r.ansible.roundTripsPerHost.toFixed(1) : '—'} | ${bytes(r.panel.wire)} | ` +
+        `${bytes(r.panel.traffic)} · ${r.ansible ? bytes(r.ansible.traffic) : '—'} | ${mb(r.panel.peakRssKb)} | ${r.panel.changes} · ${r.ansible ? r.ansible.changes : '—'} | ${r.note ?? ''} |`,
+    ),
+  ].join('\n');
+
+  const help = startup.find((s) => s.command === 'panel --help');
+  const noop1 = find('no-op', 1);
+  const noop20 = find('no-op', 20);
+  const plan = find('`plan`', 1);
+  const first = [find('first install', 1), find('first install', 5)];
+  const bigNoops = rows.filter((r) => r.scenario === 'no-op re-run' && r.hosts >= 5);
+  const check = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : '**missed**');
+  const targets: [string, string, boolean | undefined][] = [
+    ['no-op re-run, 1 host ≤ 0.5 s', noop1 ? `${noop1.panel.wall.median.toFixed(2)} s` : '—', noop1 && noop1.panel.wall.median <= 0.5],
+    ['no-op re-run, 20 hosts ≤ 1.5 s', noop20 ? `${noop20.panel.wall.median.toFixed(2)} s` : '—', noop20 && noop20.panel.wall.median <= 1.5],
+    ['no-op: ≤ 3 SSH round trips per host', noop1 ? `${noop1.panel.roundTripsPerHost.toFixed(1)}` : '—', noop1 && noop1.panel.roundTripsPerHost <= 3],
+    ['`plan` on a converged host: ≤ 1 round trip beyond connecting', plan ? `${plan.panel.roundTripsPerHost.toFixed(1)}` : '—', plan && plan.panel.roundTripsPerHost <= 1],
+    ['`panel --help` ≤ 0.15 s', help ? `${help.wall.median.toFixed(3)} s (CPU ${help.cpu.toFixed(3)} s)` : '—', help && help.wall.median <= 0.15],
+    ['peak RSS, 1 host ≤ 80 MB', mb(noop1?.panel.peakRssKb), noop1?.panel.peakRssKb === undefined ? undefined : noop1.panel.peakRssKb <= 80 * 1024],
+    ['peak RSS, 20 hosts ≤ 150 MB', mb(noop20?.panel.peakRssKb), noop20?.panel.peakRssKb === undefined ? undefined : noop20.panel.peakRssKb <= 150 * 1024],
+    ['≥ 15× faster than Ansible, no-op, 1 host', fmtRatio(ratio(noop1)), ratio(noop1) === undefined ? undefined : ratio(noop1)! >= 15],
+    [
+      '≥ 20× faster than Ansible, no-op, 5+ hosts',
+      bigNoops.map((r) => `${r.hosts}: ${fmtRatio(ratio(r))}`).join(', '),
+      bigNoops.length ? bigNoops.every((r) => (ratio(r) ?? 0) >= 20) : undefined,
+    ],
+    ['≥ 2× faster than Ansible, first install', first.map((r) => (r ? `${r.hosts}: ${fmtRatio(ratio(r))}` : '—')).join(', '), first.every((r) => (ratio(r) ?? 0) >= 2)],
+  ];
+
+  return [
+    '# panel vs Ansible on testbed hosts',
+    '',
+    `Generated by \`npm run bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+    '',
+    `**Machine:** ${m.cores} cores (${m.cpu}), ${m.memoryGb} GB memory, kernel ${m.kernel}; Node ${m.node}; ${m.ansible}. ` +
+      `Load average at the start ${m.load}, at the end ${loadNow()} — the runner is shared, so wall times carry other work's noise; CPU seconds are given where they help.`,
+    '',
+    `**Hosts:** testbed (systemd-nspawn Debian 12, sshd, local apt repository and artifact mirror; faasd is the testbed's stand-in), ${bootSeconds.toFixed(0)} s to boot ${2 * SET}. ` +
+      'Each tool converges its own set of identical hosts. Recipes: the default set a user gets (the container stack: base, containerd, cni, bridge, faasd), ' +
+      'with the testbed connection and mirror flags only (`--host … --key … --known-hosts … --mirror … --checksums … --json --concurrency N`). ' +
+      'Ansible: `bench/ansible/stack.yml` (the same packages, files, units, sysctl, modules, archives, services and checks), ' +
+      'pipelining, ControlPersist 60 s, forks = host count, python3 preinstalled on every host (not timed).',
+    '',
+    main,
+    '',
+    'Round trips: panel counts exec channels on its one connection per host (from its NDJSON recap; connecting is not counted); ' +
+      'Ansible counts ssh/sftp/scp invocations per host (each is one exec on the ControlPersist master). ' +
+      'Bytes: panel\'s transport counts the SSH socket both ways, handshake included; eth0 is the host\'s interface, the same measure for both tools ' +
+      '(on a first install it includes the packages and artifacts the host downloads). Peak RSS: time(1) of the panel process. ' +
+      'Changes: largest number of changes any run reported (0 on a no-op means it really was one).',
+    '',
+    '## Targets',
+    '',
+    '| target | measured | |',
+    '|---|---|---|',
+    ...targets.map(([t, v, ok]) => `| ${t} | ${v} | ${check(ok)} |`),
+    '',
+    '## Start-up (no host contacted)',
+    '',
+    '| command | wall: median (min–max, runs) | CPU (user+sys) | peak RSS |',
+    '|---|---|---:|---:|',
+    ...startup.map((s) => `| \`${s.command}\` | ${s.wall.median.toFixed(3)} s (${s.wall.min.toFixed(3)}–${s.wall.max.toFixed(3)}, n=${s.wall.n}) | ${s.cpu.toFixed(3)} s | ${mb(s.peakRssKb)} |`),
+    '',
+    '## Where a 1-host no-op run spends its time',
+    '',
+    'When each NDJSON event first reached the benchmark (seconds since panel was spawned; `host-start` comes after the SSH connection is up):',
+    '',
+    '| event | s |',
+    '|---|---:|',
+    timeline,
+    '',
+    profileText,
+    '',
+  ].join('\n');
+}
+
+await main();
