@@ -17,7 +17,8 @@ import { applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, p
 import type { Emit, HostResult, Mode } from './events.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
-import { orderRecipes } from './order.js';
+import { orderRecipes, type OrderResult } from './order.js';
+import { removal } from '../resources/removal.js';
 import type { Recipe, RecipeContext } from './recipe.js';
 
 export interface HostRunOptions {
@@ -32,6 +33,12 @@ export interface HostRunOptions {
   readonly verifyWaitSeconds?: number;
   /** Shell contributions of report sinks (progress.json on the host, …). */
   readonly hooks?: readonly HostHooks[];
+  /**
+   * Take the host's recipes off instead of converging them (`panel
+   * uninstall`): each recipe's `teardown`, dependents before what they
+   * depend on. `mode` still says plan (dry run) or install (apply).
+   */
+  readonly teardown?: { readonly purge: boolean };
 }
 
 interface RecipePlan {
@@ -42,6 +49,10 @@ interface RecipePlan {
 }
 
 export interface HostPlan {
+  /** A teardown plan (uninstall). */
+  readonly teardown: boolean;
+  /** What the teardown leaves on the host on purpose (kept without --purge, pre-existing). */
+  readonly kept: readonly string[];
   readonly config: HostConfig;
   readonly transport: Transport;
   readonly info: HostInfo;
@@ -79,7 +90,8 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     result: failedResult(host, `${host}: ${error}`, startedAt, transport.stats.channels - channelsAtStart),
   });
 
-  const order = orderRecipes(config.recipes, opts.registry);
+  const teardown = opts.teardown;
+  const order = teardown ? teardownOrder(config.recipes, opts.registry) : orderRecipes(config.recipes, opts.registry);
   if (!order.ok) return fail(order.error);
   opts.emit({ type: 'host-start', host, recipes: order.recipes.map((r) => r.id) });
 
@@ -98,13 +110,19 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       return fail(`recipe ${recipe.id}: invalid parameters: ${issues}`);
     }
     const ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config };
-    const refusal = recipe.precheck?.(ctx);
+    // A teardown needs no install inputs (domains, e-mail, artifacts): no precheck.
+    const refusal = teardown ? undefined : recipe.precheck?.(ctx);
     if (refusal) return fail(`recipe ${recipe.id}: ${refusal}`);
     let resources: readonly Resource[];
     let checks: readonly Check[];
     try {
-      resources = recipe.resources(ctx);
-      checks = recipe.verify?.(ctx) ?? [];
+      if (teardown) {
+        resources = recipe.teardown?.({ ...ctx, purge: teardown.purge }) ?? [removal({ recipe: recipe.id, purge: teardown.purge })];
+        checks = [];
+      } else {
+        resources = recipe.resources(ctx);
+        checks = recipe.verify?.(ctx) ?? [];
+      }
     } catch (e) {
       return fail(`recipe ${recipe.id}: ${(e as Error).message}`);
     }
@@ -133,7 +151,8 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   if (!state.ok) return fail(state.error);
 
   const planned: Change[] = [];
-  const ctx: PlanContext = { planned, state: state.value };
+  const kept: string[] = [];
+  const ctx: PlanContext = { planned, state: state.value, ...(teardown ? { keep: (what: string) => void kept.push(what) } : {}) };
   const recipes: RecipePlan[] = [];
   let i = 0;
   for (const b of built) {
@@ -149,9 +168,29 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
         return fail(`recipe ${b.recipe.id}: ${r.key}: ${(e as Error).message}`);
       }
     }
-    recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks });
+    // Events name the recipe; the title says it is being taken off.
+    const recipe = teardown ? { ...b.recipe, title: `remove: ${b.recipe.title}` } : b.recipe;
+    recipes.push({ recipe, resources: b.resources, changes, checks: b.checks });
   }
-  return { ok: true, plan: { config, transport, info, state: state.value, recipes, startedAt, channelsAtStart } };
+  return { ok: true, plan: { teardown: teardown !== undefined, kept, config, transport, info, state: state.value, recipes, startedAt, channelsAtStart } };
+}
+
+/**
+ * Which recipes a teardown takes off, in order: the asked-for ones and every
+ * recipe that depends on them (it cannot stay without them), dependents
+ * first — the install order reversed. Dependencies are NOT added: removing
+ * nginx leaves base in place.
+ */
+export function teardownOrder(asked: readonly string[], registry: ReadonlyMap<string, Recipe>): OrderResult {
+  const all = orderRecipes([...registry.keys()], registry);
+  if (!all.ok) return all;
+  for (const id of asked) {
+    if (!registry.has(id)) return orderRecipes([id], registry);
+  }
+  const out = new Set(asked);
+  // Install order lists dependencies first, so one pass collects every dependent.
+  for (const r of all.recipes) if (r.after.some((d) => out.has(d))) out.add(r.id);
+  return { ok: true, recipes: all.recipes.filter((r) => out.has(r.id)).reverse() };
 }
 
 /**
@@ -189,17 +228,24 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   const changeCount = plan.recipes.reduce((n, r) => n + r.changes.length, 0);
   const changedResources = new Set(plan.recipes.flatMap((r) => r.changes.map((c) => c.resource))).size;
   const roundTrips = (): number => transport.stats.channels - plan.channelsAtStart;
-  const result = (over: Partial<HostResult> & Pick<HostResult, 'status'>): HostResult => ({
-    host,
-    ok: resourceCount - changedResources,
-    changed: 0,
-    failed: 0,
-    failedChecks: 0,
-    rebootRequired: false,
-    durationMs: Date.now() - plan.startedAt,
-    roundTrips: roundTrips(),
-    ...over,
-  });
+  /** What apply steps could not free (panel_reboot_required). */
+  const rebootPaths: string[] = [];
+  const result = (over: Partial<HostResult> & Pick<HostResult, 'status'>): HostResult => {
+    const r: HostResult = {
+      host,
+      ok: resourceCount - changedResources,
+      changed: 0,
+      failed: 0,
+      failedChecks: 0,
+      rebootRequired: false,
+      durationMs: Date.now() - plan.startedAt,
+      roundTrips: roundTrips(),
+      ...(plan.kept.length > 0 ? { kept: [...new Set(plan.kept)] } : {}),
+      ...over,
+    };
+    const paths = [...rebootPaths, ...(r.rebootRequired ? [OS_REBOOT_REQUIRED] : [])];
+    return paths.length > 0 ? { ...r, rebootRequired: true, rebootPaths: [...new Set(paths)] } : r;
+  };
 
   if (opts.mode === 'plan') {
     for (const rp of plan.recipes) {
@@ -242,10 +288,16 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     const point = { config, recipe: recipeId, index, total: n, changes: rp.changes.length };
     const header = prepares + '\n' + contributions(opts.hooks, (h) => h.recipeApply, point);
     prepares = '';
-    const failure = await applyRecipe(rp, transport, header, (c) => {
-      applied++;
-      emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });
-    });
+    const failure = await applyRecipe(
+      rp,
+      transport,
+      header,
+      (c) => {
+        applied++;
+        emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });
+      },
+      (path) => rebootPaths.push(path),
+    );
     if (failure) {
       emit({ type: 'change', host, recipe: recipeId, status: 'failed', change: publicChange(failure.change) });
       const error = redact(`${host}: ${recipeId}: ${failure.change.resource}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
@@ -265,6 +317,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   return result({ status: applied ? 'changed' : 'ok', changed: applied, rebootRequired: verified.rebootRequired });
 }
 
+const OS_REBOOT_REQUIRED = '/var/run/reboot-required';
+
 interface ApplyFailure {
   readonly change: Change;
   readonly code?: number;
@@ -272,7 +326,7 @@ interface ApplyFailure {
 }
 
 /** Shell changes go in as few round trips as possible; a local effect splits the run. */
-async function applyRecipe(rp: RecipePlan, transport: Transport, header: string, onApplied: (c: Change) => void): Promise<ApplyFailure | undefined> {
+async function applyRecipe(rp: RecipePlan, transport: Transport, header: string, onApplied: (c: Change) => void, onReboot: (path: string) => void): Promise<ApplyFailure | undefined> {
   let batch: (Change & { script: string })[] = [];
   let first = true;
   const flush = async (): Promise<ApplyFailure | undefined> => {
@@ -281,6 +335,7 @@ async function applyRecipe(rp: RecipePlan, transport: Transport, header: string,
     batch = [];
     const res = await transport.exec(applyScript(run, first ? header : '', rp.recipe.id));
     first = false;
+    for (const m of res.stdout.matchAll(/^@@panel-reboot-required (.+)$/gm)) onReboot(m[1]!);
     const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
     for (const i of outcome.done) onApplied(run[i]!);
     if (outcome.failed) {

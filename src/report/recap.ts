@@ -18,6 +18,8 @@ export function formatRecap(mode: Mode, results: readonly HostResult[]): string 
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), '', summaryLine(results)];
+  for (const r of results) for (const p of r.rebootPaths ?? []) out.push(`${r.host}: reboot required: ${p}`);
+  for (const r of results) if (r.kept?.length) out.push(`${r.host}: kept (--purge removes them): ${r.kept.join(', ')}`);
   const errors = results.filter((r) => r.error && (r.status === 'failed' || r.status === 'interrupted' || r.status === 'drift'));
   if (errors.length) out.push('', ...errors.map((r) => r.error!));
   return out.join('\n') + '\n';

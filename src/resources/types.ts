@@ -88,6 +88,11 @@ export interface PlanContext {
   readonly planned: readonly Change[];
   /** The host state record as the facts round trip read it (absent: nothing recorded yet). */
   readonly state?: HostState;
+  /**
+   * Teardown only: say that something recorded is deliberately left on the
+   * host (kept without --purge, or not panel's to remove); the run reports it.
+   */
+  readonly keep?: (what: string) => void;
 }
 
 /** One resource naming another (e.g. a service's `restartOn`), checked by the engine at plan time. */
