@@ -48,7 +48,7 @@ export class RemovalResource implements Resource<RemovalFacts> {
   facts(): Script {
     // Keys of this recipe's record lines; the value holds "recipe":"<id>".
     return noStdin(sh`[ -r "$PANEL_STATE_FILE" ] || exit 0
-awk -v r=${`"recipe":${JSON.stringify(this.o.recipe)},`} '/^    "/ && index($0, r) { k = substr($0, 6); e = index(k, "\": {"); if (e > 0) print substr(k, 1, e - 1) }' "$PANEL_STATE_FILE" |
+awk -v r=${`"recipe":${JSON.stringify(this.o.recipe)},`} '/^    "/ && index($0, r) { k = substr($0, 6); e = index(k, "\\": {"); if (e > 0) print substr(k, 1, e - 1) }' "$PANEL_STATE_FILE" |
 while IFS= read -r __k; do
   case $__k in
     /*) if [ -e "$__k" ] || [ -L "$__k" ]; then printf 'present=%s\\n' "$__k"; fi ;;
