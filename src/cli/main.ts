@@ -9,6 +9,7 @@ import type { Recipe } from '../engine/recipe.js';
 import { redact } from '../secret.js';
 import { RENEW_RECIPE, renewConfig, renewRegistry } from '../acme/renew.js';
 import { converge } from './converge.js';
+import { orderRecipes } from '../engine/order.js';
 import { resolveTargets } from './targets.js';
 import { UsageError, type CommonFlags } from './options.js';
 import { loadRegistry } from './registry.js';
@@ -70,7 +71,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       exitCode = await runConverge('install', flags, registry);
       return;
     }
-    const configs = await resolveTargets(flags, registry, 'install');
+    // Everything the install converges is taken off first, dependencies included.
+    const configs = (await resolveTargets(flags, registry, 'install')).map((c) => {
+      const order = orderRecipes(c.recipes, registry);
+      return order.ok ? { ...c, recipes: order.recipes.map((r) => r.id) } : c;
+    });
     exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false }, reinstall: true });
   });
   addCommon(

@@ -174,12 +174,11 @@ true`);
         target: packages.join(' '),
         reason: 'installed by panel',
         records: packages.map((p) => forget(`package:${p}`)),
-        script: lines(
-          sh`export DEBIAN_FRONTEND=noninteractive`,
-          this.o.purge
-            ? sh`panel_apt_get -y purge --auto-remove ${packages} || exit 1`
-            : sh`panel_apt_get -y remove --auto-remove ${packages} || exit 1`,
-        ),
+        // Purged (configuration files too) and with the dependencies they
+        // pulled in: a package panel installed was never the user's, and a
+        // removed-but-configured package would leave /etc behind with no
+        // record left to purge it later.
+        script: lines(sh`export DEBIAN_FRONTEND=noninteractive`, sh`panel_apt_get -y purge --auto-remove ${packages} || exit 1`),
       });
     }
     changes.push(...others, ...lastFiles);
