@@ -177,13 +177,21 @@ rmdir -- /var/lib/cni/results /var/lib/cni ${OPENFAAS_NET.dataDir} 2>/dev/null |
 
 const STATE_DIRS = ['/run/containerd', '/var/lib/containerd'] as const;
 
-/** containerd's mounts and state directories (k3s's killall script is the model). */
+/**
+ * containerd's mounts, and shims still running: `__shims all`, or `__shims
+ * foreign` for those of other namespaces than OpenFaaS's (the user's own
+ * containers; OpenFaaS's are killed by faasd's teardown earlier in the run).
+ */
 const CONTAINERD_LEFT = sh`__mounts() { awk '$2 ~ "^/(run|var/lib)/containerd(/|$)" { print $2 }' /proc/self/mounts | sort -r; }
-__foreign_shims() {
+__shims() {
   local p a0
   for p in /proc/[0-9]*; do
     IFS= read -r -d '' a0 < "$p/cmdline" 2>/dev/null || [ -n "$a0" ] || continue
-    case $a0 in containerd-shim*|*/containerd-shim*) echo "\${p#/proc/}" ;; esac
+    case $a0 in containerd-shim*|*/containerd-shim*) ;; *) continue ;; esac
+    if [ "$1" = foreign ]; then
+      case " $(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null) " in *" -namespace openfaas "*|*" -namespace openfaas-"*) continue ;; esac
+    fi
+    echo "\${p#/proc/}"
   done
 }`;
 
@@ -192,13 +200,14 @@ export function containerdState(): Resource {
     name: 'unmount and remove what containerd left',
     reason: 'mounts or state left',
     check: sh`${CONTAINERD_LEFT}
-[ -n "$(__foreign_shims)" ] && exit 0
+[ -n "$(__shims foreign)" ] && exit 0
 [ -z "$(__mounts)" ] && [ ! -e ${STATE_DIRS[0]} ] && [ ! -e ${STATE_DIRS[1]} ]`,
     // Deepest first; a mount that stays busy means a reboot, and nothing under
     // it is removed. Shims of other namespaces (the user's containers) keep
     // containerd's state where it is.
     run: sh`${CONTAINERD_LEFT}
-if [ -n "$(__foreign_shims)" ]; then echo "panel: containerd state kept: shims of other namespaces still run" >&2; exit 0; fi
+# A shim still running (another namespace's, or one that would not die) keeps its state where it is.
+if [ -n "$(__shims all)" ]; then echo "panel: containerd state under /run/containerd and /var/lib/containerd kept: containerd-shim processes still run" >&2; exit 0; fi
 for __m in $(__mounts); do umount -- "$__m" 2>/dev/null || true; done
 __left=$(__mounts)
 if [ -n "$__left" ]; then

@@ -240,7 +240,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
       rebootRequired: false,
       durationMs: Date.now() - plan.startedAt,
       roundTrips: roundTrips(),
-      ...(plan.kept.length > 0 ? { kept: [...new Set(plan.kept)] } : {}),
+      ...(plan.kept.length > 0 ? { kept: outermost(plan.kept) } : {}),
       ...over,
     };
     const paths = [...rebootPaths, ...(r.rebootRequired ? [OS_REBOOT_REQUIRED] : [])];
@@ -318,6 +318,12 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
 }
 
 const OS_REBOOT_REQUIRED = '/var/run/reboot-required';
+
+/** Kept paths for the report: a directory stands for everything kept below it. */
+function outermost(kept: readonly string[]): string[] {
+  const all = [...new Set(kept)];
+  return all.filter((k) => !all.some((o) => o !== k && k.startsWith(`${o}/`)));
+}
 
 interface ApplyFailure {
   readonly change: Change;
