@@ -100,3 +100,16 @@ export function withBytes(cmd: Script, bytes: Buffer): Script {
   const b64 = bytes.toString('base64').replace(/.{1,76}/g, '$&\n');
   return make(`${cmd.text} <<'__PANEL_B64__' || exit 1\n${b64}__PANEL_B64__`);
 }
+
+/**
+ * The last non-empty lines of a command's output (the engine's own `@@panel-`
+ * markers left out): the one helper behind every "exit N: <last lines>" error.
+ * On the host, the prelude's panel_tail does the same.
+ */
+export function outputTail(text: string, lines = 6, sep = '\n'): string {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('@@panel-'))
+    .slice(-lines)
+    .join(sep);
+}

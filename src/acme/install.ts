@@ -5,7 +5,7 @@
  * and nginx keeps serving the old certificate.
  */
 import type { Transport } from '../transport/types.js';
-import { sh } from '../shell.js';
+import { outputTail, sh } from '../shell.js';
 import { RELOAD_NGINX } from './site.js';
 import type { Issued } from './order.js';
 
@@ -40,5 +40,5 @@ export async function installCertificate(t: Transport, dir: string, issued: Issu
   await t.put(`${dir}/fullchain.pem.new`, Buffer.from(issued.certPem, 'utf8'), 0o644);
   await t.put(`${dir}/directory.new`, Buffer.from(directory + '\n', 'utf8'), 0o644);
   const res = await t.exec(swapScript(dir));
-  if (res.code !== 0) throw new Error(`installing the certificate in ${dir} failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-8).join('\n')}`);
+  if (res.code !== 0) throw new Error(`installing the certificate in ${dir} failed (exit ${res.code}): ${outputTail(res.stderr, 8)}`);
 }

@@ -20,7 +20,7 @@ import { PRELUDE } from '../resources/prelude.js';
 import { renderTemplate } from '../resources/template.js';
 import type { Change, FactOutput, PlanContext, Resource } from '../resources/types.js';
 import { noStdin, opt, parseKv } from '../resources/util.js';
-import { lines, type Script, sh } from '../shell.js';
+import { lines, outputTail, type Script, sh } from '../shell.js';
 import type { Transport } from '../transport/types.js';
 import { validateDomains } from '../validate/index.js';
 import { parseCertificate } from './cert-info.js';
@@ -252,7 +252,7 @@ export const RELOAD_NGINX = sh`if [ -d /run/systemd/system ]; then if systemctl 
 export async function switchToHttps(t: Transport, spec: SiteSpec): Promise<void> {
   if (spec.certDir === undefined) throw new Error('no domains: nothing to serve over https');
   const factRun = await t.exec(`export PANEL_MODE=facts\n${PRELUDE}\n${fileFactsScript(spec.path, true)}\n${noStdin(certAndNginxFactsScript(spec.certDir))}\n`);
-  if (factRun.code !== 0) throw new Error(`reading ${spec.path} failed (exit ${factRun.code}): ${factRun.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (factRun.code !== 0) throw new Error(`reading ${spec.path} failed (exit ${factRun.code}): ${outputTail(factRun.stderr, 3, ' | ')}`);
   const out = { stdout: factRun.stdout, code: 0 };
   const file = parseFileFacts(SITE_KEY, out);
   const extra = parseCertAndNginx(SITE_KEY, out);
@@ -262,5 +262,5 @@ export async function switchToHttps(t: Transport, spec: SiteSpec): Promise<void>
   const scripts = changes.flatMap((c) => (c.script !== undefined ? [c.script] : []));
   if (scripts.length === 0) return;
   const res = await t.exec(`export PANEL_MODE=apply\n${PRELUDE}\n(\nset -euo pipefail\n${scripts.join('\n')}\n${RELOAD_NGINX}\n)\n`);
-  if (res.code !== 0) throw new Error(`enabling https failed (exit ${res.code}); nginx keeps serving http:\n${res.stderr.trim().split('\n').slice(-8).join('\n')}`);
+  if (res.code !== 0) throw new Error(`enabling https failed (exit ${res.code}); nginx keeps serving http:\n${outputTail(res.stderr, 8)}`);
 }

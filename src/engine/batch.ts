@@ -4,7 +4,7 @@
  * resource snippets never print such lines.
  */
 import type { Change, Check, FactOutput } from '../resources/types.js';
-import type { Script } from '../shell.js';
+import { outputTail, type Script } from '../shell.js';
 import { PRELUDE } from '../resources/prelude.js';
 import { ownerScript, recordScript, STATE_BEGIN, STATE_END } from './state.js';
 
@@ -110,11 +110,7 @@ function stepStderr(stderr: string, index: number): string {
 }
 
 export function tail(text: string, lines = 6): string {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('@@panel-'))
-    .slice(-lines)
-    .join('\n');
+  return outputTail(text, lines);
 }
 
 /** Every check in one round trip; each retried until it passes or `waitSeconds` is spent. */

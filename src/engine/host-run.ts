@@ -271,7 +271,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   // install
   let applied = 0;
   const n = plan.recipes.length;
-  // Every prepare hook of the host (e.g. pending-restart markers) runs in the
+  // Every prepare hook of the host (e.g. pending restarts in the state record) runs in the
   // first apply round trip, so a run cut between a config write in one recipe
   // and the restart in a later one still restarts next time.
   let prepares = plan.recipes.flatMap((r) => r.changes.flatMap((c) => (c.prepare ? [c.prepare] : []))).join('\n');

@@ -156,7 +156,7 @@ export function parseHostState(text: string): Result<HostState, string> {
   // reformatted by hand would lose entries at the next merge, so refuse it.
   const d = parsed.data;
   const entries = Object.keys(d.records).length + Object.keys(d.pending).length + Object.keys(d.artifacts).length;
-  const lines = text.split('\n').filter((l) => /^ {4}"/.test(l)).length;
+  const lines = text.split('\n').filter((l) => /^ {4}".*\},?$/.test(l)).length;
   if (lines !== entries) {
     return err(`${STATE_FILE} is valid JSON but not in panel's one-entry-per-line layout (${entries} entries on ${lines} lines); restore the layout or move the file aside`);
   }

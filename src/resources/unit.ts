@@ -1,7 +1,7 @@
 /**
  * A systemd unit file (or drop-in). It is a managed file whose change also
  * runs `systemctl daemon-reload`, so a restart planned after it (service
- * `restartOn: ['unit:…']`) starts the new definition.
+ * `restartOn: [theUnit]`) starts the new definition.
  */
 import type { UnitOptions } from './api.js';
 import { sh } from '../shell.js';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Change, FactOutput, PlanContext } from './types.js';
 import { summary } from './types.js';
-import { type Script, sh } from '../shell.js';
+import { outputTail, type Script, sh } from '../shell.js';
 
 /**
  * Fact snippets print `key=value` lines (a key may repeat). Anything else is
@@ -24,7 +24,7 @@ export function parseKv(key: string, out: FactOutput): Map<string, string[]> {
 }
 
 export function tailOf(text: string, lines = 3): string {
-  return text.trim().split('\n').slice(-lines).join(' | ') || '(no output)';
+  return outputTail(text, lines, ' | ') || '(no output)';
 }
 
 /** The one value of a required key. */

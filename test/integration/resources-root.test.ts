@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import { apt, archive, bridge, command, directory, download, file, secretFile, sysctl, template, unit } from '../../src/resources/index.js';
 import { Secret } from '../../src/secret.js';
-import { apply, converge, type Exec, nspawnExec, planAll } from '../unit/resources/harness.js';
+import { apply, converge, type Exec, nspawnExec, planAll, readState } from '../unit/resources/harness.js';
 
 const PROTO = '/var/tmp/proto/root';
 const usable = existsSync(PROTO) && process.getuid?.() === 0 && existsSync('/usr/bin/systemd-nspawn');
@@ -179,7 +179,9 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
     assert.equal(first[0]?.reason, 'absent');
     assert.deepEqual(second, []);
     assert.ok(existsSync(join(root, 'var/cache/panel/downloads', sha(payload))));
-    assert.match(readFileSync(join(root, 'var/lib/panel/statcache'), 'utf8'), /\t\/usr\/local\/bin\/tool$/m);
+    // The state record holds the binary with its checksum (the stat cache).
+    const recorded = (await readState(exec)).record('/usr/local/bin/tool');
+    assert.ok(recorded?.kind === 'binary' && recorded.sha256 === sha(payload) && recorded.existed === false, JSON.stringify(recorded));
 
     // Damage the binary: detected (size changes → cache miss), re-installed from the cache even with the mirror gone.
     await sh('echo junk >> /usr/local/bin/tool; rm /srv/mirror/tool');
