@@ -11,7 +11,8 @@
  *    uninstall without --purge keeps password and certificate, the next
  *    install reuses them (same password, same serial); `--recipes nginx`
  *    removes only the site, the stack still serves on 8080; `--purge` brings
- *    files, iptables-save and ip link back to the snapshot; twice = no change.
+ *    files, iptables-save and ip link back to the snapshot; twice = no change;
+ *    the OS's /var/run/reboot-required is reported (exit 3).
  *  B (the user's own nginx site, /etc/cni/net.d file and systemd unit, nginx
  *    installed before panel): `--reinstall` on a host where containerd was
  *    killed mid-task (staged: shim process, stale socket, a busy mount under
@@ -208,6 +209,13 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(await sh(host, "dpkg-query -W -f='${Package}\\n' | sort"), pkgs0, 'the same packages as on the fresh host');
     const purgeTwice = await cli(host, ['uninstall', '--purge', '--json', '--yes']);
     assert.equal(changeCount(purgeTwice), 0, explain(purgeTwice));
+
+    // The OS's own request for a reboot is reported like panel's: recap and exit code.
+    await sh(host, 'touch /var/run/reboot-required');
+    const os = await cli(host, ['uninstall', '--json', '--yes']);
+    assert.equal(os.code, 3, explain(os));
+    assert.deepEqual(recap(os).rebootPaths, ['/var/run/reboot-required']);
+    assert.equal(changeCount(os), 0);
   });
 
   test("B: the user's own nginx site, CNI file and unit survive; --reinstall after containerd was killed mid-task", async () => {
