@@ -8,7 +8,9 @@
  *
  * Issue 11 "done when", two hosts in parallel:
  *  A (fresh): snapshot; install everything (stack, nginx, Pebble certificate);
- *    uninstall without --purge keeps password and certificate, the next
+ *    `--recipes faasd` empties and removes the OpenFaaS containerd namespaces
+ *    (staged: a lease, a labelled namespace) and keeps the user's; uninstall
+ *    without --purge keeps password and certificate, the next
  *    install reuses them (same password, same serial); `--recipes nginx`
  *    removes only the site, the stack still serves on 8080; `--purge` brings
  *    files, iptables-save and ip link back to the snapshot; twice = no change;
@@ -173,6 +175,23 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(dry.code, 0, explain(dry));
     assert.ok(events(dry).some((e) => e.type === 'change' && (e['change'] as { target: string }).target === '/usr/local/bin/faasd'));
     await sh(host, 'test -x /usr/local/bin/faasd && systemctl is-active faasd');
+
+    // STAGED: what faasd leaves in containerd (namespaces with a lease; one labelled openfaas); a namespace of the user's own stays.
+    await sh(
+      host,
+      [
+        'ctr namespaces create openfaas',
+        'ctr namespaces create openfaas-fn',
+        'ctr -n openfaas-fn leases create --id staged-lease >/dev/null',
+        'ctr namespaces create staged-extra',
+        'ctr namespaces label staged-extra openfaas=true',
+        'ctr namespaces create mine',
+      ].join(' && '),
+    );
+    const faasdOnly = await cli(host, ['uninstall', '--recipes', 'faasd', '--json', '--yes']);
+    assert.equal(faasdOnly.code, 0, explain(faasdOnly));
+    assert.equal(await sh(host, 'ctr namespaces ls -q | sort | tr "\\n" " "'), 'mine ', 'the OpenFaaS namespaces are emptied and removed, the user\'s stays');
+    await sh(host, 'systemctl is-active containerd && test ! -e /usr/local/bin/faasd');
 
     const keep = await cli(host, ['uninstall', '--json', '--yes']);
     assert.equal(keep.code, 0, explain(keep));
