@@ -18,6 +18,9 @@ import { service, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
 import { validateAcmeDirectory, validateDomains, validateEmail } from '../src/validate/index.js';
 import type { HostConfig } from '../src/config.js';
+import { CERTS_DIR } from '../src/acme/site.js';
+import { removal } from '../src/resources/removal.js';
+import { whenRecorded } from './teardown.js';
 
 export const certificateParams = z
   .object({
@@ -69,6 +72,16 @@ export default defineRecipe({
     }
     return out;
   },
+  // Kept without --purge: the certificates (the next install reuses them; the
+  // ACME account key lives on the machine running panel and is never touched).
+  teardown: ({ purge }) => [
+    whenRecorded('certificate', service({ name: RENEW_TIMER, enabled: false, running: false })),
+    removal({
+      recipe: 'certificate',
+      purge,
+      keep: (r) => 'path' in r && (r.path === CERTS_DIR.slice(0, CERTS_DIR.lastIndexOf('/')) || r.path === CERTS_DIR || r.path.startsWith(`${CERTS_DIR}/`)),
+    }),
+  ],
   verify: ({ config }) => {
     const names = validateDomains(config.domains);
     if (!names.ok) return [];

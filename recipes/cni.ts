@@ -9,6 +9,8 @@ import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts
 import { defineRecipe } from '../src/engine/recipe.js';
 import { archive, directory, template } from '../src/resources/index.js';
 import { conflistData } from './openfaas-net.js';
+import { removal } from '../src/resources/removal.js';
+import { cniRules, cniState, whenRecorded } from './teardown.js';
 
 export { conflistData };
 
@@ -36,6 +38,8 @@ export default defineRecipe({
       template({ path: CONFLIST_PATH, source: '10-openfaas.conflist.hbs', data: conflistData }),
     ];
   },
+  // What the plugins left at run time first (rules, IPAM, result cache), then panel's files.
+  teardown: ({ purge }) => [whenRecorded('cni', cniRules()), whenRecorded('cni', cniState()), removal({ recipe: 'cni', purge })],
   verify: () => [
     {
       name: 'CNI plugins are executable',

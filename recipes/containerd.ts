@@ -11,6 +11,8 @@ import { archive, service, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
 import { proxyDropIn } from './proxy.js';
 import { renderTemplate as render } from '../src/resources/template.js';
+import { removal } from '../src/resources/removal.js';
+import { containerdState, whenRecorded } from './teardown.js';
 
 export const CONTAINERD_PREFIX = '/usr/local';
 /** The files that prove the tarball is in place (the testbed's repackaged tarball has exactly these and more). */
@@ -43,6 +45,13 @@ export default defineRecipe({
       service({ name: 'containerd', enabled: true, running: true, restartOn: changedBy }),
     ];
   },
+  // Stopped first (KillMode=process: shims outlive it; faasd's teardown has
+  // killed OpenFaaS's), then its mounts and state, then panel's files.
+  teardown: ({ purge }) => [
+    whenRecorded('containerd', service({ name: 'containerd', enabled: false, running: false })),
+    whenRecorded('containerd', containerdState()),
+    removal({ recipe: 'containerd', purge }),
+  ],
   verify: () => [
     { name: 'containerd is active', script: sh`systemctl is-active containerd`, expect: /^active/ },
     // `Server:` only appears when ctr reached the daemon over its socket.

@@ -18,6 +18,8 @@ import type { Resource } from '../src/resources/types.js';
 import { OPENFAAS_NET } from './openfaas-net.js';
 import { proxyDropIn } from './proxy.js';
 import { renderTemplate as render } from '../src/resources/template.js';
+import { removal } from '../src/resources/removal.js';
+import { openfaasNamespaces, openfaasShims, whenRecorded } from './teardown.js';
 
 export const FAASD = {
   bin: '/usr/local/bin/faasd',
@@ -186,6 +188,24 @@ export default defineRecipe({
       ...faasCli,
     ];
   },
+  // faasd first, then its provider (faasd's own stop runs CNI DEL for its
+  // core containers); then what containerd still holds for OpenFaaS; the
+  // binary last: containerd uses it as the log driver of every task.
+  // Kept without --purge: /var/lib/faasd (basic-auth secrets, volumes,
+  // registry credentials), reused by the next install.
+  teardown: ({ purge }) => [
+    whenRecorded('faasd', service({ name: 'faasd', enabled: false, running: false })),
+    whenRecorded('faasd', service({ name: 'faasd-provider', enabled: false, running: false })),
+    whenRecorded('faasd', openfaasNamespaces()),
+    whenRecorded('faasd', openfaasShims()),
+    removal({
+      recipe: 'faasd',
+      purge,
+      keep: (r) => 'path' in r && (r.path === FAASD.dir || r.path.startsWith(`${FAASD.dir}/`)),
+      trees: [FAASD.dir, FAASD.providerDir],
+      last: [FAASD.bin],
+    }),
+  ],
   verify: ({ params }) => [
     { name: 'faasd-provider and faasd are active', script: sh`systemctl is-active faasd-provider faasd`, expect: /^active\s+active\s*$/ },
     {

@@ -18,6 +18,7 @@ import { defineRecipe } from '../src/engine/recipe.js';
 import { CHALLENGE_DIR, nginxParams, site, siteSpec, WEBROOT } from '../src/acme/site.js';
 import { apt, directory, file, service } from '../src/resources/index.js';
 import { validateDomains } from '../src/validate/index.js';
+import { removal } from '../src/resources/removal.js';
 
 export const DEBIAN_DEFAULT_SITE = '/etc/nginx/sites-enabled/default';
 
@@ -48,6 +49,16 @@ export default defineRecipe({
       service({ name: 'nginx', enabled: true, running: true, reloadOn: [panelSite, defaultSite] }),
     ];
   },
+  // panel's site and default-site note go (Debian's own default site comes
+  // back from its backup when it was there); an nginx that stays installed
+  // (it was there before panel) is reloaded without them.
+  teardown: ({ purge }) => [
+    removal({
+      recipe: 'nginx',
+      purge,
+      then: { name: 'reload nginx if it still runs', script: sh`if systemctl is-active -q nginx 2>/dev/null; then nginx -t -q && systemctl reload nginx || exit 1; fi` },
+    }),
+  ],
   verify: ({ config }) => {
     const host = config.domains.length > 0 ? validateDomains(config.domains) : undefined;
     const name = host?.ok ? host.value[0] : 'localhost';

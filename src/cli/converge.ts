@@ -4,6 +4,8 @@
  *   install: 0 converged, 1 any host failed
  *   plan:    0 (changes or not), 1 any host failed
  *   check:   0 converged, 2 drift, 1 error
+ *   uninstall / install --reinstall: as install, and 3 when a host needs a
+ *   reboot to finish (something could not be freed, or the OS asks for one)
  */
 import { createInterface } from 'node:readline/promises';
 import type { HostConfig } from '../config.js';
@@ -37,7 +39,14 @@ export interface ConvergeInput {
   readonly registry: ReadonlyMap<string, Recipe>;
   /** Opens a host's transport (tests pass a stand-in; default: the host's own connection). */
   readonly connect?: (config: HostConfig) => Promise<Transport>;
+  /** `panel uninstall` (mode install = apply, plan = --dry-run). */
+  readonly teardown?: { readonly purge: boolean };
+  /** `install --reinstall`: teardown without purge, then install, one report. */
+  readonly reinstall?: boolean;
 }
+
+/** Exit code of an uninstall or reinstall that needs a reboot to finish. */
+export const EXIT_REBOOT_REQUIRED = 3;
 
 export async function converge(input: ConvergeInput): Promise<number> {
   const { mode, flags } = input;
@@ -134,8 +143,11 @@ export async function converge(input: ConvergeInput): Promise<number> {
       signal: controller.signal,
       concurrency,
       deep: flags.deep ?? false,
-      hooks: mode === 'install' ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []) }] : [progressHooks],
+      // The status page is a report of an install; a teardown (uninstall) leaves it alone.
+      hooks: mode === 'install' && !input.teardown ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []) }] : [progressHooks],
       trustedSums: new TrustedSums(join(stateDir(), TRUST_FILE)),
+      ...(input.teardown ? { teardown: input.teardown } : {}),
+      ...(input.reinstall ? { reinstall: true } : {}),
       ...(confirm ? { confirm } : {}),
       ...(input.connect ? { connect: input.connect } : {}),
     });
@@ -154,5 +166,6 @@ export async function converge(input: ConvergeInput): Promise<number> {
   if (!json) process.stdout.write('\n' + redact(formatRecap(mode, results)));
   if (results.some((r) => r.status === 'failed' || r.status === 'interrupted')) return 1;
   if (mode === 'check' && results.some((r) => r.status === 'drift')) return 2;
+  if (input.teardown && mode === 'install' && results.some((r) => r.rebootRequired)) return EXIT_REBOOT_REQUIRED;
   return 0;
 }

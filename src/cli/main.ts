@@ -43,8 +43,39 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  addCommon(program.command('install').description('converge hosts: apply what differs, verify, report').option('-y, --yes', 'apply without asking (asked only on a terminal)')).action(async (flags: CommonFlags) => {
-    exitCode = await runConverge('install', flags);
+  addCommon(
+    program
+      .command('install')
+      .description('converge hosts: apply what differs, verify, report')
+      .option('-y, --yes', 'apply without asking (asked only on a terminal)')
+      .option('--reinstall', 'uninstall (keeping secrets, certificates, volumes) and install again, in one run'),
+  ).action(async (flags: CommonFlags & { reinstall?: boolean }) => {
+    if (!flags.reinstall) {
+      exitCode = await runConverge('install', flags);
+      return;
+    }
+    const [registry, { resolveTargets }, { converge }, { orderRecipes }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js'), import('../engine/order.js')]);
+    // Everything the install converges is taken off first, dependencies included.
+    const configs = (await resolveTargets(flags, registry, 'install')).map((c) => {
+      const order = orderRecipes(c.recipes, registry);
+      return order.ok ? { ...c, recipes: order.recipes.map((r) => r.id) } : c;
+    });
+    exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false }, reinstall: true });
+  });
+  addCommon(
+    program
+      .command('uninstall')
+      .description('take recipes off: only what panel created (state record), pre-existing files restored; exit 3 = reboot required')
+      .option('--purge', 'also remove what is kept by default: faasd secrets and volumes, certificates, registry credentials')
+      .option('--dry-run', 'show the removal plan; change nothing')
+      .option('-y, --yes', 'apply without asking (asked only on a terminal)'),
+  ).action(async (flags: CommonFlags & { purge?: boolean; dryRun?: boolean }) => {
+    const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
+    const mode: Mode = flags.dryRun ? 'plan' : 'install';
+    // Without --recipes: every recipe (the state record says what is there).
+    const all: CommonFlags = flags.recipes ? flags : { ...flags, recipes: [...registry.keys()].join(',') };
+    const configs = await resolveTargets(all, registry, 'plan');
+    exitCode = await converge({ mode, flags: all, configs, registry, teardown: { purge: flags.purge ?? false } });
   });
   addCommon(program.command('plan').description('dry run: every change with its reason and diff; changes nothing')).action(async (flags: CommonFlags) => {
     exitCode = await runConverge('plan', flags);

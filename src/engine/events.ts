@@ -22,6 +22,14 @@ export interface HostResult {
   /** Failed verifications (check). */
   readonly failedChecks: number;
   readonly rebootRequired: boolean;
+  /**
+   * Why a reboot is required: what panel could not free (a busy mount, a
+   * process that will not die: `/run/containerd/… (busy)`), and the OS's own
+   * /var/run/reboot-required. The next run after the reboot finishes the job.
+   */
+  readonly rebootPaths?: readonly string[];
+  /** Uninstall: what was left on the host on purpose (kept without --purge, pre-existing). */
+  readonly kept?: readonly string[];
   readonly durationMs: number;
   /** One line: host, recipe, resource, exit code, stderr tail. */
   readonly error?: string;

@@ -18,6 +18,11 @@ export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly emit: Emit;
   /** Called once with every host's plan before anything is applied; false aborts. */
   readonly confirm?: (plans: readonly HostPlan[]) => Promise<boolean>;
+  /**
+   * `install --reinstall`: with `teardown`, each host is taken off (without
+   * purge) and then installed, on one connection, as one result.
+   */
+  readonly reinstall?: boolean;
   /** Open a transport (tests may inject); defaults to openTransport. */
   readonly connect?: (config: HostConfig) => Promise<Transport>;
 }
@@ -69,10 +74,23 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
 
   const complete = async (plan: HostPlan): Promise<void> => {
     try {
-      const r = await finishHost(plan, runOpts);
       // Reports written on the host after the run (the status page), with the connection still open.
-      for (const h of opts.hooks ?? []) await h.hostDone?.(plan, r).catch(() => undefined);
-      finish(r);
+      const done = async (last: HostPlan, r: HostResult): Promise<void> => {
+        for (const h of opts.hooks ?? []) await h.hostDone?.(last, r).catch(() => undefined);
+        finish(r);
+      };
+      const first = await finishHost(plan, runOpts);
+      if (!opts.reinstall || !plan.teardown || first.status === 'failed' || first.status === 'interrupted') {
+        await done(plan, first);
+        return;
+      }
+      const { teardown: _, ...install } = runOpts;
+      const again = await planHost(plan.config, plan.transport, install);
+      if (!again.ok) {
+        finish(combine(first, again.result));
+        return;
+      }
+      await done(again.plan, combine(first, await finishHost(again.plan, install)));
     } catch (e) {
       finish(failedResult(plan.config.name, `${plan.config.name}: ${(e as Error).message}`, plan.startedAt, plan.transport.stats.channels - plan.channelsAtStart));
     }
@@ -110,6 +128,22 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
   const ordered = configs.map((c) => results.get(c.name) ?? failedResult(c.name, `${c.name}: no result`, Date.now()));
   opts.emit({ type: 'recap', mode: opts.mode, hosts: ordered.map((r) => ({ ...r, ...(r.error ? { error: redact(r.error) } : {}) })) });
   return ordered;
+}
+
+/** One result for a host taken off and installed again in one run. */
+export function combine(removed: HostResult, installed: HostResult): HostResult {
+  const rebootPaths = [...new Set([...(removed.rebootPaths ?? []), ...(installed.rebootPaths ?? [])])];
+  const changed = removed.changed + installed.changed;
+  return {
+    ...installed,
+    status: installed.status === 'ok' && changed > 0 ? 'changed' : installed.status,
+    changed,
+    rebootRequired: removed.rebootRequired || installed.rebootRequired,
+    ...(rebootPaths.length > 0 ? { rebootPaths } : {}),
+    ...(removed.kept ? { kept: removed.kept } : {}),
+    durationMs: removed.durationMs + installed.durationMs,
+    roundTrips: removed.roundTrips + installed.roundTrips,
+  };
 }
 
 /** Run `fn` over items with at most `limit` in flight, keeping input order in the output. */

@@ -28,7 +28,8 @@ import { applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, p
 import type { Emit, HostResult, Mode } from './events.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
-import { orderRecipes } from './order.js';
+import { orderRecipes, type OrderResult } from './order.js';
+import { removal } from '../resources/removal.js';
 import type { Recipe, RecipeContext } from './recipe.js';
 
 export interface HostRunOptions {
@@ -47,6 +48,12 @@ export interface HostRunOptions {
   readonly trustedSums?: TrustedSums;
   /** Shell contributions of report sinks (progress.json on the host, …). */
   readonly hooks?: readonly HostHooks[];
+  /**
+   * Take the host's recipes off instead of converging them (`panel
+   * uninstall`): each recipe's `teardown`, dependents before what they
+   * depend on. `mode` still says plan (dry run) or install (apply).
+   */
+  readonly teardown?: { readonly purge: boolean };
 }
 
 interface RecipePlan {
@@ -61,6 +68,10 @@ interface RecipePlan {
 }
 
 export interface HostPlan {
+  /** A teardown plan (uninstall). */
+  readonly teardown: boolean;
+  /** What the teardown leaves on the host on purpose (kept without --purge, pre-existing). */
+  readonly kept: readonly string[];
   readonly config: HostConfig;
   readonly transport: Transport;
   readonly info: HostInfo;
@@ -98,7 +109,8 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     result: failedResult(host, `${host}: ${error}`, startedAt, transport.stats.channels - channelsAtStart),
   });
 
-  const order = orderRecipes(config.recipes, opts.registry);
+  const teardown = opts.teardown;
+  const order = teardown ? teardownOrder(config.recipes, opts.registry) : orderRecipes(config.recipes, opts.registry);
   if (!order.ok) return fail(order.error);
   opts.emit({ type: 'host-start', host, recipes: order.recipes.map((r) => r.id) });
 
@@ -119,25 +131,34 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
       return fail(`recipe ${recipe.id}: invalid parameters: ${issues}`);
     }
-    const artifacts = await resolveHostArtifacts(declaredArtifacts(recipe, parsed.data), info, config, sums, transport, trusted);
-    if (!artifacts.ok) return fail(`recipe ${recipe.id}: ${artifacts.error}`);
-    for (const a of artifacts.value.all) {
-      resolved.push({ recipe: recipe.id, artifact: a });
-      opts.emit({
-        type: 'artifact',
-        host,
-        recipe: recipe.id,
-        artifact: { name: a.name, version: a.version, arch: a.arch, url: a.url, path: a.relPath, sha256: a.sha256, source: a.sumFrom, ...(a.sumUrl ? { sumUrl: a.sumUrl } : {}) },
-      });
+    // A teardown needs no install inputs (domains, e-mail, artifacts): no artifacts, no precheck.
+    let ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config };
+    if (!teardown) {
+      const artifacts = await resolveHostArtifacts(declaredArtifacts(recipe, parsed.data), info, config, sums, transport, trusted);
+      if (!artifacts.ok) return fail(`recipe ${recipe.id}: ${artifacts.error}`);
+      for (const a of artifacts.value.all) {
+        resolved.push({ recipe: recipe.id, artifact: a });
+        opts.emit({
+          type: 'artifact',
+          host,
+          recipe: recipe.id,
+          artifact: { name: a.name, version: a.version, arch: a.arch, url: a.url, path: a.relPath, sha256: a.sha256, source: a.sumFrom, ...(a.sumUrl ? { sumUrl: a.sumUrl } : {}) },
+        });
+      }
+      ctx = { ...ctx, artifacts: artifacts.value };
     }
-    const ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config, artifacts: artifacts.value };
-    const refusal = recipe.precheck?.(ctx);
+    const refusal = teardown ? undefined : recipe.precheck?.(ctx);
     if (refusal) return fail(`recipe ${recipe.id}: ${refusal}`);
     let resources: readonly Resource[];
     let checks: readonly Check[];
     try {
-      resources = recipe.resources(ctx);
-      checks = recipe.verify?.(ctx) ?? [];
+      if (teardown) {
+        resources = recipe.teardown?.({ ...ctx, purge: teardown.purge }) ?? [removal({ recipe: recipe.id, purge: teardown.purge })];
+        checks = [];
+      } else {
+        resources = recipe.resources(ctx);
+        checks = recipe.verify?.(ctx) ?? [];
+      }
     } catch (e) {
       return fail(`recipe ${recipe.id}: ${(e as Error).message}`);
     }
@@ -146,7 +167,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       if (prev) return fail(`resource ${r.key} is declared by both recipe ${prev} and recipe ${recipe.id}`);
       owner.set(r.key, recipe.id);
     }
-    built.push({ recipe, resources, checks, artifacts: artifacts.value.all });
+    built.push({ recipe, resources, checks, artifacts: ctx.artifacts?.all ?? [] });
   }
 
   const refusal = referenceProblem(built);
@@ -173,6 +194,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   const planned: Change[] = [];
   const seen = new Set<string>();
   let warnings: string[] = [];
+  const kept: string[] = [];
   const ctx: PlanContext = {
     planned,
     state: state.value,
@@ -181,6 +203,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       seen.add(message);
       warnings.push(redact(message));
     },
+    ...(teardown ? { keep: (what: string) => void kept.push(what) } : {}),
   };
   const recipes: RecipePlan[] = [];
   const factsOf: { resource: Resource; recipe: string; facts: unknown }[] = [];
@@ -200,13 +223,15 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
         return fail(`${resourceIn(b.recipe.id, r.key)}: ${(e as Error).message}`);
       }
     }
-    recipes.push({ recipe: b.recipe, resources: b.resources, changes, checks: b.checks, warnings, artifacts: b.artifacts });
+    // Events name the recipe; the title says it is being taken off.
+    const recipe = teardown ? { ...b.recipe, title: `remove: ${b.recipe.title}` } : b.recipe;
+    recipes.push({ recipe, resources: b.resources, changes, checks: b.checks, warnings, artifacts: b.artifacts });
   }
   const producerClash = checkProducers(recipes, owner);
   if (producerClash) return fail(producerClash);
   const placed = placeFollowUps(recipes, planned, factsOf);
   if (typeof placed === 'string') return fail(placed);
-  return { ok: true, plan: { config, transport, info, state: state.value, recipes: placed, startedAt, channelsAtStart } };
+  return { ok: true, plan: { teardown: teardown !== undefined, kept, config, transport, info, state: state.value, recipes: placed, startedAt, channelsAtStart } };
 }
 
 /**
@@ -225,6 +250,24 @@ function checkProducers(recipes: readonly RecipePlan[], owner: ReadonlyMap<strin
     }
   }
   return undefined;
+}
+
+/**
+ * Which recipes a teardown takes off, in order: the asked-for ones and every
+ * recipe that depends on them (it cannot stay without them), dependents
+ * first — the install order reversed. Dependencies are NOT added: removing
+ * nginx leaves base in place.
+ */
+export function teardownOrder(asked: readonly string[], registry: ReadonlyMap<string, Recipe>): OrderResult {
+  const all = orderRecipes([...registry.keys()], registry);
+  if (!all.ok) return all;
+  for (const id of asked) {
+    if (!registry.has(id)) return orderRecipes([id], registry);
+  }
+  const out = new Set(asked);
+  // Install order lists dependencies first, so one pass collects every dependent.
+  for (const r of all.recipes) if (r.after.some((d) => out.has(d))) out.add(r.id);
+  return { ok: true, recipes: all.recipes.filter((r) => out.has(r.id)).reverse() };
 }
 
 /**
@@ -301,20 +344,27 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     emit({ type: 'recipe-start', host, recipe: rp.recipe.id, title: rp.recipe.title });
     for (const message of rp.warnings) emit({ type: 'warning', host, recipe: rp.recipe.id, message });
   };
-  const result = (over: Partial<HostResult> & Pick<HostResult, 'status'>): HostResult => ({
-    host,
-    ok: resourceCount - changedResources,
-    changed: 0,
-    failed: 0,
-    failedChecks: 0,
-    rebootRequired: false,
-    durationMs: Date.now() - plan.startedAt,
-    roundTrips: roundTrips(),
-    ...(warnings.length ? { warnings } : {}),
-    bytesSent: transport.stats.wireBytesSent,
-    bytesReceived: transport.stats.wireBytesReceived,
-    ...over,
-  });
+  /** What apply steps could not free (panel_reboot_required). */
+  const rebootPaths: string[] = [];
+  const result = (over: Partial<HostResult> & Pick<HostResult, 'status'>): HostResult => {
+    const r: HostResult = {
+      host,
+      ok: resourceCount - changedResources,
+      changed: 0,
+      failed: 0,
+      failedChecks: 0,
+      rebootRequired: false,
+      durationMs: Date.now() - plan.startedAt,
+      roundTrips: roundTrips(),
+      ...(warnings.length ? { warnings } : {}),
+      ...(plan.kept.length > 0 ? { kept: outermost(plan.kept) } : {}),
+      bytesSent: transport.stats.wireBytesSent,
+      bytesReceived: transport.stats.wireBytesReceived,
+      ...over,
+    };
+    const paths = [...rebootPaths, ...(r.rebootRequired ? [OS_REBOOT_REQUIRED] : [])];
+    return paths.length > 0 ? { ...r, rebootRequired: true, rebootPaths: [...new Set(paths)] } : r;
+  };
 
   if (opts.mode === 'plan') {
     for (const rp of plan.recipes) {
@@ -359,10 +409,17 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     const point = { config, recipe: recipeId, index, total: n, changes: rp.changes.length };
     const header = prepares + '\n' + contributions(opts.hooks, (h) => h.recipeApply, point);
     prepares = '';
-    const failure = await applyRecipe(rp, transport, header, (key) => owners.get(key), (c) => {
-      applied++;
-      emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });
-    });
+    const failure = await applyRecipe(
+      rp,
+      transport,
+      header,
+      (key) => owners.get(key),
+      (c) => {
+        applied++;
+        emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });
+      },
+      (path) => rebootPaths.push(path),
+    );
     if (failure) {
       emit({ type: 'change', host, recipe: recipeId, status: 'failed', change: publicChange(failure.change) });
       const error = redact(`${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
@@ -380,6 +437,14 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error: verified.error ?? `${host}: verification failed` });
   }
   return result({ status: applied ? 'changed' : 'ok', changed: applied, rebootRequired: verified.rebootRequired });
+}
+
+const OS_REBOOT_REQUIRED = '/var/run/reboot-required';
+
+/** Kept paths for the report: a directory stands for everything kept below it. */
+function outermost(kept: readonly string[]): string[] {
+  const all = [...new Set(kept)];
+  return all.filter((k) => !all.some((o) => o !== k && k.startsWith(`${o}/`)));
 }
 
 interface ApplyFailure {
@@ -407,6 +472,7 @@ async function applyRecipe(
   header: string,
   ownerOf: (resource: string) => string | undefined,
   onApplied: (c: Change) => void,
+  onReboot: (path: string) => void,
 ): Promise<ApplyFailure | undefined> {
   // `step` is what the batch runs: the change itself, or its host step (which records nothing: its files are not there yet).
   let batch: { change: Change; step: Change }[] = [];
@@ -422,6 +488,7 @@ async function applyRecipe(
     if (run.length === 0) return {};
     const res = await transport.exec(applyScript(run.map((r) => r.step), first ? header : '', (c) => ownerOf(c.resource) ?? rp.recipe.id));
     first = false;
+    for (const m of res.stdout.matchAll(/^@@panel-reboot-required (.+)$/gm)) onReboot(m[1]!);
     const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
     for (const i of outcome.done) {
       const r = run[i]!;

@@ -21,6 +21,12 @@ export interface RecipeContext<P> {
   readonly artifacts?: ArtifactSet;
 }
 
+/** What a recipe's teardown knows: its context, and whether the user asked to remove kept data too. */
+export interface TeardownContext<P> extends RecipeContext<P> {
+  /** `--purge`: also remove what is kept by default (secrets, certificates, volumes, credentials). */
+  readonly purge: boolean;
+}
+
 export interface Recipe<P = unknown> {
   readonly id: string;
   readonly title: string;
@@ -42,6 +48,12 @@ export interface Recipe<P = unknown> {
   artifacts?(params: P): readonly DeclaredArtifact[];
   resources(ctx: RecipeContext<P>): ReadonlyArray<Resource<unknown>>;
   verify?(ctx: RecipeContext<P>): readonly Check[];
+  /**
+   * The resources that take this recipe off the host (`panel uninstall`),
+   * planned and applied like `resources` (facts → plan → apply). Without it
+   * the recipe's removal is the default: what the state record lists for it.
+   */
+  teardown?(ctx: TeardownContext<P>): ReadonlyArray<Resource<unknown>>;
 }
 
 /** Identity function that keeps P inferred from the zod schema. */
@@ -54,6 +66,7 @@ export function defineRecipe<S extends z.ZodType>(r: {
   artifacts?: (params: z.output<S>) => readonly DeclaredArtifact[];
   resources: (ctx: RecipeContext<z.output<S>>) => ReadonlyArray<Resource<unknown>>;
   verify?: (ctx: RecipeContext<z.output<S>>) => readonly Check[];
+  teardown?: (ctx: TeardownContext<z.output<S>>) => ReadonlyArray<Resource<unknown>>;
 }): Recipe<z.output<S>> {
   return { after: [], ...r } as Recipe<z.output<S>>;
 }

@@ -21,6 +21,8 @@ export function formatRecap(mode: Mode, results: readonly HostResult[]): string 
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), '', summaryLine(results, mode)];
   const warnings = results.flatMap((r) => (r.warnings ?? []).map((w) => `${r.host}: warning: ${w}`));
   if (warnings.length) out.push('', ...warnings);
+  for (const r of results) for (const p of r.rebootPaths ?? []) out.push(`${r.host}: reboot required: ${p}`);
+  for (const r of results) if (r.kept?.length) out.push(`${r.host}: kept (--purge removes them): ${r.kept.join(', ')}`);
   const errors = results.filter((r) => r.error && (r.status === 'failed' || r.status === 'interrupted' || r.status === 'drift'));
   if (errors.length) out.push('', ...errors.map((r) => r.error!));
   return out.join('\n') + '\n';

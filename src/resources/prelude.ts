@@ -10,7 +10,8 @@
  * - apply steps run with `set -euo pipefail`, but bash ignores errexit inside a
  *   subshell that is part of an `a || b` list, so functions used by apply
  *   scripts check every step explicitly (`|| return 1`) instead of trusting -e.
- * - nothing here prints a line starting with `@@panel` (the engine's markers).
+ * - nothing here prints a line starting with `@@panel` (the engine's markers),
+ *   except panel_reboot_required, whose marker the engine collects.
  */
 import { type Script, sh } from '../shell.js';
 
@@ -279,11 +280,12 @@ panel_tmp_beside() {
 panel_backup() {
   local p=$1 dir=$PANEL_BACKUPS name b n
   local -a all
-  [ -f "$p" ] && [ ! -L "$p" ] || return 0
+  # A symlink (Debian's sites-enabled/default) is kept as the link itself.
+  { [ -f "$p" ] || [ -L "$p" ]; } || return 0
   mkdir -p "$dir" && chmod 700 "$dir" || return 1
   name=\${p//\//%}
   b="$dir/$name.$(date -u +%Y%m%dT%H%M%S.%NZ)"
-  cp -p -- "$p" "$b" || return 1
+  cp -P -p -- "$p" "$b" || return 1
   all=("$dir/$name".[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9].[0-9]*Z)
   n=\${#all[@]}
   if [ "$n" -gt 5 ]; then rm -f -- "\${all[@]:1:n-5}" || true; fi
@@ -322,6 +324,21 @@ panel_put() {
   mv -f -- "$tmp" "$p" || { rm -f -- "$tmp"; return 1; }
   [ -z "$b" ] || PANEL_BACKUP[$p]=$b
 }
+
+# panel_restore BACKUP PATH: put the version from before panel back (uninstall),
+# atomically; a symlink comes back as the same symlink.
+panel_restore() {
+  local b=$1 p=$2 tmp
+  [ -e "$b" ] || [ -L "$b" ] || panel_fail "backup $b of $p is missing; $p left as it is"
+  tmp=$(panel_tmp_beside "$p") || return 1
+  rm -f -- "$tmp"
+  cp -P -p -- "$b" "$tmp" || { rm -f -- "$tmp"; return 1; }
+  mv -f -T -- "$tmp" "$p" || { rm -f -- "$tmp"; return 1; }
+}
+
+# panel_reboot_required PATH [WHY]: something panel could not free (a busy
+# mount, a process that will not die); the run reports it and exits non-zero.
+panel_reboot_required() { printf '@@panel-reboot-required %s%s\n' "$1" "\${2:+ ($2)}"; }
 
 # panel_write PATH MODE OWNER GROUP BACKUP VALIDATE FILL: a temp file beside
 # PATH (0600 from the start: secrets never sit readable), filled by the shell

@@ -108,6 +108,11 @@ export interface PlanContext {
    * tests) stays a valid context; the engine always provides it.
    */
   readonly warn?: (message: string) => void;
+  /**
+   * Teardown only: say that something recorded is deliberately left on the
+   * host (kept without --purge, or not panel's to remove); the run reports it.
+   */
+  readonly keep?: (what: string) => void;
 }
 
 /** One resource naming another (e.g. a service's `restartOn`), checked by the engine at plan time. */

@@ -1,0 +1,106 @@
+/**
+ * Uninstall through the engine's own path (facts → plan → apply), with the
+ * real batch scripts run by a local bash stand-in transport: what the state
+ * record lists is removed, a pre-existing file comes back from its backup,
+ * kept records stay, a second uninstall changes nothing, and the order is
+ * dependents first without pulling in dependencies.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { z } from 'zod';
+import type { HostConfig } from '../../../src/config.js';
+import type { EngineEvent } from '../../../src/engine/events.js';
+import { runFleet } from '../../../src/engine/fleet.js';
+import { teardownOrder } from '../../../src/engine/host-run.js';
+import { defineRecipe, type Recipe } from '../../../src/engine/recipe.js';
+import { directory, file } from '../../../src/resources/index.js';
+import { removal } from '../../../src/resources/removal.js';
+import { formatRecap } from '../../../src/report/recap.js';
+import { BashTransport } from '../../support/bash-transport.js';
+import { recipes as allRecipes } from '../../../recipes/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'panel-uninstall-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const me = userInfo();
+const own = { owner: me.username, group: String(me.gid) };
+
+const root = join(dir, 'root');
+const pre = join(root, 'pre-existing.conf');
+const created = join(root, 'sub', 'created.conf');
+const secret = join(root, 'keep', 'secret');
+
+const app = defineRecipe({
+  id: 'app',
+  title: 'test app',
+  params: z.object({}),
+  resources: () => [
+    file({ path: pre, content: 'panel version\n', ...own }),
+    directory({ path: join(root, 'sub'), ...own }),
+    file({ path: created, content: 'made by panel\n', ...own }),
+    directory({ path: join(root, 'keep'), ...own }),
+    file({ path: secret, content: 's3cret\n', mode: 0o600, ...own }),
+  ],
+  teardown: ({ purge }) => [removal({ recipe: 'app', purge, keep: (r) => 'path' in r && r.path.startsWith(join(root, 'keep')) })],
+});
+const registry = new Map<string, Recipe>([['app', app as Recipe]]);
+
+function config(): HostConfig {
+  return { name: 'h1', connection: { kind: 'local' }, groups: [], recipes: ['app'], params: {}, domains: [], acme: { directory: 'https://acme.invalid/dir' }, progressDir: join(dir, 'progress') };
+}
+
+async function run(mode: 'install' | 'plan', teardown?: { purge: boolean }) {
+  const events: EngineEvent[] = [];
+  const t = new BashTransport('bash-stand-in', { ...process.env, PANEL_STATE: join(dir, 'state') });
+  const [result] = await runFleet([config()], { mode, registry, emit: (e) => events.push(e), concurrency: 1, connect: async () => t, verifyWaitSeconds: 1, ...(teardown ? { teardown } : {}) });
+  const changes = events.flatMap((e) => (e.type === 'change' ? [`${e.status} ${e.change.summary}`] : []));
+  return { result: result!, changes };
+}
+
+test('uninstall removes what panel created, restores what existed, keeps secrets; twice changes nothing; --purge removes the kept', async () => {
+  mkdirSync(root, { recursive: true });
+  writeFileSync(pre, 'the user wrote this\n');
+  const installed = await run('install');
+  assert.equal(installed.result.status, 'changed', installed.result.error);
+  assert.equal(readFileSync(pre, 'utf8'), 'panel version\n');
+
+  const dry = await run('plan', { purge: false });
+  assert.equal(dry.result.status, 'changed');
+  assert.ok(dry.changes.some((c) => c.startsWith(`planned update ${pre} (existed before panel: restore its backup)`)), dry.changes.join('\n'));
+  assert.ok(existsSync(created), 'a dry run changes nothing');
+
+  const removed = await run('install', { purge: false });
+  assert.equal(removed.result.status, 'changed', removed.result.error);
+  assert.equal(readFileSync(pre, 'utf8'), 'the user wrote this\n', 'pre-existing file restored byte for byte');
+  assert.ok(!existsSync(created) && !existsSync(join(root, 'sub')), `created file and directory removed: ${removed.changes.join('\n')}\n${readFileSync(join(dir, 'state', 'state.json'), 'utf8')}`);
+  assert.equal(readFileSync(secret, 'utf8'), 's3cret\n', 'kept without --purge');
+  assert.deepEqual(removed.result.kept, [join(root, 'keep')], 'a kept directory stands for what is kept below it');
+  assert.match(formatRecap('install', [removed.result]), /h1: kept \(--purge removes them\): /);
+
+  const again = await run('install', { purge: false });
+  assert.equal(again.result.status, 'ok', again.changes.join('\n'));
+  assert.deepEqual(again.changes, []);
+
+  const purged = await run('install', { purge: true });
+  assert.equal(purged.result.status, 'changed', purged.result.error);
+  assert.ok(!existsSync(secret) && !existsSync(join(root, 'keep')));
+  assert.equal((await run('install', { purge: true })).result.status, 'ok');
+  assert.equal(readFileSync(pre, 'utf8'), 'the user wrote this\n');
+});
+
+test('teardown order: dependents first, dependencies not added; unknown recipes named', () => {
+  const reg = new Map(allRecipes.map((r) => [r.id, r]));
+  const nginx = teardownOrder(['nginx'], reg);
+  assert.ok(nginx.ok);
+  // The web IDE and the status page are served by nginx: they go with it.
+  assert.deepEqual(nginx.recipes.map((r) => r.id).filter((id) => id !== 'demo'), ['code-server', 'status', 'certificate', 'nginx']);
+  const stack = teardownOrder(['base', 'containerd', 'cni', 'bridge', 'faasd'], reg);
+  assert.ok(stack.ok);
+  const ids = stack.recipes.map((r) => r.id);
+  assert.ok(ids.indexOf('faasd') < ids.indexOf('containerd') && ids.indexOf('containerd') < ids.indexOf('base'), ids.join(' '));
+  assert.equal(ids[ids.length - 1], 'base');
+  const bad = teardownOrder(['nope'], reg);
+  assert.ok(!bad.ok && /unknown recipe "nope"/.test(bad.error));
+});
