@@ -95,6 +95,8 @@ export interface SiteSpec {
   readonly routes: readonly Route[];
   readonly clientMaxBodySize: string;
   readonly proxyReadTimeout: string;
+  /** The release's packaged nginx version: the fallback when the host cannot tell (see DISTRO_NGINX). */
+  readonly distroNginx?: string;
   /** Directory holding fullchain.pem/privkey.pem; undefined when no names. */
   readonly certDir?: string;
   /** The status page at /panel/ (recipe status). */
@@ -133,7 +135,22 @@ export function resolveRoutes(p: NginxParams, contributed: readonly Route[] = []
  * The site for a host. Names are validated again here (the CLI and the
  * inventory check them first); a bad name throws, before anything runs.
  */
-export function siteSpec(config: HostConfig, host: Pick<HostInfo, 'ipv6'>, rawParams: unknown): SiteSpec {
+/**
+ * The nginx each supported release installs from its own archive. Used only
+ * when the host can tell neither `nginx -v` nor apt's candidate (a fresh host
+ * whose apt lists were never fetched): without it a first run would render
+ * the pre-1.25.1 `listen … http2` form and the second run would switch to
+ * `http2 on;` — a change on a run that should have none.
+ */
+const DISTRO_NGINX: Readonly<Record<string, string>> = {
+  'debian 12': '1.22.1',
+  'debian 13': '1.26.3',
+  'ubuntu 22.04': '1.18.0',
+  'ubuntu 24.04': '1.24.0',
+  'ubuntu 26.04': '1.28.0',
+};
+
+export function siteSpec(config: HostConfig, host: Pick<HostInfo, 'ipv6'> & Partial<Pick<HostInfo, 'osId' | 'osVersion'>>, rawParams: unknown): SiteSpec {
   const params = nginxParams.parse(rawParams ?? {});
   const names = validateDomains(config.domains);
   if (!names.ok) throw new Error(names.error.join('; '));
@@ -141,6 +158,7 @@ export function siteSpec(config: HostConfig, host: Pick<HostInfo, 'ipv6'>, rawPa
     path: SITE_PATH,
     names: names.value,
     ipv6: host.ipv6,
+    ...(host.osId !== undefined && DISTRO_NGINX[`${host.osId} ${host.osVersion}`] !== undefined ? { distroNginx: DISTRO_NGINX[`${host.osId} ${host.osVersion}`] } : {}),
     routes: resolveRoutes(params, contributedRoutes(config)),
     ...(statusPageSite(config) ? { statusPage: statusPageSite(config)! } : {}),
     clientMaxBodySize: params.clientMaxBodySize,
@@ -245,8 +263,13 @@ export class SiteResource implements Resource<SiteFacts> {
     return { file: parseFileFacts(this.key, out), ...parseCertAndNginx(this.key, out) };
   }
 
+  /** The nginx the site is rendered for: installed, apt's candidate, or the release's own. */
+  private nginxVersion(facts: SiteFacts): string | undefined {
+    return facts.nginxVersion ?? this.spec.distroNginx;
+  }
+
   plan(facts: SiteFacts, _ctx: PlanContext): Change[] {
-    const tls = tlsState(this.spec, facts.certPem, facts.nginxVersion);
+    const tls = tlsState(this.spec, facts.certPem, this.nginxVersion(facts));
     const changes = planFile(siteFileSpec(this.spec, renderSite(this.spec, tls)), facts.file);
     return changes.map((c) => ({ ...c, reason: `${c.reason}; ${tls ? 'https with the installed certificate' : 'http only: no certificate yet'}` }));
   }
@@ -254,13 +277,13 @@ export class SiteResource implements Resource<SiteFacts> {
   /** The switch to https, right after the change that writes this site's certificate. */
   followUps(facts: SiteFacts, plan: readonly Change[]): FollowUp[] {
     const { certDir } = this.spec;
-    if (certDir === undefined || tlsState(this.spec, facts.certPem, facts.nginxVersion) !== undefined) return [];
+    if (certDir === undefined || tlsState(this.spec, facts.certPem, this.nginxVersion(facts)) !== undefined) return [];
     const fullchain = `${certDir}/fullchain.pem`;
     const issue = plan.find((c) => c.records?.some((r) => r.kind === 'file' && r.path === fullchain));
     if (issue === undefined) return [];
     // By then the file is the HTTP-only rendering (this resource's own plan saw to it).
     const http = Buffer.from(renderSite(this.spec, undefined), 'utf8');
-    const spec = siteFileSpec(this.spec, renderSite(this.spec, { http2Directive: usesHttp2Directive(facts.nginxVersion), stapling: false }));
+    const spec = siteFileSpec(this.spec, renderSite(this.spec, { http2Directive: usesHttp2Directive(this.nginxVersion(facts)), stapling: false }));
     const before: FileFacts = {
       exists: true,
       type: 'file',

@@ -17,9 +17,10 @@
  *    the OS's /var/run/reboot-required is reported (exit 3).
  *  B (the user's own nginx site, /etc/cni/net.d file and systemd unit, nginx
  *    installed before panel): `--reinstall` on a host where containerd was
- *    killed mid-task (staged: shim process, stale socket, a busy mount under
- *    /run/containerd) reports "reboot required" (exit 3); after a reboot the
- *    next `--reinstall` converges; uninstall keeps the user's three files byte
+ *    killed mid-task (staged: shim process, stale socket, the task's rootfs
+ *    still mounted under /run/containerd) converges at once; with a process
+ *    holding that mount busy it reports "reboot required" (exit 3), and after
+ *    a reboot the next `--reinstall` converges; uninstall keeps the user's three files byte
  *    for byte and the package; reinstall on a converged host converges.
  */
 import assert from 'node:assert/strict';
@@ -259,9 +260,9 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     const first = await cli(host, install);
     assert.equal(first.code, 0, explain(first));
 
-    // STAGED: containerd killed mid-task — a shim left running, a stale socket and a mount still held busy under /run/containerd.
+    // STAGED: containerd killed mid-task — a shim left running, a stale socket and the task's rootfs still mounted under /run/containerd.
     await sh(host, 'systemctl kill -s KILL containerd; sleep 1');
-    const shim = await stageShim(host);
+    let shim = await stageShim(host);
     const busy = '/run/containerd/io.containerd.runtime.v2.task/openfaas-fn/staged-figlet/rootfs';
     await sh(
       host,
@@ -269,6 +270,23 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
         `mkdir -p /run/containerd/s ${busy} && mount -t tmpfs staged ${busy}`,
         `perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => "/run/containerd/s/staged-stale", Listen => 1) or die $!'`,
         `test -S /run/containerd/s/staged-stale`,
+      ].join(' && '),
+    );
+    // Nothing holds the mount: --reinstall frees it all and ends converged, no reboot.
+    const freed = await cli(host, ['install', '--reinstall', '--recipes', 'faasd,nginx', '--json', '--yes']);
+    assert.equal(freed.code, 0, explain(freed));
+    assert.equal(recap(freed).rebootRequired, false);
+    assert.deepEqual(events(freed).filter((e) => e.type === 'verify' && !e['ok']), []);
+    assert.equal(await sh(host, `kill -0 ${shim} 2>/dev/null && echo alive || echo gone`), 'gone\n', 'the staged shim was killed by pid');
+    await sh(host, `! grep -q ' /run/containerd/io.containerd.runtime.v2.task' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
+
+    // STAGED again, this time with a process holding the mount busy: only a reboot frees it.
+    await sh(host, 'systemctl kill -s KILL containerd; sleep 1');
+    shim = await stageShim(host);
+    await sh(
+      host,
+      [
+        `mkdir -p ${busy} && mount -t tmpfs staged ${busy}`,
         `{ setsid sh -c 'cd "$1" && exec sleep 100000' holder ${busy} >/dev/null 2>&1 </dev/null & }`,
         'sleep 0.5',
       ].join(' && '),

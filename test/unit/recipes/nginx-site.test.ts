@@ -116,6 +116,22 @@ test('nginx ≥ 1.25.1 gets `http2 on;` instead of the deprecated listen paramet
   assert.match(s, /listen 443 ssl;\n\s+listen \[::\]:443 ssl;\n\s+http2 on;/);
 });
 
+test('a fresh host that cannot tell its nginx version is rendered for its release\'s nginx, so the second run changes nothing', () => {
+  const pem = readFileSync(join(certDir, 'fullchain.pem'), 'utf8');
+  const rendered = (osId: string, osVersion: string, nginxVersion?: string): string => {
+    const r = new SiteResource({ ...siteSpec(config, { ipv6: false, osId, osVersion }, {}), certDir });
+    const [c] = r.plan({ file: { exists: false }, certPem: pem, ...(nginxVersion ? { nginxVersion } : {}) }, { planned: [] });
+    return c?.diff ?? '';
+  };
+  // Debian 13 ships nginx 1.26: `http2 on;` whether or not apt's lists were there to say so.
+  assert.match(rendered('debian', '13'), /^\+\s+http2 on;$/m);
+  assert.equal(rendered('debian', '13'), rendered('debian', '13', '1.26.3'));
+  // Debian 12 ships 1.22: the listen parameter.
+  assert.doesNotMatch(rendered('debian', '12'), /http2 on;/);
+  // What the host says wins over the release's default.
+  assert.doesNotMatch(rendered('debian', '13', '1.22.1'), /http2 on;/);
+});
+
 test('tlsState: only with a readable certificate; OCSP stapling only when it names a responder', () => {
   const pem = readFileSync(join(certDir, 'fullchain.pem'), 'utf8');
   assert.equal(tlsState(spec(true), undefined, '1.22.1'), undefined);
