@@ -54,7 +54,7 @@ export default defineRecipe({
   id: 'base',
   title: 'Supported OS, packages, forwarding, kernel modules',
   params,
-  precheck: ({ host, params }) => hostRefusal(host, params.allowUnsupportedOs),
+  precheck: ({ host, params, warn }) => hostRefusal(host, params.allowUnsupportedOs, warn),
   resources: ({ params }) => [
     apt({ packages: BASE_PACKAGES }),
     // Containers on openfaas0 reach the world through NAT; upstream appends to

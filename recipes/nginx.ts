@@ -16,7 +16,7 @@
 import { sh } from '../src/shell.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { CHALLENGE_DIR, nginxParams, site, siteSpec, WEBROOT } from '../src/acme/site.js';
-import { apt, directory, file, service } from '../src/resources/index.js';
+import { apt, directory, file, service, ufwExpectOpen } from '../src/resources/index.js';
 import { validateDomains } from '../src/validate/index.js';
 import { removal } from '../src/resources/removal.js';
 
@@ -47,6 +47,15 @@ export default defineRecipe({
       directory({ path: CHALLENGE_DIR }),
       panelSite,
       service({ name: 'nginx', enabled: true, running: true, reloadOn: [panelSite, defaultSite] }),
+      // Where ufw is active, opening 80 and 443 is the user's call; they hear about it here.
+      ufwExpectOpen({
+        service: 'nginx',
+        proto: 'tcp',
+        ports: [
+          { port: 80, for: 'ACME HTTP-01 validation, http' },
+          { port: 443, for: 'https' },
+        ],
+      }),
     ];
   },
   // panel's site and default-site note go (Debian's own default site comes

@@ -34,7 +34,10 @@ export function osVerdict(host: HostInfo, allowUnsupported: boolean): OsVerdict 
   const versions = SUPPORTED_OS[host.osId];
   if (versions?.includes(host.osVersion)) return { kind: 'supported' };
   if (allowUnsupported) {
-    return { kind: 'allowed-unsupported', message: `unsupported OS ${describeOs(host)} allowed by --allow-unsupported-os; panel is tested on ${SUPPORTED_TEXT}` };
+    return {
+      kind: 'allowed-unsupported',
+      message: `${describeOs(host)} is not a release panel is tested on (${SUPPORTED_TEXT}); proceeding because of --allow-unsupported-os`,
+    };
   }
   return {
     kind: 'refuse',
@@ -42,11 +45,15 @@ export function osVerdict(host: HostInfo, allowUnsupported: boolean): OsVerdict 
   };
 }
 
-/** Why this host cannot run the stack, or undefined. */
-export function hostRefusal(host: HostInfo, allowUnsupported = false): string | undefined {
+/**
+ * Why this host cannot run the stack, or undefined. An unsupported release
+ * the user allowed is said through `warn`, so the recap shows it was allowed.
+ */
+export function hostRefusal(host: HostInfo, allowUnsupported = false, warn?: (message: string) => void): string | undefined {
   const os = osVerdict(host, allowUnsupported);
   if (os.kind === 'refuse') return os.message;
   if (host.arch === undefined) return `unsupported architecture ${host.rawArch}; panel supports amd64 and arm64`;
   if (!host.systemd) return 'systemd is not running as PID 1; faasd and containerd are run as systemd services';
+  if (os.kind === 'allowed-unsupported') warn?.(os.message);
   return undefined;
 }

@@ -119,8 +119,17 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   const info = parseHostInfo(infoRun.stdout);
   opts.emit({ type: 'host-info', host, info });
 
+  // Warnings of precheck and planning, per recipe; one message is shown once per host.
+  const seen = new Set<string>();
+  let warnings: string[] = [];
+  const warn = (message: string): void => {
+    if (seen.has(message)) return;
+    seen.add(message);
+    warnings.push(redact(message));
+  };
+
   // Build every recipe's desired state; refusals happen here, before any change.
-  const built: { recipe: Recipe; resources: readonly Resource[]; checks: readonly Check[]; artifacts: readonly ResolvedArtifact[] }[] = [];
+  const built: { recipe: Recipe; resources: readonly Resource[]; checks: readonly Check[]; warnings: string[]; artifacts: readonly ResolvedArtifact[] }[] = [];
   const owner = new Map<string, string>();
   const sums = opts.releaseSums ?? new ReleaseSums();
   const trusted = opts.trustedSums ?? new TrustedSums();
@@ -147,7 +156,8 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       }
       ctx = { ...ctx, artifacts: artifacts.value };
     }
-    const refusal = teardown ? undefined : recipe.precheck?.(ctx);
+    warnings = [];
+    const refusal = teardown ? undefined : recipe.precheck?.({ ...ctx, warn });
     if (refusal) return fail(`recipe ${recipe.id}: ${refusal}`);
     let resources: readonly Resource[];
     let checks: readonly Check[];
@@ -167,7 +177,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       if (prev) return fail(`resource ${r.key} is declared by both recipe ${prev} and recipe ${recipe.id}`);
       owner.set(r.key, recipe.id);
     }
-    built.push({ recipe, resources, checks, artifacts: ctx.artifacts?.all ?? [] });
+    built.push({ recipe, resources, checks, warnings, artifacts: ctx.artifacts?.all ?? [] });
   }
 
   const refusal = referenceProblem(built);
@@ -192,25 +202,14 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   }
 
   const planned: Change[] = [];
-  const seen = new Set<string>();
-  let warnings: string[] = [];
   const kept: string[] = [];
-  const ctx: PlanContext = {
-    planned,
-    state: state.value,
-    warn: (message) => {
-      if (seen.has(message)) return;
-      seen.add(message);
-      warnings.push(redact(message));
-    },
-    ...(teardown ? { keep: (what: string) => void kept.push(what) } : {}),
-  };
+  const ctx: PlanContext = { planned, state: state.value, warn, ...(teardown ? { keep: (what: string) => void kept.push(what) } : {}) };
   const recipes: RecipePlan[] = [];
   const factsOf: { resource: Resource; recipe: string; facts: unknown }[] = [];
   let i = 0;
   for (const b of built) {
     const changes: Change[] = [];
-    warnings = [];
+    warnings = b.warnings;
     for (const r of b.resources) {
       const out = outputs[i++]!;
       try {

@@ -27,6 +27,16 @@ export interface TeardownContext<P> extends RecipeContext<P> {
   readonly purge: boolean;
 }
 
+/** What precheck sees: the recipe's context, and a way to proceed with a word to the user. */
+export interface PrecheckContext<P> extends RecipeContext<P> {
+  /**
+   * As planning's PlanContext.warn: shown by every sink and in the recap, and
+   * the host proceeds (e.g. a release panel is not tested on, allowed by the
+   * user). Optional so a test can call precheck with a bare context.
+   */
+  readonly warn?: (message: string) => void;
+}
+
 export interface Recipe<P = unknown> {
   readonly id: string;
   readonly title: string;
@@ -39,7 +49,7 @@ export interface Recipe<P = unknown> {
    */
   // Method syntax on purpose: a Recipe<P> must be storable in a registry of
   // Recipe<unknown>; the engine always passes params parsed by `params`.
-  precheck?(ctx: RecipeContext<P>): string | undefined;
+  precheck?(ctx: PrecheckContext<P>): string | undefined;
   /**
    * Release artifacts the recipe installs. The engine resolves them for the
    * host (URL, sum, where the sum came from) before precheck, refusing the
@@ -62,7 +72,7 @@ export function defineRecipe<S extends z.ZodType>(r: {
   title: string;
   after?: readonly string[];
   params: S;
-  precheck?: (ctx: RecipeContext<z.output<S>>) => string | undefined;
+  precheck?: (ctx: PrecheckContext<z.output<S>>) => string | undefined;
   artifacts?: (params: z.output<S>) => readonly DeclaredArtifact[];
   resources: (ctx: RecipeContext<z.output<S>>) => ReadonlyArray<Resource<unknown>>;
   verify?: (ctx: RecipeContext<z.output<S>>) => readonly Check[];

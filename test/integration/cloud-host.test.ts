@@ -8,14 +8,15 @@
  * upstream), needrestart set to ask, no kmod, and the dpkg lock held after
  * boot by a STAND-IN for unattended-upgrades. On top, as on many VPS kernels
  * (and this machine's), /lib/modules is gone: modules are built in and nothing
- * lists them. And the user has opened http and https (`ufw allow 80,443/tcp`),
- * as anyone serving a site behind ufw must: panel adds only the provider's
- * rule on openfaas0.
+ * lists them. The profile allows http and https (`ufw allow 80,443/tcp`), as
+ * anyone serving a site behind ufw must: panel adds only the provider's rule
+ * on openfaas0, and warns when a web port is not allowed.
  *
  * Covers: the full install converges, HTTPS reaches the gateway, a second run
  * has 0 changes; the ufw rule lets a network namespace on openfaas0 reach the
  * provider (and without it the provider is unreachable), `ufw status` gains
- * that one rule only; faasd's resolv.conf has the upstream server; the lock
+ * that one rule only; with 443 not allowed, plan warns once naming it and the
+ * command that opens it; faasd's resolv.conf has the upstream server; the lock
  * wait is announced, and apt steps wait for the lock and for cloud-init, then
  * fail clearly after their timeout; sysctl drift (an appended line, an overriding later
  * file); a module a container lacks fails with one line.
@@ -38,9 +39,11 @@ before(async () => {
   host = bed.hosts[0]!;
   await bed.dns.add(NAME, host.address);
   root = await bed.acme.rootCaPem();
-  await sh('rm -rf /lib/modules && ufw allow 80/tcp >/dev/null && ufw allow 443/tcp >/dev/null');
+  await sh('rm -rf /lib/modules');
   // What the profile promises, checked rather than assumed.
-  assert.match(await sh('ufw status verbose'), /Status: active[\s\S]*deny \(incoming\)/);
+  const ufw = await sh('ufw status verbose');
+  assert.match(ufw, /Status: active[\s\S]*deny \(incoming\)/);
+  assert.match(ufw, /^80,443\/tcp +ALLOW IN +Anywhere/m);
   assert.match(await sh('cat /etc/resolv.conf'), /^nameserver 127\.0\.0\.53$/m);
   assert.equal((await bed.exec(host, 'command -v modprobe')).code, 1);
 });
@@ -143,6 +146,23 @@ test('ufw: exactly one rule added, and it is what lets a container on openfaas0 
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => c.target), ['ufw allow in on openfaas0 to any port 8081 proto tcp']);
   assert.equal((await sh(PROBE)).trim(), '200');
+});
+
+test('ufw: with 443/tcp not allowed, plan warns once, naming the port and the command; panel adds no rule for it', async () => {
+  await sh('ufw delete allow 80,443/tcp >/dev/null && ufw allow 80/tcp >/dev/null');
+  try {
+    const message = "ufw is active and drops incoming 443/tcp (https), so nothing reaches nginx there; panel leaves ufw's rules to you: ufw allow 443/tcp";
+    const run = await panel(args('plan'));
+    assert.equal(run.code, 0, explain(run));
+    assert.deepEqual(warnings(run), [`nginx: ${message}`]);
+    assert.deepEqual(changes(run), []);
+    // The recap, what a user without --json sees at the end.
+    const plain = await panel(args('plan').filter((a) => a !== '--json'));
+    assert.equal(plain.code, 0, explain(plain));
+    assert.equal(plain.stdout.split('\n').filter((l) => l.endsWith(`: warning: ${message}`)).length, 1, plain.stdout);
+  } finally {
+    await sh('ufw delete allow 80/tcp >/dev/null && ufw allow 80,443/tcp >/dev/null');
+  }
 });
 
 test('sysctl: a line appended to the drop-in is drift; a later file that overrides it is a warning naming that file', async () => {

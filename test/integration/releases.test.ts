@@ -127,7 +127,7 @@ test('files panel wrote are root-owned and not in the sudo user\'s home', async 
   }
 });
 
-test('an unsupported release is refused in one line; --allow-unsupported-os proceeds', async () => {
+test('an unsupported release is refused in one line; --allow-unsupported-os proceeds and the recap says so', async () => {
   const h = bed.hosts[2] as TestHost;
   const fake = 'cp /usr/lib/os-release /tmp/os-release.orig && sed -i \'s/^VERSION_ID=.*/VERSION_ID="14"/; s/^PRETTY_NAME=.*/PRETTY_NAME="Debian GNU\\/Linux 14 (forky)"/\' /usr/lib/os-release';
   assert.equal((await bed.exec(h, fake)).code, 0);
@@ -140,6 +140,12 @@ test('an unsupported release is refused in one line; --allow-unsupported-os proc
     assert.match(lines[0] ?? '', /unsupported OS Debian GNU\/Linux 14 \(forky\) \(debian 14\); panel supports Debian 12, 13 or Ubuntu 22\.04, 24\.04, 26\.04 \(--allow-unsupported-os to try anyway\)$/);
     const allowed = await panel([...args, '--allow-unsupported-os']);
     assert.equal(allowed.code, 0, explain(allowed));
+    const recap = allowed.stdout.slice(allowed.stdout.lastIndexOf('\nhost '));
+    assert.match(
+      recap,
+      /^\S+: warning: Debian GNU\/Linux 14 \(forky\) \(debian 14\) is not a release panel is tested on \(Debian 12, 13 or Ubuntu 22\.04, 24\.04, 26\.04\); proceeding because of --allow-unsupported-os$/m,
+      allowed.stdout,
+    );
   } finally {
     await bed.exec(h, 'cp /tmp/os-release.orig /usr/lib/os-release');
   }

@@ -56,12 +56,13 @@ describe('testbed profiles', { timeout: 15 * 60_000 }, () => {
     assert.equal(plainLock.code, 0, 'a plain host holds no lock at boot');
   });
 
-  it('cloud-like: ufw active, default deny incoming, ssh allowed', async () => {
+  it('cloud-like: ufw active, default deny incoming, ssh, http and https allowed', async () => {
     const r = await bed.exec(cloud, 'ufw status verbose');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Status: active$/m);
     assert.match(r.stdout, /Default: deny \(incoming\)/);
     assert.match(r.stdout, /^22\/tcp\s+ALLOW IN\s+Anywhere\s*$/m);
+    assert.match(r.stdout, /^80,443\/tcp\s+ALLOW IN\s+Anywhere\s*$/m);
     // Denied for real: a listener on 8081 answers inside, not from the bed; ssh does.
     await bed.exec(cloud, 'systemd-run --unit=probe-8081 python3 -m http.server 8081 --bind 0.0.0.0');
     const inside = await bed.exec(cloud, 'for i in $(seq 50); do python3 -c "import socket; socket.create_connection((\'127.0.0.1\', 8081), 1)" 2>/dev/null && exit 0; sleep 0.1; done; exit 1');

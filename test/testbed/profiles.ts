@@ -7,7 +7,8 @@
  *
  * - `plain`: the base as it is (the default).
  * - `cloud-like`: what Ubuntu 22.04/24.04 cloud images have and the base lacks:
- *   ufw active with default deny incoming (ssh allowed), systemd-resolved with the
+ *   ufw active with default deny incoming (ssh, http and https allowed, as on
+ *   any host serving a site behind ufw), systemd-resolved with the
  *   127.0.0.53 stub in /etc/resolv.conf and upstream servers (the bed's bridge
  *   address) in /run/systemd/resolve/resolv.conf, needrestart set to ask as on
  *   Ubuntu 22.04, no kmod (no modprobe), and the dpkg lock held for a while after
@@ -116,8 +117,11 @@ UNIT
 systemctl enable panel-testbed-boot-lock.service > /dev/null 2>&1
 `,
   // ufw writes its rules and ENABLED=yes; ufw.service loads them at every boot.
+  // 80 and 443 are the user's to open (ACME HTTP-01 and the site need them):
+  // panel only warns when they are not.
   offlineScript: String.raw`
 ufw allow 22/tcp > /dev/null
+ufw allow 80,443/tcp > /dev/null
 ufw --force enable > /dev/null
 grep -qx 'ENABLED=yes' /etc/ufw/ufw.conf
 grep -qx 'DEFAULT_INPUT_POLICY="DROP"' /etc/default/ufw

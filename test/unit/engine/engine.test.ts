@@ -304,6 +304,21 @@ test('a warning raised while planning is an event after its recipe starts, once 
     assert.deepEqual(result.warnings, ['held', 'other'], mode);
   }
 });
+test('a warning raised by precheck comes before its recipe\'s planning warnings, and the host proceeds', async () => {
+  const warner: Resource<null> = { key: 'warner', facts: () => sh`true`, parse: () => null, plan: (_f, ctx) => (ctx.warn?.('planned'), []) };
+  const lenient = defineRecipe({
+    id: 'lenient',
+    title: 'lenient',
+    params: z.object({}),
+    precheck: ({ warn }) => (warn?.('allowed anyway'), undefined),
+    resources: () => [warner, marker('lenient', 'l')],
+  });
+  const { result, events } = await run('install', new Map<string, Recipe>([['lenient', lenient]]), ['lenient']);
+  assert.equal(result.status, 'changed');
+  assert.deepEqual(events.flatMap((e) => (e.type === 'warning' ? [`${e.recipe}: ${e.message}`] : [])), ['lenient: allowed anyway', 'lenient: planned']);
+  assert.deepEqual(result.warnings, ['allowed anyway', 'planned']);
+});
+
 /**
  * A change with local work between host steps (the ACME shape): a host step
  * handed to the engine, local work, then a finishing script — plus a follow-up

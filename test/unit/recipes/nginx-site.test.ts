@@ -283,7 +283,7 @@ test('site follow-up: the switch to https is planned by the site, after the chan
 
 const debian: HostInfo = { osId: 'debian', osVersion: '12', osPretty: 'Debian 12', arch: 'amd64', rawArch: 'amd64', ipv6: false, systemd: true, hostname: 'h1', nameservers: [] };
 
-test('nginx recipe: default site replaced before apt, site, service reloading on changes', () => {
+test('nginx recipe: default site replaced before apt, site, service reloading on changes, ufw checked for 80 and 443', () => {
   const params = nginxParams.parse({});
   const rs = nginxRecipe.resources({ params, host: debian, config });
   assert.deepEqual(rs.map((r) => r.key), [
@@ -294,6 +294,7 @@ test('nginx recipe: default site replaced before apt, site, service reloading on
     'directory:/var/www/panel-acme/.well-known/acme-challenge',
     'file:/etc/nginx/conf.d/panel.conf',
     'service:nginx',
+    'ufw:expect open in 80,443/tcp',
   ]);
   assert.equal(nginxRecipe.precheck?.({ params, host: debian, config }), undefined);
   assert.match(nginxRecipe.precheck?.({ params, host: debian, config: { ...config, domains: unchecked('a.test;reboot') } }) ?? '', /character ";"/);

@@ -91,12 +91,18 @@ test('OS refusal: CentOS, Ubuntu 18.04, s390x and no systemd are refused before 
   assert.doesNotMatch(refusal, /\n/, 'one line');
   // Untested releases are refused too: 20.04 is not in the testbed.
   assert.match(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: '20.04', osPretty: 'Ubuntu 20.04.6 LTS' }) ?? '', /unsupported OS Ubuntu 20\.04/);
-  // Allowed: proceeds (no refusal), but the verdict says so for the recap; arch and systemd still refuse.
-  assert.equal(hostRefusal(centos, true), undefined);
-  assert.deepEqual(osVerdict(centos, true), {
-    kind: 'allowed-unsupported',
-    message: 'unsupported OS CentOS Linux 7 (Core) (centos 7) allowed by --allow-unsupported-os; panel is tested on Debian 12, 13 or Ubuntu 22.04, 24.04, 26.04',
-  });
+  // Allowed: proceeds (no refusal), and says so as a warning for the recap; arch and systemd still refuse.
+  const allowedMessage = 'CentOS Linux 7 (Core) (centos 7) is not a release panel is tested on (Debian 12, 13 or Ubuntu 22.04, 24.04, 26.04); proceeding because of --allow-unsupported-os';
+  const warned: string[] = [];
+  assert.equal(hostRefusal(centos, true, (m) => warned.push(m)), undefined);
+  assert.deepEqual(warned, [allowedMessage]);
+  assert.deepEqual(osVerdict(centos, true), { kind: 'allowed-unsupported', message: allowedMessage });
+  const quiet: string[] = [];
+  assert.equal(hostRefusal(debian, true, (m) => quiet.push(m)), undefined);
+  assert.deepEqual(quiet, [], 'a supported release is not a warning, with or without the flag');
+  const viaBase: string[] = [];
+  assert.equal(base.precheck?.({ ...ctx(base, centos, config(), { allowUnsupportedOs: true }), warn: (m) => viaBase.push(m) }), undefined);
+  assert.deepEqual(viaBase, [allowedMessage]);
   assert.deepEqual(osVerdict(debian, true), { kind: 'supported' });
   assert.match(hostRefusal({ ...centos, systemd: false }, true) ?? '', /systemd/);
   assert.match(hostRefusal({ ...debian, osId: 'ubuntu', osVersion: '18.04', osPretty: 'Ubuntu 18.04.6 LTS' }) ?? '', /unsupported OS Ubuntu 18\.04/);
