@@ -64,7 +64,7 @@ export class SshTransport implements Transport {
     if (t.#sudo) {
       let r: RawResult;
       try {
-        r = await t.#sem.use(() => t.#channel('sudo -n true', Buffer.alloc(0), undefined));
+        r = await t.#probeSudo();
       } catch (err) {
         await t.close();
         throw new ConnectError('unreachable', name, (err as Error).message);
@@ -80,6 +80,24 @@ export class SshTransport implements Transport {
       }
     }
     return t;
+  }
+
+  /**
+   * `sudo -n true`, once more if its channel closed without an exit status
+   * while the connection stayed up: seen now and then on a sudo-rs host right
+   * after login, under load. The probe changes nothing, so a second try is safe;
+   * a lost connection or a real answer (any exit status) is never retried.
+   */
+  async #probeSudo(): Promise<RawResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#sem.use(() => this.#channel('sudo -n true', Buffer.alloc(0), undefined));
+      } catch (err) {
+        const noStatus = /channel closed without an exit status/.test((err as Error).message);
+        if (!noStatus || this.#lost !== undefined || attempt >= 2) throw err;
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      }
+    }
   }
 
   get stats(): TransportStats {
