@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the testbed (test/testbed/) needs on a fresh machine. Idempotent:
-# installs only what is missing, so repeated runs cost a dpkg query.
+# Debian packages the testbed (test/testbed/) needs on a fresh machine, plus any
+# named as arguments (bench/install-deps.sh adds its own). Idempotent: installs
+# only what is missing, so repeated runs cost a dpkg query.
 set -euo pipefail
 PKGS=(
   debootstrap          # builds the cached base root
@@ -16,6 +17,7 @@ PKGS=(
   ca-certificates
   chromium             # headless browser for the /codeserver/ and /panel/ tests
   fonts-dejavu-core    # so chromium's screenshots have glyphs
+  "$@"
 )
 missing=()
 for p in "${PKGS[@]}"; do
