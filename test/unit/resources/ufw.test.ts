@@ -14,16 +14,17 @@
  * The resource's own fact script reads them (paths moved into a temp root).
  */
 import assert from 'node:assert/strict';
+import { packageRoot } from '../../../src/paths.js';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { type Change, ufwExpectOpen } from '../../../src/resources/index.js';
 import { closedPorts, type UfwInboundFacts } from '../../../src/resources/ufw.js';
 import { tempDir } from '../../support/temp.js';
 import { runProcess } from './harness.js';
 
-const FIXTURES = fileURLToPath(new URL('./fixtures/ufw/', import.meta.url));
+// From the source tree: the build copies no fixtures into dist/.
+const FIXTURES = join(packageRoot, 'test', 'unit', 'resources', 'fixtures', 'ufw');
 const web = ufwExpectOpen({
   service: 'nginx',
   proto: 'tcp',
