@@ -20,8 +20,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/main.js';
-import type { HostConfig } from '../../src/config.js';
+import { runMain as run, type MainOutcome as Outcome } from '../support/run-main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'panel-argv-fuzz-'));
 const home = process.cwd();
@@ -95,51 +94,6 @@ function mutate(seed: number): string[] {
   // The command stays `plan`: it changes nothing even if a stand-in were bypassed.
   argv[0] = 'plan';
   return argv;
-}
-
-interface Outcome {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-  readonly connected: string[];
-  readonly fetched: string[];
-}
-
-async function run(argv: readonly string[]): Promise<Outcome> {
-  let out = '';
-  let err = '';
-  const connected: string[] = [];
-  const fetched: string[] = [];
-  const writeOut = process.stdout.write;
-  const writeErr = process.stderr.write;
-  const realFetch = globalThis.fetch;
-  const capture = (append: (s: string) => void) =>
-    ((chunk: unknown, ...rest: unknown[]): boolean => {
-      append(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      const cb = rest.find((a) => typeof a === 'function') as (() => void) | undefined;
-      cb?.();
-      return true;
-    }) as typeof process.stdout.write;
-  process.stdout.write = capture((s) => (out += s));
-  process.stderr.write = capture((s) => (err += s));
-  globalThis.fetch = (async (url: string | URL | Request) => {
-    fetched.push(String(url));
-    throw new Error('fetch stand-in: no network in this test');
-  }) as typeof fetch;
-  let code: number;
-  try {
-    code = await main(argv, {
-      connect: async (c: HostConfig) => {
-        connected.push(c.name);
-        throw new Error('connection stand-in: not connecting in this test');
-      },
-    });
-  } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-    globalThis.fetch = realFetch;
-  }
-  return { code, out, err, connected, fetched };
 }
 
 const HINT = '(run with --help for usage)';
