@@ -221,7 +221,8 @@ export default defineRecipe({
     {
       name: 'gateway /system/functions answers with basic auth',
       // The credentials go to curl on stdin (-K -): never in argv, never in output.
-      script: sh`printf 'user = "%s:%s"\\n' "$(cat ${FAASD.userFile})" "$(cat ${FAASD.passwordFile})" | curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${`${FAASD.gateway}/system/functions`}`,
+      // In curl's config a quoted value ends at `"` and reads `\` as an escape: both are escaped (any password works).
+      script: sh`printf 'user = "%s:%s"\\n' "$(cat ${FAASD.userFile})" "$(sed 's/[\\\\"]/\\\\&/g' ${FAASD.passwordFile})" | curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${`${FAASD.gateway}/system/functions`}`,
       expect: /^200\s*$/,
     },
     ...(params.faasCli ? [{ name: 'faas-cli runs', script: sh`${FAAS_CLI_BIN} version --short-version`, expect: /\d/ }] : []),

@@ -13,6 +13,7 @@ import type { Mode } from '../engine/events.js';
 import type { Recipe } from '../engine/recipe.js';
 import { packageRoot } from '../paths.js';
 import { redact } from '../secret.js';
+import type { ConvergeInput } from './converge.js';
 import { addCommon, type CommonFlags } from './flags.js';
 import { guardOutput } from './output.js';
 import { UsageError } from './usage-error.js';
@@ -26,20 +27,44 @@ function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-async function runConverge(mode: Mode, flags: CommonFlags): Promise<number> {
-  const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
-  const configs = await resolveTargets(flags, registry, mode);
-  return converge({ mode, flags, configs, registry });
+/** Control characters of a value quoted in a message, escaped: a message stays on its line. */
+function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * commander's message quotes the argument as typed (an unknown `--a<newline>b`):
+ * it is one line `panel: …`, followed only by commander's own "(Did you mean …?)".
+ */
+function commanderError(text: string): string {
+  const m = /^(?:error: )?([\s\S]*?)(\n\(Did you mean [^\n]*\?\))?\n?$/.exec(text);
+  return `panel: ${printable(m?.[1] ?? text)}${m?.[2] ?? ''}\n`;
+}
+
+/** A UsageError holds one problem per line; each is printed as its own `panel: …` line. */
+function usageLines(message: string): string {
+  return message.split('\n').filter((l) => l !== '').map((l) => `panel: ${printable(redact(l))}\n`).join('');
+}
+
+/** What `main` reaches outside the process; tests pass a stand-in `connect` so no host is contacted. */
+export interface MainOptions {
+  readonly connect?: ConvergeInput['connect'];
+}
+
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  const via = options.connect ? { connect: options.connect } : {};
+  const runConverge = async (mode: Mode, flags: CommonFlags): Promise<number> => {
+    const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
+    const configs = await resolveTargets(flags, registry, mode);
+    return converge({ mode, flags, configs, registry, ...via });
+  };
   guardOutput();
   let exitCode = 0;
   const program = new Command('panel')
     .description('Turn Debian/Ubuntu servers into a faasd serverless panel (containerd, CNI, faasd, nginx, ACME) — idempotently, over SSH.')
     .version(version(), '-V, --version', 'print panel\'s version')
     // Usage errors read like panel's own (`panel: …`); subcommands inherit this.
-    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'panel: ')) })
+    .configureOutput({ outputError: (text, write) => write(commanderError(text)) })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
@@ -60,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const order = orderRecipes(c.recipes, registry);
       return order.ok ? { ...c, recipes: order.recipes.map((r) => r.id) } : c;
     });
-    exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false }, reinstall: true });
+    exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false }, reinstall: true, ...via });
   });
   addCommon(
     program
@@ -75,7 +100,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Without --recipes: every recipe (the state record says what is there).
     const all: CommonFlags = flags.recipes ? flags : { ...flags, recipes: [...registry.keys()].join(',') };
     const configs = await resolveTargets(all, registry, 'plan');
-    exitCode = await converge({ mode, flags: all, configs, registry, teardown: { purge: flags.purge ?? false } });
+    exitCode = await converge({ mode, flags: all, configs, registry, teardown: { purge: flags.purge ?? false }, ...via });
   });
   addCommon(program.command('plan').description('dry run: every change with its reason and diff; changes nothing')).action(async (flags: CommonFlags) => {
     exitCode = await runConverge('plan', flags);
@@ -114,7 +139,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const renewFlags: CommonFlags = { ...flags, recipes: RENEW_RECIPE, yes: true };
     // Inputs are checked against every recipe (an inventory names them all); only the certificate runs.
     const configs = (await resolveTargets(renewFlags, registry, 'install')).map(renewConfig);
-    exitCode = await converge({ mode: 'install', flags: renewFlags, configs, registry: only });
+    exitCode = await converge({ mode: 'install', flags: renewFlags, configs, registry: only, ...via });
   });
   program
     .command('recipes')
@@ -152,7 +177,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 1;
     }
     if (e instanceof UsageError) {
-      process.stderr.write(`panel: ${redact(e.message)}\n`);
+      process.stderr.write(usageLines(e.message));
       return 1;
     }
     process.stderr.write(`panel: ${redact((e as Error).stack ?? String(e))}\n`);

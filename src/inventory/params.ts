@@ -101,6 +101,11 @@ export function coerce(raw: string, schema: z.ZodType | undefined): Result<unkno
   return ok(raw);
 }
 
+function defineOwn<T>(target: Record<string, unknown>, key: string, value: T): T {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  return value;
+}
+
 const SET = /^([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
 
 /**
@@ -121,7 +126,11 @@ export function parseSetFlags(sets: readonly string[], schemas: RecipeParams): R
     const schema = schemas.get(recipe);
     const v = coerce(raw, schema === undefined ? undefined : paramSchema(schema, key));
     if (!v.ok) errors.push(`--set ${recipe}.${key}: ${v.error}`);
-    else (out[recipe] ??= {})[key] = v.value;
+    else {
+      // Own properties only: `--set constructor.prototype=1` must name an (unknown) recipe, not reach Object.
+      const bag = Object.hasOwn(out, recipe) ? out[recipe]! : defineOwn(out, recipe, {});
+      defineOwn(bag, key, v.value);
+    }
   }
   return errors.length > 0 ? err(errors) : ok(out);
 }

@@ -247,7 +247,7 @@ export function limitHosts<H extends HostConfig>(hosts: readonly H[], limit: rea
   if (unknown.length > 0) {
     return err(unknown.map((n) => {
       const near = suggest(n, [...known]);
-      return `--limit: no host or group named "${n}"${near !== undefined ? ` (did you mean "${near}"?)` : ''}`;
+      return `--limit: no host or group named ${JSON.stringify(n)}${near !== undefined ? ` (did you mean "${near}"?)` : ''}`;
     }));
   }
   const wanted = new Set(names);

@@ -67,7 +67,8 @@ export const groupName = z.string().regex(NAME, {
 
 /** http(s) URLs; characters that are shell or systemd syntax are refused even where URL parsing would allow them. */
 const httpUrl = (what: string) =>
-  z.url({ protocol: /^https?$/, error: says(`${what} must be an http:// or https:// URL`) })
+  // abort: a value that is no URL at all is one problem, not two lines.
+  z.url({ protocol: /^https?$/, error: says(`${what} must be an http:// or https:// URL`), abort: true })
     .refine((u) => !/[\s'"`$;&|<>\\]/.test(u), { error: says(`${what} must be a plain http(s) URL (no spaces, quotes or shell characters)`) })
     .describe(`${what} (http or https URL)`);
 

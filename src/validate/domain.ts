@@ -30,7 +30,7 @@ function show(s: string): string {
 export function validateDomain(input: string): Result<DomainName, string> {
   const q = show(input);
   if (input.length === 0) return err('domain is empty');
-  if (input.length > 300) return err(`domain ${q.slice(0, 40)}… is too long`);
+  if (input.length > 300) return err(`domain ${JSON.stringify(`${input.slice(0, 40)}…`)} is too long`);
   if (/[\s\p{Cc}]/u.test(input)) return err(`domain ${q} contains whitespace or a control character`);
   if (input.includes('*')) return err(`domain ${q}: wildcard names need a DNS-01 challenge; panel uses HTTP-01, list each name instead`);
   const bare = input.startsWith('[') && input.endsWith(']') ? input.slice(1, -1) : input;

@@ -12,7 +12,7 @@ const LOCAL = /^[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*$/;
 export function validateEmail(input: string): Result<string, string> {
   const q = JSON.stringify(input);
   if (input.length === 0) return err('email address is empty');
-  if (input.length > 254) return err(`email address ${q.slice(0, 40)}… is longer than 254 characters`);
+  if (input.length > 254) return err(`email address ${JSON.stringify(`${input.slice(0, 40)}…`)} is longer than 254 characters`);
   if (/^mailto:/i.test(input)) return err(`email address ${q}: give the bare address without mailto:`);
   const at = input.lastIndexOf('@');
   if (at <= 0 || at === input.length - 1) return err(`email address ${q} needs the form name@example.com`);
