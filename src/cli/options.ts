@@ -25,10 +25,7 @@ function expandHome(p: string): string {
 /** -p, --password-file or PANEL_PASSWORD; at least 8 characters (faasd's basic auth). */
 export function passwordFrom(flags: CommonFlags, env: Readonly<Record<string, string | undefined>> = process.env): Secret | undefined {
   if (flags.password !== undefined && flags.passwordFile !== undefined) throw new UsageError('use either -p/--password or --password-file, not both');
-  if (flags.password !== undefined) {
-    if (flags.password.length < 8) throw new UsageError('-p/--password: at least 8 characters');
-    return new Secret(flags.password);
-  }
+  if (flags.password !== undefined) return checkedPassword('-p/--password', flags.password);
   if (flags.passwordFile !== undefined) {
     let text: string;
     try {
@@ -36,12 +33,21 @@ export function passwordFrom(flags: CommonFlags, env: Readonly<Record<string, st
     } catch {
       throw new UsageError(`--password-file ${flags.passwordFile}: no such file`);
     }
-    const v = text.replace(/\r?\n$/, '');
-    if (v.length < 8) throw new UsageError('--password-file: the password must have at least 8 characters');
-    return new Secret(v);
+    return checkedPassword('--password-file', text.replace(/\r?\n$/, ''));
   }
   const fromEnv = env['PANEL_PASSWORD'];
-  return fromEnv ? new Secret(fromEnv) : undefined;
+  return fromEnv ? checkedPassword('PANEL_PASSWORD', fromEnv) : undefined;
+}
+
+/**
+ * faasd's basic auth takes one line: a line break would be cut off by the
+ * secret file's readers (the status page's htpasswd, curl's config line), so
+ * the password the user typed would not be the one that works. Never echoed.
+ */
+function checkedPassword(from: string, value: string): Secret {
+  if (value.length < 8) throw new UsageError(`${from}: the password must have at least 8 characters`);
+  if (/[\r\n\0]/.test(value)) throw new UsageError(`${from}: the password must be one line (no line break or NUL character)`);
+  return new Secret(value);
 }
 
 /** `--recipes a,b`; undefined when not given. */

@@ -4,6 +4,7 @@
  * recipe parameters fail before any connection.
  */
 import assert from 'node:assert/strict';
+import { passwordFrom } from '../../src/cli/options.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -249,6 +250,23 @@ describe('--no-proxy', () => {
     assert.deepEqual(r.map((c) => c.noProxy), ['::1,.corp', 'localhost,10.0.0.0/8']);
     writeFileSync(join(dir, 'np-bad.yaml'), 'hosts:\n  a: { address: 192.0.2.1, noProxy: [localhost, "a\\nb"] }\n');
     assert.equal(await resolveArgs(['-i', 'np-bad.yaml']), 'np-bad.yaml:2:37: hosts.a.noProxy: entry "a\\nb" contains a space, quote, backslash or line break');
+  });
+});
+
+describe('the faasd admin password', () => {
+  it('is one line of at least 8 characters, from -p, --password-file or PANEL_PASSWORD, and never echoed', async () => {
+    const secret = 'one-line\nsecond-line';
+    for (const base of [withHost, withInventory]) {
+      assert.equal(await resolveArgs([...base, '-p', secret]), '-p/--password: the password must be one line (no line break or NUL character)');
+      assert.equal(await resolveArgs([...base, '-p', 'short']), '-p/--password: the password must have at least 8 characters');
+    }
+    writeFileSync(join(dir, 'pw-two-lines'), `${secret}\n`);
+    assert.equal(await resolveArgs([...withHost, '--password-file', join(dir, 'pw-two-lines')]), '--password-file: the password must be one line (no line break or NUL character)');
+    // One trailing newline, as `echo … > file` writes it, is not part of the password.
+    writeFileSync(join(dir, 'pw-one-line'), 'long-enough\n');
+    assert.equal(passwordFrom({ passwordFile: join(dir, 'pw-one-line') })?.reveal(), 'long-enough');
+    assert.throws(() => passwordFrom({}, { PANEL_PASSWORD: secret }), /^UsageError: PANEL_PASSWORD: the password must be one line/);
+    assert.equal(passwordFrom({}, { PANEL_PASSWORD: 'from-the-env' })?.reveal(), 'from-the-env');
   });
 });
 
