@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runMain as run, type MainOutcome as Outcome } from '../support/run-main.js';
+import { prng } from '../support/prng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'panel-argv-fuzz-'));
 const home = process.cwd();
@@ -53,20 +54,8 @@ const HOSTILE = [
   '__proto__', 'constructor', '__proto__.x=1', 'toString', 'hasOwnProperty', 'base.__proto__=1', 'constructor.prototype=1',
 ];
 
-/** Mulberry32: small, seedable, good enough to spread cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function mutate(seed: number): string[] {
-  const r = rng(seed);
+  const r = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const randomString = (): string => {
     const kind = r();

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseDocument, stringify } from 'yaml';
 import { formatInventoryError, loadInventoryText, type InventoryHost } from '../../src/inventory/index.js';
+import { prng } from '../support/prng.js';
 
 const VALID = `# fleet
 defaults:
@@ -57,18 +58,6 @@ hosts:
 `;
 
 const RECIPES = ['base', 'containerd', 'cni', 'bridge', 'faasd', 'nginx', 'certificate'];
-
-/** mulberry32: tiny, fast, good enough to drive mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (r: Rand, n: number): number => Math.floor(r() * n);
