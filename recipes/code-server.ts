@@ -75,7 +75,7 @@ export default defineRecipe({
     ];
   },
   verify: ({ params }) => [
-    { name: 'code-server is active', script: sh`systemctl is-active ${CODE_SERVER.unit}`, expect: /^active/ },
+    { name: 'code-server is active', script: sh`panel_units_active ${CODE_SERVER.unit}`, expect: /^active/ },
     {
       name: `code-server runs as ${CODE_SERVER.user}, not root`,
       script: sh`stat -c %U /proc/$(systemctl show -p MainPID --value ${CODE_SERVER.unit})`,

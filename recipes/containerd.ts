@@ -53,7 +53,7 @@ export default defineRecipe({
     removal({ recipe: 'containerd', purge }),
   ],
   verify: () => [
-    { name: 'containerd is active', script: sh`systemctl is-active containerd`, expect: /^active/ },
+    { name: 'containerd is active', script: sh`panel_units_active containerd`, expect: /^active/ },
     // `Server:` only appears when ctr reached the daemon over its socket.
     { name: 'ctr version answers from the server', script: sh`${`${CONTAINERD_PREFIX}/bin/ctr`} version`, expect: /Server:/ },
   ],

@@ -59,7 +59,7 @@ export default defineRecipe({
     ];
   },
   verify: () => [
-    { name: 'demo service active', script: sh`systemctl is-active panel-demo.service`, expect: /^active/ },
+    { name: 'demo service active', script: sh`panel_units_active panel-demo.service`, expect: /^active/ },
     { name: 'hello installed', script: sh`hello`, expect: /Hello, world!/ },
     { name: 'bridge up', script: sh`ip -br addr show demo0`, expect: /10\.99\.0\.1\/24/ },
   ],

@@ -207,7 +207,7 @@ export default defineRecipe({
     }),
   ],
   verify: ({ params }) => [
-    { name: 'faasd-provider and faasd are active', script: sh`systemctl is-active faasd-provider faasd`, expect: /^active\s+active\s*$/ },
+    { name: 'faasd-provider and faasd are active', script: sh`panel_units_active faasd-provider faasd`, expect: /^active\s+active\s*$/ },
     {
       name: `provider answers on ${OPENFAAS_NET.gateway}:8081`,
       script: sh`curl -sS -o /dev/null -m 5 -w '%{http_code}' ${`http://${OPENFAAS_NET.gateway}:8081/healthz`}`,

@@ -73,7 +73,7 @@ export default defineRecipe({
     const name = host?.ok ? host.value[0] : 'localhost';
     return [
       { name: 'nginx configuration is valid', script: sh`nginx -t` },
-      { name: 'nginx is active', script: sh`systemctl is-active nginx`, expect: /^active/ },
+      { name: 'nginx is active', script: sh`panel_units_active nginx`, expect: /^active/ },
       {
         // 404 from our challenge location (not a redirect, not a proxy error): port 80 is ours.
         name: 'port 80 serves the ACME challenge directory',

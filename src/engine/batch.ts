@@ -106,7 +106,21 @@ export function parseApply(stdout: string, stderr: string, code: number, count: 
 function stepStderr(stderr: string, index: number): string {
   const marker = `@@panel-step ${index}`;
   const at = stderr.lastIndexOf(marker);
-  return tail(at >= 0 ? stderr.slice(at + marker.length) : stderr);
+  return failureTail(at >= 0 ? stderr.slice(at + marker.length) : stderr);
+}
+
+/** The header line of a unit's journal block (prelude: panel_unit_journal). */
+const JOURNAL_HEAD = /^panel: \S+ is .*; last lines of its journal /;
+
+/**
+ * The last lines of a failure's output; a unit's journal block is kept whole
+ * (with the two lines before it, systemctl's own complaint), since its last
+ * 6 lines alone rarely say why the unit stopped.
+ */
+export function failureTail(text: string, lines = 6): string {
+  const all = tail(text, 60).split('\n');
+  const head = all.findIndex((l) => JOURNAL_HEAD.test(l));
+  return head < 0 ? all.slice(-lines).join('\n') : all.slice(Math.max(0, head - 2)).join('\n');
 }
 
 export function tail(text: string, lines = 6): string {
@@ -126,7 +140,7 @@ export function verifyScript(checks: readonly Check[], waitSeconds: number): str
       `  sleep 1`,
       `done`,
       `echo "@@panel-check-begin ${i} $__rc"`,
-      `printf '%s\\n' "$__out" | tail -n 20`,
+      `printf '%s\\n' "$__out" | tail -n 60`,
       `echo "@@panel-check-end ${i}"`,
     );
   });
@@ -152,7 +166,7 @@ export function parseVerify(stdout: string, checks: readonly Check[]): CheckOutc
     const detail = ok
       ? ''
       : code !== 0
-        ? `exit ${code}${out.trim() ? `: ${tail(out, 3)}` : ''}`
+        ? `exit ${code}${out.trim() ? `: ${failureTail(out, 3)}` : ''}`
         : `output did not match ${String(check.expect)}: ${tail(out, 3)}`;
     results[i] = { ok, detail };
   }

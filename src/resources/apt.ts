@@ -4,6 +4,8 @@
  * install is planned while cloud-init runs or another process holds the dpkg
  * lock (first boot of a cloud host: unattended-upgrades, cloud-init),
  * planning says so: the apt step waits for them (prelude: PANEL_APT_WAIT).
+ * Likewise when dpkg was interrupted (killed, or the host lost power, mid
+ * install): the apt step runs "dpkg --configure -a" before anything else.
  */
 import { type Script, sh } from '../shell.js';
 import type { AptOptions } from './api.js';
@@ -16,6 +18,8 @@ export interface AptFacts {
   /** `NAME (pid N)` of the process holding dpkg's lock, when one does. */
   readonly lockHolder: string | undefined;
   readonly cloudInitRunning: boolean;
+  /** Packages `dpkg --audit` lists (an interrupted dpkg), or `[]`; undefined when dpkg is sound. */
+  readonly interrupted: readonly string[] | undefined;
 }
 
 /** The prelude's PANEL_APT_WAIT default, for messages. */
@@ -36,6 +40,7 @@ export class AptResource implements Resource<AptFacts> {
     return noStdin(sh`dpkg-query -W -f='\${Package} \${Status}\\n' ${names} 2>/dev/null | sed 's/^/pkg=/'
 __h=$(panel_dpkg_lock_holder); [ -z "$__h" ] || printf 'lock=%s\\n' "$__h"
 panel_cloud_init_running && echo cloudinit=running
+__a=$(panel_dpkg_interrupted) && printf 'interrupted=%s\\n' "$(panel_dpkg_audit_names "$__a")"
 true`);
   }
   parse(out: FactOutput): AptFacts {
@@ -43,10 +48,15 @@ true`);
     const installed = new Set<string>();
     let lockHolder: string | undefined;
     let cloudInitRunning = false;
+    let interrupted: string[] | undefined;
     for (const line of out.stdout.split('\n')) {
       if (line === '') continue;
       if (line.startsWith('lock=')) {
         lockHolder = line.slice(5);
+        continue;
+      }
+      if (line.startsWith('interrupted=')) {
+        interrupted = line.slice(12).split(', ').filter((p) => PKG.test(p));
         continue;
       }
       if (line === 'cloudinit=running') {
@@ -57,12 +67,16 @@ true`);
       if (!m) throw new Error(`${this.key}: unexpected dpkg-query output: ${JSON.stringify(line.slice(0, 120))}`);
       if (m[4] === 'installed') installed.add((m[1] as string).replace(/:.*$/, ''));
     }
-    return { installed, lockHolder, cloudInitRunning };
+    return { installed, lockHolder, cloudInitRunning, interrupted };
   }
   plan(f: AptFacts, ctx: PlanContext): Change[] {
     const missing = this.packages.filter((p) => !f.installed.has(p.replace(/[:=].*$/, '')));
     if (missing.length === 0) return [];
     if (f.cloudInitRunning) ctx.warn?.(`cloud-init is still running (first boot): apt steps wait for it to finish (up to ${APT_WAIT_MINUTES} min)`);
+    if (f.interrupted) {
+      const which = f.interrupted.length > 0 ? ` (${f.interrupted.join(', ')} not configured)` : '';
+      ctx.warn?.(`dpkg was interrupted${which}: apt steps run "dpkg --configure -a" first`);
+    }
     if (f.lockHolder) ctx.warn?.(`the dpkg lock is held by ${f.lockHolder}: apt steps wait for it (up to ${APT_WAIT_MINUTES} min)`);
     return [
       {

@@ -343,10 +343,20 @@ panel_reboot_required() { printf '@@panel-reboot-required %s%s\n' "$1" "\${2:+ (
 # panel_write PATH MODE OWNER GROUP BACKUP VALIDATE FILL: a temp file beside
 # PATH (0600 from the start: secrets never sit readable), filled by the shell
 # FILL (stdout → the temp file), then panel_put.
+# A failure (a full disk: ENOSPC) is one line naming PATH and the reason, with
+# no temp file left behind and PATH untouched.
 panel_write() {
-  local p=$1 tmp
-  tmp=$(panel_tmp_beside "$p") || return 1
-  if ! ( eval "$7" ) > "$tmp"; then rm -f -- "$tmp"; printf 'panel: writing %s failed\n' "$p" >&2; return 1; fi
+  local p=$1 tmp err
+  # On success panel_tmp_beside prints only the path; on failure, its error.
+  if ! tmp=$(panel_tmp_beside "$p" 2>&1); then
+    printf 'panel: writing %s failed: %s\n' "$p" "$(printf '%s\n' "$tmp" | panel_tail 1)" >&2
+    return 1
+  fi
+  if ! err=$( { ( eval "$7" ) > "$tmp"; } 2>&1 ); then
+    rm -f -- "$tmp"
+    printf 'panel: writing %s failed: %s\n' "$p" "$(printf '%s\n' "\${err:-the content could not be produced}" | panel_tail 1)" >&2
+    return 1
+  fi
   panel_put "$tmp" "$p" "$2" "$3" "$4" "$5" "$6"
 }
 
@@ -394,6 +404,24 @@ panel_unit_verify() {
   cp -- "$1" "$d/$name" || { rm -rf -- "$d"; return 1; }
   SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no "$d/$name" || rc=$?
   rm -rf -- "$d"
+  return "$rc"
+}
+
+# panel_unit_journal UNIT: why a unit is down: its state, then the last 20
+# lines of its journal, indented, under a header line the engine keeps whole
+# in the error (src/engine/batch.ts failureTail).
+panel_unit_journal() {
+  printf 'panel: %s is %s; last lines of its journal (journalctl -u %s -n 20):\n' "$1" "$(systemctl is-active "$1" 2>/dev/null | head -n 1)" "$1"
+  journalctl -u "$1" -n 20 --no-pager -q 2>&1 </dev/null | cut -c 1-300 | sed 's/^/  /'
+}
+
+# panel_units_active UNIT...: verify: 'systemctl is-active UNIT...'; when one
+# is not active, the journal of each unit that is not.
+panel_units_active() {
+  local u rc=0
+  systemctl is-active "$@" || rc=$?
+  [ "$rc" -eq 0 ] && return 0
+  for u in "$@"; do systemctl is-active --quiet "$u" || panel_unit_journal "$u"; done
   return "$rc"
 }
 
@@ -469,14 +497,57 @@ panel_apt_ready() {
   fi
 }
 
+# panel_dpkg_interrupted -> what dpkg --audit reports (packages left unpacked
+# or half-configured by a dpkg that was killed or lost power), or nothing; true
+# when there is something. apt-get refuses to work until "dpkg --configure -a"
+# ran when dpkg's journal (/var/lib/dpkg/updates) holds entries.
+panel_dpkg_interrupted() {
+  local out u
+  out=$(dpkg --audit 2>/dev/null)
+  for u in /var/lib/dpkg/updates/[0-9]*; do
+    [ -e "$u" ] && { out="\${out:-the dpkg journal /var/lib/dpkg/updates is not empty}"; break; }
+  done
+  [ -n "$out" ] || return 1
+  printf '%s\n' "$out"
+}
+
+# panel_dpkg_audit_names AUDIT -> "hello, nginx-common" (the packages dpkg --audit lists).
+panel_dpkg_audit_names() {
+  local n
+  n=$(printf '%s\n' "$1" | awk '/^ [a-z0-9]/ { printf "%s%s", (n++ ? ", " : ""), $1 }')
+  printf '%s\n' "\${n:-the dpkg journal is not empty}"
+}
+
+# panel_dpkg_repair DEADLINE: when dpkg was interrupted, "dpkg --configure -a"
+# (non-interactive, keeping changed conffiles, no needrestart prompt), after
+# whoever holds the lock is done (it may be the one finishing the job).
+panel_dpkg_repair() {
+  local deadline=$1 out rc
+  panel_dpkg_interrupted >/dev/null || return 0
+  while [ -n "$(panel_dpkg_lock_holder)" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 2; done
+  while out=$(panel_dpkg_interrupted); do
+    printf 'panel: dpkg was interrupted (%s); running dpkg --configure -a\n' "$(panel_dpkg_audit_names "$out")" >&2
+    out=$(DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a NEEDRESTART_SUSPEND=1 \
+      dpkg --force-confdef --force-confold --configure -a 2>&1 </dev/null); rc=$?
+    [ $rc -eq 0 ] && return 0
+    if panel_apt_locked "$out"; then
+      if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
+      panel_apt_lock_failure "dpkg --configure -a"; return 1
+    fi
+    printf 'panel: dpkg was interrupted and "dpkg --configure -a" failed (exit %s); fix it by hand, then run panel again:\n%s\n' "$rc" "$(printf '%s\n' "$out" | panel_tail 8)" >&2
+    return 1
+  done
+}
+
 # panel_apt_install PKG...: noninteractive install that waits for cloud-init and
 # the dpkg lock (up to PANEL_APT_WAIT s), runs apt-get update only when the
 # lists are missing or older than a day (or a package is not found), and
 # reports apt's last stderr lines.
 panel_apt_install() {
-  local deadline lists_age out rc updated=0
+  local deadline lists_age out rc updated=0 repaired=0
   deadline=$(( $(date +%s) + PANEL_APT_WAIT ))
   panel_apt_ready "$deadline" || return 1
+  panel_dpkg_repair "$deadline" || return 1
   lists_age=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1)
   if [ -z "$lists_age" ]; then panel_apt_get_until "$deadline" update || return 1; updated=1; fi
   while :; do
@@ -485,6 +556,9 @@ panel_apt_install() {
     if panel_apt_locked "$out"; then
       if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
       panel_apt_lock_failure "install $*"; return 1
+    fi
+    if [ $repaired = 0 ] && printf '%s' "$out" | grep -q 'dpkg was interrupted'; then
+      panel_dpkg_repair "$deadline" || return 1; repaired=1; continue
     fi
     if [ $updated = 0 ] && printf '%s' "$out" | grep -qE 'Unable to locate package|has no installation candidate|404 +Not Found|Failed to fetch'; then
       panel_apt_get_until "$deadline" update || return 1; updated=1; continue
@@ -498,6 +572,7 @@ panel_apt_get() {
   local deadline
   deadline=$(( $(date +%s) + PANEL_APT_WAIT ))
   panel_apt_ready "$deadline" || return 1
+  panel_dpkg_repair "$deadline" || return 1
   panel_apt_get_until "$deadline" "$@"
 }
 
@@ -514,7 +589,7 @@ panel_apt_run() {
     apt-get -o DPkg::Lock::Timeout="$left" -q "$@" 2>&1 </dev/null
 }
 
-panel_apt_locked() { printf '%s' "$1" | grep -qE 'Could not get lock|Unable to lock|is another process using it|Unable to acquire the dpkg frontend lock'; }
+panel_apt_locked() { printf '%s' "$1" | grep -qE 'Could not get lock|Unable to lock|is another process using it|Unable to acquire the dpkg frontend lock|dpkg (frontend )?lock (was|is) locked by another process'; }
 
 panel_apt_lock_failure() {
   local holder
@@ -523,7 +598,7 @@ panel_apt_lock_failure() {
 }
 
 panel_apt_get_until() {
-  local deadline=$1 out rc
+  local deadline=$1 out rc repaired=0
   shift
   while :; do
     out=$(panel_apt_run "$deadline" "$@"); rc=$?
@@ -531,6 +606,9 @@ panel_apt_get_until() {
     if panel_apt_locked "$out"; then
       if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
       panel_apt_lock_failure "$*"; return 1
+    fi
+    if [ $repaired = 0 ] && printf '%s' "$out" | grep -q 'dpkg was interrupted'; then
+      panel_dpkg_repair "$deadline" || return 1; repaired=1; continue
     fi
     printf 'panel: apt-get %s failed (exit %s):\n%s\n' "$*" "$rc" "$(printf '%s\n' "$out" | panel_tail 8)" >&2
     return 1

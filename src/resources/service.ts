@@ -75,6 +75,8 @@ true`);
     const upstream = [...restartBy, ...reloadBy];
     const afterOf = (xs: string[]) => (xs.length > 0 ? { after: xs } : {});
     const clear = sh`panel_pending_clear ${u}`;
+    // A unit that does not come up: the error carries its journal, not just "exit 1".
+    const orFail = (action: 'start' | 'restart' | 'reload'): Script => sh`systemctl ${action} ${u} || { panel_unit_journal ${u} >&2; exit 1; }`;
 
     const isEnabled = ENABLED_LIKE.has(f.enabled);
     if (this.o.enabled && !isEnabled) {
@@ -104,8 +106,8 @@ true`);
           script: lines(
             sh`systemctl reset-failed ${u} >/dev/null 2>&1 || true`,
             restartBy.length > 0 || reloadBy.length > 0
-              ? sh`if systemctl is-active --quiet ${u}; then systemctl restart ${u} || exit 1; else systemctl start ${u} || exit 1; fi`
-              : sh`systemctl start ${u} || exit 1`,
+              ? sh`if systemctl is-active --quiet ${u}; then systemctl restart ${u} || { panel_unit_journal ${u} >&2; exit 1; }; else systemctl start ${u} || { panel_unit_journal ${u} >&2; exit 1; }; fi`
+              : orFail('start'),
             clear,
           ),
         });
@@ -117,7 +119,7 @@ true`);
           reason: restartBy.length > 0 ? 'dependency changed' : 'restart pending from an earlier run',
           ...afterOf(restartBy),
           prepare,
-          script: lines(sh`systemctl restart ${u} || exit 1`, clear),
+          script: lines(orFail('restart'), clear),
         });
       } else if (reloadBy.length > 0 || pending === 'reload') {
         const prepare = sh`panel_pending_set ${u} reload`;
@@ -127,7 +129,7 @@ true`);
           reason: reloadBy.length > 0 ? 'configuration changed' : 'reload pending from an earlier run',
           ...afterOf(reloadBy),
           prepare,
-          script: lines(sh`systemctl reload ${u} || exit 1`, clear),
+          script: lines(orFail('reload'), clear),
         });
       }
     } else if (running) {

@@ -142,7 +142,7 @@ describe('apt', () => {
     assert.deepEqual(r.plan(f, none).map((c) => [c.action, c.target, c.reason]), [['install', 'iptables runc', 'not installed']]);
     assert.throws(() => r.parse({ stdout: 'dpkg-query: error\n', code: 0 }), /unexpected dpkg-query output/);
   });
-  it('converged', () => assert.deepEqual(r.plan({ installed: new Set(['curl', 'runc', 'iptables']), lockHolder: undefined, cloudInitRunning: false }, none), []));
+  it('converged', () => assert.deepEqual(r.plan({ installed: new Set(['curl', 'runc', 'iptables']), lockHolder: undefined, cloudInitRunning: false, interrupted: undefined }, none), []));
   it('a held dpkg lock and a running cloud-init are warnings, only when an install is planned', () => {
     const out = 'pkg=curl install ok installed\nlock=unattended-upgr (pid 812)\ncloudinit=running\n';
     const f = r.parse({ stdout: out, code: 0 });
@@ -153,6 +153,18 @@ describe('apt', () => {
       'cloud-init is still running (first boot): apt steps wait for it to finish (up to 10 min)',
       'the dpkg lock is held by unattended-upgr (pid 812): apt steps wait for it (up to 10 min)',
     ]);
+    const quiet: string[] = [];
+    r.plan({ ...f, installed: new Set(['curl', 'runc', 'iptables']) }, { planned: [], warn: (m) => quiet.push(m) });
+    assert.deepEqual(quiet, []);
+  });
+  it('an interrupted dpkg is a warning naming the packages, only when an install is planned', () => {
+    const f = r.parse({ stdout: 'pkg=curl install ok installed\ninterrupted=nginx-common, panel-fault-slow\n', code: 0 });
+    assert.deepEqual(f.interrupted, ['nginx-common', 'panel-fault-slow']);
+    const warnings: string[] = [];
+    r.plan(f, { planned: [], warn: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, ['dpkg was interrupted (nginx-common, panel-fault-slow not configured): apt steps run "dpkg --configure -a" first']);
+    const journalOnly = r.parse({ stdout: 'interrupted=the dpkg journal is not empty\n', code: 0 });
+    assert.deepEqual(journalOnly.interrupted, []);
     const quiet: string[] = [];
     r.plan({ ...f, installed: new Set(['curl', 'runc', 'iptables']) }, { planned: [], warn: (m) => quiet.push(m) });
     assert.deepEqual(quiet, []);
