@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { z } from 'zod';
 import type { HostConfig } from '../../../src/config.js';
-import { parseApply, parseFactBatch, parseVerify } from '../../../src/engine/batch.js';
+import { failureTail, parseApply, parseFactBatch, parseVerify } from '../../../src/engine/batch.js';
 import type { EngineEvent } from '../../../src/engine/events.js';
 import { runFleet } from '../../../src/engine/fleet.js';
 import { orderRecipes } from '../../../src/engine/order.js';
@@ -100,6 +100,19 @@ test('apply parsing finds the failing step and its own stderr', () => {
   const out = parseApply('@@panel-ok 0\n@@panel-fail 1 9\n', 'noise\n@@panel-step 0\nfine\n@@panel-step 1\nboom: disk full\n', 9, 3);
   assert.deepEqual(out.done, [0]);
   assert.deepEqual(out.failed, { index: 1, code: 9, stderrTail: 'boom: disk full' });
+});
+
+test('a failed step keeps a unit journal block whole; other output keeps its last 6 lines', () => {
+  const journal = Array.from({ length: 20 }, (_, i) => `  Nov 22 nginx[${i}]: line ${i}`).join('\n');
+  const stderr = `@@panel-step 0\nearly 1\nearly 2\nearly 3\nJob for nginx.service failed.\nSee "systemctl status nginx.service".\npanel: nginx.service is failed; last lines of its journal (journalctl -u nginx.service -n 20):\n${journal}\n`;
+  const out = parseApply('@@panel-fail 0 1\n', stderr, 1, 1);
+  const kept = out.failed!.stderrTail.split('\n');
+  assert.equal(kept.length, 23);
+  assert.equal(kept[0], 'Job for nginx.service failed.');
+  assert.equal(kept[22], '  Nov 22 nginx[19]: line 19');
+  assert.equal(failureTail('1\n2\n3\n4\n5\n6\n7\n8\n'), '3\n4\n5\n6\n7\n8');
+  const v = parseVerify(`@@panel-check-begin 0 3\ninactive\npanel: nginx is inactive; last lines of its journal (journalctl -u nginx -n 20):\n${journal}\n@@panel-check-end 0\n`, [{ name: 'n', script: sh`x` }]);
+  assert.match(v[0]!.detail, /^exit 3: inactive\npanel: nginx is inactive; last lines[\s\S]*line 19$/);
 });
 
 test('verify parsing needs exit 0 and the expected output', () => {
