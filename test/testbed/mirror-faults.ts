@@ -76,7 +76,7 @@ export async function readRequests(runDir: string, path?: string): Promise<Mirro
 export interface MirrorFaultControl {
   /** Make `path` (below the mirror root) misbehave; replaces any fault of that path. */
   set(path: string, fault: MirrorFault): Promise<void>;
-  /** Every path answers normally again. */
+  /** Every path answers normally again, and the request log starts empty. */
   clear(): Promise<void>;
   /** The mirror's request log (of one path, when given). */
   requests(path?: string): Promise<MirrorRequest[]>;
@@ -88,7 +88,10 @@ export function mirrorFaultControl(runDir: string): MirrorFaultControl {
       const now = parseFaults(await readFaultsText(faultsFile(runDir)));
       await writeFaults(runDir, { ...now, [path.replace(/^\/+/, '')]: fault });
     },
-    clear: () => writeFaults(runDir, {}),
+    clear: async () => {
+      await writeFaults(runDir, {});
+      await writeFile(requestsLog(runDir), '');
+    },
     requests: (path) => readRequests(runDir, path),
   };
 }

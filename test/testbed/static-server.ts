@@ -58,15 +58,16 @@ class Faults {
   }
 }
 
-/** Send the file at `bytesPerSecond`, in ten slices a second, until done or the client goes. */
+/** Send the file at `bytesPerSecond` (in up to ten slices a second) until done or the client goes. */
 function trickle(path: string, size: number, bytesPerSecond: number, res: ServerResponse): void {
   const slice = Math.max(1, Math.floor(bytesPerSecond / 10));
+  const pause = Math.max(100, Math.round((1000 * slice) / bytesPerSecond));
   const stream = createReadStream(path, { highWaterMark: slice });
   res.writeHead(200, { 'content-type': typeOf(path), 'content-length': size });
   stream.on('data', (chunk) => {
     res.write(chunk);
     stream.pause();
-    setTimeout(() => stream.resume(), 100);
+    setTimeout(() => stream.resume(), pause);
   });
   stream.on('end', () => res.end());
   res.on('close', () => stream.destroy());
