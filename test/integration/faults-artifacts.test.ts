@@ -50,7 +50,8 @@ beforeEach(async () => {
 });
 
 const explain = (run: CliRun): string => `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-3000)}`;
-const install = (): Promise<CliRun> => panel(['install', '--yes', ...hostArgs(bed, host), ...mirrorArgs(bed), '--recipes', 'demo']);
+// A run that hangs on a slow mirror is cut off (and fails its test) well before the test runner's own limits.
+const install = (): Promise<CliRun> => panel(['install', '--yes', ...hostArgs(bed, host), ...mirrorArgs(bed), '--recipes', 'demo'], { timeoutMs: 150_000 });
 
 const faasdUrl = (): string => `${bed.mirrorUrl}/${ARTIFACT_PATHS.faasd}`;
 const assetUrl = (): string => `${bed.mirrorUrl}/${CHECKSUM_ASSETS.faasd}`;
