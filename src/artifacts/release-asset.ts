@@ -29,6 +29,7 @@
 import type { ArtifactSource } from '../engine/state.js';
 import { err, ok, type Result } from '../result.js';
 import { type Script, sh } from '../shell.js';
+import { getWithRetry, type RetryOptions } from './http-get.js';
 
 /** pinned in this repository, given with --checksums, or the release's checksum asset (the state record's enum). */
 export type SumSource = ArtifactSource;
@@ -40,7 +41,6 @@ export type AssetFetch =
 
 /** No checksum asset is this big; a larger answer is not one. */
 const MAX_ASSET_BYTES = 64 * 1024;
-const FETCH_TIMEOUT_MS = 20_000;
 
 const LINE = /^([0-9A-Fa-f]{64})[ \t]+\*?(\S.*?)\s*$/;
 
@@ -60,30 +60,37 @@ export function parseChecksumAsset(text: string, named: string, producer: string
   return ok(m[1]!.toLowerCase());
 }
 
-/** Fetch from the machine running panel (Node's fetch follows GitHub's redirect to its object store). */
-export async function fetchHere(url: string): Promise<AssetFetch> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (e as Error).message;
-    return { ok: false, error: `cannot connect (${why})`, reached: false };
-  }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    return { ok: false, error: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, reached: true };
-  }
-  const body = await res.arrayBuffer().catch((e: Error) => e);
-  if (body instanceof Error) return { ok: false, error: `reading the answer failed (${body.message})`, reached: true };
-  if (body.byteLength > MAX_ASSET_BYTES) return { ok: false, error: `answer of ${body.byteLength} bytes is not a checksum file`, reached: true };
-  return { ok: true, text: Buffer.from(body).toString('utf8') };
+/**
+ * How the machine running panel asks for a checksum asset (a few hundred
+ * bytes): 3 attempts, 10 s each (headers and body), 1 s then 2 s apart, so a
+ * mirror that fails or crawls is given up in about 33 s at worst.
+ */
+export const ASSET_RETRY: RetryOptions = { attempts: 3, attemptTimeoutMs: 10_000, firstBackoffMs: 1_000 };
+
+async function readAsset(res: Response): Promise<Result<string, string>> {
+  const body = await res.arrayBuffer();
+  if (body.byteLength > MAX_ASSET_BYTES) return err(`answer of ${body.byteLength} bytes is not a checksum file`);
+  return ok(Buffer.from(body).toString('utf8'));
 }
 
-/** Shell for the host to fetch the asset itself (the fallback above); curl exits 22 on an HTTP error. */
+/**
+ * Fetch from the machine running panel (Node's fetch follows GitHub's
+ * redirect to its object store); transient failures are retried with
+ * backoff, a 404 is final at once (./http-get.ts).
+ */
+export async function fetchHere(url: string, retry: RetryOptions = ASSET_RETRY): Promise<AssetFetch> {
+  const got = await getWithRetry(url, readAsset, retry);
+  return got.ok ? { ok: true, text: got.value } : got;
+}
+
+/**
+ * Shell for the host to fetch the asset itself (the fallback above); curl
+ * exits 22 on an HTTP error. Retries follow the same rules as everywhere
+ * (transient only, curl's doubling wait; see the prelude's panel_fetch).
+ */
 export function hostFetchScript(url: string): Script {
-  return sh`if command -v curl >/dev/null 2>&1; then curl -fsSL --max-time 20 --max-filesize ${String(MAX_ASSET_BYTES)} -- ${url}; \
-elif command -v wget >/dev/null 2>&1; then wget -q -T 20 -O - -- ${url}; else echo 'neither curl nor wget' >&2; exit 127; fi`;
+  return sh`if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 2 --retry-connrefused --connect-timeout 10 --max-time 10 --max-filesize ${String(MAX_ASSET_BYTES)} -- ${url}; \
+elif command -v wget >/dev/null 2>&1; then wget -q -T 10 --tries=3 --retry-connrefused --retry-on-http-error=408,429,500,502,503,504 -O - -- ${url}; else echo 'neither curl nor wget' >&2; exit 127; fi`;
 }
 
 /** The host's answer to hostFetchScript. */

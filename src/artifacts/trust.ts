@@ -17,32 +17,26 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { err, ok, type Result } from '../result.js';
 import { parseChecksums, type ChecksumTable } from './checksums.js';
+import { getWithRetry } from './http-get.js';
 
 export const TRUST_FILE = 'trusted-artifacts.sha256';
 
 /** No release artifact panel installs takes this long to fetch from a reachable mirror. */
 const FETCH_TIMEOUT_MS = 15 * 60_000;
 
-/** sha256 of what `url` serves, streamed (release tarballs are large). */
-export async function sha256Here(url: string): Promise<Result<string, string>> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    return err(`${url}: cannot connect from the machine running panel (${cause?.code ?? cause?.message ?? (e as Error).message})`);
-  }
-  if (!res.ok || res.body === null) {
-    await res.body?.cancel().catch(() => undefined);
-    return err(`${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
-  }
+async function hashBody(res: Response): Promise<Result<string, string>> {
+  if (res.body === null) return err('empty answer');
   const h = createHash('sha256');
-  try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) h.update(chunk);
-  } catch (e) {
-    return err(`${url}: reading the answer failed (${(e as Error).message})`);
-  }
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) h.update(chunk);
   return ok(h.digest('hex'));
+}
+
+/** sha256 of what `url` serves, streamed (release tarballs are large); transient failures retried as everywhere (./http-get.ts). */
+export async function sha256Here(url: string): Promise<Result<string, string>> {
+  const got = await getWithRetry(url, hashBody, { attempts: 3, attemptTimeoutMs: FETCH_TIMEOUT_MS, firstBackoffMs: 1_000 });
+  if (got.ok) return ok(got.value);
+  if (got.error.startsWith('HTTP ')) return err(`${url} answered ${got.error}`);
+  return err(`${url}: ${got.error}${got.reached ? '' : ' from the machine running panel'}`);
 }
 
 export class TrustedSums {

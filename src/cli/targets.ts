@@ -16,6 +16,7 @@ import { formatInventoryError, loadInventory, parseSetFlags, resolveInventoryDat
 import type { CommonFlags } from './flags.js';
 import { hostDisplayName, parseHostSpec } from './host-spec.js';
 import { acmeDirectory, defaultRecipes, passwordFrom, recipesFlag, UsageError } from './options.js';
+import { readPrivateKey } from '../transport/key-file.js';
 
 /** Where relative paths and `~` point, and which environment to read; tests pass their own. */
 export interface InputContext {
@@ -119,6 +120,13 @@ export async function resolveTargets(flags: CommonFlags, registry: ReadonlyMap<s
     }
     const order = orderRecipes(c.recipes, registry);
     if (!order.ok) throw new UsageError(`${where}${order.error}`);
+    // A passphrase-protected key is an input error, before any connection: panel never prompts, the agent must hold it.
+    if (c.connection.kind === 'ssh' && c.connection.keyFile !== undefined) {
+      const key = readPrivateKey(c.connection.keyFile);
+      if (!key.ok && key.error.kind === 'passphrase') {
+        throw new UsageError(flags.key !== undefined ? `--key ${flags.key}: ${key.error.message}` : `${where}${key.error.message}`);
+      }
+    }
   }
   return configs;
 }

@@ -426,12 +426,23 @@ panel_units_active() {
 }
 
 # panel_fetch URL OUT: download with curl, else wget; file:// also via cp.
+# Only transient failures are retried: a timeout or stall, a refused connection,
+# HTTP 408, 429, 500, 502, 503 and 504 (curl's --retry set, plus
+# --retry-connrefused for a mirror that is restarting). Any other HTTP error
+# (404, 403, 410, ...) fails at once: the file is not there, and asking again
+# does not change that. curl waits 1, 2, 4 s between its 3 retries (its own
+# exponential backoff, which a fixed --retry-delay would turn off). A mirror
+# that trickles under 1 KiB/s for 20 s counts as a timeout, and no retry
+# starts after 60 s, so a slow mirror fails in about 65 s naming the URL
+# instead of hanging the run; a big file on a slow but moving link is never
+# cut off (no --max-time). GNU wget (the fallback) retries the same statuses
+# with a linear 1..3 s wait; it has no speed floor, only a 20 s stall timeout.
 panel_fetch() {
   local url=$1 out=$2 err
   if command -v curl >/dev/null 2>&1; then
-    err=$(curl -fsSL --retry 3 --retry-delay 1 --connect-timeout 20 -o "$out" -- "$url" 2>&1) && return 0
+    err=$(curl -fsSL --retry 3 --retry-connrefused --retry-max-time 60 --connect-timeout 20 --speed-limit 1024 --speed-time 20 -o "$out" -- "$url" 2>&1) && return 0
   elif command -v wget >/dev/null 2>&1; then
-    err=$(wget -q -O "$out" -- "$url" 2>&1) && return 0
+    err=$(wget -nv -O "$out" --tries=4 --waitretry=3 --retry-connrefused --retry-on-http-error=408,429,500,502,503,504 --connect-timeout=20 --read-timeout=20 -- "$url" 2>&1) && return 0
   elif [ "\${url#file://}" != "$url" ]; then
     err=$(cp -- "\${url#file://}" "$out" 2>&1) && return 0
   else
@@ -453,7 +464,7 @@ panel_fetch_verified() {
   got=$(panel_hash "$tmp") || { rm -f "$tmp"; return 1; }
   if [ "$got" != "$want" ]; then
     rm -f "$tmp"
-    printf 'checksum mismatch for %s: expected %s, got %s\n' "$url" "$want" "$got" >&2
+    printf 'panel: checksum mismatch for %s: expected %s, got %s\n' "$url" "$want" "$got" >&2
     return 1
   fi
   mv -f "$tmp" "$c" || { rm -f "$tmp"; return 1; }

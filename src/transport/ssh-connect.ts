@@ -2,7 +2,6 @@
  * Opening one authenticated, host-key-verified ssh2 connection, and turning
  * every way that can fail into one ConnectError line naming `user@addr:port`.
  */
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { homedir } from 'node:os';
@@ -12,6 +11,7 @@ import type { Connection } from '../config.js';
 import { decideHostKey, type HostKeyPolicy } from './host-key.js';
 import { appendKnownHost, defaultKnownHostsFile, readKnownHosts } from './known-hosts-file.js';
 import { hostName, knownKeyTypes } from './known-hosts.js';
+import { readPrivateKey } from './key-file.js';
 import { ConnectError } from './types.js';
 
 // ssh2 is CommonJS; Node's ESM loader only sees its default export.
@@ -56,21 +56,9 @@ async function resolveAuth(conn: SshConnection, host: string, display: string): 
     keyFile = DEFAULT_KEYS.map((k) => join(homedir(), '.ssh', k)).find((f) => existsSync(f));
     if (keyFile === undefined) return fail('no key file given, SSH_AUTH_SOCK is not set and ~/.ssh has no id_ed25519/id_ecdsa/id_rsa');
   }
-  let data: Buffer;
-  try {
-    data = await readFile(keyFile);
-  } catch (err) {
-    return fail(`cannot read key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  const parsed = utils.parseKey(data);
-  if (parsed instanceof Error) {
-    const encrypted = /encrypted|passphrase/i.test(parsed.message);
-    return fail(
-      encrypted
-        ? `key file ${keyFile} is passphrase-protected; load it into ssh-agent (ssh-add) and drop the key file setting`
-        : `key file ${keyFile} is not a usable private key (${parsed.message})`,
-    );
-  }
+  const key = readPrivateKey(keyFile);
+  if (!key.ok) return fail(key.error.message);
+  const data = key.value;
   return { config: { privateKey: data }, tried: `key ${keyFile}` };
 }
 

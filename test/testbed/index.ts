@@ -16,6 +16,7 @@ import { bootHost, execIn, killHost, mountOverlay, waitBooted, waitSsh, writeHos
 import { fingerprint, generateKey, knownHostsLine } from './keys.js';
 import { raiseLimits } from './limits.js';
 import { createBridge, createHostNet, netnsPids, setLink, subnetOf } from './net.js';
+import { mirrorFaultControl, type MirrorFaultControl } from './mirror-faults.js';
 import { mustBash, sleep, type RunResult } from './run.js';
 import { ensureProfile, PROFILES, profileHostFiles, releasesOf, type Profile } from './profiles.js';
 import { APT_PORTS, servicesFrom, startServices, type AcmeInfo, type DnsControl, type ServicesInfo, type Services } from './services.js';
@@ -25,6 +26,7 @@ export type { Release, TestUser } from './base.js';
 export type { Profile } from './profiles.js';
 export { BOOT_LOCK_SECONDS } from './profiles.js';
 export type { AcmeInfo, DnsControl } from './services.js';
+export type { MirrorFault, MirrorFaultControl, MirrorRequest } from './mirror-faults.js';
 
 export interface TestHost {
   readonly name: string;
@@ -87,6 +89,8 @@ export interface Testbed {
   readonly checksumsFile: string;
   readonly acme: AcmeInfo;
   readonly dns: DnsControl;
+  /** TEST-ONLY: make a mirror path answer 404/500 (n times), slowly, or with other bytes; its request log (mirror-faults.ts). */
+  readonly mirrorFaults: MirrorFaultControl;
   /** Run a bash command inside the host (nsenter into its PID 1: works without sshd or network). */
   exec(host: HostRef, cmd: string, opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
   /** Reboot the host's systemd; its files stay; resolves when sshd answers again. */
@@ -326,6 +330,7 @@ export function makeBed(s: BedState, hosts: TestHost[], knownHostsFile: string, 
     checksumsFile: sv.checksumsFile,
     acme: sv.acme,
     dns: sv.dns,
+    mirrorFaults: mirrorFaultControl(s.runDir),
     exec: (ref, cmd, o) => execIn(recordOfRef(ref), cmd, o),
     restart: async (ref) => {
       const h = recordOfRef(ref);

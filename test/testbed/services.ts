@@ -79,7 +79,8 @@ export async function startServices(
     [
       ...SERVER_ARGV,
       ...served.map((r, i) => `${addr}:${APT_PORTS[r]}=${repos[i] ?? ''}`),
-      `${addr}:${MIRROR_PORT}=${mirror.root}`,
+      // The test-only fault switch reads and logs beside the tree, never inside it (mirror-faults.ts).
+      `${addr}:${MIRROR_PORT}=${mirror.root}+faults=${s.runDir}`,
     ],
     join(s.runDir, 'http.log'),
     'static-server',
