@@ -5,6 +5,7 @@
  */
 import type { HostConfig } from '../src/config.js';
 import { unit } from '../src/resources/index.js';
+import { unitValue } from '../src/resources/unit.js';
 import type { Resource } from '../src/resources/types.js';
 import { renderTemplate as render } from '../src/resources/template.js';
 
@@ -13,6 +14,6 @@ export const DEFAULT_NO_PROXY = 'localhost,127.0.0.1,::1,10.62.0.0/16,faasd-prov
 
 export function proxyDropIn(service: string, config: Pick<HostConfig, 'proxy' | 'noProxy'>): Resource | undefined {
   if (config.proxy === undefined) return undefined;
-  const content = render('proxy.conf.hbs', { proxy: config.proxy, noProxy: config.noProxy ?? DEFAULT_NO_PROXY });
+  const content = render('proxy.conf.hbs', { proxy: unitValue(config.proxy), noProxy: unitValue(config.noProxy ?? DEFAULT_NO_PROXY) });
   return unit({ name: service, dropIn: 'panel-proxy', content });
 }

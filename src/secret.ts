@@ -34,11 +34,22 @@ export function registerSecret(value: string): void {
   if (value.length >= 4) known.add(value);
 }
 
-/** Replace every known secret value in a text by the mask. */
+/**
+ * A secret as it reads inside a JSON string: a sink that redacts serialised
+ * text (--json, the last-run file) would otherwise miss a value holding `"`,
+ * `\` or a control character, which JSON escapes.
+ */
+function inJson(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
+
+/** Replace every known secret value in a text, raw or JSON-escaped, by the mask. */
 export function redact(text: string): string {
   let out = text;
   for (const s of known) {
-    if (out.includes(s)) out = out.split(s).join(MASK);
+    for (const form of new Set([inJson(s), s])) {
+      if (out.includes(form)) out = out.split(form).join(MASK);
+    }
   }
   return out;
 }

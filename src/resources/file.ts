@@ -105,11 +105,20 @@ function loadDiff(): typeof import('diff') {
   return diffLib;
 }
 
+/**
+ * Which versions of a file its write backs up. A secret's backup would be a
+ * second copy of the secret, kept after it is changed: only the version from
+ * before panel (the one uninstall puts back) is kept, never one panel wrote.
+ */
+export function backupPolicy(secret: boolean): 'always' | 'first' {
+  return secret ? 'first' : 'always';
+}
+
 /** Script that writes spec.content with the prelude's one atomic write (validation on the temp file, backup). */
 export function writeFileScript(spec: FileSpec): Script {
   return lines(
     sh`PANEL_SHA[${spec.path}]=${sha256(spec.content)}`,
-    withBytes(sh`panel_write ${spec.path} ${fmtMode(spec.mode)} ${spec.owner} ${spec.group} always ${arg(spec.validate)} 'base64 -d'`, spec.content),
+    withBytes(sh`panel_write ${spec.path} ${fmtMode(spec.mode)} ${spec.owner} ${spec.group} ${backupPolicy(spec.secret)} ${arg(spec.validate)} 'base64 -d'`, spec.content),
     spec.then,
   );
 }

@@ -7,7 +7,7 @@
  */
 import { arg, type Script, sh } from '../shell.js';
 import type { SecretFileOptions } from './api.js';
-import { checkPath, chownScript, fileFactsScript, type FileFacts, type FileSpec, parseFileFacts, SECRET_DIFF, writeFileScript } from './file.js';
+import { backupPolicy, checkPath, chownScript, fileFactsScript, type FileFacts, type FileSpec, parseFileFacts, SECRET_DIFF, writeFileScript } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { fmtMode, ownershipDrift, sha256 } from './util.js';
 
@@ -42,7 +42,7 @@ export class SecretFileResource implements Resource<FileFacts> {
   /** Generated straight into the 0600 temp file of the atomic write; the value is never echoed; empty output is refused before it is live. */
   private generateScript(): Script {
     const nonEmpty = sh`test -s "$1" || { echo "the generate command printed nothing"; exit 1; }`;
-    return sh`panel_write ${this.o.path} ${fmtMode(this.mode)} ${this.owner} ${this.group} always ${arg(nonEmpty)} ${arg(this.o.generate)} </dev/null || exit 1`;
+    return sh`panel_write ${this.o.path} ${fmtMode(this.mode)} ${this.owner} ${this.group} ${backupPolicy(true)} ${arg(nonEmpty)} ${arg(this.o.generate)} </dev/null || exit 1`;
   }
   plan(f: FileFacts, _ctx: PlanContext): Change[] {
     const base = { resource: this.key, target: this.o.path, records: [{ kind: 'file' as const, path: this.o.path, existed: f.exists }] };

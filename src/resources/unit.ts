@@ -13,6 +13,18 @@ const DROPIN_NAME = /^[A-Za-z0-9_.@-]+$/;
 /** Reload only where systemd runs: a chroot or a not-yet-booted image has nothing to reload. */
 export const DAEMON_RELOAD = sh`if [ -d /run/systemd/system ]; then systemctl daemon-reload || exit 1; fi`;
 
+/**
+ * A value for inside a double-quoted unit setting (`Environment="NAME={{value}}"`).
+ * systemd reads `%` as a specifier even there: `%h` would expand, and an
+ * unknown one (the `%40` of a percent-encoded proxy password) makes systemd
+ * drop the whole assignment with only a log line, which `systemd-analyze
+ * verify` does not fail on. `\` and `"` are its quoting.
+ */
+export function unitValue(value: string): string {
+  if (/[\0\n\r]/.test(value)) throw new Error('a line break or NUL cannot go into a systemd unit');
+  return value.replace(/[\\"]/g, '\\$&').replace(/%/g, '%%');
+}
+
 /** The resource key a `unit()` gets: `unit:<name>` or `unit:<name>.d/<dropIn>.conf`. */
 export function unitKey(name: string, dropIn?: string): string {
   return dropIn === undefined ? `unit:${name}` : `unit:${name}.d/${dropIn}.conf`;

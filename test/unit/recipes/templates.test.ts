@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { conflistData } from '../../../recipes/openfaas-net.js';
 import { renderTemplate } from '../../../src/resources/template.js';
+import { proxyDropIn } from '../../../recipes/proxy.js';
+import { FileResource } from '../../../src/resources/file.js';
+import { unitValue } from '../../../src/resources/unit.js';
 import { parse as parseYaml } from 'yaml';
 
 // REFERENCE §3, the conflist faasd writes at run time.
@@ -139,4 +142,14 @@ test('proxy drop-in sets HTTP_PROXY, HTTPS_PROXY and NO_PROXY', () => {
   assert.ok(env.includes('"HTTP_PROXY=http://proxy:3128"'));
   assert.ok(env.includes('"HTTPS_PROXY=http://proxy:3128"'));
   assert.ok(env.includes('"NO_PROXY=localhost"'));
+});
+
+test('proxy drop-in: a % in the URL reaches systemd as %% (no specifier expands, no assignment is dropped), template syntax stays text', () => {
+  const r = proxyDropIn('faasd.service', { proxy: 'http://u:p%40ss@proxy.example:3128/%h/{{password}}', noProxy: 'localhost' });
+  assert.ok(r instanceof FileResource);
+  const env = directives(r.spec.content.toString('utf8')).get('Service.Environment') ?? [];
+  assert.ok(env.includes('"HTTP_PROXY=http://u:p%%40ss@proxy.example:3128/%%h/{{password}}"'), env.join('\n'));
+  assert.ok(env.includes('"https_proxy=http://u:p%%40ss@proxy.example:3128/%%h/{{password}}"'), env.join('\n'));
+  assert.equal(unitValue('a\\b"c%d'), 'a\\\\b\\"c%%d');
+  assert.throws(() => unitValue('http://proxy.example\nExecStartPre=/bin/touch /tmp/pwned'), /line break/);
 });
