@@ -17,7 +17,7 @@ import { pool, runFleet } from '../../src/engine/fleet.js';
 import { defineRecipe, type Recipe } from '../../src/engine/recipe.js';
 import type { Change, Resource } from '../../src/resources/types.js';
 import { quote } from '../../src/shell.js';
-import type { Transport } from '../../src/transport/types.js';
+import { TransportError, type ExecResult, type Transport } from '../../src/transport/types.js';
 import { BashTransport } from '../support/bash-transport.js';
 import { tempDir } from '../support/temp.js';
 
@@ -212,6 +212,37 @@ test('a run that cannot get the lock in --lock-wait seconds fails with one line 
   assert.ok(!existsSync(join(dir, 'second')), 'the waiting run applied nothing');
   const [r1] = await first;
   assert.equal(r1!.status, 'changed', r1!.error);
+});
+
+/** The connection "goes away" while step `at` of an apply runs: only the output before its result comes back. */
+class CutDuringStep extends BashTransport {
+  constructor(private readonly at: number) {
+    super('a');
+  }
+  override async exec(script: string): Promise<ExecResult> {
+    const r = await super.exec(script);
+    if (!script.startsWith('export PANEL_MODE=apply')) return r;
+    const cutOut = r.stdout.indexOf(`@@panel-ok ${this.at}`);
+    const cutErr = r.stderr.indexOf(`@@panel-step ${this.at + 1}`);
+    throw new TransportError('a', 'root@192.0.2.1:22: connection lost (Keepalive timeout)', {
+      stdout: cutOut < 0 ? r.stdout : r.stdout.slice(0, cutOut),
+      stderr: cutErr < 0 ? r.stderr : r.stderr.slice(0, cutErr),
+    });
+  }
+}
+
+test('a connection lost during apply names the step it hit and what was done before it', async () => {
+  fresh();
+  const events: EngineEvent[] = [];
+  const [r] = await runFleet([config('a')], { mode: 'install', registry: twoSteps(0), emit: (e) => events.push(e), concurrency: 1, connect: async () => new CutDuringStep(1), verifyWaitSeconds: 1 });
+  assert.equal(r!.status, 'failed');
+  assert.equal(
+    r!.error,
+    `a: connection lost during m: step:second: create ${join(dir, 'second')} (absent) (its outcome on the host is unknown; root@192.0.2.1:22: connection lost (Keepalive timeout)); done before it: create ${join(dir, 'first')} (absent); the next run picks up from the host as it is`,
+  );
+  // The step whose result came back is reported applied; the one the cut hit is reported failed.
+  const changes = events.flatMap((e) => (e.type === 'change' ? [`${e.status} ${e.change.resource}`] : []));
+  assert.deepEqual(changes, ['applied step:first', 'failed step:second']);
 });
 
 test('pool keeps input order and runs everything once', async () => {
