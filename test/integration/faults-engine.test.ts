@@ -26,7 +26,7 @@ let cwd: string;
 const IN_APPLY = '/run/panel-test-in-apply';
 const SLOW_DPKG = '/etc/apt/apt.conf.d/99panel-test-slow';
 /** Every temp file panel's prelude makes (writes, extracts, state merges, downloads). */
-const LEFTOVERS = `find / -xdev \\( -name '.panel-tmp.*' -o -name '.panel-validate.*' -o -name '.panel-extract.*' -o -name '.state.*' -o -name '.statcache.*' -o -name '.fetch.*' -o -name '.record.*' \\) -print 2>/dev/null`;
+const LEFTOVERS = `find / -xdev \\( -name '.panel-tmp.*' -o -name '.panel-validate.*' -o -name '.panel-extract.*' -o \\( -name '.state.*' ! -name .state.lock \\) -o -name '.statcache.*' -o -name '.fetch.*' -o -name '.record.*' \\) -print 2>/dev/null`;
 /** The files the demo recipe writes (artifacts off). */
 const DEMO_FILES = ['/opt/panel-demo/motd.txt', '/etc/panel-demo.conf', '/etc/systemd/system/panel-demo.service', '/etc/sysctl.d/90-panel-demo.conf', '/etc/panel-demo/token', '/var/lib/panel/state.json'];
 
