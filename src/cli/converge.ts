@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline/promises';
 import type { HostConfig } from '../config.js';
 import type { EngineEvent, HostResult, Mode } from '../engine/events.js';
 import { runFleet } from '../engine/fleet.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, holderLine } from '../engine/host-lock.js';
 import { progressHooks } from '../report/host-progress.js';
 import type { HostPlan } from '../engine/host-run.js';
 import type { Recipe } from '../engine/recipe.js';
@@ -65,6 +66,9 @@ export async function converge(input: ConvergeInput): Promise<number> {
   }
   const concurrency = flags.concurrency === undefined ? 10 : Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency ${JSON.stringify(flags.concurrency)}: a whole number from 1 to 256`);
+
+  const lockWait = flags.lockWait === undefined ? DEFAULT_LOCK_WAIT_SECONDS : Number(flags.lockWait);
+  if (!Number.isInteger(lockWait) || lockWait < 0 || lockWait > 86_400) throw new UsageError(`--lock-wait ${JSON.stringify(flags.lockWait)}: whole seconds from 0 to 86400`);
 
   const json = flags.json ?? false;
   const tty = Boolean(process.stderr.isTTY) && !json && process.env['CI'] !== 'true';
@@ -142,6 +146,9 @@ export async function converge(input: ConvergeInput): Promise<number> {
       emit,
       signal: controller.signal,
       concurrency,
+      lockWaitSeconds: lockWait,
+      // The subcommand only: argv may hold secrets (-p).
+      lockHolder: holderLine(process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 'run'),
       deep: flags.deep ?? false,
       // The status page is a report of an install; a teardown (uninstall) leaves it alone.
       hooks: mode === 'install' && !input.teardown ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []) }] : [progressHooks],

@@ -14,6 +14,7 @@ export interface CommonFlags {
   inventory?: string;
   limit?: string;
   concurrency?: string;
+  lockWait?: string;
   recipes?: string;
   mirror?: string;
   checksums?: string;
@@ -63,6 +64,7 @@ export function addCommon(cmd: Command): Command {
     .option('-i, --inventory <fleet.yaml>', 'inventory of hosts and groups')
     .option('--limit <names>', 'only these hosts or groups of the inventory (comma-separated)')
     .option('--concurrency <n>', 'hosts provisioned at once', '10')
+    .option('--lock-wait <seconds>', 'how long to wait while another panel run is applying on the same host (its host lock), then fail', '600')
     .option('--recipes <ids>', 'recipes to converge, comma-separated (dependencies are added); see `panel recipes`')
     .option('--set <recipe.param=value>', 'recipe parameter (repeatable); lists comma-separated or JSON, e.g. faasd.nameservers=1.1.1.1,8.8.8.8', collect)
     .option('--mirror <url>', 'replaces https://github.com in every artifact URL (keeps GitHub paths)')

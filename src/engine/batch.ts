@@ -62,16 +62,24 @@ export function hookScript(body: string): string {
   return ['export PANEL_MODE=verify', PRELUDE.text, body].join('\n') + '\n';
 }
 
-export function applyScript(changes: readonly Change[], header: string, recipe: string | ((c: Change) => string)): string {
-  const parts = ['export PANEL_MODE=apply', PRELUDE.text, header];
+/**
+ * `guard` (the host lock's lines: interrupt file, shared apply lock) runs
+ * before the header. Before each step the script stops, as a success, when
+ * the run's interrupt file exists (Ctrl-C): the step before it finished, the
+ * ones after it never start.
+ */
+export function applyScript(changes: readonly Change[], header: string, recipe: string | ((c: Change) => string), guard = ''): string {
+  const parts = ['export PANEL_MODE=apply', PRELUDE.text, guard, header];
   changes.forEach((c, i) => {
     const owner = { recipe: typeof recipe === 'string' ? recipe : recipe(c), resource: c.resource };
     const records = (c.records ?? []).map((r) => recordScript(r, owner));
     // The subshell stands alone on purpose: as the left side of `||` bash
     // would ignore errexit inside it, and a failing line would not stop the step.
+    // fd 8 (the run's shared apply lock) is closed for the step, so nothing it starts keeps the lock.
     parts.push(
+      `if [ -n "\${PANEL_INTERRUPT:-}" ] && [ -e "$PANEL_INTERRUPT" ]; then echo '@@panel-interrupted ${i}'; exit 0; fi`,
       `echo '@@panel-step ${i}' >&2`,
-      `(\nset -euo pipefail\n${ownerScript(owner)}\n${c.script}\n${records.join('\n')}\n) </dev/null`,
+      `(\nset -euo pipefail\n${ownerScript(owner)}\n${c.script}\n${records.join('\n')}\n) </dev/null 8>&-`,
       `__rc=$?`,
       `if [ "$__rc" -ne 0 ]; then echo "@@panel-fail ${i} $__rc"; exit "$__rc"; fi`,
       `echo '@@panel-ok ${i}'`,
@@ -84,23 +92,40 @@ export interface ApplyOutcome {
   /** Indices of changes that completed. */
   readonly done: readonly number[];
   readonly failed?: { readonly index: number; readonly code: number; readonly stderrTail: string };
+  /** The step the script stopped before, at the run's interrupt (Ctrl-C). */
+  readonly interruptedAt?: number;
 }
 
 export function parseApply(stdout: string, stderr: string, code: number, count: number): ApplyOutcome {
   const done: number[] = [];
   let failed: ApplyOutcome['failed'];
+  let interruptedAt: number | undefined;
   for (const line of stdout.split('\n')) {
     const ok = /^@@panel-ok (\d+)$/.exec(line);
     if (ok) done.push(Number(ok[1]));
     const f = /^@@panel-fail (\d+) (\d+)$/.exec(line);
     if (f) failed = { index: Number(f[1]), code: Number(f[2]), stderrTail: stepStderr(stderr, Number(f[1])) };
+    const stop = /^@@panel-interrupted (\d+)$/.exec(line);
+    if (stop) interruptedAt = Number(stop[1]);
   }
+  if (interruptedAt !== undefined && !failed && code === 0) return { done, interruptedAt };
   if (!failed && code !== 0) {
     // The script died outside a step (prelude, header) or the channel broke.
     const index = done.length < count ? done.length : count - 1;
     failed = { index, code, stderrTail: tail(stderr) };
   }
   return failed ? { done, failed } : { done };
+}
+
+/**
+ * Where a script was when its connection went away: the steps that ended
+ * well, and the one it had started (announced on stderr) without a result.
+ */
+export function applyProgress(stdout: string, stderr: string): { readonly done: readonly number[]; readonly running?: number } {
+  const done = [...stdout.matchAll(/^@@panel-ok (\d+)$/gm)].map((m) => Number(m[1]));
+  const started = [...stderr.matchAll(/^@@panel-step (\d+)$/gm)].map((m) => Number(m[1]));
+  const last = started.at(-1);
+  return last !== undefined && !done.includes(last) ? { done, running: last } : { done };
 }
 
 function stepStderr(stderr: string, index: number): string {

@@ -90,6 +90,8 @@ export type EngineEvent =
    * overrides at boot, a module a container cannot load, a dpkg lock waited for.
    */
   | { readonly type: 'warning'; readonly host: string; readonly recipe: string; readonly message: string }
+  /** Another panel run holds the host's lock; this one waits up to `waitSeconds` (`--lock-wait`). */
+  | { readonly type: 'lock-wait'; readonly host: string; readonly holder: string; readonly waitSeconds: number }
   | { readonly type: 'host-end'; readonly host: string; readonly result: HostResult }
   | { readonly type: 'recap'; readonly mode: Mode; readonly hosts: readonly HostResult[] };
 

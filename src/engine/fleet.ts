@@ -12,6 +12,7 @@ import type { Emit, HostResult } from './events.js';
 import { failedResult, finishHost, planHost, type HostPlan, type HostRunOptions } from './host-run.js';
 import { ReleaseSums, TrustedSums } from '../artifacts/index.js';
 import { prefetchArtifacts } from './artifacts.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, holderLine, takeHostLock, type HostLock } from './host-lock.js';
 
 export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly concurrency: number;
@@ -25,6 +26,10 @@ export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly reinstall?: boolean;
   /** Open a transport (tests may inject); defaults to openTransport. */
   readonly connect?: (config: HostConfig) => Promise<Transport>;
+  /** How long an applying run waits for another run's host lock (`--lock-wait`); default 600 s. */
+  readonly lockWaitSeconds?: number;
+  /** Who this run is, as a run that has to wait for it is told (holderLine). */
+  readonly lockHolder?: string;
 }
 
 export async function runFleet(configs: readonly HostConfig[], opts: FleetOptions): Promise<HostResult[]> {
@@ -72,14 +77,45 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
     }
   };
 
-  const complete = async (plan: HostPlan): Promise<void> => {
+  const waitSeconds = opts.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
+  const holder = opts.lockHolder ?? holderLine('run');
+
+  const complete = async (planned: HostPlan): Promise<void> => {
+    let plan = planned;
+    let lock: HostLock | undefined;
     try {
+      // Only a run that will change the host takes the lock: plan, check and no-op runs pay no round trip for it.
+      const changes = plan.recipes.some((r) => r.changes.length > 0);
+      if (opts.mode === 'install' && (changes || (opts.reinstall && plan.teardown))) {
+        const host = plan.config.name;
+        const took = await takeHostLock(plan.transport, {
+          holder,
+          waitSeconds,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          onWait: (by) => opts.emit({ type: 'lock-wait', host, holder: by, waitSeconds }),
+        });
+        if (!took.ok) {
+          finish(failedResult(host, `${host}: ${took.error}`, plan.startedAt, plan.transport.stats.channels - plan.channelsAtStart, took.interrupted ? 'interrupted' : 'failed'));
+          return;
+        }
+        lock = took.lock;
+        if (lock.waited) {
+          // The other run changed the host while this one waited: plan again from the host as it is now.
+          const again = await planHost(plan.config, plan.transport, runOpts);
+          if (!again.ok) {
+            finish(again.result);
+            return;
+          }
+          plan = { ...again.plan, startedAt: plan.startedAt, channelsAtStart: plan.channelsAtStart };
+        }
+      }
+      const guard = lock?.guard ?? '';
       // Reports written on the host after the run (the status page), with the connection still open.
       const done = async (last: HostPlan, r: HostResult): Promise<void> => {
         for (const h of opts.hooks ?? []) await h.hostDone?.(last, r).catch(() => undefined);
         finish(r);
       };
-      const first = await finishHost(plan, runOpts);
+      const first = await finishHost(plan, runOpts, guard);
       if (!opts.reinstall || !plan.teardown || first.status === 'failed' || first.status === 'interrupted') {
         await done(plan, first);
         return;
@@ -90,9 +126,11 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
         finish(combine(first, again.result));
         return;
       }
-      await done(again.plan, combine(first, await finishHost(again.plan, install)));
+      await done(again.plan, combine(first, await finishHost(again.plan, install, guard)));
     } catch (e) {
       finish(failedResult(plan.config.name, `${plan.config.name}: ${(e as Error).message}`, plan.startedAt, plan.transport.stats.channels - plan.channelsAtStart));
+    } finally {
+      await lock?.release();
     }
   };
 

@@ -21,10 +21,10 @@ import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource } from '
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import { type Script, sh } from '../shell.js';
-import type { Transport } from '../transport/types.js';
+import { TransportError, type Transport } from '../transport/types.js';
 import { changedSumRefusal, ReleaseSums, TrustedSums, type ResolvedArtifact } from '../artifacts/index.js';
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
-import { applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
+import { applyProgress, applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, HostResult, Mode } from './events.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
@@ -330,7 +330,11 @@ function placeFollowUps(
   return out;
 }
 
-export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<HostResult> {
+/**
+ * `guard`: the host lock's lines that start every apply script of the run
+ * (its interrupt file, the shared apply lock); see host-lock.ts.
+ */
+export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = ''): Promise<HostResult> {
   const { config, transport } = plan;
   const host = config.name;
   const emit = opts.emit;
@@ -395,6 +399,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
   // A follow-up is applied in another recipe's run but belongs to its resource's recipe (the state record says so).
   const owners = new Map(plan.recipes.flatMap((rp) => rp.resources.map((r) => [r.key, rp.recipe.id] as const)));
   let prepares = plan.recipes.flatMap((r) => r.changes.flatMap((c) => (c.prepare ? [c.prepare] : []))).join('\n');
+  /** Summaries of the changes applied so far, for a connection lost mid-apply. */
+  const appliedSummaries: string[] = [];
   for (const [index, rp] of plan.recipes.entries()) {
     const recipeId = rp.recipe.id;
     if (opts.signal?.aborted) {
@@ -408,20 +414,34 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions): Promise<
     const point = { config, recipe: recipeId, index, total: n, changes: rp.changes.length };
     const header = prepares + '\n' + contributions(opts.hooks, (h) => h.recipeApply, point);
     prepares = '';
-    const failure = await applyRecipe(
+    let appliedHere = 0;
+    const stop = await applyRecipe(
       rp,
       transport,
       header,
+      guard,
       (key) => owners.get(key),
       (c) => {
         applied++;
+        appliedHere++;
+        appliedSummaries.push(summary(c));
         emit({ type: 'change', host, recipe: recipeId, status: 'applied', change: publicChange(c) });
       },
       (path) => rebootPaths.push(path),
     );
+    if (stop && 'interrupted' in stop) {
+      emit({ type: 'recipe-end', host, recipe: recipeId, status: appliedHere ? 'changed' : 'skipped', changes: appliedHere });
+      const where = stop.last ? `in recipe ${recipeId} after ${summary(stop.last)} (not started: ${summary(stop.next)})` : `before recipe ${recipeId}`;
+      return result({ status: 'interrupted', changed: applied, error: redact(`${host}: interrupted ${where}`) });
+    }
+    const failure = stop;
     if (failure) {
       emit({ type: 'change', host, recipe: recipeId, status: 'failed', change: publicChange(failure.change) });
-      const error = redact(`${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`);
+      const error = redact(
+        failure.lost
+          ? `${host}: ${lostMessage(resourceIn(recipeId, failure.change.resource), summary(failure.change), failure.lost, failure.message, appliedSummaries)}`
+          : `${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`,
+      );
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
       const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { ...point, error });
       if (onFailure !== '') await transport.exec(hookScript(onFailure)).catch(() => undefined);
@@ -450,6 +470,27 @@ interface ApplyFailure {
   readonly change: Change;
   readonly code?: number;
   readonly message: string;
+  /** The connection went away: was `change` running, not yet started, or already done? */
+  readonly lost?: 'during' | 'before' | 'after';
+}
+
+/** The run's interrupt stopped the batch before `next`; `last` is the recipe's last step that finished. */
+interface ApplyInterrupted {
+  readonly interrupted: true;
+  readonly next: Change;
+  readonly last?: Change;
+}
+
+/**
+ * `connection lost during nginx: file:/etc/…: write … (…connection lost…); done before it: …`.
+ * What the host did after the cut is unknown; the next run's facts say.
+ */
+function lostMessage(where: string, step: string, when: 'during' | 'before' | 'after', why: string, done: readonly string[]): string {
+  const shown = done.slice(-3);
+  const earlier = done.length > shown.length ? `${done.length - shown.length} more, ` : '';
+  const before = done.length ? `; done before it: ${earlier}${shown.join('; ')}` : '; nothing applied before it in this run';
+  const state = when === 'during' ? 'its outcome on the host is unknown' : when === 'before' ? 'it had not started' : 'it had finished';
+  return `connection lost ${when === 'after' ? 'after' : when === 'before' ? 'before' : 'during'} ${where}: ${step} (${state}; ${why})${before}; the next run picks up from the host as it is`;
 }
 
 /** What a host step of a local effect reports when it fails: exit code and stderr tail. */
@@ -469,10 +510,13 @@ async function applyRecipe(
   rp: RecipePlan,
   transport: Transport,
   header: string,
+  guard: string,
   ownerOf: (resource: string) => string | undefined,
   onApplied: (c: Change) => void,
   onReboot: (path: string) => void,
-): Promise<ApplyFailure | undefined> {
+): Promise<ApplyFailure | ApplyInterrupted | undefined> {
+  let lastDone: Change | undefined;
+  let interrupted: ApplyInterrupted | undefined;
   // `step` is what the batch runs: the change itself, or its host step (which records nothing: its files are not there yet).
   let batch: { change: Change; step: Change }[] = [];
   const entry = (change: Change, script: Script, records = true): { change: Change; step: Change } => {
@@ -481,17 +525,39 @@ async function applyRecipe(
   };
   let first = true;
   /** Runs the waiting batch plus `extra`; the failure of a waiting change comes back as a value. */
+  const applied = (r: { change: Change }): void => {
+    lastDone = r.change;
+    onApplied(r.change);
+  };
   const send = async (extra: { change: Change; step: Change } | undefined): Promise<{ failure?: ApplyFailure; extraFailed?: { code: number; message: string } }> => {
     const run = extra ? [...batch, extra] : batch;
     batch = [];
     if (run.length === 0) return {};
-    const res = await transport.exec(applyScript(run.map((r) => r.step), first ? header : '', (c) => ownerOf(c.resource) ?? rp.recipe.id));
+    let res;
+    try {
+      res = await transport.exec(applyScript(run.map((r) => r.step), first ? header : '', (c) => ownerOf(c.resource) ?? rp.recipe.id, guard));
+    } catch (e) {
+      if (!(e instanceof TransportError)) throw e;
+      // The markers that made it back say which step the cut hit.
+      const seen = applyProgress(e.partial?.stdout ?? '', e.partial?.stderr ?? '');
+      for (const i of seen.done) if (run[i] && run[i] !== extra) applied(run[i]);
+      const at = seen.running ?? Math.min(seen.done.length, run.length - 1);
+      const when = seen.running !== undefined ? 'during' : seen.done.length >= run.length ? 'after' : 'before';
+      const r = run[at]!;
+      if (r === extra) return { extraFailed: { code: 255, message: `connection lost ${when} this host step (${e.message})` } };
+      return { failure: { change: r.change, message: e.message, lost: when } };
+    }
     first = false;
     for (const m of res.stdout.matchAll(/^@@panel-reboot-required (.+)$/gm)) onReboot(m[1]!);
     const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
     for (const i of outcome.done) {
       const r = run[i]!;
-      if (r !== extra) onApplied(r.change);
+      if (r !== extra) applied(r);
+    }
+    if (outcome.interruptedAt !== undefined) {
+      const next = run[outcome.interruptedAt]!;
+      interrupted = { interrupted: true, next: next.change, ...(lastDone ? { last: lastDone } : {}) };
+      return extra ? { extraFailed: { code: 130, message: 'interrupted' } } : {};
     }
     if (!outcome.failed) return {};
     const r = run[outcome.failed.index]!;
@@ -499,7 +565,7 @@ async function applyRecipe(
     if (r === extra) return { extraFailed: { code: outcome.failed.code, message } };
     return { failure: { change: r.change, code: outcome.failed.code, message } };
   };
-  const flush = async (): Promise<ApplyFailure | undefined> => (await send(undefined)).failure;
+  const flush = async (): Promise<ApplyFailure | ApplyInterrupted | undefined> => (await send(undefined)).failure ?? interrupted;
 
   for (const c of rp.changes) {
     if (!c.local) {
@@ -522,12 +588,14 @@ async function applyRecipe(
     try {
       finish = await c.local(steps);
     } catch (e) {
+      if (interrupted) return interrupted;
       // Changes planned before this one still happen, in order, before its failure is reported.
       const before = earlier ?? (await flush());
       if (before) return before;
       return { change: c, ...(e instanceof HostStepFailed ? { code: e.code } : {}), message: (e as Error).message };
     }
     if (earlier) return earlier;
+    if (interrupted) return interrupted;
     // The finishing script (or none) is the step that records what the change declares.
     batch.push(entry(c, finish ?? sh`true`));
   }

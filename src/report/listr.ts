@@ -30,6 +30,9 @@ interface HostState {
   readonly start: Deferred<readonly string[]>;
   readonly end: Deferred<{ status: string; error?: string; summary: string }>;
   readonly recipes: Map<string, RecipeState>;
+  task?: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
+  /** Shown in the host's title while it waits for another run's host lock. */
+  waiting?: string;
 }
 
 /**
@@ -96,6 +99,8 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
       title: name,
       task: async (_ctx: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
         const h = hostState(name);
+        h.task = task;
+        if (h.waiting) task.title = `${name}: ${h.waiting}`;
         const recipes = await Promise.race([h.start.promise, h.end.promise.then(() => [] as readonly string[])]);
         if (recipes.length === 0) {
           const end = await h.end.promise;
@@ -160,6 +165,16 @@ export function listrSink(hostNames: readonly string[], stream: NodeJS.WriteStre
         if (r.task) r.task.output = r.lines.slice(-8).join('\n');
         break;
       }
+      case 'lock-wait':
+        h!.waiting = redact(`waiting for the host lock, held by ${e.holder} (up to ${e.waitSeconds} s, --lock-wait)`);
+        if (h!.task) h!.task.title = `${e.host}: ${h!.waiting}`;
+        break;
+      case 'recipe-start':
+        if (h!.waiting && h!.task) {
+          h!.waiting = undefined;
+          h!.task.title = e.host;
+        }
+        break;
       case 'recipe-end':
         recipeState(h!, e.recipe).end.resolve({ status: e.status, changes: e.changes, ...(e.error ? { error: e.error } : {}) });
         break;

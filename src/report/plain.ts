@@ -19,6 +19,9 @@ export function plainSink(write: (line: string) => void, mode: Mode = 'install')
       case 'warning':
         say(e.host, `${e.recipe}: warning: ${e.message}`);
         break;
+      case 'lock-wait':
+        say(e.host, `waiting for the host lock, held by ${e.holder} (up to ${e.waitSeconds} s, --lock-wait)`);
+        break;
       case 'verify':
         if (!e.ok) say(e.host, `${e.recipe}: verify "${e.check}" failed: ${e.detail ?? ''}`);
         break;

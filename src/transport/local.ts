@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import { backstopMs, bashArgv, exitCode, isTimeoutExit } from './command.js';
 import { getVia, putVia, type RawResult } from './files.js';
-import { ConnectError, TransportError, type ExecOptions, type ExecResult, type Transport, type TransportStats } from './types.js';
+import { lineSplitter } from './lines.js';
+import { ConnectError, TransportError, type ExecOptions, type ExecResult, type Session, type Transport, type TransportStats } from './types.js';
 
 export const NOT_ROOT_MESSAGE = 'panel must run as root on the local machine (try sudo)';
 
@@ -35,6 +36,42 @@ export class LocalTransport implements Transport {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * A child `bash -s` that lives as long as its stdin is open: when panel
+   * exits, however it exits, the pipe closes and the script reads EOF.
+   */
+  session(script: string, onLine: (line: string) => void): Promise<Session> {
+    const [cmd, ...args] = bashArgv({ sudo: false });
+    this.#counts.channels++;
+    const child = spawn(cmd ?? 'bash', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const split = lineSplitter(onLine);
+    child.stdout.on('data', (d: Buffer) => {
+      out.push(d);
+      this.#counts.bytesReceived += d.length;
+      split(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err.push(d);
+      this.#counts.bytesReceived += d.length;
+    });
+    child.stdin.on('error', () => {});
+    const done = new Promise<ExecResult>((resolve, reject) => {
+      child.on('error', (e) => reject(new TransportError(this.name, `${this.name}: cannot run bash: ${e.message}`)));
+      child.on('close', (code, signal) => resolve({ code: exitCode(code, signal, false), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    });
+    // A child that did not start rejects `done`; nobody may be waiting on it yet.
+    done.catch(() => undefined);
+    const write = (text: string): void => {
+      this.#counts.bytesSent += Buffer.byteLength(text);
+      if (!child.stdin.destroyed && child.stdin.writable) child.stdin.write(text);
+    };
+    write(script);
+    // Detached (its own process group): a Ctrl-C in the terminal reaches panel, not the lock holder.
+    return Promise.resolve({ send: (line) => write(`${line}\n`), end: () => child.stdin.end(), done });
+  }
 
   /** Already root, so `sudo` is moot here: every command runs as root. */
   private run(stdin: Buffer, opts: ExecOptions): Promise<RawResult> {

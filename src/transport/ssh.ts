@@ -7,9 +7,10 @@ import type { Socket } from 'node:net';
 import type { Client, ClientChannel } from 'ssh2';
 import { backstopMs, bashCommandLine, exitCode, isTimeoutExit } from './command.js';
 import { getVia, putVia, type RawResult } from './files.js';
+import { lineSplitter } from './lines.js';
 import { Semaphore } from './semaphore.js';
 import { connectSsh, displayName, type SshConnection, type SshOptions } from './ssh-connect.js';
-import { ConnectError, TransportError, type ExecOptions, type ExecResult, type Transport, type TransportStats } from './types.js';
+import { ConnectError, TransportError, type ExecOptions, type ExecResult, type Session, type Transport, type TransportStats } from './types.js';
 
 export interface SshTransportOptions extends SshOptions {
   /** Concurrent exec channels; default 8 (OpenSSH MaxSessions is 10, leave room). */
@@ -117,6 +118,81 @@ export class SshTransport implements Transport {
     return getVia((stdin, o) => this.#run(stdin, o), this.name, path);
   }
 
+  /**
+   * The channel keeps a semaphore slot for the session's whole life; the
+   * script reads the lines sent after it from the same stdin (bash reads a
+   * piped script byte by byte, so it leaves them unread for `read`).
+   */
+  session(script: string, onLine: (line: string) => void, opts: Pick<ExecOptions, 'sudo'> = {}): Promise<Session> {
+    const command = bashCommandLine({ sudo: (opts.sudo ?? true) && this.#sudo });
+    return new Promise<Session>((resolveOpen, rejectOpen) => {
+      void this.#sem.use(async () => {
+        let ch: ClientChannel;
+        try {
+          ch = await this.#open(command);
+        } catch (err) {
+          rejectOpen(err);
+          return;
+        }
+        this.#counts.channels++;
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        const split = lineSplitter(onLine);
+        const done = new Promise<ExecResult>((resolve, reject) => {
+          let code: number | null = null;
+          let signal: string | null = null;
+          let exited = false;
+          const partial = (): { stdout: string; stderr: string } => ({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
+          const onLost = (err: Error): void => {
+            this.#inflight.delete(onLost);
+            reject(new TransportError(this.name, err.message, partial()));
+          };
+          this.#inflight.add(onLost);
+          ch.on('data', (d: Buffer) => {
+            out.push(d);
+            this.#counts.bytesReceived += d.length;
+            split(d);
+          });
+          ch.stderr.on('data', (d: Buffer) => {
+            errOut.push(d);
+            this.#counts.bytesReceived += d.length;
+          });
+          ch.on('exit', (c: number | null, s?: string) => {
+            exited = true;
+            code = c;
+            signal = s ?? null;
+          });
+          ch.on('error', () => {});
+          ch.on('close', () => {
+            setImmediate(() => {
+              if (!this.#inflight.has(onLost)) return;
+              this.#inflight.delete(onLost);
+              if (!exited) {
+                reject(new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`, partial()));
+                return;
+              }
+              const p = partial();
+              resolve({ code: exitCode(code, signal, false), stdout: p.stdout, stderr: p.stderr });
+            });
+          });
+        });
+        const stdin = Buffer.from(script);
+        this.#counts.bytesSent += stdin.length;
+        ch.write(stdin);
+        resolveOpen({
+          send: (line) => {
+            const b = Buffer.from(`${line}\n`);
+            this.#counts.bytesSent += b.length;
+            ch.write(b);
+          },
+          end: () => ch.end(),
+          done,
+        });
+        await done.catch(() => undefined);
+      });
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#lost !== undefined) return;
     this.#closing = true;
@@ -169,12 +245,14 @@ export class SshTransport implements Transport {
         this.#inflight.delete(onLost);
         fn();
       };
-      const onLost = (err: Error) => finish(() => reject(err));
+      const out: Buffer[] = [];
+      const errOut: Buffer[] = [];
+      // What came back before a lost connection: the step markers in it say where the script was.
+      const partial = (): { stdout: string; stderr: string } => ({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
+      const onLost = (err: Error) => finish(() => reject(new TransportError(this.name, err.message, partial())));
       this.#inflight.add(onLost);
       if (this.#lost !== undefined) return onLost(new TransportError(this.name, `${this.#display}: ${this.#lost}`));
 
-      const out: Buffer[] = [];
-      const errOut: Buffer[] = [];
       let code: number | null = null;
       let signal: string | null = null;
       let exited = false;
@@ -206,7 +284,7 @@ export class SshTransport implements Transport {
           // Channel ended without an exit status: the connection is going away; let its reason win.
           setImmediate(() =>
             finish(() =>
-              reject(new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`)),
+              reject(new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`, partial())),
             ),
           );
           return;

@@ -40,8 +40,25 @@ export interface Transport {
   put(path: string, content: Buffer, mode?: number): Promise<void>;
   /** Read a file from the host, as root; undefined when absent. */
   get(path: string): Promise<Buffer | undefined>;
+  /**
+   * Start a bash script that keeps running while panel talks to it (the
+   * host lock): its stdout comes back line by line, `send` writes lines to
+   * its stdin after the script. Resolves once the script is started; one
+   * channel for its whole life.
+   */
+  session(script: string, onLine: (line: string) => void, opts?: Pick<ExecOptions, 'sudo'>): Promise<Session>;
   readonly stats: TransportStats;
   close(): Promise<void>;
+}
+
+/** A running script started with `Transport.session`. */
+export interface Session {
+  /** Write one line to the script's stdin. */
+  send(line: string): void;
+  /** Close the script's stdin: it reads EOF. */
+  end(): void;
+  /** The script's end: exit code and output; rejects with TransportError when the connection is lost. */
+  readonly done: Promise<ExecResult>;
 }
 
 /** Why a transport could not be opened; the CLI prints `host: message`. */
@@ -75,6 +92,8 @@ export class TransportError extends Error {
   constructor(
     readonly host: string,
     message: string,
+    /** What the command printed before the connection went away (its step markers say how far it got). */
+    readonly partial?: { readonly stdout: string; readonly stderr: string },
   ) {
     super(message);
     this.name = 'TransportError';

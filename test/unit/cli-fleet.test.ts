@@ -17,7 +17,7 @@ import { pool, runFleet } from '../../src/engine/fleet.js';
 import { defineRecipe, type Recipe } from '../../src/engine/recipe.js';
 import type { Change, Resource } from '../../src/resources/types.js';
 import { quote } from '../../src/shell.js';
-import type { Transport } from '../../src/transport/types.js';
+import { TransportError, type ExecResult, type Transport } from '../../src/transport/types.js';
 import { BashTransport } from '../support/bash-transport.js';
 import { tempDir } from '../support/temp.js';
 
@@ -119,16 +119,16 @@ test('at most `concurrency` hosts are in flight', async () => {
   assert.equal(open, 0, 'every connection closed');
 });
 
-test('abort (Ctrl-C): hosts in flight finish their apply, hosts not started are interrupted, with a reason', async () => {
+test('abort (Ctrl-C): hosts in flight finish their step, hosts not started are interrupted, with a reason', async () => {
   fresh();
   const controller = new AbortController();
   const events: EngineEvent[] = [];
   const emit = (e: EngineEvent): void => {
     events.push(e);
-    // Abort as soon as the first host starts applying: it is mid-apply now.
-    if (e.type === 'recipe-start' && !controller.signal.aborted) controller.abort();
+    // Abort while the first host's only step runs (it sleeps 1.5 s).
+    if (e.type === 'recipe-start' && !controller.signal.aborted) setTimeout(() => controller.abort(), 400);
   };
-  const results = await runFleet(['a', 'b', 'c', 'd'].map((n) => config(n, 300)), {
+  const results = await runFleet(['a', 'b', 'c', 'd'].map((n) => config(n, 1500)), {
     mode: 'install',
     registry,
     emit,
@@ -144,6 +144,105 @@ test('abort (Ctrl-C): hosts in flight finish their apply, hosts not started are 
   const applied = events.flatMap((e) => (e.type === 'change' && e.status === 'applied' ? [e.host] : []));
   assert.deepEqual(applied, ['a']);
   assert.ok(existsSync(join(dir, 'a.marker')) && !existsSync(join(dir, 'b.marker')));
+});
+
+/** Two steps on one host: `first` sleeps `ms` then writes its file, `second` writes its own. */
+function twoSteps(ms: number): Map<string, Recipe> {
+  const step = (name: string, sleep: number): Resource<{ present: boolean }> => {
+    const path = join(dir, name);
+    return {
+      key: `step:${name}`,
+      facts: () => sh`test -e ${path} && echo present=1 || echo present=0`,
+      parse: (out) => ({ present: /present=1/.test(out.stdout) }),
+      plan: (facts): Change[] => (facts.present ? [] : [{ resource: `step:${name}`, action: 'create', target: path, reason: 'absent', script: sh`sleep ${sleep / 1000}; : > ${path}` }]),
+    };
+  };
+  return new Map<string, Recipe>([['m', defineRecipe({ id: 'm', title: 'two steps', params: z.object({}), resources: () => [step('first', ms), step('second', 0)] }) as Recipe]]);
+}
+
+test('Ctrl-C inside a recipe: the running step finishes, the next one does not start, the host is interrupted after that step', async () => {
+  fresh();
+  const controller = new AbortController();
+  const events: EngineEvent[] = [];
+  const emit = (e: EngineEvent): void => {
+    events.push(e);
+    // One recipe, one round trip: the abort can only be seen inside it.
+    if (e.type === 'recipe-start') setTimeout(() => controller.abort(), 400);
+  };
+  const [r] = await runFleet([config('a')], { mode: 'install', registry: twoSteps(1500), emit, signal: controller.signal, concurrency: 1, connect: async (c) => new BashTransport(c.name), verifyWaitSeconds: 1 });
+  assert.equal(r!.status, 'interrupted', r!.error);
+  assert.equal(r!.changed, 1);
+  assert.equal(r!.error, `a: interrupted in recipe m after create ${join(dir, 'first')} (absent) (not started: create ${join(dir, 'second')} (absent))`);
+  assert.ok(existsSync(join(dir, 'first')), 'the running step finished');
+  assert.ok(!existsSync(join(dir, 'second')), 'the next step never started');
+});
+
+test('two applying runs on one host: the second waits for the lock, says who holds it, plans again and changes nothing', async () => {
+  fresh();
+  const runDir = tempDir('panel-lock-');
+  const host = (): BashTransport => new BashTransport('a', { ...process.env, PANEL_RUN_DIR: runDir });
+  const reg = twoSteps(1500);
+  const firstEvents: EngineEvent[] = [];
+  const secondEvents: EngineEvent[] = [];
+  const first = runFleet([config('a')], { mode: 'install', registry: reg, emit: (e) => firstEvents.push(e), concurrency: 1, connect: async () => host(), verifyWaitSeconds: 1, lockHolder: 'panel install (the first run)' });
+  // The second run starts once the first one holds the lock and is applying.
+  while (!firstEvents.some((e) => e.type === 'recipe-start')) await new Promise((res) => setTimeout(res, 20));
+  const second = runFleet([config('a')], { mode: 'install', registry: reg, emit: (e) => secondEvents.push(e), concurrency: 1, connect: async () => host(), verifyWaitSeconds: 1, lockHolder: 'panel renew (the second run)' });
+  const [r1, r2] = await Promise.all([first, second]);
+  assert.equal(r1![0]!.status, 'changed', r1![0]!.error);
+  assert.equal(r1![0]!.changed, 2);
+  const waits = secondEvents.filter((e) => e.type === 'lock-wait');
+  assert.deepEqual(waits, [{ type: 'lock-wait', host: 'a', holder: 'panel install (the first run)', waitSeconds: 600 }]);
+  // Planned before the first run finished, planned again after the wait: nothing left to do.
+  assert.equal(r2![0]!.status, 'ok', r2![0]!.error);
+  assert.equal(secondEvents.filter((e) => e.type === 'change' && e.status === 'applied').length, 0);
+});
+
+test('a run that cannot get the lock in --lock-wait seconds fails with one line naming the holder, and changes nothing', async () => {
+  fresh();
+  const runDir = tempDir('panel-lock-');
+  const host = (): BashTransport => new BashTransport('a', { ...process.env, PANEL_RUN_DIR: runDir });
+  const reg = twoSteps(3000);
+  const firstEvents: EngineEvent[] = [];
+  const first = runFleet([config('a')], { mode: 'install', registry: reg, emit: (e) => firstEvents.push(e), concurrency: 1, connect: async () => host(), verifyWaitSeconds: 1, lockHolder: 'panel install (pid 1, me@here)' });
+  while (!firstEvents.some((e) => e.type === 'recipe-start')) await new Promise((res) => setTimeout(res, 20));
+  const [r2] = await runFleet([config('a')], { mode: 'install', registry: reg, emit: () => undefined, concurrency: 1, connect: async () => host(), verifyWaitSeconds: 1, lockWaitSeconds: 1 });
+  assert.equal(r2!.status, 'failed');
+  assert.equal(r2!.error, 'a: another panel run holds the host lock (panel install (pid 1, me@here)); gave up after 1 s (--lock-wait)');
+  assert.ok(!existsSync(join(dir, 'second')), 'the waiting run applied nothing');
+  const [r1] = await first;
+  assert.equal(r1!.status, 'changed', r1!.error);
+});
+
+/** The connection "goes away" while step `at` of an apply runs: only the output before its result comes back. */
+class CutDuringStep extends BashTransport {
+  constructor(private readonly at: number) {
+    super('a');
+  }
+  override async exec(script: string): Promise<ExecResult> {
+    const r = await super.exec(script);
+    if (!script.startsWith('export PANEL_MODE=apply')) return r;
+    const cutOut = r.stdout.indexOf(`@@panel-ok ${this.at}`);
+    const cutErr = r.stderr.indexOf(`@@panel-step ${this.at + 1}`);
+    throw new TransportError('a', 'root@192.0.2.1:22: connection lost (Keepalive timeout)', {
+      stdout: cutOut < 0 ? r.stdout : r.stdout.slice(0, cutOut),
+      stderr: cutErr < 0 ? r.stderr : r.stderr.slice(0, cutErr),
+    });
+  }
+}
+
+test('a connection lost during apply names the step it hit and what was done before it', async () => {
+  fresh();
+  const events: EngineEvent[] = [];
+  const [r] = await runFleet([config('a')], { mode: 'install', registry: twoSteps(0), emit: (e) => events.push(e), concurrency: 1, connect: async () => new CutDuringStep(1), verifyWaitSeconds: 1 });
+  assert.equal(r!.status, 'failed');
+  assert.equal(
+    r!.error,
+    `a: connection lost during m: step:second: create ${join(dir, 'second')} (absent) (its outcome on the host is unknown; root@192.0.2.1:22: connection lost (Keepalive timeout)); done before it: create ${join(dir, 'first')} (absent); the next run picks up from the host as it is`,
+  );
+  // The step whose result came back is reported applied; the one the cut hit is reported failed.
+  const changes = events.flatMap((e) => (e.type === 'change' ? [`${e.status} ${e.change.resource}`] : []));
+  assert.deepEqual(changes, ['applied step:first', 'failed step:second']);
 });
 
 test('pool keeps input order and runs everything once', async () => {

@@ -64,6 +64,7 @@ const TABLE: Record<string, Row> = {
   '--inventory': { args: [] },
   '--limit': { args: [] },
   '--concurrency': { args: ['--concurrency', '3'] },
+  '--lock-wait': { args: ['--lock-wait', '30'] },
   '--recipes': { args: ['--recipes', 'base'], field: (c) => c.recipes, expect: ['base'] },
   '--set': { args: ['--set', 'faasd.nameservers=1.1.1.1,8.8.8.8', '--set', 'nginx.extraRoutes=[{"path":"/x/","port":5000}]'], field: (c) => c.params, expect: { faasd: { nameservers: ['1.1.1.1', '8.8.8.8'] }, nginx: { extraRoutes: [{ path: '/x/', port: 5000 }] } } },
   '--mirror': { args: ['--mirror', 'https://mirror.example/'], field: (c) => c.mirror, expect: 'https://mirror.example' },

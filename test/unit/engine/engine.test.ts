@@ -143,8 +143,8 @@ test('install converges, a second install changes nothing, plan changes nothing'
   assert.equal(first.result.status, 'changed', first.result.error);
   assert.equal(first.result.changed, 3);
   assert.equal(readFileSync(join(dir, 'c'), 'utf8'), 'C');
-  // host info + facts + one apply per recipe + verify
-  assert.equal(first.result.roundTrips, 5);
+  // host info + facts + host lock + one apply per recipe + verify
+  assert.equal(first.result.roundTrips, 6);
   const progress = JSON.parse(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'));
   assert.deepEqual(progress, { code: 0, message: 'success', data: { installType: 'done', progress: 100 } });
 
@@ -398,8 +398,8 @@ test('a local change hands host steps to the engine: batched, reported, and foll
   assert.equal(readFileSync(join(dir, 'local-ok-site'), 'utf8'), 'https');
   const applied = first.events.filter((e) => e.type === 'change' && e.status === 'applied').map((e) => (e.type === 'change' ? `${e.recipe}/${e.change.resource}` : ''));
   assert.deepEqual(applied, ['web/marker:local-ok-web', 'cert/marker:local-ok-before', 'cert/staged:local-ok', 'cert/follower:local-ok', 'cert/marker:local-ok-after']);
-  // host info + facts + web apply + (waiting change + host step) + (finish + follow-up + later change) + verify
-  assert.equal(first.result.roundTrips, 6);
+  // host info + facts + host lock + web apply + (waiting change + host step) + (finish + follow-up + later change) + verify
+  assert.equal(first.result.roundTrips, 7);
   // The host step carried the round trip's header (progress for recipe cert).
   const stepScript = first.transport.scripts.find((s) => s.includes('echo published'))!;
   assert.match(stepScript, /cert/);
