@@ -23,6 +23,7 @@ import { redact } from '../secret.js';
 import { NOT_ROOT_MESSAGE } from '../transport/local.js';
 import type { Transport } from '../transport/types.js';
 import { failedLastTime, lastRunPath, saveLastRun, stateDir } from './last-run.js';
+import { HostInfoStore } from './host-info-store.js';
 import type { CommonFlags } from './flags.js';
 import { UsageError } from './options.js';
 import { writeStatusPage, type HealthCheck } from '../status/page.js';
@@ -146,6 +147,7 @@ export async function converge(input: ConvergeInput): Promise<number> {
       // The status page is a report of an install; a teardown (uninstall) leaves it alone.
       hooks: mode === 'install' && !input.teardown ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []) }] : [progressHooks],
       trustedSums: new TrustedSums(join(stateDir(), TRUST_FILE)),
+      hostInfoCache: new HostInfoStore(join(stateDir(), 'host-info')),
       ...(input.teardown ? { teardown: input.teardown } : {}),
       ...(input.reinstall ? { reinstall: true } : {}),
       ...(confirm ? { confirm } : {}),
