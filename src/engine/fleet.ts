@@ -12,6 +12,7 @@ import type { Emit, HostResult } from './events.js';
 import { failedResult, finishHost, planHost, type HostPlan, type HostRunOptions } from './host-run.js';
 import { ReleaseSums, TrustedSums } from '../artifacts/index.js';
 import { prefetchArtifacts } from './artifacts.js';
+import { connectionId } from './host-info-cache.js';
 
 export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly concurrency: number;
@@ -47,7 +48,9 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
       finish(failedResult(config.name, `${config.name}: interrupted before connecting`, startedAt, 0, 'interrupted'));
       return undefined;
     }
-    prefetchArtifacts(config, opts.registry, releaseSums);
+    // A host seen before: only its own architecture's checksum assets (none at all when every sum is known here).
+    const arch = opts.hostInfoCache?.get(config.name, connectionId(config.connection))?.arch;
+    prefetchArtifacts(config, opts.registry, releaseSums, arch);
     let transport: Transport;
     try {
       transport = await connect(config);

@@ -7,6 +7,7 @@
  * A stale entry therefore costs a round trip, never a wrong plan, which is
  * why the key needs no host key fingerprint: the real info is read every run.
  */
+import type { Connection } from '../config.js';
 import type { HostInfo } from '../host-info.js';
 
 export interface HostInfoCache {
@@ -24,6 +25,11 @@ export class MemoryHostInfoCache implements HostInfoCache {
   set(host: string, connection: string, info: HostInfo): void {
     this.#entries.set(cacheKey(host, connection), info);
   }
+}
+
+/** How the host is reached, as a cache key: `user@address:port`, or `local`. Known before connecting. */
+export function connectionId(c: Connection): string {
+  return c.kind === 'local' ? 'local' : `${c.user}@${c.address}:${c.port}`;
 }
 
 export function cacheKey(host: string, connection: string): string {

@@ -33,7 +33,7 @@ import { changedSumRefusal, ReleaseSums, TrustedSums, type ResolvedArtifact } fr
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
 import { applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, EngineEvent, HostResult, Mode } from './events.js';
-import { type HostInfoCache, sameInfo } from './host-info-cache.js';
+import { connectionId, type HostInfoCache, sameInfo } from './host-info-cache.js';
 import { checksSection, extractInfo, infoSection, REBOOT_MARKER } from './one-trip.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
@@ -234,7 +234,8 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
 
   let gathered: { built: Built; factRun: ExecResult; early?: EarlyVerify } | undefined;
   let info: HostInfo | undefined;
-  const remembered = opts.hostInfoCache?.get(host, transport.name);
+  const reachedAs = connectionId(config.connection);
+  const remembered = opts.hostInfoCache?.get(host, reachedAs);
   if (remembered !== undefined) {
     // Speculative: resources from last run's info, confirmed by the info that comes back in the same round trip.
     const guess = await build(remembered);
@@ -254,7 +255,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     if (infoRun.code !== 0) return fail(`could not read host facts (exit ${infoRun.code}): ${tail(infoRun.stderr)}`);
     info = parseHostInfo(infoRun.stdout);
   }
-  opts.hostInfoCache?.set(host, transport.name, info);
+  opts.hostInfoCache?.set(host, reachedAs, info);
   if (gathered === undefined) {
     const built = await build(info);
     if (typeof built === 'string') {

@@ -29,8 +29,12 @@ export function extractInfo(stdout: string): HostInfo | undefined {
 /**
  * Every check once (no waiting) and whether the OS asks for a reboot, in a
  * subshell: verify mode is read-only like facts, and the mode does not leak
- * into what follows.
+ * into what follows. It comes after the fact batch, whose prelude already
+ * defined the functions checks call: the prelude (22 KB) is not sent twice.
  */
 export function checksSection(checks: readonly Check[]): string {
-  return `(\n${verifyScript(checks, 0)}[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\ntrue\n) </dev/null\n`;
+  const full = verifyScript(checks, 0);
+  const head = verifyScript([], 0);
+  const body = full.startsWith(head) ? `export PANEL_MODE=verify\n${full.slice(head.length)}` : full;
+  return `(\n${body}[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\ntrue\n) </dev/null\n`;
 }

@@ -86,7 +86,7 @@ test('a host seen before is planned in one round trip, with the same plan as in 
   const cache = new MemoryHostInfoCache();
   const cold = await run(dir, 'plan', reg, cache);
   assert.equal(cold.result.roundTrips, 2, 'first time: info, then facts');
-  assert.ok(sameInfo(cache.get('h1', 'bash-stand-in')!, realInfo()), 'the info is remembered');
+  assert.ok(sameInfo(cache.get('h1', 'local')!, realInfo()), 'the info is remembered');
   const warm = await run(dir, 'plan', reg, cache);
   assert.equal(warm.result.roundTrips, 1, 'seen before: info and facts together');
   assert.deepEqual(summaries(warm.events), summaries(cold.events));
@@ -103,7 +103,7 @@ test('remembered info that differs from the host\'s is not planned with: resourc
   const reg = registry(dir);
   const real = realInfo();
   const cache = new MemoryHostInfoCache();
-  cache.set('h1', 'bash-stand-in', { ...real, hostname: 'stale-name' });
+  cache.set('h1', 'local', { ...real, hostname: 'stale-name' });
   writeFileSync(join(dir, 'plain'), 'P');
   writeFileSync(join(dir, 'hostname'), `host=${real.hostname}`);
   const r = await run(dir, 'plan', reg, cache);
@@ -111,7 +111,7 @@ test('remembered info that differs from the host\'s is not planned with: resourc
   assert.equal(r.result.roundTrips, 2, 'the speculative trip, then the facts again');
   assert.match(r.transport.scripts[0]!, /@@panel-info-begin/);
   assert.doesNotMatch(r.transport.scripts[1]!, /@@panel-info-begin/, 'the second trip gathers facts only');
-  assert.ok(sameInfo(cache.get('h1', 'bash-stand-in')!, real), 'the cache now holds the real info');
+  assert.ok(sameInfo(cache.get('h1', 'local')!, real), 'the cache now holds the real info');
   const info = r.events.find((e) => e.type === 'host-info');
   assert.ok(info && info.type === 'host-info' && info.info.hostname === real.hostname, 'the host-info event carries the real info');
 });
