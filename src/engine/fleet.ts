@@ -79,8 +79,12 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
     try {
       // Reports written on the host after the run (the status page), with the connection still open.
       const done = async (last: HostPlan, r: HostResult): Promise<void> => {
+        const before = last.transport.stats.channels;
         for (const h of opts.hooks ?? []) await h.hostDone?.(last, r).catch(() => undefined);
-        finish(r);
+        // The reports' round trips are the host's too: the count (and the benchmark) includes them.
+        const after = last.transport.stats;
+        const extra = after.channels - before;
+        finish(extra === 0 ? r : { ...r, roundTrips: r.roundTrips + extra, bytesSent: after.wireBytesSent, bytesReceived: after.wireBytesReceived });
       };
       const first = await finishHost(plan, runOpts);
       if (!opts.reinstall || !plan.teardown || first.status === 'failed' || first.status === 'interrupted') {

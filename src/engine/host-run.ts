@@ -34,7 +34,7 @@ import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
 import { applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
 import type { Emit, EngineEvent, HostResult, Mode } from './events.js';
 import { connectionId, type HostInfoCache, sameInfo } from './host-info-cache.js';
-import { checksSection, extractInfo, infoSection, REBOOT_MARKER } from './one-trip.js';
+import { checksSection, extractInfo, extractReads, infoSection, readsSection, REBOOT_MARKER } from './one-trip.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
 import { orderRecipes, type OrderResult } from './order.js';
@@ -97,6 +97,8 @@ export interface HostPlan {
   readonly channelsAtStart: number;
   /** The checks' answer from the facts round trip (run once, no waiting), when they rode along. */
   readonly early?: EarlyVerify;
+  /** The files report hooks asked for (`HostHooks.reads`), as planning read them; undefined: not there. */
+  readonly reads?: ReadonlyMap<string, Buffer | undefined>;
 }
 
 /** What the checks said in the facts round trip: verify mode's markers, parsed like a verify round trip's. */
@@ -227,6 +229,9 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   };
 
   const deep = opts.deep ?? false;
+  // Files the report hooks read after the run, read now with the facts.
+  const reads = [...new Set((opts.hooks ?? []).flatMap((h) => h.reads?.(config) ?? []))];
+  const readsPart = reads.length > 0 ? readsSection(reads) : '';
   const interrupted = (): PlanOutcome => ({ ok: false, result: failedResult(host, `${host}: interrupted before planning`, startedAt, 0, 'interrupted') });
   // The checks ride along only where their answer can be used: check always,
   // install when nothing is to change (a host seen before is likely converged).
@@ -243,7 +248,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       if (opts.signal?.aborted) return interrupted();
       const all = guess.recipes.flatMap((b) => b.resources);
       const checks = guess.recipes.flatMap((b) => b.checks);
-      const run = await transport.exec(infoSection() + factBatchScript(all.map((r) => r.facts()), deep) + (checksAlong ? checksSection(checks) : ''));
+      const run = await transport.exec(infoSection() + factBatchScript(all.map((r) => r.facts()), deep) + (checksAlong ? checksSection(checks) : '') + readsPart);
       info = extractInfo(run.stdout);
       if (info !== undefined && sameInfo(info, remembered)) {
         gathered = { built: guess, factRun: run, ...(checksAlong ? { early: { stdout: run.stdout } } : {}) };
@@ -267,7 +272,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     // `check` uses its checks' one no-wait answer whatever the plan; an install only when nothing is to change, so only on a host seen before.
     const along = checksAlong && (opts.mode === 'check' || remembered !== undefined);
     const checks = built.recipes.flatMap((b) => b.checks);
-    const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), deep) + (along ? checksSection(checks) : ''));
+    const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), deep) + (along ? checksSection(checks) : '') + readsPart);
     gathered = { built, factRun, ...(along ? { early: { stdout: factRun.stdout } } : {}) };
   }
   const { built: current, factRun } = gathered;
@@ -322,7 +327,19 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   if (typeof placed === 'string') return fail(placed);
   return {
     ok: true,
-    plan: { teardown: teardown !== undefined, kept, config, transport, info, state: state.value, recipes: placed, startedAt, channelsAtStart, ...(gathered.early ? { early: gathered.early } : {}) },
+    plan: {
+      teardown: teardown !== undefined,
+      kept,
+      config,
+      transport,
+      info,
+      state: state.value,
+      recipes: placed,
+      startedAt,
+      channelsAtStart,
+      ...(gathered.early ? { early: gathered.early } : {}),
+      ...(reads.length > 0 ? { reads: extractReads(factRun.stdout, reads) } : {}),
+    },
   };
 }
 

@@ -130,9 +130,10 @@ test('the second run reports 0 changes and restarts nothing', async () => {
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
   assert.equal(await sh(STARTS), starts, 'a service was restarted');
-  // Host info (remembered from the first run, confirmed), facts and every check in
-  // one round trip; all passed and nothing changed, so no verify round trip: only
-  // the progress hook's end-of-install line.
+  // Host info (remembered from the first run, confirmed), facts, every check and the
+  // status page's saved data (none here) in one round trip; all passed and nothing
+  // changed, so no verify round trip: only the progress hook's end-of-install line.
+  // The count includes the status page's own reads and writes (there are none).
   assert.equal(roundTrips(run), 2);
   assert.equal(events(run).filter((e) => e.type === 'verify' && e['ok'] === true).length, events(run).filter((e) => e.type === 'verify').length);
 });

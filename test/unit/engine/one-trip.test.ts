@@ -186,3 +186,47 @@ test('the file store keeps one entry per host and connection, and ignores a malf
   const cold = await run(dir, 'plan', reg, new HostInfoStore(join(dir, 'host-info')));
   assert.equal(cold.result.roundTrips, 2);
 });
+
+test('files a report hook reads after the run come with the facts, in the same round trip', async () => {
+  const dir = tempDir('panel-one-trip-');
+  const reg = registry(dir);
+  const there = join(dir, "it's there.json");
+  writeFileSync(there, '{"page":1}\n');
+  const absent = join(dir, 'absent.json');
+  let seen: ReadonlyMap<string, Buffer | undefined> | undefined;
+  const t = new BashTransport('bash-stand-in', { ...process.env, PANEL_STATE: join(dir, 'state') });
+  const [r] = await runFleet([config(dir)], {
+    mode: 'plan',
+    registry: reg,
+    emit: () => undefined,
+    concurrency: 1,
+    connect: async () => t,
+    hooks: [{ reads: () => [there, absent], hostDone: async (plan) => void (seen = plan.reads) }],
+  });
+  assert.equal(r!.roundTrips, 2, 'info, then facts with the reads: none of their own');
+  assert.equal(seen?.get(there)?.toString(), '{"page":1}\n');
+  assert.ok(seen?.has(absent) && seen.get(absent) === undefined, 'an absent file is known to be absent');
+});
+
+test('the status page uses what planning read when the run changed nothing, and reads the host itself otherwise', async () => {
+  const { writeStatusPage, statusDataPath, statusReads } = await import('../../../src/status/page.js');
+  const dir = tempDir('panel-one-trip-');
+  const saved = statusDataPath(join(dir, 'progress'));
+  const gets: string[] = [];
+  const transport = {
+    name: 'h1',
+    stats: { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 },
+    exec: async () => ({ code: 0, stdout: '', stderr: '' }),
+    get: async (p: string) => void gets.push(p),
+    put: async () => undefined,
+    close: async () => undefined,
+  };
+  const c = config(dir);
+  assert.deepEqual(statusReads(c), [saved], 'no domain: only the saved page data');
+  const plan = { config: c, transport, recipes: [], reads: new Map<string, Buffer | undefined>([[saved, undefined]]) };
+  const result = { host: 'h1', status: 'ok', ok: 1, changed: 0, failed: 0, failedChecks: 0, rebootRequired: false, durationMs: 1, roundTrips: 1 };
+  await writeStatusPage(plan as never, result as never, []);
+  assert.deepEqual(gets, [], 'nothing changed: no read of its own');
+  await writeStatusPage(plan as never, { ...result, status: 'changed', changed: 1 } as never, []);
+  assert.deepEqual(gets, [saved], 'something changed: what planning read may be stale');
+});
