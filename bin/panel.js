@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (npm run build); see README.
-import { main } from '../dist/src/cli/main.js';
+// Runs the built CLI (npm run build: tsc, then scripts/bundle.mjs); see README.
+import { main } from '../dist/bundle/main.js';
 
 process.exitCode = await main(process.argv.slice(2));

@@ -24,9 +24,10 @@ import { redact } from '../secret.js';
 import { NOT_ROOT_MESSAGE } from '../transport/local.js';
 import type { Transport } from '../transport/types.js';
 import { failedLastTime, lastRunPath, saveLastRun, stateDir } from './last-run.js';
+import { HostInfoStore } from './host-info-store.js';
 import type { CommonFlags } from './flags.js';
 import { UsageError } from './options.js';
-import { writeStatusPage, type HealthCheck } from '../status/page.js';
+import { statusReads, writeStatusPage, type HealthCheck } from '../status/page.js';
 import { TrustedSums, TRUST_FILE } from '../artifacts/index.js';
 import { join } from 'node:path';
 
@@ -151,8 +152,9 @@ export async function converge(input: ConvergeInput): Promise<number> {
       lockHolder: holderLine(process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 'run'),
       deep: flags.deep ?? false,
       // The status page is a report of an install; a teardown (uninstall) leaves it alone.
-      hooks: mode === 'install' && !input.teardown ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []) }] : [progressHooks],
+      hooks: mode === 'install' && !input.teardown ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []), reads: statusReads }] : [progressHooks],
       trustedSums: new TrustedSums(join(stateDir(), TRUST_FILE)),
+      hostInfoCache: new HostInfoStore(join(stateDir(), 'host-info')),
       ...(input.teardown ? { teardown: input.teardown } : {}),
       ...(input.reinstall ? { reinstall: true } : {}),
       ...(confirm ? { confirm } : {}),

@@ -32,11 +32,12 @@ export function declaredArtifacts(recipe: Recipe, params: unknown): readonly Dec
 
 /**
  * Start fetching the checksum assets a host will need while it is still
- * being connected. The architecture is not known yet, so both builds' assets
- * are asked for (a few hundred bytes each); failures are kept for planning to
- * report only if that asset turns out to be needed.
+ * being connected. Unless an earlier run saw the host's architecture
+ * (`arch`), it is not known yet, so both builds' assets are asked for (a few
+ * hundred bytes each); failures are kept for planning to report only if that
+ * asset turns out to be needed, and planning fetches what a wrong guess missed.
  */
-export function prefetchArtifacts(config: HostConfig, registry: ReadonlyMap<string, Recipe>, sums: ReleaseSums): void {
+export function prefetchArtifacts(config: HostConfig, registry: ReadonlyMap<string, Recipe>, sums: ReleaseSums, arch?: Arch): void {
   if (config.requirePinned) return;
   const order = orderRecipes(config.recipes, registry);
   if (!order.ok) return;
@@ -50,9 +51,9 @@ export function prefetchArtifacts(config: HostConfig, registry: ReadonlyMap<stri
     const parsed = recipe.params.safeParse(config.params[recipe.id] ?? {});
     if (!parsed.success) continue;
     for (const ref of declaredArtifacts(recipe, parsed.data)) {
-      for (const arch of ARCHES) {
+      for (const a of arch ? [arch] : ARCHES) {
         try {
-          const loc = locateArtifact(ref.name, ref.version, arch, source);
+          const loc = locateArtifact(ref.name, ref.version, a, source);
           // A trusted artifact is not fetched ahead: the whole file, only for the host's own architecture.
           if (!loc.known && loc.asset) void sums.fetch(loc.asset.url);
         } catch {

@@ -13,6 +13,7 @@ import { failedResult, finishHost, planHost, type HostPlan, type HostRunOptions 
 import { ReleaseSums, TrustedSums } from '../artifacts/index.js';
 import { prefetchArtifacts } from './artifacts.js';
 import { DEFAULT_LOCK_WAIT_SECONDS, holderLine, takeHostLock, type HostLock } from './host-lock.js';
+import { connectionId } from './host-info-cache.js';
 
 export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly concurrency: number;
@@ -52,7 +53,9 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
       finish(failedResult(config.name, `${config.name}: interrupted before connecting`, startedAt, 0, 'interrupted'));
       return undefined;
     }
-    prefetchArtifacts(config, opts.registry, releaseSums);
+    // A host seen before: only its own architecture's checksum assets (none at all when every sum is known here).
+    const arch = opts.hostInfoCache?.get(config.name, connectionId(config.connection))?.arch;
+    prefetchArtifacts(config, opts.registry, releaseSums, arch);
     let transport: Transport;
     try {
       transport = await connect(config);
@@ -112,8 +115,12 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
       const guard = lock?.guard ?? '';
       // Reports written on the host after the run (the status page), with the connection still open.
       const done = async (last: HostPlan, r: HostResult): Promise<void> => {
+        const before = last.transport.stats.channels;
         for (const h of opts.hooks ?? []) await h.hostDone?.(last, r).catch(() => undefined);
-        finish(r);
+        // The reports' round trips are the host's too: the count (and the benchmark) includes them.
+        const after = last.transport.stats;
+        const extra = after.channels - before;
+        finish(extra === 0 ? r : { ...r, roundTrips: r.roundTrips + extra, bytesSent: after.wireBytesSent, bytesReceived: after.wireBytesReceived });
       };
       const first = await finishHost(plan, runOpts, guard);
       if (!opts.reinstall || !plan.teardown || first.status === 'failed' || first.status === 'interrupted') {

@@ -40,6 +40,12 @@ export interface HostHooks {
    * (the status page). Its errors are ignored.
    */
   readonly hostDone?: (plan: HostPlan, result: HostResult) => Promise<void>;
+  /**
+   * Files `hostDone` reads on the host: read in the planning round trip
+   * (`HostPlan.reads`), so a run that changes nothing needs no round trip to
+   * read them. Only current when nothing changed on the host.
+   */
+  readonly reads?: (config: HostConfig) => readonly string[];
 }
 
 /** Every hook's contribution at one point, each isolated so it can neither fail nor print into the engine's markers. */

@@ -1,14 +1,21 @@
 /**
  * Converging one host, in two phases so that a caller can show the plan and
  * ask before applying exactly that plan:
- *   planHost   – host info (1 round trip), facts of every resource (1 round
- *                trip), pure planning, then follow-ups (changes that must
- *                come right after a later resource's change). Changes nothing
- *                on the host.
- *   finishHost – plan: report; check: verify (1 round trip); install: apply
- *                each recipe's changes (1 round trip per recipe with changes,
- *                plus one per host step a local effect hands over), then verify
- *                everything (1 round trip).
+ *   planHost   – host info, facts of every resource, pure planning, then
+ *                follow-ups (changes that must come right after a later
+ *                resource's change). Changes nothing on the host. On a host
+ *                seen before (host info remembered, ./host-info-cache.ts):
+ *                ONE round trip carrying info, facts and, for check and
+ *                install, every check run once without waiting; a second
+ *                (facts again) only when the info changed. Otherwise two:
+ *                info, then facts (with the checks for `check`).
+ *   finishHost – plan: report; check: the checks' answer from planning;
+ *                install: apply each recipe's changes (1 round trip per
+ *                recipe with changes, plus one per host step a local effect
+ *                hands over), then verify everything (1 round trip, waiting
+ *                for post-conditions). With nothing to change and every
+ *                check passed in planning, no verify round trip: only the
+ *                hooks' end-of-install shell (1 round trip, when a hook has any).
  *
  * Local effects (work on this machine, e.g. an ACME order) never get the
  * transport: they hand host scripts to the engine (`HostSteps.run`), which
@@ -21,11 +28,13 @@ import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource } from '
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import { type Script, sh } from '../shell.js';
-import { TransportError, type Transport } from '../transport/types.js';
+import { type ExecResult, TransportError, type Transport } from '../transport/types.js';
 import { changedSumRefusal, ReleaseSums, TrustedSums, type ResolvedArtifact } from '../artifacts/index.js';
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
 import { applyProgress, applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
-import type { Emit, HostResult, Mode } from './events.js';
+import type { Emit, EngineEvent, HostResult, Mode } from './events.js';
+import { connectionId, type HostInfoCache, sameInfo } from './host-info-cache.js';
+import { checksSection, extractInfo, extractReads, infoSection, readsSection, REBOOT_MARKER } from './one-trip.js';
 import { contributions, type HostHooks } from './hooks.js';
 import { extractState, type HostState, parseHostState } from './state.js';
 import { orderRecipes, type OrderResult } from './order.js';
@@ -46,6 +55,12 @@ export interface HostRunOptions {
   readonly releaseSums?: ReleaseSums;
   /** Sums recorded on first use (--trust-artifact), shared by the fleet; the default record when absent. */
   readonly trustedSums?: TrustedSums;
+  /**
+   * Host info of earlier runs: with an entry, planning takes one round trip
+   * (info, facts and, for check and install, the checks together); without,
+   * two (info, then facts).
+   */
+  readonly hostInfoCache?: HostInfoCache;
   /** Shell contributions of report sinks (progress.json on the host, …). */
   readonly hooks?: readonly HostHooks[];
   /**
@@ -80,6 +95,34 @@ export interface HostPlan {
   readonly recipes: readonly RecipePlan[];
   readonly startedAt: number;
   readonly channelsAtStart: number;
+  /** The checks' answer from the facts round trip (run once, no waiting), when they rode along. */
+  readonly early?: EarlyVerify;
+  /** The files report hooks asked for (`HostHooks.reads`), as planning read them; undefined: not there. */
+  readonly reads?: ReadonlyMap<string, Buffer | undefined>;
+}
+
+/** What the checks said in the facts round trip: verify mode's markers, parsed like a verify round trip's. */
+interface EarlyVerify {
+  readonly stdout: string;
+}
+
+interface BuiltRecipe {
+  readonly recipe: Recipe;
+  readonly resources: readonly Resource[];
+  readonly checks: readonly Check[];
+  readonly warnings: string[];
+  readonly artifacts: readonly ResolvedArtifact[];
+}
+
+/** Every recipe built for one host info, before any fact is known. */
+interface Built {
+  readonly info: HostInfo;
+  readonly recipes: readonly BuiltRecipe[];
+  readonly owner: ReadonlyMap<string, string>;
+  readonly resolved: readonly { recipe: string; artifact: ResolvedArtifact }[];
+  /** The artifact events, emitted once the info is confirmed. */
+  readonly events: readonly EngineEvent[];
+  readonly seen: Set<string>;
 }
 
 export type PlanOutcome = { readonly ok: true; readonly plan: HostPlan } | { readonly ok: false; readonly result: HostResult };
@@ -114,79 +157,131 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   if (!order.ok) return fail(order.error);
   opts.emit({ type: 'host-start', host, recipes: order.recipes.map((r) => r.id) });
 
-  const infoRun = await transport.exec(HOST_INFO_SCRIPT);
-  if (infoRun.code !== 0) return fail(`could not read host facts (exit ${infoRun.code}): ${tail(infoRun.stderr)}`);
-  const info = parseHostInfo(infoRun.stdout);
-  opts.emit({ type: 'host-info', host, info });
-
   // Warnings of precheck and planning, per recipe; one message is shown once per host.
-  const seen = new Set<string>();
+  let seen = new Set<string>();
   let warnings: string[] = [];
   const warn = (message: string): void => {
     if (seen.has(message)) return;
     seen.add(message);
     warnings.push(redact(message));
   };
-
-  // Build every recipe's desired state; refusals happen here, before any change.
-  const built: { recipe: Recipe; resources: readonly Resource[]; checks: readonly Check[]; warnings: string[]; artifacts: readonly ResolvedArtifact[] }[] = [];
-  const owner = new Map<string, string>();
   const sums = opts.releaseSums ?? new ReleaseSums();
   const trusted = opts.trustedSums ?? new TrustedSums();
-  const resolved: { recipe: string; artifact: ResolvedArtifact }[] = [];
-  for (const recipe of order.recipes) {
-    const parsed = recipe.params.safeParse(config.params[recipe.id] ?? {});
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
-      return fail(`recipe ${recipe.id}: invalid parameters: ${issues}`);
-    }
-    // A teardown needs no install inputs (domains, e-mail, artifacts): no artifacts, no precheck.
-    let ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config };
-    if (!teardown) {
-      const artifacts = await resolveHostArtifacts(declaredArtifacts(recipe, parsed.data), info, config, sums, transport, trusted);
-      if (!artifacts.ok) return fail(`recipe ${recipe.id}: ${artifacts.error}`);
-      for (const a of artifacts.value.all) {
-        resolved.push({ recipe: recipe.id, artifact: a });
-        opts.emit({
-          type: 'artifact',
-          host,
-          recipe: recipe.id,
-          artifact: { name: a.name, version: a.version, arch: a.arch, url: a.url, path: a.relPath, sha256: a.sha256, source: a.sumFrom, ...(a.sumUrl ? { sumUrl: a.sumUrl } : {}) },
-        });
+
+  /**
+   * Every recipe's desired state for this host info; refusals happen here,
+   * before any change. Events wait in `events` until the info is confirmed.
+   */
+  const build = async (info: HostInfo): Promise<Built | string> => {
+    seen = new Set<string>();
+    const events: EngineEvent[] = [];
+    const recipes: BuiltRecipe[] = [];
+    const owner = new Map<string, string>();
+    const resolved: { recipe: string; artifact: ResolvedArtifact }[] = [];
+    for (const recipe of order.recipes) {
+      const parsed = recipe.params.safeParse(config.params[recipe.id] ?? {});
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
+        return `recipe ${recipe.id}: invalid parameters: ${issues}`;
       }
-      ctx = { ...ctx, artifacts: artifacts.value };
-    }
-    warnings = [];
-    const refusal = teardown ? undefined : recipe.precheck?.({ ...ctx, warn });
-    if (refusal) return fail(`recipe ${recipe.id}: ${refusal}`);
-    let resources: readonly Resource[];
-    let checks: readonly Check[];
-    try {
-      if (teardown) {
-        resources = recipe.teardown?.({ ...ctx, purge: teardown.purge }) ?? [removal({ recipe: recipe.id, purge: teardown.purge })];
-        checks = [];
-      } else {
-        resources = recipe.resources(ctx);
-        checks = recipe.verify?.(ctx) ?? [];
+      // A teardown needs no install inputs (domains, e-mail, artifacts): no artifacts, no precheck.
+      let ctx: RecipeContext<unknown> = { params: parsed.data, host: info, config };
+      if (!teardown) {
+        const artifacts = await resolveHostArtifacts(declaredArtifacts(recipe, parsed.data), info, config, sums, transport, trusted);
+        if (!artifacts.ok) return `recipe ${recipe.id}: ${artifacts.error}`;
+        for (const a of artifacts.value.all) {
+          resolved.push({ recipe: recipe.id, artifact: a });
+          events.push({
+            type: 'artifact',
+            host,
+            recipe: recipe.id,
+            artifact: { name: a.name, version: a.version, arch: a.arch, url: a.url, path: a.relPath, sha256: a.sha256, source: a.sumFrom, ...(a.sumUrl ? { sumUrl: a.sumUrl } : {}) },
+          });
+        }
+        ctx = { ...ctx, artifacts: artifacts.value };
       }
-    } catch (e) {
-      return fail(`recipe ${recipe.id}: ${(e as Error).message}`);
+      warnings = [];
+      const refusal = teardown ? undefined : recipe.precheck?.({ ...ctx, warn });
+      if (refusal) return `recipe ${recipe.id}: ${refusal}`;
+      let resources: readonly Resource[];
+      let checks: readonly Check[];
+      try {
+        if (teardown) {
+          resources = recipe.teardown?.({ ...ctx, purge: teardown.purge }) ?? [removal({ recipe: recipe.id, purge: teardown.purge })];
+          checks = [];
+        } else {
+          resources = recipe.resources(ctx);
+          checks = recipe.verify?.(ctx) ?? [];
+        }
+      } catch (e) {
+        return `recipe ${recipe.id}: ${(e as Error).message}`;
+      }
+      for (const r of resources) {
+        const prev = owner.get(r.key);
+        if (prev) return `resource ${r.key} is declared by both recipe ${prev} and recipe ${recipe.id}`;
+        owner.set(r.key, recipe.id);
+      }
+      recipes.push({ recipe, resources, checks, warnings, artifacts: ctx.artifacts?.all ?? [] });
     }
-    for (const r of resources) {
-      const prev = owner.get(r.key);
-      if (prev) return fail(`resource ${r.key} is declared by both recipe ${prev} and recipe ${recipe.id}`);
-      owner.set(r.key, recipe.id);
+    const refusal = referenceProblem(recipes);
+    if (refusal) return refusal;
+    return { info, recipes, owner, resolved, events, seen };
+  };
+
+  const deep = opts.deep ?? false;
+  // Files the report hooks read after the run, read now with the facts.
+  const reads = [...new Set((opts.hooks ?? []).flatMap((h) => h.reads?.(config) ?? []))];
+  const readsPart = reads.length > 0 ? readsSection(reads) : '';
+  const interrupted = (): PlanOutcome => ({ ok: false, result: failedResult(host, `${host}: interrupted before planning`, startedAt, 0, 'interrupted') });
+  // The checks ride along only where their answer can be used: check always,
+  // install when nothing is to change (a host seen before is likely converged).
+  const checksAlong = !teardown && opts.mode !== 'plan';
+
+  let gathered: { built: Built; factRun: ExecResult; early?: EarlyVerify } | undefined;
+  let info: HostInfo | undefined;
+  const reachedAs = connectionId(config.connection);
+  const remembered = opts.hostInfoCache?.get(host, reachedAs);
+  if (remembered !== undefined) {
+    // Speculative: resources from last run's info, confirmed by the info that comes back in the same round trip.
+    const guess = await build(remembered);
+    if (typeof guess !== 'string') {
+      if (opts.signal?.aborted) return interrupted();
+      const all = guess.recipes.flatMap((b) => b.resources);
+      const checks = guess.recipes.flatMap((b) => b.checks);
+      const run = await transport.exec(infoSection() + factBatchScript(all.map((r) => r.facts()), deep) + (checksAlong ? checksSection(checks) : '') + readsPart);
+      info = extractInfo(run.stdout);
+      if (info !== undefined && sameInfo(info, remembered)) {
+        gathered = { built: guess, factRun: run, ...(checksAlong ? { early: { stdout: run.stdout } } : {}) };
+      }
     }
-    built.push({ recipe, resources, checks, warnings, artifacts: ctx.artifacts?.all ?? [] });
   }
-
-  const refusal = referenceProblem(built);
-  if (refusal) return fail(refusal);
-
-  if (opts.signal?.aborted) return { ok: false, result: failedResult(host, `${host}: interrupted before planning`, startedAt, 0, 'interrupted') };
+  if (info === undefined) {
+    const infoRun = await transport.exec(HOST_INFO_SCRIPT);
+    if (infoRun.code !== 0) return fail(`could not read host facts (exit ${infoRun.code}): ${tail(infoRun.stderr)}`);
+    info = parseHostInfo(infoRun.stdout);
+  }
+  opts.hostInfoCache?.set(host, reachedAs, info);
+  if (gathered === undefined) {
+    const built = await build(info);
+    if (typeof built === 'string') {
+      opts.emit({ type: 'host-info', host, info });
+      return fail(built);
+    }
+    if (opts.signal?.aborted) return interrupted();
+    const all = built.recipes.flatMap((b) => b.resources);
+    // `check` uses its checks' one no-wait answer whatever the plan; an install only when nothing is to change, so only on a host seen before.
+    const along = checksAlong && (opts.mode === 'check' || remembered !== undefined);
+    const checks = built.recipes.flatMap((b) => b.checks);
+    const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), deep) + (along ? checksSection(checks) : '') + readsPart);
+    gathered = { built, factRun, ...(along ? { early: { stdout: factRun.stdout } } : {}) };
+  }
+  const { built: current, factRun } = gathered;
+  opts.emit({ type: 'host-info', host, info });
+  for (const e of current.events) opts.emit(e);
+  seen = current.seen;
+  const { recipes: built, owner, resolved } = current;
 
   const all = built.flatMap((b) => b.resources);
-  const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), opts.deep ?? false));
   const outputs = parseFactBatch(factRun.stdout, all.length);
   if (typeof outputs === 'string') {
     return fail(`gathering facts failed (exit ${factRun.code}): ${outputs}${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
@@ -230,7 +325,22 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   if (producerClash) return fail(producerClash);
   const placed = placeFollowUps(recipes, planned, factsOf);
   if (typeof placed === 'string') return fail(placed);
-  return { ok: true, plan: { teardown: teardown !== undefined, kept, config, transport, info, state: state.value, recipes: placed, startedAt, channelsAtStart } };
+  return {
+    ok: true,
+    plan: {
+      teardown: teardown !== undefined,
+      kept,
+      config,
+      transport,
+      info,
+      state: state.value,
+      recipes: placed,
+      startedAt,
+      channelsAtStart,
+      ...(gathered.early ? { early: gathered.early } : {}),
+      ...(reads.length > 0 ? { reads: extractReads(factRun.stdout, reads) } : {}),
+    },
+  };
 }
 
 /**
@@ -379,7 +489,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
   }
 
   if (opts.mode === 'check') {
-    const verified = await runVerify(plan, 0, emit, undefined);
+    // The same checks, run once without waiting: in the facts round trip when they rode along.
+    const verified = plan.early ? readVerify(plan, plan.early.stdout, emit) : await runVerify(plan, 0, emit, undefined);
     for (const rp of plan.recipes) {
       startRecipe(rp);
       for (const c of rp.changes) emit({ type: 'change', host, recipe: rp.recipe.id, status: 'planned', change: publicChange(c) });
@@ -451,7 +562,17 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
   }
 
   const done = contributions(opts.hooks, (h) => h.installDone, { config });
-  const verified = await runVerify(plan, opts.verifyWaitSeconds ?? 30, emit, done);
+  let verified: VerifyOutcome;
+  const early = plan.early;
+  if (changeCount === 0 && early !== undefined && allPassed(plan, early)) {
+    // Nothing changed and every check already passed in the facts round trip:
+    // no verify round trip; the hooks' end-of-install shell still runs (it
+    // ran at the end of the verify script, in verify mode, as here).
+    verified = readVerify(plan, early.stdout, emit);
+    if (done !== '') await transport.exec(hookScript(done));
+  } else {
+    verified = await runVerify(plan, opts.verifyWaitSeconds ?? 30, emit, done);
+  }
   if (verified.failed > 0) {
     return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error: verified.error ?? `${host}: verification failed` });
   }
@@ -610,16 +731,28 @@ interface VerifyOutcome {
 }
 
 async function runVerify(plan: HostPlan, waitSeconds: number, emit: Emit, trailer: string | undefined): Promise<VerifyOutcome> {
-  const host = plan.config.name;
-  const owned = plan.recipes.flatMap((rp) => rp.checks.map((check) => ({ recipe: rp.recipe.id, check })));
-  const checks = owned.map((o) => o.check);
+  const checks = plan.recipes.flatMap((rp) => rp.checks);
   const script =
     verifyScript(checks, waitSeconds) +
-    `[ -e /var/run/reboot-required ] && echo @@panel-reboot-required\n` +
+    `[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\n` +
     (trailer ? trailer + '\n' : '') +
     'true\n';
   const res = await plan.transport.exec(script);
-  const outcomes = parseVerify(res.stdout, checks);
+  return readVerify(plan, res.stdout, emit);
+}
+
+/** Whether every check of the plan passed in the facts round trip (their events not yet sent). */
+function allPassed(plan: HostPlan, early: EarlyVerify): boolean {
+  const checks = plan.recipes.flatMap((rp) => rp.checks);
+  return parseVerify(early.stdout, checks).every((o) => o.ok);
+}
+
+/** The checks' answer (of a verify round trip or the facts round trip) as events and an outcome. */
+function readVerify(plan: HostPlan, stdout: string, emit: Emit): VerifyOutcome {
+  const host = plan.config.name;
+  const owned = plan.recipes.flatMap((rp) => rp.checks.map((check) => ({ recipe: rp.recipe.id, check })));
+  const checks = owned.map((o) => o.check);
+  const outcomes = parseVerify(stdout, checks);
   const failedBy = new Map<string, number>();
   const lines: string[] = [];
   outcomes.forEach((o, i) => {
@@ -634,7 +767,7 @@ async function runVerify(plan: HostPlan, waitSeconds: number, emit: Emit, traile
   return {
     failed,
     failedBy,
-    rebootRequired: res.stdout.includes('@@panel-reboot-required'),
+    rebootRequired: stdout.split('\n').includes(REBOOT_MARKER),
     ...(lines.length ? { error: lines.join('\n') } : {}),
   };
 }

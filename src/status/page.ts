@@ -88,6 +88,19 @@ export function statusDataPath(progressDir: string): string {
   return `${progressDir.replace(/\/$/, '')}/status-page.json`;
 }
 
+/** The certificate the page shows: the primary domain's chain. */
+function certificatePath(config: HostPlan['config']): string | undefined {
+  const names = validateDomains(config.domains);
+  const primary = names.ok ? names.value[0] : undefined;
+  return primary !== undefined ? `${certDir(primary)}/fullchain.pem` : undefined;
+}
+
+/** The files writeStatusPage reads, for the planning round trip to bring along (HostHooks.reads). */
+export function statusReads(config: HostPlan['config']): string[] {
+  const pem = certificatePath(config);
+  return [statusDataPath(config.progressDir), ...(pem !== undefined ? [pem] : [])];
+}
+
 /**
  * Write the page on the host after an install (best effort: a failure here
  * never changes the run's result). A host with the status recipe gets the
@@ -97,15 +110,17 @@ export function statusDataPath(progressDir: string): string {
 export async function writeStatusPage(plan: HostPlan, result: HostResult, health: readonly HealthCheck[], now: Date = new Date()): Promise<void> {
   const full = plan.recipes.some((r) => r.recipe.id === STATUS.recipe);
   const saved = statusDataPath(plan.config.progressDir);
+  // What planning read (statusReads) is current when the run changed nothing on the host; else read it now.
+  const read = async (path: string): Promise<Buffer | undefined> =>
+    result.changed === 0 && result.status !== 'failed' && plan.reads?.has(path) ? plan.reads.get(path) : plan.transport.get(path);
   let before: StatusData | undefined;
   if (!full) {
-    const old = await plan.transport.get(saved);
+    const old = await read(saved);
     if (old === undefined) return;
     before = JSON.parse(old.toString('utf8')) as StatusData;
   }
-  const names = validateDomains(plan.config.domains);
-  const primary = names.ok ? names.value[0] : undefined;
-  const pem = primary !== undefined ? await plan.transport.get(`${certDir(primary)}/fullchain.pem`) : undefined;
+  const pemPath = certificatePath(plan.config);
+  const pem = pemPath !== undefined ? await read(pemPath) : undefined;
   const fresh = statusData(plan, result, health, pem?.toString('utf8'), now);
   const data: StatusData = before === undefined ? fresh : { ...before, ...(fresh.certificate ? { certificate: fresh.certificate } : {}), run: fresh.run };
   const html = renderStatusPage(data);

@@ -68,6 +68,13 @@ function failedVerifies(run: CliRun): string[] {
     .map((e) => `${String(e['check'])}: ${String(e['detail'] ?? '')}`);
 }
 
+/** The host's exec channels in this run, from its host-end event. */
+function roundTrips(run: CliRun): number {
+  const end = events(run).find((e) => e.type === 'host-end');
+  assert.ok(end, explain(run));
+  return (end['result'] as { roundTrips: number }).roundTrips;
+}
+
 function explain(run: CliRun): string {
   return `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-3000)}`;
 }
@@ -123,6 +130,30 @@ test('the second run reports 0 changes and restarts nothing', async () => {
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
   assert.equal(await sh(STARTS), starts, 'a service was restarted');
+  // Host info (remembered from the first run, confirmed), facts, every check and the
+  // status page's saved data (none here) in one round trip; all passed and nothing
+  // changed, so no verify round trip: only the progress hook's end-of-install line.
+  // The count includes the status page's own reads and writes (there are none).
+  assert.equal(roundTrips(run), 2);
+  assert.equal(events(run).filter((e) => e.type === 'verify' && e['ok'] === true).length, events(run).filter((e) => e.type === 'verify').length);
+});
+
+test('a converged host: plan and check take one round trip; without the remembered host info, two', async () => {
+  const plan = await panel(args('plan'));
+  assert.equal(plan.code, 0, explain(plan));
+  assert.deepEqual(changes(plan), []);
+  assert.equal(roundTrips(plan), 1, 'plan: host info and facts together');
+  const check = await panel(args('check'));
+  assert.equal(check.code, 0, explain(check));
+  assert.equal(roundTrips(check), 1, 'check: host info, facts and checks together');
+  assert.ok(events(check).some((e) => e.type === 'verify'), 'check still reports its checks');
+  // A machine that never ran panel against this host: host info first, then the rest.
+  const fresh = tempDir('panel-stack-state-');
+  const cold = await panel(args('plan'), { env: { PANEL_STATE_DIR: fresh } });
+  assert.equal(cold.code, 0, explain(cold));
+  assert.equal(roundTrips(cold), 2);
+  const coldCheck = await panel(args('check'), { env: { PANEL_STATE_DIR: fresh } });
+  assert.equal(roundTrips(coldCheck), 1, 'the plan before it left the host info');
 });
 
 test('seven drifts: check finds each (exit 2), install repairs them, a third run is clean', async () => {

@@ -59,3 +59,20 @@ test('pinned sums need no fetch; an unknown architecture is refused', async () =
   const s390 = await resolveHostArtifacts([{ name: 'containerd', version: '1.7.27' }], { ...info, arch: undefined, rawArch: 's390x' }, config, none, host);
   assert.deepEqual(s390, { ok: false, error: 'no containerd build for this architecture (s390x)' });
 });
+
+test('prefetch asks for both builds\' checksum assets, or only the remembered architecture\'s', async () => {
+  const { prefetchArtifacts } = await import('../../../src/engine/artifacts.js');
+  const { loadRegistry } = await import('../../../src/cli/registry.js');
+  const registry = await loadRegistry();
+  const fleetHost: HostConfig = { ...config, recipes: ['faasd'] };
+  const asked = (arch?: 'amd64' | 'arm64'): string[] => {
+    const urls: string[] = [];
+    prefetchArtifacts(fleetHost, registry, new ReleaseSums(async (url) => (urls.push(url), { ok: false, error: 'stand-in', reached: true })), arch);
+    return urls.map((u) => u.slice(u.lastIndexOf('/') + 1)).sort();
+  };
+  const both = asked();
+  assert.ok(both.some((u) => u.includes('arm64')) && both.some((u) => !u.includes('arm64')), both.join(' '));
+  const amd64 = asked('amd64');
+  assert.ok(amd64.length > 0 && amd64.every((u) => !u.includes('arm64')), amd64.join(' '));
+  assert.ok(amd64.length < both.length);
+});

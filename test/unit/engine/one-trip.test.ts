@@ -1,0 +1,232 @@
+/**
+ * Planning a host seen before in one round trip (remembered host info), and
+ * the checks riding along with the facts. The transport is the bash stand-in
+ * (test/support/bash-transport.ts): it runs the engine's real scripts in a
+ * local bash, so the combined script and its markers are exercised for real.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { z } from 'zod';
+import type { HostConfig } from '../../../src/config.js';
+import type { EngineEvent } from '../../../src/engine/events.js';
+import { runFleet } from '../../../src/engine/fleet.js';
+import { MemoryHostInfoCache, sameInfo } from '../../../src/engine/host-info-cache.js';
+import { defineRecipe, type Recipe } from '../../../src/engine/recipe.js';
+import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../../../src/host-info.js';
+import { HostInfoStore } from '../../../src/cli/host-info-store.js';
+import type { Change, Check, Resource } from '../../../src/resources/types.js';
+import { progressHooks } from '../../../src/report/host-progress.js';
+import { sh } from '../../../src/shell.js';
+import { BashTransport } from '../../support/bash-transport.js';
+import { tempDir } from '../../support/temp.js';
+
+/** A file whose content is exactly `text`. */
+function marker(dir: string, name: string, text: string): Resource<{ content: string | undefined }> {
+  const path = join(dir, name);
+  return {
+    key: `marker:${name}`,
+    facts: () => sh`if [ -e ${path} ]; then printf 'content=%s\\n' "$(cat ${path})"; else echo absent=1; fi`,
+    parse: (out) => {
+      const m = /^content=(.*)$/m.exec(out.stdout);
+      return { content: m ? m[1] : undefined };
+    },
+    plan: (facts): Change[] =>
+      facts.content === text
+        ? []
+        : [{ resource: `marker:${name}`, action: facts.content === undefined ? 'create' : 'update', target: path, reason: 'differs', script: sh`printf '%s' ${text} > ${path}` }],
+  };
+}
+
+/** One recipe whose desired state depends on the host info (its hostname), with checks. */
+function registry(dir: string, checks: (dir: string) => Check[] = () => []): Map<string, Recipe> {
+  const r = defineRecipe({
+    id: 'named',
+    title: 'named',
+    after: [],
+    params: z.object({}),
+    resources: (ctx) => [marker(dir, 'plain', 'P'), marker(dir, 'hostname', `host=${ctx.host.hostname}`)],
+    verify: () => checks(dir),
+  });
+  return new Map([['named', r]]);
+}
+
+function config(dir: string): HostConfig {
+  return { name: 'h1', connection: { kind: 'local' }, groups: [], recipes: ['named'], params: {}, domains: [], acme: { directory: 'https://acme.invalid/dir' }, progressDir: join(dir, 'progress') };
+}
+
+async function run(dir: string, mode: 'install' | 'plan' | 'check', reg: Map<string, Recipe>, cache: MemoryHostInfoCache | HostInfoStore | undefined, hooks = true) {
+  const events: EngineEvent[] = [];
+  const t = new BashTransport('bash-stand-in', { ...process.env, PANEL_STATE: join(dir, 'state') });
+  const [result] = await runFleet([config(dir)], {
+    mode,
+    registry: reg,
+    emit: (e) => events.push(e),
+    concurrency: 1,
+    connect: async () => t,
+    verifyWaitSeconds: 3,
+    ...(hooks ? { hooks: [progressHooks] } : {}),
+    ...(cache ? { hostInfoCache: cache } : {}),
+  });
+  return { result: result!, events, transport: t };
+}
+
+/** This machine's own host info, as the stand-in transport reports it. */
+function realInfo(): HostInfo {
+  return parseHostInfo(spawnSync('bash', ['-s'], { input: HOST_INFO_SCRIPT, encoding: 'utf8' }).stdout);
+}
+
+const summaries = (events: readonly EngineEvent[]): string[] => events.flatMap((e) => (e.type === 'change' ? [`${e.status} ${e.change.summary}`] : []));
+
+test('a host seen before is planned in one round trip, with the same plan as in two', async () => {
+  const dir = tempDir('panel-one-trip-');
+  const reg = registry(dir);
+  const cache = new MemoryHostInfoCache();
+  const cold = await run(dir, 'plan', reg, cache);
+  assert.equal(cold.result.roundTrips, 2, 'first time: info, then facts');
+  assert.ok(sameInfo(cache.get('h1', 'local')!, realInfo()), 'the info is remembered');
+  const warm = await run(dir, 'plan', reg, cache);
+  assert.equal(warm.result.roundTrips, 1, 'seen before: info and facts together');
+  assert.deepEqual(summaries(warm.events), summaries(cold.events));
+  assert.equal(summaries(warm.events).length, 2);
+  assert.deepEqual(
+    warm.events.filter((e) => e.type === 'host-info'),
+    cold.events.filter((e) => e.type === 'host-info'),
+  );
+  assert.equal(existsSync(join(dir, 'plain')), false, 'plan writes nothing');
+});
+
+test('remembered info that differs from the host\'s is not planned with: resources built again, facts gathered again', async () => {
+  const dir = tempDir('panel-one-trip-');
+  const reg = registry(dir);
+  const real = realInfo();
+  const cache = new MemoryHostInfoCache();
+  cache.set('h1', 'local', { ...real, hostname: 'stale-name' });
+  writeFileSync(join(dir, 'plain'), 'P');
+  writeFileSync(join(dir, 'hostname'), `host=${real.hostname}`);
+  const r = await run(dir, 'plan', reg, cache);
+  assert.equal(r.result.status, 'ok', `planned with the host's real hostname, nothing to change: ${summaries(r.events).join('; ')}`);
+  assert.equal(r.result.roundTrips, 2, 'the speculative trip, then the facts again');
+  assert.match(r.transport.scripts[0]!, /@@panel-info-begin/);
+  assert.doesNotMatch(r.transport.scripts[1]!, /@@panel-info-begin/, 'the second trip gathers facts only');
+  assert.ok(sameInfo(cache.get('h1', 'local')!, real), 'the cache now holds the real info');
+  const info = r.events.find((e) => e.type === 'host-info');
+  assert.ok(info && info.type === 'host-info' && info.info.hostname === real.hostname, 'the host-info event carries the real info');
+});
+
+test('a no-op install takes one round trip (two with an end-of-install hook); a check failing in planning falls back to the waiting verify', async () => {
+  const dir = tempDir('panel-one-trip-');
+  // Passes from its second run on: fails in planning's no-wait run, passes in the waiting verify.
+  const flaky = (d: string): Check[] => [
+    { name: 'ready on second look', script: sh`n=$(cat ${join(d, 'looks')} 2>/dev/null || echo 0); echo $((n+1)) > ${join(d, 'looks')}; [ "$n" -ge 1 ]` },
+  ];
+  const reg = registry(dir, flaky);
+  const cache = new MemoryHostInfoCache();
+  const first = await run(dir, 'install', reg, cache);
+  assert.equal(first.result.status, 'changed', first.result.error);
+
+  // Now converged and the check passes on every look.
+  const again = await run(dir, 'install', reg, cache);
+  assert.equal(again.result.status, 'ok', again.result.error);
+  assert.equal(again.result.roundTrips, 2, 'info+facts+checks, then the progress hook');
+  assert.equal(again.events.filter((e) => e.type === 'verify').length, 1, 'each check reported once');
+  const progress = JSON.parse(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'));
+  assert.equal(progress.data.installType, 'done');
+  const bare = await run(dir, 'install', reg, cache, false);
+  assert.equal(bare.result.roundTrips, 1, 'without hooks: one round trip');
+
+  // Reset the check: it fails on its first look (planning), passes on the next (verify).
+  writeFileSync(join(dir, 'looks'), '0');
+  const fallback = await run(dir, 'install', reg, cache);
+  assert.equal(fallback.result.status, 'ok', fallback.result.error);
+  assert.equal(fallback.result.roundTrips, 2, 'info+facts+checks, then the waiting verify');
+  const verifies = fallback.events.filter((e) => e.type === 'verify');
+  assert.equal(verifies.length, 1, 'the failed early look is not reported');
+  assert.ok(verifies[0]!.type === 'verify' && verifies[0]!.ok);
+  assert.match(fallback.transport.scripts[1]!, /__deadline=\$\(\( \$\(date \+%s\) \+ 3 \)\)/, 'the fallback verify waits');
+});
+
+test('check takes one round trip on a host seen before and reports drift and failed checks from it', async () => {
+  const dir = tempDir('panel-one-trip-');
+  const failing = (d: string): Check[] => [{ name: 'plain is P', script: sh`grep -qx P ${join(d, 'plain')}` }];
+  const reg = registry(dir, failing);
+  const cache = new MemoryHostInfoCache();
+  const cold = await run(dir, 'check', reg, cache);
+  assert.equal(cold.result.roundTrips, 2, 'info, then facts and checks');
+  assert.equal(cold.result.status, 'drift');
+  assert.equal(cold.result.failedChecks, 1);
+  await run(dir, 'install', reg, cache);
+  writeFileSync(join(dir, 'plain'), 'drifted');
+  const warm = await run(dir, 'check', reg, cache);
+  assert.equal(warm.result.roundTrips, 1);
+  assert.equal(warm.result.status, 'drift');
+  assert.equal(warm.result.changed, 1);
+  assert.equal(warm.result.failedChecks, 1);
+  assert.equal(readFileSync(join(dir, 'plain'), 'utf8'), 'drifted', 'check must not repair');
+});
+
+test('the file store keeps one entry per host and connection, and ignores a malformed or foreign file', async () => {
+  const dir = tempDir('panel-info-store-');
+  const store = new HostInfoStore(join(dir, 'host-info'));
+  const info = realInfo();
+  assert.equal(store.get('h1', 'root@10.0.0.1:22'), undefined);
+  store.set('h1', 'root@10.0.0.1:22', info);
+  assert.ok(sameInfo(store.get('h1', 'root@10.0.0.1:22')!, info));
+  assert.equal(store.get('h1', 'root@10.0.0.2:22'), undefined, 'another address is another host');
+  assert.equal(new HostInfoStore(join(dir, 'host-info')).get('h2', 'root@10.0.0.1:22'), undefined);
+  // Written by this run, read by the next: a run with the store plans in one round trip.
+  const reg = registry(dir);
+  await run(dir, 'plan', reg, new HostInfoStore(join(dir, 'host-info')));
+  const warm = await run(dir, 'plan', reg, new HostInfoStore(join(dir, 'host-info')));
+  assert.equal(warm.result.roundTrips, 1);
+  for (const f of readdirSync(join(dir, 'host-info'))) writeFileSync(join(dir, 'host-info', f), '{"key":"h1\\nroot@10.0.0.1:22","info":{"osId":1}}');
+  assert.equal(store.get('h1', 'root@10.0.0.1:22'), undefined, 'malformed: no entry');
+  const cold = await run(dir, 'plan', reg, new HostInfoStore(join(dir, 'host-info')));
+  assert.equal(cold.result.roundTrips, 2);
+});
+
+test('files a report hook reads after the run come with the facts, in the same round trip', async () => {
+  const dir = tempDir('panel-one-trip-');
+  const reg = registry(dir);
+  const there = join(dir, "it's there.json");
+  writeFileSync(there, '{"page":1}\n');
+  const absent = join(dir, 'absent.json');
+  let seen: ReadonlyMap<string, Buffer | undefined> | undefined;
+  const t = new BashTransport('bash-stand-in', { ...process.env, PANEL_STATE: join(dir, 'state') });
+  const [r] = await runFleet([config(dir)], {
+    mode: 'plan',
+    registry: reg,
+    emit: () => undefined,
+    concurrency: 1,
+    connect: async () => t,
+    hooks: [{ reads: () => [there, absent], hostDone: async (plan) => void (seen = plan.reads) }],
+  });
+  assert.equal(r!.roundTrips, 2, 'info, then facts with the reads: none of their own');
+  assert.equal(seen?.get(there)?.toString(), '{"page":1}\n');
+  assert.ok(seen?.has(absent) && seen.get(absent) === undefined, 'an absent file is known to be absent');
+});
+
+test('the status page uses what planning read when the run changed nothing, and reads the host itself otherwise', async () => {
+  const { writeStatusPage, statusDataPath, statusReads } = await import('../../../src/status/page.js');
+  const dir = tempDir('panel-one-trip-');
+  const saved = statusDataPath(join(dir, 'progress'));
+  const gets: string[] = [];
+  const transport = {
+    name: 'h1',
+    stats: { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 },
+    exec: async () => ({ code: 0, stdout: '', stderr: '' }),
+    get: async (p: string) => void gets.push(p),
+    put: async () => undefined,
+    close: async () => undefined,
+  };
+  const c = config(dir);
+  assert.deepEqual(statusReads(c), [saved], 'no domain: only the saved page data');
+  const plan = { config: c, transport, recipes: [], reads: new Map<string, Buffer | undefined>([[saved, undefined]]) };
+  const result = { host: 'h1', status: 'ok', ok: 1, changed: 0, failed: 0, failedChecks: 0, rebootRequired: false, durationMs: 1, roundTrips: 1 };
+  await writeStatusPage(plan as never, result as never, []);
+  assert.deepEqual(gets, [], 'nothing changed: no read of its own');
+  await writeStatusPage(plan as never, { ...result, status: 'changed', changed: 1 } as never, []);
+  assert.deepEqual(gets, [saved], 'something changed: what planning read may be stale');
+});
