@@ -437,18 +437,21 @@ panel_units_active() {
 # instead of hanging the run; a big file on a slow but moving link is never
 # cut off (no --max-time). GNU wget (the fallback) retries the same statuses
 # with a linear 1..3 s wait; it has no speed floor, only a 20 s stall timeout.
+# The error is one line: the URL and the last line the tool printed (the final attempt's).
 panel_fetch() {
   local url=$1 out=$2 err
   if command -v curl >/dev/null 2>&1; then
     err=$(curl -fsSL --retry 3 --retry-connrefused --retry-max-time 60 --connect-timeout 20 --speed-limit 1024 --speed-time 20 -o "$out" -- "$url" 2>&1) && return 0
   elif command -v wget >/dev/null 2>&1; then
-    err=$(wget -nv -O "$out" --tries=4 --waitretry=3 --retry-connrefused --retry-on-http-error=408,429,500,502,503,504 --connect-timeout=20 --read-timeout=20 -- "$url" 2>&1) && return 0
+    # Verbose (-nv hides the status of a retried answer); only the lines that say what went wrong are kept.
+    err=$(wget --progress=dot:giga -O "$out" --tries=4 --waitretry=3 --retry-connrefused --retry-on-http-error=408,429,500,502,503,504 --connect-timeout=20 --read-timeout=20 -- "$url" 2>&1) && return 0
+    err=$(printf '%s\n' "$err" | grep -E 'ERROR|awaiting response\.\.\. [0-9]|failed|timed out|[Uu]nable' || printf '%s\n' "$err")
   elif [ "\${url#file://}" != "$url" ]; then
     err=$(cp -- "\${url#file://}" "$out" 2>&1) && return 0
   else
     err="neither curl nor wget is installed"
   fi
-  printf 'panel: download of %s failed: %s\n' "$url" "$(printf '%s\n' "$err" | panel_tail 3)" >&2
+  printf 'panel: download of %s failed: %s\n' "$url" "$(printf '%s\n' "$err" | panel_tail 1)" >&2
   return 1
 }
 

@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
+import { PRELUDE } from '../../src/resources/prelude.js';
 import { hostArgs, mirrorArgs, mirrorDir } from '../support/bed-args.js';
 import { panel, type CliRun } from '../support/panel-cli.js';
 import { startTestbed, type MirrorRequest, type Testbed, type TestHost } from '../testbed/index.js';
@@ -200,4 +201,35 @@ test('checksum asset: an answer that is not a checksum line is refused naming th
   assert.equal((await bed.mirrorFaults.requests(CHECKSUM_ASSETS.faasd)).length, 1);
   await nothingHalfInstalled();
   await converges();
+});
+
+// --- on a host without curl: panel_fetch's wget fallback, same rules ---
+
+test('wget fallback (no curl): a 404 fails at once naming the URL; 500 twice then the file succeeds; a persistent 500 is tried 4 times', async () => {
+  // wget from the bed's apt repository; curl hidden from PATH (a directory of links to every command but curl).
+  const setup = await bed.exec(host, 'apt-get install -y -q wget >/dev/null && rm -rf /tmp/nocurl && mkdir /tmp/nocurl && ln -s /usr/bin/* /usr/sbin/* /tmp/nocurl/ 2>/dev/null; rm -f /tmp/nocurl/curl && PATH=/tmp/nocurl command -v curl || echo no-curl', { timeoutMs: 120_000 });
+  assert.equal(setup.stdout.trim(), 'no-curl', setup.stderr);
+  const fetchOnHost = (): Promise<{ code: number; stderr: string }> =>
+    bed.exec(host, 'PATH=/tmp/nocurl bash -s', { input: `${PRELUDE}\nrm -f /tmp/fetched\npanel_fetch ${faasdUrl()} /tmp/fetched\n`, timeoutMs: 120_000 });
+
+  await bed.mirrorFaults.set(ARTIFACT_PATHS.faasd, { kind: 'status', status: 404 });
+  const missing = await fetchOnHost();
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, new RegExp(`^panel: download of ${faasdUrl().replace(/\./g, '\\.')} failed: .*404`, 'm'));
+  assert.equal((await bed.mirrorFaults.requests(ARTIFACT_PATHS.faasd)).length, 1, 'a 404 is not retried');
+
+  await bed.mirrorFaults.clear();
+  await bed.mirrorFaults.set(ARTIFACT_PATHS.faasd, { kind: 'status', status: 500, times: 2 });
+  const flaky = await fetchOnHost();
+  assert.equal(flaky.code, 0, flaky.stderr);
+  assert.deepEqual((await bed.mirrorFaults.requests(ARTIFACT_PATHS.faasd)).map((r) => r.status), [500, 500, 200]);
+  assert.equal((await bed.exec(host, 'sha256sum < /tmp/fetched')).stdout.split(' ')[0], faasdSum());
+
+  await bed.mirrorFaults.clear();
+  await bed.mirrorFaults.set(ARTIFACT_PATHS.faasd, { kind: 'status', status: 500 });
+  const broken = await fetchOnHost();
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, new RegExp(`^panel: download of ${faasdUrl().replace(/\./g, '\\.')} failed: .*500`, 'm'));
+  assert.deepEqual((await bed.mirrorFaults.requests(ARTIFACT_PATHS.faasd)).map((r) => r.status), [500, 500, 500, 500]);
+  await bed.exec(host, 'rm -rf /tmp/nocurl /tmp/fetched');
 });
