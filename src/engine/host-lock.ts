@@ -110,6 +110,8 @@ export function newRunId(): string {
 
 /** Take the host lock; waits (saying so once) while another run holds it. */
 export async function takeHostLock(transport: Transport, opts: LockOptions): Promise<LockOutcome> {
+  // Interrupted before applying: no channel, nothing to wait for.
+  if (opts.signal?.aborted) return { ok: false, error: 'interrupted before applying', interrupted: true };
   const runId = newRunId();
   let waited = false;
   let settle: ((o: { held: true } | { held: false; error: string }) => void) | undefined;
