@@ -12,7 +12,7 @@ import type { Emit, HostResult } from './events.js';
 import { failedResult, finishHost, planHost, type HostPlan, type HostRunOptions } from './host-run.js';
 import { ReleaseSums, TrustedSums } from '../artifacts/index.js';
 import { prefetchArtifacts } from './artifacts.js';
-import { DEFAULT_LOCK_WAIT_SECONDS, holderLine, takeHostLock, type HostLock } from './host-lock.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, holderLine, planIsStale, takeHostLock, type HostLock } from './host-lock.js';
 import { connectionId } from './host-info-cache.js';
 
 export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
@@ -102,8 +102,8 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
           return;
         }
         lock = took.lock;
-        if (lock.waited) {
-          // The other run changed the host while this one waited: plan again from the host as it is now.
+        if (planIsStale(lock, Date.now() - plan.startedAt)) {
+          // Another run changed the host since this one read its facts: plan again from the host as it is now.
           const again = await planHost(plan.config, plan.transport, runOpts);
           if (!again.ok) {
             finish(again.result);

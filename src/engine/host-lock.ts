@@ -26,6 +26,8 @@ export interface HostLock {
   readonly runId: string;
   /** True when another run held the lock first: the plan must be made again. */
   readonly waited: boolean;
+  /** Seconds since another run last let go of the lock (host clock), when one ever did. */
+  readonly releasedAgoSeconds?: number;
   /** Shell lines every apply script of this run starts with. */
   readonly guard: string;
   /** Ask the host to stop this run's apply scripts at their next step boundary. */
@@ -78,8 +80,10 @@ if ! flock -n -x 8; then
 fi
 exec 8>&-
 printf '%s\\n' ${quote(holder)} > "$d/lock.holder"
-trap 'rm -f -- "$d/interrupt.$run"' EXIT
-echo @@panel-lock-held
+trap 'rm -f -- "$d/interrupt.$run"; date +%s.%N > "$d/lock.released"' EXIT
+# How long ago the previous holder let go (host clock only): a run that planned before that must plan again.
+rel=$(head -c 40 -- "$d/lock.released" 2>/dev/null | tr -cd 0-9.)
+echo "@@panel-lock-held $(date +%s.%N) $rel"
 while :; do
   if IFS= read -r -t ${ALIVE_SECONDS} line; then
     case $line in interrupt) : > "$d/interrupt.$run" && echo @@panel-lock-interrupt ;; esac
@@ -104,16 +108,29 @@ export function applyGuard(runId: string): string {
   ].join('\n');
 }
 
+/**
+ * Must the plan be made again once the lock is held? When this run waited,
+ * and when another run let go of the lock after this one began planning
+ * (it applied between our facts and our lock). Both times come from the
+ * host's clock, so clock skew between machines does not matter.
+ */
+export function planIsStale(lock: Pick<HostLock, 'waited' | 'releasedAgoSeconds'>, plannedAgoMs: number): boolean {
+  return lock.waited || (lock.releasedAgoSeconds !== undefined && lock.releasedAgoSeconds * 1000 <= plannedAgoMs);
+}
+
 export function newRunId(): string {
   return randomBytes(8).toString('hex');
 }
 
 /** Take the host lock; waits (saying so once) while another run holds it. */
 export async function takeHostLock(transport: Transport, opts: LockOptions): Promise<LockOutcome> {
+  // Interrupted before applying: no channel, nothing to wait for.
+  if (opts.signal?.aborted) return { ok: false, error: 'interrupted before applying', interrupted: true };
   const runId = newRunId();
   let waited = false;
-  let settle: ((o: { held: true } | { held: false; error: string }) => void) | undefined;
-  const state = new Promise<{ held: true } | { held: false; error: string }>((resolve) => (settle = resolve));
+  type Got = { held: true; ago?: number } | { held: false; error: string };
+  let settle: ((o: Got) => void) | undefined;
+  const state = new Promise<Got>((resolve) => (settle = resolve));
   const onLine = (line: string): void => {
     const m = /^@@panel-lock-(\w+)(?: (.*))?$/.exec(line);
     if (!m) return;
@@ -122,7 +139,8 @@ export async function takeHostLock(transport: Transport, opts: LockOptions): Pro
       waited = true;
       opts.onWait(text);
     } else if (kind === 'held') {
-      settle?.({ held: true });
+      const [now, rel] = text.split(' ').map(Number);
+      settle?.(now !== undefined && rel !== undefined && Number.isFinite(now) && Number.isFinite(rel) && rel > 0 ? { held: true, ago: Math.max(0, now - rel) } : { held: true });
     } else if (kind === 'timeout') {
       settle?.({ held: false, error: `another panel run holds the host lock (${text}); gave up after ${opts.waitSeconds} s (--lock-wait)` });
     } else if (kind === 'error') {
@@ -158,5 +176,5 @@ export async function takeHostLock(transport: Transport, opts: LockOptions): Pro
   };
   const interrupt = (): void => session.send('interrupt');
   opts.signal?.addEventListener('abort', interrupt, { once: true });
-  return { ok: true, lock: { runId, waited, guard: applyGuard(runId), interrupt, release } };
+  return { ok: true, lock: { runId, waited, ...(got.ago !== undefined ? { releasedAgoSeconds: got.ago } : {}), guard: applyGuard(runId), interrupt, release } };
 }

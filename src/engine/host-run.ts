@@ -28,7 +28,7 @@ import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource } from '
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import { type Script, sh } from '../shell.js';
-import { type ExecResult, TransportError, type Transport } from '../transport/types.js';
+import { TransportError, type ExecResult, type Transport } from '../transport/types.js';
 import { changedSumRefusal, ReleaseSums, TrustedSums, type ResolvedArtifact } from '../artifacts/index.js';
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
 import { applyProgress, applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
@@ -611,7 +611,7 @@ function lostMessage(where: string, step: string, when: 'during' | 'before' | 'a
   const earlier = done.length > shown.length ? `${done.length - shown.length} more, ` : '';
   const before = done.length ? `; done before it: ${earlier}${shown.join('; ')}` : '; nothing applied before it in this run';
   const state = when === 'during' ? 'its outcome on the host is unknown' : when === 'before' ? 'it had not started' : 'it had finished';
-  return `connection lost ${when === 'after' ? 'after' : when === 'before' ? 'before' : 'during'} ${where}: ${step} (${state}; ${why})${before}; the next run picks up from the host as it is`;
+  return `connection lost ${when} ${where}: ${step} (${state}; ${why})${before}; the next run picks up from the host as it is`;
 }
 
 /** What a host step of a local effect reports when it fails: exit code and stderr tail. */
@@ -645,16 +645,16 @@ async function applyRecipe(
     return { change, step: { ...rest, script, ...(records && declared ? { records: declared } : {}) } };
   };
   let first = true;
-  /** Runs the waiting batch plus `extra`; the failure of a waiting change comes back as a value. */
   const applied = (r: { change: Change }): void => {
     lastDone = r.change;
     onApplied(r.change);
   };
+  /** Runs the waiting batch plus `extra`; the failure of a waiting change comes back as a value. */
   const send = async (extra: { change: Change; step: Change } | undefined): Promise<{ failure?: ApplyFailure; extraFailed?: { code: number; message: string } }> => {
     const run = extra ? [...batch, extra] : batch;
     batch = [];
     if (run.length === 0) return {};
-    let res;
+    let res: ExecResult;
     try {
       res = await transport.exec(applyScript(run.map((r) => r.step), first ? header : '', (c) => ownerOf(c.resource) ?? rp.recipe.id, guard));
     } catch (e) {

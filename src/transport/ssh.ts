@@ -180,12 +180,23 @@ export class SshTransport implements Transport {
         this.#counts.bytesSent += stdin.length;
         ch.write(stdin);
         resolveOpen({
+          // After the channel closed there is nobody to tell: a late line is dropped.
           send: (line) => {
             const b = Buffer.from(`${line}\n`);
             this.#counts.bytesSent += b.length;
-            ch.write(b);
+            try {
+              ch.write(b);
+            } catch {
+              /* channel gone */
+            }
           },
-          end: () => ch.end(),
+          end: () => {
+            try {
+              ch.end();
+            } catch {
+              /* channel gone */
+            }
+          },
           done,
         });
         await done.catch(() => undefined);

@@ -41,7 +41,11 @@ after(async () => {
 });
 
 function args(cmd: string, ...more: string[]): string[] {
-  return [cmd, '--host', `root@${h.address}`, '--key', bed.keyFile, '--known-hosts', bed.knownHostsFile, '--recipes', 'base,demo', '--set', 'demo.artifacts=false', ...more];
+  return argsAs('root', cmd, ...more);
+}
+
+function argsAs(user: string, cmd: string, ...more: string[]): string[] {
+  return [cmd, '--host', `${user}@${h.address}`, '--key', bed.keyFile, '--known-hosts', bed.knownHostsFile, '--recipes', 'base,demo', '--set', 'demo.artifacts=false', ...more];
 }
 
 interface Running {
@@ -103,8 +107,8 @@ async function demoFiles(): Promise<Map<string, string>> {
 }
 
 /** How the CLI names a --host target: user@addr:port. */
-function hostName(): string {
-  return `root@${h.address}:22`;
+function hostName(user = 'root'): string {
+  return `${user}@${h.address}:22`;
 }
 
 function re(text: string): string {
@@ -116,14 +120,15 @@ function recapLine(stdout: string, hostName: string): string {
   return stdout.split('\n').find((l) => l.startsWith(`${hostName}: `)) ?? '';
 }
 
-test('two runs at once on one host: the second waits for the host lock naming the holder, a third with --lock-wait 1 refuses in one line; both end, panel check passes', async () => {
+test('two runs at once on one host: the second waits for the host lock naming the holder, a third (a sudo user) with --lock-wait 1 refuses in one line; both end, panel check passes', async () => {
   await slowDpkg(6);
   let first: Running | undefined;
   try {
     first = start(args('install'));
     await until('the first run reached dpkg', inDpkg, 120_000, () => first!.out().stderr);
     const second = start(args('install'));
-    const third = await panel(args('install', '--lock-wait', '1'), { cwd });
+    // As a sudo user: the lock is the same through `sudo -n`.
+    const third = await panel(argsAs('deploy', 'install', '--lock-wait', '1'), { cwd });
     const [one, two] = await Promise.all([first.closed, second.closed]);
 
     assert.equal(one.code, 0, one.stdout + one.stderr);
@@ -135,8 +140,8 @@ test('two runs at once on one host: the second waits for the host lock naming th
 
     assert.equal(third.code, 1, third.stdout + third.stderr);
     assert.equal(
-      recapLine(third.stdout, hostName()).replace(/\(pid \d+, [^)]*\)/, '(pid N, …)'),
-      `${hostName()}: another panel run holds the host lock (panel install (pid N, …)); gave up after 1 s (--lock-wait)`,
+      recapLine(third.stdout, hostName('deploy')).replace(/\(pid \d+, [^)]*\)/, '(pid N, …)'),
+      `${hostName('deploy')}: another panel run holds the host lock (panel install (pid N, …)); gave up after 1 s (--lock-wait)`,
     );
     const check = await panel(args('check'), { cwd });
     assert.equal(check.code, 0, check.stdout + check.stderr);

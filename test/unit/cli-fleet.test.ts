@@ -17,7 +17,7 @@ import { pool, runFleet } from '../../src/engine/fleet.js';
 import { defineRecipe, type Recipe } from '../../src/engine/recipe.js';
 import type { Change, Resource } from '../../src/resources/types.js';
 import { quote } from '../../src/shell.js';
-import { TransportError, type ExecResult, type Transport } from '../../src/transport/types.js';
+import { TransportError, type ExecResult, type Session, type Transport } from '../../src/transport/types.js';
 import { BashTransport } from '../support/bash-transport.js';
 import { tempDir } from '../support/temp.js';
 
@@ -196,6 +196,50 @@ test('two applying runs on one host: the second waits for the lock, says who hol
   // Planned before the first run finished, planned again after the wait: nothing left to do.
   assert.equal(r2![0]!.status, 'ok', r2![0]!.error);
   assert.equal(secondEvents.filter((e) => e.type === 'change' && e.status === 'applied').length, 0);
+});
+
+/** A host whose lock is asked for (`asked` called: planning is over) but only taken once `gate` opens. */
+class LateLock extends BashTransport {
+  constructor(
+    env: NodeJS.ProcessEnv,
+    private readonly asked: () => void,
+    private readonly gate: Promise<unknown>,
+  ) {
+    super('a', env);
+  }
+  override async session(script: string, onLine: (line: string) => void): Promise<Session> {
+    this.asked();
+    await this.gate;
+    return super.session(script, onLine);
+  }
+}
+
+test('a run that planned before another run applied (and let go) plans again, without having waited', async () => {
+  fresh();
+  const runDir = tempDir('panel-lock-');
+  const env = { ...process.env, PANEL_RUN_DIR: runDir };
+  const reg = twoSteps(0);
+  let planned!: () => void;
+  const secondPlanned = new Promise<void>((r) => (planned = r));
+  const secondEvents: EngineEvent[] = [];
+  let firstDone!: (v: unknown) => void;
+  const gate = new Promise((r) => (firstDone = r));
+  const second = runFleet([config('a')], {
+    mode: 'install',
+    registry: reg,
+    emit: (e) => secondEvents.push(e),
+    concurrency: 1,
+    connect: async () => new LateLock(env, planned, gate),
+    verifyWaitSeconds: 1,
+  });
+  await secondPlanned;
+  const [r1] = await runFleet([config('a')], { mode: 'install', registry: reg, emit: () => undefined, concurrency: 1, connect: async () => new BashTransport('a', env), verifyWaitSeconds: 1 });
+  assert.equal(r1!.changed, 2, r1!.error);
+  firstDone(undefined);
+  const [r2] = await second;
+  assert.deepEqual(secondEvents.filter((e) => e.type === 'lock-wait'), [], 'it never waited');
+  assert.equal(r2!.status, 'ok', r2!.error);
+  assert.equal(secondEvents.filter((e) => e.type === 'change' && e.status === 'applied').length, 0, 'the stale plan was not applied');
 });
 
 test('a run that cannot get the lock in --lock-wait seconds fails with one line naming the holder, and changes nothing', async () => {
