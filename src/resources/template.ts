@@ -4,10 +4,11 @@
  * empty string in a config). Rendering happens when the resource is built, so
  * a bad template fails before anything touches a host.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute, join } from 'node:path';
-import { templatesDir } from '../paths.js';
+import { dirname, isAbsolute, join } from 'node:path';
+import { packageRoot, templatesDir } from '../paths.js';
 import type { TemplateOptions } from './api.js';
 import { checkPath, FileResource } from './file.js';
 
@@ -22,6 +23,27 @@ function compile(source: string): Compiled {
   return handlebars.compile(source, { noEscape: true, strict: true });
 }
 
+/** The build's precompiled templates (scripts/precompile-templates.mjs), by file name; empty when not built. */
+type Precompiled = Readonly<Record<string, { readonly sha256: string; readonly spec: TemplateSpecification }>>;
+type TemplateSpecification = Parameters<typeof import('handlebars').template>[0];
+let precompiled: Precompiled | undefined;
+let runtime: typeof import('handlebars') | undefined;
+function fromBuild(path: string, source: string): Compiled | undefined {
+  if (dirname(path) !== templatesDir) return undefined;
+  if (precompiled === undefined) {
+    try {
+      precompiled = requireCjs(join(packageRoot, 'dist', 'templates.compiled.cjs')) as Precompiled;
+    } catch {
+      precompiled = {};
+    }
+  }
+  const entry = precompiled[path.slice(templatesDir.length + 1)];
+  // Made from another version of the file (edited since the build): compile what is there now.
+  if (entry === undefined || entry.sha256 !== createHash('sha256').update(source).digest('hex')) return undefined;
+  runtime ??= requireCjs('handlebars/runtime') as typeof import('handlebars');
+  return runtime.template(entry.spec) as Compiled;
+}
+
 function load(path: string): { compiled: Compiled; source: string } {
   const hit = cache.get(path);
   if (hit) return hit;
@@ -31,7 +53,7 @@ function load(path: string): { compiled: Compiled; source: string } {
   } catch (e) {
     throw new Error(`template ${path}: cannot read: ${(e as Error).message}`);
   }
-  const entry = { compiled: compile(source), source };
+  const entry = { compiled: fromBuild(path, source) ?? compile(source), source };
   cache.set(path, entry);
   return entry;
 }
