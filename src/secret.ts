@@ -36,8 +36,8 @@ export function registerSecret(value: string): void {
 
 /**
  * A secret as it reads inside a JSON string: a sink that redacts serialised
- * text (--json, the last-run file) would otherwise miss a value holding `"`,
- * `\` or a control character, which JSON escapes.
+ * text (--json) would otherwise miss a value holding `"`, `\` or a control
+ * character, which JSON escapes.
  */
 function inJson(s: string): string {
   return JSON.stringify(s).slice(1, -1);

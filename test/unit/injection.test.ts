@@ -5,7 +5,9 @@
  * connection with `panel:` lines that name where the value came from (the
  * flag, `--set recipe.param`, or fleet.yaml:LINE:COL), or accepted because
  * the value is rendered inert where it lands; the accepted ones are listed in
- * INERT and run on a real host by test/integration/hostile-input.test.ts.
+ * INERT and run on a real host by test/integration/hostile-input.test.ts
+ * (which also runs, through each channel, the other values that are legal
+ * where they come from and land in a unit, the nginx site or a JSON file).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -85,6 +87,16 @@ export const ATTEMPTS: readonly Attempt[] = [
   { name: 'fleet faasd.nameservers with a space', yaml: fleet('    params:\n      faasd: { nameservers: ["1.1.1.1 ; touch /tmp/pwned"] }\n'), refused: /^panel: fleet\.yaml:9:/ },
   { name: 'fleet port with ;', yaml: fleet('    port: "22;touch"\n'), refused: /^panel: fleet\.yaml:8:11: / },
   { name: 'fleet host name with ;', yaml: 'hosts:\n  "a;touch /tmp/pwned":\n    address: 192.0.2.1\n', refused: /^panel: fleet\.yaml:2:3: / },
+  { name: 'fleet group name with ;', yaml: 'groups:\n  "g;touch /tmp/pwned":\n    hosts: [a]\nhosts:\n  a:\n    address: 192.0.2.1\n', refused: /^panel: fleet\.yaml:2:3: / },
+  { name: 'fleet fingerprint with backticks', yaml: fleet(`    fingerprint: "SHA256:${TICK}"\n`), refused: /^panel: fleet\.yaml:8:18: / },
+  { name: 'fleet mirror with $()', yaml: fleet(`    mirror: "https://mirror.example/${PWN}"\n`), refused: /^panel: fleet\.yaml:8:13: / },
+  { name: 'fleet acme.directory with ;', yaml: fleet('    acme: { directory: "https://acme.example/dir;touch /tmp/pwned" }\n'), refused: /^panel: fleet\.yaml:8:24: / },
+  { name: 'fleet acme.profile with $()', yaml: fleet(`    acme: { profile: "${PWN}" }\n`), refused: /^panel: fleet\.yaml:8:22: / },
+  { name: 'fleet password.env with $()', yaml: fleet(`    password: { env: "PW${PWN}" }\n`), refused: /^panel: fleet\.yaml:8:22: / },
+  { name: 'fleet recipe id with $()', yaml: fleet(`    recipes: ["faasd${PWN}"]\n`), refused: /^panel: fleet\.yaml:8:15: / },
+  { name: 'fleet trustArtifacts with ;', yaml: fleet('    trustArtifacts: "code-server;touch /tmp/pwned"\n'), refused: /^panel: fleet\.yaml:8:21: / },
+  { name: 'fleet code-server.version with ;', yaml: fleet('    params:\n      code-server: { version: "4.96.4;touch /tmp/pwned" }\n'), refused: /^panel: fleet\.yaml:9:31: / },
+  { name: 'fleet defaults.progressDir with a newline', yaml: 'defaults:\n  progressDir: "/var/lib/panel\\n/tmp"\nhosts:\n  a:\n    address: 192.0.2.1\n', refused: /^panel: fleet\.yaml:2:16: / },
 ];
 
 /** Accepted, because where each lands it is data: the integration test proves it on a host. */
