@@ -6,6 +6,7 @@
 import type { HostConfig } from '../src/config.js';
 import { unit } from '../src/resources/index.js';
 import { unitValue } from '../src/resources/unit.js';
+import { registerSecret } from '../src/secret.js';
 import type { Resource } from '../src/resources/types.js';
 import { renderTemplate as render } from '../src/resources/template.js';
 
@@ -14,6 +15,14 @@ export const DEFAULT_NO_PROXY = 'localhost,127.0.0.1,::1,10.62.0.0/16,faasd-prov
 
 export function proxyDropIn(service: string, config: Pick<HostConfig, 'proxy' | 'noProxy'>): Resource | undefined {
   if (config.proxy === undefined) return undefined;
+  // Credentials in the proxy URL are a secret: masked wherever panel prints
+  // (plan diffs, --json, errors) and kept in a 0600 drop-in, not a world-readable one.
+  const url = new URL(config.proxy);
+  for (const part of [url.password, url.username]) {
+    if (part === '') continue;
+    registerSecret(part);
+    registerSecret(decodeURIComponent(part));
+  }
   const content = render('proxy.conf.hbs', { proxy: unitValue(config.proxy), noProxy: unitValue(config.noProxy ?? DEFAULT_NO_PROXY) });
-  return unit({ name: service, dropIn: 'panel-proxy', content });
+  return unit({ name: service, dropIn: 'panel-proxy', content, secret: url.password !== '' || url.username !== '' });
 }

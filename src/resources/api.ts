@@ -118,6 +118,11 @@ export interface UnitOptions {
   readonly dropIn?: string;
   /** Directory for the unit file, default /etc/systemd/system. */
   readonly dir?: string;
+  /**
+   * The content holds a credential (a proxy URL with a password): the file
+   * is 0600 and its diff masked, like every secret file.
+   */
+  readonly secret?: boolean;
 }
 
 /** key: `service:<name>` — enabled/running state; restart when a `restartOn` resource changed. */

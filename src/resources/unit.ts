@@ -40,10 +40,10 @@ export function unit(o: UnitOptions): FileResource {
     key: unitKey(o.name, o.dropIn),
     path,
     content: Buffer.from(o.content, 'utf8'),
-    mode: 0o644,
+    mode: o.secret ? 0o600 : 0o644,
     owner: 'root',
     group: 'root',
-    secret: false,
+    secret: o.secret ?? false,
     // systemd-analyze verify on the temp file (under the unit's name), where systemd runs.
     validate: sh`panel_unit_verify "$1" "$2"`,
     then: DAEMON_RELOAD,

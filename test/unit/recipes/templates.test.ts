@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import { conflistData } from '../../../recipes/openfaas-net.js';
 import { renderTemplate } from '../../../src/resources/template.js';
 import { proxyDropIn } from '../../../recipes/proxy.js';
-import { FileResource } from '../../../src/resources/file.js';
+import { FileResource, planFile } from '../../../src/resources/file.js';
+import { redact } from '../../../src/secret.js';
 import { unitValue } from '../../../src/resources/unit.js';
 import { parse as parseYaml } from 'yaml';
 
@@ -152,4 +153,19 @@ test('proxy drop-in: a % in the URL reaches systemd as %% (no specifier expands,
   assert.ok(env.includes('"https_proxy=http://u:p%%40ss@proxy.example:3128/%%h/{{password}}"'), env.join('\n'));
   assert.equal(unitValue('a\\b"c%d'), 'a\\\\b\\"c%%d');
   assert.throws(() => unitValue('http://proxy.example\nExecStartPre=/bin/touch /tmp/pwned'), /line break/);
+});
+
+test('proxy drop-in: a proxy URL with credentials makes a 0600 drop-in whose diff is masked, and the credentials are redacted everywhere', () => {
+  const withAuth = proxyDropIn('containerd.service', { proxy: 'http://panel-user:s3cr%21t-proxy@proxy.example:3128', noProxy: 'localhost' });
+  assert.ok(withAuth instanceof FileResource);
+  assert.equal(withAuth.spec.mode, 0o600);
+  assert.equal(withAuth.spec.secret, true);
+  const [change] = planFile(withAuth.spec, { exists: false });
+  assert.ok(change);
+  assert.doesNotMatch(JSON.stringify({ ...change, script: undefined }), /s3cr|panel-user/, 'the plan shows no credential');
+  assert.equal(redact('proxy http://panel-user:s3cr!t-proxy@x and s3cr%21t-proxy'), 'proxy http://********:********@x and ********');
+  const plain = proxyDropIn('containerd.service', { proxy: 'http://proxy.example:3128', noProxy: 'localhost' });
+  assert.ok(plain instanceof FileResource);
+  assert.equal(plain.spec.mode, 0o644);
+  assert.equal(plain.spec.secret, false);
 });
