@@ -555,7 +555,7 @@ panel_apt_install() {
     [ $rc -eq 0 ] && return 0
     if panel_apt_locked "$out"; then
       if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
-      panel_apt_lock_failure "install $*"; return 1
+      panel_apt_lock_failure "apt-get install $*"; return 1
     fi
     if [ $repaired = 0 ] && printf '%s' "$out" | grep -q 'dpkg was interrupted'; then
       panel_dpkg_repair "$deadline" || return 1; repaired=1; continue
@@ -594,7 +594,7 @@ panel_apt_locked() { printf '%s' "$1" | grep -qE 'Could not get lock|Unable to l
 panel_apt_lock_failure() {
   local holder
   holder=$(panel_dpkg_lock_holder)
-  printf 'panel: apt-get %s: the dpkg lock is still held after %s s%s: let it finish (or stop it), then run panel again\n' "$1" "$PANEL_APT_WAIT" "\${holder:+ by $holder}" >&2
+  printf 'panel: %s: the dpkg lock is still held after %s s%s: let it finish (or stop it), then run panel again\n' "$1" "$PANEL_APT_WAIT" "\${holder:+ by $holder}" >&2
 }
 
 panel_apt_get_until() {
@@ -605,7 +605,7 @@ panel_apt_get_until() {
     [ $rc -eq 0 ] && return 0
     if panel_apt_locked "$out"; then
       if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
-      panel_apt_lock_failure "$*"; return 1
+      panel_apt_lock_failure "apt-get $*"; return 1
     fi
     if [ $repaired = 0 ] && printf '%s' "$out" | grep -q 'dpkg was interrupted'; then
       panel_dpkg_repair "$deadline" || return 1; repaired=1; continue
