@@ -392,21 +392,6 @@ panel_nginx_test() {
   return "$rc"
 }
 
-# panel_unit_verify CANDIDATE TARGET: 'systemd-analyze verify' of the unit
-# under its real name (a copy in a temp dir), where systemd runs; drop-ins
-# and hosts without systemd-analyze are not verified.
-panel_unit_verify() {
-  local d rc=0 name
-  name=$(basename -- "$2")
-  case $2 in *.d/*.conf) return 0 ;; esac
-  [ -d /run/systemd/system ] && command -v systemd-analyze >/dev/null 2>&1 || return 0
-  d=$(mktemp -d) || return 1
-  cp -- "$1" "$d/$name" || { rm -rf -- "$d"; return 1; }
-  SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no "$d/$name" || rc=$?
-  rm -rf -- "$d"
-  return "$rc"
-}
-
 # panel_unit_journal UNIT: why a unit is down: its state, then the last 20
 # lines of its journal, indented, under a header line the engine keeps whole
 # in the error (src/engine/batch.ts failureTail).
@@ -422,6 +407,21 @@ panel_units_active() {
   systemctl is-active "$@" || rc=$?
   [ "$rc" -eq 0 ] && return 0
   for u in "$@"; do systemctl is-active --quiet "$u" || panel_unit_journal "$u"; done
+  return "$rc"
+}
+
+# panel_unit_verify CANDIDATE TARGET: 'systemd-analyze verify' of the unit
+# under its real name (a copy in a temp dir), where systemd runs; drop-ins
+# and hosts without systemd-analyze are not verified.
+panel_unit_verify() {
+  local d rc=0 name
+  name=$(basename -- "$2")
+  case $2 in *.d/*.conf) return 0 ;; esac
+  [ -d /run/systemd/system ] && command -v systemd-analyze >/dev/null 2>&1 || return 0
+  d=$(mktemp -d) || return 1
+  cp -- "$1" "$d/$name" || { rm -rf -- "$d"; return 1; }
+  SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no "$d/$name" || rc=$?
+  rm -rf -- "$d"
   return "$rc"
 }
 
@@ -569,7 +569,7 @@ panel_apt_install() {
     [ $rc -eq 0 ] && return 0
     if panel_apt_locked "$out"; then
       if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
-      panel_apt_lock_failure "install $*"; return 1
+      panel_apt_lock_failure "apt-get install $*"; return 1
     fi
     if [ $repaired = 0 ] && printf '%s' "$out" | grep -q 'dpkg was interrupted'; then
       panel_dpkg_repair "$deadline" || return 1; repaired=1; continue
@@ -608,7 +608,7 @@ panel_apt_locked() { printf '%s' "$1" | grep -qE 'Could not get lock|Unable to l
 panel_apt_lock_failure() {
   local holder
   holder=$(panel_dpkg_lock_holder)
-  printf 'panel: apt-get %s: the dpkg lock is still held after %s s%s: let it finish (or stop it), then run panel again\n' "$1" "$PANEL_APT_WAIT" "\${holder:+ by $holder}" >&2
+  printf 'panel: %s: the dpkg lock is still held after %s s%s: let it finish (or stop it), then run panel again\n' "$1" "$PANEL_APT_WAIT" "\${holder:+ by $holder}" >&2
 }
 
 panel_apt_get_until() {
@@ -619,7 +619,7 @@ panel_apt_get_until() {
     [ $rc -eq 0 ] && return 0
     if panel_apt_locked "$out"; then
       if [ "$(date +%s)" -lt "$deadline" ]; then sleep 2; continue; fi
-      panel_apt_lock_failure "$*"; return 1
+      panel_apt_lock_failure "apt-get $*"; return 1
     fi
     if [ $repaired = 0 ] && printf '%s' "$out" | grep -q 'dpkg was interrupted'; then
       panel_dpkg_repair "$deadline" || return 1; repaired=1; continue

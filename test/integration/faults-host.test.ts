@@ -10,6 +10,8 @@
  *   boot come back by themselves and `panel check` exits 0;
  * - dpkg killed while configuring a package (apt-get then refuses: "dpkg was
  *   interrupted"): plan warns, install runs `dpkg --configure -a` and goes on;
+ *   with the dpkg lock held (a STAND-IN holder, the cloud-like profile's), the
+ *   repair waits for it, or fails with one line after the timeout;
  * - the filesystem of a file panel rewrites is full: one error line naming host,
  *   recipe, file and "No space left on device"; the old file (content, inode)
  *   intact, no temp file left; once space is freed the next run converges;
@@ -21,10 +23,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { packageRoot } from '../../src/paths.js';
+import { PRELUDE } from '../../src/resources/prelude.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { tempDir } from '../support/temp.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+import { HOLD_DPKG_LOCK } from '../testbed/profiles.js';
 
 const NAME = 'faults.panel.test';
 const SITE = '/etc/nginx/conf.d/panel.conf';
@@ -175,6 +179,38 @@ test('dpkg interrupted mid-configure: plan warns, install runs dpkg --configure 
   assert.equal(await sh('ls -A /var/lib/dpkg/updates'), '');
   assert.match(await sh("dpkg-query -W -f='${Status}' bridge-utils panel-fault-slow"), /^install ok installedinstall ok installed$/);
   await sh('dpkg -r panel-fault-slow >/dev/null');
+});
+
+test('dpkg interrupted while another process holds its lock: the repair waits for it, and fails with one clear line after the timeout', async () => {
+  // Through the prelude, as cloud-host.test.ts does for the plain lock wait:
+  // the CLI has no flag for the 10-minute timeout.
+  const apt = async (wait: number): Promise<{ code: number; stderr: string; ms: number }> => {
+    const t0 = Date.now();
+    const r = await bed.exec(host, 'bash -s', { input: `${PRELUDE}\nPANEL_MODE=apply PANEL_APT_WAIT=${wait}\npanel_apt_install bridge-utils\n`, timeoutMs: 120_000 });
+    return { code: r.code, stderr: r.stderr, ms: Date.now() - t0 };
+  };
+  const hold = (seconds: number): Promise<string> =>
+    sh(`(setsid /root/hold-dpkg-lock ${seconds} >/dev/null 2>&1 &); for i in $(seq 50); do p=$(pgrep -x hold-dpkg-lock) && grep -q " $p " /proc/locks && break; sleep 0.1; done`);
+  await sh(`cat > /root/hold-dpkg-lock <<'PERL'\n${HOLD_DPKG_LOCK}PERL\nchmod 755 /root/hold-dpkg-lock`);
+  await sh(STAGE_INTERRUPTED_DPKG);
+  try {
+    await hold(60);
+    const locked = await apt(2);
+    assert.equal(locked.code, 1, locked.stderr);
+    assert.match(locked.stderr, /^panel: dpkg --configure -a: the dpkg lock is still held after 2 s by hold-dpkg-lock \(pid \d+\): let it finish \(or stop it\), then run panel again$/m);
+    assert.match(await sh('dpkg --audit'), /panel-fault-slow/);
+    await sh('pkill -x hold-dpkg-lock; while pgrep -x hold-dpkg-lock >/dev/null; do sleep 0.1; done');
+
+    await hold(4);
+    const waited = await apt(60);
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.ok(waited.ms >= 3000, `the repair did not wait for the lock (${waited.ms} ms)`);
+    assert.match(waited.stderr, /^panel: dpkg was interrupted \(panel-fault-slow\); running dpkg --configure -a$/m);
+    assert.equal(await sh('dpkg --audit'), '');
+    assert.match(await sh("dpkg-query -W -f='${Status}' bridge-utils"), /^install ok installed$/);
+  } finally {
+    await sh('pkill -x hold-dpkg-lock || true; rm -f /root/hold-dpkg-lock; dpkg -r panel-fault-slow >/dev/null 2>&1 || true');
+  }
 });
 
 test('the disk of a file panel rewrites is full: one clear error line, the old file intact, no temp file; converges once freed', async () => {

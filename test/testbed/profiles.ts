@@ -54,7 +54,7 @@ rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 `;
 
 /** Stand-in for unattended-upgrades at first boot: dpkg's locks taken with fcntl as apt and dpkg take them. */
-const HOLD_DPKG_LOCK = String.raw`#!/usr/bin/perl
+export const HOLD_DPKG_LOCK = String.raw`#!/usr/bin/perl
 # panel testbed (cloud-like profile): holds the dpkg locks for a while after boot,
 # as unattended-upgrades or cloud-init do on a fresh cloud host. apt and dpkg use
 # fcntl record locks, so flock(1) would not do.
