@@ -14,6 +14,7 @@ import { ReleaseSums, TrustedSums } from '../artifacts/index.js';
 import { prefetchArtifacts } from './artifacts.js';
 import { DEFAULT_LOCK_WAIT_SECONDS, holderLine, planIsStale, takeHostLock, type HostLock } from './host-lock.js';
 import { connectionId } from './host-info-cache.js';
+import { summary } from '../resources/types.js';
 
 export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly concurrency: number;
@@ -107,6 +108,19 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
           const again = await planHost(plan.config, plan.transport, runOpts);
           if (!again.ok) {
             finish(again.result);
+            return;
+          }
+          // An approved plan is applied as approved or not at all: what the other run left may need other changes.
+          if (opts.confirm && hasChanges(again.plan) && planText(again.plan) !== planText(plan)) {
+            finish(
+              failedResult(
+                host,
+                `${host}: another panel run changed the host after you approved this plan, and the plan is no longer the same: nothing applied; run again to review the new plan`,
+                plan.startedAt,
+                plan.transport.stats.channels - plan.channelsAtStart,
+                'interrupted',
+              ),
+            );
             return;
           }
           plan = { ...again.plan, startedAt: plan.startedAt, channelsAtStart: plan.channelsAtStart };
@@ -203,4 +217,13 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: 
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return out;
+}
+
+function hasChanges(plan: HostPlan): boolean {
+  return plan.recipes.some((r) => r.changes.length > 0);
+}
+
+/** What a person approved of a host's plan: each recipe's changes, in order. */
+function planText(plan: HostPlan): string {
+  return plan.recipes.map((r) => `${r.recipe.id}: ${r.changes.map((c) => summary(c)).join('; ')}`).join('\n');
 }

@@ -242,6 +242,41 @@ test('a run that planned before another run applied (and let go) plans again, wi
   assert.equal(secondEvents.filter((e) => e.type === 'change' && e.status === 'applied').length, 0, 'the stale plan was not applied');
 });
 
+test('an approved plan that another run made stale is not applied: the host is left as that run left it, with one line saying to review again', async () => {
+  fresh();
+  const runDir = tempDir('panel-lock-');
+  const env = { ...process.env, PANEL_RUN_DIR: runDir };
+  let planned!: () => void;
+  const secondPlanned = new Promise<void>((r) => (planned = r));
+  let firstDone!: (v: unknown) => void;
+  const gate = new Promise((r) => (firstDone = r));
+  const approved: string[] = [];
+  const second = runFleet([config('a')], {
+    mode: 'install',
+    registry: twoSteps(0),
+    emit: () => undefined,
+    concurrency: 1,
+    connect: async () => new LateLock(env, planned, gate),
+    verifyWaitSeconds: 1,
+    confirm: async (plans) => {
+      approved.push(...plans.flatMap((p) => p.recipes.flatMap((r) => r.changes.map((c) => c.target))));
+      return true;
+    },
+  });
+  await secondPlanned;
+  // Another run applies part of what was approved (only the first step).
+  const [whole] = twoSteps(0).values();
+  const firstOnly = new Map<string, Recipe>([['m', { ...whole!, resources: (ctx) => whole!.resources(ctx).slice(0, 1) }]]);
+  const [r1] = await runFleet([config('a')], { mode: 'install', registry: firstOnly, emit: () => undefined, concurrency: 1, connect: async () => new BashTransport('a', env), verifyWaitSeconds: 1 });
+  assert.equal(r1!.changed, 1, r1!.error);
+  firstDone(undefined);
+  const [r2] = await second;
+  assert.equal(approved.length, 2);
+  assert.equal(r2!.status, 'interrupted', r2!.error);
+  assert.match(r2!.error ?? '', /^a: another panel run changed the host after you approved this plan, and the plan is no longer the same: nothing applied; run again to review the new plan$/);
+  assert.ok(!existsSync(join(dir, 'second')), 'nothing of the stale approved plan was applied');
+});
+
 test('a run that cannot get the lock in --lock-wait seconds fails with one line naming the holder, and changes nothing', async () => {
   fresh();
   const runDir = tempDir('panel-lock-');
