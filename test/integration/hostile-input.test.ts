@@ -8,7 +8,7 @@
  * NOTE: the faasd on the testbed mirror is the testbed's STAND-IN.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { panel, type CliRun } from '../support/panel-cli.js';
@@ -60,7 +60,9 @@ async function assertPasswordNowhere(run: CliRun, when: string, NEEDLE: string):
   assert.ok(!run.stdout.includes(NEEDLE), `${when}: password in stdout (--json)`);
   assert.ok(!run.stderr.includes(NEEDLE), `${when}: password in stderr`);
   assert.ok(readdirSync(state).includes('last-run.json'), `${when}: the local last-run file was searched`);
-  for (const f of readdirSync(state)) {
+  // Every file below the state directory (host-info/ holds one file per host).
+  for (const f of readdirSync(state, { recursive: true, encoding: 'utf8' })) {
+    if (statSync(join(state, f)).isDirectory()) continue;
     assert.ok(!readFileSync(join(state, f), 'utf8').includes(NEEDLE), `${when}: password in the local ${f}`);
   }
   // progress.json, access.log, installErr.log, state.json, backups: everything under /var/lib/panel; the status page wherever nginx serves it.
