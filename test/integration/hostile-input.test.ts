@@ -30,7 +30,7 @@
  * NOTE: the faasd on the testbed mirror is the testbed's STAND-IN.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { panel, type CliRun } from '../support/panel-cli.js';
@@ -119,7 +119,9 @@ async function assertPasswordNowhere(run: CliRun, when: string, password: string
   for (const needle of needles(password)) {
     assert.ok(!run.stdout.includes(needle), `${when}: password (${needle.slice(0, 12)}…) in stdout (--json)`);
     assert.ok(!run.stderr.includes(needle), `${when}: password (${needle.slice(0, 12)}…) in stderr`);
-    for (const f of readdirSync(state)) {
+    // Every file below the state directory (host-info/ holds one file per host).
+    for (const f of readdirSync(state, { recursive: true, encoding: 'utf8' })) {
+      if (statSync(join(state, f)).isDirectory()) continue;
       assert.ok(!readFileSync(join(state, f), 'utf8').includes(needle), `${when}: password in the local ${f}`);
     }
     // progress.json, access.log, installErr.log, state.json, backups, status-page.json: under /var/lib/panel; the status page under /var/www.
