@@ -9,9 +9,9 @@
  * `check --deep`. The table goes to stdout and bench/results/latest.md.
  *
  * Knobs (environment): BENCH_RUNS (no-op/plan/check runs, default 5),
- * BENCH_FIRST_RUNS (first-install runs, fresh hosts each, default 3),
+ * BENCH_FIRST_RUNS (first-install runs, fresh hosts each, default 5),
  * BENCH_ANSIBLE_RUNS (Ansible no-op runs on 1 and 5 hosts, default 5),
- * BENCH_ANSIBLE_RUNS_LARGE (on 10 and 20 hosts, default 3),
+ * BENCH_ANSIBLE_RUNS_LARGE (on 10 and 20 hosts, default 5),
  * BENCH_MAX_HOSTS (largest no-op scenario, default 20).
  * BENCH_QUICK=1: a reduced run that proves every step works (2 panel runs,
  * 1 of everything else, no-op on 1 and 5 hosts) in a few minutes.
@@ -40,7 +40,7 @@ const env = (k: string, d: number): number => {
   return v;
 };
 const QUICK = process.env['BENCH_QUICK'] === '1';
-const DEFAULTS = { BENCH_RUNS: 5, BENCH_FIRST_RUNS: 3, BENCH_ANSIBLE_RUNS: 5, BENCH_ANSIBLE_RUNS_LARGE: 3, BENCH_MAX_HOSTS: 20 } as const;
+const DEFAULTS = { BENCH_RUNS: 5, BENCH_FIRST_RUNS: 5, BENCH_ANSIBLE_RUNS: 5, BENCH_ANSIBLE_RUNS_LARGE: 5, BENCH_MAX_HOSTS: 20 } as const;
 const QUICK_VALUES = { BENCH_RUNS: 2, BENCH_FIRST_RUNS: 1, BENCH_ANSIBLE_RUNS: 1, BENCH_ANSIBLE_RUNS_LARGE: 1, BENCH_MAX_HOSTS: 5 } as const;
 const knob = (k: keyof typeof DEFAULTS): number => env(k, QUICK ? QUICK_VALUES[k] : DEFAULTS[k]);
 const RUNS = knob('BENCH_RUNS');
