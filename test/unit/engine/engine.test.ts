@@ -17,34 +17,15 @@ import { createHash } from 'node:crypto';
 import { sh } from '../../../src/shell.js';
 import { BashTransport } from '../../support/bash-transport.js';
 import { tempDir } from '../../support/temp.js';
+import { marker as markerIn } from '../../support/marker.js';
 import { progressHooks } from '../../../src/report/host-progress.js';
 
 const dir = tempDir('panel-engine-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A file whose content is exactly `text` — a minimal real resource for the engine tests. */
+/** The engine tests' marker files live in `dir`. */
 function marker(name: string, text: string, fail = false): Resource<{ content: string | undefined }> {
-  const path = join(dir, name);
-  return {
-    key: `marker:${name}`,
-    facts: () => sh`if [ -e ${path} ]; then printf 'content=%s\\n' "$(cat ${path})"; else echo absent=1; fi`,
-    parse: (out) => {
-      const m = /^content=(.*)$/m.exec(out.stdout);
-      return { content: m ? m[1] : undefined };
-    },
-    plan: (facts): Change[] =>
-      facts.content === text
-        ? []
-        : [
-            {
-              resource: `marker:${name}`,
-              action: facts.content === undefined ? 'create' : 'update',
-              target: path,
-              reason: facts.content === undefined ? 'absent' : 'content differs',
-              script: fail ? sh`echo "disk on fire" >&2; exit 7` : sh`printf '%s' ${text} > ${path}`,
-            },
-          ],
-  };
+  return markerIn(dir, name, text, fail);
 }
 
 function recipe(id: string, resources: () => Resource[], after: string[] = [], checks: Check[] = []): Recipe {

@@ -17,28 +17,12 @@ import { MemoryHostInfoCache, sameInfo } from '../../../src/engine/host-info-cac
 import { defineRecipe, type Recipe } from '../../../src/engine/recipe.js';
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../../../src/host-info.js';
 import { HostInfoStore } from '../../../src/cli/host-info-store.js';
-import type { Change, Check, Resource } from '../../../src/resources/types.js';
+import type { Check } from '../../../src/resources/types.js';
 import { progressHooks } from '../../../src/report/host-progress.js';
 import { sh } from '../../../src/shell.js';
 import { BashTransport } from '../../support/bash-transport.js';
 import { tempDir } from '../../support/temp.js';
-
-/** A file whose content is exactly `text`. */
-function marker(dir: string, name: string, text: string): Resource<{ content: string | undefined }> {
-  const path = join(dir, name);
-  return {
-    key: `marker:${name}`,
-    facts: () => sh`if [ -e ${path} ]; then printf 'content=%s\\n' "$(cat ${path})"; else echo absent=1; fi`,
-    parse: (out) => {
-      const m = /^content=(.*)$/m.exec(out.stdout);
-      return { content: m ? m[1] : undefined };
-    },
-    plan: (facts): Change[] =>
-      facts.content === text
-        ? []
-        : [{ resource: `marker:${name}`, action: facts.content === undefined ? 'create' : 'update', target: path, reason: 'differs', script: sh`printf '%s' ${text} > ${path}` }],
-  };
-}
+import { marker } from '../../support/marker.js';
 
 /** One recipe whose desired state depends on the host info (its hostname), with checks. */
 function registry(dir: string, checks: (dir: string) => Check[] = () => []): Map<string, Recipe> {
