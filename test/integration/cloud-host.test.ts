@@ -26,7 +26,7 @@ import { request as httpsRequest } from 'node:https';
 import { after, before, test } from 'node:test';
 import { PRELUDE } from '../../src/resources/prelude.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
-import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { headlineArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 
 const NAME = 'cloud.panel.test';
@@ -59,18 +59,7 @@ async function sh(cmd: string): Promise<string> {
 }
 
 function args(cmd: 'install' | 'plan' | 'check', extra: readonly string[] = []): string[] {
-  return [
-    cmd,
-    '-d', NAME,
-    '-m', 'ops@panel.test',
-    ...hostArgs(bed, host),
-    ...mirrorArgs(bed),
-    '--acme-directory', bed.acme.directory,
-    '--acme-ca', bed.acme.caFile,
-    '--json',
-    ...(cmd === 'install' ? ['--yes'] : []),
-    ...extra,
-  ];
+  return headlineArgs(bed, host, cmd, NAME, extra);
 }
 
 const explain = (run: CliRun): string => `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-3000)}`;

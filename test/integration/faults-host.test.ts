@@ -25,7 +25,7 @@ import { after, before, test } from 'node:test';
 import { packageRoot } from '../../src/paths.js';
 import { PRELUDE } from '../../src/resources/prelude.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
-import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { headlineArgs } from '../support/bed-args.js';
 import { tempDir } from '../support/temp.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { HOLD_DPKG_LOCK } from '../testbed/profiles.js';
@@ -52,17 +52,7 @@ async function sh(cmd: string): Promise<string> {
 }
 
 function args(cmd: 'install' | 'plan' | 'check'): string[] {
-  return [
-    cmd,
-    '-d', NAME,
-    '-m', 'ops@panel.test',
-    ...hostArgs(bed, host),
-    ...mirrorArgs(bed),
-    '--acme-directory', bed.acme.directory,
-    '--acme-ca', bed.acme.caFile,
-    '--json',
-    ...(cmd === 'install' ? ['--yes'] : []),
-  ];
+  return headlineArgs(bed, host, cmd, NAME);
 }
 
 const explain = (run: CliRun): string => `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-4000)}`;

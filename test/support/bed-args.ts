@@ -22,3 +22,17 @@ export function mirrorArgs(bed: Testbed): string[] {
 export function mirrorDir(bed: Testbed): string {
   return dirname(bed.checksumsFile);
 }
+
+/** The bed's ACME server (Pebble) and the CA that signs its API. */
+export function acmeArgs(bed: Testbed): string[] {
+  return ['--acme-directory', bed.acme.directory, '--acme-ca', bed.acme.caFile];
+}
+
+/**
+ * The headline command on one bed host, as a user types it, with only the
+ * testbed's connection flags (key, known_hosts, mirror, ACME): `--json` for
+ * the test to read, `--yes` for an install.
+ */
+export function headlineArgs(bed: Testbed, host: TestHost, cmd: 'install' | 'plan' | 'check', domain: string, extra: readonly string[] = []): string[] {
+  return [cmd, '-d', domain, '-m', 'ops@panel.test', ...hostArgs(bed, host), ...mirrorArgs(bed), ...acmeArgs(bed), '--json', ...(cmd === 'install' ? ['--yes'] : []), ...extra];
+}
