@@ -12,6 +12,16 @@ import { Semaphore } from './semaphore.js';
 import { connectSsh, displayName, type SshConnection, type SshOptions } from './ssh-connect.js';
 import { ConnectError, TransportError, type ExecOptions, type ExecResult, type Session, type Transport, type TransportStats } from './types.js';
 
+/** One channel's output and exit status, as `#watch` collects them. */
+interface ChannelOutput {
+  stdout(): Buffer;
+  stderr(): Buffer;
+  partial(): { stdout: string; stderr: string };
+  exited(): boolean;
+  code(): number | null;
+  signal(): string | null;
+}
+
 export interface SshTransportOptions extends SshOptions {
   /** Concurrent exec channels; default 8 (OpenSSH MaxSessions is 10, leave room). */
   readonly maxChannels?: number;
@@ -135,44 +145,24 @@ export class SshTransport implements Transport {
           return;
         }
         this.#counts.channels++;
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
         const split = lineSplitter(onLine);
         const done = new Promise<ExecResult>((resolve, reject) => {
-          let code: number | null = null;
-          let signal: string | null = null;
-          let exited = false;
-          const partial = (): { stdout: string; stderr: string } => ({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
+          const got = this.#watch(ch, split);
           const onLost = (err: Error): void => {
             this.#inflight.delete(onLost);
-            reject(new TransportError(this.name, err.message, partial()));
+            reject(new TransportError(this.name, err.message, got.partial()));
           };
           this.#inflight.add(onLost);
-          ch.on('data', (d: Buffer) => {
-            out.push(d);
-            this.#counts.bytesReceived += d.length;
-            split(d);
-          });
-          ch.stderr.on('data', (d: Buffer) => {
-            errOut.push(d);
-            this.#counts.bytesReceived += d.length;
-          });
-          ch.on('exit', (c: number | null, s?: string) => {
-            exited = true;
-            code = c;
-            signal = s ?? null;
-          });
-          ch.on('error', () => {});
           ch.on('close', () => {
             setImmediate(() => {
               if (!this.#inflight.has(onLost)) return;
               this.#inflight.delete(onLost);
-              if (!exited) {
-                reject(new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`, partial()));
+              if (!got.exited()) {
+                reject(this.#closedWithoutExit(got));
                 return;
               }
-              const p = partial();
-              resolve({ code: exitCode(code, signal, false), stdout: p.stdout, stderr: p.stderr });
+              const p = got.partial();
+              resolve({ code: exitCode(got.code(), got.signal(), false), stdout: p.stdout, stderr: p.stderr });
             });
           });
         });
@@ -241,6 +231,50 @@ export class SshTransport implements Transport {
     }
   }
 
+  /**
+   * What one channel sends back: its output (counted as received), its exit
+   * status. A script that exits before reading all its stdin makes our write
+   * fail; that is its business, so channel errors are ignored here.
+   */
+  #watch(ch: ClientChannel, onStdout?: (d: Buffer) => void): ChannelOutput {
+    const out: Buffer[] = [];
+    const errOut: Buffer[] = [];
+    let code: number | null = null;
+    let signal: string | null = null;
+    let exited = false;
+    ch.on('data', (d: Buffer) => {
+      out.push(d);
+      this.#counts.bytesReceived += d.length;
+      onStdout?.(d);
+    });
+    ch.stderr.on('data', (d: Buffer) => {
+      errOut.push(d);
+      this.#counts.bytesReceived += d.length;
+    });
+    ch.on('exit', (c: number | null, s?: string) => {
+      exited = true;
+      code = c;
+      signal = s ?? null;
+    });
+    ch.on('error', () => {});
+    const stdout = (): Buffer => Buffer.concat(out);
+    const stderr = (): Buffer => Buffer.concat(errOut);
+    return {
+      stdout,
+      stderr,
+      // What came back before a lost connection: the step markers in it say where the script was.
+      partial: () => ({ stdout: stdout().toString(), stderr: stderr().toString() }),
+      exited: () => exited,
+      code: () => code,
+      signal: () => signal,
+    };
+  }
+
+  /** A channel that closed without an exit status: the connection is going away, and its reason wins. */
+  #closedWithoutExit(got: ChannelOutput): TransportError {
+    return new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`, got.partial());
+  }
+
   /** One exec channel: send stdin, collect output, resolve with the exit status. */
   async #channel(command: string, stdin: Buffer, timeoutMs: number | undefined): Promise<RawResult> {
     const ch = await this.#open(command);
@@ -256,17 +290,11 @@ export class SshTransport implements Transport {
         this.#inflight.delete(onLost);
         fn();
       };
-      const out: Buffer[] = [];
-      const errOut: Buffer[] = [];
-      // What came back before a lost connection: the step markers in it say where the script was.
-      const partial = (): { stdout: string; stderr: string } => ({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
-      const onLost = (err: Error) => finish(() => reject(new TransportError(this.name, err.message, partial())));
+      const got = this.#watch(ch);
+      const onLost = (err: Error) => finish(() => reject(new TransportError(this.name, err.message, got.partial())));
       this.#inflight.add(onLost);
       if (this.#lost !== undefined) return onLost(new TransportError(this.name, `${this.#display}: ${this.#lost}`));
 
-      let code: number | null = null;
-      let signal: string | null = null;
-      let exited = false;
       let timedOut = false;
       if (timeoutMs !== undefined) {
         // timeout(1) on the host normally ends it; this covers a host that stops answering.
@@ -275,33 +303,14 @@ export class SshTransport implements Transport {
           ch.close();
         }, backstopMs(timeoutMs));
       }
-      ch.on('data', (d: Buffer) => {
-        out.push(d);
-        this.#counts.bytesReceived += d.length;
-      });
-      ch.stderr.on('data', (d: Buffer) => {
-        errOut.push(d);
-        this.#counts.bytesReceived += d.length;
-      });
-      ch.on('exit', (c: number | null, s?: string) => {
-        exited = true;
-        code = c;
-        signal = s ?? null;
-      });
-      // A script that exits before reading all its stdin makes the write fail; that is its business.
-      ch.on('error', () => {});
       ch.on('close', () => {
-        if (!exited && !timedOut) {
+        if (!got.exited() && !timedOut) {
           // Channel ended without an exit status: the connection is going away; let its reason win.
-          setImmediate(() =>
-            finish(() =>
-              reject(new TransportError(this.name, `${this.#display}: ${this.#lost ?? 'channel closed without an exit status (connection lost?)'}`, partial())),
-            ),
-          );
+          setImmediate(() => finish(() => reject(this.#closedWithoutExit(got))));
           return;
         }
-        const to = timedOut || isTimeoutExit(code, Date.now() - started, timeoutMs);
-        finish(() => resolve({ code: exitCode(code, signal, to), stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
+        const to = timedOut || isTimeoutExit(got.code(), Date.now() - started, timeoutMs);
+        finish(() => resolve({ code: exitCode(got.code(), got.signal(), to), stdout: got.stdout(), stderr: got.stderr() }));
       });
       this.#counts.bytesSent += stdin.length;
       ch.end(stdin);
