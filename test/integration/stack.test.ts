@@ -112,7 +112,8 @@ test('a fresh host converges and every verify passes', async () => {
   assert.equal((faasd?.['artifact'] as { source?: string } | undefined)?.source, 'release-asset', explain(run));
   assert.match(await sh('/usr/local/bin/ctr version'), /Server:/);
   assert.match(await sh('ip -o addr show dev openfaas0'), /inet 10\.62\.0\.1\/16/);
-  assert.equal((await sh('stat -c %a /var/lib/faasd/secrets/basic-auth-password')).trim(), '600');
+  // Upstream's modes: the gateway's non-root user reads the files through its bind mounts.
+  assert.equal((await sh('stat -c %a /var/lib/faasd/secrets /var/lib/faasd/secrets/basic-auth-password')).trim(), '700\n644');
   assert.equal((await sh('sysctl -n net.ipv4.conf.all.forwarding')).trim(), '1');
   // Root-owned (nats and prometheus run as nobody, as upstream's installer makes them), never
   // group/world-writable, whoever ran it (sudo-rs keeps deploy's umask 002).
