@@ -4,10 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile, chmod, chown, readFile, open } from 'node:fs/promises';
+import { mkdir, writeFile, chmod, chown, readFile, open, symlink, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { cgroupDirs, createCgroups } from './cgroups.js';
+import { cgroupDirs, createCgroups, HOST_CGROUPS_UNIT, hostCgroupsScript } from './cgroups.js';
 import { modulesNspawnArgs, writeBuiltinModules } from './modules.js';
 import { netnsPids } from './net.js';
 import { processAlive, recordOf, type ProcRecord } from './procs.js';
@@ -58,6 +58,7 @@ export async function writeHostFiles(h: HostRecord, files: HostFiles, users: rea
     await writeFile(join(m, path), content);
   }
   await writeBuiltinModules(m, baseRoot);
+  await writeCgroupsUnit(h);
   for (const user of users) {
     const { uid, gid, home } = await uidOf(m, user);
     const dir = join(m, home, '.ssh');
@@ -67,6 +68,18 @@ export async function writeHostFiles(h: HostRecord, files: HostFiles, users: rea
     await chown(dir, uid, gid);
     await chown(join(dir, 'authorized_keys'), uid, gid);
   }
+}
+
+/** The host's writable cgroup controllers at every boot (cgroups.ts), so container tasks run as on a server. */
+async function writeCgroupsUnit(h: HostRecord): Promise<void> {
+  const m = h.merged;
+  await mkdir(join(m, 'usr/local/lib/panel-testbed'), { recursive: true });
+  await writeFile(join(m, 'usr/local/lib/panel-testbed/host-cgroups'), hostCgroupsScript(h.machine), { mode: 0o755 });
+  await writeFile(join(m, 'etc/systemd/system/panel-testbed-cgroups.service'), HOST_CGROUPS_UNIT);
+  const wants = join(m, 'etc/systemd/system/sysinit.target.wants');
+  await mkdir(wants, { recursive: true });
+  await rm(join(wants, 'panel-testbed-cgroups.service'), { force: true });
+  await symlink('../panel-testbed-cgroups.service', join(wants, 'panel-testbed-cgroups.service'));
 }
 
 /** Start systemd-nspawn detached (own session, output to a log) so it outlives this process. */
@@ -84,6 +97,9 @@ export async function bootHost(h: HostRecord, consoleLog: string): Promise<ProcR
     `--network-namespace-path=/run/netns/${h.netns}`,
     '--machine', h.machine,
     '--capability=all',
+    // runc creates a session keyring for each container (add_key, keyctl) and, on
+    // cgroup v2, loads a BPF device filter: nspawn's default filter refuses all three.
+    '--system-call-filter=add_key keyctl bpf',
     '--resolv-conf=off',
     '--timezone=off',
     '--link-journal=no',
