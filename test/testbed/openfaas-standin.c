@@ -139,7 +139,7 @@ static void forward(int fd, const char *req, size_t len, const char *host, int p
     return reply(fd, 502, "text/plain", "cannot resolve upstream\n", 0);
   }
   int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct timeval tv = {.tv_sec = 10};
+  struct timeval tv = {.tv_sec = 5};
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
