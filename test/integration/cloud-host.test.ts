@@ -141,6 +141,9 @@ test('ufw: exactly one rule added, and it is what lets a container on openfaas0 
   const run = await panel(args('install'));
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => c.target), ['ufw allow in on openfaas0 to any port 8081 proto tcp']);
+  // A fresh probe namespace: the containers that joined and left openfaas0 meanwhile changed
+  // the bridge's MAC address, which the old namespace still has in its neighbour cache.
+  await sh(PROBE_NS);
   assert.equal((await sh(PROBE)).trim(), '200');
   assert.equal((await probeGateway(exec, 'panel-probe-ufw2')).healthz, '200');
 });

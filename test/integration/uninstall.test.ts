@@ -2,9 +2,11 @@
  * Uninstall and reinstall on real (nspawn) testbed hosts, through the CLI as
  * a user runs it, default parameters. NOTE: the faasd served by the mirror is
  * the testbed's STAND-IN (test/testbed/faasd-standin.c); containerd and the
- * CNI plugins are Debian's. Container tasks cannot run inside testbed hosts,
- * so what a real faasd leaves behind is STAGED with real processes, files,
- * mounts and iptables rules (`stage*` below), each named as staged.
+ * CNI plugins are Debian's. Before the final purge of A, real tasks run (the
+ * gateway image in `openfaas`, a function in `openfaas-fn`, both on openfaas0,
+ * pulled from the bed's registry); the earlier cases STAGE what a real faasd
+ * leaves behind with real processes, files, mounts and iptables rules (`stage*`
+ * below), each named as staged.
  *
  * Issue 11 "done when", two hosts in parallel:
  *  A (fresh): snapshot; install everything (stack, nginx, Pebble certificate);
@@ -31,6 +33,7 @@ import { after, before, describe, test } from 'node:test';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+import { startCoreAndFunctionTasks } from '../support/gateway-container.js';
 
 let bed: Testbed;
 const NAME = 'uninstall.panel.test';
@@ -221,8 +224,14 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(await sh(host, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200', 'the stack still serves on 8080');
     await sh(host, 'systemctl is-active faasd faasd-provider containerd');
 
+    // Real tasks, not staged: the gateway image as a core service and a function, both on openfaas0.
+    const shims = await startCoreAndFunctionTasks((cmd, o) => bed.exec(host, cmd, o));
+    assert.ok(shims.length >= 2, `no shims for the running tasks: ${shims.join(' ')}`);
+    assert.notEqual(await sh(host, `iptables-save -t nat | grep -c '^:CNI-' || true`), '0\n', 'the tasks have no CNI chains: nothing real to remove');
     const purge = await cli(host, ['uninstall', '--purge', '--json', '--yes']);
     assert.equal(purge.code, 0, explain(purge));
+    assert.equal(await sh(host, 'pgrep -a -f containerd-shim || true'), '', 'a shim survived');
+    assert.equal(await sh(host, `awk '$2 ~ "^/(run|var/lib)/containerd" { print $2 }' /proc/self/mounts`), '', 'a snapshot or rootfs mount survived');
     assert.deepEqual(differences(files0, compared(await sh(host, SNAPSHOT))), [], 'files as on the fresh host');
     assert.equal(await sh(host, IPTABLES), ipt0, 'iptables-save as on the fresh host');
     assert.equal(await sh(host, LINKS), links0, 'ip link as on the fresh host');

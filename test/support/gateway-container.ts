@@ -12,6 +12,7 @@ import type { RunResult } from '../testbed/run.js';
 
 export const GATEWAY_IMAGE = 'ghcr.io/openfaas/gateway:0.27.13';
 export const NAMESPACE = 'openfaas';
+export const FUNCTION_IMAGE = 'ghcr.io/openfaas-testbed/hello:1.0';
 
 type Exec = (cmd: string, opts?: { timeoutMs?: number }) => Promise<RunResult>;
 
@@ -74,4 +75,27 @@ echo "exit=$code"`,
   );
   const code = Number(/^exit=(\d+)$/m.exec(r.stdout)?.[1] ?? NaN);
   return { code, output: r.stdout.replace(/^exit=\d+\n?$/m, '') };
+}
+
+/**
+ * Leave real tasks running for a teardown to face: the gateway in `openfaas`
+ * (as a core service) and the test function in `openfaas-fn` (as a deployed
+ * function), both on panel's CNI network. Returns their shims' pids.
+ */
+export async function startCoreAndFunctionTasks(exec: Exec): Promise<string[]> {
+  const r = await exec(
+    String.raw`${PREPARE}
+ctr -n openfaas-fn images pull ${FUNCTION_IMAGE} > /dev/null
+ctr -n ${NAMESPACE} run -d --cni ${RUN_ARGS} ${GATEWAY_IMAGE} gateway > /dev/null
+ctr -n openfaas-fn run -d --cni --env fn_name=hello ${FUNCTION_IMAGE} hello > /dev/null
+for i in $(seq 50); do
+  [ "$(ctr -n ${NAMESPACE} tasks ls | awk '$1 == "gateway" { print $3 }')" = RUNNING ] && [ "$(ctr -n openfaas-fn tasks ls | awk '$1 == "hello" { print $3 }')" = RUNNING ] && break
+  sleep 0.1
+done
+ctr -n ${NAMESPACE} tasks ls; ctr -n openfaas-fn tasks ls
+pgrep -f containerd-shim | sort`,
+    { timeoutMs: 120_000 },
+  );
+  if (r.code !== 0 || (r.stdout.match(/RUNNING/g) ?? []).length !== 2) throw new Error(`tasks did not start: ${r.stdout}${r.stderr}`);
+  return r.stdout.trim().split('\n').filter((l) => /^\d+$/.test(l));
 }
