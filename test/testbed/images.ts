@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { cached } from './cache.js';
-import { packageRoot } from './mirror.js';
+import { packageRoot, STANDIN_HEADER } from './mirror.js';
 import { spawnDetached, terminate, waitPort, type ProcRecord } from './procs.js';
 import { mustBash } from './run.js';
 
@@ -239,9 +239,10 @@ const REGISTRY_BIN = '/usr/bin/docker-registry';
 
 export async function ensureImages(log?: (m: string) => void): Promise<ImagesCache> {
   const source = await readFile(SOURCE, 'utf8');
+  const header = await readFile(STANDIN_HEADER, 'utf8');
   const dir = await cached(
     'oci-images',
-    JSON.stringify({ v: 1, IMAGES, source, PACK_LAYER, MAKE_CERTS, REGISTRY_NAMES }),
+    JSON.stringify({ v: 1, IMAGES, source, header, PACK_LAYER, MAKE_CERTS, REGISTRY_NAMES }),
     async (tmp) => {
       const work = join(tmp, 'work');
       await mkdir(work, { recursive: true });

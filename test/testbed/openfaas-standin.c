@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "standin-http.h"
+
 static char user_[256], pass_[256];
 
 static void logf_(const char *fmt, const char *arg) {
@@ -79,32 +81,8 @@ static const char *read_basic_auth(void) {
   return 0;
 }
 
-static void b64(const unsigned char *in, size_t len, char *out) {
-  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < len; i += 3) {
-    unsigned v = in[i] << 16 | (i + 1 < len ? in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
-    out[o++] = t[(v >> 18) & 63];
-    out[o++] = t[(v >> 12) & 63];
-    out[o++] = i + 1 < len ? t[(v >> 6) & 63] : '=';
-    out[o++] = i + 2 < len ? t[v & 63] : '=';
-  }
-  out[o] = 0;
-}
 
-static int authorized(const char *req) {
-  char pair[520], want[800];
-  snprintf(pair, sizeof pair, "%s:%s", user_, pass_);
-  b64((const unsigned char *)pair, strlen(pair), want);
-  const char *h = strcasestr(req, "\nAuthorization:");
-  if (!h) return 0;
-  h += strlen("\nAuthorization:");
-  while (*h == ' ') h++;
-  if (strncasecmp(h, "Basic ", 6) != 0) return 0;
-  h += 6;
-  size_t n = strcspn(h, "\r\n");
-  return n == strlen(want) && strncmp(h, want, n) == 0;
-}
+static int authorized(const char *req) { return basic_auth_matches(req, user_, pass_); }
 
 static void reply(int fd, int code, const char *type, const char *body, const char *extra) {
   const char *reason = code == 200 ? "OK" : code == 401 ? "Unauthorized" : code == 404 ? "Not Found" : code == 502 ? "Bad Gateway" : "Error";
