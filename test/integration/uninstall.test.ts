@@ -230,7 +230,7 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.notEqual(await sh(host, `iptables-save -t nat | grep -c '^:CNI-' || true`), '0\n', 'the tasks have no CNI chains: nothing real to remove');
     const purge = await cli(host, ['uninstall', '--purge', '--json', '--yes']);
     assert.equal(purge.code, 0, explain(purge));
-    assert.equal(await sh(host, 'pgrep -a -f containerd-shim || true'), '', 'a shim survived');
+    assert.equal(await sh(host, 'pgrep -a -f "[c]ontainerd-shim" || true'), '', 'a shim survived');
     assert.equal(await sh(host, `awk '$2 ~ "^/(run|var/lib)/containerd" { print $2 }' /proc/self/mounts`), '', 'a snapshot or rootfs mount survived');
     assert.deepEqual(differences(files0, compared(await sh(host, SNAPSHOT))), [], 'files as on the fresh host');
     assert.equal(await sh(host, IPTABLES), ipt0, 'iptables-save as on the fresh host');

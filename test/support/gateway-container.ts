@@ -93,7 +93,7 @@ for i in $(seq 50); do
   sleep 0.1
 done
 ctr -n ${NAMESPACE} tasks ls; ctr -n openfaas-fn tasks ls
-pgrep -f containerd-shim | sort`,
+pgrep -f '[c]ontainerd-shim' | sort`,
     { timeoutMs: 120_000 },
   );
   if (r.code !== 0 || (r.stdout.match(/RUNNING/g) ?? []).length !== 2) throw new Error(`tasks did not start: ${r.stdout}${r.stderr}`);
