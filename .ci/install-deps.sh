@@ -7,6 +7,7 @@ PKGS=(
   debootstrap          # builds the cached base root
   systemd-container    # systemd-nspawn boots the test hosts
   pebble               # ACME CA + pebble-challtestsrv (mock DNS)
+  docker-registry      # the bed's OCI registry (stand-in images, test/testbed/images.ts)
   dpkg-dev             # dpkg-scanpackages indexes the local apt repo
   openssh-client       # ssh, ssh-keygen: per-bed keys, strict host-key checks in tests
   iproute2             # bridges, veths, network namespaces

@@ -2,7 +2,8 @@
  * faasd the way `faasd install` lays it out (REFERENCE §3), written by panel
  * itself: the pinned binary (sha256-verified), /var/lib/faasd with its
  * compose file, Prometheus config and resolv.conf, basic-auth secrets
- * (generated once, 0600), and both systemd units. Unlike upstream, which only
+ * (generated once; 0644 files in a 0700 root directory, as upstream's
+ * makeFile writes them), and both systemd units. Unlike upstream, which only
  * `start`s, services restart when their binary, unit or config changed, so
  * an upgrade never leaves the old binary running.
  */
@@ -33,6 +34,16 @@ export const FAASD = {
   unitDir: '/lib/systemd/system',
   gateway: 'http://127.0.0.1:8080',
 } as const;
+
+/**
+ * The basic-auth files are 0644, as upstream's `makeFile` writes them
+ * (faasd:cmd/up.go): faasd bind-mounts them into the gateway and queue-worker,
+ * whose images run as non-root users (`app`, `nonroot`), and the gateway
+ * log.Panicf's when it cannot read them. Other host users are kept out by the
+ * 0700 root directory; the runtime resolves a bind mount as root.
+ */
+export const SECRET_FILE_MODE = 0o644;
+export const SECRET_DIR_MODE = 0o700;
 
 export const FAAS_CLI_BIN = '/usr/local/bin/faas-cli';
 
@@ -128,16 +139,16 @@ export default defineRecipe({
 
     const layout = [
       directory({ path: FAASD.dir }),
-      directory({ path: FAASD.secrets, mode: 0o700 }),
+      directory({ path: FAASD.secrets, mode: SECRET_DIR_MODE }),
       // NATS and Prometheus run as nobody and keep their data here.
       directory({ path: `${FAASD.dir}/nats`, owner: 'nobody', group: 'nogroup' }),
       directory({ path: `${FAASD.dir}/prometheus`, owner: 'nobody', group: 'nogroup' }),
       directory({ path: FAASD.providerDir }),
     ];
-    const user = file({ path: FAASD.userFile, content: 'admin', mode: 0o600 });
+    const user = file({ path: FAASD.userFile, content: 'admin', mode: SECRET_FILE_MODE });
     const password = secretFile({
       path: FAASD.passwordFile,
-      mode: 0o600,
+      mode: SECRET_FILE_MODE,
       generate: GENERATE_PASSWORD,
       ...(config.password !== undefined ? { value: config.password } : {}),
     });

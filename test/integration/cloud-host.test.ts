@@ -27,6 +27,7 @@ import { after, before, test } from 'node:test';
 import { PRELUDE } from '../../src/resources/prelude.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { headlineArgs } from '../support/bed-args.js';
+import { probeGateway } from '../support/gateway-container.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 
 const NAME = 'cloud.panel.test';
@@ -125,16 +126,26 @@ test('ufw: exactly one rule added, and it is what lets a container on openfaas0 
   assert.deepEqual(added.map((l) => l.replace(/\s+/g, ' ').trim()), ['8081/tcp on openfaas0 ALLOW Anywhere', '8081/tcp (v6) on openfaas0 ALLOW Anywhere (v6)']);
   await sh(PROBE_NS);
   assert.equal((await sh(PROBE)).trim(), '200');
+  // A real container too: the gateway image on panel's CNI network, its /healthz forwarded to faasd-provider (10.62.0.1:8081).
+  const exec = (cmd: string, o?: { timeoutMs?: number }): ReturnType<Testbed['exec']> => bed.exec(host, cmd, o);
+  const gw = await probeGateway(exec, 'panel-probe-ufw');
+  assert.equal(gw.healthz, '200', gw.log);
 
   await sh('ufw delete allow in on openfaas0 to any port 8081 proto tcp >/dev/null');
   const blocked = await bed.exec(host, PROBE);
   assert.notEqual(blocked.code, 0, 'the provider answered without the rule: the probe proves nothing');
   assert.match(blocked.stdout + blocked.stderr, /timed out|000/);
+  const gwBlocked = await probeGateway(exec, 'panel-probe-ufw-blocked');
+  assert.equal(gwBlocked.healthz, '502', `the gateway container reached the provider through ufw's default deny: ${gwBlocked.log}`);
 
   const run = await panel(args('install'));
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => c.target), ['ufw allow in on openfaas0 to any port 8081 proto tcp']);
+  // A fresh probe namespace: the containers that joined and left openfaas0 meanwhile changed
+  // the bridge's MAC address, which the old namespace still has in its neighbour cache.
+  await sh(PROBE_NS);
   assert.equal((await sh(PROBE)).trim(), '200');
+  assert.equal((await probeGateway(exec, 'panel-probe-ufw2')).healthz, '200');
 });
 
 test('ufw: with 443/tcp not allowed, plan warns once, naming the port and the command; panel adds no rule for it', async () => {

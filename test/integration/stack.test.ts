@@ -18,6 +18,7 @@ import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { tempDir } from '../support/temp.js';
 import { standInChecksumsFile } from '../testbed/mirror.js';
+import { gatewayStartFailure, probeGateway } from '../support/gateway-container.js';
 
 let bed: Testbed;
 let host: TestHost;
@@ -112,7 +113,8 @@ test('a fresh host converges and every verify passes', async () => {
   assert.equal((faasd?.['artifact'] as { source?: string } | undefined)?.source, 'release-asset', explain(run));
   assert.match(await sh('/usr/local/bin/ctr version'), /Server:/);
   assert.match(await sh('ip -o addr show dev openfaas0'), /inet 10\.62\.0\.1\/16/);
-  assert.equal((await sh('stat -c %a /var/lib/faasd/secrets/basic-auth-password')).trim(), '600');
+  // Upstream's modes: the gateway's non-root user reads the files through its bind mounts.
+  assert.equal((await sh('stat -c %a /var/lib/faasd/secrets /var/lib/faasd/secrets/basic-auth-password')).trim(), '700\n644');
   assert.equal((await sh('sysctl -n net.ipv4.conf.all.forwarding')).trim(), '1');
   // Root-owned (nats and prometheus run as nobody, as upstream's installer makes them), never
   // group/world-writable, whoever ran it (sudo-rs keeps deploy's umask 002).
@@ -218,4 +220,37 @@ test('a checksum mismatch fails with expected and actual sums and keeps the prev
   assert.ok(text.includes(before.split(' ')[0]!), 'actual sum not named');
   assert.equal(await sh('sha256sum /usr/local/bin/faasd'), before);
   assert.equal(await sh(STARTS), starts);
+});
+
+test('real containers: the gateway image runs as its non-root user on panel\'s secrets and CNI network; 0600 secrets make it panic; install repairs them', async () => {
+  const exec = (cmd: string, o?: { timeoutMs?: number }): ReturnType<Testbed['exec']> => bed.exec(host, cmd, o);
+  // Pulled by containerd from ghcr.io (the bed's registry, reached by name over verified TLS).
+  const up = await probeGateway(exec, 'panel-probe-gw');
+  assert.notEqual(up.uid, 0, `the gateway runs as root: ${up.log}`);
+  assert.equal(up.uid, 100, 'the image user app');
+  // gateway → provider at faasd-provider (10.62.0.1):8081 over openfaas0, as faasd's containers reach it.
+  assert.equal(up.healthz, '200', up.log);
+
+  // What panel wrote before this issue: 0600 root. The gateway's non-root user cannot read
+  // them through the bind mounts and the gateway dies at start with upstream's message.
+  await sh('chmod 0600 /var/lib/faasd/secrets/basic-auth-user /var/lib/faasd/secrets/basic-auth-password');
+  const down = await gatewayStartFailure(exec, 'panel-probe-gw-0600');
+  assert.equal(down.code, 2, down.output);
+  assert.match(down.output, /unable to load \/run\/secrets\/basic-auth-user/);
+  assert.match(down.output, /^panic: /m);
+
+  // The next install repairs the modes (and only them), and the gateway starts again.
+  const run = await panel(args('install'));
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(
+    changes(run).filter((c) => c.target.startsWith('/var/lib/faasd/secrets/')).map((c) => `${c.target} ${c.reason}`).sort(),
+    ['/var/lib/faasd/secrets/basic-auth-password mode 0600 → 0644', '/var/lib/faasd/secrets/basic-auth-user mode 0600 → 0644'],
+  );
+  const password = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
+  assert.ok(!run.stdout.includes(password) && !run.stderr.includes(password), 'the password was printed');
+  assert.equal((await probeGateway(exec, 'panel-probe-gw2')).healthz, '200');
+  // Still unreadable for the host's other users: the 0700 directory.
+  const peek = await bed.exec(host, 'su nosudo -s /bin/sh -c "cat /var/lib/faasd/secrets/basic-auth-password"');
+  assert.notEqual(peek.code, 0);
+  assert.match(peek.stderr + peek.stdout, /Permission denied/);
 });

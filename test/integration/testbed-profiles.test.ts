@@ -3,12 +3,15 @@
  * the cloud-like profile (ufw, systemd-resolved, needrestart, no kmod, dpkg lock
  * at boot), Debian 13 with its own apt repository, and the Ubuntu-26.04-like
  * profile (uutils coreutils, sudo-rs). A plain Debian 12 host is the control.
+ * Every host of every profile runs real container tasks (runc in a cgroup of
+ * its own, a session keyring), as a server does.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { tcpOpen } from '../testbed/procs.js';
 import { BOOT_LOCK_SECONDS, startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { ssh } from '../support/ssh.js';
+import { ARTIFACT_PATHS } from '../testbed/mirror.js';
 
 describe('testbed profiles', { timeout: 15 * 60_000 }, () => {
   let bed: Testbed;
@@ -132,5 +135,28 @@ describe('testbed profiles', { timeout: 15 * 60_000 }, () => {
     for (const line of all.stdout.trim().split('\n')) assert.match(line, / \/usr\/bin\/coreutils$/, line);
     const control = await bed.exec(trixie, 'readlink -f "$(command -v stat)"; sudo --version 2>&1 | head -1');
     assert.match(control.stdout, /^\/usr\/bin\/stat\nSudo version/);
+  });
+
+  it('every host runs a container task with ctr (runc, writable cgroup controllers, session keyring)', async () => {
+    // The mirror's containerd and Debian's runc; a rootfs that is the host's own /usr, read-only.
+    const script = String.raw`set -e
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq && apt-get install -y -q runc curl > /dev/null
+curl -fsS "$MIRROR/$CTD" | tar -xz -C /usr/local
+(setsid /usr/local/bin/containerd > /tmp/containerd.log 2>&1 &)
+for i in $(seq 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done
+mkdir -p /tmp/ctr-root/usr /tmp/ctr-root/proc /tmp/ctr-root/dev /tmp/ctr-root/sys
+mount --bind -o ro /usr /tmp/ctr-root/usr
+for d in bin sbin lib lib64; do ln -sfn usr/$d /tmp/ctr-root/$d; done
+ctr run --rm --rootfs /tmp/ctr-root probe /bin/sh -c 'echo in-container; grep -E "^[0-9]+:(memory|pids):" /proc/self/cgroup; cat /proc/self/attr/current 2>/dev/null; true'
+`;
+    for (const h of bed.hosts) {
+      const r = await bed.exec(h, `MIRROR=${bed.mirrorUrl} CTD=${ARTIFACT_PATHS.containerd} bash -s`, { input: script, timeoutMs: 180_000 });
+      assert.equal(r.code, 0, `${h.name} (${h.profile}): ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /^in-container$/m, `${h.name}: ${r.stdout}`);
+      // The task's own memory and pids cgroups (containerd's /default/<id>, in the host's subtree), not the host's.
+      assert.match(r.stdout, /^\d+:memory:\/\S*\/default\/probe$/m, `${h.name}: ${r.stdout}`);
+      assert.match(r.stdout, /^\d+:pids:\/\S*\/default\/probe$/m, `${h.name}: ${r.stdout}`);
+    }
   });
 });

@@ -192,5 +192,7 @@ curl -s http://127.0.0.1:8080/function/figlet
       assert.ok(stat === '' || / [ZX] /.test(stat), `process ${pid} still alive`);
     }
     assert.equal(await run(['ls', `${RUN_ROOT}/${id}`]), '');
+    // Each host's cgroups, its containers' controller subtrees (cgroups.ts) included.
+    assert.equal(await run(['find', '/sys/fs/cgroup', '-maxdepth', '6', '-type', 'd', '-name', `${id}-host*`]), '');
   });
 });

@@ -2,9 +2,11 @@
  * Uninstall and reinstall on real (nspawn) testbed hosts, through the CLI as
  * a user runs it, default parameters. NOTE: the faasd served by the mirror is
  * the testbed's STAND-IN (test/testbed/faasd-standin.c); containerd and the
- * CNI plugins are Debian's. Container tasks cannot run inside testbed hosts,
- * so what a real faasd leaves behind is STAGED with real processes, files,
- * mounts and iptables rules (`stage*` below), each named as staged.
+ * CNI plugins are Debian's. Before the final purge of A, real tasks run (the
+ * gateway image in `openfaas`, a function in `openfaas-fn`, both on openfaas0,
+ * pulled from the bed's registry); the earlier cases STAGE what a real faasd
+ * leaves behind with real processes, files, mounts and iptables rules (`stage*`
+ * below), each named as staged.
  *
  * Issue 11 "done when", two hosts in parallel:
  *  A (fresh): snapshot; install everything (stack, nginx, Pebble certificate);
@@ -17,8 +19,9 @@
  *    the OS's /var/run/reboot-required is reported (exit 3).
  *  B (the user's own nginx site, /etc/cni/net.d file and systemd unit, nginx
  *    installed before panel): `--reinstall` on a host where containerd was
- *    killed mid-task (staged: shim process, stale socket, the task's rootfs
- *    still mounted under /run/containerd) converges at once; with a process
+ *    killed with kill -9 while real tasks ran (their shims and processes gone
+ *    after, the gateway answering; staged on top: a shim process, a stale
+ *    socket, a rootfs still mounted under /run/containerd) converges at once; with a process
  *    holding that mount busy it reports "reboot required" (exit 3), and after
  *    a reboot the next `--reinstall` converges; uninstall keeps the user's three files byte
  *    for byte and the package; reinstall on a converged host converges.
@@ -31,6 +34,7 @@ import { after, before, describe, test } from 'node:test';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+import { startCoreAndFunctionTasks } from '../support/gateway-container.js';
 
 let bed: Testbed;
 const NAME = 'uninstall.panel.test';
@@ -221,8 +225,14 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(await sh(host, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200', 'the stack still serves on 8080');
     await sh(host, 'systemctl is-active faasd faasd-provider containerd');
 
+    // Real tasks, not staged: the gateway image as a core service and a function, both on openfaas0.
+    const shims = await startCoreAndFunctionTasks((cmd, o) => bed.exec(host, cmd, o));
+    assert.ok(shims.length >= 2, `no shims for the running tasks: ${shims.join(' ')}`);
+    assert.notEqual(await sh(host, `iptables-save -t nat | grep -c '^:CNI-' || true`), '0\n', 'the tasks have no CNI chains: nothing real to remove');
     const purge = await cli(host, ['uninstall', '--purge', '--json', '--yes']);
     assert.equal(purge.code, 0, explain(purge));
+    assert.equal(await sh(host, 'pgrep -a -f "[c]ontainerd-shim" || true'), '', 'a shim survived');
+    assert.equal(await sh(host, `awk '$2 ~ "^/(run|var/lib)/containerd" { print $2 }' /proc/self/mounts`), '', 'a snapshot or rootfs mount survived');
     assert.deepEqual(differences(files0, compared(await sh(host, SNAPSHOT))), [], 'files as on the fresh host');
     assert.equal(await sh(host, IPTABLES), ipt0, 'iptables-save as on the fresh host');
     assert.equal(await sh(host, LINKS), links0, 'ip link as on the fresh host');
@@ -260,8 +270,12 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     const first = await cli(host, install);
     assert.equal(first.code, 0, explain(first));
 
-    // STAGED: containerd killed mid-task — a shim left running, a stale socket and the task's rootfs still mounted under /run/containerd.
-    await sh(host, 'systemctl kill -s KILL containerd; sleep 1');
+    // Real tasks running (the gateway image in openfaas, a function in openfaas-fn), then containerd killed with
+    // kill -9: their shims, task processes, rootfs mounts and CNI state stay behind, as after a crash.
+    const realShims = await startCoreAndFunctionTasks((cmd, o) => bed.exec(host, cmd, o));
+    await sh(host, 'kill -9 "$(cat /proc/$(systemctl show -p MainPID --value containerd)/stat | cut -d" " -f1)"; sleep 1');
+    assert.equal(await sh(host, `pgrep -x gateway >/dev/null && pgrep -x function >/dev/null && echo running`), 'running\n', 'the tasks did not outlive containerd');
+    // STAGED on top: a shim of a task that never existed, a stale socket and a rootfs still mounted under /run/containerd.
     let shim = await stageShim(host);
     const busy = '/run/containerd/io.containerd.runtime.v2.task/openfaas-fn/staged-figlet/rootfs';
     await sh(
@@ -279,6 +293,9 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.deepEqual(events(freed).filter((e) => e.type === 'verify' && !e['ok']), []);
     assert.equal(await sh(host, `kill -0 ${shim} 2>/dev/null && echo alive || echo gone`), 'gone\n', 'the staged shim was killed by pid');
     await sh(host, `! grep -q ' /run/containerd/io.containerd.runtime.v2.task' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
+    for (const pid of realShims) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `real shim ${pid} survived --reinstall`);
+    assert.equal(await sh(host, 'pgrep -a -x gateway; pgrep -a -x function; true'), '', 'a task process survived --reinstall');
+    assert.equal(await sh(host, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200', 'the gateway answers again');
 
     // STAGED again, this time with a process holding the mount busy: only a reboot frees it.
     await sh(host, 'systemctl kill -s KILL containerd; sleep 1');

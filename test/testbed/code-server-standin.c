@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "standin-http.h"
+
 #define VERSION "4.96.4-stand-in"
 
 /* ---- SHA-1 (RFC 3174), only for Sec-WebSocket-Accept ---- */
@@ -57,18 +59,6 @@ static void sha1(const unsigned char *msg, size_t len, unsigned char out[20]) {
   for (int i = 0; i < 5; i++) for (int j = 0; j < 4; j++) out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
 }
 
-static void b64(const unsigned char *in, size_t len, char *out) {
-  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < len; i += 3) {
-    unsigned v = in[i] << 16 | (i + 1 < len ? in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
-    out[o++] = t[(v >> 18) & 63];
-    out[o++] = t[(v >> 12) & 63];
-    out[o++] = i + 1 < len ? t[(v >> 6) & 63] : '=';
-    out[o++] = i + 2 < len ? t[v & 63] : '=';
-  }
-  out[o] = 0;
-}
 
 /* Value of header `name` (case-insensitive) into out; 0 when absent. */
 static int header(const char *req, const char *name, char *out, size_t cap) {

@@ -21,6 +21,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "standin-http.h"
+
 #define VERSION "0.19.7-stand-in"
 
 static const char *secrets_dir(void) {
@@ -41,34 +43,13 @@ static int read_secret(const char *name, char *out, size_t cap) {
   return 1;
 }
 
-static void b64(const unsigned char *in, size_t len, char *out) {
-  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < len; i += 3) {
-    unsigned v = in[i] << 16 | (i + 1 < len ? in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
-    out[o++] = t[(v >> 18) & 63];
-    out[o++] = t[(v >> 12) & 63];
-    out[o++] = i + 1 < len ? t[(v >> 6) & 63] : '=';
-    out[o++] = i + 2 < len ? t[v & 63] : '=';
-  }
-  out[o] = 0;
-}
 
-/* True when the request carries "Authorization: Basic base64(user:password)". */
+/* True when the request carries the credentials in $secret_mount_path. */
 static int authorized(const char *req) {
-  char user[256], pass[256], pair[520], want[800];
+  char user[256], pass[256];
   if (!read_secret("basic-auth-user", user, sizeof user)) return 0;
   if (!read_secret("basic-auth-password", pass, sizeof pass)) return 0;
-  snprintf(pair, sizeof pair, "%s:%s", user, pass);
-  b64((const unsigned char *)pair, strlen(pair), want);
-  const char *h = strcasestr(req, "\nAuthorization:");
-  if (!h) return 0;
-  h += strlen("\nAuthorization:");
-  while (*h == ' ') h++;
-  if (strncasecmp(h, "Basic ", 6) != 0) return 0;
-  h += 6;
-  size_t n = strcspn(h, "\r\n");
-  return n == strlen(want) && strncmp(h, want, n) == 0;
+  return basic_auth_matches(req, user, pass);
 }
 
 static void reply(int fd, int code, const char *type, const char *body, const char *extra) {

@@ -4,10 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile, chmod, chown, readFile, open } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile, chmod, chown, readFile, open, rename, symlink, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { cgroupDirs, createCgroups } from './cgroups.js';
+import { cgroupDirs, createCgroups, HOST_CGROUPS_UNIT, hostCgroupsScript } from './cgroups.js';
 import { modulesNspawnArgs, writeBuiltinModules } from './modules.js';
 import { netnsPids } from './net.js';
 import { processAlive, recordOf, type ProcRecord } from './procs.js';
@@ -21,6 +22,8 @@ export interface HostFiles {
   aptSourceLine: string;
   /** Profile files, path relative to the root → content. */
   extra?: Record<string, string>;
+  /** Lines appended to /etc/hosts (the registry's names, images.ts). */
+  hostsLines?: string;
 }
 
 export async function mountOverlay(h: HostRecord): Promise<void> {
@@ -47,7 +50,7 @@ export async function writeHostFiles(h: HostRecord, files: HostFiles, users: rea
   await writeFile(join(m, 'etc/hostname'), `${h.name}\n`);
   await writeFile(
     join(m, 'etc/hosts'),
-    `127.0.0.1 localhost\n127.0.1.1 ${h.name}\n::1 localhost ip6-localhost ip6-loopback\n`,
+    `127.0.0.1 localhost\n127.0.1.1 ${h.name}\n::1 localhost ip6-localhost ip6-loopback\n${files.hostsLines ?? ''}`,
   );
   await writeFile(join(m, 'etc/machine-id'), `${randomBytes(16).toString('hex')}\n`);
   await writeFile(join(m, 'etc/ssh/ssh_host_ed25519_key'), files.hostKeyPrivate, { mode: 0o600 });
@@ -58,6 +61,8 @@ export async function writeHostFiles(h: HostRecord, files: HostFiles, users: rea
     await writeFile(join(m, path), content);
   }
   await writeBuiltinModules(m, baseRoot);
+  await writeCgroupsUnit(h);
+  await prepareVarLib(h);
   for (const user of users) {
     const { uid, gid, home } = await uidOf(m, user);
     const dir = join(m, home, '.ssh');
@@ -67,6 +72,36 @@ export async function writeHostFiles(h: HostRecord, files: HostFiles, users: rea
     await chown(dir, uid, gid);
     await chown(join(dir, 'authorized_keys'), uid, gid);
   }
+}
+
+/**
+ * The host's /var/lib on the runner's own filesystem, bound over the overlay
+ * root: containerd's overlayfs snapshotter keeps its upper dirs under
+ * /var/lib/containerd, and overlayfs refuses an upper dir on overlayfs (EINVAL),
+ * where a real server has ext4 or xfs. A copy of the root's /var/lib, made once
+ * per host (it survives restarts).
+ */
+export function varLibDir(h: HostRecord): string {
+  return join(dirname(h.upper), 'var-lib');
+}
+
+async function prepareVarLib(h: HostRecord): Promise<void> {
+  const dir = varLibDir(h);
+  if (existsSync(dir)) return;
+  await must(['cp', '-a', join(h.merged, 'var/lib'), `${dir}.tmp`]);
+  await rename(`${dir}.tmp`, dir);
+}
+
+/** The host's writable cgroup controllers at every boot (cgroups.ts), so container tasks run as on a server. */
+async function writeCgroupsUnit(h: HostRecord): Promise<void> {
+  const m = h.merged;
+  await mkdir(join(m, 'usr/local/lib/panel-testbed'), { recursive: true });
+  await writeFile(join(m, 'usr/local/lib/panel-testbed/host-cgroups'), hostCgroupsScript(h.machine), { mode: 0o755 });
+  await writeFile(join(m, 'etc/systemd/system/panel-testbed-cgroups.service'), HOST_CGROUPS_UNIT);
+  const wants = join(m, 'etc/systemd/system/sysinit.target.wants');
+  await mkdir(wants, { recursive: true });
+  await rm(join(wants, 'panel-testbed-cgroups.service'), { force: true });
+  await symlink('../panel-testbed-cgroups.service', join(wants, 'panel-testbed-cgroups.service'));
 }
 
 /** Start systemd-nspawn detached (own session, output to a log) so it outlives this process. */
@@ -84,6 +119,10 @@ export async function bootHost(h: HostRecord, consoleLog: string): Promise<ProcR
     `--network-namespace-path=/run/netns/${h.netns}`,
     '--machine', h.machine,
     '--capability=all',
+    `--bind=${varLibDir(h)}:/var/lib`,
+    // runc creates a session keyring for each container (add_key, keyctl) and, on
+    // cgroup v2, loads a BPF device filter: nspawn's default filter refuses all three.
+    '--system-call-filter=add_key keyctl bpf',
     '--resolv-conf=off',
     '--timezone=off',
     '--link-journal=no',

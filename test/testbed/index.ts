@@ -13,6 +13,7 @@ import { claimBed } from './alloc.js';
 import { DEFAULT_RELEASE, ensureBase, RELEASES, TEST_USERS, type Release, type TestUser } from './base.js';
 import { cleanupBed } from './cleanup.js';
 import { bootHost, execIn, killHost, mountOverlay, waitBooted, waitSsh, writeHostFiles } from './hosts.js';
+import { ensureImages, registryHostFiles } from './images.js';
 import { fingerprint, generateKey, knownHostsLine } from './keys.js';
 import { raiseLimits } from './limits.js';
 import { createBridge, createHostNet, netnsPids, setLink, subnetOf } from './net.js';
@@ -172,7 +173,7 @@ export async function startTestbed(opts: StartOptions): Promise<Testbed> {
   }
   const specs = hostSpecs(opts);
   await raiseLimits();
-  const lowers = await lowersOf(specs, log);
+  const [lowers] = await Promise.all([lowersOf(specs, log), ensureImages(log)]);
   const s = await claimBed(opts.detached ?? false, log);
   log(`bed ${s.id} on ${s.subnet}`);
   try {
@@ -217,6 +218,7 @@ async function build(
       const key = await generateKey(join(s.runDir, `${h.name}_host_ed25519_key`), `root@${h.name}`);
       await createHostNet({ ...h, bridge: s.id });
       await mountOverlay(h);
+      const registry = await registryHostFiles(layersOf(spec).lower, (await ensureImages(log)).caPem, s.bridgeAddress);
       await writeHostFiles(
         h,
         {
@@ -224,7 +226,8 @@ async function build(
           hostKeyPublic: key.publicLine,
           clientPublicLine: client.publicLine,
           aptSourceLine: `deb [trusted=yes] http://${s.bridgeAddress}:${APT_PORTS[spec.release]}/ ./`,
-          extra: profileHostFiles(spec.profile, { bridgeAddress: s.bridgeAddress }),
+          extra: { ...registry.files, ...profileHostFiles(spec.profile, { bridgeAddress: s.bridgeAddress }) },
+          hostsLines: registry.hostsLines,
         },
         TEST_USERS,
         layersOf(spec).base,

@@ -72,6 +72,8 @@ export const packageRoot: string = (() => {
 })();
 const STANDIN_SOURCE = join(packageRoot, 'test', 'testbed', 'faasd-standin.c');
 const CODE_SERVER_SOURCE = join(packageRoot, 'test', 'testbed', 'code-server-standin.c');
+/** Included by every stand-in program: part of each cache recipe that compiles one. */
+export const STANDIN_HEADER = join(packageRoot, 'test', 'testbed', 'standin-http.h');
 
 const README = `# panel testbed artifact mirror
 
@@ -147,12 +149,13 @@ export interface MirrorCache {
 export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => void): Promise<MirrorCache> {
   const source = await readFile(STANDIN_SOURCE, 'utf8');
   const codeServerSource = await readFile(CODE_SERVER_SOURCE, 'utf8');
+  const header = await readFile(STANDIN_HEADER, 'utf8');
   // Named apart from the earlier 'mirror' cache (no checksum assets): the
   // cache removes older builds of the same name, which beds of older checkouts
   // may still be serving.
   const dir = await cached(
     'release-mirror',
-    JSON.stringify({ v: 3, ARTIFACT_PATHS, README, BUILD, source, codeServerSource, pkgs: pkgs.key }),
+    JSON.stringify({ v: 3, ARTIFACT_PATHS, README, BUILD, source, codeServerSource, header, pkgs: pkgs.key }),
     async (tmp) => {
       const out = join(tmp, 'root');
       await mustBash(BUILD, {

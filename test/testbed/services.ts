@@ -1,12 +1,14 @@
 /**
  * The runner-side services of a bed, all bound to its bridge address: the apt
- * repository (:8091), the artifact mirror (:8090) and, unless disabled, Pebble.
+ * repository (:8091), the artifact mirror (:8090), the OCI registry (:443,
+ * images.ts) and, unless disabled, Pebble.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RELEASE, ensureBase, type Release } from './base.js';
 import { bedMirror, ensureMirror, packageRoot } from './mirror.js';
+import { ensureImages, startRegistry } from './images.js';
 import { ensurePackages } from './packages.js';
 import { challtestsrv, pebbleManagement, startPebble, type PebbleOptions } from './pebble.js';
 import { spawnDetached, waitPort, type ProcRecord } from './procs.js';
@@ -88,6 +90,8 @@ export async function startServices(
     packageRoot,
   );
   await record(server);
+  // The OCI registry with the stand-in images, on :443 under the registries' names (images.ts).
+  await startRegistry(await ensureImages(log), s.runDir, addr, record);
   const ph = pebbleP ? await pebbleP : undefined;
   for (const r of served) await waitPort(addr, APT_PORTS[r], 20_000, server);
   await waitPort(addr, MIRROR_PORT, 20_000, server);

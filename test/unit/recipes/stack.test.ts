@@ -183,6 +183,19 @@ test('faasd: layout, secrets, templates, units and services', () => {
   assert.ok(!k.includes('file:/var/lib/faasd/.docker/config.json'));
 });
 
+test('faasd: basic-auth files 0644 in a 0700 root directory, as upstream makeFile writes them', () => {
+  // The gateway and queue-worker images run as non-root users and read these
+  // files through bind mounts; 0600 root makes the real gateway panic at start.
+  const rs = faasd.resources(ctx(faasd, debian, config(), {}));
+  const modeOf = (key: string): number | undefined => {
+    const r = rs.find((x) => x.key === key) as unknown as { spec?: { mode?: number }; mode?: number; o?: { mode?: number } } | undefined;
+    return r?.spec?.mode ?? r?.mode ?? r?.o?.mode;
+  };
+  assert.equal(modeOf('file:/var/lib/faasd/secrets/basic-auth-user'), 0o644);
+  assert.equal(modeOf('file:/var/lib/faasd/secrets/basic-auth-password'), 0o644);
+  assert.equal(modeOf('directory:/var/lib/faasd/secrets'), 0o700);
+});
+
 test('faasd: -p password and --registry-auth', () => {
   const auth = join(dir, 'config.json');
   writeFileSync(auth, JSON.stringify({ auths: { 'registry.test': { auth: 'dTpw' } } }));
