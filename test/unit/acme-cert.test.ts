@@ -162,7 +162,7 @@ const config: HostConfig = {
 };
 
 test('renew timer: runs `panel renew` with the same names, contact and CA', () => {
-  const argv = renewArgv(config, '/usr/bin/node', '/opt/panel/bin/panel.js');
+  const argv = renewArgv(config, ['/usr/bin/node', '/opt/panel/bin/panel.js']);
   assert.deepEqual(argv, ['/usr/bin/node', '/opt/panel/bin/panel.js', 'renew', '-d', 'a.test', '-d', 'b.test', '-m', 'ops@a.test', '--acme-directory', 'https://ca.test/dir', '--acme-ca', '/etc/pebble ca.pem', '--progress-dir', '/var/lib/panel']);
   const units = renewUnits(config, argv);
   assert.match(units.service, /^ExecStart="\/usr\/bin\/node" .* "--acme-ca" "\/etc\/pebble ca\.pem"/m);
