@@ -21,7 +21,13 @@ import { fmtSeconds, spread, type Spread } from './lib/stats.js';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 10);
 const log = (m: string): void => void process.stderr.write(`[bench:binary] ${m}\n`);
 
-async function localNoop(binary: string): Promise<{ first: number; noop: Spread }> {
+interface Timed {
+  readonly wall: number;
+  /** user + sys seconds of the run (panel and what it started): steadier than wall time on a busy machine. */
+  readonly cpu: number;
+}
+
+async function localNoop(binary: string): Promise<{ first: Timed; noop: Spread; noopCpu: Spread }> {
   const release = binary.replace(/\/[^/]+$/, '');
   const bed = await startTestbed({ hosts: 1 });
   try {
@@ -34,17 +40,18 @@ async function localNoop(binary: string): Promise<{ first: number; noop: Spread 
     const curl = await bed.exec(h, 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null', { timeoutMs: 300_000 });
     if (curl.code !== 0) throw new Error(curl.stderr);
     const args = `-d ${domain} -m ops@panel.test --mirror ${bed.mirrorUrl} --checksums /root/STANDIN-SHA256SUMS --acme-directory ${bed.acme.directory} --acme-ca /root/pebble-ca.pem`;
-    // bash's `time` on the host: seconds of wall time, on the last line of stderr.
-    const timed = async (cmd: string): Promise<number> => {
-      const r = await bed.exec(h, `cd /root && TIMEFORMAT=%R; time (${cmd} >/tmp/bench.out 2>&1) 2>&1 || { cat /tmp/bench.out; exit 1; }`, { timeoutMs: 900_000 });
+    // bash's `time` on the host: wall, user and sys seconds on the last line.
+    const timed = async (cmd: string): Promise<Timed> => {
+      const r = await bed.exec(h, `cd /root && TIMEFORMAT='%R %U %S'; time (${cmd} >/tmp/bench.out 2>&1) 2>&1 || { cat /tmp/bench.out; exit 1; }`, { timeoutMs: 900_000 });
       if (r.code !== 0) throw new Error(`${cmd}: ${r.stdout}${r.stderr}`);
-      return Number(r.stdout.trim().split('\n').pop());
+      const [wall, user, sys] = (r.stdout.trim().split('\n').pop() ?? '').split(' ').map(Number) as [number, number, number];
+      return { wall, cpu: user + sys };
     };
     log('first install through the one-liner');
     const first = await timed(`curl -fsSL ${bed.mirrorUrl}/${PANEL_RELEASE_PATH}/install.sh | bash -s -- ${args}`);
-    const times: number[] = [];
-    for (let i = 0; i < RUNS; i++) times.push(await timed(`panel install ${args}`));
-    return { first, noop: spread(times) };
+    const runs: Timed[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await timed(`panel install ${args}`));
+    return { first, noop: spread(runs.map((t) => t.wall)), noopCpu: spread(runs.map((t) => t.cpu)) };
   } finally {
     await bed.stop();
   }
@@ -83,10 +90,10 @@ const md = [
   '',
   '## Local mode on a testbed host (Debian 12, no Node), run on the host',
   '',
-  '| run | wall |',
-  '|---|---|',
-  `| first install through the one-liner (download, verify, full stack, Pebble certificate) | ${local.first.toFixed(2)} s |`,
-  `| local no-op: \`panel install -d … -m …\` again, 0 changes | ${fmtSeconds(local.noop)} |`,
+  '| run | wall | CPU (user+sys, median) |',
+  '|---|---|---:|',
+  `| first install through the one-liner (download, verify, full stack, Pebble certificate) | ${local.first.wall.toFixed(2)} s | ${local.first.cpu.toFixed(2)} s |`,
+  `| local no-op: \`panel install -d … -m …\` again, 0 changes | ${fmtSeconds(local.noop)} | ${local.noopCpu.median.toFixed(2)} s |`,
   '',
 ].join('\n');
 mkdirSync(join(packageRoot, 'bench', 'results'), { recursive: true });
