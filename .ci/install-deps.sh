@@ -16,6 +16,8 @@ PKGS=(
   binutils             # strip
   openssl              # the Pebble API certificate
   ca-certificates
+  argon2               # the reference argon2 (code-server password hash) for the unit tests
+  shellcheck           # install.sh is checked in the unit tests
   chromium             # headless browser for the /codeserver/ and /panel/ tests
   fonts-dejavu-core    # so chromium's screenshots have glyphs
   "$@"

@@ -6,10 +6,11 @@
  * (code splitting: ACME, listr2, the inventory schema load only when a
  * command needs them).
  *
- * Left out, loaded by Node from node_modules as before: packages with native
- * code or CommonJS that finds files at run time (ssh2, @node-rs/argon2),
- * and the CommonJS packages panel already loads only on demand through
- * createRequire (handlebars, diff) or a dynamic import (acme-client).
+ * Left out, loaded by Node from node_modules as before: CommonJS that finds
+ * files at run time (ssh2), and the CommonJS packages panel already loads
+ * only on demand through createRequire (handlebars, diff: src/lazy-cjs.ts) or
+ * a dynamic import (acme-client). The single executable bundles all of them
+ * (scripts/build-binary.mjs).
  */
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
@@ -27,7 +28,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['ssh2', '@node-rs/argon2', 'handlebars', 'diff', 'acme-client'],
+  external: ['ssh2', 'handlebars', 'diff', 'acme-client'],
   // Bundled CommonJS (commander) calls require() for Node's own modules; an ES module has none.
   banner: { js: "import { createRequire as __panelCreateRequire } from 'node:module'; const require = __panelCreateRequire(import.meta.url);" },
   logLevel: 'warning',

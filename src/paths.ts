@@ -1,7 +1,12 @@
-/** Locations inside the installed panel package, whether run from src/ (tsx) or dist/ (tsc). */
+/**
+ * Locations inside the installed panel package, whether run from src/ (tsx) or
+ * dist/ (tsc), and how to start panel again (the renewal timer's command).
+ * The single executable has no package directory: its files are embedded.
+ */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { embedded } from './embedded.js';
 
 function findRoot(start: string): string {
   let dir = start;
@@ -13,5 +18,17 @@ function findRoot(start: string): string {
   }
 }
 
-export const packageRoot: string = findRoot(dirname(fileURLToPath(import.meta.url)));
+/**
+ * In the single executable, a directory that exists nowhere: templates under
+ * it are read from the executable (src/resources/template.ts), and a stray
+ * read from disk fails instead of finding some other file.
+ */
+const EMBEDDED_ROOT = '/nonexistent/panel-embedded';
+
+export const packageRoot: string = embedded !== undefined ? EMBEDDED_ROOT : findRoot(dirname(fileURLToPath(import.meta.url)));
 export const templatesDir: string = join(packageRoot, 'templates');
+
+/** argv that starts this panel again: the executable itself, or node with bin/panel.js. */
+export function selfCommand(): string[] {
+  return embedded !== undefined ? [process.execPath] : [process.execPath, join(packageRoot, 'bin', 'panel.js')];
+}

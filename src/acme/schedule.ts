@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../paths.js';
+import { selfCommand } from '../paths.js';
 import { renderTemplate } from '../resources/template.js';
 import { quote } from '../shell.js';
 import { systemdWord } from './timer.js';
@@ -26,11 +26,11 @@ export interface Schedule {
 }
 
 /** The renew command to repeat: this invocation's arguments without --schedule. */
-export function scheduleOf(renewArgs: readonly string[], cwd: string, nodePath = process.execPath, bin = join(packageRoot, 'bin', 'panel.js')): Schedule {
+export function scheduleOf(renewArgs: readonly string[], cwd: string, self: readonly string[] = selfCommand()): Schedule {
   const args = renewArgs.filter((a) => a !== '--schedule');
   const secret = args.find((a) => SECRET_FLAGS.has(a) || a.startsWith('--password='));
   if (secret !== undefined) throw new Error(`--schedule: ${secret} would be written into the schedule; use --password-file or PANEL_PASSWORD`);
-  const argv = [nodePath, bin, 'renew', ...args];
+  const argv = [...self, 'renew', ...args];
   const name = `panel-renew-${createHash('sha256').update(JSON.stringify([cwd, args])).digest('hex').slice(0, 8)}`;
   return { name, argv, cwd };
 }

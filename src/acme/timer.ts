@@ -5,9 +5,8 @@
  * `panel renew -i fleet.yaml`): the account key lives there, not on the host.
  */
 import type { HostConfig } from '../config.js';
-import { packageRoot } from '../paths.js';
+import { selfCommand } from '../paths.js';
 import { renderTemplate } from '../resources/template.js';
-import { join } from 'node:path';
 
 export const RENEW_SERVICE = 'panel-renew.service';
 export const RENEW_TIMER = 'panel-renew.timer';
@@ -18,11 +17,14 @@ export function systemdWord(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%').replace(/\$/g, '$$$$')}"`;
 }
 
-/** argv of the renewal: the same names, contact and CA as the install that wrote the timer. */
-export function renewArgv(config: HostConfig, nodePath: string = process.execPath, bin: string = join(packageRoot, 'bin', 'panel.js')): string[] {
+/**
+ * argv of the renewal: the same names, contact and CA as the install that
+ * wrote the timer, run by the same panel (`self`: the single executable, or
+ * node with bin/panel.js).
+ */
+export function renewArgv(config: HostConfig, self: readonly string[] = selfCommand()): string[] {
   return [
-    nodePath,
-    bin,
+    ...self,
     'renew',
     ...config.domains.flatMap((d) => ['-d', d]),
     ...(config.email ? ['-m', config.email] : []),

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mode } from '../engine/events.js';
 import type { Recipe } from '../engine/recipe.js';
+import { embedded } from '../embedded.js';
 import { packageRoot } from '../paths.js';
 import { redact } from '../secret.js';
 import type { ConvergeInput } from './converge.js';
@@ -24,6 +25,7 @@ const loadRegistry = async (): Promise<ReadonlyMap<string, Recipe>> => (await im
 const TEST_ONLY = new Set(['demo']);
 
 function version(): string {
+  if (embedded !== undefined) return embedded.version;
   return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 

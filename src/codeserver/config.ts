@@ -7,7 +7,7 @@
  * Facts carry the installed file (it holds a hash, not the password); the
  * file is a secret file: diffs are masked, mode 0600, owned by the user.
  */
-import { createRequire } from 'node:module';
+import { hashPassword, verifyPassword } from './argon2.js';
 import { type FileFacts, fileFactsScript, parseFileFacts, planFile } from '../resources/file.js';
 import type { Change, FactOutput, PlanContext, Resource } from '../resources/types.js';
 import type { Secret } from '../secret.js';
@@ -37,26 +37,11 @@ export function installedHash(content: string): string | undefined {
   return /^hashed-password:\s*"([^"\n]+)"\s*$/m.exec(content)?.[1];
 }
 
-// Native code, loaded only when a code-server config is planned: every other run skips its load and memory.
-let argon2: typeof import('@node-rs/argon2') | undefined;
-function hasher(): typeof import('@node-rs/argon2') {
-  argon2 ??= createRequire(import.meta.url)('@node-rs/argon2') as typeof import('@node-rs/argon2');
-  return argon2;
-}
-
-function verifies(hash: string, password: string): boolean {
-  try {
-    return hasher().verifySync(hash, password);
-  } catch {
-    return false;
-  }
-}
-
 /** The content to install: the installed hash kept when it still verifies. */
 export function desiredConfig(spec: ConfigSpec, installed: string | undefined): string {
   const pw = spec.password.reveal();
   const have = installed !== undefined ? installedHash(installed) : undefined;
-  const hash = have !== undefined && verifies(have, pw) ? have : hasher().hashSync(pw);
+  const hash = have !== undefined && verifyPassword(have, pw) ? have : hashPassword(pw);
   return renderConfig(spec.port, hash);
 }
 

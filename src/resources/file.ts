@@ -6,7 +6,7 @@
  * old version up under /var/lib/panel/backups/ and renames over the path, so
  * readers see either the old or the new file, never half of one.
  */
-import { createRequire } from 'node:module';
+import { loadDiff as loadDiffPackage } from '../lazy-cjs.js';
 import { arg, lines, type Script, sh, withBytes } from '../shell.js';
 import type { FileOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
@@ -101,7 +101,7 @@ export function fileDiff(path: string, before: Buffer | undefined, beforeSize: n
 // Loaded when a first diff is shown, not at start-up: a converged run shows none.
 let diffLib: typeof import('diff') | undefined;
 function loadDiff(): typeof import('diff') {
-  diffLib ??= createRequire(import.meta.url)('diff') as typeof import('diff');
+  diffLib ??= loadDiffPackage();
   return diffLib;
 }
 

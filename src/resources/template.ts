@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { embedded, type Precompiled } from '../embedded.js';
+import { loadHandlebars, loadHandlebarsRuntime, loadPrecompiled } from '../lazy-cjs.js';
 import { packageRoot, templatesDir } from '../paths.js';
 import type { TemplateOptions } from './api.js';
 import { checkPath, FileResource } from './file.js';
@@ -17,22 +18,19 @@ const cache = new Map<string, { compiled: Compiled; source: string }>();
 
 // Loaded on the first render, not at start-up: `panel --help`, `recipes` and `schema` render nothing.
 let handlebars: typeof import('handlebars') | undefined;
-const requireCjs = createRequire(import.meta.url);
 function compile(source: string): Compiled {
-  handlebars ??= requireCjs('handlebars') as typeof import('handlebars');
+  handlebars ??= loadHandlebars();
   return handlebars.compile(source, { noEscape: true, strict: true });
 }
 
 /** The build's precompiled templates (scripts/precompile-templates.mjs), by file name; empty when not built. */
-type Precompiled = Readonly<Record<string, { readonly sha256: string; readonly spec: TemplateSpecification }>>;
-type TemplateSpecification = Parameters<typeof import('handlebars').template>[0];
 let precompiled: Precompiled | undefined;
 let runtime: typeof import('handlebars') | undefined;
 function fromBuild(path: string, source: string): Compiled | undefined {
   if (dirname(path) !== templatesDir) return undefined;
   if (precompiled === undefined) {
     try {
-      precompiled = requireCjs(join(packageRoot, 'dist', 'templates.compiled.cjs')) as Precompiled;
+      precompiled = embedded !== undefined ? embedded.precompiled() : loadPrecompiled(join(packageRoot, 'dist', 'templates.compiled.cjs'));
     } catch {
       precompiled = {};
     }
@@ -40,8 +38,16 @@ function fromBuild(path: string, source: string): Compiled | undefined {
   const entry = precompiled[path.slice(templatesDir.length + 1)];
   // Made from another version of the file (edited since the build): compile what is there now.
   if (entry === undefined || entry.sha256 !== createHash('sha256').update(source).digest('hex')) return undefined;
-  runtime ??= requireCjs('handlebars/runtime') as typeof import('handlebars');
+  runtime ??= loadHandlebarsRuntime();
   return runtime.template(entry.spec) as Compiled;
+}
+
+/** panel's own templates come from inside the single executable when it is one; any other file from disk. */
+function readSource(path: string): string {
+  if (embedded === undefined || dirname(path) !== templatesDir) return readFileSync(path, 'utf8');
+  const text = embedded.templates[basename(path)];
+  if (text === undefined) throw new Error('no such template in this executable');
+  return text;
 }
 
 function load(path: string): { compiled: Compiled; source: string } {
@@ -49,7 +55,7 @@ function load(path: string): { compiled: Compiled; source: string } {
   if (hit) return hit;
   let source: string;
   try {
-    source = readFileSync(path, 'utf8');
+    source = readSource(path);
   } catch (e) {
     throw new Error(`template ${path}: cannot read: ${(e as Error).message}`);
   }

@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { verifySync } from '@node-rs/argon2';
+import { verifyPassword as verifySync } from '../../src/codeserver/argon2.js';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';

@@ -203,3 +203,21 @@ find "$DIR" -type f \( -name '*.sha256' -o -name '*.sha256sum' -o -name '*SHA256
   );
   return { root: dir, checksumsFile: join(dir, 'SHA256SUMS') };
 }
+
+/** Where scripts/install.sh fetches panel's own release from (its RELEASE_PATH), below the mirror root. */
+export const PANEL_RELEASE_PATH = 'panel-sh/panel/releases/latest/download';
+
+/**
+ * Serve panel's single executables, install.sh and SHA256SUMS (the output of
+ * `npm run build:binary`, dist/release/) from a bed's mirror, where install.sh
+ * looks for them with --mirror. Executables are hard links (never written
+ * into); the small files are the bed's own copies.
+ */
+export async function publishPanelRelease(mirrorDir: string, releaseDir: string): Promise<void> {
+  await mustBash(
+    String.raw`mkdir -p "$DEST"
+for f in "$SRC"/panel-linux-*; do ln -f "$f" "$DEST/" 2>/dev/null || cp "$f" "$DEST/"; done
+cp "$SRC/install.sh" "$SRC/SHA256SUMS" "$DEST/"`,
+    { env: { ...process.env, SRC: releaseDir, DEST: join(mirrorDir, PANEL_RELEASE_PATH) } },
+  );
+}

@@ -11,6 +11,7 @@ import { type CertInfo, orderReason, parseCertificate, renewalTime } from '../..
 import { installScript, swapScript } from '../../src/acme/install.js';
 import { renewConfig, renewRegistry } from '../../src/acme/renew.js';
 import { renewArgv, renewUnits, systemdWord } from '../../src/acme/timer.js';
+import { packageRoot } from '../../src/paths.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../src/config.js';
 import type { Recipe } from '../../src/engine/recipe.js';
 import { tempDir } from '../support/temp.js';
@@ -162,13 +163,17 @@ const config: HostConfig = {
 };
 
 test('renew timer: runs `panel renew` with the same names, contact and CA', () => {
-  const argv = renewArgv(config, '/usr/bin/node', '/opt/panel/bin/panel.js');
+  const argv = renewArgv(config, ['/usr/bin/node', '/opt/panel/bin/panel.js']);
   assert.deepEqual(argv, ['/usr/bin/node', '/opt/panel/bin/panel.js', 'renew', '-d', 'a.test', '-d', 'b.test', '-m', 'ops@a.test', '--acme-directory', 'https://ca.test/dir', '--acme-ca', '/etc/pebble ca.pem', '--progress-dir', '/var/lib/panel']);
   const units = renewUnits(config, argv);
   assert.match(units.service, /^ExecStart="\/usr\/bin\/node" .* "--acme-ca" "\/etc\/pebble ca\.pem"/m);
   assert.match(units.timer, /RandomizedDelaySec=/);
   assert.match(units.timer, /OnCalendar=\*-\*-\* 00,12:00:00/);
   assert.equal(systemdWord('50%$x"\\'), '"50%%$$x\\"\\\\"');
+  // Installed as the single executable (install.sh): the timer runs that file, with no node.
+  assert.match(renewUnits(config, renewArgv(config, ['/usr/local/bin/panel'])).service, /^ExecStart="\/usr\/local\/bin\/panel" "renew" "-d" "a\.test"/m);
+  // From a checkout or the npm package: this node with this checkout's bin/panel.js.
+  assert.deepEqual(renewArgv(config).slice(0, 3), [process.execPath, join(packageRoot, 'bin', 'panel.js'), 'renew']);
 });
 
 test('renew: only the certificate recipe, no dependencies, renewOnly set', () => {

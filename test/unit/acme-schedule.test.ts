@@ -31,15 +31,15 @@ test('renewal window: from two thirds of the lifetime on, and when expired', () 
 });
 
 test('the on-host timer of a local install keeps the profile', () => {
-  const argv = renewArgv({ name: 'local', connection: { kind: 'local' }, groups: [], recipes: [], params: {}, domains: domainNames('a.test'), acme: { directory: 'https://ca.test/d', profile: 'tlsserver' }, progressDir: '/var/lib/panel' }, '/usr/bin/node', '/opt/panel/bin/panel.js');
+  const argv = renewArgv({ name: 'local', connection: { kind: 'local' }, groups: [], recipes: [], params: {}, domains: domainNames('a.test'), acme: { directory: 'https://ca.test/d', profile: 'tlsserver' }, progressDir: '/var/lib/panel' }, ['/usr/bin/node', '/opt/panel/bin/panel.js']);
   assert.deepEqual(argv.slice(argv.indexOf('--acme-profile'), argv.indexOf('--acme-profile') + 2), ['--acme-profile', 'tlsserver']);
 });
 
 test('renew --schedule: a timer running the same renew in the same directory, or a cron line', () => {
   const cwd = '/srv/ops';
-  const s = scheduleOf(['-i', 'fleet.yaml', '-m', 'ops@a.test', '--schedule', '--acme-profile', 'tlsserver'], cwd, '/usr/bin/node', '/opt/panel/bin/panel.js');
+  const s = scheduleOf(['-i', 'fleet.yaml', '-m', 'ops@a.test', '--schedule', '--acme-profile', 'tlsserver'], cwd, ['/usr/bin/node', '/opt/panel/bin/panel.js']);
   assert.deepEqual(s.argv, ['/usr/bin/node', '/opt/panel/bin/panel.js', 'renew', '-i', 'fleet.yaml', '-m', 'ops@a.test', '--acme-profile', 'tlsserver']);
-  assert.equal(scheduleOf(['-i', 'fleet.yaml', '-m', 'ops@a.test', '--acme-profile', 'tlsserver'], cwd, '/usr/bin/node', '/opt/panel/bin/panel.js').name, s.name, 'same command, same unit');
+  assert.equal(scheduleOf(['-i', 'fleet.yaml', '-m', 'ops@a.test', '--acme-profile', 'tlsserver'], cwd, ['/usr/bin/node', '/opt/panel/bin/panel.js']).name, s.name, 'same command, same unit');
   assert.notEqual(scheduleOf(['-i', 'other.yaml'], cwd).name, s.name);
   assert.throws(() => scheduleOf(['-i', 'f.yaml', '-p', 'hunter2hunter2', '--schedule'], cwd), /-p would be written into the schedule/);
   assert.equal(cronLine(s), `17 0,12 * * * cd /srv/ops && mkdir -p .panel && /usr/bin/node /opt/panel/bin/panel.js renew -i fleet.yaml -m ops@a.test --acme-profile tlsserver >> /srv/ops/.panel/renew.log 2>&1`);

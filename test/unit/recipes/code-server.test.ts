@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../support/temp.js';
-import { verifySync } from '@node-rs/argon2';
+import { verifyPassword as verifySync } from '../../../src/codeserver/argon2.js';
 import codeServerRecipe from '../../../recipes/code-server.js';
 import { renderSite, siteSpec } from '../../../src/acme/site.js';
 import { ArtifactSet, changedSumRefusal, locateArtifact, resolveArtifact, TrustedSums, type AssetFetch } from '../../../src/artifacts/index.js';
