@@ -1,5 +1,6 @@
 import { sh } from '../../src/shell.js';
 import assert from 'node:assert/strict';
+import { assertInOrder } from '../support/order.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,7 +148,7 @@ test('swap script: restores the previous files when nginx -t fails', () => {
   const s = swapScript('/etc/panel/certs/a.test').text;
   assert.match(s, /cd -- \/etc\/panel\/certs\/a\.test/);
   assert.match(s, /mv -f -- "\$f\.prev" "\$f"/);
-  assert.ok(s.indexOf('nginx -t') < s.indexOf('systemctl reload nginx'));
+  assertInOrder(s, ['nginx -t', 'mv -f -- "$f.prev" "$f"', 'systemctl reload nginx']);
 });
 
 const config: HostConfig = {
