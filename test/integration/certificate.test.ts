@@ -25,7 +25,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { type AddressInfo, createServer } from 'node:net';
+import { countingListener } from '../support/listener.js';
 import { nginxParams, SiteResource, siteSpec } from '../../src/acme/site.js';
 import { PRELUDE } from '../../src/resources/prelude.js';
 import { parseHostState } from '../../src/engine/state.js';
@@ -149,13 +149,8 @@ function http(host: TestHost, name: string, path: string): Promise<Answer> {
 
 test('invalid domains and e-mails are refused before any connection', async () => {
   // The "host" is a listener on the runner that counts connections: refusing after connecting shows as one.
-  let connections = 0;
-  const server = createServer((c) => {
-    connections++;
-    c.destroy();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const nowhere = { ...v6, address: `127.0.0.1:${(server.address() as AddressInfo).port}` } as TestHost;
+  const listener = await countingListener();
+  const nowhere = { ...v6, address: listener.address } as TestHost;
   try {
     for (const [names, mail, re] of [
       [['a.test;reboot'], 'ops@panel.test', /";"/],
@@ -172,9 +167,9 @@ test('invalid domains and e-mails are refused before any connection', async () =
       const text = run.stderr + run.stdout;
       assert.ok(re.test(text) || text.includes(JSON.stringify(names[0])) || text.includes(JSON.stringify(mail)), explain(run));
     }
-    assert.equal(connections, 0, 'a connection was attempted');
+    assert.equal(listener.connections(), 0, 'a connection was attempted');
   } finally {
-    server.close();
+    await listener.close();
   }
 });
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { passwordFrom } from '../../src/cli/options.js';
 import { spawn } from 'node:child_process';
-import { type AddressInfo, createServer } from 'node:net';
+import { countingListener } from '../support/listener.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,21 +209,15 @@ describe('recipe parameters are checked before any connection', () => {
 
   it('through the real CLI: refused before any connection, nothing contacted', async () => {
     // The host is a listener that counts connections: a refusal after connecting would show as one.
-    let connections = 0;
-    const server = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as AddressInfo;
+    const host = await countingListener();
     try {
-      const run = await runCli(['plan', '--host', `root@127.0.0.1:${port}`, '--set', 'containerd.versoin=2.0.0']);
+      const run = await runCli(['plan', '--host', `root@${host.address}`, '--set', 'containerd.versoin=2.0.0']);
       assert.equal(run.status, 1);
       assert.equal(run.stderr, 'panel: --set containerd.versoin: unknown parameter "versoin" of recipe containerd (did you mean "version"?)\n');
       assert.equal(run.stdout, '');
-      assert.equal(connections, 0);
+      assert.equal(host.connections(), 0);
     } finally {
-      server.close();
+      await host.close();
     }
   });
 });
