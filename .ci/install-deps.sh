@@ -20,6 +20,7 @@ PKGS=(
   shellcheck           # install.sh is checked in the unit tests
   chromium             # headless browser for the /codeserver/ and /panel/ tests
   fonts-dejavu-core    # so chromium's screenshots have glyphs
+  nginx                # its binary: `nginx -t` of every site rendering (test/support/nginx.ts); not run as a service
   "$@"
 )
 missing=()
@@ -29,5 +30,16 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # No service installed here may start on the runner (nginx would take port 80):
+  # policy-rc.d answers "not allowed" to every start while apt runs.
+  added_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d > /dev/null
+    $SUDO chmod 0755 /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  rc=0
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
+  [ -z "$added_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
+  [ "$rc" -eq 0 ] || exit "$rc"
 fi

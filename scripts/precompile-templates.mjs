@@ -23,5 +23,10 @@ for (const name of readdirSync(dir).filter((f) => f.endsWith('.hbs')).sort()) {
   const spec = handlebars.precompile(source, { noEscape: true, strict: true });
   lines.push(`exports[${JSON.stringify(name)}] = { sha256: ${JSON.stringify(sha256)}, spec: ${spec} };`);
 }
-mkdirSync(join(root, 'dist'), { recursive: true });
-writeFileSync(join(root, 'dist', 'templates.compiled.cjs'), lines.join('\n') + '\n');
+const text = lines.join('\n') + '\n';
+// --print: what the build would write, on stdout (the test compares it with the build's file).
+if (process.argv[2] === '--print') process.stdout.write(text);
+else {
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  writeFileSync(join(root, 'dist', 'templates.compiled.cjs'), text);
+}

@@ -139,7 +139,8 @@ const STAGE_INTERRUPTED_DPKG = [
   'set -e',
   'd=$(mktemp -d); mkdir "$d/DEBIAN"',
   `printf 'Package: panel-fault-slow\\nVersion: 1\\nArchitecture: all\\nMaintainer: panel tests <t@panel.test>\\nDescription: test package whose postinst waits\\n' > "$d/DEBIAN/control"`,
-  `printf '#!/bin/sh\\nwhile [ -e /run/panel-fault-hold ]; do sleep 0.2; done\\nexit 0\\n' > "$d/DEBIAN/postinst"`,
+  // It touches /run/panel-fault-configured when it goes on: when dpkg --configure ran it.
+  `printf '#!/bin/sh\\nwhile [ -e /run/panel-fault-hold ]; do sleep 0.2; done\\ntouch /run/panel-fault-configured\\nexit 0\\n' > "$d/DEBIAN/postinst"`,
   'chmod 755 "$d/DEBIAN/postinst"',
   'dpkg-deb --build "$d" /root/panel-fault-slow.deb >/dev/null; rm -rf "$d"',
   'dpkg -r bridge-utils >/dev/null 2>&1',
@@ -174,14 +175,15 @@ test('dpkg interrupted mid-configure: plan warns, install runs dpkg --configure 
 test('dpkg interrupted while another process holds its lock: the repair waits for it, and fails with one clear line after the timeout', async () => {
   // Through the prelude, as cloud-host.test.ts does for the plain lock wait:
   // the CLI has no flag for the 10-minute timeout.
-  const apt = async (wait: number): Promise<{ code: number; stderr: string; ms: number }> => {
-    const t0 = Date.now();
+  const apt = async (wait: number): Promise<{ code: number; stderr: string }> => {
     const r = await bed.exec(host, 'bash -s', { input: `${PRELUDE}\nPANEL_MODE=apply PANEL_APT_WAIT=${wait}\npanel_apt_install bridge-utils\n`, timeoutMs: 120_000 });
-    return { code: r.code, stderr: r.stderr, ms: Date.now() - t0 };
+    return { code: r.code, stderr: r.stderr };
   };
   const hold = (seconds: number): Promise<string> =>
     sh(`(setsid /root/hold-dpkg-lock ${seconds} >/dev/null 2>&1 &); for i in $(seq 50); do p=$(pgrep -x hold-dpkg-lock) && grep -q " $p " /proc/locks && break; sleep 0.1; done`);
-  await sh(`cat > /root/hold-dpkg-lock <<'PERL'\n${HOLD_DPKG_LOCK}PERL\nchmod 755 /root/hold-dpkg-lock`);
+  // The holder touches /run/panel-fault-released just before it lets go (still holding the lock).
+  const RELEASED = "open(my $released, '>', '/run/panel-fault-released') or die; close $released;\n";
+  await sh(`cat > /root/hold-dpkg-lock <<'PERL'\n${HOLD_DPKG_LOCK}${RELEASED}PERL\nchmod 755 /root/hold-dpkg-lock; rm -f /run/panel-fault-released /run/panel-fault-configured`);
   await sh(STAGE_INTERRUPTED_DPKG);
   try {
     await hold(60);
@@ -194,7 +196,9 @@ test('dpkg interrupted while another process holds its lock: the repair waits fo
     await hold(4);
     const waited = await apt(60);
     assert.equal(waited.code, 0, waited.stderr);
-    assert.ok(waited.ms >= 3000, `the repair did not wait for the lock (${waited.ms} ms)`);
+    // An ordering, not a time: dpkg --configure -a ran the postinst after the holder let go.
+    const [released, configured] = (await sh('stat -c %.9Y /run/panel-fault-released /run/panel-fault-configured')).trim().split('\n').map(Number);
+    assert.ok(released !== undefined && configured !== undefined && configured > released, `the repair did not wait for the lock (released ${released}, configured ${configured})`);
     assert.match(waited.stderr, /^panel: dpkg was interrupted \(panel-fault-slow\); running dpkg --configure -a$/m);
     assert.equal(await sh('dpkg --audit'), '');
     assert.match(await sh("dpkg-query -W -f='${Status}' bridge-utils"), /^install ok installed$/);

@@ -15,12 +15,13 @@ import { apt, archive, bridge, command, directory, download, file, secretFile, s
 import { Secret } from '../../src/secret.js';
 import { apply, converge, type Exec, nspawnExec, planAll, readState } from '../unit/resources/harness.js';
 import { tempDir } from '../support/temp.js';
+import { ensureBase } from '../testbed/base.js';
 
-const PROTO = '/var/tmp/proto/root';
-const usable = existsSync(PROTO) && process.getuid?.() === 0 && existsSync('/usr/bin/systemd-nspawn');
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
-describe('resources on a real Debian root', { skip: !usable && 'needs root, systemd-nspawn and /var/tmp/proto/root' }, () => {
+// The root is a copy of the testbed's cached bare-server base (debootstrap, built once
+// and shared: test/testbed/base.ts), so CI runs these like every other integration test.
+describe('resources on a real Debian root', () => {
   let root = '';
   let work = '';
   let exec: Exec;
@@ -30,10 +31,11 @@ describe('resources on a real Debian root', { skip: !usable && 'needs root, syst
     return r.stdout;
   };
 
-  before(() => {
+  before(async () => {
+    const base = await ensureBase();
     work = mkdtempSync(join('/var/tmp', 'panel-res-'));
     root = join(work, 'root');
-    execFileSync('cp', ['-a', PROTO, root]);
+    execFileSync('cp', ['-a', base, root]);
     exec = nspawnExec(root);
   });
   after(() => {

@@ -19,6 +19,7 @@ import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { tempDir } from '../support/temp.js';
 import { standInChecksumsFile } from '../testbed/mirror.js';
 import { gatewayStartFailure, probeGateway } from '../support/gateway-container.js';
+import { assertVerified } from '../support/verifies.js';
 
 let bed: Testbed;
 let host: TestHost;
@@ -63,11 +64,8 @@ function changes(run: CliRun): Array<{ target: string; reason: string; diff?: st
     .map((e) => e['change'] as { target: string; reason: string; diff?: string; resource: string });
 }
 
-function failedVerifies(run: CliRun): string[] {
-  return events(run)
-    .filter((e) => e.type === 'verify' && e['ok'] === false)
-    .map((e) => `${String(e['check'])}: ${String(e['detail'] ?? '')}`);
-}
+/** Verifies of --recipes faasd (with its dependencies) that must run and pass on every install. */
+const STACK_VERIFIES = ['IPv4 forwarding is on', 'containerd is active', 'CNI plugins are executable', 'faasd-provider and faasd are active'];
 
 /** The host's exec channels in this run, from its host-end event. */
 function roundTrips(run: CliRun): number {
@@ -107,7 +105,7 @@ test('plan on a fresh host lists every change with a reason and changes nothing'
 test('a fresh host converges and every verify passes', async () => {
   const run = await panel(args('install'), { timeoutMs: 900_000 });
   assert.equal(run.code, 0, explain(run));
-  assert.deepEqual(failedVerifies(run), []);
+  assertVerified(run, STACK_VERIFIES, { explain: explain(run) });
   // No sum for faasd is pinned or given: it was verified against its release's faasd.sha256.
   const faasd = events(run).find((e) => e.type === 'artifact' && (e['artifact'] as { name: string }).name === 'faasd');
   assert.equal((faasd?.['artifact'] as { source?: string } | undefined)?.source, 'release-asset', explain(run));
@@ -137,7 +135,7 @@ test('the second run reports 0 changes and restarts nothing', async () => {
   // changed, so no verify round trip: only the progress hook's end-of-install line.
   // The count includes the status page's own reads and writes (there are none).
   assert.equal(roundTrips(run), 2);
-  assert.equal(events(run).filter((e) => e.type === 'verify' && e['ok'] === true).length, events(run).filter((e) => e.type === 'verify').length);
+  assertVerified(run, STACK_VERIFIES, { explain: explain(run) });
 });
 
 test('a converged host: plan and check take one round trip; without the remembered host info, two', async () => {
@@ -190,7 +188,7 @@ test('seven drifts: check finds each (exit 2), install repairs them, a third run
 
   const fix = await panel(args('install'), { timeoutMs: 900_000 });
   assert.equal(fix.code, 0, explain(fix));
-  assert.deepEqual(failedVerifies(fix), []);
+  assertVerified(fix, STACK_VERIFIES, { explain: explain(fix) });
   const newPassword = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
   assert.equal(newPassword.length, 63);
   assert.notEqual(newPassword, oldPassword);

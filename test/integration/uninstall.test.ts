@@ -27,6 +27,7 @@
  *    for byte and the package; reinstall on a converged host converges.
  */
 import assert from 'node:assert/strict';
+import { assertVerified } from '../support/verifies.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,9 @@ async function sh(host: TestHost, cmd: string): Promise<string> {
   assert.equal(r.code, 0, `${host.name}: ${cmd}: ${r.stderr}`);
   return r.stdout;
 }
+
+/** Verifies of `install --recipes faasd,nginx` that must run and pass. */
+const REINSTALL_VERIFIES = ['faasd-provider and faasd are active', 'nginx is active'];
 
 function explain(run: CliRun): string {
   return `exit ${run.code}\nstderr: ${run.stderr.slice(-3000)}\nstdout: ${run.stdout.slice(-4000)}`;
@@ -290,7 +294,7 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     const freed = await cli(host, ['install', '--reinstall', '--recipes', 'faasd,nginx', '--json', '--yes']);
     assert.equal(freed.code, 0, explain(freed));
     assert.equal(recap(freed).rebootRequired, false);
-    assert.deepEqual(events(freed).filter((e) => e.type === 'verify' && !e['ok']), []);
+    assertVerified(freed, REINSTALL_VERIFIES, { explain: explain(freed) });
     assert.equal(await sh(host, `kill -0 ${shim} 2>/dev/null && echo alive || echo gone`), 'gone\n', 'the staged shim was killed by pid');
     await sh(host, `! grep -q ' /run/containerd/io.containerd.runtime.v2.task' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
     for (const pid of realShims) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `real shim ${pid} survived --reinstall`);
@@ -318,12 +322,12 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     const done = await cli(host, ['install', '--reinstall', '--recipes', 'faasd,nginx', '--json', '--yes']);
     assert.equal(done.code, 0, explain(done));
     assert.equal(recap(done).rebootRequired, false);
-    assert.deepEqual(events(done).filter((e) => e.type === 'verify' && !e['ok']), []);
+    assertVerified(done, REINSTALL_VERIFIES, { explain: explain(done) });
     await sh(host, `! grep -q ' /run/containerd/io.containerd.runtime.v2.task' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
 
     const converged = await cli(host, ['install', '--reinstall', '--recipes', 'faasd,nginx', '--json', '--yes']);
     assert.equal(converged.code, 0, explain(converged));
-    assert.deepEqual(events(converged).filter((e) => e.type === 'verify' && !e['ok']), []);
+    assertVerified(converged, REINSTALL_VERIFIES, { explain: explain(converged) });
     assert.equal(await sh(host, `sha256sum ${USER_FILES}`), mine);
 
     const off = await cli(host, ['uninstall', '--json', '--yes']);

@@ -1,5 +1,6 @@
 import { sh } from '../../src/shell.js';
 import assert from 'node:assert/strict';
+import { assertInOrder } from '../support/order.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { LETS_ENCRYPT, type HostConfig } from '../../src/config.js';
 import type { Recipe } from '../../src/engine/recipe.js';
 import { tempDir } from '../support/temp.js';
 import { domainNames } from '../../src/validate/domain.js';
+import { pathWithoutNginx } from '../support/nginx.js';
 
 const dir = tempDir('panel-acme-');
 
@@ -147,7 +149,7 @@ test('swap script: restores the previous files when nginx -t fails', () => {
   const s = swapScript('/etc/panel/certs/a.test').text;
   assert.match(s, /cd -- \/etc\/panel\/certs\/a\.test/);
   assert.match(s, /mv -f -- "\$f\.prev" "\$f"/);
-  assert.ok(s.indexOf('nginx -t') < s.indexOf('systemctl reload nginx'));
+  assertInOrder(s, ['nginx -t', 'mv -f -- "$f.prev" "$f"', 'systemctl reload nginx']);
 });
 
 const config: HostConfig = {
@@ -198,10 +200,12 @@ test('certificate change: an unreachable CA fails locally, before any host step,
   assert.equal(existsSync(join(dir, 'unused-account.pem')), false);
 });
 
-test('install script: writes key (0600), chain and CA record in place, nothing left over', { skip: execFileSync('sh', ['-c', 'command -v nginx || true']).toString() !== '' && 'nginx on this machine would be tested and reloaded' }, () => {
+test('install script: writes key (0600), chain and CA record in place, nothing left over', () => {
   const certs = join(dir, 'install', 'a.test');
   const issued = { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', keyPem: Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n') };
-  const run = () => execFileSync('bash', ['-s'], { input: `set -euo pipefail\n${installScript(certs, issued, DIR).text}\n` });
+  // Without nginx on PATH: an nginx on this machine must be neither tested nor reloaded.
+  const env = { ...process.env, PATH: pathWithoutNginx() };
+  const run = () => execFileSync('bash', ['-s'], { input: `set -euo pipefail\n${installScript(certs, issued, DIR).text}\n`, env });
   run();
   assert.equal(readFileSync(join(certs, 'privkey.pem'), 'utf8'), issued.keyPem.toString());
   assert.equal(statSync(join(certs, 'privkey.pem')).mode & 0o777, 0o600);

@@ -162,7 +162,8 @@ describe('examples/fleet.yaml', () => {
     const hosts = await resolveTargets(cmd.opts<CommonFlags>(), registry, 'install', { cwd: dir, homeDir: home, env: {} });
     assert.deepEqual(hosts.map((h) => h.name), ['web1', 'web2', 'db1']);
     assert.deepEqual(hosts[0]?.params['nginx'], { clientMaxBodySize: '256m' });
-    assert.ok(existsSync(join(home, '.ssh', 'id_ed25519')));
+    // `key: ~/.ssh/id_ed25519` is the home directory's key, for every host that does not name its own.
+    assert.deepEqual(hosts.map((h) => (h.connection.kind === 'ssh' ? h.connection.keyFile : undefined)), hosts.map(() => join(home, '.ssh', 'id_ed25519')));
     const text = readFileSync(join(packageRoot, 'examples', 'fleet.yaml'), 'utf8');
     assert.doesNotMatch(text, /panel apply/);
   });

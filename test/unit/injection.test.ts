@@ -123,8 +123,6 @@ describe('injection attempts: refused before any connection with a located line,
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`${ATTEMPTS.length + INERT.length} attempts (at least 30)`, () => assert.ok(ATTEMPTS.length + INERT.length >= 30));
-
   for (const a of ATTEMPTS) {
     it(`refused: ${a.name}`, () => {
       const o = outcomes.get(a)!;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -14,16 +14,23 @@ import { packageRoot, templatesDir } from '../../src/paths.js';
 
 const require = createRequire(import.meta.url);
 
-test('every template is precompiled from its current source, with the options panel compiles with', () => {
-  execFileSync(process.execPath, [join(packageRoot, 'scripts', 'precompile-templates.mjs')]);
-  const built = require(join(packageRoot, 'dist', 'templates.compiled.cjs')) as Record<string, { sha256: string }>;
+// These read the build's own dist/templates.compiled.cjs (npm run build) and never write it.
+const BUILT = join(packageRoot, 'dist', 'templates.compiled.cjs');
+
+test('the build\'s precompiled templates are those of the current sources, with the options panel compiles with', () => {
+  // What the precompile script makes of the sources now, byte for byte: a stale build, or one
+  // made with other options, differs.
+  const now = execFileSync(process.execPath, [join(packageRoot, 'scripts', 'precompile-templates.mjs'), '--print'], { encoding: 'utf8' });
+  assert.ok(existsSync(BUILT), `${BUILT} is missing: run npm run build`);
+  assert.ok(readFileSync(BUILT, 'utf8') === now, `${BUILT} is stale: run npm run build`);
+  const built = require(BUILT) as Record<string, { sha256: string }>;
   const names = readdirSync(templatesDir).filter((f) => f.endsWith('.hbs')).sort();
+  assert.ok(names.length > 0);
   assert.deepEqual(Object.keys(built).sort(), names);
   for (const n of names) assert.equal(built[n]!.sha256, createHash('sha256').update(readFileSync(join(templatesDir, n), 'utf8')).digest('hex'), n);
 });
 
 test('a render uses the precompiled template: same output, strict errors located, the compiler never loaded', () => {
-  execFileSync(process.execPath, [join(packageRoot, 'scripts', 'precompile-templates.mjs')]);
   // A fresh process, so that nothing else has loaded the compiler already.
   const probe = `
     import { renderTemplate } from ${JSON.stringify(join(packageRoot, 'src', 'resources', 'template.ts'))};

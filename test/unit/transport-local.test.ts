@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
@@ -28,11 +29,14 @@ test('exec: stdout, stderr, non-zero exit is a result; script read from stdin', 
 
 test('exec: timeoutMs kills the command and returns 124', { skip: !isRoot }, async () => {
   const t = await openTransport({ kind: 'local' }, 'local');
-  const started = Date.now();
-  const r = await t.exec('sleep 20 & sleep 20; echo never', { timeoutMs: 300 });
+  const dir = tempDir('panel-local-timeout-');
+  const done = join(dir, 'finished');
+  const r = await t.exec(`sleep 20.25 & sleep 20.25; touch ${done}; echo never`, { timeoutMs: 300 });
   assert.equal(r.code, 124);
   assert.equal(r.stdout, '');
-  assert.ok(Date.now() - started < 5000);
+  // Killed, not waited for: the command never reached its end, and no sleep of it is left.
+  assert.equal(existsSync(done), false);
+  assert.equal(spawnSync('pgrep', ['-f', 'sleep 20[.]25']).status, 1, 'a sleep of the command is still running');
 });
 
 test('put/get: atomic write, mode, kept mode, absent file, 2 MB binary', { skip: !isRoot }, async () => {

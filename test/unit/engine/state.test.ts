@@ -26,13 +26,13 @@ test('journal lines become state.json at the end of the script; first existed/ba
   const f = join(dir, 'a b"c.conf');
   writeFileSync(f, 'before\n');
   const owner = { recipe: 'web', resource: `file:${f}` };
-  const write = (content: string): string =>
+  const write = (content: string, existed = true): string =>
     [
       '(',
       'set -euo pipefail',
       String(ownerScript(owner)),
       `panel_write '${f.replace(/'/g, `'\\''`)}' 0644 - - always '' 'printf "${content}\\n"'`,
-      String(recordScript({ kind: 'file', path: f, existed: true }, owner)),
+      String(recordScript({ kind: 'file', path: f, existed }, owner)),
       String(recordScript({ kind: 'package', name: 'nginx' }, owner)),
       String(recordScript({ kind: 'artifact', path: 'x/tool', sha256: 'b'.repeat(64), source: 'checksums-file' }, owner)),
       ')',
@@ -44,7 +44,10 @@ test('journal lines become state.json at the end of the script; first existed/ba
   assert.ok(rec?.kind === 'file' && rec.existed && rec.backup !== null && readFileSync(rec.backup, 'utf8') === 'before\n', JSON.stringify(rec));
 
   // A second write: new checksum, but "existed" and the backup of the version before panel stay.
-  assert.equal(apply(write('two').replace("existed: true", "existed: false")).code, 0);
+  // The second write says the file did not exist (panel made it): the first record's word wins.
+  const second2 = write('two', false);
+  assert.notEqual(second2, write('two'), 'the second write records existed=false');
+  assert.equal(apply(second2).code, 0);
   const second = parseHostState(stateText());
   assert.ok(second.ok);
   const rec2 = second.value.record(f);

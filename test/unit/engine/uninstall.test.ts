@@ -6,6 +6,7 @@
  * dependents first without pulling in dependencies.
  */
 import assert from 'node:assert/strict';
+import { assertInOrder } from '../../support/order.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -99,7 +100,7 @@ test('teardown order: dependents first, dependencies not added; unknown recipes 
   const stack = teardownOrder(['base', 'containerd', 'cni', 'bridge', 'faasd'], reg);
   assert.ok(stack.ok);
   const ids = stack.recipes.map((r) => r.id);
-  assert.ok(ids.indexOf('faasd') < ids.indexOf('containerd') && ids.indexOf('containerd') < ids.indexOf('base'), ids.join(' '));
+  assertInOrder(ids, ['faasd', 'containerd', 'base']);
   assert.equal(ids[ids.length - 1], 'base');
   const bad = teardownOrder(['nope'], reg);
   assert.ok(!bad.ok && /unknown recipe "nope"/.test(bad.error));

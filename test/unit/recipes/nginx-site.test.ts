@@ -20,12 +20,12 @@ import { type Script, sh } from '../../../src/shell.js';
 import { templatesDir } from '../../../src/paths.js';
 import { tempDir } from '../../support/temp.js';
 import { domainNames, type DomainName } from '../../../src/validate/domain.js';
+import { NGINX, NO_NGINX, pathWithNginx } from '../../support/nginx.js';
 
 /** A name that skipped the schema, to show the recipe's own check still refuses it. */
 const unchecked = (name: string): DomainName[] => [name as DomainName];
 
 const tmp = tempDir('panel-nginx-');
-const hasNginx = spawnSync('nginx', ['-v']).status === 0;
 
 function makeCert(dir: string, names: string[], ocsp = false): void {
   mkdirSync(dir, { recursive: true });
@@ -64,7 +64,7 @@ function nginxTest(site: string): { ok: boolean; out: string } {
   writeFileSync(siteFile, site);
   const conf = join(prefix, 'nginx.conf');
   writeFileSync(conf, `pid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${siteFile};\n}\n`);
-  const r = spawnSync('nginx', ['-t', '-q', '-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { encoding: 'utf8' });
+  const r = spawnSync(NGINX, ['-t', '-q', '-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { encoding: 'utf8' });
   return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -167,7 +167,7 @@ test('routes: defaults, extras by port, validated against injection', () => {
   assert.throws(() => resolveRoutes(nginxParams.parse({ extraRoutes: [{ path: '/faasd/', port: 1 }] })), /twice/);
 });
 
-test('nginx -t accepts every rendering', { skip: !hasNginx && 'nginx not installed' }, () => {
+test('nginx -t accepts every rendering', { skip: NO_NGINX }, () => {
   for (const ipv6 of [true, false]) {
     for (const t of [undefined, tls, { ...tls, stapling: true }]) {
       const r = nginxTest(renderSite(spec(ipv6, { certDir: t?.stapling ? ocspDir : certDir }), t));
@@ -179,11 +179,12 @@ test('nginx -t accepts every rendering', { skip: !hasNginx && 'nginx not install
 /** Run a script with bash the way the engine does (prelude, mode). */
 function bash(mode: 'facts' | 'apply', body: Script): { code: number; stdout: string; stderr: string } {
   const script = `export PANEL_MODE=${mode} PANEL_STATE=${join(tmp, 'state')}\n${PRELUDE}\n${mode === 'apply' ? `(\nset -euo pipefail\n${body}\n)` : body}\n`;
-  const r = spawnSync('bash', ['-s'], { input: script, encoding: 'utf8' });
+  // The prelude's panel_nginx_test calls `nginx` by name: the same binary as nginxTest.
+  const r = spawnSync('bash', ['-s'], { input: script, encoding: 'utf8', env: { ...process.env, PATH: pathWithNginx() } });
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('site resource on a real filesystem: http → https, idempotent, broken template rolled back', { skip: !hasNginx && 'nginx not installed' }, () => {
+test('site resource on a real filesystem: http → https, idempotent, broken template rolled back', { skip: NO_NGINX }, () => {
   const root = mkdtempSync(join(tmp, 'root-'));
   const sitePath = join(root, 'panel.conf');
   const certs = join(root, 'certs', 'a.test');
@@ -237,7 +238,7 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   assert.equal(existsSync(sitePath), true);
 });
 
-test('site follow-up: the switch to https is planned by the site, after the change that writes its certificate', { skip: !hasNginx && 'nginx not installed' }, () => {
+test('site follow-up: the switch to https is planned by the site, after the change that writes its certificate', { skip: NO_NGINX }, () => {
   const root = mkdtempSync(join(tmp, 'root-'));
   const sitePath = join(root, 'panel.conf');
   const certs = join(root, 'certs', 'a.test');

@@ -1,6 +1,7 @@
 /** The stack recipes' desired state for a given host and configuration (no host needed). */
 import { sh } from '../../../src/shell.js';
 import assert from 'node:assert/strict';
+import { assertInOrder } from '../../support/order.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -179,7 +180,7 @@ test('faasd: layout, secrets, templates, units and services', () => {
   ]) {
     assert.ok(k.includes(want), `${want} missing from ${k.join(' ')}`);
   }
-  assert.ok(k.indexOf('service:faasd-provider') < k.indexOf('service:faasd'));
+  assertInOrder(k, ['service:faasd-provider', 'service:faasd']);
   assert.ok(!k.includes('file:/var/lib/faasd/.docker/config.json'));
 });
 

@@ -5,6 +5,7 @@
  * on testbed hosts in test/integration/uninstall.test.ts.
  */
 import assert from 'node:assert/strict';
+import { assertInOrder } from '../../support/order.js';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,7 @@ test("openfaas's rules and per-container chains go; CNI-FORWARD/ADMIN go when no
   assert.ok(lines.includes('-D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD'), restored);
   assert.ok(lines.includes('-X CNI-FORWARD') && lines.includes('-X CNI-ADMIN'), restored);
   // Flushes before deletes: CNI-FORWARD jumps to CNI-ADMIN.
-  assert.ok(lines.indexOf('-F CNI-FORWARD') < lines.indexOf('-X CNI-ADMIN'));
+  assertInOrder(lines, ['-F CNI-FORWARD', '-X CNI-ADMIN'], restored);
 });
 
 test('CNI-FORWARD and CNI-ADMIN stay while another network has rules in them', () => {
