@@ -110,9 +110,11 @@ export function parseApply(stdout: string, stderr: string, code: number, count: 
   }
   if (interruptedAt !== undefined && !failed && code === 0) return { done, interruptedAt };
   if (!failed && code !== 0) {
-    // The script died outside a step (prelude, header) or the channel broke.
+    // The script died outside a step (prelude, header) or the channel broke;
+    // after its last step: the record's merge failed (its one line says so).
     const index = done.length < count ? done.length : count - 1;
-    failed = { index, code, stderrTail: tail(stderr) };
+    const record = done.length >= count ? /^panel: writing \S*state\.json failed: .*$/m.exec(stderr) : null;
+    failed = { index, code, stderrTail: record ? record[0] : tail(stderr) };
   }
   return failed ? { done, failed } : { done };
 }
