@@ -563,7 +563,9 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
       const error = redact(
         failure.lost
           ? `${host}: ${lostMessage(resourceIn(recipeId, failure.change.resource), summary(failure.change), failure.lost, failure.message, appliedSummaries)}`
-          : `${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`,
+          : failure.record
+            ? `${host}: ${failure.message}`
+            : `${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`,
       );
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
       const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { ...point, error });
@@ -605,6 +607,8 @@ interface ApplyFailure {
   readonly message: string;
   /** The connection went away: was `change` running, not yet started, or already done? */
   readonly lost?: 'during' | 'before' | 'after';
+  /** Every change was applied; writing the state record after them failed (message: its one line). */
+  readonly record?: true;
 }
 
 /** The run's interrupt stopped the batch before `next`; `last` is the recipe's last step that finished. */
@@ -696,7 +700,7 @@ async function applyRecipe(
     const r = run[outcome.failed.index]!;
     const message = outcome.failed.stderrTail || 'no error output';
     if (r === extra) return { extraFailed: { code: outcome.failed.code, message } };
-    return { failure: { change: r.change, code: outcome.failed.code, message } };
+    return { failure: { change: r.change, code: outcome.failed.code, message, ...(outcome.failed.record ? { record: true as const } : {}) } };
   };
   const flush = async (): Promise<ApplyFailure | ApplyInterrupted | undefined> => (await send(undefined)).failure ?? interrupted;
 

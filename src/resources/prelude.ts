@@ -114,12 +114,12 @@ panel_state_begin() {
   rm -rf -- "$PANEL_STATE/statcache" "$PANEL_STATE/archives"
 }
 
-# EXIT trap of an apply script: merge the journal; on failure one line on
-# stderr and a failed exit, whatever the script's own status was.
+# EXIT trap of an apply script: merge the journal (its failure is one line,
+# from panel_state_flush); a failed merge fails the run, whatever the
+# script's own status was.
 panel_state_flush_or_fail() {
-  local rc=$? why
-  why=$(panel_state_flush 2>&1) && return "$rc"
-  printf 'panel: writing %s failed: %s; the previous record is unchanged\n' "$PANEL_STATE_FILE" "$(printf '%s\n' "\${why:-the merge failed}" | panel_tail 1)" >&2
+  local rc=$?
+  panel_state_flush && return "$rc"
   exit 1
 }
 
@@ -150,15 +150,22 @@ panel_state_del() {
   printf 'del\t%s\t%s\n' "$1" "$id" >> "$PANEL_JOURNAL"
 }
 
-# panel_state_flush: merge every journal into state.json (temp file + rename), under a lock.
+# panel_state_flush: merge every journal into state.json (temp file + rename),
+# under a lock. A failure (a full or read-only file system) is one line naming
+# the file; state.json stays as it was and the journal stays for the next run.
 panel_state_flush() {
+  local why
   panel_may_write || return 0
-  mkdir -p "$PANEL_STATE" || return 1
-  if command -v flock >/dev/null 2>&1; then
-    ( flock -w 60 9 || true; panel_state_merge ) 9>"$PANEL_STATE/.state.lock"
-  else
-    panel_state_merge
-  fi
+  if why=$( {
+    mkdir -p "$PANEL_STATE" || exit 1
+    if command -v flock >/dev/null 2>&1; then
+      ( flock -w 60 9 || true; panel_state_merge ) 9>"$PANEL_STATE/.state.lock"
+    else
+      panel_state_merge
+    fi
+  } 2>&1 ); then return 0; fi
+  printf 'panel: writing %s failed: %s; the previous record is unchanged\n' "$PANEL_STATE_FILE" "$(printf '%s\n' "\${why:-the merge failed}" | panel_tail 1)" >&2
+  return 1
 }
 
 panel_state_merge() {
