@@ -337,7 +337,9 @@ true`);
         // Purged packages leave nothing to record; removed ones keep their
         // record while their configuration is there, so --purge can finish.
         ...(purge ? { records: packages.map((p) => forget(`package:${p}`)) } : {}),
-        script: aptTakeOff(purge ? 'purge' : 'remove', packages),
+        script: purge
+          ? aptTakeOff('purge', packages)
+          : lines(aptTakeOff('remove', packages), sh`for __p in ${packages}; do case $(dpkg-query -W -f='\${Status}' "$__p" 2>/dev/null) in *config-files) ;; *) panel_state_del records "package:$__p" ;; esac; done`),
       });
     }
     if (configOnly.length > 0) {

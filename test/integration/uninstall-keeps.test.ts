@@ -115,6 +115,9 @@ describe('uninstall keeps what the user made', { concurrency: 2 }, () => {
     has(removePackages, /^package nginx: kept: \/etc\/nginx\/conf\.d\/mysite\.conf is neither panel's nor the package's/);
     has(removePackages, /^package curl: kept: needed by fetchit/);
     await sh(host, `! ${installed('runc')} && ! ${installed('bridge-utils')} && test ! -e ${PANEL_SITE}`);
+    const removeTwice = await cli(host, ['uninstall', '--remove-packages', '--yes']);
+    assert.equal(applied(removeTwice), 0, explain(removeTwice));
+    has(removeTwice, /^package bridge-utils: removed earlier, its configuration files kept \(--purge purges them\)$/);
 
     assert.equal((await cli(host, install)).code, 0);
     await sh(host, `echo '# the user was here again' >> ${PANEL_SITE}`);
