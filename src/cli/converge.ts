@@ -15,7 +15,7 @@ import { DEFAULT_LOCK_WAIT_SECONDS, holderLine } from '../engine/host-lock.js';
 import { progressHooks } from '../report/host-progress.js';
 import type { HostPlan } from '../engine/host-run.js';
 import type { Recipe } from '../engine/recipe.js';
-import { publicChange } from '../resources/types.js';
+import { publicChange, type TeardownMode } from '../resources/types.js';
 import { ndjsonSink } from '../report/ndjson.js';
 import { plainSink } from '../report/plain.js';
 import { planPrinter, wantColor } from '../report/plan-printer.js';
@@ -42,7 +42,7 @@ export interface ConvergeInput {
   /** Opens a host's transport (tests pass a stand-in; default: the host's own connection). */
   readonly connect?: (config: HostConfig) => Promise<Transport>;
   /** `panel uninstall` (mode install = apply, plan = --dry-run). */
-  readonly teardown?: { readonly purge: boolean };
+  readonly teardown?: TeardownMode;
   /** `install --reinstall`: teardown without purge, then install, one report. */
   readonly reinstall?: boolean;
 }

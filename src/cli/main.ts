@@ -87,22 +87,28 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       const order = orderRecipes(c.recipes, registry);
       return order.ok ? { ...c, recipes: order.recipes.map((r) => r.id) } : c;
     });
-    exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false }, reinstall: true, ...via });
+    exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false, packages: 'keep', force: false, rebuildRecord: false }, reinstall: true, ...via });
   });
   addCommon(
     program
       .command('uninstall')
-      .description('take recipes off: only what panel created (state record), pre-existing files restored; exit 3 = reboot required')
-      .option('--purge', 'also remove what is kept by default: faasd secrets and volumes, certificates, registry credentials')
-      .option('--dry-run', 'show the removal plan; change nothing')
+      .description('take recipes off: only what panel created (state record) and the user did not change since; pre-existing files restored; packages stay unless asked; exit 3 = reboot required')
+      .option('--remove-packages', 'also remove the packages panel installed (apt-get remove: their configuration stays)')
+      .option('--purge', 'also remove what is kept by default (faasd secrets and volumes, certificates, registry credentials) and purge the packages panel installed; files the user changed go to /var/lib/panel/kept/')
+      .option('--force', 'with --purge: purge a package even when its configuration directories hold files of the user (copied to /var/lib/panel/kept/ first)')
+      .option('--rebuild-record', "when /var/lib/panel/state.json is damaged: rebuild it from its readable entries (with --dry-run: show what would then be panel's)")
+      .option('--dry-run', 'show the removal plan and what is kept and why; change nothing')
       .option('-y, --yes', 'apply without asking (asked only on a terminal)'),
-  ).action(async (flags: CommonFlags & { purge?: boolean; dryRun?: boolean }) => {
+  ).action(async (flags: CommonFlags & { purge?: boolean; removePackages?: boolean; force?: boolean; rebuildRecord?: boolean; dryRun?: boolean }) => {
+    if (flags.force && !flags.purge) throw new UsageError('--force only goes with --purge (it purges packages whose configuration holds files of the user, after copying them to /var/lib/panel/kept/)');
+    const purge = flags.purge ?? false;
+    const teardown = { purge, packages: purge ? ('purge' as const) : flags.removePackages ? ('remove' as const) : ('keep' as const), force: flags.force ?? false, rebuildRecord: flags.rebuildRecord ?? false };
     const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
     const mode: Mode = flags.dryRun ? 'plan' : 'install';
     // Without --recipes: every recipe (the state record says what is there).
     const all: CommonFlags = flags.recipes ? flags : { ...flags, recipes: [...registry.keys()].join(',') };
     const configs = await resolveTargets(all, registry, 'plan');
-    exitCode = await converge({ mode, flags: all, configs, registry, teardown: { purge: flags.purge ?? false }, ...via });
+    exitCode = await converge({ mode, flags: all, configs, registry, teardown, ...via });
   });
   addCommon(program.command('plan').description('dry run: every change with its reason and diff; changes nothing')).action(async (flags: CommonFlags) => {
     exitCode = await runConverge('plan', flags);

@@ -91,7 +91,8 @@ export function applyScript(changes: readonly Change[], header: string, recipe: 
 export interface ApplyOutcome {
   /** Indices of changes that completed. */
   readonly done: readonly number[];
-  readonly failed?: { readonly index: number; readonly code: number; readonly stderrTail: string };
+  /** `record`: every step succeeded, then writing the state record failed (stderrTail is its one line). */
+  readonly failed?: { readonly index: number; readonly code: number; readonly stderrTail: string; readonly record?: true };
   /** The step the script stopped before, at the run's interrupt (Ctrl-C). */
   readonly interruptedAt?: number;
 }
@@ -110,9 +111,11 @@ export function parseApply(stdout: string, stderr: string, code: number, count: 
   }
   if (interruptedAt !== undefined && !failed && code === 0) return { done, interruptedAt };
   if (!failed && code !== 0) {
-    // The script died outside a step (prelude, header) or the channel broke.
+    // The script died outside a step (prelude, header) or the channel broke;
+    // after its last step: the record's merge failed (its one line says so).
     const index = done.length < count ? done.length : count - 1;
-    failed = { index, code, stderrTail: tail(stderr) };
+    const record = done.length >= count ? /^panel: writing \S*state\.json failed: .*$/m.exec(stderr) : null;
+    failed = record ? { index, code, stderrTail: record[0], record: true } : { index, code, stderrTail: tail(stderr) };
   }
   return failed ? { done, failed } : { done };
 }

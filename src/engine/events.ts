@@ -30,6 +30,12 @@ export interface HostResult {
   readonly rebootPaths?: readonly string[];
   /** Uninstall: what was left on the host on purpose (kept without --purge, pre-existing). */
   readonly kept?: readonly string[];
+  /**
+   * Uninstall: every decision to leave or move something, with why (`what:
+   * why`): a package kept and the file or package that kept it, a file
+   * changed since panel wrote it, a copy in /var/lib/panel/kept/.
+   */
+  readonly notes?: readonly string[];
   readonly durationMs: number;
   /** One line: host, recipe, resource, exit code, stderr tail. */
   readonly error?: string;

@@ -200,6 +200,7 @@ export function combine(removed: HostResult, installed: HostResult): HostResult 
     rebootRequired: removed.rebootRequired || installed.rebootRequired,
     ...(rebootPaths.length > 0 ? { rebootPaths } : {}),
     ...(removed.kept ? { kept: removed.kept } : {}),
+    ...(removed.notes ? { notes: removed.notes } : {}),
     durationMs: removed.durationMs + installed.durationMs,
     roundTrips: removed.roundTrips + installed.roundTrips,
   };

@@ -24,7 +24,7 @@
  */
 import type { HostConfig } from '../config.js';
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
-import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource } from '../resources/types.js';
+import type { Change, Check, FollowUp, HostSteps, PlanContext, Resource, TeardownMode } from '../resources/types.js';
 import { publicChange, summary } from '../resources/types.js';
 import { redact } from '../secret.js';
 import { type Script, sh } from '../shell.js';
@@ -36,9 +36,10 @@ import type { Emit, EngineEvent, HostResult, Mode } from './events.js';
 import { connectionId, type HostInfoCache, sameInfo } from './host-info-cache.js';
 import { checksSection, extractInfo, extractReads, infoSection, readsSection, REBOOT_MARKER } from './one-trip.js';
 import { contributions, type HostHooks } from './hooks.js';
-import { extractState, type HostState, parseHostState } from './state.js';
+import { extractState, type HostState, readHostState } from './state.js';
 import { orderRecipes, type OrderResult } from './order.js';
 import { removal } from '../resources/removal.js';
+import { recordRebuild } from './record-rebuild.js';
 import type { Recipe, RecipeContext } from './recipe.js';
 
 export interface HostRunOptions {
@@ -68,7 +69,7 @@ export interface HostRunOptions {
    * uninstall`): each recipe's `teardown`, dependents before what they
    * depend on. `mode` still says plan (dry run) or install (apply).
    */
-  readonly teardown?: { readonly purge: boolean };
+  readonly teardown?: TeardownMode;
 }
 
 interface RecipePlan {
@@ -87,6 +88,8 @@ export interface HostPlan {
   readonly teardown: boolean;
   /** What the teardown leaves on the host on purpose (kept without --purge, pre-existing). */
   readonly kept: readonly string[];
+  /** Teardown: everything left or moved aside, and why (`what: why`). */
+  readonly notes: readonly string[];
   readonly config: HostConfig;
   readonly transport: Transport;
   readonly info: HostInfo;
@@ -207,7 +210,9 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       let checks: readonly Check[];
       try {
         if (teardown) {
-          resources = recipe.teardown?.({ ...ctx, purge: teardown.purge }) ?? [removal({ recipe: recipe.id, purge: teardown.purge })];
+          const own = recipe.teardown?.({ ...ctx, purge: teardown.purge }) ?? [removal({ recipe: recipe.id, purge: teardown.purge })];
+          // A damaged record is rebuilt first, in the first recipe taken off, so every removal after it is recorded into a valid file.
+          resources = teardown.rebuildRecord && recipes.length === 0 ? [recordRebuild(), ...own] : own;
           checks = [];
         } else {
           resources = recipe.resources(ctx);
@@ -288,8 +293,11 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   }
   const stateText = extractState(factRun.stdout);
   if (stateText === undefined) return fail(`gathering facts failed (exit ${factRun.code}): no state record section${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
-  const state = parseHostState(stateText);
+  // A damaged record: install and check go on from what is readable; uninstall refuses unless asked to rebuild it.
+  const state = readHostState(stateText, teardown);
   if (!state.ok) return fail(state.error);
+  warnings = built[0]?.warnings ?? warnings;
+  if (state.warning) warn(state.warning);
   // A different published sum than the one this host recorded for the same artifact is refused, like a changed host key.
   for (const r of resolved) {
     const changed = changedSumRefusal(state.value.artifact(r.artifact.relPath), r.artifact);
@@ -298,7 +306,9 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
 
   const planned: Change[] = [];
   const kept: string[] = [];
-  const ctx: PlanContext = { planned, state: state.value, warn, ...(teardown ? { keep: (what: string) => void kept.push(what) } : {}) };
+  const notes: string[] = [];
+  const keep = (what: string, why?: string): void => void (why === undefined ? kept.push(what) : notes.push(`${what}: ${why}`));
+  const ctx: PlanContext = { planned, state: state.value, warn, ...(teardown ? { keep, teardown } : {}) };
   const recipes: RecipePlan[] = [];
   const factsOf: { resource: Resource; recipe: string; facts: unknown }[] = [];
   let i = 0;
@@ -330,6 +340,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     plan: {
       teardown: teardown !== undefined,
       kept,
+      notes,
       config,
       transport,
       info,
@@ -471,6 +482,7 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
       roundTrips: roundTrips(),
       ...(warnings.length ? { warnings } : {}),
       ...(plan.kept.length > 0 ? { kept: outermost(plan.kept) } : {}),
+      ...(plan.notes.length > 0 ? { notes: [...new Set(plan.notes)] } : {}),
       bytesSent: transport.stats.wireBytesSent,
       bytesReceived: transport.stats.wireBytesReceived,
       ...over,
@@ -551,7 +563,9 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
       const error = redact(
         failure.lost
           ? `${host}: ${lostMessage(resourceIn(recipeId, failure.change.resource), summary(failure.change), failure.lost, failure.message, appliedSummaries)}`
-          : `${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`,
+          : failure.record
+            ? `${host}: ${failure.message}`
+            : `${host}: ${resourceIn(recipeId, failure.change.resource)}: ${summary(failure.change)} failed${failure.code !== undefined ? ` (exit ${failure.code})` : ''}: ${failure.message}`,
       );
       emit({ type: 'recipe-end', host, recipe: recipeId, status: 'failed', changes: applied, error });
       const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { ...point, error });
@@ -593,6 +607,8 @@ interface ApplyFailure {
   readonly message: string;
   /** The connection went away: was `change` running, not yet started, or already done? */
   readonly lost?: 'during' | 'before' | 'after';
+  /** Every change was applied; writing the state record after them failed (message: its one line). */
+  readonly record?: true;
 }
 
 /** The run's interrupt stopped the batch before `next`; `last` is the recipe's last step that finished. */
@@ -684,7 +700,7 @@ async function applyRecipe(
     const r = run[outcome.failed.index]!;
     const message = outcome.failed.stderrTail || 'no error output';
     if (r === extra) return { extraFailed: { code: outcome.failed.code, message } };
-    return { failure: { change: r.change, code: outcome.failed.code, message } };
+    return { failure: { change: r.change, code: outcome.failed.code, message, ...(outcome.failed.record ? { record: true as const } : {}) } };
   };
   const flush = async (): Promise<ApplyFailure | ApplyInterrupted | undefined> => (await send(undefined)).failure ?? interrupted;
 

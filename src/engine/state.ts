@@ -35,11 +35,13 @@
  */
 import { z } from 'zod';
 import { err, ok, type Result } from '../result.js';
-import { sh, type Script } from '../shell.js';
+import { lines, sh, type Script } from '../shell.js';
 
 export const STATE_DIR = '/var/lib/panel';
 export const STATE_FILE = `${STATE_DIR}/state.json`;
 export const STATE_VERSION = 1;
+/** Where uninstall moves what the user changed or made, instead of deleting it (`--purge`, `--force`). */
+export const KEPT_DIR = `${STATE_DIR}/kept`;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const absPath = z.string().startsWith('/');
@@ -115,7 +117,11 @@ export type HostStateData = z.infer<typeof hostStateSchema>;
 
 /** The parsed record, with the lookups planning needs. Immutable: a plan sees the state as the facts found it. */
 export class HostState {
-  constructor(readonly data: HostStateData) {}
+  constructor(
+    readonly data: HostStateData,
+    /** Set when this is what could be read of a damaged state.json. */
+    readonly damage?: { readonly problem: string; readonly unreadable: number },
+  ) {}
   static empty(): HostState {
     return new HostState({ schema: 'panel-state', version: STATE_VERSION, updated: '', records: {}, pending: {}, artifacts: {} });
   }
@@ -134,23 +140,61 @@ export class HostState {
   }
 }
 
-/** state.json text (empty: panel never applied anything here) → HostState, or why it cannot be used. */
+/** Where a record went wrong: `state.json:LINE:COL: what`, the way an editor jumps to it. */
+export interface StateProblem {
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+/** One line naming the file and position of a record that cannot be used. */
+export function describeStateProblem(p: StateProblem): string {
+  return `${STATE_FILE}:${p.line}:${p.column}: ${p.message}`;
+}
+
+/** Line and column (1-based) of character `offset` of `text`. */
+function position(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const line = before.split('\n').length;
+  return { line, column: before.length - before.lastIndexOf('\n') };
+}
+
+/** The line of `text` holding `"key":` at an entry's indentation (1 when not found). */
+function lineOf(text: string, key: string | number | undefined, indent: number): number {
+  if (key === undefined) return 1;
+  const at = text.split('\n').findIndex((l) => l.startsWith(`${' '.repeat(indent)}${JSON.stringify(String(key))}:`));
+  return at < 0 ? 1 : at + 1;
+}
+
+/** state.json text (empty: panel never applied anything here) → HostState, or `state.json:LINE:COL: why` it cannot be used. */
 export function parseHostState(text: string): Result<HostState, string> {
+  const r = locateHostState(text);
+  return r.ok ? r : err(describeStateProblem(r.error));
+}
+
+function locateHostState(text: string): Result<HostState, StateProblem> {
   if (text.trim() === '') return ok(HostState.empty());
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    return err(`${STATE_FILE} is not valid JSON (${(e as Error).message}); move it aside to let panel start a new record`);
+    // V8 names the offset ("at position N"); a file cut short ends at its last character.
+    const m = /position (\d+)/.exec((e as Error).message);
+    const at = position(text, m ? Number(m[1]) : text.length);
+    const what = m ? (e as Error).message.replace(/ in JSON at position \d+.*$/, '') : 'the record ends early (truncated?)';
+    return err({ ...at, message: `not valid JSON: ${what}` });
   }
   const v = (json as { version?: unknown } | null)?.version;
   if (typeof v === 'number' && v > STATE_VERSION) {
-    return err(`${STATE_FILE} has version ${v}, newer than this panel understands (${STATE_VERSION}); upgrade panel`);
+    return err({ line: lineOf(text, 'version', 2), column: 3, message: `has version ${v}, newer than this panel understands (${STATE_VERSION}); upgrade panel` });
   }
   const parsed = hostStateSchema.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    return err(`${STATE_FILE} does not match schema version ${STATE_VERSION}: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}`);
+    const path = first?.path ?? [];
+    // An entry's problem points at its line (sections hold one entry per line).
+    const line = path.length >= 2 ? lineOf(text, path[1] as string, 4) : lineOf(text, path[0] as string | undefined, 2);
+    return err({ line, column: 1, message: `does not match schema version ${STATE_VERSION}: ${first ? `${path.join('.')}: ${first.message}` : 'invalid'}` });
   }
   // The host updates the file line by line (one entry per line): a file
   // reformatted by hand would lose entries at the next merge, so refuse it.
@@ -158,9 +202,82 @@ export function parseHostState(text: string): Result<HostState, string> {
   const entries = Object.keys(d.records).length + Object.keys(d.pending).length + Object.keys(d.artifacts).length;
   const lines = text.split('\n').filter((l) => /^ {4}".*\},?$/.test(l)).length;
   if (lines !== entries) {
-    return err(`${STATE_FILE} is valid JSON but not in panel's one-entry-per-line layout (${entries} entries on ${lines} lines); restore the layout or move the file aside`);
+    return err({ line: 1, column: 1, message: `valid JSON but not in panel's one-entry-per-line layout (${entries} entries on ${lines} lines); restore the layout or move the file aside` });
   }
   return ok(new HostState(d));
+}
+
+/**
+ * What can still be read of a damaged record: every entry line (one per
+ * line, in its section) that is whole JSON and matches the schema, as the
+ * host's merge keeps them. What was lost (a cut-off tail) is not panel's any
+ * more: uninstall leaves it on the host, the safe direction.
+ */
+export function salvageHostState(text: string): { readonly state: HostState; readonly unreadable: number } {
+  const data: HostStateData = { schema: 'panel-state', version: STATE_VERSION, updated: '', records: {}, pending: {}, artifacts: {} };
+  let section: 'records' | 'pending' | 'artifacts' | undefined;
+  let unreadable = 0;
+  for (const l of text.split('\n')) {
+    const head = /^ {2}"(records|pending|artifacts)": \{/.exec(l);
+    if (head) {
+      section = head[1] as 'records' | 'pending' | 'artifacts';
+      continue;
+    }
+    if (/^ {2}\}/.test(l)) section = undefined;
+    if (section === undefined || !l.startsWith('    "')) continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(`{${l.trim().replace(/,$/, '')}}`);
+    } catch {
+      unreadable++;
+      continue;
+    }
+    const [id, value] = Object.entries(entry as Record<string, unknown>)[0] ?? [];
+    const schema = section === 'records' ? stateRecordSchema : section === 'pending' ? pendingSchema : artifactSchema;
+    const ok = id === undefined ? undefined : schema.safeParse(value);
+    if (id === undefined || !ok?.success) {
+      unreadable++;
+      continue;
+    }
+    (data[section] as Record<string, unknown>)[id] = ok.data;
+  }
+  return { state: new HostState(data), unreadable };
+}
+
+/**
+ * The record a run plans with. A damaged one is never used silently: install
+ * and check go on from what is readable (and the host's facts), with a
+ * warning; uninstall refuses, since it removes what the record lists, unless
+ * asked to rebuild it (`--rebuild-record`), which plans with what is readable.
+ */
+export function readHostState(
+  text: string,
+  teardown?: { readonly rebuildRecord: boolean },
+): { readonly ok: true; readonly value: HostState; readonly warning?: string } | { readonly ok: false; readonly error: string } {
+  const parsed = parseHostState(text);
+  if (parsed.ok) return { ok: true, value: parsed.value };
+  const problem = parsed.error;
+  if (teardown && !teardown.rebuildRecord) {
+    return { ok: false, error: `${problem}; uninstall removes nothing while panel's record is unreadable: fix the file, or run uninstall with --rebuild-record (add --dry-run to see what it would then consider panel's)` };
+  }
+  const { state, unreadable } = salvageHostState(text);
+  const entries = state.records.length;
+  const value = new HostState(state.data, { problem, unreadable });
+  return teardown
+    ? { ok: true, value, warning: `${problem}; record rebuilt from its ${entries} readable entr${entries === 1 ? 'y' : 'ies'} (${unreadable} unreadable line${unreadable === 1 ? '' : 's'} dropped): only those are panel's` }
+    : { ok: true, value, warning: `${problem}; going on from the host's facts and the record's ${entries} readable entr${entries === 1 ? 'y' : 'ies'}; the next change rewrites the record` };
+}
+
+/** Apply shell that replaces the record with `state` (a rebuilt one): the journal starts over, then every entry again. */
+export function rebuildScript(state: HostState): Script {
+  const parts: Script[] = [sh`panel_state_reset`];
+  for (const section of ['records', 'pending', 'artifacts'] as const) {
+    for (const [id, v] of Object.entries(state.data[section])) {
+      const { at: _, ...rest } = v as { at: string };
+      parts.push(sh`panel_state_set ${section} ${id} ${JSON.stringify(rest)}`);
+    }
+  }
+  return lines(...parts);
 }
 
 /**

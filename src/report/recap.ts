@@ -23,6 +23,7 @@ export function formatRecap(mode: Mode, results: readonly HostResult[]): string 
   if (warnings.length) out.push('', ...warnings);
   for (const r of results) for (const p of r.rebootPaths ?? []) out.push(`${r.host}: reboot required: ${p}`);
   for (const r of results) if (r.kept?.length) out.push(`${r.host}: kept (--purge removes them): ${r.kept.join(', ')}`);
+  for (const r of results) for (const n of r.notes ?? []) out.push(`${r.host}: ${n}`);
   const errors = results.filter((r) => r.error && (r.status === 'failed' || r.status === 'interrupted' || r.status === 'drift'));
   if (errors.length) out.push('', ...errors.map((r) => r.error!));
   return out.join('\n') + '\n';

@@ -99,7 +99,10 @@ panel_state_begin() {
   mkdir -p "$PANEL_JOURNALS" && chmod 0700 "$PANEL_JOURNALS" || return 1
   PANEL_JOURNAL=$(mktemp "$PANEL_JOURNALS/$(date -u +%Y%m%dT%H%M%S).XXXXXX") || return 1
   export PANEL_JOURNAL
-  trap 'panel_state_flush >/dev/null 2>&1 || true' EXIT
+  # A record that cannot be written (a full or read-only /var) fails the run
+  # with one line naming the file; the old record and the journal stay, so the
+  # next run merges what this one did.
+  trap 'panel_state_flush_or_fail' EXIT
   if [ -d "$PANEL_STATE/pending-restart" ]; then
     for f in "$PANEL_STATE"/pending-restart/*; do
       [ -f "$f" ] || continue
@@ -109,6 +112,22 @@ panel_state_begin() {
     panel_state_flush && rm -rf -- "$PANEL_STATE/pending-restart"
   fi
   rm -rf -- "$PANEL_STATE/statcache" "$PANEL_STATE/archives"
+}
+
+# EXIT trap of an apply script: merge the journal (its failure is one line,
+# from panel_state_flush); a failed merge fails the run, whatever the
+# script's own status was.
+panel_state_flush_or_fail() {
+  local rc=$?
+  panel_state_flush && return "$rc"
+  exit 1
+}
+
+# panel_state_reset: the merge forgets every entry journaled or recorded before this line (a rebuilt record follows).
+panel_state_reset() {
+  panel_may_write || return 0
+  [ -n "\${PANEL_JOURNAL:-}" ] || panel_fail "state journal not started"
+  printf 'reset\n' >> "$PANEL_JOURNAL"
 }
 
 # panel_state_set SECTION ID JSON: journal an entry (JSON: one-line object; "at" is added).
@@ -131,15 +150,22 @@ panel_state_del() {
   printf 'del\t%s\t%s\n' "$1" "$id" >> "$PANEL_JOURNAL"
 }
 
-# panel_state_flush: merge every journal into state.json (temp file + rename), under a lock.
+# panel_state_flush: merge every journal into state.json (temp file + rename),
+# under a lock. A failure (a full or read-only file system) is one line naming
+# the file; state.json stays as it was and the journal stays for the next run.
 panel_state_flush() {
+  local why
   panel_may_write || return 0
-  mkdir -p "$PANEL_STATE" || return 1
-  if command -v flock >/dev/null 2>&1; then
-    ( flock -w 60 9 || true; panel_state_merge ) 9>"$PANEL_STATE/.state.lock"
-  else
-    panel_state_merge
-  fi
+  if why=$( {
+    mkdir -p "$PANEL_STATE" || exit 1
+    if command -v flock >/dev/null 2>&1; then
+      ( flock -w 60 9 || true; panel_state_merge ) 9>"$PANEL_STATE/.state.lock"
+    else
+      panel_state_merge
+    fi
+  } 2>&1 ); then return 0; fi
+  printf 'panel: writing %s failed: %s; the previous record is unchanged\n' "$PANEL_STATE_FILE" "$(printf '%s\n' "\${why:-the merge failed}" | panel_tail 1)" >&2
+  return 1
 }
 
 panel_state_merge() {
@@ -173,7 +199,8 @@ panel_state_merge() {
     }
     FILENAME == statefile {
       if (match($0, /^  "(records|pending|artifacts)": \{/)) { sec = substr($0, 4, RLENGTH - 7); next }
-      if (sec != "" && substr($0, 1, 5) == "    \"") {
+      # Only whole entry lines: a record cut short (a full disk, an editor) loses its broken line, never the file.
+      if (sec != "" && substr($0, 1, 5) == "    \"" && $0 ~ /\},?$/) {
         e = keyend($0); if (e == 0) next
         val = substr($0, e + 3); sub(/,$/, "", val)
         put(sec, substr($0, 5, e - 4), val); next
@@ -185,6 +212,7 @@ panel_state_merge() {
       n = split($0, f, "\t")
       if (f[1] == "set" && n >= 4) put(f[2], f[3], f[4])
       else if (f[1] == "del" && n >= 3 && ((f[2], f[3]) in V)) D[f[2], f[3]] = 1
+      else if (f[1] == "reset") { split("", V); split("", N); split("", K); split("", D) }
     }
     END {
       print "{"
@@ -276,9 +304,9 @@ panel_tmp_beside() {
 
 # panel_backup PATH -> prints the backup path (nothing when PATH is not a
 # regular file). Keeps the first backup of a path (the version before panel
-# first replaced it) and the last 4.
+# first replaced it), the last 4, and every one state.json points at.
 panel_backup() {
-  local p=$1 dir=$PANEL_BACKUPS name b n
+  local p=$1 dir=$PANEL_BACKUPS name b n o
   local -a all
   # A symlink (Debian's sites-enabled/default) is kept as the link itself.
   { [ -f "$p" ] || [ -L "$p" ]; } || return 0
@@ -288,7 +316,13 @@ panel_backup() {
   cp -P -p -- "$p" "$b" || return 1
   all=("$dir/$name".[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9].[0-9]*Z)
   n=\${#all[@]}
-  if [ "$n" -gt 5 ]; then rm -f -- "\${all[@]:1:n-5}" || true; fi
+  # Never one the record points at (the version from before panel): uninstall restores it.
+  if [ "$n" -gt 5 ]; then
+    for o in "\${all[@]:1:n-5}"; do
+      [ -r "$PANEL_STATE_FILE" ] && grep -qF -- "\"$o\"" "$PANEL_STATE_FILE" && continue
+      rm -f -- "$o" || true
+    done
+  fi
   printf '%s\n' "$b"
 }
 

@@ -112,7 +112,25 @@ export interface PlanContext {
    * Teardown only: say that something recorded is deliberately left on the
    * host (kept without --purge, or not panel's to remove); the run reports it.
    */
-  readonly keep?: (what: string) => void;
+  readonly keep?: (what: string, why?: string) => void;
+  /** Teardown only: what the user asked uninstall to do. */
+  readonly teardown?: TeardownMode;
+}
+
+/**
+ * What `panel uninstall` was asked to do. Packages panel installed are
+ * removed only when asked (`remove`: apt-get remove, configuration kept;
+ * `purge`), and never while another package needs them or their
+ * configuration directories hold a file neither panel nor the package made
+ * (`force` with purge copies such files to /var/lib/panel/kept/ and goes on).
+ */
+export interface TeardownMode {
+  /** `--purge`: also remove what is kept by default (secrets, certificates, volumes, credentials). */
+  readonly purge: boolean;
+  readonly packages: 'keep' | 'remove' | 'purge';
+  readonly force: boolean;
+  /** `--rebuild-record`: a damaged state.json is rebuilt from what is readable instead of refused. */
+  readonly rebuildRecord: boolean;
 }
 
 /** One resource naming another (e.g. a service's `restartOn`), checked by the engine at plan time. */

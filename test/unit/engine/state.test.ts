@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ownerScript, parseHostState, recordScript } from '../../../src/engine/state.js';
+import { ownerScript, parseHostState, readHostState, rebuildScript, recordScript, salvageHostState } from '../../../src/engine/state.js';
 import { PRELUDE } from '../../../src/resources/prelude.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'panel-state-'));
@@ -80,4 +80,54 @@ test('parse: empty means nothing recorded; newer versions, bad JSON and a reform
   assert.ok(!p.ok && /one-entry-per-line layout/.test(p.error), p.ok ? 'accepted' : p.error);
   const wrong = parseHostState('{"schema":"panel-state","version":1,"updated":"","records":{"x":{"kind":"file"}},"pending":{},"artifacts":{}}');
   assert.ok(!wrong.ok && /does not match schema version 1: records\.x/.test(wrong.error), wrong.ok ? '' : wrong.error);
+});
+
+test('a damaged record is located (file:line:col), its whole entry lines salvaged, and the next merge drops the cut line', () => {
+  rmSync(stateDir, { recursive: true, force: true });
+  const owner = { recipe: 'web', resource: 'apt:x' };
+  assert.equal(apply(['x', 'y', 'z'].map((n) => String(recordScript({ kind: 'package', name: n }, owner))).join('\n')).code, 0);
+  const whole = stateText();
+  const cutAt = whole.indexOf('"package:z"') + 20;
+  const cut = whole.slice(0, cutAt);
+  const line = cut.split('\n').length;
+  const p = parseHostState(cut);
+  assert.ok(!p.ok && p.error.startsWith(`/var/lib/panel/state.json:${line}:`), p.ok ? 'accepted' : p.error);
+  const s = salvageHostState(cut);
+  assert.deepEqual(s.state.records.map(([id]) => id), ['package:x', 'package:y']);
+  assert.equal(s.unreadable, 1);
+  // install/check go on with a warning; uninstall refuses unless asked to rebuild.
+  const onInstall = readHostState(cut);
+  assert.ok(onInstall.ok && onInstall.warning?.startsWith('/var/lib/panel/state.json:'));
+  const refused = readHostState(cut, { rebuildRecord: false });
+  assert.ok(!refused.ok && /uninstall removes nothing .*--rebuild-record/.test(refused.error));
+  assert.ok(readHostState(cut, { rebuildRecord: true }).ok);
+
+  writeFileSync(join(stateDir, 'state.json'), cut);
+  assert.equal(apply(String(recordScript({ kind: 'package', name: 'w' }, owner))).code, 0);
+  const merged = parseHostState(stateText());
+  assert.ok(merged.ok, merged.ok ? '' : `${merged.error}\n${stateText()}`);
+  assert.deepEqual(merged.value.records.map(([id]) => id), ['package:x', 'package:y', 'package:w']);
+
+  // A rebuild starts the record over from what was salvaged.
+  writeFileSync(join(stateDir, 'state.json'), cut);
+  assert.equal(apply(String(rebuildScript(s.state))).code, 0);
+  const rebuilt = parseHostState(stateText());
+  assert.ok(rebuilt.ok && rebuilt.value.records.length === 2, rebuilt.ok ? '' : rebuilt.error);
+});
+
+test('a backup the record points at is never pruned, however many come after it', () => {
+  rmSync(stateDir, { recursive: true, force: true });
+  const f = join(dir, 'pruned.conf');
+  const backups = join(stateDir, 'backups');
+  const name = f.replace(/\//g, '%');
+  writeFileSync(f, 'x\n');
+  const stamps = ['20260101T000001', '20260101T000002', '20260101T000003', '20260101T000004', '20260101T000005', '20260101T000006'].map((t) => join(backups, `${name}.${t}.000000000Z`));
+  // The record points at the SECOND backup (the first was of an earlier, forgotten install).
+  const pointed = stamps[1]!;
+  const setup = `mkdir -p ${backups} && touch ${stamps.map((s) => `'${s}'`).join(' ')} && printf '{\\n  "records": {\\n    "%s": {"kind":"file","backup":"%s"}\\n  }\\n}\\n' '${f}' '${pointed}' > ${join(stateDir, 'state.json')}`;
+  const r = apply(`${setup}\npanel_backup '${f}' >/dev/null`);
+  assert.equal(r.code, 0, r.stderr);
+  const left = spawnSync('ls', [backups], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  assert.ok(left.some((l) => pointed.endsWith(l)), `the backup the record points at is gone: ${left.join(' ')}`);
+  assert.ok(!left.some((l) => stamps[2]!.endsWith(l)), `an unreferenced old backup is pruned: ${left.join(' ')}`);
 });

@@ -52,7 +52,8 @@ function config(): HostConfig {
   return { name: 'h1', connection: { kind: 'local' }, groups: [], recipes: ['app'], params: {}, domains: [], acme: { directory: 'https://acme.invalid/dir' }, progressDir: join(dir, 'progress') };
 }
 
-async function run(mode: 'install' | 'plan', teardown?: { purge: boolean }) {
+async function run(mode: 'install' | 'plan', asked?: { purge: boolean }) {
+  const teardown = asked ? { ...asked, packages: asked.purge ? ('purge' as const) : ('keep' as const), force: false, rebuildRecord: false } : undefined;
   const events: EngineEvent[] = [];
   const t = new BashTransport('bash-stand-in', { ...process.env, PANEL_STATE: join(dir, 'state') });
   const [result] = await runFleet([config()], { mode, registry, emit: (e) => events.push(e), concurrency: 1, connect: async () => t, verifyWaitSeconds: 1, ...(teardown ? { teardown } : {}) });
@@ -68,7 +69,7 @@ test('uninstall removes what panel created, restores what existed, keeps secrets
   assert.equal(readFileSync(pre, 'utf8'), 'panel version\n');
 
   const dry = await run('plan', { purge: false });
-  assert.equal(dry.result.status, 'changed');
+  assert.equal(dry.result.status, "changed", dry.result.error);
   assert.ok(dry.changes.some((c) => c.startsWith(`planned update ${pre} (existed before panel: restore its backup)`)), dry.changes.join('\n'));
   assert.ok(existsSync(created), 'a dry run changes nothing');
 
@@ -89,6 +90,39 @@ test('uninstall removes what panel created, restores what existed, keeps secrets
   assert.ok(!existsSync(secret) && !existsSync(join(root, 'keep')));
   assert.equal((await run('install', { purge: true })).result.status, 'ok');
   assert.equal(readFileSync(pre, 'utf8'), 'the user wrote this\n');
+});
+
+test('a file the user changed after panel wrote it is never deleted: left in place, with --purge moved to kept/; a changed pre-existing file keeps its backup', async () => {
+  rmSync(join(dir, 'state'), { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  writeFileSync(pre, 'the user wrote this\n');
+  assert.equal((await run('install')).result.status, 'changed');
+  writeFileSync(created, 'made by panel, then edited by the user\n');
+  writeFileSync(pre, 'panel version, then edited by the user\n');
+
+  const dry = await run('plan', { purge: false });
+  const notes = dry.result.notes ?? [];
+  assert.ok(notes.some((n) => n.startsWith(`${created}: changed since panel wrote it: left in place`)), notes.join('\n'));
+  assert.ok(notes.some((n) => n.startsWith(`${pre}: changed since panel wrote it: left as it is; the version from before panel stays in `)), notes.join('\n'));
+  assert.match(formatRecap('plan', [dry.result]), new RegExp(`h1: ${created.replace(/[.]/g, '\\.')}: changed since panel wrote it`));
+
+  const kept = await run('install', { purge: false });
+  assert.equal(kept.result.status, 'changed', kept.result.error);
+  assert.equal(readFileSync(created, 'utf8'), 'made by panel, then edited by the user\n', 'changed file left where it is');
+  assert.equal(readFileSync(pre, 'utf8'), 'panel version, then edited by the user\n', "the user's current file stays, not the backup");
+  const state = readFileSync(join(dir, 'state', 'state.json'), 'utf8');
+  const backup = /"backup":"([^"]+)"/.exec(state.split('\n').find((l) => l.includes(JSON.stringify(pre))) ?? '')?.[1];
+  assert.ok(backup && existsSync(backup), `the record still points at the backup: ${state}`);
+  assert.equal(readFileSync(backup, 'utf8'), 'the user wrote this\n');
+  assert.deepEqual((await run('install', { purge: false })).changes, [], 'twice: nothing to change');
+
+  const purged = await run('install', { purge: true });
+  assert.equal(purged.result.status, 'changed', purged.result.error);
+  assert.ok(!existsSync(created), 'moved away with --purge');
+  assert.equal(readFileSync(join(dir, 'state', 'kept', created), 'utf8'), 'made by panel, then edited by the user\n', 'moved to kept/, not deleted');
+  assert.ok((purged.result.notes ?? []).some((n) => n === `${created}: changed since panel wrote it: moved to /var/lib/panel/kept${created}`), (purged.result.notes ?? []).join('\n'));
+  assert.equal(readFileSync(pre, 'utf8'), 'panel version, then edited by the user\n');
 });
 
 test('teardown order: dependents first, dependencies not added; unknown recipes named', () => {
