@@ -104,6 +104,8 @@ export interface HostPlan {
 /** What the checks said in the facts round trip: verify mode's markers, parsed like a verify round trip's. */
 interface EarlyVerify {
   readonly stdout: string;
+  /** The hooks' `checked` record rode along (written on the host if every check exited 0). */
+  readonly checkedRecord?: boolean;
 }
 
 interface BuiltRecipe {
@@ -248,10 +250,12 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       if (opts.signal?.aborted) return interrupted();
       const all = guess.recipes.flatMap((b) => b.resources);
       const checks = guess.recipes.flatMap((b) => b.checks);
-      const run = await transport.exec(infoSection() + factBatchScript(all.map((r) => r.facts()), deep) + (checksAlong ? checksSection(checks) : '') + readsPart);
+      // An install writes the record of a run with nothing to do here, when every check passes (HostHooks.checked).
+      const checked = opts.mode === 'install' ? contributions(opts.hooks, (h) => h.checked, { config }) : '';
+      const run = await transport.exec(infoSection() + factBatchScript(all.map((r) => r.facts()), deep, all.flatMap((r) => r.units ?? [])) + (checksAlong ? checksSection(checks, checked) : '') + readsPart);
       info = extractInfo(run.stdout);
       if (info !== undefined && sameInfo(info, remembered)) {
-        gathered = { built: guess, factRun: run, ...(checksAlong ? { early: { stdout: run.stdout } } : {}) };
+        gathered = { built: guess, factRun: run, ...(checksAlong ? { early: { stdout: run.stdout, checkedRecord: checked !== '' } } : {}) };
       }
     }
   }
@@ -272,7 +276,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     // `check` uses its checks' one no-wait answer whatever the plan; an install only when nothing is to change, so only on a host seen before.
     const along = checksAlong && (opts.mode === 'check' || remembered !== undefined);
     const checks = built.recipes.flatMap((b) => b.checks);
-    const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), deep) + (along ? checksSection(checks) : '') + readsPart);
+    const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), deep, all.flatMap((r) => r.units ?? [])) + (along ? checksSection(checks) : '') + readsPart);
     gathered = { built, factRun, ...(along ? { early: { stdout: factRun.stdout } } : {}) };
   }
   const { built: current, factRun } = gathered;
@@ -566,10 +570,12 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
   const early = plan.early;
   if (changeCount === 0 && early !== undefined && allPassed(plan, early)) {
     // Nothing changed and every check already passed in the facts round trip:
-    // no verify round trip; the hooks' end-of-install shell still runs (it
-    // ran at the end of the verify script, in verify mode, as here).
+    // no verify round trip. The record of a run with nothing to do (hooks'
+    // `checked`) was written there too on a host seen before; planned in two
+    // round trips (host info changed), it takes one of its own.
     verified = readVerify(plan, early.stdout, emit);
-    if (done !== '') await transport.exec(hookScript(done));
+    const checked = early.checkedRecord ? '' : contributions(opts.hooks, (h) => h.checked, { config });
+    if (checked !== '') await transport.exec(hookScript(checked));
   } else {
     verified = await runVerify(plan, opts.verifyWaitSeconds ?? 30, emit, done);
   }
