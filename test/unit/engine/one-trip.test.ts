@@ -206,27 +206,33 @@ test('files a report hook reads after the run come with the facts, in the same r
   assert.ok(seen?.has(absent) && seen.get(absent) === undefined, 'an absent file is known to be absent');
 });
 
+/** A transport for the status page's writer: records each call, reads nothing. */
+function recordingTransport(calls: string[]) {
+  return {
+    name: 'h1',
+    stats: { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 },
+    exec: async (s: string) => (calls.push(`exec ${s}`), { code: 0, stdout: '', stderr: '' }),
+    get: async (p: string) => void calls.push(`get ${p}`),
+    put: async (p: string) => void calls.push(`put ${p}`),
+    close: async () => undefined,
+  };
+}
+
 test('the status page uses what planning read when the run changed nothing, and reads the host itself otherwise', async () => {
   const { writeStatusPage, statusDataPath, statusReads } = await import('../../../src/status/page.js');
   const dir = tempDir('panel-one-trip-');
   const saved = statusDataPath(join(dir, 'progress'));
-  const gets: string[] = [];
-  const transport = {
-    name: 'h1',
-    stats: { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 },
-    exec: async () => ({ code: 0, stdout: '', stderr: '' }),
-    get: async (p: string) => void gets.push(p),
-    put: async () => undefined,
-    close: async () => undefined,
-  };
+  const calls: string[] = [];
+  const transport = recordingTransport(calls);
+  const gets = (): string[] => calls.flatMap((c) => (c.startsWith('get ') ? [c.slice(4)] : []));
   const c = config(dir);
   assert.deepEqual(statusReads(c), [saved], 'no domain: only the saved page data');
   const plan = { config: c, transport, recipes: [], reads: new Map<string, Buffer | undefined>([[saved, undefined]]) };
   const result = { host: 'h1', status: 'ok', ok: 1, changed: 0, failed: 0, failedChecks: 0, rebootRequired: false, durationMs: 1, roundTrips: 1 };
   await writeStatusPage(plan as never, result as never, []);
-  assert.deepEqual(gets, [], 'nothing changed: no read of its own');
+  assert.deepEqual(gets(), [], 'nothing changed: no read of its own');
   await writeStatusPage(plan as never, { ...result, status: 'changed', changed: 1 } as never, []);
-  assert.deepEqual(gets, [saved], 'something changed: what planning read may be stale');
+  assert.deepEqual(gets(), [saved], 'something changed: what planning read may be stale');
 });
 
 test('a run with nothing to do and nothing new leaves the status page as it is: no round trip; anything new is written', async () => {
@@ -234,14 +240,7 @@ test('a run with nothing to do and nothing new leaves the status page as it is: 
   const dir = tempDir('panel-one-trip-');
   const saved = statusDataPath(join(dir, 'progress'));
   const calls: string[] = [];
-  const transport = {
-    name: 'h1',
-    stats: { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 },
-    exec: async (s: string) => void calls.push(`exec ${s}`),
-    get: async (p: string) => void calls.push(`get ${p}`),
-    put: async (p: string) => void calls.push(`put ${p}`),
-    close: async () => undefined,
-  };
+  const transport = recordingTransport(calls);
   const { STATUS } = await import('../../../src/status/paths.js');
   // A host with the status page's recipe: the whole page is panel's.
   const page = { host: 'h1', domains: [], recipes: [{ id: STATUS.recipe, title: 'status', version: '—', artifacts: [] }], health: [{ check: 'up', ok: true }], run: { finishedAt: '2026-01-01 00:00:00 UTC', result: 'ok', changed: 0 } };
