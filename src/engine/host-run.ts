@@ -580,7 +580,11 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
     verified = await runVerify(plan, opts.verifyWaitSeconds ?? 30, emit, done);
   }
   if (verified.failed > 0) {
-    return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error: verified.error ?? `${host}: verification failed` });
+    const error = verified.error ?? `${host}: verification failed`;
+    // The host's record says so too (not "done"): progress.json agrees with the recap, last-run.json and the status page.
+    const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { config, recipe: 'verify', index: n, total: n, changes: applied, error: redact(error) });
+    if (onFailure !== '') await transport.exec(hookScript(onFailure)).catch(() => undefined);
+    return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error });
   }
   return result({ status: applied ? 'changed' : 'ok', changed: applied, rebootRequired: verified.rebootRequired });
 }
@@ -741,7 +745,8 @@ async function runVerify(plan: HostPlan, waitSeconds: number, emit: Emit, traile
   const script =
     verifyScript(checks, waitSeconds) +
     `[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\n` +
-    (trailer ? trailer + '\n' : '') +
+    // The end-of-install record ("done") only when every check passed.
+    (trailer ? `if [ -z "\${__panel_checks_failed:-}" ]; then\n${trailer}\nfi\n` : '') +
     'true\n';
   const res = await plan.transport.exec(script);
   return readVerify(plan, res.stdout, emit);

@@ -146,6 +146,16 @@ test('a no-op install takes one round trip, its progress record ("checked") writ
   assert.doesNotMatch(fallback.transport.scripts[0]!, /__deadline=/, 'the look in planning does not (no clock, no loop)');
 });
 
+test('an install whose checks fail records the failure on the host, not "done"', async () => {
+  const dir = tempDir('panel-one-trip-');
+  const reg = registry(dir, () => [{ name: 'never passes', script: sh`echo not yet; false` }]);
+  const r = await run(dir, 'install', reg, new MemoryHostInfoCache());
+  assert.equal(r.result.status, 'failed');
+  const progress = JSON.parse(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'));
+  assert.deepEqual(progress, { code: 1, message: 'verify error', data: { installType: 'verify', progress: 100 } });
+  assert.match(readFileSync(join(dir, 'progress', 'installErr.log'), 'utf8'), /\[verify\]\[progress 100\]\[status 1\] .*never passes/);
+});
+
 test('check takes one round trip on a host seen before and reports drift and failed checks from it', async () => {
   const dir = tempDir('panel-one-trip-');
   const failing = (d: string): Check[] => [{ name: 'plain is P', script: sh`grep -qx P ${join(d, 'plain')}` }];
