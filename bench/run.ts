@@ -357,7 +357,7 @@ function render(
     ['host CPU per no-op, 1 host ≤ 0.1 s', noop1 ? `${noop1.panel.hostCpu.toFixed(3)} s` : '—', noop1 && noop1.panel.hostCpu <= 0.1],
     [
       'round trips on a converged host: 1 (`install`, `plan`, `check`)',
-      trips.map((r) => `${r.scenario.split(' ')[0]}: ${r.panel.roundTripsPerHost.toFixed(1)}`).join(', ') || '—',
+      trips.map((r) => `${r === noop1 ? 'install (no-op)' : r === plan ? 'plan' : 'check --deep'}: ${r.panel.roundTripsPerHost.toFixed(1)}`).join(', ') || '—',
       trips.length ? trips.every((r) => r.panel.roundTripsPerHost <= 1) : undefined,
     ],
     ['no-op re-run, 20 hosts ≤ 3 s', s(noop20), noop20 && noop20.panel.wall.median <= 3],
@@ -394,7 +394,7 @@ function render(
     `**Machine:** ${m.cores} cores (${m.cpu}), ${m.memoryGb} GB memory, kernel ${m.kernel}; Node ${m.node}; ${m.ansible}. ` +
       `Load average at the start ${m.load}, at the end ${loadNow()} — the runner is shared, so wall times carry other work's noise; CPU seconds are given where they help.`,
     '',
-    `**Hosts:** testbed (systemd-nspawn Debian 12, sshd, local apt repository and artifact mirror; faasd is the testbed's stand-in), ${bootSeconds.toFixed(0)} s to boot ${2 * SET}. ` +
+    `**Hosts:** testbed (systemd-nspawn Debian 12, sshd, local apt repository and artifact mirror; faasd is the testbed's stand-in), ${bootSeconds.toFixed(0)} s to boot ${SET_P + SET}. ` +
       'Each tool converges its own set of identical hosts. Recipes: the default set a user gets (the container stack: base, containerd, cni, bridge, faasd), ' +
       'with the testbed connection and mirror flags only (`--host … --key … --known-hosts … --mirror … --checksums … --json --concurrency N`). ' +
       'Ansible: `bench/ansible/stack.yml` (the same packages, files, units, sysctl, modules, archives, services and checks), ' +
