@@ -31,11 +31,14 @@ export const HOST_INFO_SCRIPT = [
   'echo "osVersion=${VERSION_ID:-}"',
   'echo "osPretty=${PRETTY_NAME:-unknown}"',
   'echo "rawArch=$(dpkg --print-architecture 2>/dev/null || uname -m)"',
-  'if [ -e /proc/net/if_inet6 ] && [ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null || echo 1)" = 0 ]; then echo ipv6=1; else echo ipv6=0; fi',
+  // Files read by bash itself (this runs in every round trip of a host seen before): no cat, hostname or awk.
+  '__v=1; [ -r /proc/sys/net/ipv6/conf/all/disable_ipv6 ] && read -r __v </proc/sys/net/ipv6/conf/all/disable_ipv6',
+  'if [ -e /proc/net/if_inet6 ] && [ "$__v" = 0 ]; then echo ipv6=1; else echo ipv6=0; fi',
   'if [ -d /run/systemd/system ]; then echo systemd=1; else echo systemd=0; fi',
-  'echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"',
+  // The kernel's hostname is what hostname(1) prints.
+  '__h=; { read -r __h </proc/sys/kernel/hostname || read -r __h </etc/hostname; } 2>/dev/null; echo "hostname=$__h"',
   'if [ -s /run/systemd/resolve/resolv.conf ]; then __r=/run/systemd/resolve/resolv.conf; else __r=/etc/resolv.conf; fi',
-  `awk '$1 == "nameserver" && NF >= 2 { print "nameserver=" $2 }' "$__r" 2>/dev/null`,
+  'while read -r __k __a __rest; do [ "$__k" = nameserver ] && [ -n "$__a" ] && echo "nameserver=$__a"; done <"$__r" 2>/dev/null',
   'true',
 ].join('\n') + '\n';
 

@@ -4,22 +4,28 @@
  * resource snippets never print such lines.
  */
 import type { Change, Check, FactOutput } from '../resources/types.js';
-import { outputTail, type Script } from '../shell.js';
+import { outputTail, quote, type Script } from '../shell.js';
 import { PRELUDE } from '../resources/prelude.js';
 import { ownerScript, recordScript, STATE_BEGIN, STATE_END } from './state.js';
 
 const BEGIN = '@@panel-fact-begin';
 const END = '@@panel-fact-end';
 
-/** The host state record, then all fact snippets, each in its own subshell, with begin/end markers. */
-export function factBatchScript(snippets: readonly Script[], deep: boolean): string {
+/**
+ * The host state record, then all fact snippets, each in its own subshell,
+ * with begin/end markers. `units`: the systemd units the snippets read, asked
+ * for all at once first (two systemctl processes, not three per unit).
+ */
+export function factBatchScript(snippets: readonly Script[], deep: boolean, units: readonly string[] = []): string {
   const parts = [
     `export PANEL_MODE=facts${deep ? ' PANEL_DEEP=1' : ''}`,
     PRELUDE.text,
     `echo ${STATE_BEGIN}`,
-    'if [ -f "$PANEL_STATE_FILE" ]; then cat -- "$PANEL_STATE_FILE"; fi',
+    'if [ -f "$PANEL_STATE_FILE" ]; then printf \'%s\\n\' "$(<"$PANEL_STATE_FILE")"; fi',
     `echo; echo ${STATE_END}`,
   ];
+  const asked = [...new Set(units)];
+  if (asked.length > 0) parts.push(`panel_units_prefetch ${asked.map((u) => quote(u)).join(' ')} </dev/null`);
   snippets.forEach((s, i) => {
     parts.push(`echo ${BEGIN} ${i}`, `(\n${s}\n) </dev/null`, `echo ${END} ${i} $?`);
   });
@@ -155,20 +161,33 @@ export function tail(text: string, lines = 6): string {
   return outputTail(text, lines);
 }
 
-/** Every check in one round trip; each retried until it passes or `waitSeconds` is spent. */
+/**
+ * Every check in one round trip; each retried until it passes or
+ * `waitSeconds` is spent. Run once (0 s: planning's look, `check`), a check
+ * costs its own processes only: no clock, no retry loop, no `tail`.
+ * `__panel_checks_failed` is set when one exits non-zero (./one-trip.ts).
+ */
 export function verifyScript(checks: readonly Check[], waitSeconds: number): string {
   const parts = ['export PANEL_MODE=verify', PRELUDE.text];
+  const wait = Math.max(0, Math.floor(waitSeconds));
   checks.forEach((c, i) => {
+    const once = `__out=$( { ${c.script}
+} 2>&1 </dev/null ); __rc=$?`;
+    if (wait === 0) parts.push(once);
+    else
+      parts.push(
+        `__deadline=$(( $(date +%s) + ${wait} ))`,
+        `while :; do`,
+        `  ${once}`,
+        `  [ $__rc -eq 0 ] && break`,
+        `  [ "$(date +%s)" -ge "$__deadline" ] && break`,
+        `  sleep 1`,
+        `done`,
+      );
     parts.push(
-      `__deadline=$(( $(date +%s) + ${Math.max(0, Math.floor(waitSeconds))} ))`,
-      `while :; do`,
-      `  __out=$( ( ${c.script}\n) 2>&1 </dev/null ); __rc=$?`,
-      `  [ $__rc -eq 0 ] && break`,
-      `  [ "$(date +%s)" -ge "$__deadline" ] && break`,
-      `  sleep 1`,
-      `done`,
+      `[ $__rc -eq 0 ] || __panel_checks_failed=1`,
       `echo "@@panel-check-begin ${i} $__rc"`,
-      `printf '%s\\n' "$__out" | tail -n 60`,
+      `panel_last_lines 60 "$__out"`,
       `echo "@@panel-check-end ${i}"`,
     );
   });

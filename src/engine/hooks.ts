@@ -35,6 +35,17 @@ export interface HostHooks {
   /** Shell at the end of an install's verify round trip. */
   readonly installDone?: (at: { readonly config: HostConfig }) => Script | undefined;
   /**
+   * Shell in an install's planning round trip on a host seen before, run on
+   * the host only when every check passed there: the record of a run that
+   * finds nothing to do, written before the plan is known (so a converged
+   * host costs one round trip). What it means: "this run read the host and
+   * every check passed"; a run with changes writes its own records after it
+   * (recipeApply, installDone, recipeFailed), so as the last record it says
+   * the run applied nothing. Also the end record of a no-op install planned
+   * in two round trips (host info changed), in a round trip of its own.
+   */
+  readonly checked?: (at: { readonly config: HostConfig }) => Script | undefined;
+  /**
    * After a planned host finished (applied, checked or failed while applying),
    * with its connection still open: for reports that need the run's result
    * (the status page). Its errors are ignored.

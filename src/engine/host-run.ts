@@ -107,6 +107,8 @@ export interface HostPlan {
 /** What the checks said in the facts round trip: verify mode's markers, parsed like a verify round trip's. */
 interface EarlyVerify {
   readonly stdout: string;
+  /** The hooks' `checked` record rode along (written on the host if every check exited 0). */
+  readonly checkedRecord?: boolean;
 }
 
 interface BuiltRecipe {
@@ -253,10 +255,12 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
       if (opts.signal?.aborted) return interrupted();
       const all = guess.recipes.flatMap((b) => b.resources);
       const checks = guess.recipes.flatMap((b) => b.checks);
-      const run = await transport.exec(infoSection() + factBatchScript(all.map((r) => r.facts()), deep) + (checksAlong ? checksSection(checks) : '') + readsPart);
+      // An install writes the record of a run with nothing to do here, when every check passes (HostHooks.checked).
+      const checked = opts.mode === 'install' ? contributions(opts.hooks, (h) => h.checked, { config }) : '';
+      const run = await transport.exec(infoSection() + factBatchScript(all.map((r) => r.facts()), deep, all.flatMap((r) => r.units ?? [])) + (checksAlong ? checksSection(checks, checked) : '') + readsPart);
       info = extractInfo(run.stdout);
       if (info !== undefined && sameInfo(info, remembered)) {
-        gathered = { built: guess, factRun: run, ...(checksAlong ? { early: { stdout: run.stdout } } : {}) };
+        gathered = { built: guess, factRun: run, ...(checksAlong ? { early: { stdout: run.stdout, checkedRecord: checked !== '' } } : {}) };
       }
     }
   }
@@ -277,7 +281,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     // `check` uses its checks' one no-wait answer whatever the plan; an install only when nothing is to change, so only on a host seen before.
     const along = checksAlong && (opts.mode === 'check' || remembered !== undefined);
     const checks = built.recipes.flatMap((b) => b.checks);
-    const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), deep) + (along ? checksSection(checks) : '') + readsPart);
+    const factRun = await transport.exec(factBatchScript(all.map((r) => r.facts()), deep, all.flatMap((r) => r.units ?? [])) + (along ? checksSection(checks) : '') + readsPart);
     gathered = { built, factRun, ...(along ? { early: { stdout: factRun.stdout } } : {}) };
   }
   const { built: current, factRun } = gathered;
@@ -580,15 +584,21 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
   const early = plan.early;
   if (changeCount === 0 && early !== undefined && allPassed(plan, early)) {
     // Nothing changed and every check already passed in the facts round trip:
-    // no verify round trip; the hooks' end-of-install shell still runs (it
-    // ran at the end of the verify script, in verify mode, as here).
+    // no verify round trip. The record of a run with nothing to do (hooks'
+    // `checked`) was written there too on a host seen before; planned in two
+    // round trips (host info changed), it takes one of its own.
     verified = readVerify(plan, early.stdout, emit);
-    if (done !== '') await transport.exec(hookScript(done));
+    const checked = early.checkedRecord ? '' : contributions(opts.hooks, (h) => h.checked, { config });
+    if (checked !== '') await transport.exec(hookScript(checked));
   } else {
     verified = await runVerify(plan, opts.verifyWaitSeconds ?? 30, emit, done);
   }
   if (verified.failed > 0) {
-    return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error: verified.error ?? `${host}: verification failed` });
+    const error = verified.error ?? `${host}: verification failed`;
+    // The host's record says so too (not "done"): progress.json agrees with the recap, last-run.json and the status page.
+    const onFailure = contributions(opts.hooks, (h) => h.recipeFailed, { config, recipe: 'verify', index: n, total: n, changes: applied, error: redact(error) });
+    if (onFailure !== '') await transport.exec(hookScript(onFailure)).catch(() => undefined);
+    return result({ status: 'failed', changed: applied, failed: 1, failedChecks: verified.failed, rebootRequired: verified.rebootRequired, error });
   }
   return result({ status: applied ? 'changed' : 'ok', changed: applied, rebootRequired: verified.rebootRequired });
 }
@@ -751,7 +761,8 @@ async function runVerify(plan: HostPlan, waitSeconds: number, emit: Emit, traile
   const script =
     verifyScript(checks, waitSeconds) +
     `[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\n` +
-    (trailer ? trailer + '\n' : '') +
+    // The end-of-install record ("done") only when every check passed.
+    (trailer ? `if [ -z "\${__panel_checks_failed:-}" ]; then\n${trailer}\nfi\n` : '') +
     'true\n';
   const res = await plan.transport.exec(script);
   return readVerify(plan, res.stdout, emit);

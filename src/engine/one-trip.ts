@@ -34,11 +34,13 @@ export function extractInfo(stdout: string): HostInfo | undefined {
  * into what follows. It comes after the fact batch, whose prelude already
  * defined the functions checks call: the prelude (22 KB) is not sent twice.
  */
-export function checksSection(checks: readonly Check[]): string {
+export function checksSection(checks: readonly Check[], allPassed = ''): string {
   const full = verifyScript(checks, 0);
   const head = verifyScript([], 0);
   const body = full.startsWith(head) ? `export PANEL_MODE=verify\n${full.slice(head.length)}` : full;
-  return `(\n${body}[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\ntrue\n) </dev/null\n`;
+  // `allPassed` (hook shell: the progress record of a run with nothing to do) runs when no check exited non-zero.
+  const after = allPassed === '' ? '' : `if [ -z "\${__panel_checks_failed:-}" ]; then\n${allPassed}\nfi\n`;
+  return `(\n${body}[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\n${after}true\n) </dev/null\n`;
 }
 
 const READ_BEGIN = '@@panel-read-begin';

@@ -37,7 +37,7 @@ export class AptResource implements Resource<AptFacts> {
   facts(): Script {
     // dpkg-query exits 1 for packages it has never heard of; that is "absent", not an error.
     const names = this.packages.map((p) => p.replace(/[:=].*$/, ''));
-    return noStdin(sh`dpkg-query -W -f='\${Package} \${Status}\\n' ${names} 2>/dev/null | sed 's/^/pkg=/'
+    return noStdin(sh`dpkg-query -W -f='pkg=\${Package} \${Status}\\n' ${names} 2>/dev/null
 __h=$(panel_dpkg_lock_holder); [ -z "$__h" ] || printf 'lock=%s\\n' "$__h"
 panel_cloud_init_running && echo cloudinit=running
 __a=$(panel_dpkg_interrupted) && printf 'interrupted=%s\\n' "$(panel_dpkg_audit_names "$__a")"

@@ -67,10 +67,7 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
   }
 
   facts(): Script {
-    return noStdin(sh`for __m in ${this.o.members}; do
-  __f=${this.o.into}/$__m
-  echo "cur=$(panel_sha256 "$__f") $(stat -L -c %a -- "$__f" 2>/dev/null || echo -) $__m"
-done`);
+    return noStdin(sh`panel_members_facts ${this.o.into} ${this.o.members}`);
   }
 
   parse(out: FactOutput): ArchiveFacts {

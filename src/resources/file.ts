@@ -51,9 +51,12 @@ export interface FileSpec {
   readonly recordAs?: 'file' | 'unit' | 'binary';
 }
 
-/** Fact snippet for a path; content is included only when `withContent`. */
-export function fileFactsScript(path: string, withContent: boolean): Script {
-  return noStdin(sh`panel_file_facts ${path} ${withContent ? 1 : 0}`);
+/**
+ * Fact snippet for a path; content is included only when `withContent`, and
+ * not when the file's sha256 is `unlessSha` (the desired content: no diff to show).
+ */
+export function fileFactsScript(path: string, withContent: boolean, unlessSha?: string): Script {
+  return noStdin(unlessSha === undefined ? sh`panel_file_facts ${path} ${withContent ? 1 : 0}` : sh`panel_file_facts ${path} ${withContent ? 1 : 0} ${unlessSha}`);
 }
 
 export function parseFileFacts(key: string, out: FactOutput): FileFacts {
@@ -172,7 +175,7 @@ export class FileResource implements Resource<FileFacts> {
     this.key = spec.key;
   }
   facts(): Script {
-    return fileFactsScript(this.spec.path, !this.spec.secret);
+    return fileFactsScript(this.spec.path, !this.spec.secret, sha256(this.spec.content));
   }
   parse(out: FactOutput): FileFacts {
     return parseFileFacts(this.key, out);

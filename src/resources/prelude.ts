@@ -36,6 +36,93 @@ panel_may_write() { [ "\${PANEL_MODE:-facts}" = apply ]; }
 # panel_tail N: the last N non-empty lines of stdin (the one "last lines of stderr" helper).
 panel_tail() { grep -v '^[[:space:]]*$' | tail -n "\${1:-8}"; }
 
+# panel_units_prefetch UNIT...: every unit's "systemctl is-enabled" answer,
+# ActiveState (what is-active prints) and ActiveEnterTimestamp, in two
+# systemctl processes for all units instead of three per unit; service facts
+# read them (panel_unit_facts). is-enabled stays (not show's UnitFileState):
+# it reads the unit files on disk, as the old per-unit call did, while
+# UnitFileState is the manager's cached answer, stale until a daemon-reload
+# after links are changed by hand, and names the target, not "alias", for an
+# alias. is-enabled prints one line per unit in order, but systemd < 254
+# stops at a unit it cannot find (that unit gets '' as before, the rest are
+# asked again), and a unit with a SysV script is answered by the SysV helper
+# out of order: such units are asked alone.
+declare -A PANEL_UNIT_ENABLED=() PANEL_UNIT_ACTIVE=() PANEL_UNIT_SINCE=()
+panel_units_prefetch() {
+  local -a rest=() out=()
+  local u i n line
+  for u in "$@"; do
+    if [ -e "/etc/init.d/\${u%.service}" ]; then
+      PANEL_UNIT_ENABLED[$u]=$(systemctl is-enabled -- "$u" 2>/dev/null | head -n 1)
+    else rest+=("$u"); fi
+  done
+  while [ "\${#rest[@]}" -gt 0 ]; do
+    mapfile -t out < <(systemctl is-enabled -- "\${rest[@]}" 2>/dev/null)
+    n=\${#out[@]}
+    for ((i = 0; i < n && i < \${#rest[@]}; i++)); do PANEL_UNIT_ENABLED[\${rest[i]}]=\${out[i]}; done
+    [ "$n" -lt "\${#rest[@]}" ] || break
+    PANEL_UNIT_ENABLED[\${rest[n]}]=
+    rest=("\${rest[@]:n+1}")
+  done
+  # One block per unit, in the order asked, blank line between blocks.
+  i=0
+  while IFS= read -r line; do
+    if [ -z "$line" ]; then i=$((i + 1)); continue; fi
+    u=\${@:i+1:1}
+    [ -n "$u" ] || continue
+    case $line in
+      ActiveState=*) PANEL_UNIT_ACTIVE[$u]=\${line#*=} ;;
+      ActiveEnterTimestamp=*) PANEL_UNIT_SINCE[$u]=\${line#*=} ;;
+    esac
+  done < <(systemctl show -p ActiveState -p ActiveEnterTimestamp -- "$@" 2>/dev/null)
+}
+
+# panel_unit_facts UNIT -> enabled=, active=, since= (prefetched, else asked now).
+panel_unit_facts() {
+  local u=$1
+  if [ -n "\${PANEL_UNIT_ACTIVE[$u]+set}" ] && [ -n "\${PANEL_UNIT_ENABLED[$u]+set}" ]; then
+    printf 'enabled=%s\nactive=%s\nsince=%s\n' "\${PANEL_UNIT_ENABLED[$u]}" "\${PANEL_UNIT_ACTIVE[$u]}" "\${PANEL_UNIT_SINCE[$u]:-}"
+    return 0
+  fi
+  echo "enabled=$(systemctl is-enabled "$u" 2>/dev/null | head -n 1)"
+  echo "active=$(systemctl is-active "$u" 2>/dev/null | head -n 1)"
+  echo "since=$(systemctl show -p ActiveEnterTimestamp --value "$u" 2>/dev/null | head -n 1)"
+}
+
+# panel_members_facts DIR MEMBER... -> "cur=SHA256 MODE MEMBER" per member
+# ("-" for what is not there; sha256 "-" unless a regular file): one stat
+# for all members (mode and the stat cache's key, following links as
+# panel_sha256 does), a hash only on a cache miss.
+panel_members_facts() {
+  local into=$1 m f line sha mode
+  local -a paths=()
+  local -A st=()
+  shift
+  for m in "$@"; do paths+=("$into/$m"); done
+  while IFS= read -r line; do
+    mode=\${line%% *}; line=\${line#* }
+    f=\${line#* * * }
+    st[$f]="$mode \${line%" $f"}"
+  done < <(stat -L -c '%a %s %.9Y %i %n' -- "\${paths[@]}" 2>/dev/null)
+  for m in "$@"; do
+    f=$into/$m
+    line=\${st[$f]:-}
+    if [ -z "$line" ]; then echo "cur=- - $m"; continue; fi
+    mode=\${line%% *}
+    if [ -f "$f" ]; then sha=$(panel_sha256_keyed "$f" "\${line#* }"); else sha=-; fi
+    echo "cur=$sha $mode $m"
+  done
+}
+
+# panel_last_lines N TEXT: the last N lines of TEXT, in bash (checks run on
+# every converged host: no tail process per check).
+panel_last_lines() {
+  local -a __ll
+  mapfile -t __ll <<<"$2"
+  if [ "\${#__ll[@]}" -gt "$1" ]; then __ll=("\${__ll[@]: -$1}"); fi
+  printf '%s\n' "\${__ll[@]}"
+}
+
 # panel_json_str TEXT -> TEXT as a JSON string; fails on control characters.
 panel_json_str() {
   local s=$1
@@ -77,9 +164,16 @@ panel_state_load() {
 # A path recorded in state.json with the same size, mtime and inode is not
 # rehashed (~140 MB of binaries); PANEL_DEEP=1 rehashes everything.
 panel_sha256() {
-  local p=$1 st hit
+  local p=$1 st
   [ -f "$p" ] || { echo -; return 0; }
   st=$(panel_stat_key "$p") || { echo -; return 0; }
+  panel_sha256_keyed "$p" "$st"
+}
+
+# panel_sha256_keyed PATH KEY: panel_sha256 with PATH's stat key ("size mtime
+# inode", panel_stat_key's format) already read by the caller's own stat.
+panel_sha256_keyed() {
+  local p=$1 st=$2 hit
   if [ -z "\${PANEL_DEEP:-}" ]; then
     hit=\${PANEL_STAT[$p]:-}
     if [ -n "$hit" ] && [ "\${hit% *}" = "$st" ]; then printf '%s\n' "\${hit##* }"; return 0; fi
@@ -270,11 +364,14 @@ panel_pending_set() {
 }
 panel_pending_clear() { panel_state_del pending "$1"; }
 
-# panel_file_facts PATH WITH_CONTENT -> key=value lines: exists, type, mode,
-# owner, uid, group, gid, size, sha256 and (WITH_CONTENT=1, regular file
-# <= 256 KiB) content=<base64>.
+# panel_file_facts PATH WITH_CONTENT [WANT_SHA] -> key=value lines: exists,
+# type, mode, owner, uid, group, gid, size, sha256 and (WITH_CONTENT=1,
+# regular file <= 256 KiB, its sha256 not WANT_SHA) content=<base64>, for the
+# diff. One stat process per path (its last line is the stat cache's key; a
+# regular file is no symlink, so lstat and stat agree); a converged file
+# costs no hash and no base64.
 panel_file_facts() {
-  local p=$1 wc=\${2:-0} t size
+  local p=$1 wc=\${2:-0} want=\${3:-} t out key sha
   if [ -L "$p" ]; then t=symlink
   elif [ -f "$p" ]; then t=file
   elif [ -d "$p" ]; then t=directory
@@ -282,11 +379,13 @@ panel_file_facts() {
   else echo exists=0; return 0; fi
   echo exists=1
   echo "type=$t"
-  stat -c $'mode=%a\nowner=%U\nuid=%u\ngroup=%G\ngid=%g\nsize=%s' -- "$p" || return 1
+  out=$(stat -c $'mode=%a\nowner=%U\nuid=%u\ngroup=%G\ngid=%g\nsize=%s\n%s %.9Y %i' -- "$p") || return 1
+  key=\${out##*$'\n'}
+  printf '%s\n' "\${out%$'\n'*}"
   if [ "$t" = file ]; then
-    echo "sha256=$(panel_sha256 "$p")"
-    size=$(stat -c %s -- "$p")
-    if [ "$wc" = 1 ] && [ "$size" -le 262144 ]; then
+    sha=$(panel_sha256_keyed "$p" "$key")
+    echo "sha256=$sha"
+    if [ "$wc" = 1 ] && [ "\${key%% *}" -le 262144 ] && [ "$sha" != "$want" ]; then
       printf 'content='; base64 -w0 < "$p"; echo
     fi
   fi
@@ -514,17 +613,31 @@ panel_fetch_verified() {
 # panel_dpkg_lock_holder -> "NAME (pid N)" of the process holding one of
 # dpkg's or apt's locks (read from /proc/locks, so nothing is locked or
 # written), or nothing when they are free.
+# /proc/locks is read by bash (a line per lock: "… PID MAJ:MIN:INODE …"; "->"
+# lines are waiters); the lock files' inodes come from one stat, and only
+# when some lock is held at all.
 panel_dpkg_lock_holder() {
-  local f ino pid name
-  for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock; do
-    [ -e "$f" ] || continue
-    ino=$(stat -c %i -- "$f" 2>/dev/null) || continue
-    pid=$(awk -v ino="$ino" '$2 != "->" { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9a-f]+:[0-9a-f]+:[0-9]+$/) { n = split($i, d, ":"); if (d[n] == ino) { print $(i - 1); exit } } }' /proc/locks 2>/dev/null)
+  local f ino pid name i line
+  local -a w
+  local -A held=()
+  while read -r -a w; do
+    [ "\${w[1]:-}" = '->' ] && continue
+    for ((i = 1; i < \${#w[@]}; i++)); do
+      if [[ \${w[i]} =~ ^[0-9a-f]+:[0-9a-f]+:([0-9]+)$ ]]; then
+        [ -n "\${held[\${BASH_REMATCH[1]}]+set}" ] || held[\${BASH_REMATCH[1]}]=\${w[i-1]}
+        break
+      fi
+    done
+  done </proc/locks 2>/dev/null
+  [ "\${#held[@]}" -gt 0 ] || return 0
+  while IFS= read -r line; do
+    ino=\${line%% *}; f=\${line#* }
+    pid=\${held[$ino]:-}
     [ -n "$pid" ] || continue
-    name=$(cat "/proc/$pid/comm" 2>/dev/null) || name=
+    name=; read -r name <"/proc/$pid/comm" 2>/dev/null || name=
     if [ -n "$name" ] && [ "$pid" -gt 0 ] 2>/dev/null; then printf '%s (pid %s)\n' "$name" "$pid"; else echo 'a process outside this view'; fi
     return 0
-  done
+  done < <(stat -c '%i %n' -- /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock 2>/dev/null)
 }
 
 # panel_cloud_init_running: true while cloud-init has not finished (first boot).

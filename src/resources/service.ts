@@ -47,11 +47,13 @@ export class ServiceResource implements Resource<ServiceFacts> {
     ];
   }
 
+  /** Asked for all services of the batch at once (prelude: panel_units_prefetch). */
+  get units(): readonly string[] {
+    return [this.unit];
+  }
+
   facts(): Script {
-    return noStdin(sh`__u=${this.unit}
-echo "enabled=$(systemctl is-enabled "$__u" 2>/dev/null | head -n 1)"
-echo "active=$(systemctl is-active "$__u" 2>/dev/null | head -n 1)"
-echo "since=$(systemctl show -p ActiveEnterTimestamp --value "$__u" 2>/dev/null | head -n 1)"
+    return noStdin(sh`panel_unit_facts ${this.unit}
 true`);
   }
 

@@ -55,10 +55,26 @@ const ALIASES: Readonly<Record<string, readonly string[]>> = {
  */
 const OVERRIDES = sh.raw`
 __me=\${__file##*/}
-__later=$( { for __d in /etc/sysctl.d /run/sysctl.d /usr/local/lib/sysctl.d /usr/lib/sysctl.d /lib/sysctl.d; do for __f in "$__d"/*.conf; do [ -f "$__f" ] && printf '%s\t%s\n' "\${__f##*/}" "$__f"; done; done; } \
-  | LC_ALL=C awk -F'\t' '!seen[$1]++' | LC_ALL=C sort -t "$(printf '\t')" -k1,1 | LC_ALL=C awk -F'\t' -v me="$__me" '$1 > me { print $2 }')
+# The first file of each name (directory precedence) named after FILE in byte
+# order, listed by bash (C collation inside the function); sort runs only when
+# two or more are left, which a host rarely has.
+__panel_later() {
+  local LC_ALL=C d f n
+  local -A seen=()
+  for d in /etc/sysctl.d /run/sysctl.d /usr/local/lib/sysctl.d /usr/lib/sysctl.d /lib/sysctl.d; do
+    for f in "$d"/*.conf; do
+      [ -f "$f" ] || continue
+      n=\${f##*/}
+      [ -z "\${seen[$n]+set}" ] || continue
+      seen[$n]=1
+      if [[ $n > $__me ]]; then printf '%s\t%s\n' "$n" "$f"; fi
+    done
+  done
+}
+mapfile -t __later < <(__panel_later)
+if [ "\${#__later[@]}" -gt 1 ]; then mapfile -t __later < <(printf '%s\n' "\${__later[@]}" | LC_ALL=C sort -t "$(printf '\t')" -k1,1); fi
 __linked=0
-for __f in $__later /etc/sysctl.conf; do
+for __f in "\${__later[@]#*$'\t'}" /etc/sysctl.conf; do
   [ -f "$__f" ] || continue
   __t=$(readlink -f -- "$__f")
   if [ "$__f" = /etc/sysctl.conf ]; then [ $__linked = 0 ] || continue; __t=; elif [ "$__t" = /etc/sysctl.conf ]; then __linked=1; fi
@@ -87,7 +103,10 @@ export class SysctlResource implements Resource<SysctlFacts> {
     const keys = [this.o.key, ...(ALIASES[this.o.key] ?? [])].join(' ');
     return noStdin(
       lines(
-        sh`if __v=$(sysctl -n ${this.o.key} 2>/dev/null); then echo "runtime=$(printf '%s' "$__v" | tr '\\t\\n' '  ')"; else echo runtime=-; fi`,
+        // /proc/sys read by bash is what sysctl -n prints; sysctl itself for a key with a slash (an interface name with a dot).
+        sh`__k=${this.o.key}; __p=/proc/sys/\${__k//.//}
+if [[ $__k != */* ]] && [ -r "$__p" ] && __v=$(<"$__p"); then echo "runtime=\${__v//[$'\\t\\n']/ }"
+elif __v=$(sysctl -n "$__k" 2>/dev/null); then echo "runtime=\${__v//[$'\\t\\n']/ }"; else echo runtime=-; fi`,
         sh`__file=${this.path}; __keys=${keys}`,
         OVERRIDES,
         this.dropIn.facts(),

@@ -151,6 +151,11 @@ export interface Resource<F = unknown> {
   readonly references?: readonly Reference[];
   /** Read-only shell printing facts on stdout. Runs as root with `set -u`, not `-e`. */
   facts(): Script;
+  /**
+   * systemd units whose state the facts read: asked for all resources of the
+   * batch at once before the snippets run (prelude: panel_units_prefetch).
+   */
+  readonly units?: readonly string[];
   parse(out: FactOutput): F;
   plan(facts: F, ctx: PlanContext): Change[];
   /**

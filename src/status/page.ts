@@ -83,6 +83,12 @@ export function renderStatusPage(d: StatusData, progressUrl: string = `${STATUS.
   });
 }
 
+/** Equal but for the run's time: the page would say nothing new. */
+function sameButTime(a: StatusData, b: StatusData): boolean {
+  const strip = (d: StatusData): string => JSON.stringify({ ...d, run: { ...d.run, finishedAt: '' } });
+  return strip(a) === strip(b);
+}
+
 /** The page's data as last written, so that `panel renew` can update only the certificate and the run. */
 export function statusDataPath(progressDir: string): string {
   return `${progressDir.replace(/\/$/, '')}/status-page.json`;
@@ -113,16 +119,18 @@ export async function writeStatusPage(plan: HostPlan, result: HostResult, health
   // What planning read (statusReads) is current when the run changed nothing on the host; else read it now.
   const read = async (path: string): Promise<Buffer | undefined> =>
     result.changed === 0 && result.status !== 'failed' && plan.reads?.has(path) ? plan.reads.get(path) : plan.transport.get(path);
-  let before: StatusData | undefined;
-  if (!full) {
-    const old = await read(saved);
-    if (old === undefined) return;
-    before = JSON.parse(old.toString('utf8')) as StatusData;
-  }
+  // A full page reads what it wrote last only when that is free (read in planning), to see whether anything is new.
+  const old = !full || (result.changed === 0 && result.status !== 'failed' && plan.reads?.has(saved)) ? await read(saved) : undefined;
+  if (!full && old === undefined) return;
+  const before = old === undefined ? undefined : (JSON.parse(old.toString('utf8')) as StatusData);
   const pemPath = certificatePath(plan.config);
   const pem = pemPath !== undefined ? await read(pemPath) : undefined;
   const fresh = statusData(plan, result, health, pem?.toString('utf8'), now);
-  const data: StatusData = before === undefined ? fresh : { ...before, ...(fresh.certificate ? { certificate: fresh.certificate } : {}), run: fresh.run };
+  const data: StatusData = full || before === undefined ? fresh : { ...before, ...(fresh.certificate ? { certificate: fresh.certificate } : {}), run: fresh.run };
+  // A run that found nothing to do and nothing new to show leaves the page as
+  // it is (no round trip): its record is progress.json's "checked", which the
+  // page shows live. The page's run stays the last one that showed something.
+  if (before !== undefined && sameButTime(before, data)) return;
   const html = renderStatusPage(data);
   await plan.transport.exec(`mkdir -p ${STATUS.dir}`);
   await plan.transport.put(`${STATUS.dir}/index.html`, Buffer.from(html, 'utf8'), 0o644);

@@ -1,5 +1,5 @@
 /** Reading and appending the known_hosts file on the machine running panel. */
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseKnownHosts, type ParsedKnownHosts } from './known-hosts.js';
@@ -8,10 +8,24 @@ export function defaultKnownHostsFile(): string {
   return join(homedir(), '.ssh', 'known_hosts');
 }
 
+/**
+ * The file as last parsed, while its size and mtime stay the same: a fleet's
+ * known_hosts lists every host, and each connection used to parse all of it
+ * (N hosts × N lines). A line appended (here or by anyone) changes the stat,
+ * so the next reader parses again.
+ */
+const parsedFiles = new Map<string, { readonly stamp: string; readonly parsed: ParsedKnownHosts }>();
+
 /** An absent file is an empty one: every host is then unknown. */
 export async function readKnownHosts(file: string): Promise<ParsedKnownHosts> {
   try {
-    return parseKnownHosts(await readFile(file, 'utf8'));
+    const st = await stat(file);
+    const stamp = `${st.size} ${st.mtimeMs} ${st.ino}`;
+    const cached = parsedFiles.get(file);
+    if (cached?.stamp === stamp) return cached.parsed;
+    const parsed = parseKnownHosts(await readFile(file, 'utf8'));
+    parsedFiles.set(file, { stamp, parsed });
+    return parsed;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], skipped: [] };
     throw err;
@@ -38,5 +52,6 @@ export async function appendKnownHost(file: string, line: string): Promise<void>
     await fh.appendFile(`${prefix}${line}\n`);
   } finally {
     await fh.close();
+    parsedFiles.delete(file);
   }
 }

@@ -53,9 +53,9 @@ test('demo recipe (every resource kind) converges; a second install changes and 
   assert.equal(recap.hosts[0]!.changed, 0);
   assert.equal(recap.hosts[0]!.status, 'ok');
   assert.equal(await startedAt('panel-demo.service'), t0, 'service was not restarted');
-  // The progress file keeps panel.sh's shape.
+  // The progress file keeps panel.sh's shape; a run that found nothing to do records "checked" (written in its one round trip).
   const progress = JSON.parse((await bed.exec(h, 'cat /var/lib/panel/progress.json')).stdout);
-  assert.deepEqual(progress, { code: 0, message: 'success', data: { installType: 'done', progress: 100 } });
+  assert.deepEqual(progress, { code: 0, message: 'success', data: { installType: 'checked', progress: 100 } });
 });
 
 test('plan after a manual edit shows the exact diff and changes nothing; check exits 2, install repairs, check exits 0', async () => {

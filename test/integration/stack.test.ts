@@ -130,12 +130,14 @@ test('the second run reports 0 changes and restarts nothing', async () => {
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
   assert.equal(await sh(STARTS), starts, 'a service was restarted');
-  // Host info (remembered from the first run, confirmed), facts, every check and the
-  // status page's saved data (none here) in one round trip; all passed and nothing
-  // changed, so no verify round trip: only the progress hook's end-of-install line.
+  // Host info (remembered from the first run, confirmed), facts, every check, the
+  // status page's saved data (none here) and the progress record in one round trip;
+  // all passed and nothing changed, so no verify round trip and nothing after it.
   // The count includes the status page's own reads and writes (there are none).
-  assert.equal(roundTrips(run), 2);
+  assert.equal(roundTrips(run), 1);
   assertVerified(run, STACK_VERIFIES, { explain: explain(run) });
+  const progress = JSON.parse(await sh('cat /var/lib/panel/progress.json')) as unknown;
+  assert.deepEqual(progress, { code: 0, message: 'success', data: { installType: 'checked', progress: 100 } }, 'the record of a run with nothing to do');
 });
 
 test('a converged host: plan and check take one round trip; without the remembered host info, two', async () => {

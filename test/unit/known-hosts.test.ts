@@ -175,6 +175,17 @@ test('appending a new host: line format, modes, newline repair, then known', asy
   assert.match(found, /Host \[10\.0\.0\.9\]:2222 found/);
 });
 
+test('a fleet parses its known_hosts once, not once per host; a new line (panel\'s or anyone\'s) is seen at once', async () => {
+  const file = join(dir, 'fleet_known_hosts');
+  writeFileSync(file, `h1 ${A.type} ${A.b64}\n`);
+  const first = await readKnownHosts(file);
+  assert.equal(await readKnownHosts(file), first, 'unchanged file: the same parse');
+  await appendKnownHost(file, `h2 ${B.type} ${B.b64}`);
+  assert.equal(checkHostKey(await readKnownHosts(file), 'h2', B.blob).kind, 'match', 'appended by panel');
+  writeFileSync(file, `h3 ${B.type} ${B.b64}\n`);
+  assert.equal(checkHostKey(await readKnownHosts(file), 'h3', B.blob).kind, 'match', 'rewritten by someone else');
+});
+
 test('missing known_hosts file reads as empty', async () => {
   const kh = await readKnownHosts(join(dir, 'does-not-exist'));
   assert.equal(kh.entries.length, 0);

@@ -100,7 +100,7 @@ test('remembered info that differs from the host\'s is not planned with: resourc
   assert.ok(info && info.type === 'host-info' && info.info.hostname === real.hostname, 'the host-info event carries the real info');
 });
 
-test('a no-op install takes one round trip (two with an end-of-install hook); a check failing in planning falls back to the waiting verify', async () => {
+test('a no-op install takes one round trip, its progress record ("checked") written in it; a check failing in planning falls back to the waiting verify', async () => {
   const dir = tempDir('panel-one-trip-');
   // Passes from its second run on: fails in planning's no-wait run, passes in the waiting verify.
   const flaky = (d: string): Check[] => [
@@ -112,24 +112,48 @@ test('a no-op install takes one round trip (two with an end-of-install hook); a 
   assert.equal(first.result.status, 'changed', first.result.error);
 
   // Now converged and the check passes on every look.
+  const progressOf = (): { code: number; data: { installType: string; progress: number } } => JSON.parse(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'));
+  assert.equal(progressOf().data.installType, 'done', 'a run with changes ends with "done"');
   const again = await run(dir, 'install', reg, cache);
   assert.equal(again.result.status, 'ok', again.result.error);
-  assert.equal(again.result.roundTrips, 2, 'info+facts+checks, then the progress hook');
+  assert.equal(again.result.roundTrips, 1, 'info+facts+checks+progress record together');
   assert.equal(again.events.filter((e) => e.type === 'verify').length, 1, 'each check reported once');
-  const progress = JSON.parse(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'));
-  assert.equal(progress.data.installType, 'done');
+  assert.deepEqual(progressOf(), { code: 0, message: 'success', data: { installType: 'checked', progress: 100 } }, 'checked, nothing to do');
+  assert.match(readFileSync(join(dir, 'progress', 'access.log'), 'utf8'), /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]\[checked\]\[progress 100\]\[status 0\]$/m);
   const bare = await run(dir, 'install', reg, cache, false);
   assert.equal(bare.result.roundTrips, 1, 'without hooks: one round trip');
+
+  // "checked" is written before the verdict: a drifted host gets it in planning, then the run's own records replace it.
+  writeFileSync(join(dir, 'plain'), 'drifted');
+  const repaired = await run(dir, 'install', reg, cache);
+  assert.equal(repaired.result.status, 'changed', repaired.result.error);
+  assert.equal(progressOf().data.installType, 'done', 'the run that changed something ends with "done", not "checked"');
+  // plan never writes a record.
+  const before = readFileSync(join(dir, 'progress', 'progress.json'), 'utf8');
+  await run(dir, 'plan', reg, cache);
+  assert.equal(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'), before);
 
   // Reset the check: it fails on its first look (planning), passes on the next (verify).
   writeFileSync(join(dir, 'looks'), '0');
   const fallback = await run(dir, 'install', reg, cache);
   assert.equal(fallback.result.status, 'ok', fallback.result.error);
   assert.equal(fallback.result.roundTrips, 2, 'info+facts+checks, then the waiting verify');
+  assert.equal(progressOf().data.installType, 'done', 'a check failed in planning: no "checked"; the waiting verify ends with "done"');
   const verifies = fallback.events.filter((e) => e.type === 'verify');
   assert.equal(verifies.length, 1, 'the failed early look is not reported');
   assert.ok(verifies[0]!.type === 'verify' && verifies[0]!.ok);
   assert.match(fallback.transport.scripts[1]!, /__deadline=\$\(\( \$\(date \+%s\) \+ 3 \)\)/, 'the fallback verify waits');
+  assert.doesNotMatch(fallback.transport.scripts[0]!, /__deadline=/, 'the look in planning does not (no clock, no loop)');
+});
+
+test('an install whose checks fail records the failure on the host, not "done"', async () => {
+  const dir = tempDir('panel-one-trip-');
+  const reg = registry(dir, () => [{ name: 'never passes', script: sh`echo not yet; false` }]);
+  const r = await run(dir, 'install', reg, new MemoryHostInfoCache());
+  assert.equal(r.result.status, 'failed');
+  const progress = JSON.parse(readFileSync(join(dir, 'progress', 'progress.json'), 'utf8'));
+  assert.deepEqual(progress, { code: 1, message: 'verify error', data: { installType: 'verify', progress: 100 } });
+  assert.match(readFileSync(join(dir, 'progress', 'installErr.log'), 'utf8'), /\[verify\]\[progress 100\]\[status 1\] .*never passes/);
 });
 
 test('check takes one round trip on a host seen before and reports drift and failed checks from it', async () => {
@@ -192,25 +216,49 @@ test('files a report hook reads after the run come with the facts, in the same r
   assert.ok(seen?.has(absent) && seen.get(absent) === undefined, 'an absent file is known to be absent');
 });
 
+/** A transport for the status page's writer: records each call, reads nothing. */
+function recordingTransport(calls: string[]) {
+  return {
+    name: 'h1',
+    stats: { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 },
+    exec: async (s: string) => (calls.push(`exec ${s}`), { code: 0, stdout: '', stderr: '' }),
+    get: async (p: string) => void calls.push(`get ${p}`),
+    put: async (p: string) => void calls.push(`put ${p}`),
+    close: async () => undefined,
+  };
+}
+
 test('the status page uses what planning read when the run changed nothing, and reads the host itself otherwise', async () => {
   const { writeStatusPage, statusDataPath, statusReads } = await import('../../../src/status/page.js');
   const dir = tempDir('panel-one-trip-');
   const saved = statusDataPath(join(dir, 'progress'));
-  const gets: string[] = [];
-  const transport = {
-    name: 'h1',
-    stats: { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 },
-    exec: async () => ({ code: 0, stdout: '', stderr: '' }),
-    get: async (p: string) => void gets.push(p),
-    put: async () => undefined,
-    close: async () => undefined,
-  };
+  const calls: string[] = [];
+  const transport = recordingTransport(calls);
+  const gets = (): string[] => calls.flatMap((c) => (c.startsWith('get ') ? [c.slice(4)] : []));
   const c = config(dir);
   assert.deepEqual(statusReads(c), [saved], 'no domain: only the saved page data');
   const plan = { config: c, transport, recipes: [], reads: new Map<string, Buffer | undefined>([[saved, undefined]]) };
   const result = { host: 'h1', status: 'ok', ok: 1, changed: 0, failed: 0, failedChecks: 0, rebootRequired: false, durationMs: 1, roundTrips: 1 };
   await writeStatusPage(plan as never, result as never, []);
-  assert.deepEqual(gets, [], 'nothing changed: no read of its own');
+  assert.deepEqual(gets(), [], 'nothing changed: no read of its own');
   await writeStatusPage(plan as never, { ...result, status: 'changed', changed: 1 } as never, []);
-  assert.deepEqual(gets, [saved], 'something changed: what planning read may be stale');
+  assert.deepEqual(gets(), [saved], 'something changed: what planning read may be stale');
+});
+
+test('a run with nothing to do and nothing new leaves the status page as it is: no round trip; anything new is written', async () => {
+  const { writeStatusPage, statusDataPath } = await import('../../../src/status/page.js');
+  const dir = tempDir('panel-one-trip-');
+  const saved = statusDataPath(join(dir, 'progress'));
+  const calls: string[] = [];
+  const transport = recordingTransport(calls);
+  const { STATUS } = await import('../../../src/status/paths.js');
+  // A host with the status page's recipe: the whole page is panel's.
+  const page = { host: 'h1', domains: [], recipes: [{ id: STATUS.recipe, title: 'status', version: '—', artifacts: [] }], health: [{ check: 'up', ok: true }], run: { finishedAt: '2026-01-01 00:00:00 UTC', result: 'ok', changed: 0 } };
+  const recipes = [{ recipe: { id: STATUS.recipe, title: 'status', params: z.object({}) }, artifacts: [] }];
+  const plan = { config: config(dir), transport, recipes, reads: new Map<string, Buffer | undefined>([[saved, Buffer.from(JSON.stringify(page))]]) };
+  const result = { host: 'h1', status: 'ok', ok: 1, changed: 0, failed: 0, failedChecks: 0, rebootRequired: false, durationMs: 1, roundTrips: 1 };
+  await writeStatusPage(plan as never, result as never, [{ check: 'up', ok: true }]);
+  assert.equal(calls.length, 0, 'the same page but for the time: nothing written, nothing read');
+  await writeStatusPage(plan as never, result as never, [{ check: 'up', ok: false }]);
+  assert.ok(calls.includes(`put ${saved}`), `a check's answer changed: the page is written (${calls.join('; ')})`);
 });

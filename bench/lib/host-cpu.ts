@@ -1,0 +1,30 @@
+/**
+ * CPU seconds a testbed host spent, from its own cgroup (every process in the
+ * host: sshd, the shell panel or Ansible runs, what that starts, systemd):
+ * read on the runner between runs, so the measure costs the host nothing and
+ * is the same for both tools. An idle host adds about 1 ms a second.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cgroupDirs } from '../../test/testbed/cgroups.js';
+import type { Testbed, TestHost } from '../../test/testbed/index.js';
+
+async function usageSeconds(bed: Testbed, h: TestHost): Promise<number> {
+  // The host's machine name, as the testbed names its cgroup.
+  const machine = `${bed.id}-${h.name}`;
+  for (const dir of cgroupDirs(machine)) {
+    const text = await readFile(join(dir, 'cpu.stat'), 'utf8').catch(() => undefined);
+    const m = text === undefined ? null : /^usage_usec (\d+)$/m.exec(text);
+    if (m) return Number(m[1]) / 1e6;
+  }
+  throw new Error(`${h.name}: no cpu.stat in its cgroup (${cgroupDirs(machine).join(', ')})`);
+}
+
+export function readHostCpu(bed: Testbed, hosts: readonly TestHost[]): Promise<number[]> {
+  return Promise.all(hosts.map((h) => usageSeconds(bed, h)));
+}
+
+/** Mean per host of after − before, seconds. */
+export function hostCpuPerHost(before: readonly number[], after: readonly number[]): number {
+  return before.reduce((a, b, i) => a + (after[i]! - b), 0) / Math.max(1, before.length);
+}
