@@ -126,6 +126,20 @@ test('docker-compose.yaml: gateway talks to faasd-provider:8081 with basic auth 
   assert.deepEqual(gw.volumes?.map((v) => v.source), ['./secrets/basic-auth-password', './secrets/basic-auth-user']);
 });
 
+// faasd 0.19.7's docker-compose.yaml (`git show 0.19.7:docker-compose.yaml` in openfaas/faasd):
+// a release install fetches the tag's file, so these tags, not master's (gateway 0.27.13 came after).
+const FAASD_0_19_7_IMAGES = {
+  nats: 'docker.io/library/nats-streaming:0.25.6',
+  prometheus: 'docker.io/prom/prometheus:v3.1.0',
+  gateway: 'ghcr.io/openfaas/gateway:0.27.12',
+  'queue-worker': 'ghcr.io/openfaas/queue-worker:0.14.2',
+};
+
+test('docker-compose.yaml: every image tag is the one faasd 0.19.7 pins', () => {
+  const doc = parseYaml(renderTemplate('docker-compose.yaml.hbs', { gatewayListen: '8080' })) as { services: Record<string, { image: string }> };
+  assert.deepEqual(Object.fromEntries(Object.entries(doc.services).map(([k, v]) => [k, v.image])), FAASD_0_19_7_IMAGES);
+});
+
 test('prometheus.yml scrapes the gateway and the provider', () => {
   const doc = parseYaml(renderTemplate('prometheus.yml.hbs', {})) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
   const targets = Object.fromEntries(doc.scrape_configs.map((s) => [s.job_name, s.static_configs[0]?.targets]));
