@@ -18,6 +18,7 @@ import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { tempDir } from '../support/temp.js';
 import { standInChecksumsFile } from '../testbed/mirror.js';
+import { FAASD_CE_NOTICE } from '../../recipes/faasd-license.js';
 
 let bed: Testbed;
 let host: TestHost;
@@ -62,6 +63,11 @@ function changes(run: CliRun): Array<{ target: string; reason: string; diff?: st
     .map((e) => e['change'] as { target: string; reason: string; diff?: string; resource: string });
 }
 
+/** faasd CE's licence line, as the run said it (one warning event per run at most). */
+function licenceLines(run: CliRun): unknown[] {
+  return events(run).filter((e) => e.type === 'warning' && e['message'] === FAASD_CE_NOTICE);
+}
+
 function failedVerifies(run: CliRun): string[] {
   return events(run)
     .filter((e) => e.type === 'verify' && e['ok'] === false)
@@ -101,11 +107,21 @@ test('plan on a fresh host lists every change with a reason and changes nothing'
   }
   const conflist = cs.find((c) => c.target === '/etc/cni/net.d/10-openfaas.conflist');
   assert.match(conflist?.diff ?? '', /openfaas-cni-bridge/);
+  assert.equal(licenceLines(run).length, 1, `faasd CE's licence line is not in the plan:\n${explain(run)}`);
 });
 
 test('a fresh host converges and every verify passes', async () => {
-  const run = await panel(args('install'), { timeoutMs: 900_000 });
+  const licence = join(work, 'openfaas_license');
+  const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwYW5lbC1zdGFjay10ZXN0In0.bGljZW5jZS1zaWduYXR1cmU';
+  writeFileSync(licence, `${jwt}\n`);
+  const run = await panel(args('install', ['--openfaas-license', licence]), { timeoutMs: 900_000 });
   assert.equal(run.code, 0, explain(run));
+  // The first install says faasd CE's licence in one line; the Edge licence lands as a 0600 secret, never shown.
+  assert.equal(licenceLines(run).length, 1, explain(run));
+  assert.equal((await sh('stat -c %a:%U /var/lib/faasd/secrets/openfaas_license')).trim(), '600:root');
+  assert.equal((await sh('cat /var/lib/faasd/secrets/openfaas_license')).trim(), jwt);
+  assert.ok(!run.stdout.includes(jwt.slice(20)) && !run.stderr.includes(jwt.slice(20)), 'the licence was printed');
+  assert.equal(await sh(`grep -rlF ${jwt.slice(20)} /var/lib/panel || true`), '', 'the licence reached a progress file or log');
   assert.deepEqual(failedVerifies(run), []);
   // No sum for faasd is pinned or given: it was verified against its release's faasd.sha256.
   const faasd = events(run).find((e) => e.type === 'artifact' && (e['artifact'] as { name: string }).name === 'faasd');
@@ -130,6 +146,7 @@ test('the second run reports 0 changes and restarts nothing', async () => {
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
   assert.equal(await sh(STARTS), starts, 'a service was restarted');
+  assert.deepEqual(licenceLines(run), [], 'the licence line is for the first install, not every run');
   // Host info (remembered from the first run, confirmed), facts, every check and the
   // status page's saved data (none here) in one round trip; all passed and nothing
   // changed, so no verify round trip: only the progress hook's end-of-install line.

@@ -9,6 +9,9 @@ import bridge from '../../../recipes/bridge.js';
 import cni from '../../../recipes/cni.js';
 import containerd from '../../../recipes/containerd.js';
 import faasd, { containerNameservers } from '../../../recipes/faasd.js';
+import { EDGE_REFUSAL, FAASD_CE_NOTICE, OPENFAAS_LICENSE_PATH } from '../../../recipes/faasd-license.js';
+import { FileResource as FileRes, planFile } from '../../../src/resources/file.js';
+import { redact } from '../../../src/secret.js';
 import { recipes } from '../../../recipes/index.js';
 import { hostRefusal, osVerdict } from '../../../recipes/os.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
@@ -190,6 +193,49 @@ test('faasd: -p password and --registry-auth', () => {
   assert.ok(k.includes('file:/var/lib/faasd/.docker/config.json'));
   writeFileSync(auth, 'not json');
   assert.throws(() => keys(faasd, debian, config({ registryAuth: auth })), /--registry-auth .*not JSON/);
+});
+
+test('faasd CE licence: one line when the binary is about to land (plan, first install), none once it is there; never a question', () => {
+  const binary = faasd.resources(ctx(faasd, debian, config())).find((r) => r.key === 'download:/usr/local/bin/faasd');
+  assert.ok(binary);
+  const said: string[] = [];
+  const changes = binary.plan({ exists: false }, { planned: [], warn: (m) => said.push(m) });
+  assert.equal(changes.length, 1, 'the binary is still installed');
+  assert.deepEqual(said, [FAASD_CE_NOTICE]);
+  assert.doesNotMatch(FAASD_CE_NOTICE, /\n|\?/, 'one line, not a prompt');
+  assert.match(FAASD_CE_NOTICE, /personal, non-commercial use only/);
+  assert.match(FAASD_CE_NOTICE, /at most 15 functions/);
+  assert.match(FAASD_CE_NOTICE, /github\.com\/openfaas\/faasd\/blob\/0\.19\.7\/EULA\.md/);
+  const again: string[] = [];
+  const installed = { exists: true as const, type: 'file' as const, owned: { mode: 0o755, owner: 'root', group: 'root' }, size: 1, sha256: 'f'.repeat(64) };
+  assert.deepEqual(binary.plan(installed, { planned: [], warn: (m) => again.push(m) }), []);
+  assert.deepEqual(again, [], 'a converged host is not told again');
+});
+
+test('--openfaas-license: a 0600 root secret file at /var/lib/faasd/secrets/openfaas_license, masked in diffs and in every sink', () => {
+  const lic = join(dir, 'openfaas_license');
+  const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwYW5lbC10ZXN0In0.c2lnbmF0dXJlLW9mLWxpY2VuY2U';
+  writeFileSync(lic, `${jwt}\n`);
+  assert.ok(!keys(faasd).includes(`file:${OPENFAAS_LICENSE_PATH}`), 'nothing without the flag');
+  const r = faasd.resources(ctx(faasd, debian, config({ openfaasLicense: lic }))).find((x) => x.key === `file:${OPENFAAS_LICENSE_PATH}`);
+  assert.ok(r instanceof FileRes);
+  assert.equal(r.spec.mode, 0o600);
+  assert.equal(r.spec.owner, 'root');
+  assert.equal(r.spec.secret, true);
+  const [change] = planFile(r.spec, { exists: false });
+  assert.ok(change);
+  assert.doesNotMatch(JSON.stringify({ ...change, script: undefined }), new RegExp(jwt.slice(0, 20)));
+  assert.equal(redact(`licence ${jwt} read`), 'licence ******** read');
+  writeFileSync(lic, '  \n');
+  assert.throws(() => faasd.resources(ctx(faasd, debian, config({ openfaasLicense: lic }))), /--openfaas-license .*empty/);
+  assert.throws(() => faasd.resources(ctx(faasd, debian, config({ openfaasLicense: join(dir, 'nope') }))), /--openfaas-license .*cannot read \(ENOENT\)/);
+});
+
+test('faasd.edition=edge is refused before any change, saying why (an OCI image, not a verifiable release asset)', () => {
+  assert.equal(faasd.precheck?.(ctx(faasd, debian, config())), undefined);
+  assert.equal(faasd.precheck?.(ctx(faasd, debian, config(), { edition: 'edge' })), EDGE_REFUSAL);
+  assert.match(EDGE_REFUSAL, /ghcr\.io\/openfaasltd\/faasd-pro/);
+  assert.equal(faasd.params.safeParse({ edition: 'pro' }).success, false);
 });
 
 test('verify checks never put the password on a command line', () => {
