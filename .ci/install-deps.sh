@@ -17,6 +17,7 @@ PKGS=(
   ca-certificates
   chromium             # headless browser for the /codeserver/ and /panel/ tests
   fonts-dejavu-core    # so chromium's screenshots have glyphs
+  testssl.sh           # the HTTPS site checked as a new user would (certificate.test.ts)
   "$@"
 )
 missing=()
