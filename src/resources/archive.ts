@@ -92,7 +92,9 @@ done`);
   plan(f: ArchiveFacts, ctx: PlanContext): Change[] {
     const record = this.record(ctx.state);
     const problems: string[] = [];
-    if (record === undefined) problems.push('not extracted');
+    const previous = record === undefined ? previousRelease(ctx.state, this.o.artifact?.path) : undefined;
+    if (previous !== undefined) problems.push(`upgrade from ${previous}`);
+    else if (record === undefined) problems.push('not extracted');
     else if (record.archive !== this.o.sha256) problems.push('archive changed');
     for (const m of this.o.members) {
       const cur = f.members.get(m);
@@ -106,7 +108,7 @@ done`);
     }
     if (problems.length === 0) return [];
     // "not extracted" explains every absent member: say it once.
-    const shown = problems[0] === 'not extracted' ? ['not extracted'] : problems;
+    const shown = problems[0] === 'not extracted' || problems[0]?.startsWith('upgrade from ') ? [problems[0]] : problems;
     const reason = shown.length > 2 ? `${shown.slice(0, 2).join(', ')}, +${shown.length - 2} more` : shown.join(', ');
     const records: Recorded[] = [
       this.recorded,
@@ -129,6 +131,7 @@ done`);
       sh`  [ -f "$__tmpd/$__m" ] || panel_fail ${`${url} has no member`} "$__m" ${`(after stripping ${strip} path components)`}`,
       ...(this.o.mode !== undefined ? [sh`  chmod ${fmtMode(this.o.mode)} -- "$__tmpd/$__m" || exit 1`] : []),
       sh`done`,
+      ...((this.o.leaveOut ?? []).length > 0 ? [sh`for __m in ${this.o.leaveOut ?? []}; do rm -f -- "$__tmpd/$__m" || exit 1; done`] : []),
       // Every file goes into place through the one atomic write and into
       // the state record (a version panel never recorded is backed up first).
       sh`( cd "$__tmpd" && find . -mindepth 1 \\( -type f -o -type l \\) -print0 ) | while IFS= read -r -d "" __f; do`,
@@ -144,11 +147,28 @@ done`);
   }
 }
 
+/**
+ * The release tag of another version of the same artifact the host recorded
+ * (`…/releases/download/v1.7.27/…` → `v1.7.27`), the latest if several: the
+ * plan says "upgrade from v1.7.27" rather than "not extracted".
+ */
+export function previousRelease(state: HostState | undefined, path: string | undefined): string | undefined {
+  const at = path?.indexOf('/releases/download/') ?? -1;
+  if (state === undefined || path === undefined || at < 0) return undefined;
+  const prefix = path.slice(0, at + '/releases/download/'.length);
+  const others = Object.entries(state.data.artifacts)
+    .filter(([p]) => p.startsWith(prefix) && p !== path)
+    .sort(([, a], [, b]) => a.at.localeCompare(b.at));
+  const last = others.at(-1)?.[0];
+  return last?.slice(prefix.length).split('/')[0];
+}
+
 export function archive(o: ArchiveOptions): ArchiveResource {
   checkPath('archive', o.into);
   checkUrl('archive', o.url, o.sha256);
+  if (o.leaveOut?.some((m) => o.members.includes(m))) throw new Error(`archive ${o.url}: a member cannot also be left out`);
   if (o.members.length === 0) throw new Error(`archive ${o.url}: members is empty; list the files that prove it is in place`);
-  for (const m of o.members) {
+  for (const m of [...o.members, ...(o.leaveOut ?? [])]) {
     if (m.startsWith('/') || m.split('/').includes('..') || /[\n\0]/.test(m) || m === '') {
       throw new Error(`archive ${o.url}: member must be a relative path inside "into": ${JSON.stringify(m)}`);
     }

@@ -37,7 +37,7 @@ import { panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { tempDir } from '../support/temp.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
-import { standInChecksumsFile } from '../testbed/mirror.js';
+import { CONTAINERD_VERSION, standInChecksumsFile } from '../testbed/mirror.js';
 
 let bed: Testbed;
 let host: TestHost;
@@ -231,6 +231,8 @@ test('through fleet.yaml: a password change leaves no password in backups or any
       '    password: { env: PANEL_HOSTILE_PW }',
       '    params:',
       `      nginx: { extraRoutes: [{ path: ${JSON.stringify(ROUTE)}, port: 5000 }] }`,
+      // The containerd line the testbed has (see test/testbed/mirror.ts).
+      `      containerd: { version: ${CONTAINERD_VERSION} }`,
       '',
     ].join('\n'),
   );

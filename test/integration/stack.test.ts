@@ -17,7 +17,7 @@ import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { tempDir } from '../support/temp.js';
-import { standInChecksumsFile } from '../testbed/mirror.js';
+import { CONTAINERD_PREVIOUS, CONTAINERD_VERSION, standInChecksumsFile } from '../testbed/mirror.js';
 import { FAASD_CE_NOTICE } from '../../recipes/faasd-license.js';
 
 let bed: Testbed;
@@ -235,4 +235,38 @@ test('a checksum mismatch fails with expected and actual sums and keeps the prev
   assert.ok(text.includes(before.split(' ')[0]!), 'actual sum not named');
   assert.equal(await sh('sha256sum /usr/local/bin/faasd'), before);
   assert.equal(await sh(STARTS), starts);
+});
+
+/**
+ * The other CNI line (faasd's own pin, v0.9.1), then the in-place upgrade a host
+ * running containerd 1.7.27 gets from the next install. NOTE: the testbed's
+ * tarballs carry Debian's binaries under both names (see test/testbed/mirror.ts),
+ * so this checks panel's side — the plan naming the upgrade, the files replaced,
+ * containerd restarted, the stack's services and checks still good, README/LICENSE
+ * never in /opt/cni/bin — not upstream's binaries. containerd 2.3, panel's default,
+ * cannot run here (Debian has no containerd 2.x or runc 1.4).
+ */
+test('CNI v0.9.1 and v1.9.1 both converge; a host on containerd 1.7.27 is upgraded in place, the plan saying so', async () => {
+  const old = await panel(args('install', ['--set', `containerd.version=${CONTAINERD_PREVIOUS}`, '--set', 'cni.version=0.9.1']), { timeoutMs: 900_000 });
+  assert.equal(old.code, 0, explain(old));
+  assert.deepEqual(failedVerifies(old), []);
+  assert.ok(changes(old).some((c) => c.target === `containerd-${CONTAINERD_PREVIOUS}-linux-amd64.tar.gz → /usr/local`), explain(old));
+
+  const plan = await panel(args('plan'));
+  assert.notEqual(plan.code, 1, explain(plan));
+  const planned = changes(plan);
+  const upgrade = planned.find((c) => c.target === `containerd-${CONTAINERD_VERSION}-linux-amd64.tar.gz → /usr/local`);
+  assert.equal(upgrade?.reason, `upgrade from v${CONTAINERD_PREVIOUS}`, JSON.stringify(planned, null, 1));
+  assert.equal(planned.find((c) => c.target.startsWith('cni-plugins-linux-amd64-v1.9.1.tgz'))?.reason, 'upgrade from v0.9.1', JSON.stringify(planned, null, 1));
+
+  const started = 'systemctl show -p ActiveEnterTimestampMonotonic containerd';
+  const before = await sh(started);
+  const run = await panel(args('install'), { timeoutMs: 900_000 });
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(failedVerifies(run), []);
+  assert.notEqual(await sh(started), before, 'containerd was not restarted onto the new binaries');
+  assert.equal((await sh('systemctl is-active containerd faasd-provider faasd')).trim(), 'active\nactive\nactive');
+  assert.equal(await sh('ls /opt/cni/bin | grep -E "^(README|LICENSE)" || true'), '', 'documents installed as plugins');
+  const again = await panel(args('install'));
+  assert.deepEqual(changes(again).map((c) => `${c.resource} ${c.reason}`), []);
 });

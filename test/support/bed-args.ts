@@ -1,6 +1,6 @@
 /** The CLI flags that aim panel at one testbed host through the bed's mirror, as a user would type them. */
 import { dirname } from 'node:path';
-import { standInChecksumsFile } from '../testbed/mirror.js';
+import { standInChecksumsFile, TESTBED_CONTAINERD_ARGS } from '../testbed/mirror.js';
 import type { Testbed, TestHost } from '../testbed/index.js';
 
 export function hostArgs(bed: Testbed, host: TestHost, user = 'root'): string[] {
@@ -13,9 +13,11 @@ export function hostArgs(bed: Testbed, host: TestHost, user = 'root'): string[] 
  * pins for upstream's releases of those versions cannot match them (a user
  * mirroring their own builds does the same). faasd and faas-cli are not in
  * that file: they take the default path, their release's checksum asset.
+ * And containerd.version: the bed serves the 1.7 line only (Debian has no
+ * containerd 2.x or runc 1.4 to build panel's default 2.3 from; see mirror.ts).
  */
 export function mirrorArgs(bed: Testbed): string[] {
-  return ['--mirror', bed.mirrorUrl, '--checksums', standInChecksumsFile(bed.checksumsFile)];
+  return ['--mirror', bed.mirrorUrl, '--checksums', standInChecksumsFile(bed.checksumsFile), ...TESTBED_CONTAINERD_ARGS];
 }
 
 /** The bed's own copy of the mirror tree (a test may publish other checksum files there). */

@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeBed } from './describe.js';
 import { attachTestbed, startTestbed, type Testbed } from './index.js';
-import { packageRoot, standInChecksumsFile } from './mirror.js';
+import { packageRoot, standInChecksumsFile, TESTBED_CONTAINERD_ARGS } from './mirror.js';
 import { RUN_ROOT } from './state.js';
 
 const DOMAIN = 'demo.panel.test';
@@ -46,6 +46,8 @@ async function main(): Promise<number> {
     '--mirror', b.mirrorUrl,
     // Only the bed's Debian-built containerd and CNI tarballs (see mirror.ts); faasd is checked against its faasd.sha256.
     '--checksums', standInChecksumsFile(b.checksumsFile),
+    // The containerd line the testbed has: Debian has no containerd 2.x (panel's default) to serve.
+    ...TESTBED_CONTAINERD_ARGS,
     '--acme-directory', b.acme.directory,
     '--acme-ca', b.acme.caFile,
     '--known-hosts', b.knownHostsFile,

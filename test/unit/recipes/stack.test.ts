@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import base from '../../../recipes/base.js';
 import bridge from '../../../recipes/bridge.js';
 import cni from '../../../recipes/cni.js';
-import containerd from '../../../recipes/containerd.js';
+import containerd, { CONTAINERD_MEMBERS } from '../../../recipes/containerd.js';
+import { previousRelease } from '../../../src/resources/archive.js';
+import { HostState } from '../../../src/engine/state.js';
 import faasd, { containerNameservers } from '../../../recipes/faasd.js';
 import { EDGE_REFUSAL, FAASD_CE_NOTICE, OPENFAAS_LICENSE_PATH } from '../../../recipes/faasd-license.js';
 import { FileResource as FileRes, planFile } from '../../../src/resources/file.js';
@@ -124,14 +126,68 @@ test('base: packages, forwarding sysctl, overlay (faasd does not need br_netfilt
   assert.equal(base.params.safeParse({ kernelModules: 'overlay,../x' }).success, false);
 });
 
-test('containerd: tarball into /usr/local, the unit, and a service restarted by exactly those', () => {
+/** The unit file's text a containerd recipe would install. */
+function unitText(rs: readonly { key: string }[]): string {
+  const u = rs.find((r) => r.key === 'unit:containerd.service') as unknown as FileRes | undefined;
+  assert.ok(u);
+  return u.spec.content.toString();
+}
+
+test('containerd default 2.3.4: tarball, runc 1.4.3 from its release, config migration, 2.x unit; restarted by exactly those but runc', () => {
+  assert.deepEqual(containerd.artifacts?.(containerd.params.parse({})), [{ name: 'containerd', version: '2.3.4' }, { name: 'runc', version: '1.4.3' }]);
   const rs = containerd.resources(ctx(containerd, debian, config()));
   const k = rs.map((r) => r.key);
-  assert.ok(k.includes('archive:/usr/local:containerd-1.7.27-linux-amd64.tar.gz'), k.join(' '));
-  assert.ok(k.includes('unit:containerd.service'));
-  assert.equal(k.filter((x) => x.startsWith('service:')).length, 1);
+  assert.deepEqual(k, [
+    'archive:/usr/local:containerd-2.3.4-linux-amd64.tar.gz',
+    'download:/usr/local/sbin/runc',
+    'command:migrate /etc/containerd/config.toml to config version 3',
+    'unit:containerd.service',
+    'service:containerd',
+  ]);
+  const runc = rs.find((r) => r.key === 'download:/usr/local/sbin/runc') as unknown as { o: { url: string } };
+  assert.equal(runc.o.url, 'http://mirror.test:8000/opencontainers/runc/releases/download/v1.4.3/runc.amd64');
+  const service = rs.find((r) => r.key === 'service:containerd')!;
+  assert.deepEqual(service.references?.map((x) => x.key), [k[0], k[2], k[3]]);
+  const text = unitText(rs);
+  assert.doesNotMatch(text, /LimitNOFILE/, "2.x's own unit has no LimitNOFILE");
+  assert.match(text, /^After=network\.target dbus\.service$/m);
+  assert.match(text, /^ExecStart=\/usr\/local\/bin\/containerd$/m);
   const arm = keys(containerd, { ...debian, arch: 'arm64', rawArch: 'arm64' });
-  assert.ok(arm.includes('archive:/usr/local:containerd-1.7.27-linux-arm64.tar.gz'));
+  assert.ok(arm.includes('archive:/usr/local:containerd-2.3.4-linux-arm64.tar.gz'));
+  // The migration: only a file older than version 3, by the new binary's own `config migrate`, keeping a backup.
+  const migrate = rs.find((r) => r.key.startsWith('command:migrate')) as unknown as { o: { check: { text: string }; run: { text: string } } };
+  assert.match(migrate.o.check.text, /version\[\[:space:\]\]\*=\[\[:space:\]\]\*3/);
+  assert.match(migrate.o.run.text, /panel_write \/etc\/containerd\/config\.toml .* always '' '\/usr\/local\/bin\/containerd config migrate'/);
+  const verify = containerd.verify?.(ctx(containerd, debian, config())) ?? [];
+  assert.ok(verify.some((c) => c.expect?.test('/usr/local/sbin/runc\n')));
+  assert.ok(!verify.some((c) => c.name.includes('runc') && c.expect?.test('/usr/sbin/runc\n')), 'Debian\'s runc found first is a failure');
+});
+
+test('containerd 1.7.x: its own 1.7 unit (LimitNOFILE=infinity), no runc download, no migration', () => {
+  const params = { version: '1.7.34' };
+  assert.deepEqual(containerd.artifacts?.(containerd.params.parse(params)), [{ name: 'containerd', version: '1.7.34' }]);
+  const rs = containerd.resources(ctx(containerd, debian, config(), params));
+  assert.deepEqual(rs.map((r) => r.key), ['archive:/usr/local:containerd-1.7.34-linux-amd64.tar.gz', 'unit:containerd.service', 'service:containerd']);
+  const text = unitText(rs);
+  assert.match(text, /^LimitNOFILE=infinity$/m);
+  assert.match(text, /^After=network\.target local-fs\.target dbus\.service$/m);
+  // Lines panel has no unit for are refused by the schema, before any connection.
+  for (const v of ['1.6.20', '2.0.5', '2.4.0', '3.0.0']) assert.equal(containerd.params.safeParse({ version: v }).success, false, v);
+  for (const v of ['1.7.27', '1.7.34', '2.3.0', '2.3.4']) assert.equal(containerd.params.safeParse({ version: v }).success, true, v);
+});
+
+test('containerd upgrade from 1.7.27: the plan says so, and the archive installs the new release', () => {
+  const rs = containerd.resources(ctx(containerd, debian, config()));
+  const tarball = rs[0]!;
+  const old = 'containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz';
+  const state = new HostState({ ...HostState.empty().data, artifacts: { [old]: { sha256: 'a'.repeat(64), source: 'pinned', at: '2026-01-01T00:00:00Z' } } });
+  const members = new Map(CONTAINERD_MEMBERS.map((m) => [m, { sha256: 'b'.repeat(64), mode: 0o755 }]));
+  const [change] = tarball.plan({ members }, { planned: [], state });
+  assert.equal(change?.reason, 'upgrade from v1.7.27');
+  assert.equal(change?.target, 'containerd-2.3.4-linux-amd64.tar.gz → /usr/local');
+  assert.equal(previousRelease(HostState.empty(), old), undefined);
+  const [fresh] = tarball.plan({ members: new Map() }, { planned: [], state: HostState.empty() });
+  assert.equal(fresh?.reason, 'not extracted');
 });
 
 test('containerd: --proxy adds a drop-in', () => {
@@ -139,10 +195,16 @@ test('containerd: --proxy adds a drop-in', () => {
   assert.ok(k.some((x) => x.startsWith('unit:containerd.service') && x !== 'unit:containerd.service'), k.join(' '));
 });
 
-test('cni: plugins into /opt/cni/bin and the conflist', () => {
+test('cni: v1.9.1 by default, v0.9.1 on request; plugins into /opt/cni/bin, README.md and LICENSE left out, and the conflist', () => {
   const k = keys(cni);
-  assert.ok(k.includes('archive:/opt/cni/bin:cni-plugins-linux-amd64-v0.9.1.tgz'), k.join(' '));
+  assert.ok(k.includes('archive:/opt/cni/bin:cni-plugins-linux-amd64-v1.9.1.tgz'), k.join(' '));
   assert.ok(k.includes('file:/etc/cni/net.d/10-openfaas.conflist'));
+  assert.ok(keys(cni, debian, config(), { version: '0.9.1' }).includes('archive:/opt/cni/bin:cni-plugins-linux-amd64-v0.9.1.tgz'));
+  const tarball = cni.resources(ctx(cni, debian, config())).find((r) => r.key.startsWith('archive:')) as unknown as { o: { leaveOut: readonly string[]; sha256: string }; script(): { text: string } };
+  assert.deepEqual(tarball.o.leaveOut, ['README.md', 'LICENSE']);
+  assert.match(tarball.script().text, /for __m in README\.md LICENSE; do rm -f -- "\$__tmpd\/\$__m"/);
+  // Pinned from upstream's published .tgz.sha256 (provenance in src/artifacts/table.ts).
+  assert.equal(tarball.o.sha256, 'b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303');
 });
 
 test('bridge: openfaas0', () => {
