@@ -12,7 +12,7 @@
  * /var/lib/faasd/secrets/openfaas_license (hack/install-edge.sh).
  * `--openfaas-license FILE` puts it there as a secret.
  */
-import { readFileSync } from 'node:fs';
+import { readFlagFile } from '../src/flag-file.js';
 import { file } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
 import { Secret } from '../src/secret.js';
@@ -31,12 +31,7 @@ export const FAASD_CE_NOTICE =
  * whole text and its trimmed form, so neither can reach a log).
  */
 export function readOpenfaasLicense(path: string): Secret {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Error(`--openfaas-license ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readFlagFile('--openfaas-license', path);
   if (text.trim() === '') throw new Error(`--openfaas-license ${path}: the file is empty`);
   new Secret(text.trim());
   return new Secret(text);

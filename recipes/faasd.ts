@@ -7,7 +7,7 @@
  * an upgrade never leaves the old binary running.
  */
 import { sh } from '../src/shell.js';
-import { readFileSync } from 'node:fs';
+import { readFlagFile } from '../src/flag-file.js';
 import { z } from 'zod';
 import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts/index.js';
 import type { HostConfig } from '../src/config.js';
@@ -82,12 +82,7 @@ export function containerNameservers(host: Pick<HostInfo, 'nameservers'>, given:
 const dockerConfig = z.looseObject({ auths: z.record(z.string(), z.unknown()).optional() });
 
 export function readRegistryAuth(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Error(`--registry-auth ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readFlagFile('--registry-auth', path);
   let json: unknown;
   try {
     json = JSON.parse(text);

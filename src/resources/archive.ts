@@ -92,8 +92,10 @@ done`);
   plan(f: ArchiveFacts, ctx: PlanContext): Change[] {
     const record = this.record(ctx.state);
     const problems: string[] = [];
-    const previous = record === undefined ? previousRelease(ctx.state, this.o.artifact?.path) : undefined;
-    if (previous !== undefined) problems.push(`upgrade from ${previous}`);
+    // Another release of the same artifact was the last one put in place: this one replaces it,
+    // even where an older record of this release still matches (same bytes, e.g. a downgrade and back).
+    const previous = previousRelease(ctx.state, this.o.artifact?.path);
+    if (previous !== undefined) problems.push(`${newer(releaseTag(this.o.artifact?.path), previous) ? 'upgrade' : 'downgrade'} from ${previous}`);
     else if (record === undefined) problems.push('not extracted');
     else if (record.archive !== this.o.sha256) problems.push('archive changed');
     for (const m of this.o.members) {
@@ -108,7 +110,7 @@ done`);
     }
     if (problems.length === 0) return [];
     // "not extracted" explains every absent member: say it once.
-    const shown = problems[0] === 'not extracted' || problems[0]?.startsWith('upgrade from ') ? [problems[0]] : problems;
+    const shown = problems[0] === 'not extracted' || /^(up|down)grade from /.test(problems[0] ?? '') ? [problems[0]] : problems;
     const reason = shown.length > 2 ? `${shown.slice(0, 2).join(', ')}, +${shown.length - 2} more` : shown.join(', ');
     const records: Recorded[] = [
       this.recorded,
@@ -147,20 +149,38 @@ done`);
   }
 }
 
+const RELEASES = '/releases/download/';
+
+/** `…/releases/download/v1.7.27/…` → `v1.7.27`. */
+function releaseTag(path: string | undefined): string {
+  const at = path?.indexOf(RELEASES) ?? -1;
+  return path === undefined || at < 0 ? '' : (path.slice(at + RELEASES.length).split('/')[0] ?? '');
+}
+
+/** Whether tag a is a later version than tag b (numeric parts compared in order). */
+function newer(a: string, b: string): boolean {
+  const n = (t: string): number[] => (t.match(/\d+/g) ?? []).map(Number);
+  const [x, y] = [n(a), n(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  }
+  return false;
+}
+
 /**
- * The release tag of another version of the same artifact the host recorded
- * (`…/releases/download/v1.7.27/…` → `v1.7.27`), the latest if several: the
- * plan says "upgrade from v1.7.27" rather than "not extracted".
+ * The release tag of another version of the same artifact, when that is the
+ * one the host recorded last (`…/releases/download/v1.7.27/…` → `v1.7.27`):
+ * the plan says "upgrade from v1.7.27" rather than "not extracted".
  */
 export function previousRelease(state: HostState | undefined, path: string | undefined): string | undefined {
-  const at = path?.indexOf('/releases/download/') ?? -1;
+  const at = path?.indexOf(RELEASES) ?? -1;
   if (state === undefined || path === undefined || at < 0) return undefined;
-  const prefix = path.slice(0, at + '/releases/download/'.length);
-  const others = Object.entries(state.data.artifacts)
-    .filter(([p]) => p.startsWith(prefix) && p !== path)
-    .sort(([, a], [, b]) => a.at.localeCompare(b.at));
-  const last = others.at(-1)?.[0];
-  return last?.slice(prefix.length).split('/')[0];
+  const prefix = path.slice(0, at + RELEASES.length);
+  const last = Object.entries(state.data.artifacts)
+    .filter(([p]) => p.startsWith(prefix))
+    .sort(([, a], [, b]) => a.at.localeCompare(b.at))
+    .at(-1)?.[0];
+  return last === undefined || last === path ? undefined : releaseTag(last);
 }
 
 export function archive(o: ArchiveOptions): ArchiveResource {

@@ -188,6 +188,14 @@ test('containerd upgrade from 1.7.27: the plan says so, and the archive installs
   assert.equal(previousRelease(HostState.empty(), old), undefined);
   const [fresh] = tarball.plan({ members: new Map() }, { planned: [], state: HostState.empty() });
   assert.equal(fresh?.reason, 'not extracted');
+  // The release put in place last decides, even where this release's own older record still matches.
+  const cur = 'containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz';
+  const both = (last: string): HostState =>
+    new HostState({ ...HostState.empty().data, artifacts: { [old]: { sha256: 'a'.repeat(64), source: 'pinned', at: last === old ? '2026-02-01T00:00:00Z' : '2026-01-01T00:00:00Z' }, [cur]: { sha256: 'c'.repeat(64), source: 'pinned', at: last === cur ? '2026-02-01T00:00:00Z' : '2026-01-01T00:00:00Z' } } });
+  assert.equal(previousRelease(both(old), cur), 'v1.7.27');
+  assert.equal(previousRelease(both(cur), cur), undefined, 'converged: nothing to say');
+  const older = containerd.resources(ctx(containerd, debian, config(), { version: '1.7.27' }))[0]!;
+  assert.equal(older.plan({ members }, { planned: [], state: both(cur) })[0]?.reason, 'downgrade from v2.3.4');
 });
 
 test('containerd: --proxy adds a drop-in', () => {
