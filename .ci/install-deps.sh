@@ -21,6 +21,7 @@ PKGS=(
   chromium             # headless browser for the /codeserver/ and /panel/ tests
   fonts-dejavu-core    # so chromium's screenshots have glyphs
   nginx                # its binary: `nginx -t` of every site rendering (test/support/nginx.ts); not run as a service
+  testssl.sh           # the HTTPS site checked as a new user would (certificate.test.ts)
   "$@"
 )
 missing=()

@@ -17,6 +17,8 @@ export { conflistData };
 /** Plugins faasd's conflist and go-cni's loopback network use. */
 export const CNI_PLUGINS = ['bridge', 'firewall', 'host-local', 'loopback'] as const;
 export const CNI_BIN_DIR = '/opt/cni/bin';
+/** Since v1.x the release tarball also holds these (release.yaml: `cp README.md LICENSE bin/`): documents, not plugins. */
+export const CNI_NOT_PLUGINS = ['README.md', 'LICENSE'] as const;
 export const CONFLIST_PATH = '/etc/cni/net.d/10-openfaas.conflist';
 
 const params = z.object({ version: versionSchema.default(ARTIFACTS['cni-plugins'].defaultVersion) }).strict();
@@ -32,7 +34,7 @@ export default defineRecipe({
     return [
       directory({ path: '/opt/cni' }),
       directory({ path: CNI_BIN_DIR }),
-      archive({ ...fetchOf(plugins), into: CNI_BIN_DIR, strip: 0, members: CNI_PLUGINS, mode: 0o755 }),
+      archive({ ...fetchOf(plugins), into: CNI_BIN_DIR, strip: 0, members: CNI_PLUGINS, mode: 0o755, leaveOut: CNI_NOT_PLUGINS }),
       directory({ path: '/etc/cni' }),
       directory({ path: '/etc/cni/net.d' }),
       template({ path: CONFLIST_PATH, source: '10-openfaas.conflist.hbs', data: conflistData }),

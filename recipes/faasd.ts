@@ -8,7 +8,7 @@
  * an upgrade never leaves the old binary running.
  */
 import { sh } from '../src/shell.js';
-import { readFileSync } from 'node:fs';
+import { readFlagFile } from '../src/flag-file.js';
 import { z } from 'zod';
 import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts/index.js';
 import type { HostConfig } from '../src/config.js';
@@ -21,6 +21,7 @@ import { proxyDropIn } from './proxy.js';
 import { renderTemplate as render } from '../src/resources/template.js';
 import { removal } from '../src/resources/removal.js';
 import { openfaasNamespaces, openfaasShims, whenRecorded } from './teardown.js';
+import { EDGE_REFUSAL, FAASD_CE_NOTICE, openfaasLicenseFile } from './faasd-license.js';
 
 export const FAASD = {
   bin: '/usr/local/bin/faasd',
@@ -67,6 +68,8 @@ const params = z
     /** Install faas-cli too (verified against its release's faas-cli.sha256 unless pinned or given). */
     faasCli: z.boolean().default(false),
     faasCliVersion: versionSchema.default(ARTIFACTS['faas-cli'].defaultVersion),
+    /** `ce` (faasd CE, the release binary) or `edge` (OpenFaaS Edge: refused, see EDGE_REFUSAL). */
+    edition: z.enum(['ce', 'edge']).default('ce'),
   })
   .strict();
 
@@ -90,12 +93,7 @@ export function containerNameservers(host: Pick<HostInfo, 'nameservers'>, given:
 const dockerConfig = z.looseObject({ auths: z.record(z.string(), z.unknown()).optional() });
 
 export function readRegistryAuth(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Error(`--registry-auth ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readFlagFile('--registry-auth', path);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -128,6 +126,7 @@ export default defineRecipe({
   title: 'faasd (OpenFaaS on containerd)',
   after: ['containerd', 'cni', 'bridge'],
   params,
+  precheck: ({ params }) => (params.edition === 'edge' ? EDGE_REFUSAL : undefined),
   artifacts: (params) => [
     { name: 'faasd', version: params.version },
     ...(params.faasCli ? [{ name: 'faas-cli' as const, version: params.faasCliVersion }] : []),
@@ -135,7 +134,8 @@ export default defineRecipe({
   resources: (ctx) => {
     const { params, host, config } = ctx;
     const artifacts = artifactsOf(ctx);
-    const binary = download({ ...fetchOf(artifacts.get('faasd', params.version)), dest: FAASD.bin, mode: 0o755 });
+    // The licence line is said wherever the binary is about to land for the first time.
+    const binary = download({ ...fetchOf(artifacts.get('faasd', params.version)), dest: FAASD.bin, mode: 0o755, firstInstallNotice: FAASD_CE_NOTICE });
 
     const layout = [
       directory({ path: FAASD.dir }),
@@ -186,6 +186,7 @@ export default defineRecipe({
       prometheus,
       resolv,
       ...registryAuth(config),
+      ...openfaasLicenseFile(config.openfaasLicense),
       // Containers call the provider on the bridge's address; ufw's default
       // deny incoming (Ubuntu cloud images) drops that (faasd#275). Added only
       // where ufw is active.

@@ -66,6 +66,8 @@ export interface HostConfig {
   readonly noProxy?: string;
   /** Local path of a docker config.json to install for faasd. */
   readonly registryAuth?: string;
+  /** Local path of an OpenFaaS Edge licence, installed as /var/lib/faasd/secrets/openfaas_license. */
+  readonly openfaasLicense?: string;
   readonly acme: AcmeConfig;
   /** Directory on the host for progress.json, access.log, installErr.log. */
   readonly progressDir: string;

@@ -74,6 +74,8 @@ export const nginxParams = z
     extraRoutes: z.array(routeSchema).default([]).describe('added to routes, e.g. [{ path: "/codeserver/", port: 5000 }]'),
     clientMaxBodySize: z.string().regex(/^[0-9]+[kKmMgG]?$/).default('64m'),
     proxyReadTimeout: z.string().regex(/^[0-9]+(?:ms|s|m|h)?$/).default('300s'),
+    /** Strict-Transport-Security on the https site (two years, Mozilla intermediate); false leaves it out. */
+    hsts: z.boolean().default(true).describe('send Strict-Transport-Security (max-age two years) over https'),
   })
   .strict();
 
@@ -95,6 +97,8 @@ export interface SiteSpec {
   readonly routes: readonly Route[];
   readonly clientMaxBodySize: string;
   readonly proxyReadTimeout: string;
+  /** Send Strict-Transport-Security on the https site (nginx.hsts). */
+  readonly hsts?: boolean;
   /** The release's packaged nginx version: the fallback when the host cannot tell (see DISTRO_NGINX). */
   readonly distroNginx?: string;
   /** Directory holding fullchain.pem/privkey.pem; undefined when no names. */
@@ -163,6 +167,7 @@ export function siteSpec(config: HostConfig, host: Pick<HostInfo, 'ipv6'> & Part
     ...(statusPageSite(config) ? { statusPage: statusPageSite(config)! } : {}),
     clientMaxBodySize: params.clientMaxBodySize,
     proxyReadTimeout: params.proxyReadTimeout,
+    hsts: params.hsts,
     ...(names.value.length > 0 ? { certDir: certDir(names.value[0]!) } : {}),
   };
 }
@@ -200,6 +205,7 @@ export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
       statusPage: spec.statusPage ?? false,
       clientMaxBodySize: spec.clientMaxBodySize,
       proxyReadTimeout: spec.proxyReadTimeout,
+      hsts: spec.hsts ?? true,
     },
     spec.templatesDir,
   );

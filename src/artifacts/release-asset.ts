@@ -49,10 +49,19 @@ const LINE = /^([0-9A-Fa-f]{64})[ \t]+\*?(\S.*?)\s*$/;
  * script puts after the sum; another name means the mirror serves another
  * file's sum (e.g. the arm64 one), which must not be used.
  */
-export function parseChecksumAsset(text: string, named: string, producer: string): Result<string, string> {
+export function parseChecksumAsset(text: string, named: string, producer: string, manyLines = false): Result<string, string> {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  const want = `expected one line "<sha256>  ${named}" as ${producer} writes it`;
   const shown = JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+  if (manyLines) {
+    // One line per release file (runc.sha256sum): exactly one must name the artifact.
+    const want = `expected a line "<sha256>  ${named}" as ${producer} writes it`;
+    const parsed = lines.map((l) => LINE.exec(l.trim()));
+    if (parsed.some((m) => m === null)) return err(`${want}, got ${shown}`);
+    const mine = parsed.filter((m) => m![2] === named);
+    if (mine.length !== 1) return err(`${want}, got ${mine.length} such lines: ${shown}`);
+    return ok(mine[0]![1]!.toLowerCase());
+  }
+  const want = `expected one line "<sha256>  ${named}" as ${producer} writes it`;
   if (lines.length !== 1) return err(`${want}, got ${lines.length} lines: ${shown}`);
   const m = LINE.exec(lines[0]!.trim());
   if (!m) return err(`${want}, got ${shown}`);

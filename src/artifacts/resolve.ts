@@ -32,7 +32,7 @@ export interface ArtifactLocation {
   /** The sum from this repository or --checksums, when there is one. */
   readonly known?: { readonly sha256: string; readonly source: 'pinned' | 'checksums-file' };
   /** The release's checksum asset beside the artifact (same base, same path); absent when upstream publishes none. */
-  readonly asset?: { readonly url: string; readonly named: string; readonly producer: string };
+  readonly asset?: { readonly url: string; readonly named: string; readonly producer: string; readonly manyLines?: boolean };
 }
 
 export interface ResolvedArtifact {
@@ -77,7 +77,7 @@ export function locateArtifact(name: ArtifactName, version: string, arch: Arch, 
   const file = relPath.slice(relPath.lastIndexOf('/') + 1);
   const dir = relPath.slice(0, relPath.lastIndexOf('/'));
   const ca = spec.checksumAsset;
-  const asset = ca === undefined ? undefined : { url: `${base}/${dir}/${ca.asset(file)}`, named: ca.named(file), producer: ca.producer };
+  const asset = ca === undefined ? undefined : { url: `${base}/${dir}/${ca.asset(file)}`, named: ca.named(file), producer: ca.producer, ...(ca.manyLines ? { manyLines: true } : {}) };
   const fromFile = source.checksums?.get(relPath);
   const pinned = spec.pinned[version]?.[arch];
   const known =
@@ -136,7 +136,7 @@ export async function resolveArtifact(loc: ArtifactLocation, o: ResolveOptions):
   if (!got.ok) {
     return err(`${what}: no sha256 is pinned${notListed}, and the release's checksum asset ${loc.asset.url} could not be fetched: ${got.error}. Publish it beside the artifact, or ${how(loc)}`);
   }
-  const sum = parseChecksumAsset(got.text, loc.asset.named, loc.asset.producer);
+  const sum = parseChecksumAsset(got.text, loc.asset.named, loc.asset.producer, loc.asset.manyLines);
   if (!sum.ok) return err(`${what}: checksum asset ${loc.asset.url}: ${sum.error}`);
   return ok({ name, version, arch, url, relPath, sha256: sum.value, sumFrom: 'release-asset', sumUrl: loc.asset.url });
 }

@@ -23,6 +23,7 @@ export interface CommonFlags {
   proxy?: string;
   noProxy?: string;
   registryAuth?: string;
+  openfaasLicense?: string;
   acmeDirectory?: string;
   acmeCa?: string;
   acmeProfile?: string;
@@ -74,6 +75,7 @@ export function addCommon(cmd: Command): Command {
     .option('--proxy <url>', 'HTTP(S) proxy for containerd and faasd (systemd drop-ins)')
     .addOption(noProxyOption())
     .option('--registry-auth <file>', 'docker config.json with registry credentials for faasd')
+    .option('--openfaas-license <file>', 'OpenFaaS Edge licence, installed as /var/lib/faasd/secrets/openfaas_license (0600, never shown)')
     .option('--acme-directory <url>', 'ACME directory URL (default: Let\'s Encrypt production)')
     .option('--staging', 'use Let\'s Encrypt staging')
     .option('--acme-profile <name>', 'ACME profile asked for in new orders, e.g. tlsserver or shortlived (Let\'s Encrypt)')

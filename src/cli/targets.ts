@@ -61,6 +61,7 @@ function overridesFrom(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>
     knownHosts: flags.knownHosts,
     key: flags.key,
     registryAuth: flags.registryAuth,
+    openfaasLicense: flags.openfaasLicense,
     fingerprint: flags.fingerprint,
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as CliOverrides;

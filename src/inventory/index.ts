@@ -6,7 +6,7 @@
  *   groups:   { <name>: { hosts: [..], vars: { <settings> } } }
  *   hosts:    { <name>: { address, fingerprint?, domains?, <settings> } }
  * <settings> = user port key sudo knownHosts email password recipes params
- *              mirror checksums proxy noProxy registryAuth acme progressDir
+ *              mirror checksums proxy noProxy registryAuth openfaasLicense acme progressDir
  * Host settings sit directly under the host (no `vars:` level), as in an
  * Ansible YAML inventory's host entry; groups keep `vars:` because their
  * other key is the member list. Precedence: defaults → groups in declared

@@ -129,7 +129,7 @@ function compact<T extends object>(o: T): T {
 }
 
 /** Flags that set a local file, for messages about a file that is not there. */
-const FILE_FLAGS = { key: '--key', checksums: '--checksums', registryAuth: '--registry-auth', caFile: '--acme-ca' } as const;
+const FILE_FLAGS = { key: '--key', checksums: '--checksums', registryAuth: '--registry-auth', openfaasLicense: '--openfaas-license', caFile: '--acme-ca' } as const;
 
 function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: ResolveContext): Result<InventoryHost, Problem> {
   const host = inv.hosts[name];
@@ -210,6 +210,7 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
     proxy: o.proxy ?? get('proxy'),
     noProxy: (o.noProxy as string | undefined) ?? get('noProxy'),
     registryAuth: local('registryAuth', o.registryAuth, pick(layers, 'registryAuth')),
+    openfaasLicense: local('openfaasLicense', o.openfaasLicense, pick(layers, 'openfaasLicense')),
     acme: compact({
       directory: o.acmeDirectory ?? acme.directory ?? LETS_ENCRYPT,
       caFile: local('caFile', o.acmeCaFile, acmeFound('caFile')),

@@ -222,6 +222,7 @@ export const varsShape = {
   proxy: httpUrl('proxy').optional(),
   noProxy: noProxy.optional(),
   registryAuth: localPath('registryAuth').optional().describe('docker config.json to install for faasd'),
+  openfaasLicense: localPath('openfaasLicense').optional().describe('OpenFaaS Edge licence, installed as /var/lib/faasd/secrets/openfaas_license (0600)'),
   acme: acme.optional(),
   progressDir: z.string({ error: says('progressDir must be an absolute path on the host') })
     .regex(HOST_PATH, { error: says('progressDir must be an absolute path on the host (letters, digits, ".", "_", "-", "/")') })

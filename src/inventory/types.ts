@@ -69,6 +69,8 @@ export interface CliOverrides {
   readonly key?: string;
   /** docker config.json for faasd (`--registry-auth`). */
   readonly registryAuth?: string;
+  /** OpenFaaS Edge licence file (`--openfaas-license`). */
+  readonly openfaasLicense?: string;
   /** Pinned host key; like domains, only valid when exactly one host is selected. */
   readonly fingerprint?: string;
 }

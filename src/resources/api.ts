@@ -83,6 +83,8 @@ export interface DownloadOptions extends Ownership {
   readonly dest: string;
   /** Record the sum in the state record's `artifacts`; a different published sum than recorded is refused (src/artifacts `fetchOf`). */
   readonly artifact?: ArtifactRef;
+  /** Said (PlanContext.warn) when dest is absent: a first install, or the plan before it (e.g. faasd's licence). */
+  readonly firstInstallNotice?: string;
 }
 
 /**
@@ -103,6 +105,8 @@ export interface ArchiveOptions {
   readonly mode?: Mode;
   /** Record the sum in the state record's `artifacts`; a different published sum than recorded is refused (src/artifacts `fetchOf`). */
   readonly artifact?: ArtifactRef;
+  /** Files of the archive (after `strip`) that are never installed, e.g. the CNI tarball's README.md and LICENSE. */
+  readonly leaveOut?: readonly string[];
 }
 
 /**

@@ -89,7 +89,11 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
   plan(f: ArchiveFacts, ctx: PlanContext): Change[] {
     const record = this.record(ctx.state);
     const problems: string[] = [];
-    if (record === undefined) problems.push('not extracted');
+    // Another release of the same artifact was the last one put in place: this one replaces it,
+    // even where an older record of this release still matches (same bytes, e.g. a downgrade and back).
+    const previous = previousRelease(ctx.state, this.o.artifact?.path);
+    if (previous !== undefined) problems.push(`${newer(releaseTag(this.o.artifact?.path), previous) ? 'upgrade' : 'downgrade'} from ${previous}`);
+    else if (record === undefined) problems.push('not extracted');
     else if (record.archive !== this.o.sha256) problems.push('archive changed');
     for (const m of this.o.members) {
       const cur = f.members.get(m);
@@ -103,7 +107,7 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
     }
     if (problems.length === 0) return [];
     // "not extracted" explains every absent member: say it once.
-    const shown = problems[0] === 'not extracted' ? ['not extracted'] : problems;
+    const shown = problems[0] === 'not extracted' || /^(up|down)grade from /.test(problems[0] ?? '') ? [problems[0]] : problems;
     const reason = shown.length > 2 ? `${shown.slice(0, 2).join(', ')}, +${shown.length - 2} more` : shown.join(', ');
     const records: Recorded[] = [
       this.recorded,
@@ -126,6 +130,7 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
       sh`  [ -f "$__tmpd/$__m" ] || panel_fail ${`${url} has no member`} "$__m" ${`(after stripping ${strip} path components)`}`,
       ...(this.o.mode !== undefined ? [sh`  chmod ${fmtMode(this.o.mode)} -- "$__tmpd/$__m" || exit 1`] : []),
       sh`done`,
+      ...((this.o.leaveOut ?? []).length > 0 ? [sh`for __m in ${this.o.leaveOut ?? []}; do rm -f -- "$__tmpd/$__m" || exit 1; done`] : []),
       // Every file goes into place through the one atomic write and into
       // the state record (a version panel never recorded is backed up first).
       sh`( cd "$__tmpd" && find . -mindepth 1 \\( -type f -o -type l \\) -print0 ) | while IFS= read -r -d "" __f; do`,
@@ -141,11 +146,46 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
   }
 }
 
+const RELEASES = '/releases/download/';
+
+/** `…/releases/download/v1.7.27/…` → `v1.7.27`. */
+function releaseTag(path: string | undefined): string {
+  const at = path?.indexOf(RELEASES) ?? -1;
+  return path === undefined || at < 0 ? '' : (path.slice(at + RELEASES.length).split('/')[0] ?? '');
+}
+
+/** Whether tag a is a later version than tag b (numeric parts compared in order). */
+function newer(a: string, b: string): boolean {
+  const n = (t: string): number[] => (t.match(/\d+/g) ?? []).map(Number);
+  const [x, y] = [n(a), n(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  }
+  return false;
+}
+
+/**
+ * The release tag of another version of the same artifact, when that is the
+ * one the host recorded last (`…/releases/download/v1.7.27/…` → `v1.7.27`):
+ * the plan says "upgrade from v1.7.27" rather than "not extracted".
+ */
+export function previousRelease(state: HostState | undefined, path: string | undefined): string | undefined {
+  const at = path?.indexOf(RELEASES) ?? -1;
+  if (state === undefined || path === undefined || at < 0) return undefined;
+  const prefix = path.slice(0, at + RELEASES.length);
+  const last = Object.entries(state.data.artifacts)
+    .filter(([p]) => p.startsWith(prefix))
+    .sort(([, a], [, b]) => a.at.localeCompare(b.at))
+    .at(-1)?.[0];
+  return last === undefined || last === path ? undefined : releaseTag(last);
+}
+
 export function archive(o: ArchiveOptions): ArchiveResource {
   checkPath('archive', o.into);
   checkUrl('archive', o.url, o.sha256);
+  if (o.leaveOut?.some((m) => o.members.includes(m))) throw new Error(`archive ${o.url}: a member cannot also be left out`);
   if (o.members.length === 0) throw new Error(`archive ${o.url}: members is empty; list the files that prove it is in place`);
-  for (const m of o.members) {
+  for (const m of [...o.members, ...(o.leaveOut ?? [])]) {
     if (m.startsWith('/') || m.split('/').includes('..') || /[\n\0]/.test(m) || m === '') {
       throw new Error(`archive ${o.url}: member must be a relative path inside "into": ${JSON.stringify(m)}`);
     }

@@ -42,7 +42,8 @@ export class DownloadResource implements Resource<FileFacts> {
   parse(out: FactOutput): FileFacts {
     return parseFileFacts(this.key, out);
   }
-  plan(f: FileFacts, _ctx: PlanContext): Change[] {
+  plan(f: FileFacts, ctx: PlanContext): Change[] {
+    if (!f.exists && this.o.firstInstallNotice !== undefined) ctx.warn?.(this.o.firstInstallNotice);
     const records: Recorded[] = [
       { kind: (this.mode & 0o111) !== 0 ? 'binary' : 'file', path: this.o.dest, existed: f.exists },
       ...(this.o.artifact ? [{ kind: 'artifact' as const, path: this.o.artifact.path, sha256: this.o.sha256, source: this.o.artifact.source }] : []),

@@ -55,8 +55,8 @@ async function exists(path: string): Promise<boolean> {
 test('the bed publishes faasd.sha256 as make hashgen writes it (bin/ prefix)', () => {
   assert.match(readFileSync(join(mirrorDir(bed), CHECKSUM_ASSETS.faasd), 'utf8'), /^[0-9a-f]{64} {2}bin\/faasd\n$/);
   assert.match(readFileSync(join(mirrorDir(bed), CHECKSUM_ASSETS.faasCli), 'utf8'), /^[0-9a-f]{64} {2}faas-cli\n$/);
-  assert.match(readFileSync(join(mirrorDir(bed), CHECKSUM_ASSETS.containerd), 'utf8'), /^[0-9a-f]{64} {2}containerd-1\.7\.27-linux-amd64\.tar\.gz\n$/);
-  assert.match(readFileSync(join(mirrorDir(bed), CHECKSUM_ASSETS.cni), 'utf8'), /^[0-9a-f]{64} {2}cni-plugins-linux-amd64-v0\.9\.1\.tgz\n$/);
+  assert.match(readFileSync(join(mirrorDir(bed), CHECKSUM_ASSETS.containerd), 'utf8'), /^[0-9a-f]{64} {2}containerd-1\.7\.34-linux-amd64\.tar\.gz\n$/);
+  assert.match(readFileSync(join(mirrorDir(bed), CHECKSUM_ASSETS.cni), 'utf8'), /^[0-9a-f]{64} {2}cni-plugins-linux-amd64-v1\.9\.1\.tgz\n$/);
 });
 
 test('plan says where each sum comes from: faasd from its release checksum asset, with the URL', async () => {
@@ -76,7 +76,7 @@ test('plan says where each sum comes from: faasd from its release checksum asset
   const human = await panel(['plan', ...hostArgs(bed, host), ...mirrorArgs(bed), '--recipes', 'faasd']);
   assert.equal(human.code, 0, explain(human));
   assert.match(human.stdout, new RegExp(`faasd 0\\.19\\.7 \\(amd64\\) sha256 ${publishedFaasdSum().slice(0, 12)}…: release checksum asset ${bed.mirrorUrl}/openfaas/faasd/releases/download/0\\.19\\.7/faasd\\.sha256`));
-  assert.match(human.stdout, /containerd 1\.7\.27 \(amd64\) sha256 [0-9a-f]{12}…: given with --checksums/);
+  assert.match(human.stdout, /containerd 1\.7\.34 \(amd64\) sha256 [0-9a-f]{12}…: given with --checksums/);
 });
 
 test('--require-pinned refuses faasd in one line before any change', async () => {

@@ -30,6 +30,7 @@ import { verifyPassword as verifySync } from '../../src/codeserver/argon2.js';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { CONTAINERD_VERSION } from '../testbed/mirror.js';
 import { packageRoot } from '../../src/paths.js';
 import { tempDir } from '../support/temp.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
@@ -38,7 +39,7 @@ const LIFETIME = 90; // seconds: renewal is due after 60 s
 const IDE = 'ide.panel.test';
 const OTHERS = ['b.panel.test', 'c.panel.test'];
 const PASSWORD = 'browser-test-admin-password';
-const CS_VERSION = '4.96.4';
+const CS_VERSION = '4.139.1';
 
 let bed: Testbed;
 let h1: TestHost;
@@ -237,7 +238,7 @@ test('/panel/: 401 without credentials; chromium shows the domain, recipes with 
   for (const id of ['base', 'containerd', 'cni', 'bridge', 'faasd', 'nginx', 'certificate', 'status', 'code-server']) assert.ok(id in versions, `${id} listed: ${JSON.stringify(versions)}`);
   assert.equal(versions['faasd'], '0.19.7');
   assert.equal(versions['code-server'], CS_VERSION);
-  assert.equal(versions['containerd'], '1.7.27');
+  assert.equal(versions['containerd'], CONTAINERD_VERSION);
   assert.equal(await page.textContent('#cert-expires'), utc(firstCert.valid_to));
   assert.match((await page.textContent('#cert-names')) ?? '', new RegExp(IDE.replace(/\./g, '\\.')));
   assert.match((await page.textContent('#recipes')) ?? '', /trusted-on-first-use/);

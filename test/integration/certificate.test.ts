@@ -38,6 +38,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.js';
 import { domainNames } from '../../src/validate/domain.js';
+import { spawnSync } from 'node:child_process';
 
 const LIFETIME = 150; // seconds: renewal is due after 100 s
 let bed: Testbed;
@@ -358,4 +359,57 @@ test('past two thirds of the lifetime, `panel renew` renews and the new serial i
     assert.equal(a.status, 200);
     assert.notEqual(a.cert!.serialNumber, firstSerial);
   }
+});
+
+/** One finding of testssl.sh's flat JSON (`--jsonfile`). */
+interface Finding {
+  readonly id: string;
+  readonly finding: string;
+  readonly severity: string;
+}
+
+/**
+ * Debian's testssl.sh against the host, as a new user would run it: protocols (ALPN
+ * included), cipher categories and HTTP headers. Run here, on the machine running the
+ * tests, connecting to the host's address with the name as SNI and Host.
+ */
+function testssl(host: TestHost, name: string, checks: readonly string[]): Map<string, Finding> {
+  const out = join(acctDir, `testssl-${Date.now()}.json`);
+  const r = spawnSync('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--nodns', 'none', '--ip', host.address, ...checks, '--jsonfile', out, `https://${name}/`], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  const text = (() => {
+    try {
+      return readFileSync(out, 'utf8');
+    } catch {
+      return '[]';
+    }
+  })();
+  const findings = JSON.parse(text) as Finding[];
+  assert.ok(findings.length > 0, `testssl wrote no findings (exit ${r.status}): ${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`);
+  return new Map(findings.map((f) => [f.id, f]));
+}
+
+// Last: the installs here would renew the short-lived certificate the renew test above waits for.
+test('testssl.sh finds Mozilla intermediate: TLS 1.2/1.3 only, AEAD only, h2, HSTS two years, no nginx version; nginx.hsts=false drops HSTS', async () => {
+  const f = testssl(v6, NAMES[0]!, ['-p', '-s', '-h']);
+  const all = JSON.stringify([...f.values()], null, 1);
+  const said = (id: string): string => f.get(id)?.finding ?? `(no ${id} finding)`;
+  for (const old of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1']) assert.match(said(old), /^not offered/, `${old}\n${all}`);
+  for (const current of ['TLS1_2', 'TLS1_3']) assert.match(said(current), /^offered/, `${current}\n${all}`);
+  // Cipher categories: nothing weaker than strong AEAD (obsoleted CBC is the "AVERAGE" category).
+  for (const weak of ['cipherlist_NULL', 'cipherlist_aNULL', 'cipherlist_EXPORT', 'cipherlist_LOW', 'cipherlist_3DES_IDEA', 'cipherlist_AVERAGE']) {
+    assert.match(said(weak), /^not offered/, `${weak}\n${all}`);
+  }
+  assert.match(said('cipherlist_STRONG'), /^offered/, all);
+  assert.match(said('ALPN_HTTP2'), /\bh2\b/, all);
+  assert.match(said('HSTS_time'), /730 days|63072000/, all);
+  assert.match(said('banner_server'), /^nginx$/, `the Server banner names a version\n${all}`);
+
+  // The parameter turns HSTS off, and testssl sees it gone (what it reported before this change).
+  const off = await panel(args('install', v6, NAMES, 'faasd,certificate', ['--set', 'nginx.hsts=false']), { env });
+  assert.equal(off.code, 0, explain(off));
+  const without = testssl(v6, NAMES[0]!, ['-h']);
+  assert.match(without.get('HSTS')?.finding ?? '', /^not offered/, JSON.stringify([...without.values()], null, 1));
 });

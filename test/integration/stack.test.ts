@@ -17,7 +17,8 @@ import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { tempDir } from '../support/temp.js';
-import { standInChecksumsFile } from '../testbed/mirror.js';
+import { CONTAINERD_PREVIOUS, CONTAINERD_VERSION, standInChecksumsFile } from '../testbed/mirror.js';
+import { FAASD_CE_NOTICE } from '../../recipes/faasd-license.js';
 import { gatewayStartFailure, probeGateway } from '../support/gateway-container.js';
 import { assertVerified } from '../support/verifies.js';
 
@@ -67,6 +68,11 @@ function changes(run: CliRun): Array<{ target: string; reason: string; diff?: st
 /** Verifies of --recipes faasd (with its dependencies) that must run and pass on every install. */
 const STACK_VERIFIES = ['IPv4 forwarding is on', 'containerd is active', 'CNI plugins are executable', 'faasd-provider and faasd are active'];
 
+/** faasd CE's licence line, as the run said it (one warning event per run at most). */
+function licenceLines(run: CliRun): unknown[] {
+  return events(run).filter((e) => e.type === 'warning' && e['message'] === FAASD_CE_NOTICE);
+}
+
 /** The host's exec channels in this run, from its host-end event. */
 function roundTrips(run: CliRun): number {
   const end = events(run).find((e) => e.type === 'host-end');
@@ -100,12 +106,22 @@ test('plan on a fresh host lists every change with a reason and changes nothing'
   }
   const conflist = cs.find((c) => c.target === '/etc/cni/net.d/10-openfaas.conflist');
   assert.match(conflist?.diff ?? '', /openfaas-cni-bridge/);
+  assert.equal(licenceLines(run).length, 1, `faasd CE's licence line is not in the plan:\n${explain(run)}`);
 });
 
 test('a fresh host converges and every verify passes', async () => {
-  const run = await panel(args('install'), { timeoutMs: 900_000 });
+  const licence = join(work, 'openfaas_license');
+  const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwYW5lbC1zdGFjay10ZXN0In0.bGljZW5jZS1zaWduYXR1cmU';
+  writeFileSync(licence, `${jwt}\n`);
+  const run = await panel(args('install', ['--openfaas-license', licence]), { timeoutMs: 900_000 });
   assert.equal(run.code, 0, explain(run));
   assertVerified(run, STACK_VERIFIES, { explain: explain(run) });
+  // The first install says faasd CE's licence in one line; the Edge licence lands as a 0600 secret, never shown.
+  assert.equal(licenceLines(run).length, 1, explain(run));
+  assert.equal((await sh('stat -c %a:%U /var/lib/faasd/secrets/openfaas_license')).trim(), '600:root');
+  assert.equal((await sh('cat /var/lib/faasd/secrets/openfaas_license')).trim(), jwt);
+  assert.ok(!run.stdout.includes(jwt.slice(20)) && !run.stderr.includes(jwt.slice(20)), 'the licence was printed');
+  assert.equal(await sh(`grep -rlF ${jwt.slice(20)} /var/lib/panel || true`), '', 'the licence reached a progress file or log');
   // No sum for faasd is pinned or given: it was verified against its release's faasd.sha256.
   const faasd = events(run).find((e) => e.type === 'artifact' && (e['artifact'] as { name: string }).name === 'faasd');
   assert.equal((faasd?.['artifact'] as { source?: string } | undefined)?.source, 'release-asset', explain(run));
@@ -130,6 +146,7 @@ test('the second run reports 0 changes and restarts nothing', async () => {
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
   assert.equal(await sh(STARTS), starts, 'a service was restarted');
+  assert.deepEqual(licenceLines(run), [], 'the licence line is for the first install, not every run');
   // Host info (remembered from the first run, confirmed), facts, every check, the
   // status page's saved data (none here) and the progress record in one round trip;
   // all passed and nothing changed, so no verify round trip and nothing after it.
@@ -253,4 +270,38 @@ test('real containers: the gateway image runs as its non-root user on panel\'s s
   const peek = await bed.exec(host, 'su nosudo -s /bin/sh -c "cat /var/lib/faasd/secrets/basic-auth-password"');
   assert.notEqual(peek.code, 0);
   assert.match(peek.stderr + peek.stdout, /Permission denied/);
+});
+
+/**
+ * The other CNI line (faasd's own pin, v0.9.1), then the in-place upgrade a host
+ * running containerd 1.7.27 gets from the next install. NOTE: the testbed's
+ * tarballs carry Debian's binaries under both names (see test/testbed/mirror.ts),
+ * so this checks panel's side — the plan naming the upgrade, the files replaced,
+ * containerd restarted, the stack's services and checks still good, README/LICENSE
+ * never in /opt/cni/bin — not upstream's binaries. containerd 2.3 (--set containerd.version=2.3.4)
+ * cannot run here (Debian has no containerd 2.x or runc 1.4).
+ */
+test('CNI v0.9.1 and v1.9.1 both converge; a host on containerd 1.7.27 is upgraded in place, the plan saying so', async () => {
+  const old = await panel(args('install', ['--set', `containerd.version=${CONTAINERD_PREVIOUS}`, '--set', 'cni.version=0.9.1']), { timeoutMs: 900_000 });
+  assert.equal(old.code, 0, explain(old));
+  assertVerified(old, STACK_VERIFIES, { explain: explain(old) });
+  assert.ok(changes(old).some((c) => c.target === `containerd-${CONTAINERD_PREVIOUS}-linux-amd64.tar.gz → /usr/local`), explain(old));
+
+  const plan = await panel(args('plan'));
+  assert.notEqual(plan.code, 1, explain(plan));
+  const planned = changes(plan);
+  const upgrade = planned.find((c) => c.target === `containerd-${CONTAINERD_VERSION}-linux-amd64.tar.gz → /usr/local`);
+  assert.equal(upgrade?.reason, `upgrade from v${CONTAINERD_PREVIOUS}`, JSON.stringify(planned, null, 1));
+  assert.equal(planned.find((c) => c.target.startsWith('cni-plugins-linux-amd64-v1.9.1.tgz'))?.reason, 'upgrade from v0.9.1', JSON.stringify(planned, null, 1));
+
+  const started = 'systemctl show -p ActiveEnterTimestampMonotonic containerd';
+  const before = await sh(started);
+  const run = await panel(args('install'), { timeoutMs: 900_000 });
+  assert.equal(run.code, 0, explain(run));
+  assertVerified(run, STACK_VERIFIES, { explain: explain(run) });
+  assert.notEqual(await sh(started), before, 'containerd was not restarted onto the new binaries');
+  assert.equal((await sh('systemctl is-active containerd faasd-provider faasd')).trim(), 'active\nactive\nactive');
+  assert.equal(await sh('ls /opt/cni/bin | grep -E "^(README|LICENSE)" || true'), '', 'documents installed as plugins');
+  const again = await panel(args('install'));
+  assert.deepEqual(changes(again).map((c) => `${c.resource} ${c.reason}`), []);
 });

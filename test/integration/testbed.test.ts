@@ -85,7 +85,9 @@ describe('testbed', { timeout: 15 * 60_000 }, () => {
     const h = bed.hosts[2] as TestHost;
     const sums = await readFile(bed.checksumsFile, 'utf8');
     for (const p of [
+      'containerd/containerd/releases/download/v1.7.34/containerd-1.7.34-linux-amd64.tar.gz',
       'containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz',
+      'containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz',
       'containernetworking/plugins/releases/download/v0.9.1/cni-plugins-linux-amd64-v0.9.1.tgz',
       'openfaas/faasd/releases/download/0.19.7/faasd',
     ]) {
@@ -99,8 +101,9 @@ cat > sums <<'EOF'
 ${sums}EOF
 while read -r sum path; do mkdir -p "$(dirname "$path")"; curl -fsS -o "$path" "${bed.mirrorUrl}/$path"; done < sums
 sha256sum -c sums
-tar -tzf containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz | sort | tr '\\n' ' '; echo
-tar -tzf containernetworking/plugins/releases/download/v0.9.1/cni-plugins-linux-amd64-v0.9.1.tgz | tr '\\n' ' '; echo
+tar -tzf containerd/containerd/releases/download/v1.7.34/containerd-1.7.34-linux-amd64.tar.gz | sort | tr '\\n' ' '; echo
+echo "cni-v1 $(tar -tzf containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz | tr '\\n' ' ')"
+echo "cni-v0 $(tar -tzf containernetworking/plugins/releases/download/v0.9.1/cni-plugins-linux-amd64-v0.9.1.tgz | tr '\\n' ' ')"
 install -m 0755 openfaas/faasd/releases/download/0.19.7/faasd /usr/local/bin/faasd
 faasd version
 mkdir -p /var/lib/faasd/secrets && printf admin > /var/lib/faasd/secrets/basic-auth-user && printf s3cret > /var/lib/faasd/secrets/basic-auth-password
@@ -113,9 +116,12 @@ curl -s http://127.0.0.1:8080/function/figlet
 `;
     const r = await bed.exec(h, script);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /containerd-1\.7\.27-linux-amd64\.tar\.gz: OK/);
+    assert.match(r.stdout, /containerd-1\.7\.34-linux-amd64\.tar\.gz: OK/);
     for (const bin of ['bin/containerd', 'bin/containerd-shim-runc-v2', 'bin/ctr']) assert.match(r.stdout, new RegExp(` ${bin} `));
     for (const plugin of ['bridge', 'host-local', 'firewall', 'loopback']) assert.match(r.stdout, new RegExp(` \\./${plugin} `));
+    // v1.x's layout holds README.md and LICENSE beside the plugins; v0.x's does not.
+    assert.match(r.stdout, /^cni-v1 .* \.\/LICENSE .*\.\/README\.md /m);
+    assert.doesNotMatch(r.stdout, /^cni-v0 .*(LICENSE|README)/m);
     assert.match(r.stdout, /stand-in/);
     assert.match(r.stdout, /ui-noauth 401/);
     assert.match(r.stdout, /ui-auth 200/);

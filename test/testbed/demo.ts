@@ -46,6 +46,7 @@ async function main(): Promise<number> {
     '--mirror', b.mirrorUrl,
     // Only the bed's Debian-built containerd and CNI tarballs (see mirror.ts); faasd is checked against its faasd.sha256.
     '--checksums', standInChecksumsFile(b.checksumsFile),
+    // The containerd line the testbed has: Debian has no containerd 2.x (panel's default) to serve.
     '--acme-directory', b.acme.directory,
     '--acme-ca', b.acme.caFile,
     '--known-hosts', b.knownHostsFile,

@@ -1,14 +1,23 @@
 /**
  * The artifact mirror, laid out like the upstream release URLs so panel's
  * `--mirror` replaces `https://github.com` exactly as in production:
- *   containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz
+ *   containerd/containerd/releases/download/v1.7.34/containerd-1.7.34-linux-amd64.tar.gz
+ *   containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz (same bytes: the upgrade test's "before")
+ *   containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz (+ README.md, LICENSE, as v1.x has)
  *   containernetworking/plugins/releases/download/v0.9.1/cni-plugins-linux-amd64-v0.9.1.tgz
  *   openfaas/faasd/releases/download/0.19.7/faasd            (a STAND-IN, see faasd-standin.c)
  *   openfaas/faas-cli/releases/download/0.17.8/faas-cli      (a STAND-IN shell script)
- *   coder/code-server/releases/download/v4.96.4/code-server-4.96.4-linux-amd64.tar.gz
+ *   coder/code-server/releases/download/v4.139.1/code-server-4.139.1-linux-amd64.tar.gz
  *                                                            (a STAND-IN, see code-server-standin.c)
  * containerd and CNI tarballs repackage Debian's real binaries (Debian's versions,
- * upstream's names and layout).
+ * upstream's names and layout): both CNI names carry the same Debian plugins.
+ *
+ * NOT here, on purpose: containerd 2.3 (`--set containerd.version=2.3.4`) and runc 1.4. Debian
+ * bookworm and trixie package containerd 1.6.20 / 1.7.24 and runc 1.1.5 / 1.1.15
+ * only; serving those under 2.3.4's name would pass tests of code paths
+ * (config version 3, the 2.x unit, runc from its release) that never met 2.3.
+ * So the testbed's containerd is the 1.7 line, panel's default (which is why
+ * the default stays 1.7 until 2.3 can run on a test host).
  *
  * Beside each artifact, the checksum asset its upstream release publishes, in
  * upstream's exact format (panel verifies unpinned artifacts against it):
@@ -37,16 +46,22 @@ import { cached } from './cache.js';
 import type { PackagesCache } from './packages.js';
 import { mustBash } from './run.js';
 
-export const CONTAINERD_VERSION = '1.7.27';
-export const CNI_VERSION = 'v0.9.1';
+/** The containerd line the testbed can serve (Debian's binaries): 1.7, panel's default; not 2.3 (see above). */
+export const CONTAINERD_VERSION = '1.7.34';
+/** A host "already running 1.7.27" for the in-place upgrade test: the same Debian bytes under the old name. */
+export const CONTAINERD_PREVIOUS = '1.7.27';
+export const CNI_VERSION = 'v1.9.1';
+export const CNI_PREVIOUS = 'v0.9.1';
 export const FAASD_VERSION = '0.19.7';
 export const FAAS_CLI_VERSION = '0.17.8';
-export const CODE_SERVER_VERSION = '4.96.4';
+export const CODE_SERVER_VERSION = '4.139.1';
 export const ARCH = 'amd64';
 
 export const ARTIFACT_PATHS = {
   containerd: `containerd/containerd/releases/download/v${CONTAINERD_VERSION}/containerd-${CONTAINERD_VERSION}-linux-${ARCH}.tar.gz`,
+  containerdPrevious: `containerd/containerd/releases/download/v${CONTAINERD_PREVIOUS}/containerd-${CONTAINERD_PREVIOUS}-linux-${ARCH}.tar.gz`,
   cni: `containernetworking/plugins/releases/download/${CNI_VERSION}/cni-plugins-linux-${ARCH}-${CNI_VERSION}.tgz`,
+  cniPrevious: `containernetworking/plugins/releases/download/${CNI_PREVIOUS}/cni-plugins-linux-${ARCH}-${CNI_PREVIOUS}.tgz`,
   faasd: `openfaas/faasd/releases/download/${FAASD_VERSION}/faasd`,
   faasCli: `openfaas/faas-cli/releases/download/${FAAS_CLI_VERSION}/faas-cli`,
   codeServer: `coder/code-server/releases/download/v${CODE_SERVER_VERSION}/code-server-${CODE_SERVER_VERSION}-linux-${ARCH}.tar.gz`,
@@ -55,7 +70,9 @@ export const ARTIFACT_PATHS = {
 /** Each artifact's checksum asset, as its upstream release names it. */
 export const CHECKSUM_ASSETS = {
   containerd: `${ARTIFACT_PATHS.containerd}.sha256sum`,
+  containerdPrevious: `${ARTIFACT_PATHS.containerdPrevious}.sha256sum`,
   cni: `${ARTIFACT_PATHS.cni}.sha256`,
+  cniPrevious: `${ARTIFACT_PATHS.cniPrevious}.sha256`,
   faasd: `openfaas/faasd/releases/download/${FAASD_VERSION}/faasd.sha256`,
   faasCli: `openfaas/faas-cli/releases/download/${FAAS_CLI_VERSION}/faas-cli.sha256`,
 } as const;
@@ -81,9 +98,14 @@ Laid out like the upstream release URLs (the part after https://github.com/).
 For tests only:
 
 - ${ARTIFACT_PATHS.containerd}
-  Debian's containerd binaries (Debian's version, not ${CONTAINERD_VERSION}) in upstream's tarball layout (bin/…).
+- ${ARTIFACT_PATHS.containerdPrevious}
+  Debian's containerd binaries (Debian's version, not ${CONTAINERD_VERSION} or ${CONTAINERD_PREVIOUS}) in upstream's tarball layout (bin/…).
+  No containerd 2.x and no runc release: Debian has neither.
 - ${ARTIFACT_PATHS.cni}
-  Debian's containernetworking-plugins binaries in upstream's flat tarball layout.
+  Debian's containernetworking-plugins binaries (Debian's version, not ${CNI_VERSION}) in upstream's flat
+  tarball layout, with a README.md and LICENSE beside them as upstream's v1.x tarballs have.
+- ${ARTIFACT_PATHS.cniPrevious}
+  The same Debian plugins, without README.md and LICENSE (v0.x layout).
 - ${ARTIFACT_PATHS.faasd}
   A STAND-IN for faasd, not the real faasd: a small static program that serves the
   gateway's :8080 (/healthz, /ui/, /system/functions, /function/<name>) and the
@@ -110,9 +132,14 @@ x() { mkdir -p "$WORK/$1" && dpkg-deb -x "$2" "$WORK/$1"; }
 x containerd "$ART"/containerd_*.deb
 x cni "$ART"/containernetworking-plugins_*.deb
 TARFLAGS="--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner"
-mkdir -p "$WORK/ctd/bin" "$(dirname "$OUT/$P_CONTAINERD")" "$(dirname "$OUT/$P_CNI")" "$(dirname "$OUT/$P_FAASD")"
+mkdir -p "$WORK/ctd/bin" "$(dirname "$OUT/$P_CONTAINERD")" "$(dirname "$OUT/$P_CONTAINERD_PREV")" "$(dirname "$OUT/$P_CNI")" "$(dirname "$OUT/$P_CNI_PREV")" "$(dirname "$OUT/$P_FAASD")"
 cp -a "$WORK"/containerd/usr/bin/* "$WORK/ctd/bin/"
 tar -C "$WORK/ctd" $TARFLAGS -cf - bin | gzip -9n > "$OUT/$P_CONTAINERD"
+cp "$OUT/$P_CONTAINERD" "$OUT/$P_CONTAINERD_PREV"
+tar -C "$WORK/cni/usr/lib/cni" $TARFLAGS -cf - . | gzip -9n > "$OUT/$P_CNI_PREV"
+# v1.x: release.yaml copies README.md and LICENSE into the directory it tars.
+printf '# CNI plugins (panel testbed: the Debian build, not upstream)\n' > "$WORK/cni/usr/lib/cni/README.md"
+cp "$WORK/cni/usr/share/doc/containernetworking-plugins/copyright" "$WORK/cni/usr/lib/cni/LICENSE"
 tar -C "$WORK/cni/usr/lib/cni" $TARFLAGS -cf - . | gzip -9n > "$OUT/$P_CNI"
 gcc -static -O2 -Wall -Werror -o "$OUT/$P_FAASD" "$SRC"
 strip "$OUT/$P_FAASD"
@@ -130,14 +157,14 @@ EOF_CLI
 chmod 0755 "$OUT/$P_FAAS_CLI"
 # Checksum assets exactly as upstream's release scripts write them (sha256sum
 # prints the same "<hex>  <name>" line as the shasum -a 256 some of them use).
-(cd "$(dirname "$OUT/$P_CONTAINERD")" && sha256sum "$(basename "$P_CONTAINERD")" > "$(basename "$P_CONTAINERD").sha256sum")
-(cd "$(dirname "$OUT/$P_CNI")" && sha256sum "$(basename "$P_CNI")" > "$(basename "$P_CNI").sha256")
+for p in "$P_CONTAINERD" "$P_CONTAINERD_PREV"; do (cd "$(dirname "$OUT/$p")" && sha256sum "$(basename "$p")" > "$(basename "$p").sha256sum"); done
+for p in "$P_CNI" "$P_CNI_PREV"; do (cd "$(dirname "$OUT/$p")" && sha256sum "$(basename "$p")" > "$(basename "$p").sha256"); done
 # faasd: make hashgen hashes bin/faasd from the checkout, so the line says bin/faasd.
 (cd "$(dirname "$OUT/$P_FAASD")" && mkdir bin && cp faasd bin/ && sha256sum bin/faasd > faasd.sha256 && rm -r bin)
 # faas-cli: ci/hashgen.sh runs inside bin/.
 (cd "$(dirname "$OUT/$P_FAAS_CLI")" && sha256sum faas-cli > faas-cli.sha256)
-(cd "$OUT" && sha256sum "$P_CONTAINERD" "$P_CNI" "$P_FAASD" "$P_FAAS_CLI" > SHA256SUMS)
-(cd "$OUT" && sha256sum "$P_CONTAINERD" "$P_CNI" > STANDIN-SHA256SUMS)
+(cd "$OUT" && sha256sum "$P_CONTAINERD" "$P_CONTAINERD_PREV" "$P_CNI" "$P_CNI_PREV" "$P_FAASD" "$P_FAAS_CLI" > SHA256SUMS)
+(cd "$OUT" && sha256sum "$P_CONTAINERD" "$P_CONTAINERD_PREV" "$P_CNI" "$P_CNI_PREV" > STANDIN-SHA256SUMS)
 rm -rf "$WORK"
 `;
 
@@ -166,7 +193,9 @@ export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => voi
           ART: pkgs.artifactsDir,
           SRC: STANDIN_SOURCE,
           P_CONTAINERD: ARTIFACT_PATHS.containerd,
+          P_CONTAINERD_PREV: ARTIFACT_PATHS.containerdPrevious,
           P_CNI: ARTIFACT_PATHS.cni,
+          P_CNI_PREV: ARTIFACT_PATHS.cniPrevious,
           P_FAASD: ARTIFACT_PATHS.faasd,
           P_FAAS_CLI: ARTIFACT_PATHS.faasCli,
           FAAS_CLI_VERSION,

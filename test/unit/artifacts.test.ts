@@ -228,3 +228,26 @@ test('the host fallback tells an HTTP error (answered) from no route', () => {
   assert.deepEqual(parseHostFetch('', 22, 'curl: (22) The requested URL returned error: 404'), { ok: false, reached: true, error: 'fetched by the host: curl: (22) The requested URL returned error: 404' });
   assert.deepEqual(parseHostFetch('', 7, 'curl: (7) Failed to connect'), { ok: false, reached: false, error: 'fetched by the host: curl: (7) Failed to connect' });
 });
+
+test('runc: runc.<arch> from its release, its sum picked by name from the one runc.sha256sum the release publishes for every file', () => {
+  const loc = locateArtifact('runc', '1.4.3', 'arm64', { mirror: 'http://m' });
+  assert.equal(loc.url, 'http://m/opencontainers/runc/releases/download/v1.4.3/runc.arm64');
+  assert.equal(loc.asset?.url, 'http://m/opencontainers/runc/releases/download/v1.4.3/runc.sha256sum');
+  assert.equal(loc.asset?.named, 'runc.arm64');
+  const A = 'a'.repeat(64);
+  const B = 'b'.repeat(64);
+  const asset = `${A}  runc.amd64\n${B}  runc.arm64\n${'c'.repeat(64)}  runc.tar.xz\n`;
+  assert.deepEqual(parseChecksumAsset(asset, 'runc.arm64', 'x', true), { ok: true, value: B });
+  assert.deepEqual(parseChecksumAsset(asset, 'runc.amd64', 'x', true), { ok: true, value: A });
+  // Not listed, listed twice, or a line that is not a sum: refused, never guessed.
+  assert.equal(parseChecksumAsset(asset, 'runc.riscv64', 'x', true).ok, false);
+  assert.equal(parseChecksumAsset(`${asset}${A}  runc.arm64\n`, 'runc.arm64', 'x', true).ok, false);
+  assert.equal(parseChecksumAsset(`${asset}<html>\n`, 'runc.arm64', 'x', true).ok, false);
+  // The one-line assets keep refusing a many-line file.
+  assert.equal(parseChecksumAsset(asset, 'runc.arm64', 'x').ok, false);
+});
+
+test('CNI v1.9.1 sums are pinned (upstream .tgz.sha256 as quoted by several projects)', async () => {
+  assert.equal((await known('cni-plugins', '1.9.1', 'amd64')).sha256, 'b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303');
+  assert.equal((await known('cni-plugins', '1.9.1', 'arm64')).sha256, '56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec');
+});

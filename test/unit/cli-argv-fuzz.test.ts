@@ -42,7 +42,7 @@ const SEEDS: readonly (readonly string[])[] = [
 ];
 
 /** Every flag addCommon declares that takes a value. */
-const VALUE_FLAGS = ['-d', '--domain', '-m', '--mail', '-p', '--password', '--password-file', '--host', '-i', '--inventory', '--limit', '--concurrency', '--recipes', '--set', '--mirror', '--checksums', '--trust-artifact', '--proxy', '--no-proxy', '--registry-auth', '--acme-directory', '--acme-profile', '--acme-ca', '--key', '--known-hosts', '--fingerprint', '--progress-dir'];
+const VALUE_FLAGS = ['-d', '--domain', '-m', '--mail', '-p', '--password', '--password-file', '--host', '-i', '--inventory', '--limit', '--concurrency', '--recipes', '--set', '--mirror', '--checksums', '--trust-artifact', '--proxy', '--no-proxy', '--registry-auth', '--openfaas-license', '--acme-directory', '--acme-profile', '--acme-ca', '--key', '--known-hosts', '--fingerprint', '--progress-dir'];
 const BOOL_FLAGS = ['--require-pinned', '--staging', '--trust-new-host', '--retry-failed', '--json', '--allow-unsupported-os', '--deep', '-y'];
 
 const HOSTILE = [

@@ -24,7 +24,7 @@ import { UsageError } from '../../src/cli/usage-error.js';
 const registry: ReadonlyMap<string, Recipe> = new Map(recipes.map((r) => [r.id, r as Recipe]));
 const dir = mkdtempSync(join(tmpdir(), 'panel-cli-inputs-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-for (const f of ['id', 'kh', 'sums.txt', 'auth.json', 'ca.pem']) writeFileSync(join(dir, f), 'x\n');
+for (const f of ['id', 'kh', 'sums.txt', 'auth.json', 'licence', 'ca.pem']) writeFileSync(join(dir, f), 'x\n');
 writeFileSync(join(dir, 'pw'), 'from-a-file\n');
 writeFileSync(join(dir, 'fleet.yaml'), 'defaults:\n  recipes: [base, containerd, cni, bridge, faasd]\nhosts:\n  a:\n    address: 192.0.2.1\n');
 
@@ -91,6 +91,7 @@ const TABLE: Record<string, Row> = {
   '--proxy': { args: ['--proxy', 'http://proxy.example:3128'], field: (c) => c.proxy, expect: 'http://proxy.example:3128' },
   '--no-proxy': { args: ['--no-proxy', 'localhost, 10.0.0.0/8,.internal'], field: (c) => c.noProxy, expect: 'localhost,10.0.0.0/8,.internal' },
   '--registry-auth': { args: ['--registry-auth', 'auth.json'], field: (c) => c.registryAuth, expect: join(dir, 'auth.json') },
+  '--openfaas-license': { args: ['--openfaas-license', 'licence'], field: (c) => c.openfaasLicense, expect: join(dir, 'licence') },
   '--acme-directory': { args: ['--acme-directory', 'https://acme.example/dir'], field: (c) => c.acme.directory, expect: 'https://acme.example/dir' },
   '--staging': { args: ['--staging'], field: (c) => c.acme.directory, expect: LETS_ENCRYPT_STAGING },
   '--acme-profile': { args: ['--acme-profile', 'shortlived'], field: (c) => c.acme.profile, expect: 'shortlived' },
@@ -161,7 +162,7 @@ describe('every flag means the same with --host and with -i', () => {
 
   it('a missing file is refused naming the flag, in both', async () => {
     for (const base of [withHost, withInventory]) {
-      for (const flag of ['--key', '--checksums', '--registry-auth', '--acme-ca']) {
+      for (const flag of ['--key', '--checksums', '--registry-auth', '--openfaas-license', '--acme-ca']) {
         assert.equal(await resolveArgs([...base, flag, 'nope']), `${base === withInventory ? 'fleet.yaml: ' : ''}${flag} nope: no such file`);
       }
     }
@@ -202,7 +203,7 @@ describe('recipe parameters are checked before any connection', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'defaults:\n  params:\n    nginx: { workerConnections: 2048 }\nhosts:\n  a:\n    address: 192.0.2.1\n    params:\n      containerd: { versoin: 1.7.0 }\n');
     const r = await resolveArgs(['-i', 'bad.yaml']);
     assert.equal(r, [
-      'bad.yaml:3:14: defaults.params.nginx: unknown parameter "workerConnections" of recipe nginx (parameters: routes, extraRoutes, clientMaxBodySize, proxyReadTimeout)',
+      'bad.yaml:3:14: defaults.params.nginx: unknown parameter "workerConnections" of recipe nginx (parameters: routes, extraRoutes, clientMaxBodySize, proxyReadTimeout, hsts)',
       'bad.yaml:8:21: hosts.a.params.containerd: unknown parameter "versoin" of recipe containerd (did you mean "version"?)',
     ].join('\n'));
   });

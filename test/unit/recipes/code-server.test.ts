@@ -77,50 +77,50 @@ test('nginx site: /panel/ behind basic auth, progress.json from the progress dir
 
 const host: HostInfo = { arch: 'amd64', systemd: true, ipv6: false } as HostInfo;
 
-const REL = 'coder/code-server/releases/download/v4.96.4/code-server-4.96.4-linux-amd64.tar.gz';
+const REL = 'coder/code-server/releases/download/v4.139.1/code-server-4.139.1-linux-amd64.tar.gz';
 const noAsset = (): Promise<AssetFetch> => Promise.reject(new Error('code-server publishes no checksum asset: nothing may be fetched'));
 
 test('recipe: declares its tarball, dedicated user, unit never root, refusal without a password', async () => {
   const params = codeServerRecipe.params.parse({});
-  assert.deepEqual(codeServerRecipe.artifacts!(params), [{ name: 'code-server', version: '4.96.4' }]);
+  assert.deepEqual(codeServerRecipe.artifacts!(params), [{ name: 'code-server', version: '4.139.1' }]);
   assert.equal(codeServerRecipe.precheck!({ params, host, config }), undefined);
   const { password: _pw, ...noPassword } = config;
   assert.match(codeServerRecipe.precheck!({ params, host, config: noPassword }) ?? '', /needs a password/);
-  const loc = locateArtifact('code-server', '4.96.4', 'amd64', { checksums: new Map([[REL, 'a'.repeat(64)]]) });
+  const loc = locateArtifact('code-server', '4.139.1', 'amd64', { checksums: new Map([[REL, 'a'.repeat(64)]]) });
   const art = await resolveArtifact(loc, { fetchAsset: noAsset });
   assert.ok(art.ok);
   const rs = codeServerRecipe.resources({ params, host, config, artifacts: new ArtifactSet([art.value]) });
   const keys = rs.map((r) => r.key);
   assert.ok(keys.includes('command:system user code-server'));
-  assert.ok(keys.includes('archive:/usr/local/lib/code-server-4.96.4:code-server-4.96.4-linux-amd64.tar.gz'));
+  assert.ok(keys.includes('archive:/usr/local/lib/code-server-4.139.1:code-server-4.139.1-linux-amd64.tar.gz'));
   assert.ok(keys.includes('unit:code-server.service'));
   const unitFile = rs.find((r) => r.key === 'unit:code-server.service') as unknown as { spec: { content: Buffer } };
   const text = unitFile.spec.content.toString();
   assert.match(text, /^User=code-server$/m);
   assert.doesNotMatch(text, /User=root/);
-  assert.match(text, /^ExecStart=\/usr\/local\/lib\/code-server-4\.96\.4\/bin\/code-server --config \/var\/lib\/code-server\/\.config\/code-server\/config\.yaml /m);
+  assert.match(text, /^ExecStart=\/usr\/local\/lib\/code-server-4\.139\.1\/bin\/code-server --config \/var\/lib\/code-server\/\.config\/code-server\/config\.yaml /m);
 });
 
 test('tarball sum: --checksums, or trusted on first use only when --trust-artifact names it; --require-pinned refuses that', async () => {
   const sum = 'b'.repeat(64);
-  const bare = locateArtifact('code-server', '4.96.4', 'amd64', {});
+  const bare = locateArtifact('code-server', '4.139.1', 'amd64', {});
   assert.equal(bare.asset, undefined, 'upstream publishes no checksum asset');
-  const given = await resolveArtifact(locateArtifact('code-server', '4.96.4', 'amd64', { checksums: new Map([[REL, sum]]) }), { fetchAsset: noAsset });
+  const given = await resolveArtifact(locateArtifact('code-server', '4.139.1', 'amd64', { checksums: new Map([[REL, sum]]) }), { fetchAsset: noAsset });
   assert.ok(given.ok && given.value.sumFrom === 'checksums-file');
   const trusted = await resolveArtifact(bare, { fetchAsset: noAsset, trustOnFirstUse: async () => ({ ok: true, value: sum }) });
   assert.ok(trusted.ok);
   assert.deepEqual([trusted.value.sumFrom, trusted.value.sha256, trusted.value.url], ['trusted-on-first-use', sum, `https://github.com/${REL}`]);
   const none = await resolveArtifact(bare, { fetchAsset: noAsset });
   assert.ok(!none.ok);
-  assert.match(none.error, /^code-server 4\.96\.4 \(amd64\): upstream publishes no sha256 for it .*--checksums FILE.*--trust-artifact code-server$/);
+  assert.match(none.error, /^code-server 4\.139\.1 \(amd64\): upstream publishes no sha256 for it .*--checksums FILE.*--trust-artifact code-server$/);
   const pinnedOnly = await resolveArtifact(bare, { fetchAsset: noAsset, requirePinned: true, trustOnFirstUse: async () => ({ ok: true, value: sum }) });
   assert.ok(!pinnedOnly.ok);
   assert.match(pinnedOnly.error, /--require-pinned refuses a sum recorded on first use/);
 });
 
 test('a trusted sum that differs from what the host recorded is refused, like a changed published one', () => {
-  const a = { name: 'code-server' as const, version: '4.96.4', arch: 'amd64' as const, url: `http://m/${REL}`, relPath: REL, sha256: 'c'.repeat(64), sumFrom: 'trusted-on-first-use' as const };
-  assert.match(changedSumRefusal({ sha256: 'd'.repeat(64), source: 'trusted-on-first-use' }, a) ?? '', /^the trusted sha256 of code-server 4\.96\.4 \(amd64\) CHANGED/);
+  const a = { name: 'code-server' as const, version: '4.139.1', arch: 'amd64' as const, url: `http://m/${REL}`, relPath: REL, sha256: 'c'.repeat(64), sumFrom: 'trusted-on-first-use' as const };
+  assert.match(changedSumRefusal({ sha256: 'd'.repeat(64), source: 'trusted-on-first-use' }, a) ?? '', /^the trusted sha256 of code-server 4\.139\.1 \(amd64\) CHANGED/);
   assert.equal(changedSumRefusal({ sha256: 'c'.repeat(64), source: 'trusted-on-first-use' }, a), undefined);
 });
 
@@ -158,7 +158,7 @@ test('--trust-artifact: fetched once per run and recorded; a recorded sum is use
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const file = join(tempDir('panel-trust-'), '.panel', 'trusted-artifacts.sha256');
-  const loc = locateArtifact('code-server', '4.96.4', 'amd64', { mirror: `http://127.0.0.1:${port}` });
+  const loc = locateArtifact('code-server', '4.139.1', 'amd64', { mirror: `http://127.0.0.1:${port}` });
   const want = createHash('sha256').update(body).digest('hex');
   try {
     const run = new TrustedSums(file);
@@ -171,9 +171,9 @@ test('--trust-artifact: fetched once per run and recorded; a recorded sum is use
     body = Buffer.from('a different file');
     assert.deepEqual(await new TrustedSums(file).sum(loc), { ok: true, value: want });
     assert.equal(hits, 1);
-    const missing = await new TrustedSums(file).sum(locateArtifact('code-server', '4.96.4', 'arm64', { mirror: `http://127.0.0.1:${port}` }));
+    const missing = await new TrustedSums(file).sum(locateArtifact('code-server', '4.139.1', 'arm64', { mirror: `http://127.0.0.1:${port}` }));
     assert.ok(!missing.ok);
-    assert.match(missing.error, /code-server-4\.96\.4-linux-arm64\.tar\.gz answered HTTP 404/);
+    assert.match(missing.error, /code-server-4\.139\.1-linux-arm64\.tar\.gz answered HTTP 404/);
     assert.equal(readFileSync(file, 'utf8').split('\n').filter(Boolean).length, 1);
   } finally {
     server.close();
@@ -183,7 +183,7 @@ test('--trust-artifact: fetched once per run and recorded; a recorded sum is use
 test('status page after `panel renew`: only the certificate and the run are replaced', async () => {
   const { writeStatusPage, statusDataPath } = await import('../../../src/status/page.js');
   const files = new Map<string, Buffer>();
-  const saved = { host: 'h1', domains: ['a.test'], recipes: [{ id: 'code-server', title: 't', version: '4.96.4', artifacts: [] }], health: [{ check: 'x', ok: true }], run: { finishedAt: 'then', result: 'ok', changed: 0 } };
+  const saved = { host: 'h1', domains: ['a.test'], recipes: [{ id: 'code-server', title: 't', version: '4.139.1', artifacts: [] }], health: [{ check: 'x', ok: true }], run: { finishedAt: 'then', result: 'ok', changed: 0 } };
   files.set(statusDataPath('/var/lib/panel'), Buffer.from(JSON.stringify(saved)));
   const transport = {
     name: 'h1',

@@ -99,6 +99,45 @@ test('HTTPS site: port 80 redirects (except challenges), 443 ssl http2, TLS 1.2/
   assert.match(renderSite(spec(true), { ...tls, stapling: true }), /ssl_stapling on;/);
 });
 
+const statusPage = { path: '/panel/', dir: '/var/lib/panel/www', htpasswd: '/etc/panel/htpasswd', progressFile: '/var/lib/panel/progress.json' };
+
+/** Each `location … { … }` block's text, by its prefix. */
+function locations(server: string): Map<string, string> {
+  return new Map([...server.matchAll(/location (\S+(?: \S+)?) \{([^}]*)\}/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+test('Mozilla intermediate: HSTS two years on https, no nginx version, nosniff and referrer policy, also where a location adds headers of its own', () => {
+  const s = renderSite(spec(true, { statusPage }), tls);
+  const [http, https] = s.split(/\n(?=server \{)/).slice(1);
+  for (const server of [http!, https!]) assert.match(server, /^\s+server_tokens off;$/m);
+  const hsts = /add_header Strict-Transport-Security "max-age=63072000" always;/;
+  assert.match(https!, hsts);
+  assert.doesNotMatch(http!, /Strict-Transport-Security/, 'HSTS is meaningless (and ignored) over http');
+  // nginx drops server-level add_header in a location that has its own: each such location repeats them.
+  const own = [...locations(https!)].filter(([, body]) => body.includes('add_header'));
+  assert.deepEqual(own.map(([p]) => p), ['/panel/', '= /panel/progress.json']);
+  for (const [path, body] of own) {
+    assert.match(body, hsts, path);
+    assert.match(body, /add_header X-Content-Type-Options nosniff always;/, path);
+    assert.match(body, /add_header Referrer-Policy strict-origin-when-cross-origin always;/, path);
+  }
+  assert.doesNotMatch(s, /add_header (Content-Security-Policy|X-Frame-Options)/, 'would break the faasd UI or code-server');
+  // nginx.hsts=false: no HSTS anywhere, the other headers stay.
+  const off = renderSite({ ...spec(true, { statusPage }), ...siteSpecHsts(false) }, tls);
+  assert.doesNotMatch(off, /Strict-Transport-Security/);
+  assert.match(off, /X-Content-Type-Options nosniff/);
+  assert.equal(nginxParams.parse({}).hsts, true);
+  assert.equal(nginxParams.safeParse({ hsts: 'yes' }).success, false);
+  // HTTP-only (no certificate yet): no HSTS, version still hidden.
+  const plain = renderSite(spec(true, { statusPage }), undefined);
+  assert.doesNotMatch(plain, /Strict-Transport-Security/);
+  assert.match(plain, /server_tokens off;/);
+});
+
+function siteSpecHsts(hsts: boolean): Pick<SiteSpec, 'hsts'> {
+  return { hsts: siteSpec(config, { ipv6: true }, { hsts }).hsts };
+}
+
 test('no IPv6 on the host: no [::] listener anywhere', () => {
   for (const t of [undefined, tls, { http2Directive: true, stapling: true }]) {
     const s = renderSite(spec(false), t);
@@ -170,8 +209,10 @@ test('routes: defaults, extras by port, validated against injection', () => {
 test('nginx -t accepts every rendering', { skip: NO_NGINX }, () => {
   for (const ipv6 of [true, false]) {
     for (const t of [undefined, tls, { ...tls, stapling: true }]) {
-      const r = nginxTest(renderSite(spec(ipv6, { certDir: t?.stapling ? ocspDir : certDir }), t));
-      assert.ok(r.ok, `ipv6=${ipv6} tls=${JSON.stringify(t)}: ${r.out}`);
+      for (const extra of [{}, { statusPage, hsts: false }]) {
+        const r = nginxTest(renderSite(spec(ipv6, { certDir: t?.stapling ? ocspDir : certDir, ...extra }), t));
+        assert.ok(r.ok, `ipv6=${ipv6} tls=${JSON.stringify(t)} ${JSON.stringify(extra)}: ${r.out}`);
+      }
     }
   }
 });

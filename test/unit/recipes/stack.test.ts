@@ -8,8 +8,13 @@ import { test } from 'node:test';
 import base from '../../../recipes/base.js';
 import bridge from '../../../recipes/bridge.js';
 import cni from '../../../recipes/cni.js';
-import containerd from '../../../recipes/containerd.js';
+import containerd, { CONTAINERD_MEMBERS } from '../../../recipes/containerd.js';
+import { previousRelease } from '../../../src/resources/archive.js';
+import { HostState } from '../../../src/engine/state.js';
 import faasd, { containerNameservers } from '../../../recipes/faasd.js';
+import { EDGE_REFUSAL, FAASD_CE_NOTICE, OPENFAAS_LICENSE_PATH } from '../../../recipes/faasd-license.js';
+import { FileResource as FileRes, planFile } from '../../../src/resources/file.js';
+import { redact } from '../../../src/secret.js';
 import { recipes } from '../../../recipes/index.js';
 import { hostRefusal, osVerdict } from '../../../recipes/os.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
@@ -122,14 +127,78 @@ test('base: packages, forwarding sysctl, overlay (faasd does not need br_netfilt
   assert.equal(base.params.safeParse({ kernelModules: 'overlay,../x' }).success, false);
 });
 
-test('containerd: tarball into /usr/local, the unit, and a service restarted by exactly those', () => {
-  const rs = containerd.resources(ctx(containerd, debian, config()));
+/** The unit file's text a containerd recipe would install. */
+function unitText(rs: readonly { key: string }[]): string {
+  const u = rs.find((r) => r.key === 'unit:containerd.service') as unknown as FileRes | undefined;
+  assert.ok(u);
+  return u.spec.content.toString();
+}
+
+test('containerd 2.3.4 (--set containerd.version=2.3.4): tarball, runc 1.4.3 from its release, config migration, 2.x unit; restarted by exactly those but runc', () => {
+  const v23 = { version: '2.3.4' };
+  assert.deepEqual(containerd.artifacts?.(containerd.params.parse(v23)), [{ name: 'containerd', version: '2.3.4' }, { name: 'runc', version: '1.4.3' }]);
+  const rs = containerd.resources(ctx(containerd, debian, config(), v23));
   const k = rs.map((r) => r.key);
-  assert.ok(k.includes('archive:/usr/local:containerd-1.7.27-linux-amd64.tar.gz'), k.join(' '));
-  assert.ok(k.includes('unit:containerd.service'));
-  assert.equal(k.filter((x) => x.startsWith('service:')).length, 1);
-  const arm = keys(containerd, { ...debian, arch: 'arm64', rawArch: 'arm64' });
-  assert.ok(arm.includes('archive:/usr/local:containerd-1.7.27-linux-arm64.tar.gz'));
+  assert.deepEqual(k, [
+    'archive:/usr/local:containerd-2.3.4-linux-amd64.tar.gz',
+    'download:/usr/local/sbin/runc',
+    'command:migrate /etc/containerd/config.toml to config version 3',
+    'unit:containerd.service',
+    'service:containerd',
+  ]);
+  const runc = rs.find((r) => r.key === 'download:/usr/local/sbin/runc') as unknown as { o: { url: string } };
+  assert.equal(runc.o.url, 'http://mirror.test:8000/opencontainers/runc/releases/download/v1.4.3/runc.amd64');
+  const service = rs.find((r) => r.key === 'service:containerd')!;
+  assert.deepEqual(service.references?.map((x) => x.key), [k[0], k[2], k[3]]);
+  const text = unitText(rs);
+  assert.doesNotMatch(text, /LimitNOFILE/, "2.x's own unit has no LimitNOFILE");
+  assert.match(text, /^After=network\.target dbus\.service$/m);
+  assert.match(text, /^ExecStart=\/usr\/local\/bin\/containerd$/m);
+  const arm = containerd.resources(ctx(containerd, { ...debian, arch: 'arm64', rawArch: 'arm64' }, config(), v23)).map((r) => r.key);
+  assert.ok(arm.includes('archive:/usr/local:containerd-2.3.4-linux-arm64.tar.gz'));
+  // The migration: only a file older than version 3, by the new binary's own `config migrate`, keeping a backup.
+  const migrate = rs.find((r) => r.key.startsWith('command:migrate')) as unknown as { o: { check: { text: string }; run: { text: string } } };
+  assert.match(migrate.o.check.text, /version\[\[:space:\]\]\*=\[\[:space:\]\]\*3/);
+  assert.match(migrate.o.run.text, /panel_write \/etc\/containerd\/config\.toml .* always '' '\/usr\/local\/bin\/containerd config migrate'/);
+  const verify = containerd.verify?.(ctx(containerd, debian, config(), v23)) ?? [];
+  assert.ok(verify.some((c) => c.expect?.test('/usr/local/sbin/runc\n')));
+  assert.ok(!verify.some((c) => c.name.includes('runc') && c.expect?.test('/usr/sbin/runc\n')), 'Debian\'s runc found first is a failure');
+});
+
+test('containerd default 1.7.34: its own 1.7 unit (LimitNOFILE=infinity), no runc download, no migration', () => {
+  const params = { version: '1.7.34' };
+  assert.deepEqual(containerd.params.parse({}), containerd.params.parse(params), 'the default is the 1.7 line');
+  assert.deepEqual(containerd.artifacts?.(containerd.params.parse(params)), [{ name: 'containerd', version: '1.7.34' }]);
+  const rs = containerd.resources(ctx(containerd, debian, config(), params));
+  assert.deepEqual(rs.map((r) => r.key), ['archive:/usr/local:containerd-1.7.34-linux-amd64.tar.gz', 'unit:containerd.service', 'service:containerd']);
+  const text = unitText(rs);
+  assert.match(text, /^LimitNOFILE=infinity$/m);
+  assert.match(text, /^After=network\.target local-fs\.target dbus\.service$/m);
+  // Lines panel has no unit for are refused by the schema, before any connection.
+  for (const v of ['1.6.20', '2.0.5', '2.4.0', '3.0.0']) assert.equal(containerd.params.safeParse({ version: v }).success, false, v);
+  for (const v of ['1.7.27', '1.7.34', '2.3.0', '2.3.4']) assert.equal(containerd.params.safeParse({ version: v }).success, true, v);
+});
+
+test('containerd upgrade from 1.7.27: the plan says so, and the archive installs the new release', () => {
+  const rs = containerd.resources(ctx(containerd, debian, config(), { version: '2.3.4' }));
+  const tarball = rs[0]!;
+  const old = 'containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz';
+  const state = new HostState({ ...HostState.empty().data, artifacts: { [old]: { sha256: 'a'.repeat(64), source: 'pinned', at: '2026-01-01T00:00:00Z' } } });
+  const members = new Map(CONTAINERD_MEMBERS.map((m) => [m, { sha256: 'b'.repeat(64), mode: 0o755 }]));
+  const [change] = tarball.plan({ members }, { planned: [], state });
+  assert.equal(change?.reason, 'upgrade from v1.7.27');
+  assert.equal(change?.target, 'containerd-2.3.4-linux-amd64.tar.gz → /usr/local');
+  assert.equal(previousRelease(HostState.empty(), old), undefined);
+  const [fresh] = tarball.plan({ members: new Map() }, { planned: [], state: HostState.empty() });
+  assert.equal(fresh?.reason, 'not extracted');
+  // The release put in place last decides, even where this release's own older record still matches.
+  const cur = 'containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz';
+  const both = (last: string): HostState =>
+    new HostState({ ...HostState.empty().data, artifacts: { [old]: { sha256: 'a'.repeat(64), source: 'pinned', at: last === old ? '2026-02-01T00:00:00Z' : '2026-01-01T00:00:00Z' }, [cur]: { sha256: 'c'.repeat(64), source: 'pinned', at: last === cur ? '2026-02-01T00:00:00Z' : '2026-01-01T00:00:00Z' } } });
+  assert.equal(previousRelease(both(old), cur), 'v1.7.27');
+  assert.equal(previousRelease(both(cur), cur), undefined, 'converged: nothing to say');
+  const older = containerd.resources(ctx(containerd, debian, config(), { version: '1.7.27' }))[0]!;
+  assert.equal(older.plan({ members }, { planned: [], state: both(cur) })[0]?.reason, 'downgrade from v2.3.4');
 });
 
 test('containerd: --proxy adds a drop-in', () => {
@@ -137,10 +206,16 @@ test('containerd: --proxy adds a drop-in', () => {
   assert.ok(k.some((x) => x.startsWith('unit:containerd.service') && x !== 'unit:containerd.service'), k.join(' '));
 });
 
-test('cni: plugins into /opt/cni/bin and the conflist', () => {
+test('cni: v1.9.1 by default, v0.9.1 on request; plugins into /opt/cni/bin, README.md and LICENSE left out, and the conflist', () => {
   const k = keys(cni);
-  assert.ok(k.includes('archive:/opt/cni/bin:cni-plugins-linux-amd64-v0.9.1.tgz'), k.join(' '));
+  assert.ok(k.includes('archive:/opt/cni/bin:cni-plugins-linux-amd64-v1.9.1.tgz'), k.join(' '));
   assert.ok(k.includes('file:/etc/cni/net.d/10-openfaas.conflist'));
+  assert.ok(keys(cni, debian, config(), { version: '0.9.1' }).includes('archive:/opt/cni/bin:cni-plugins-linux-amd64-v0.9.1.tgz'));
+  const tarball = cni.resources(ctx(cni, debian, config())).find((r) => r.key.startsWith('archive:')) as unknown as { o: { leaveOut: readonly string[]; sha256: string }; script(): { text: string } };
+  assert.deepEqual(tarball.o.leaveOut, ['README.md', 'LICENSE']);
+  assert.match(tarball.script().text, /for __m in README\.md LICENSE; do rm -f -- "\$__tmpd\/\$__m"/);
+  // Pinned from upstream's published .tgz.sha256 (provenance in src/artifacts/table.ts).
+  assert.equal(tarball.o.sha256, 'b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303');
 });
 
 test('bridge: openfaas0', () => {
@@ -204,6 +279,49 @@ test('faasd: -p password and --registry-auth', () => {
   assert.ok(k.includes('file:/var/lib/faasd/.docker/config.json'));
   writeFileSync(auth, 'not json');
   assert.throws(() => keys(faasd, debian, config({ registryAuth: auth })), /--registry-auth .*not JSON/);
+});
+
+test('faasd CE licence: one line when the binary is about to land (plan, first install), none once it is there; never a question', () => {
+  const binary = faasd.resources(ctx(faasd, debian, config())).find((r) => r.key === 'download:/usr/local/bin/faasd');
+  assert.ok(binary);
+  const said: string[] = [];
+  const changes = binary.plan({ exists: false }, { planned: [], warn: (m) => said.push(m) });
+  assert.equal(changes.length, 1, 'the binary is still installed');
+  assert.deepEqual(said, [FAASD_CE_NOTICE]);
+  assert.doesNotMatch(FAASD_CE_NOTICE, /\n|\?/, 'one line, not a prompt');
+  assert.match(FAASD_CE_NOTICE, /personal, non-commercial use only/);
+  assert.match(FAASD_CE_NOTICE, /at most 15 functions/);
+  assert.match(FAASD_CE_NOTICE, /github\.com\/openfaas\/faasd\/blob\/0\.19\.7\/EULA\.md/);
+  const again: string[] = [];
+  const installed = { exists: true as const, type: 'file' as const, owned: { mode: 0o755, owner: 'root', group: 'root' }, size: 1, sha256: 'f'.repeat(64) };
+  assert.deepEqual(binary.plan(installed, { planned: [], warn: (m) => again.push(m) }), []);
+  assert.deepEqual(again, [], 'a converged host is not told again');
+});
+
+test('--openfaas-license: a 0600 root secret file at /var/lib/faasd/secrets/openfaas_license, masked in diffs and in every sink', () => {
+  const lic = join(dir, 'openfaas_license');
+  const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwYW5lbC10ZXN0In0.c2lnbmF0dXJlLW9mLWxpY2VuY2U';
+  writeFileSync(lic, `${jwt}\n`);
+  assert.ok(!keys(faasd).includes(`file:${OPENFAAS_LICENSE_PATH}`), 'nothing without the flag');
+  const r = faasd.resources(ctx(faasd, debian, config({ openfaasLicense: lic }))).find((x) => x.key === `file:${OPENFAAS_LICENSE_PATH}`);
+  assert.ok(r instanceof FileRes);
+  assert.equal(r.spec.mode, 0o600);
+  assert.equal(r.spec.owner, 'root');
+  assert.equal(r.spec.secret, true);
+  const [change] = planFile(r.spec, { exists: false });
+  assert.ok(change);
+  assert.doesNotMatch(JSON.stringify({ ...change, script: undefined }), new RegExp(jwt.slice(0, 20)));
+  assert.equal(redact(`licence ${jwt} read`), 'licence ******** read');
+  writeFileSync(lic, '  \n');
+  assert.throws(() => faasd.resources(ctx(faasd, debian, config({ openfaasLicense: lic }))), /--openfaas-license .*empty/);
+  assert.throws(() => faasd.resources(ctx(faasd, debian, config({ openfaasLicense: join(dir, 'nope') }))), /--openfaas-license .*cannot read \(ENOENT\)/);
+});
+
+test('faasd.edition=edge is refused before any change, saying why (an OCI image, not a verifiable release asset)', () => {
+  assert.equal(faasd.precheck?.(ctx(faasd, debian, config())), undefined);
+  assert.equal(faasd.precheck?.(ctx(faasd, debian, config(), { edition: 'edge' })), EDGE_REFUSAL);
+  assert.match(EDGE_REFUSAL, /ghcr\.io\/openfaasltd\/faasd-pro/);
+  assert.equal(faasd.params.safeParse({ edition: 'pro' }).success, false);
 });
 
 test('verify checks never put the password on a command line', () => {

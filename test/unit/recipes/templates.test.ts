@@ -61,16 +61,29 @@ function directives(unit: string): Map<string, string[]> {
   return m;
 }
 
-test('containerd.service is upstream v1.7.x unit (REFERENCE §2)', () => {
-  const d = directives(renderTemplate('containerd.service.hbs', { binDir: '/usr/local/bin' }));
-  assert.deepEqual(d.get('Service.Type'), ['notify']);
-  assert.deepEqual(d.get('Service.Delegate'), ['yes']);
-  assert.deepEqual(d.get('Service.KillMode'), ['process']);
-  assert.deepEqual(d.get('Service.Restart'), ['always']);
-  assert.deepEqual(d.get('Service.OOMScoreAdjust'), ['-999']);
-  assert.deepEqual(d.get('Service.ExecStartPre'), ['-/sbin/modprobe overlay']);
-  assert.deepEqual(d.get('Service.ExecStart'), ['/usr/local/bin/containerd']);
-  assert.deepEqual(d.get('Install.WantedBy'), ['multi-user.target']);
+test('containerd.service: each line has upstream\'s own unit (containerd.service at v1.7.34 and v2.3.4)', () => {
+  for (const line of ['1.7', '2.3']) {
+    const d = directives(renderTemplate(`containerd-${line}.service.hbs`, { binDir: '/usr/local/bin' }));
+    assert.deepEqual(d.get('Service.Type'), ['notify']);
+    assert.deepEqual(d.get('Service.Delegate'), ['yes']);
+    assert.deepEqual(d.get('Service.KillMode'), ['process']);
+    assert.deepEqual(d.get('Service.Restart'), ['always']);
+    assert.deepEqual(d.get('Service.RestartSec'), ['5']);
+    assert.deepEqual(d.get('Service.LimitNPROC'), ['infinity']);
+    assert.deepEqual(d.get('Service.LimitCORE'), ['infinity']);
+    assert.deepEqual(d.get('Service.TasksMax'), ['infinity']);
+    assert.deepEqual(d.get('Service.OOMScoreAdjust'), ['-999']);
+    assert.deepEqual(d.get('Service.ExecStartPre'), ['-/sbin/modprobe overlay']);
+    assert.deepEqual(d.get('Service.ExecStart'), ['/usr/local/bin/containerd']);
+    assert.deepEqual(d.get('Install.WantedBy'), ['multi-user.target']);
+  }
+  // Where the lines differ.
+  const v17 = directives(renderTemplate('containerd-1.7.service.hbs', { binDir: '/usr/local/bin' }));
+  const v23 = directives(renderTemplate('containerd-2.3.service.hbs', { binDir: '/usr/local/bin' }));
+  assert.deepEqual(v17.get('Service.LimitNOFILE'), ['infinity']);
+  assert.equal(v23.get('Service.LimitNOFILE'), undefined);
+  assert.deepEqual(v17.get('Unit.After'), ['network.target local-fs.target dbus.service']);
+  assert.deepEqual(v23.get('Unit.After'), ['network.target dbus.service']);
 });
 
 const unitData = {
@@ -124,6 +137,20 @@ test('docker-compose.yaml: gateway talks to faasd-provider:8081 with basic auth 
   assert.ok(gw.environment?.includes('function_namespace=openfaas-fn'));
   assert.deepEqual(gw.ports, ['8080:8080']);
   assert.deepEqual(gw.volumes?.map((v) => v.source), ['./secrets/basic-auth-password', './secrets/basic-auth-user']);
+});
+
+// faasd 0.19.7's docker-compose.yaml (`git show 0.19.7:docker-compose.yaml` in openfaas/faasd):
+// a release install fetches the tag's file, so these tags, not master's (gateway 0.27.13 came after).
+const FAASD_0_19_7_IMAGES = {
+  nats: 'docker.io/library/nats-streaming:0.25.6',
+  prometheus: 'docker.io/prom/prometheus:v3.1.0',
+  gateway: 'ghcr.io/openfaas/gateway:0.27.12',
+  'queue-worker': 'ghcr.io/openfaas/queue-worker:0.14.2',
+};
+
+test('docker-compose.yaml: every image tag is the one faasd 0.19.7 pins', () => {
+  const doc = parseYaml(renderTemplate('docker-compose.yaml.hbs', { gatewayListen: '8080' })) as { services: Record<string, { image: string }> };
+  assert.deepEqual(Object.fromEntries(Object.entries(doc.services).map(([k, v]) => [k, v.image])), FAASD_0_19_7_IMAGES);
 });
 
 test('prometheus.yml scrapes the gateway and the provider', () => {
