@@ -13,6 +13,7 @@ import { failedResult } from '../engine/host-run.js';
 import { takeHostLock, type HostLock } from '../engine/host-lock.js';
 import { redact, registerSecret, Secret } from '../secret.js';
 import { sh } from '../shell.js';
+import { writeDeployedFunctions } from '../status/page.js';
 import type { ChangeAction, PublicChange } from '../resources/types.js';
 import type { Transport } from '../transport/types.js';
 import { CE_MAX_FUNCTIONS, DEFAULT_NAMESPACE, SECRET_MOUNT_PATH } from './api.js';
@@ -258,6 +259,12 @@ export async function applyDeployHost(p: HostDeployPlan, o: DeployOptions, dryRu
       }
       applied++;
       o.emit({ type: 'change', host, recipe: DEPLOY, status: 'applied', change: publicOf(c) });
+    }
+    // The status page lists what runs now (best effort; still under the lock, as an install writes it).
+    // faasd's list sets only `replicas` (read.go); the per-function answer sets `availableReplicas`.
+    const now = await p.gateway.functions();
+    if (now.ok) {
+      await writeDeployedFunctions(p.transport, p.config.progressDir, now.value.map((f) => ({ name: f.name, image: f.image, available: Math.max(f.availableReplicas ?? 0, f.replicas ?? 0) }))).catch(() => undefined);
     }
   } finally {
     await lock.release();
