@@ -15,7 +15,7 @@ import { DEFAULT_LOCK_WAIT_SECONDS, holderLine } from '../engine/host-lock.js';
 import { progressHooks } from '../report/host-progress.js';
 import type { HostPlan } from '../engine/host-run.js';
 import type { Recipe } from '../engine/recipe.js';
-import { publicChange, type TeardownMode } from '../resources/types.js';
+import { publicChange, type PublicChange, type TeardownMode } from '../resources/types.js';
 import { ndjsonSink } from '../report/ndjson.js';
 import { plainSink } from '../report/plain.js';
 import { planPrinter, wantColor } from '../report/plan-printer.js';
@@ -45,6 +45,28 @@ export interface ConvergeInput {
   readonly teardown?: TeardownMode;
   /** `install --reinstall`: teardown without purge, then install, one report. */
   readonly reinstall?: boolean;
+  /**
+   * Runs the hosts in place of the recipe engine (`panel deploy`); sinks,
+   * confirmation, Ctrl-C, the recap and the exit code stay this module's.
+   */
+  readonly runner?: (o: RunnerOptions) => Promise<HostResult[]>;
+}
+
+/** One change of a plan, as a person approves it. */
+export interface PlannedChange {
+  readonly host: string;
+  readonly recipe: string;
+  readonly change: PublicChange;
+}
+
+export interface RunnerOptions {
+  readonly emit: (e: EngineEvent) => void;
+  readonly signal: AbortSignal;
+  readonly concurrency: number;
+  readonly lockWaitSeconds: number;
+  readonly lockHolder: string;
+  /** Asked once with every host's changes before anything is applied (a terminal without --yes); false: apply nothing. */
+  readonly confirm?: (changes: readonly PlannedChange[], hosts: number) => Promise<boolean>;
 }
 
 /** Exit code of an uninstall or reinstall that needs a reboot to finish. */
@@ -108,22 +130,28 @@ export async function converge(input: ConvergeInput): Promise<number> {
     replay.forEach(emit);
   };
 
-  const confirm = wantConfirm
-    ? async (plans: readonly HostPlan[]): Promise<boolean> => {
-        const changes = plans.flatMap((p) => p.recipes.flatMap((r) => r.changes.map((c) => ({ host: p.config.name, recipe: r.recipe.id, c: publicChange(c) }))));
+  const confirmChanges = wantConfirm
+    ? async (changes: readonly PlannedChange[], hosts: number): Promise<boolean> => {
         if (changes.length > 0) {
-          for (const { host, recipe, c } of changes) {
+          for (const { host, recipe, change: c } of changes) {
             process.stdout.write(redact(`${host}  ${recipe}  ~ ${c.summary}${c.after?.length ? `  (after: ${c.after.join('; ')})` : ''}\n`));
             if (c.diff) process.stdout.write(redact(c.diff.replace(/\n?$/, '\n')));
           }
           const rl = createInterface({ input: process.stdin, output: process.stdout });
-          const answer = await rl.question(`Apply ${changes.length} change(s) on ${plans.length} host(s)? [y/N] `);
+          const answer = await rl.question(`Apply ${changes.length} change(s) on ${hosts} host(s)? [y/N] `);
           rl.close();
           if (!/^y(es)?$/i.test(answer.trim())) return false;
         }
         goLive();
         return true;
       }
+    : undefined;
+  const confirm = confirmChanges
+    ? (plans: readonly HostPlan[]): Promise<boolean> =>
+        confirmChanges(
+          plans.flatMap((p) => p.recipes.flatMap((r) => r.changes.map((c) => ({ host: p.config.name, recipe: r.recipe.id, change: publicChange(c) })))),
+          plans.length,
+        )
     : undefined;
 
   const controller = new AbortController();
@@ -139,33 +167,37 @@ export async function converge(input: ConvergeInput): Promise<number> {
   };
   process.on('SIGINT', onSigint);
 
+  // The subcommand only: argv may hold secrets (-p).
+  const holder = holderLine(process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 'run');
   let results: HostResult[];
   try {
-    results = await runFleet(configs, {
-      mode,
-      registry: input.registry,
-      emit,
-      signal: controller.signal,
-      concurrency,
-      lockWaitSeconds: lockWait,
-      // The subcommand only: argv may hold secrets (-p).
-      lockHolder: holderLine(process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 'run'),
-      deep: flags.deep ?? false,
-      // The status page is a report of an install; a teardown (uninstall) leaves it alone.
-      hooks: mode === 'install' && !input.teardown ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []), reads: statusReads }] : [progressHooks],
-      trustedSums: new TrustedSums(join(stateDir(), TRUST_FILE)),
-      hostInfoCache: new HostInfoStore(join(stateDir(), 'host-info')),
-      ...(input.teardown ? { teardown: input.teardown } : {}),
-      ...(input.reinstall ? { reinstall: true } : {}),
-      ...(confirm ? { confirm } : {}),
-      ...(input.connect ? { connect: input.connect } : {}),
-    });
+    results = input.runner
+      ? await input.runner({ emit, signal: controller.signal, concurrency, lockWaitSeconds: lockWait, lockHolder: holder, ...(confirmChanges ? { confirm: confirmChanges } : {}) })
+      : await runFleet(configs, {
+          mode,
+          registry: input.registry,
+          emit,
+          signal: controller.signal,
+          concurrency,
+          lockWaitSeconds: lockWait,
+          lockHolder: holder,
+          deep: flags.deep ?? false,
+          // The status page is a report of an install; a teardown (uninstall) leaves it alone.
+          hooks: mode === 'install' && !input.teardown ? [progressHooks, { hostDone: (plan, r) => writeStatusPage(plan, r, health.get(r.host) ?? []), reads: statusReads }] : [progressHooks],
+          trustedSums: new TrustedSums(join(stateDir(), TRUST_FILE)),
+          hostInfoCache: new HostInfoStore(join(stateDir(), 'host-info')),
+          ...(input.teardown ? { teardown: input.teardown } : {}),
+          ...(input.reinstall ? { reinstall: true } : {}),
+          ...(confirm ? { confirm } : {}),
+          ...(input.connect ? { connect: input.connect } : {}),
+        });
   } finally {
     process.off('SIGINT', onSigint);
     if (buffered) goLive();
   }
   await listrDone;
-  if (mode === 'install') {
+  // --retry-failed reads the last install's hosts: a deploy leaves that record alone.
+  if (mode === 'install' && !input.runner) {
     try {
       saveLastRun({ mode, finishedAt: new Date().toISOString(), hosts: results });
     } catch (e) {

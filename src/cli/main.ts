@@ -149,6 +149,48 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const configs = (await resolveTargets(renewFlags, registry, 'install')).map(renewConfig);
     exitCode = await converge({ mode: 'install', flags: renewFlags, configs, registry: only, ...via });
   });
+  addCommon(
+    program
+      .command('deploy')
+      .description('deploy the functions of an OpenFaaS stack file through each host\'s gateway: plan, diff, apply what differs, wait until ready')
+      .requiredOption('-f, --file <stack.yml>', 'OpenFaaS stack file (faas-cli\'s format)')
+      .option('--dry-run', 'show what would be deployed, updated or removed, with diffs; change nothing')
+      .option('--prune', 'remove functions the gateway runs that the stack does not name')
+      .option('--secret <name[=@file]>', 'create or update a faasd secret from a file, or from PANEL_SECRET_<NAME> (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+      .option('--wait <seconds>', 'how long a deployed function may take to become ready', '60')
+      .option('--health-path <path>', 'invoked through the gateway once a function is ready; 2xx passes (e.g. /_/health)')
+      .option('-y, --yes', 'apply without asking (asked only on a terminal)'),
+  ).action(async (flags: CommonFlags & { file: string; dryRun?: boolean; prune?: boolean; secret?: string[]; wait: string; healthPath?: string }) => {
+    const [registry, { resolveTargets }, { converge }, { loadStack }, { formatInventoryError }, { parseSecretFlags }, { deployRunner }] = await Promise.all([
+      loadRegistry(),
+      import('./targets.js'),
+      import('./converge.js'),
+      import('../deploy/stack.js'),
+      import('../inventory/types.js'),
+      import('../deploy/secret-flags.js'),
+      import('../deploy/run.js'),
+    ]);
+    const stack = loadStack(flags.file);
+    if (!stack.ok) throw new UsageError(stack.error.map(formatInventoryError).join('\n'));
+    const secrets = parseSecretFlags(flags.secret ?? [], process.env, process.cwd());
+    if (!secrets.ok) throw new UsageError(secrets.error.join('\n'));
+    const wait = Number(flags.wait);
+    if (!Number.isInteger(wait) || wait < 1 || wait > 3600) throw new UsageError(`--wait ${JSON.stringify(flags.wait)}: whole seconds from 1 to 3600`);
+    if (flags.healthPath !== undefined && !/^\/[\x21-\x7e]*$/.test(flags.healthPath)) throw new UsageError(`--health-path ${JSON.stringify(flags.healthPath)}: a path starting with /`);
+    const mode: Mode = flags.dryRun ? 'plan' : 'install';
+    // Hosts are chosen as for install (--host, -i, --limit); the recipes are not run.
+    const configs = await resolveTargets({ ...flags, recipes: flags.recipes ?? 'faasd' }, registry, 'plan');
+    const runner = deployRunner(configs, {
+      stack: stack.value,
+      secrets: secrets.value,
+      prune: flags.prune ?? false,
+      waitSeconds: wait,
+      ...(flags.healthPath !== undefined ? { healthPath: flags.healthPath } : {}),
+      dryRun: flags.dryRun ?? false,
+      ...(options.connect ? { connect: options.connect } : {}),
+    });
+    exitCode = await converge({ mode, flags, configs, registry, runner, ...via });
+  });
   program
     .command('recipes')
     .description(`list recipes, their dependencies and parameters (test-only recipes: ${[...TEST_ONLY].join(', ')}; shown with --all, usable with --recipes)`)

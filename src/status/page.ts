@@ -14,6 +14,7 @@ import type { HostPlan } from '../engine/host-run.js';
 import { renderTemplate } from '../resources/template.js';
 import { validateDomains } from '../validate/index.js';
 import { STATUS } from './paths.js';
+import type { Transport } from '../transport/types.js';
 
 export interface HealthCheck {
   readonly check: string;
@@ -27,6 +28,15 @@ export interface StatusData {
   readonly health: readonly HealthCheck[];
   readonly certificate?: { names: readonly string[]; expires: string; renews: string; issuer: string } | { error: string };
   readonly run: { finishedAt: string; result: string; changed: number; error?: string };
+  /** What `panel deploy` last found running (kept across installs: an install does not know it). */
+  readonly functions?: { readonly at: string; readonly list: readonly DeployedFunction[] };
+}
+
+export interface DeployedFunction {
+  readonly name: string;
+  readonly image: string;
+  /** Replicas faasd reports available. */
+  readonly available: number;
 }
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -80,6 +90,10 @@ export function renderStatusPage(d: StatusData, progressUrl: string = `${STATUS.
     cert: cert === undefined ? false : 'error' in cert ? { error: esc(cert.error) } : { names: cert.names.map(esc).join(', '), expires: esc(cert.expires), renews: esc(cert.renews), issuer: esc(cert.issuer), error: false },
     run: { finishedAt: esc(d.run.finishedAt), result: esc(d.run.result), changed: d.run.changed, error: d.run.error ? esc(d.run.error) : false },
     progressUrl: esc(progressUrl),
+    functions:
+      d.functions === undefined
+        ? false
+        : { at: esc(d.functions.at), list: d.functions.list.map((f) => ({ name: esc(f.name), image: esc(f.image), ready: f.available > 0, state: f.available > 0 ? 'running' : 'not running' })) },
   });
 }
 
@@ -119,20 +133,39 @@ export async function writeStatusPage(plan: HostPlan, result: HostResult, health
   // What planning read (statusReads) is current when the run changed nothing on the host; else read it now.
   const read = async (path: string): Promise<Buffer | undefined> =>
     result.changed === 0 && result.status !== 'failed' && plan.reads?.has(path) ? plan.reads.get(path) : plan.transport.get(path);
-  // A full page reads what it wrote last only when that is free (read in planning), to see whether anything is new.
-  const old = !full || (result.changed === 0 && result.status !== 'failed' && plan.reads?.has(saved)) ? await read(saved) : undefined;
+  // The page written before: a partial update starts from it; a full one keeps what only `panel deploy`
+  // knows and skips a rewrite with nothing new, from what planning read (no round trip of its own; a
+  // deploy writes the page under the host lock).
+  const old = full ? plan.reads?.get(saved) : await read(saved);
   if (!full && old === undefined) return;
   const before = old === undefined ? undefined : (JSON.parse(old.toString('utf8')) as StatusData);
   const pemPath = certificatePath(plan.config);
   const pem = pemPath !== undefined ? await read(pemPath) : undefined;
   const fresh = statusData(plan, result, health, pem?.toString('utf8'), now);
-  const data: StatusData = full || before === undefined ? fresh : { ...before, ...(fresh.certificate ? { certificate: fresh.certificate } : {}), run: fresh.run };
+  const data: StatusData = full
+    ? { ...fresh, ...(before?.functions ? { functions: before.functions } : {}) }
+    : { ...before!, ...(fresh.certificate ? { certificate: fresh.certificate } : {}), run: fresh.run };
   // A run that found nothing to do and nothing new to show leaves the page as
   // it is (no round trip): its record is progress.json's "checked", which the
   // page shows live. The page's run stays the last one that showed something.
-  if (before !== undefined && sameButTime(before, data)) return;
-  const html = renderStatusPage(data);
-  await plan.transport.exec(`mkdir -p ${STATUS.dir}`);
-  await plan.transport.put(`${STATUS.dir}/index.html`, Buffer.from(html, 'utf8'), 0o644);
-  await plan.transport.put(saved, Buffer.from(JSON.stringify(data), 'utf8'), 0o600);
+  if (result.changed === 0 && result.status !== 'failed' && before !== undefined && sameButTime(before, data)) return;
+  await putStatusPage(plan.transport, plan.config.progressDir, data);
+}
+
+async function putStatusPage(t: Transport, progressDir: string, data: StatusData): Promise<void> {
+  await t.exec(`mkdir -p ${STATUS.dir}`);
+  await t.put(`${STATUS.dir}/index.html`, Buffer.from(renderStatusPage(data), 'utf8'), 0o644);
+  await t.put(statusDataPath(progressDir), Buffer.from(JSON.stringify(data), 'utf8'), 0o600);
+}
+
+/**
+ * After a deploy that changed something: the page lists the functions the
+ * gateway runs. A host without a page (no status recipe) is left alone;
+ * best effort, as the rest of the page.
+ */
+export async function writeDeployedFunctions(t: Transport, progressDir: string, list: readonly DeployedFunction[], now: Date = new Date()): Promise<void> {
+  const old = await t.get(statusDataPath(progressDir));
+  if (old === undefined) return;
+  const before = JSON.parse(old.toString('utf8')) as StatusData;
+  await putStatusPage(t, progressDir, { ...before, functions: { at: day(now), list } });
 }

@@ -1,5 +1,7 @@
 /** Runs scripts on this machine with `bash -s`; panel must already be root. */
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { backstopMs, bashArgv, exitCode, isTimeoutExit } from './command.js';
 import { getVia, putVia, type RawResult } from './files.js';
 import { lineSplitter } from './lines.js';
@@ -33,6 +35,17 @@ export class LocalTransport implements Transport {
 
   get(path: string): Promise<Buffer | undefined> {
     return getVia((stdin, o) => this.run(stdin, o), this.name, path);
+  }
+
+  forward(port: number): Promise<Duplex> {
+    return new Promise<Duplex>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        this.#counts.channels++;
+        resolve(socket);
+      });
+      socket.once('error', (e) => reject(new TransportError(this.name, `${this.name}: cannot reach 127.0.0.1:${port}: ${e.message}`)));
+    });
   }
 
   async close(): Promise<void> {}

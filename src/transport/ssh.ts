@@ -4,6 +4,7 @@
  * a semaphore keeps channels under sshd's MaxSessions (10 by default).
  */
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { backstopMs, bashCommandLine, exitCode, isTimeoutExit } from './command.js';
 import { getVia, putVia, type RawResult } from './files.js';
@@ -190,6 +191,23 @@ export class SshTransport implements Transport {
           done,
         });
         await done.catch(() => undefined);
+      });
+    });
+  }
+
+  /** A direct-tcpip channel: sshd connects to the host's loopback for us (AllowTcpForwarding must not be `no`). */
+  forward(port: number): Promise<Duplex> {
+    if (this.#lost !== undefined) return Promise.reject(new TransportError(this.name, `${this.#display}: ${this.#lost}`));
+    return new Promise<Duplex>((resolve, reject) => {
+      this.#client.forwardOut('127.0.0.1', 0, '127.0.0.1', port, (err: Error | undefined, ch: ClientChannel) => {
+        if (err) {
+          const hint = /administratively prohibited/i.test(err.message) ? ' (sshd refuses TCP forwarding: AllowTcpForwarding no)' : '';
+          reject(new TransportError(this.name, `${this.#display}: cannot reach 127.0.0.1:${port} on the host: ${err.message}${hint}`));
+          return;
+        }
+        this.#counts.channels++;
+        ch.on('data', (d: Buffer) => (this.#counts.bytesReceived += d.length));
+        resolve(ch);
       });
     });
   }

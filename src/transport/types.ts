@@ -1,4 +1,5 @@
 /** How panel reaches a host: run a script, move a file, count the cost. */
+import type { Duplex } from 'node:stream';
 
 export interface ExecOptions {
   /** Run as root: `sudo -n` when the login user is not root. Default true. */
@@ -47,6 +48,13 @@ export interface Transport {
    * channel for its whole life.
    */
   session(script: string, onLine: (line: string) => void, opts?: Pick<ExecOptions, 'sudo'>): Promise<Session>;
+  /**
+   * A TCP stream to `127.0.0.1:port` on the host, for talking to a service
+   * that listens only on the host's loopback (the faasd gateway): over SSH a
+   * forwarded channel of the same connection (no port is opened on the host),
+   * locally a socket. Rejects with TransportError when it cannot be opened.
+   */
+  forward(port: number): Promise<Duplex>;
   readonly stats: TransportStats;
   close(): Promise<void>;
 }

@@ -4,6 +4,8 @@
  * scripts, so marker parsing and shell quoting are exercised for real.
  */
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ExecResult, Session, Transport, TransportStats } from '../../src/transport/types.js';
 import { lineSplitter } from '../../src/transport/lines.js';
 import { tempDir } from './temp.js';
@@ -70,6 +72,17 @@ export class BashTransport implements Transport {
   }
   async get(): Promise<Buffer | undefined> {
     return undefined;
+  }
+  /** This machine's loopback stands in for the host's (unit tests serve a fake gateway there). */
+  forward(port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        this.stats.channels++;
+        resolve(socket);
+      });
+      socket.once('error', reject);
+    });
   }
   async close(): Promise<void> {}
 }

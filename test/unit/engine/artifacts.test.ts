@@ -21,6 +21,7 @@ function hostAnswering(res: ExecResult): Transport & { scripts: string[] } {
     put: async () => undefined,
     get: async () => undefined,
     session: () => Promise.reject(new Error('not used')),
+    forward: () => Promise.reject(new Error('not used')),
     stats: { channels: 0, bytesSent: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 },
     close: async () => undefined,
   };
