@@ -21,6 +21,7 @@ import { defaultAccountKeyFile } from './account.js';
 import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
 import { installScript } from './install.js';
 import type { Challenge, Issued } from './order.js';
+import { HoldStore, RateLimited, withinTime } from './rate-limit.js';
 import { CERTS_DIR, CHALLENGE_DIR, certDir } from './site.js';
 
 export interface CertificateOptions {
@@ -30,7 +31,12 @@ export interface CertificateOptions {
   readonly email?: string;
   /** The clock deciding renewals (tests pass a fixed one). */
   readonly now?: () => Date;
+  /** Where CA rate-limit holds are kept (default: next to the account key). */
+  readonly holds?: HoldStore;
 }
+
+/** One bound on a whole order (account, order, ~3 min of validation, finalize, download). */
+export const ORDER_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The installed certificate, and which of the directories holding it exist (for the state record). */
 export interface CertFacts extends InstalledCert {
@@ -78,16 +84,21 @@ export class CertificateResource implements Resource<CertFacts> {
 
   plan(have: CertFacts, _ctx: PlanContext): Change[] {
     const { names, acme } = this.o;
-    const reason = orderReason(have, { names, directory: acme.directory }, (this.o.now ?? (() => new Date()))());
+    const now = (this.o.now ?? (() => new Date()))();
+    const reason = orderReason(have, { names, directory: acme.directory }, now);
     if (reason === undefined) return [];
     const dir = this.dir;
     const email = this.o.email;
+    const holds = this.o.holds ?? HoldStore.forDirectory(acme.directory);
+    // A rate limit the CA named earlier: planned and shown, but the CA is not asked before it ends.
+    const hold = holds.active(names, now);
+    const holdText = hold ? `; the CA rate-limited these names until ${hold.until} (${hold.detail})` : '';
     return [
       {
         resource: this.key,
         action: have.cert === undefined ? 'create' : 'update',
         target: `certificate ${names.join(', ')} in ${dir}`,
-        reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}`,
+        reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}${holdText}`,
         // What the state record keeps: the directories the install creates, then the files.
         records: [
           ...this.dirs().map((path) => ({ kind: 'directory' as const, path, existed: have.dirsPresent.has(path) })),
@@ -96,12 +107,13 @@ export class CertificateResource implements Resource<CertFacts> {
           { kind: 'file', path: `${dir}/directory`, existed: have.directory !== undefined },
         ],
         local: async (host) => {
+          if (hold) throw new Error(`ACME: not asking ${acme.directory} for ${names.join(', ')} before ${hold.until}: it answered rateLimited: ${hold.detail} (recorded in ${holds.file})`);
           const challenges = new ChallengeFiles(host);
           let issued: Issued;
           try {
             // acme-client loads only when a certificate is ordered, not at start-up.
             const { order } = await import('./order.js');
-            issued = await order(
+            issued = await withinTime(order(
               {
                 directory: acme.directory,
                 ...(acme.caFile !== undefined ? { caFile: acme.caFile } : {}),
@@ -111,11 +123,16 @@ export class CertificateResource implements Resource<CertFacts> {
                 names,
               },
               challenges,
-            );
+            ), ORDER_TIMEOUT_MS, `ACME order for ${names.join(', ')} at ${acme.directory}`);
           } catch (e) {
             await challenges.withdrawNow();
+            if (e instanceof RateLimited) {
+              holds.record(names, { until: e.retryAt.toISOString(), detail: e.detail });
+              throw new Error(`ACME: ${acme.directory} answered rateLimited for ${names.join(', ')}: ${e.detail}; panel will not ask again before ${e.retryAt.toISOString()} (recorded in ${holds.file})`);
+            }
             throw e;
           }
+          holds.clear(names);
           return lines(installScript(dir, issued, acme.directory), challenges.withdrawScript());
         },
       },

@@ -9,6 +9,7 @@ import acme from 'acme-client';
 import { registerSecret } from '../secret.js';
 import { loadOrCreateAccountKey } from './account.js';
 import { probeDirectory, trustCa } from './http.js';
+import { failFastOn429, RateLimited } from './rate-limit.js';
 
 export interface OrderRequest {
   readonly directory: string;
@@ -62,15 +63,21 @@ type AcmeChallenge = Awaited<ReturnType<acme.Client['getAuthorizations']>>[numbe
 /** A challenge token becomes a file name on the host: only the base64url alphabet is accepted. */
 const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
+/** acme-client's backoff polls (1 s doubling to 10 s): 1+2+4+8 + 17×10 s ≈ 3 min before validation is given up. */
+export const VALIDATION_POLLS = 22;
+
 export async function order(req: OrderRequest, host: ChallengeHost): Promise<Issued> {
   const names = req.names.join(', ');
   const ctx = (stage: string) => (e: unknown) => {
+    if (e instanceof RateLimited) throw e; // the caller records when to ask again
     throw new Error(`ACME ${stage} for ${names} at ${req.directory} failed: ${detailOf(e)}`);
   };
   trustCa(req.caFile);
+  failFastOn429(acme);
   await probeDirectory(req.directory, req.caFile);
   const accountKey = await loadOrCreateAccountKey(req.accountKeyFile);
-  const client = new acme.Client({ directoryUrl: req.directory, accountKey, backoffAttempts: 12, backoffMin: 1000, backoffMax: 5000 });
+  // Validation from several vantage points can take a while: polls 1, 2, 4, 8 s, then every 10 s, about 3 min in all.
+  const client = new acme.Client({ directoryUrl: req.directory, accountKey, backoffAttempts: VALIDATION_POLLS, backoffMin: 1000, backoffMax: 10_000 });
   await client
     .createAccount({ termsOfServiceAgreed: true, ...(req.email ? { contact: [`mailto:${req.email}`] } : {}) })
     .catch(ctx('account registration'));

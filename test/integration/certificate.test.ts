@@ -32,6 +32,7 @@ import { templatesDir } from '../../src/paths.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
+import { startAcmeProxy } from '../testbed/acme-proxy.js';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -303,6 +304,45 @@ test('host without IPv6: an ACME failure names the domain and the CA detail, and
   const h = await http(v4, V4_NAME, '/.well-known/acme-challenge/none');
   assert.equal(h.status, 404);
   assert.match(await sh(v4, 'ls -A /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/);
+});
+
+test('rate limit (boulder\'s 429 from a proxy STAND-IN in front of Pebble): fails at once with the detail and retry time; plan, install and renew wait for it; then it orders', async () => {
+  const RETRY_AFTER = 30; // seconds (Let's Encrypt's reach from minutes to days)
+  const proxy = await startAcmeProxy(bed.acme.directory, bed.acme.caFile);
+  try {
+    const via = (cmd: string): string[] => args(cmd, v4, [V4_NAME], 'certificate').map((x) => (x === bed.acme.directory ? proxy.directory : x));
+    proxy.rateLimitNextOrder(RETRY_AFTER);
+    const limited = await panel(via('install'), { env, timeoutMs: 120_000 });
+    assert.equal(limited.code, 1, explain(limited));
+    assert.equal(proxy.ordersRefused, 1);
+    assert.deepEqual(changes(limited, 'failed').map((c) => c.resource), ['certificate:c.panel.test']);
+    const said = limited.stderr + limited.stdout;
+    const until = /answered rateLimited for c\.panel\.test: too many certificates \(5\) already issued[^;]*; panel will not ask again before (\d{4}-\d\d-\d\dT[\d:.]+Z)/.exec(said);
+    assert.ok(until, explain(limited));
+    const retryAt = Date.parse(until[1]!);
+    assert.ok(Math.abs(retryAt - (Date.now() + RETRY_AFTER * 1000)) < RETRY_AFTER * 1000, `retry time ${until[1]} is the CA's Retry-After`);
+
+    // plan shows the wait; install and renew do not ask the CA before it.
+    const plan = await panel(via('plan'), { env });
+    assert.equal(plan.code, 0, explain(plan));
+    const planned = changes(plan, 'planned').find((c) => c.resource === 'certificate:c.panel.test');
+    assert.match(planned?.reason ?? '', new RegExp(`the CA rate-limited these names until ${until[1]!.replace(/\./g, '\\.')} \\(too many certificates`), explain(plan));
+    for (const cmd of ['install', 'renew']) {
+      const again = await panel(via(cmd), { env });
+      assert.equal(again.code, 1, explain(again));
+      assert.match(again.stderr + again.stdout, /ACME: not asking https:\S+ for c\.panel\.test before \S+: it answered rateLimited: too many certificates/, explain(again));
+    }
+    assert.equal(proxy.ordersForwarded + proxy.ordersRefused, 1, 'no new order while the CA said to wait');
+
+    // Once the time has passed, the next run orders.
+    const wait = retryAt - Date.now() + 1_000;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const ok = await panel(via('install'), { env });
+    assert.equal(ok.code, 0, explain(ok));
+    assert.equal(proxy.ordersForwarded, 1);
+  } finally {
+    await proxy.stop();
+  }
 });
 
 test('host without IPv6: no [::] listeners, nginx runs, HTTPS works', async () => {
