@@ -43,11 +43,11 @@ test('parseCertificate reads names, serial, validity and OCSP', () => {
   assert.match(parseCertificate('garbage') as string, /no PEM/);
 });
 
-test('renewal is due after two thirds of the lifetime, whatever the lifetime', () => {
+test('renewal is due at a third of the lifetime left, or half under 10 days: 90, 64 and 45 days, 160 hours, 6 days', () => {
   const nb = new Date('2025-01-01T00:00:00Z');
-  for (const days of [90, 45, 6, 1 / 24]) {
+  for (const [days, left] of [[90, 1 / 3], [64, 1 / 3], [45, 1 / 3], [10, 1 / 3], [160 / 24, 1 / 2], [6, 1 / 2], [1 / 24, 1 / 2]] as const) {
     const na = new Date(nb.getTime() + days * 86400e3);
-    assert.equal(renewalTime({ notBefore: nb, notAfter: na }).getTime(), nb.getTime() + (days * 86400e3 * 2) / 3);
+    assert.equal(renewalTime({ notBefore: nb, notAfter: na }).getTime(), na.getTime() - days * 86400e3 * left, `${days} days`);
   }
 });
 
@@ -120,7 +120,7 @@ test('certificate plan: renewal keeps the https site as it is (one change)', () 
   const changes = r.plan(r.parse({ stdout: facts(pem), code: 0 }), { planned: [] });
   assert.equal(changes.length, 1);
   assert.equal(changes[0]!.action, 'update');
-  assert.match(changes[0]!.reason, /third of its lifetime/);
+  assert.match(changes[0]!.reason, /less than half of its lifetime left/); // 3 days: under 10
 });
 
 test('certificate plan: names added, or another CA, order again', () => {
@@ -204,4 +204,26 @@ test('install script: writes key (0600), chain and CA record in place, nothing l
   assert.equal(readFileSync(join(certs, 'directory'), 'utf8'), `${DIR}\n`);
   run(); // replacing an installed certificate works the same way
   assert.deepEqual(readdirSync(certs).sort(), ['directory', 'fullchain.pem', 'privkey.pem']);
+});
+
+test('45-day, 64-day and short (7-day, as 160-hour) certificates (real X.509): plan/check and the status page turn due at the same moment', async () => {
+  const { statusData, renderStatusPage } = await import('../../src/status/page.js');
+  const config = { name: 'web', connection: { kind: 'local' as const }, groups: [], recipes: [], params: {}, domains: domainNames('a.test', 'b.test'), acme: { directory: DIR }, progressDir: '/var/lib/panel' };
+  const result = { host: 'web', status: 'changed' as const, ok: 0, changed: 0, failed: 1, failedChecks: 0, rebootRequired: false, durationMs: 1, roundTrips: 1 };
+  for (const [days, leftWords] of [[45, 'a third'], [64, 'a third'], [7, 'half']] as const) {
+    const { pem } = makeCert(['a.test', 'b.test'], days);
+    const info = parseCertificate(pem) as CertInfo;
+    const due = renewalTime(info);
+    const lifetime = info.notAfter.getTime() - info.notBefore.getTime();
+    assert.equal(info.notAfter.getTime() - due.getTime(), lifetime * (leftWords === 'half' ? 1 / 2 : 1 / 3));
+    for (const [now, isDue] of [[new Date(due.getTime() - 60_000), false], [due, true]] as const) {
+      const r = resourceFor(now);
+      const changes = r.plan(r.parse({ stdout: facts(pem), code: 0 }), { planned: [] });
+      assert.equal(changes.length, isDue ? 1 : 0, `${days} days at ${now.toISOString()}`);
+      if (isDue) assert.match(changes[0]!.reason, new RegExp(`less than ${leftWords} of its lifetime left`));
+      const page = renderStatusPage(statusData({ config, recipes: [] } as never, result, [], pem, now));
+      assert.equal(page.includes('id="cert-overdue"'), isDue, `${days} days: status page`);
+      if (isDue) assert.ok(page.includes(`Not renewed: it has less than ${leftWords} of its lifetime left. Is`), page);
+    }
+  }
 });
