@@ -30,6 +30,9 @@ export const certificateParams = z
   })
   .strict();
 
+/** Names per certificate that Let's Encrypt's profiles allow (classic: 100, the general limit panel checks anyway). */
+const PROFILE_NAME_LIMIT: Readonly<Record<string, number>> = { tlsserver: 25, shortlived: 25 };
+
 /** Every input problem of the certificate recipe, checked before anything is touched. */
 export function certificateInputErrors(config: HostConfig): string[] {
   const errors: string[] = [];
@@ -40,6 +43,8 @@ export function certificateInputErrors(config: HostConfig): string[] {
     const e = validateEmail(config.email);
     if (!e.ok) errors.push(e.error);
   }
+  const limit = config.acme.profile !== undefined ? PROFILE_NAME_LIMIT[config.acme.profile] : undefined;
+  if (limit !== undefined && config.domains.length > limit) errors.push(`${config.domains.length} domain names: ACME profile ${config.acme.profile} allows at most ${limit} in one certificate`);
   const d = validateAcmeDirectory(config.acme.directory);
   if (!d.ok) errors.push(d.error);
   return errors;

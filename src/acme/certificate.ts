@@ -18,10 +18,11 @@ import type { Change, FactOutput, HostSteps, PlanContext, Resource } from '../re
 import { noStdin, opt, parseKv } from '../resources/util.js';
 import { lines, type Script, sh, writeBytesScript } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
-import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
+import { type InstalledCert, orderReason, parseCertificate, renewalTime } from './cert-info.js';
 import { installScript } from './install.js';
 import type { Challenge, Issued } from './order.js';
 import { HoldStore, RateLimited, withinTime } from './rate-limit.js';
+import { type Kept, KeptCertificates } from './kept.js';
 import { CERTS_DIR, CHALLENGE_DIR, certDir } from './site.js';
 
 export interface CertificateOptions {
@@ -33,6 +34,8 @@ export interface CertificateOptions {
   readonly now?: () => Date;
   /** Where CA rate-limit holds are kept (default: next to the account key). */
   readonly holds?: HoldStore;
+  /** Where the last issued certificates are kept (default: next to the account key). */
+  readonly kept?: KeptCertificates;
 }
 
 /** One bound on a whole order (account, order, ~3 min of validation, finalize, download). */
@@ -93,19 +96,34 @@ export class CertificateResource implements Resource<CertFacts> {
     // A rate limit the CA named earlier: planned and shown, but the CA is not asked before it ends.
     const hold = holds.active(names, now);
     const holdText = hold ? `; the CA rate-limited these names until ${hold.until} (${hold.detail})` : '';
+    const keptStore = this.o.kept ?? KeptCertificates.forDirectory(acme.directory);
+    const change = {
+      resource: this.key,
+      action: have.cert === undefined ? ('create' as const) : ('update' as const),
+      target: `certificate ${names.join(', ')} in ${dir}`,
+      // What the state record keeps: the directories the install creates, then the files.
+      records: [
+        ...this.dirs().map((path) => ({ kind: 'directory' as const, path, existed: have.dirsPresent.has(path) })),
+        { kind: 'file' as const, path: `${dir}/privkey.pem`, existed: have.keyPresent },
+        { kind: 'file' as const, path: `${dir}/fullchain.pem`, existed: have.cert !== undefined },
+        { kind: 'file' as const, path: `${dir}/directory`, existed: have.directory !== undefined },
+      ],
+    };
+    const kept = reusable(keptStore.load(names), have, acme.directory, now);
+    if (kept) {
+      // Issued earlier, never installed (the install step failed): install it, no new order.
+      return [
+        {
+          ...change,
+          reason: `${reason}; install the certificate issued ${kept.info.notBefore.toISOString()} (serial ${kept.info.serial}, kept in ${keptStore.dir}): still valid, no new order`,
+          local: async () => installScript(dir, kept, acme.directory),
+        },
+      ];
+    }
     return [
       {
-        resource: this.key,
-        action: have.cert === undefined ? 'create' : 'update',
-        target: `certificate ${names.join(', ')} in ${dir}`,
+        ...change,
         reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}${holdText}`,
-        // What the state record keeps: the directories the install creates, then the files.
-        records: [
-          ...this.dirs().map((path) => ({ kind: 'directory' as const, path, existed: have.dirsPresent.has(path) })),
-          { kind: 'file', path: `${dir}/privkey.pem`, existed: have.keyPresent },
-          { kind: 'file', path: `${dir}/fullchain.pem`, existed: have.cert !== undefined },
-          { kind: 'file', path: `${dir}/directory`, existed: have.directory !== undefined },
-        ],
         local: async (host) => {
           if (hold) throw new Error(`ACME: not asking ${acme.directory} for ${names.join(', ')} before ${hold.until}: it answered rateLimited: ${hold.detail} (recorded in ${holds.file})`);
           const challenges = new ChallengeFiles(host);
@@ -121,6 +139,7 @@ export class CertificateResource implements Resource<CertFacts> {
                 accountKeyFile: acme.accountKeyFile ?? defaultAccountKeyFile(acme.directory),
                 ...(email !== undefined ? { email } : {}),
                 names,
+                notice: (line) => process.stderr.write(`panel: ${line}\n`),
               },
               challenges,
             ), ORDER_TIMEOUT_MS, `ACME order for ${names.join(', ')} at ${acme.directory}`);
@@ -133,11 +152,20 @@ export class CertificateResource implements Resource<CertFacts> {
             throw e;
           }
           holds.clear(names);
+          // Kept before the host sees it: a failed install step does not cost another order.
+          keptStore.save(names, issued);
           return lines(installScript(dir, issued, acme.directory), challenges.withdrawScript());
         },
       },
     ];
   }
+}
+
+/** The kept certificate when it can stand in for an order: not the installed one, and not due for renewal itself. */
+function reusable(kept: Kept | undefined, have: CertFacts, directory: string, now: Date): Kept | undefined {
+  if (kept === undefined || now.getTime() >= renewalTime(kept.info).getTime()) return undefined;
+  const installed = typeof have.cert === 'object' && have.keyPresent && have.directory === directory && have.cert.serial === kept.info.serial;
+  return installed ? undefined : kept;
 }
 
 /**

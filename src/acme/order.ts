@@ -5,6 +5,7 @@
  * is done with them) — it never holds a connection. A failed order therefore
  * changes nothing on the host but what the caller published and withdrew.
  */
+import { existsSync } from 'node:fs';
 import acme from 'acme-client';
 import { registerSecret } from '../secret.js';
 import { loadOrCreateAccountKey } from './account.js';
@@ -20,6 +21,8 @@ export interface OrderRequest {
   readonly names: readonly string[];
   /** ACME profile (draft-ietf-acme-profiles); omitted from the request when undefined. */
   readonly profile?: string;
+  /** Told once, when this account is registered: the terms of service it agreed to. */
+  readonly notice?: (line: string) => void;
 }
 
 /** The newOrder payload; acme-client's createOrder sends it as it is. */
@@ -75,12 +78,17 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
   trustCa(req.caFile);
   failFastOn429(acme);
   await probeDirectory(req.directory, req.caFile);
+  const firstRegistration = !existsSync(req.accountKeyFile);
   const accountKey = await loadOrCreateAccountKey(req.accountKeyFile);
   // Validation from several vantage points can take a while: polls 1, 2, 4, 8 s, then every 10 s, about 3 min in all.
   const client = new acme.Client({ directoryUrl: req.directory, accountKey, backoffAttempts: VALIDATION_POLLS, backoffMin: 1000, backoffMax: 10_000 });
   await client
     .createAccount({ termsOfServiceAgreed: true, ...(req.email ? { contact: [`mailto:${req.email}`] } : {}) })
     .catch(ctx('account registration'));
+  if (firstRegistration) {
+    const terms = await client.getTermsOfServiceUrl().catch(() => undefined);
+    req.notice?.(`ACME account registered at ${req.directory}${req.email ? ` for ${req.email}` : ' (no contact)'}; it agrees to the CA's terms of service${terms ? `: ${terms}` : ' (the directory names none)'}`);
+  }
 
   const ord = await client.createOrder(newOrderPayload(req.names, req.profile)).catch(ctx('new order'));
   const authzs = await client.getAuthorizations(ord).catch(ctx('authorizations'));

@@ -34,7 +34,7 @@ import { packageRoot } from '../../src/paths.js';
 import { tempDir } from '../support/temp.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 
-const LIFETIME = 90; // seconds: renewal is due after 45 s (half, as for every lifetime under 10 days)
+const LIFETIME = 120; // seconds: renewal is due after 60 s (half, as for every lifetime under 10 days)
 const IDE = 'ide.panel.test';
 const OTHERS = ['b.panel.test', 'c.panel.test'];
 const PASSWORD = 'browser-test-admin-password';

@@ -33,13 +33,14 @@ import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { startAcmeProxy } from '../testbed/acme-proxy.js';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.js';
 import { domainNames } from '../../src/validate/domain.js';
 
-const LIFETIME = 150; // seconds: renewal is due after 75 s (half: a lifetime under 10 days)
+const LIFETIME = 300; // seconds: renewal is due after 150 s (half: a lifetime under 10 days), once the tests before the renewal have run
 let bed: Testbed;
 let v6: TestHost;
 let v4: TestHost;
@@ -156,6 +157,7 @@ test('invalid domains and e-mails are refused before any connection', async () =
     [['10.0.0.1'], 'ops@panel.test', /IP address/],
     [['a.panel.test'], 'ops;id@panel.test', /before @/],
     [['a.panel.test'], '`id`@panel.test', /before @/],
+    [['a.panel.test'], 'ops@example.com', /example\.com is reserved for examples/],
   ] as const) {
     const a = args('install', nowhere, names, 'certificate').map((x) => (x === 'ops@panel.test' ? mail : x));
     const started = Date.now();
@@ -254,6 +256,8 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
   const { statSync } = await import('node:fs');
   const keyFile = join(acctDir, 'panel', 'acme');
   assert.ok(statSync(keyFile).isDirectory());
+  // The first order registered the account: its terms of service were shown (Pebble's directory names them).
+  assert.match(run.stderr, /panel: ACME account registered at https:\S+ for ops@panel\.test; it agrees to the CA's terms of service: \S+/, explain(run));
   // Nothing renews a remote certificate but a schedule here: the run ends saying so, with the command (stderr under --json).
   const warning = /panel: warning: the certificate of (\S+) is renewed only from this machine, and no schedule here does it \(the CA sends no expiry mail\)\. Schedule it:\n {2}(panel renew .*)\n\(or add --schedule-renewal to the install\)\n$/.exec(run.stderr);
   assert.ok(warning, explain(run));
@@ -374,6 +378,37 @@ test('host without IPv6: no [::] listeners, nginx runs, HTTPS works', async () =
   const a = await https(v4, V4_NAME, '/');
   assert.ok(a.status >= 200 && a.status < 600); // no faasd on this host: nginx answers 502, TLS worked
   assert.equal((await http(v4, V4_NAME, '/')).status, 301);
+});
+
+test('a certificate issued during an unrelated nginx -t failure is kept (0600) and installed by the next run, with no new order', async () => {
+  const proxy = await startAcmeProxy(bed.acme.directory, bed.acme.caFile);
+  try {
+    const via = (cmd: string): string[] => args(cmd, v4, [V4_NAME], 'certificate').map((x) => (x === bed.acme.directory ? proxy.directory : x));
+    // Another site uses panel's certificate with a copy of its key: fine now, refused by nginx -t once the certificate changes.
+    await sh(v4, `install -m 0600 /etc/panel/certs/${V4_NAME}/privkey.pem /etc/panel/other-key.pem && printf '%s\n' 'server { listen 127.0.0.1:8443 ssl; server_name other.invalid; ssl_certificate /etc/panel/certs/${V4_NAME}/fullchain.pem; ssl_certificate_key /etc/panel/other-key.pem; return 204; }' > /etc/nginx/conf.d/other.conf && nginx -t 2>&1`);
+    const served = (await https(v4, V4_NAME, '/')).cert!.serialNumber;
+    // Another CA (the proxy's directory): a new order, whose install nginx -t refuses.
+    const failed = await panel(via('install'), { env });
+    assert.equal(failed.code, 1, explain(failed));
+    assert.match(failed.stderr + failed.stdout, /nginx -t rejected the new certificate/, explain(failed));
+    assert.equal(proxy.ordersForwarded, 1);
+    assert.equal((await https(v4, V4_NAME, '/')).cert!.serialNumber, served, 'the previous certificate still served');
+    const keptDir = join(acctDir, 'panel', 'acme', new URL(proxy.directory).host.replace(':', '_'), 'issued', V4_NAME);
+    assert.equal(statSync(join(keptDir, 'privkey.pem')).mode & 0o777, 0o600);
+    assert.equal(statSync(keptDir).mode & 0o777, 0o700);
+
+    await sh(v4, 'rm -f /etc/nginx/conf.d/other.conf /etc/panel/other-key.pem');
+    const plan = await panel(via('plan'), { env });
+    assert.match(changes(plan, 'planned').find((c) => c.resource === `certificate:${V4_NAME}`)?.reason ?? '', /; install the certificate issued \S+ \(serial [0-9a-f]+, kept in .*\): still valid, no new order$/, explain(plan));
+    const ok = await panel(via('install'), { env });
+    assert.equal(ok.code, 0, explain(ok));
+    assert.equal(proxy.ordersForwarded, 1, 'no second order');
+    const kept = new X509Certificate(readFileSync(join(keptDir, 'fullchain.pem')));
+    assert.equal((await https(v4, V4_NAME, '/')).cert!.serialNumber, kept.serialNumber, 'the kept certificate is served');
+  } finally {
+    await proxy.stop();
+    await bed.exec(v4, 'rm -f /etc/nginx/conf.d/other.conf /etc/panel/other-key.pem');
+  }
 });
 
 test('with less than half of its (short) lifetime left, `panel renew` renews and the new serial is served', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -93,4 +94,28 @@ test('certificate plan under a hold: planned with the hold in its reason; applyi
 test('withinTime: one bound on the whole order', async () => {
   await assert.rejects(withinTime(new Promise(() => undefined), 20, 'ACME order for a.test'), /ACME order for a\.test did not finish within 0 s; nothing was installed/);
   assert.equal(await withinTime(Promise.resolve(1), 1000, 'x'), 1);
+});
+
+test('kept certificate: saved 0600, installed instead of an order while valid and not the installed one', async () => {
+  const { KeptCertificates } = await import('../../src/acme/kept.js');
+  const kept = new KeptCertificates(join(dir, 'issued'));
+  const holds = new HoldStore(join(dir, 'kept-holds.json'));
+  const key = join(dir, 'k.pem');
+  const crt = join(dir, 'c.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-days', '90', '-subj', '/CN=a.test', '-addext', 'subjectAltName=DNS:a.test,DNS:b.test'], { stdio: 'ignore' });
+  const pem = readFileSync(crt, 'utf8');
+  kept.save(['b.test', 'a.test'], { certPem: pem, keyPem: readFileSync(key) });
+  assert.equal(statSync(join(kept.dir, 'a.test+b.test', 'privkey.pem')).mode & 0o777, 0o600);
+  assert.equal(kept.load(['a.test']), undefined, 'another name set');
+  const r = (now: Date) => new CertificateResource({ names: ['a.test', 'b.test'], acme: { directory: 'https://192.0.2.1/dir' }, now: () => now, holds, kept });
+  const now = new Date();
+  const [c] = r(now).plan(r(now).parse({ stdout: 'key=0\n', code: 0 }), { planned: [] });
+  assert.match(c!.reason, /^absent; install the certificate issued \S+ \(serial [0-9a-f]+, kept in .*\): still valid, no new order$/);
+  const script = String(await c!.local!({ run: () => Promise.reject(new Error('no host step expected')) } as never));
+  assert.match(script, /fullchain\.pem\.new/);
+  // Installed already (same serial): nothing to do. Due itself: an order as usual.
+  const facts = `cert=${Buffer.from(pem).toString('base64')}\nkey=1\ndirectory=${Buffer.from('https://192.0.2.1/dir\n').toString('base64')}\n`;
+  assert.deepEqual(r(now).plan(r(now).parse({ stdout: facts, code: 0 }), { planned: [] }), []);
+  const later = new Date(now.getTime() + 70 * 86400e3);
+  assert.match(r(later).plan(r(later).parse({ stdout: 'key=0\n', code: 0 }), { planned: [] })[0]!.reason, /^absent; order from /);
 });

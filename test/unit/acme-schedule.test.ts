@@ -107,3 +107,15 @@ test('an SSH install with a certificate ends with the schedule, or a warning wit
   assert.equal(scheduleInPlace(s, { ...cron, crontab: () => `# ${cronLine(s)}\n` }), false, 'a commented-out line schedules nothing');
   assert.equal(scheduleInPlace(s, { ...cron, crontab: () => { throw new Error('no crontab for root'); } }), false);
 });
+
+test('names per certificate: at most 25 with the tlsserver and shortlived profiles', async () => {
+  const { certificateInputErrors } = await import('../../recipes/certificate.js');
+  const names = Array.from({ length: 26 }, (_, i) => `n${i}.a.test`);
+  const cfg = (profile: string | undefined, n: number): HostConfig => ({ ...host('web', 'ssh', names.slice(0, n), ['certificate']), acme: { directory: 'https://ca.test/d', ...(profile ? { profile } : {}) } });
+  for (const p of ['tlsserver', 'shortlived']) {
+    assert.deepEqual(certificateInputErrors(cfg(p, 26)), [`26 domain names: ACME profile ${p} allows at most 25 in one certificate`]);
+    assert.deepEqual(certificateInputErrors(cfg(p, 25)), []);
+  }
+  assert.deepEqual(certificateInputErrors(cfg(undefined, 26)), []);
+  assert.deepEqual(certificateInputErrors(cfg('classic', 26)), []);
+});

@@ -77,15 +77,18 @@ test('domain lists: duplicates after normalisation and all errors at once', () =
 });
 
 const goodEmails: [string, string][] = [
-  ['admin@example.com', 'admin@example.com'],
+  ['admin@mail.example.io', 'admin@mail.example.io'],
   ['first.last+panel@sub.example.org', 'first.last+panel@sub.example.org'],
   ['ops@bücher.de', 'ops@xn--bcher-kva.de'],
 ];
 const badEmails: [string, RegExp][] = [
   ['', /empty/],
-  ['admin', /name@example.com/],
-  ['@example.com', /name@example.com/],
-  ['admin@', /name@example.com/],
+  ['admin', /name@domain/],
+  ['@example.com', /name@domain/],
+  ['admin@', /name@domain/],
+  ['admin@example.com', /example\.com is reserved for examples and a CA refuses it; .*leave -m out/],
+  ['admin@Example.NET', /example\.net is reserved/],
+  ['admin@example.org', /example\.org is reserved/],
   ['mailto:admin@example.com', /mailto/],
   ['ad min@example.com', /before @/],
   ['.admin@example.com', /before @/],
