@@ -27,6 +27,7 @@ export const certificateParams = z
     /** Set by `panel renew`: only the certificate, no timer units. */
     renewOnly: z.boolean().default(false).describe('only renew (set by `panel renew`)'),
     timer: z.boolean().default(true).describe('install the renewal timer on local installs'),
+    openFirewall: z.boolean().default(false).describe('where ufw drops port 80, add `ufw allow 80,443/tcp` before ordering (--open-firewall)'),
   })
   .strict();
 
@@ -68,6 +69,7 @@ export default defineRecipe({
         names: names.value,
         acme: config.acme,
         ...(email?.ok ? { email: email.value } : {}),
+        openFirewall: params.openFirewall,
       }),
     ];
     if (config.connection.kind === 'local' && params.timer && !params.renewOnly && host.systemd) {

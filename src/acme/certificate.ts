@@ -13,8 +13,10 @@
  * If the order fails, the challenges are withdrawn in one more host step and
  * nothing else changed. A converged host never talks to the CA.
  */
+import { randomBytes } from 'node:crypto';
 import type { AcmeConfig } from '../config.js';
 import type { Change, FactOutput, HostSteps, PlanContext, Resource } from '../resources/types.js';
+import { closedPorts, type UfwInboundFacts, ufwExpectOpen } from '../resources/ufw.js';
 import { noStdin, opt, parseKv } from '../resources/util.js';
 import { lines, type Script, sh, writeBytesScript } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
@@ -36,19 +38,29 @@ export interface CertificateOptions {
   readonly holds?: HoldStore;
   /** Where the last issued certificates are kept (default: next to the account key). */
   readonly kept?: KeptCertificates;
+  /** `--open-firewall`: where ufw drops port 80, add `ufw allow 80,443/tcp` before ordering. */
+  readonly openFirewall?: boolean;
 }
 
 /** One bound on a whole order (account, order, ~3 min of validation, finalize, download). */
 export const ORDER_TIMEOUT_MS = 10 * 60 * 1000;
 
-/** The installed certificate, and which of the directories holding it exist (for the state record). */
+/** The installed certificate, which of the directories holding it exist (for the state record), and whether ufw lets the CA in. */
 export interface CertFacts extends InstalledCert {
   readonly dirsPresent: ReadonlySet<string>;
+  readonly ufw: UfwInboundFacts;
+  /** The host's global IPv6 addresses (a name's AAAA records must be among them). */
+  readonly addr6: readonly string[];
 }
+
+/** What `--open-firewall` adds where ufw drops port 80: the rule anyone serving a site behind ufw adds. */
+export const OPEN_FIREWALL_RULE = ['allow', '80,443/tcp'] as const;
 
 export class CertificateResource implements Resource<CertFacts> {
   readonly key: string;
   readonly dir: string;
+  /** ufw's inbound facts, read with the certificate's (same round trip). */
+  private readonly ufwProbe = ufwExpectOpen({ service: 'nginx', proto: 'tcp', ports: [{ port: 80, for: 'ACME HTTP-01 validation' }] });
   constructor(readonly o: CertificateOptions) {
     const primary = o.names[0];
     if (primary === undefined) throw new Error('certificate: no domain names');
@@ -69,6 +81,8 @@ export class CertificateResource implements Resource<CertFacts> {
         sh`if [ -s ${`${d}/privkey.pem`} ]; then echo key=1; else echo key=0; fi`,
         sh`if [ -s ${`${d}/directory`} ]; then printf 'directory=%s\n' "$(base64 -w0 < ${`${d}/directory`})"; fi`,
         ...this.dirs().map((p, i) => sh`if [ -d ${p} ]; then echo dir${String(i)}=1; else echo dir${String(i)}=0; fi`),
+        this.ufwProbe.facts(),
+        sh`ip -6 -o addr show scope global 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print "addr6=" $4 }' || true`,
       ),
     );
   }
@@ -82,6 +96,8 @@ export class CertificateResource implements Resource<CertFacts> {
       keyPresent: opt(kv, 'key') === '1',
       directory: directory ? Buffer.from(directory, 'base64').toString('utf8').trim() : undefined,
       dirsPresent: new Set(this.dirs().filter((_, i) => opt(kv, `dir${i}`) === '1')),
+      ufw: this.ufwProbe.parse(out),
+      addr6: kv.get('addr6') ?? [],
     };
   }
 
@@ -120,17 +136,43 @@ export class CertificateResource implements Resource<CertFacts> {
         },
       ];
     }
+    // Pre-flight: an order the CA cannot validate costs one of 5 failed validations per hour.
+    const dropped = closedPorts(have.ufw, [80], 'tcp').length > 0;
+    const rule = `ufw ${OPEN_FIREWALL_RULE.join(' ')}`;
+    const opening: Change[] =
+      dropped && this.o.openFirewall
+        ? [
+            {
+              resource: `ufw:${OPEN_FIREWALL_RULE.join(' ')}`,
+              action: 'create',
+              target: rule,
+              reason: 'ufw drops incoming 80/tcp, which the CA\'s HTTP-01 validation needs (--open-firewall)',
+              records: [{ kind: 'firewall', rule, existed: false }],
+              script: sh`__out=$(ufw ${[...OPEN_FIREWALL_RULE]} 2>&1) || panel_fail ${`${rule} failed:`} "$__out"`,
+            },
+          ]
+        : [];
+    const blocked = dropped && !this.o.openFirewall ? `ufw on the host drops incoming 80/tcp, so the CA cannot reach the challenge; fix: add --open-firewall (panel runs \`${rule}\`) or run \`${rule}\` on the host` : undefined;
     return [
+      ...opening,
       {
         ...change,
-        reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}${holdText}`,
+        reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}${holdText}${blocked ? `; no order: ${blocked}` : ''}`,
         local: async (host) => {
+          if (blocked) throw new Error(`ACME: not ordering ${names.join(', ')}: ${blocked}`);
           if (hold) throw new Error(`ACME: not asking ${acme.directory} for ${names.join(', ')} before ${hold.until}: it answered rateLimited: ${hold.detail} (recorded in ${holds.file})`);
           const challenges = new ChallengeFiles(host);
           let issued: Issued;
           try {
             // acme-client loads only when a certificate is ordered, not at start-up.
-            const { order } = await import('./order.js');
+            const { directoryMeta, order } = await import('./order.js');
+            const meta = await directoryMeta(acme.directory, acme.caFile);
+            // What the CA will see can be checked where its resolvers are known: a CA that checks CAA
+            // (public DNS), or the resolver given for a private CA. Failures cost no validation.
+            if (acme.resolver !== undefined || (meta.caaIdentities?.length ?? 0) > 0) {
+              const problems = await runPreflight(this.o, challenges, have.addr6, meta.caaIdentities);
+              if (problems.length > 0) throw new Error(`ACME: not ordering ${names.join(', ')} (pre-flight, the CA was not asked): ${problems.join('; ')}`);
+            }
             issued = await withinTime(order(
               {
                 directory: acme.directory,
@@ -154,11 +196,21 @@ export class CertificateResource implements Resource<CertFacts> {
           holds.clear(names);
           // Kept before the host sees it: a failed install step does not cost another order.
           keptStore.save(names, issued);
-          return lines(installScript(dir, issued, acme.directory), challenges.withdrawScript());
+          // The CA is done with the challenge files: withdrawn first, so a failing install leaves none behind.
+          return lines(challenges.withdrawScript(), installScript(dir, issued, acme.directory));
         },
       },
     ];
   }
+}
+
+/** A random probe in the challenge directory, fetched as the CA would fetch a challenge. */
+async function runPreflight(o: CertificateOptions, challenges: ChallengeFiles, addr6: readonly string[], caaIdentities: readonly string[] | undefined): Promise<string[]> {
+  const probe = { token: `panel-preflight-${randomBytes(12).toString('hex')}`, content: randomBytes(24).toString('base64url') };
+  await challenges.publish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }]);
+  await challenges.unpublish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }]);
+  const { preflight } = await import('./preflight.js');
+  return preflight({ names: o.names, hostV6: addr6, probe, ...(o.acme.resolver !== undefined ? { resolver: o.acme.resolver } : {}), ...(caaIdentities ? { caaIdentities } : {}) });
 }
 
 /** The kept certificate when it can stand in for an order: not the installed one, and not due for renewal itself. */
@@ -184,7 +236,7 @@ class ChallengeFiles {
   }
 
   async unpublish(challenges: readonly Challenge[]): Promise<void> {
-    this.withdrawn = challenges;
+    this.withdrawn = [...this.withdrawn, ...challenges];
   }
 
   withdrawScript(): Script | undefined {

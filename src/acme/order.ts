@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import acme from 'acme-client';
 import { registerSecret } from '../secret.js';
 import { loadOrCreateAccountKey } from './account.js';
-import { probeDirectory, trustCa } from './http.js';
+import { type DirectoryMeta, probeDirectory, trustCa } from './http.js';
 import { failFastOn429, RateLimited } from './rate-limit.js';
 
 export interface OrderRequest {
@@ -68,6 +68,12 @@ const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
 /** acme-client's backoff polls (1 s doubling to 10 s): 1+2+4+8 + 17×10 s ≈ 3 min before validation is given up. */
 export const VALIDATION_POLLS = 22;
+
+/** The CA's directory meta, read with the same trust as the order (for the pre-flight checks). */
+export async function directoryMeta(directory: string, caFile: string | undefined): Promise<DirectoryMeta> {
+  trustCa(caFile);
+  return probeDirectory(directory, caFile);
+}
 
 export async function order(req: OrderRequest, host: ChallengeHost): Promise<Issued> {
   const names = req.names.join(', ');

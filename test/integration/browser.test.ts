@@ -17,7 +17,7 @@
  *    each recipe with its version, the certificate's expiry (screenshot kept in
  *    test-artifacts/ or $PANEL_TEST_ARTIFACTS); during an install its progress advances with no
  *    reload;
- *  - `check` exits 2 past two thirds of the certificate's lifetime, and
+ *  - `check` exits 2 once the certificate has less than half its (short) lifetime left, and
  *    `renew -i fleet.yaml` over three hosts renews all three.
  */
 import assert from 'node:assert/strict';

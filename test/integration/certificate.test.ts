@@ -19,6 +19,21 @@
  *  - a host without IPv6 gets no [::] listeners and nginx runs; one with IPv6 has them;
  *  - an ACME failure names the domain and the CA's detail and leaves HTTP serving;
  *  - invalid domains/emails are refused before any connection.
+ *
+ * Issue 28 (certificates as Let's Encrypt behaves). Pebble has no rate limits
+ * and no CAA identities: a proxy STAND-IN in front of it (testbed/acme-proxy.ts)
+ * answers one order with boulder's 429 rateLimited problem and Retry-After,
+ * counts the orders that reach Pebble, and adds Let's Encrypt's caaIdentities
+ * to the directory. DNS (A, AAAA, CAA) is challtestsrv's, asked through
+ * --acme-resolver, as Pebble asks it:
+ *  - a rate limit fails at once with the detail and retry time; plan shows the
+ *    wait, install and renew respect it, the run after it orders;
+ *  - an install over SSH ends with the `panel renew … --schedule` warning;
+ *    `--schedule-renewal` schedules it (the cron line here: no systemd);
+ *  - a certificate issued while an unrelated nginx -t fails is kept and
+ *    installed by the next run without a new order;
+ *  - a name pointing elsewhere, CAA for another CA and ufw dropping port 80
+ *    each stop before any order; --open-firewall adds the rule (in the plan).
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
@@ -33,10 +48,11 @@ import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { startAcmeProxy } from '../testbed/acme-proxy.js';
+import { challtestsrv, DNS_PORT } from '../testbed/pebble.js';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tempDir } from '../support/temp.js';
 import { domainNames } from '../../src/validate/domain.js';
 
@@ -74,6 +90,8 @@ function args(cmd: string, host: TestHost, names: readonly string[], recipes: st
     '-m', 'ops@panel.test',
     '--acme-directory', bed.acme.directory,
     '--acme-ca', bed.acme.caFile,
+    // Pebble resolves with challtestsrv: the pre-flight checks ask it too.
+    '--acme-resolver', `${bed.bridgeAddress}:${DNS_PORT}`,
     '--json',
     ...(recipes ? ['--recipes', recipes] : []),
     ...(cmd === 'install' ? ['--yes'] : []),
@@ -208,14 +226,15 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
 
   // Round trips: host info and facts (one round trip: the plan above left the
   // host info remembered) + the host lock + one apply per recipe with changes
-  // + verify, the certificate's extra host step (publishing the challenges),
+  // + verify, the certificate's extra host steps (the pre-flight probe, publishing the challenges),
   // and after the run the status page's read of its saved data.
   const recipesApplied = new Set(cs.map((c) => c.recipe));
   const rt = hostResult(run).roundTrips;
   const beyondNginx = rt - 2 - [...recipesApplied].filter((r) => r !== 'certificate').length - 1;
   console.log(`round trips on ${v6.address} for a first certificate: ${rt} in all, ${beyondNginx} beyond the lock, the nginx apply and the status page's read (certificate applies + final verify)`);
+  // (4 since the pre-flight: its probe file is published in a host step of its own before the order)
   assert.ok(beyondNginx <= 4, `${beyondNginx} round trips beyond the nginx apply`);
-  assert.equal(beyondNginx, 3);
+  assert.equal(beyondNginx, 4);
 
   for (const name of NAMES) {
     const a = await https(v6, name, '/hello');
@@ -312,7 +331,9 @@ test('a broken site template is caught by nginx -t, rolled back, and the old sit
 });
 
 test('host without IPv6: an ACME failure names the domain and the CA detail, and nginx keeps serving HTTP', async () => {
-  const run = await panel(args('install', v4, [V4_NAME, BAD_NAME], 'certificate'), { env });
+  // Without --acme-resolver (a private CA whose DNS panel does not know): no pre-flight, the CA's own verdict.
+  const noPreflight = args('install', v4, [V4_NAME, BAD_NAME], 'certificate').filter((a, i, all) => a !== '--acme-resolver' && all[i - 1] !== '--acme-resolver');
+  const run = await panel(noPreflight, { env });
   assert.notEqual(run.code, 0, explain(run));
   const text = run.stderr + run.stdout;
   assert.match(text, new RegExp(`${BAD_NAME.replace(/\./g, '\\.')}: .*${bed.bridgeAddress.replace(/\./g, '\\.')}`), explain(run));
@@ -393,6 +414,7 @@ test('a certificate issued during an unrelated nginx -t failure is kept (0600) a
     assert.match(failed.stderr + failed.stdout, /nginx -t rejected the new certificate/, explain(failed));
     assert.equal(proxy.ordersForwarded, 1);
     assert.equal((await https(v4, V4_NAME, '/')).cert!.serialNumber, served, 'the previous certificate still served');
+    assert.match(await sh(v4, 'ls -A /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/, 'no challenge or probe file left behind');
     const keptDir = join(acctDir, 'panel', 'acme', new URL(proxy.directory).host.replace(':', '_'), 'issued', V4_NAME);
     assert.equal(statSync(join(keptDir, 'privkey.pem')).mode & 0o777, 0o600);
     assert.equal(statSync(keptDir).mode & 0o777, 0o700);
@@ -408,6 +430,60 @@ test('a certificate issued during an unrelated nginx -t failure is kept (0600) a
   } finally {
     await proxy.stop();
     await bed.exec(v4, 'rm -f /etc/nginx/conf.d/other.conf /etc/panel/other-key.pem');
+  }
+});
+
+test('pre-flight (DNS from challtestsrv): a name pointing at another host, or CAA for another CA, stops before any order, one line with cause and fix', async () => {
+  const ELSEWHERE = 'e.panel.test';
+  const OTHER_CA = 'f.panel.test';
+  await bed.dns.add(ELSEWHERE, v6.address); // another panel host: its nginx answers 404 for this host's probe
+  await bed.dns.add(OTHER_CA, v4.address);
+  await challtestsrv(bed.bridgeAddress, '/add-caa', { host: `${OTHER_CA}.`, policies: [{ tag: 'issue', value: 'otherca.example' }] });
+  // Let's Encrypt's directory names its CAA identity; the stand-in adds it to Pebble's.
+  const proxy = await startAcmeProxy(bed.acme.directory, bed.acme.caFile, { caaIdentities: ['letsencrypt.org'] });
+  try {
+    for (const [name, why] of [
+      [ELSEWHERE, `${ELSEWHERE}: http://${ELSEWHERE}/\\.well-known/acme-challenge/ at ${v6.address.replace(/\./g, '\\.')} answered HTTP \\d+ without this host's probe; fix: point the A record at this host, or open port 80/tcp to it`],
+      [OTHER_CA, `${OTHER_CA}: CAA at ${OTHER_CA} allows only otherca\\.example; fix: add a CAA record \`0 issue \\\\?"letsencrypt\\.org\\\\?"\` there`], // (quotes escaped in --json)
+    ] as const) {
+      const run = await panel(args('install', v4, [V4_NAME, name], 'certificate').map((x) => (x === bed.acme.directory ? proxy.directory : x)), { env });
+      assert.equal(run.code, 1, explain(run));
+      assert.match(run.stderr + run.stdout, new RegExp(`ACME: not ordering ${V4_NAME.replace(/\./g, '\\.')}, ${name.replace(/\./g, '\\.')} \\(pre-flight, the CA was not asked\\): ${why}`), explain(run));
+      assert.match(await sh(v4, 'ls -A /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/, 'the probe is withdrawn');
+    }
+    assert.equal(proxy.ordersForwarded + proxy.ordersRefused, 0, 'no order: the CA never heard of these names');
+    const log = readFileSync(join(dirname(bed.acme.caFile), 'pebble.log'), 'utf8');
+    assert.ok(!log.includes(ELSEWHERE) && !log.includes(OTHER_CA), 'Pebble\'s log names neither');
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('pre-flight: where ufw drops port 80 no order reaches the CA; --open-firewall adds `ufw allow 80,443/tcp`, shown in the plan, then orders', async () => {
+  const NEW = 'd.panel.test';
+  await bed.dns.add(NEW, v4.address);
+  await sh(v4, 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q ufw >/dev/null && ufw default deny incoming >/dev/null && ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null');
+  const proxy = await startAcmeProxy(bed.acme.directory, bed.acme.caFile);
+  try {
+    const via = (cmd: string, extra: string[] = []): string[] => args(cmd, v4, [V4_NAME, NEW], 'certificate', extra).map((x) => (x === bed.acme.directory ? proxy.directory : x));
+    const blocked = await panel(via('install'), { env });
+    assert.equal(blocked.code, 1, explain(blocked));
+    assert.deepEqual(changes(blocked, 'failed').map((c) => c.resource), [`certificate:${V4_NAME}`]);
+    assert.match(blocked.stderr + blocked.stdout, /ACME: not ordering c\.panel\.test, d\.panel\.test: ufw on the host drops incoming 80\/tcp, so the CA cannot reach the challenge; fix: add --open-firewall/, explain(blocked));
+    assert.equal(proxy.ordersForwarded + proxy.ordersRefused, 0, 'no order: the CA never heard of these names');
+
+    const plan = await panel(via('plan', ['--open-firewall']), { env });
+    assert.equal(plan.code, 0, explain(plan));
+    const planned = changes(plan, 'planned').filter((c) => c.recipe === 'certificate').map((c) => c.target);
+    assert.deepEqual(planned.slice(0, 2), ['ufw allow 80,443/tcp', `certificate ${V4_NAME}, ${NEW} in /etc/panel/certs/${V4_NAME}`], JSON.stringify(planned));
+    const ok = await panel(via('install', ['--open-firewall']), { env });
+    assert.equal(ok.code, 0, explain(ok));
+    assert.equal(proxy.ordersForwarded, 1);
+    assert.match(await sh(v4, 'ufw status'), /^80,443\/tcp +ALLOW +Anywhere/m);
+    assert.deepEqual((await https(v4, NEW, '/')).cert!.subjectaltname!.split(', ').sort(), [`DNS:${V4_NAME}`, `DNS:${NEW}`]);
+  } finally {
+    await proxy.stop();
+    await bed.exec(v4, 'ufw --force disable >/dev/null 2>&1 || true');
   }
 });
 
@@ -432,9 +508,9 @@ test('with less than half of its (short) lifetime left, `panel renew` renews and
   const log = (await sh(v6, 'cat /var/lib/panel/access.log')).trim().split('\n');
   assert.match(log.at(-2) ?? '', /\[certificate\]\[progress 0\]\[status 0\] 1 change\(s\)/, log.slice(-3).join('\n'));
   assert.match(log.at(-1) ?? '', /\[done\]\[progress 100\]/);
-  // Renewing: host info, facts, the host lock, verify and the order's host steps: challenges
-  // (unless the CA reuses a recent validation), then the files.
-  assert.ok(hostResult(run).roundTrips <= 6, `${hostResult(run).roundTrips} round trips`);
+  // Renewing: host info, facts, the host lock, verify and the order's host steps: the pre-flight
+  // probe, challenges (unless the CA reuses a recent validation), then the files.
+  assert.ok(hostResult(run).roundTrips <= 7, `${hostResult(run).roundTrips} round trips`);
   for (const name of NAMES) {
     const a = await https(v6, name, '/hello');
     assert.equal(a.status, 200);

@@ -33,8 +33,16 @@ export interface AcmeProxy {
 /** Pebble's newOrder path (pebble/wfe: newOrderPath). */
 const NEW_ORDER = '/order-plz';
 
+export interface AcmeProxyOptions {
+  /**
+   * Added to the directory's `meta` as Let's Encrypt's has it
+   * (`"caaIdentities": ["letsencrypt.org"]`); Pebble's has none.
+   */
+  readonly caaIdentities?: readonly string[];
+}
+
 /** `pebbleDirectory` is the bed's Pebble directory URL; `caFile` its API CA (next to its cert and key). */
-export async function startAcmeProxy(pebbleDirectory: string, caFile: string): Promise<AcmeProxy> {
+export async function startAcmeProxy(pebbleDirectory: string, caFile: string, opts: AcmeProxyOptions = {}): Promise<AcmeProxy> {
   const upstream = new URL(pebbleDirectory);
   const runDir = dirname(caFile);
   const ca = readFileSync(caFile);
@@ -64,8 +72,19 @@ export async function startAcmeProxy(pebbleDirectory: string, caFile: string): P
       const up = request(
         { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, ca, agent: false },
         (ures) => {
-          res.writeHead(ures.statusCode ?? 502, ures.headers);
-          ures.pipe(res);
+          if (!(req.method === 'GET' && req.url === upstream.pathname && opts.caaIdentities)) {
+            res.writeHead(ures.statusCode ?? 502, ures.headers);
+            ures.pipe(res);
+            return;
+          }
+          const body: Buffer[] = [];
+          ures.on('data', (c: Buffer) => body.push(c));
+          ures.on('end', () => {
+            const dir = JSON.parse(Buffer.concat(body).toString('utf8')) as { meta?: Record<string, unknown> };
+            const out = JSON.stringify({ ...dir, meta: { ...(dir.meta ?? {}), caaIdentities: opts.caaIdentities } });
+            res.writeHead(ures.statusCode ?? 502, { ...ures.headers, 'content-length': Buffer.byteLength(out) });
+            res.end(out);
+          });
         },
       );
       up.on('error', (e) => {

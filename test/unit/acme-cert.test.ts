@@ -80,11 +80,12 @@ function resourceFor(now: Date) {
   });
 }
 
-function facts(pem: string | undefined, key = true, directory: string | undefined = DIR): string {
+function facts(pem: string | undefined, key = true, directory: string | undefined = DIR, ufw: readonly string[] = ['installed=0', 'enabled=0']): string {
   return [
     ...(pem ? [`cert=${Buffer.from(pem).toString('base64')}`] : []),
     `key=${key ? 1 : 0}`,
     ...(directory ? [`directory=${Buffer.from(directory + '\n').toString('base64')}`] : []),
+    ...ufw,
   ].join('\n') + '\n';
 }
 
@@ -226,4 +227,21 @@ test('45-day, 64-day and short (7-day, as 160-hour) certificates (real X.509): p
       if (isDue) assert.ok(page.includes(`Not renewed: it has less than ${leftWords} of its lifetime left. Is`), page);
     }
   }
+});
+
+test('pre-flight: where ufw drops port 80 no order is made (one line: cause and fix); --open-firewall adds the rule first, shown in the plan', async () => {
+  const dropping = ['installed=1', 'enabled=1', 'policy=DROP', 'tuple=allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in'];
+  const r = resourceFor(new Date());
+  const [c, ...rest] = r.plan(r.parse({ stdout: facts(undefined, false, undefined, dropping), code: 0 }), { planned: [] });
+  assert.equal(rest.length, 0);
+  assert.match(c!.reason, /; no order: ufw on the host drops incoming 80\/tcp, so the CA cannot reach the challenge; fix: add --open-firewall \(panel runs `ufw allow 80,443\/tcp`\) or run `ufw allow 80,443\/tcp` on the host$/);
+  await assert.rejects(c!.local!({ run: () => Promise.reject(new Error('no host step expected')) } as never), /^Error: ACME: not ordering a\.test, b\.test: ufw on the host drops incoming 80\/tcp/);
+  const open = new CertificateResource({ names: ['a.test', 'b.test'], acme: { directory: DIR }, now: () => new Date(), openFirewall: true });
+  const planned = open.plan(open.parse({ stdout: facts(undefined, false, undefined, dropping), code: 0 }), { planned: [] });
+  assert.deepEqual(planned.map((p) => p.target), ['ufw allow 80,443/tcp', 'certificate a.test, b.test in /etc/panel/certs/a.test']);
+  assert.match(String(planned[0]!.script), /ufw allow 80,443\/tcp/);
+  assert.doesNotMatch(planned[1]!.reason, /no order/);
+  // ufw that lets 80 in: nothing added, whatever the flag.
+  const allowing = [...dropping, 'tuple=allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 in'];
+  assert.equal(open.plan(open.parse({ stdout: facts(undefined, false, undefined, allowing), code: 0 }), { planned: [] }).length, 1);
 });

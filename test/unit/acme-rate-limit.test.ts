@@ -84,7 +84,7 @@ test('certificate plan under a hold: planned with the hold in its reason; applyi
   const holds = new HoldStore(join(dir, 'plan', 'holds.json'));
   holds.record(['a.test'], { until: '2026-01-01T05:00:00.000Z', detail: 'too many certificates' });
   const r = new CertificateResource({ names: ['a.test'], acme: { directory: 'https://192.0.2.1/dir' }, now: () => NOW, holds });
-  const [c] = r.plan(r.parse({ stdout: 'key=0\n', code: 0 }), { planned: [] });
+  const [c] = r.plan(r.parse({ stdout: 'key=0\ninstalled=0\nenabled=0\n', code: 0 }), { planned: [] });
   assert.match(c!.reason, /the CA rate-limited these names until 2026-01-01T05:00:00\.000Z \(too many certificates\)/);
   // 192.0.2.1 (TEST-NET) would hang: the refusal comes before any connection.
   const host = { run: () => Promise.reject(new Error('no host step expected')) };
@@ -109,13 +109,13 @@ test('kept certificate: saved 0600, installed instead of an order while valid an
   assert.equal(kept.load(['a.test']), undefined, 'another name set');
   const r = (now: Date) => new CertificateResource({ names: ['a.test', 'b.test'], acme: { directory: 'https://192.0.2.1/dir' }, now: () => now, holds, kept });
   const now = new Date();
-  const [c] = r(now).plan(r(now).parse({ stdout: 'key=0\n', code: 0 }), { planned: [] });
+  const [c] = r(now).plan(r(now).parse({ stdout: 'key=0\ninstalled=0\nenabled=0\n', code: 0 }), { planned: [] });
   assert.match(c!.reason, /^absent; install the certificate issued \S+ \(serial [0-9a-f]+, kept in .*\): still valid, no new order$/);
   const script = String(await c!.local!({ run: () => Promise.reject(new Error('no host step expected')) } as never));
   assert.match(script, /fullchain\.pem\.new/);
   // Installed already (same serial): nothing to do. Due itself: an order as usual.
-  const facts = `cert=${Buffer.from(pem).toString('base64')}\nkey=1\ndirectory=${Buffer.from('https://192.0.2.1/dir\n').toString('base64')}\n`;
+  const facts = `cert=${Buffer.from(pem).toString('base64')}\nkey=1\ndirectory=${Buffer.from('https://192.0.2.1/dir\n').toString('base64')}\ninstalled=0\nenabled=0\n`;
   assert.deepEqual(r(now).plan(r(now).parse({ stdout: facts, code: 0 }), { planned: [] }), []);
   const later = new Date(now.getTime() + 70 * 86400e3);
-  assert.match(r(later).plan(r(later).parse({ stdout: 'key=0\n', code: 0 }), { planned: [] })[0]!.reason, /^absent; order from /);
+  assert.match(r(later).plan(r(later).parse({ stdout: 'key=0\ninstalled=0\nenabled=0\n', code: 0 }), { planned: [] })[0]!.reason, /^absent; order from /);
 });

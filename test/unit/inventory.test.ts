@@ -68,7 +68,7 @@ const BROKEN: ReadonlyArray<readonly [string, string, readonly (string | RegExp)
   ['unknown key in a host', 'hosts:\n  web1:\n    address: 10.0.0.1\n    colour: blue\n',
     [/^fleet\.yaml:4:5: hosts\.web1: unknown key "colour" \(allowed: address, fingerprint, domains, user, port, /]],
   ['unknown key in acme', `defaults:\n  acme: { dir: https://x.example }\n${W1}`,
-    ['fleet.yaml:2:11: defaults.acme: unknown key "dir" (allowed: directory, caFile, accountKeyFile, profile)']],
+    ['fleet.yaml:2:11: defaults.acme: unknown key "dir" (allowed: directory, caFile, accountKeyFile, profile, resolver)']],
   ['host-only key in defaults', `defaults:\n  domains: [a.example.com]\n${W1}`,
     ['fleet.yaml:2:3: defaults: "domains" is only allowed on a host (under hosts.<name>)']],
   ['vars: level under a host', 'hosts:\n  web1:\n    address: 10.0.0.1\n    vars: {email: a@b.co}\n',

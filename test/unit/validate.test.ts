@@ -123,3 +123,9 @@ test('ACME directory URLs', () => {
   assert.equal(validateAcmeDirectory('https://u:p@ca.example/dir').ok, false);
   assert.equal(validateAcmeDirectory('not a url').ok, false);
 });
+
+test('--acme-resolver: an IP address with an optional port', async () => {
+  const { validResolver } = await import('../../src/validate/resolver.js');
+  for (const ok of ['10.0.0.53', '10.0.0.53:8053', '[fd00::53]:53', 'fd00::53']) assert.equal(validResolver(ok), true, ok);
+  for (const bad of ['dns.example', '10.0.0.53:0', '10.0.0.53:70000', '10.0.0.53:x', '[fd00::53', '']) assert.equal(validResolver(bad), false, bad);
+});
