@@ -27,8 +27,12 @@ export const certificateParams = z
     /** Set by `panel renew`: only the certificate, no timer units. */
     renewOnly: z.boolean().default(false).describe('only renew (set by `panel renew`)'),
     timer: z.boolean().default(true).describe('install the renewal timer on local installs'),
+    openFirewall: z.boolean().default(false).describe('where ufw drops port 80, add `ufw allow 80,443/tcp` before ordering (--open-firewall)'),
   })
   .strict();
+
+/** Names per certificate that Let's Encrypt's profiles allow (classic: 100, the general limit panel checks anyway). */
+const PROFILE_NAME_LIMIT: Readonly<Record<string, number>> = { tlsserver: 25, shortlived: 25 };
 
 /** Every input problem of the certificate recipe, checked before anything is touched. */
 export function certificateInputErrors(config: HostConfig): string[] {
@@ -40,6 +44,8 @@ export function certificateInputErrors(config: HostConfig): string[] {
     const e = validateEmail(config.email);
     if (!e.ok) errors.push(e.error);
   }
+  const limit = config.acme.profile !== undefined ? PROFILE_NAME_LIMIT[config.acme.profile] : undefined;
+  if (limit !== undefined && config.domains.length > limit) errors.push(`${config.domains.length} domain names: ACME profile ${config.acme.profile} allows at most ${limit} in one certificate`);
   const d = validateAcmeDirectory(config.acme.directory);
   if (!d.ok) errors.push(d.error);
   return errors;
@@ -63,6 +69,7 @@ export default defineRecipe({
         names: names.value,
         acme: config.acme,
         ...(email?.ok ? { email: email.value } : {}),
+        openFirewall: params.openFirewall,
       }),
     ];
     if (config.connection.kind === 'local' && params.timer && !params.renewOnly && host.systemd) {

@@ -38,6 +38,8 @@ export interface AcmeConfig {
   readonly accountKeyFile?: string;
   /** ACME profile asked for in each new order (e.g. Let's Encrypt `tlsserver`, `shortlived`); the CA's default when absent. */
   readonly profile?: string;
+  /** DNS server the CA resolves with (`addr[:port]`, private CAs); pre-flight checks ask it. */
+  readonly resolver?: string;
 }
 
 export interface HostConfig {

@@ -41,16 +41,25 @@ export function parseCertificate(pem: string): CertInfo | string {
   };
 }
 
+/** Lifetimes shorter than this renew at half their lifetime left (Let's Encrypt `shortlived`: 160 h). */
+export const SHORT_LIFETIME_MS = 10 * 86_400_000;
+
 /**
- * When a certificate is due for renewal: after two thirds of its lifetime.
- * Lifetimes are shrinking (90 → 45 days and less), so a fixed "30 days
- * before expiry" would renew a 45-day certificate after 15 days, or a
- * 6-day one never in time.
+ * How much of its lifetime a certificate has left when it is renewed: a
+ * third, or half for lifetimes under 10 days (a third of 160 h is 53 h: one
+ * failed weekend). Lifetimes are shrinking (90 → 64 → 45 days, 160 hours), so
+ * a fixed "30 days before expiry" would renew a 45-day certificate after 15
+ * days, or a 6-day one never in time.
  */
+export function renewalShare(cert: Pick<CertInfo, 'notBefore' | 'notAfter'>): { readonly left: number; readonly words: string } {
+  return cert.notAfter.getTime() - cert.notBefore.getTime() < SHORT_LIFETIME_MS ? { left: 1 / 2, words: 'half' } : { left: 1 / 3, words: 'a third' };
+}
+
+/** When a certificate is due for renewal (see renewalShare). */
 export function renewalTime(cert: Pick<CertInfo, 'notBefore' | 'notAfter'>): Date {
   const from = cert.notBefore.getTime();
   const to = cert.notAfter.getTime();
-  return new Date(from + ((to - from) * 2) / 3);
+  return new Date(to - (to - from) * renewalShare(cert).left);
 }
 
 /** The certificate as the host has it (facts). */
@@ -78,6 +87,6 @@ export function orderReason(have: InstalledCert, want: Desired, now: Date): stri
   if (have.directory !== want.directory) return `issued by ${have.directory ?? 'an unknown CA'}, wanted from ${want.directory}`;
   if (now.getTime() >= have.cert.notAfter.getTime()) return `expired ${have.cert.notAfter.toISOString()}`;
   const due = renewalTime(have.cert);
-  if (now.getTime() >= due.getTime()) return `less than a third of its lifetime left (renewal due ${due.toISOString()}, expires ${have.cert.notAfter.toISOString()})`;
+  if (now.getTime() >= due.getTime()) return `less than ${renewalShare(have.cert).words} of its lifetime left (renewal due ${due.toISOString()}, expires ${have.cert.notAfter.toISOString()})`;
   return undefined;
 }

@@ -13,14 +13,18 @@
  * If the order fails, the challenges are withdrawn in one more host step and
  * nothing else changed. A converged host never talks to the CA.
  */
+import { randomBytes } from 'node:crypto';
 import type { AcmeConfig } from '../config.js';
 import type { Change, FactOutput, HostSteps, PlanContext, Resource } from '../resources/types.js';
+import { closedPorts, type UfwInboundFacts, ufwExpectOpen } from '../resources/ufw.js';
 import { noStdin, opt, parseKv } from '../resources/util.js';
 import { lines, type Script, sh, writeBytesScript } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
-import { type InstalledCert, orderReason, parseCertificate } from './cert-info.js';
+import { type InstalledCert, orderReason, parseCertificate, renewalTime } from './cert-info.js';
 import { installScript } from './install.js';
 import type { Challenge, Issued } from './order.js';
+import { HoldStore, RateLimited, withinTime } from './rate-limit.js';
+import { type Kept, KeptCertificates } from './kept.js';
 import { CERTS_DIR, CHALLENGE_DIR, certDir } from './site.js';
 
 export interface CertificateOptions {
@@ -30,16 +34,33 @@ export interface CertificateOptions {
   readonly email?: string;
   /** The clock deciding renewals (tests pass a fixed one). */
   readonly now?: () => Date;
+  /** Where CA rate-limit holds are kept (default: next to the account key). */
+  readonly holds?: HoldStore;
+  /** Where the last issued certificates are kept (default: next to the account key). */
+  readonly kept?: KeptCertificates;
+  /** `--open-firewall`: where ufw drops port 80, add `ufw allow 80,443/tcp` before ordering. */
+  readonly openFirewall?: boolean;
 }
 
-/** The installed certificate, and which of the directories holding it exist (for the state record). */
+/** One bound on a whole order (account, order, ~3 min of validation, finalize, download). */
+export const ORDER_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** The installed certificate, which of the directories holding it exist (for the state record), and whether ufw lets the CA in. */
 export interface CertFacts extends InstalledCert {
   readonly dirsPresent: ReadonlySet<string>;
+  readonly ufw: UfwInboundFacts;
+  /** The host's global IPv6 addresses (a name's AAAA records must be among them). */
+  readonly addr6: readonly string[];
 }
+
+/** What `--open-firewall` adds where ufw drops port 80: the rule anyone serving a site behind ufw adds. */
+export const OPEN_FIREWALL_RULE = ['allow', '80,443/tcp'] as const;
 
 export class CertificateResource implements Resource<CertFacts> {
   readonly key: string;
   readonly dir: string;
+  /** ufw's inbound facts, read with the certificate's (same round trip). */
+  private readonly ufwProbe = ufwExpectOpen({ service: 'nginx', proto: 'tcp', ports: [{ port: 80, for: 'ACME HTTP-01 validation' }] });
   constructor(readonly o: CertificateOptions) {
     const primary = o.names[0];
     if (primary === undefined) throw new Error('certificate: no domain names');
@@ -60,6 +81,8 @@ export class CertificateResource implements Resource<CertFacts> {
         sh`if [ -s ${`${d}/privkey.pem`} ]; then echo key=1; else echo key=0; fi`,
         sh`if [ -s ${`${d}/directory`} ]; then printf 'directory=%s\n' "$(base64 -w0 < ${`${d}/directory`})"; fi`,
         ...this.dirs().map((p, i) => sh`if [ -d ${p} ]; then echo dir${String(i)}=1; else echo dir${String(i)}=0; fi`),
+        this.ufwProbe.facts(),
+        sh`ip -6 -o addr show scope global 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print "addr6=" $4 }' || true`,
       ),
     );
   }
@@ -73,35 +96,84 @@ export class CertificateResource implements Resource<CertFacts> {
       keyPresent: opt(kv, 'key') === '1',
       directory: directory ? Buffer.from(directory, 'base64').toString('utf8').trim() : undefined,
       dirsPresent: new Set(this.dirs().filter((_, i) => opt(kv, `dir${i}`) === '1')),
+      ufw: this.ufwProbe.parse(out),
+      addr6: kv.get('addr6') ?? [],
     };
   }
 
   plan(have: CertFacts, _ctx: PlanContext): Change[] {
     const { names, acme } = this.o;
-    const reason = orderReason(have, { names, directory: acme.directory }, (this.o.now ?? (() => new Date()))());
+    const now = (this.o.now ?? (() => new Date()))();
+    const reason = orderReason(have, { names, directory: acme.directory }, now);
     if (reason === undefined) return [];
     const dir = this.dir;
     const email = this.o.email;
+    const holds = this.o.holds ?? HoldStore.forDirectory(acme.directory);
+    // A rate limit the CA named earlier: planned and shown, but the CA is not asked before it ends.
+    const hold = holds.active(names, now);
+    const holdText = hold ? `; the CA rate-limited these names until ${hold.until} (${hold.detail})` : '';
+    const keptStore = this.o.kept ?? KeptCertificates.forDirectory(acme.directory);
+    const change = {
+      resource: this.key,
+      action: have.cert === undefined ? ('create' as const) : ('update' as const),
+      target: `certificate ${names.join(', ')} in ${dir}`,
+      // What the state record keeps: the directories the install creates, then the files.
+      records: [
+        ...this.dirs().map((path) => ({ kind: 'directory' as const, path, existed: have.dirsPresent.has(path) })),
+        { kind: 'file' as const, path: `${dir}/privkey.pem`, existed: have.keyPresent },
+        { kind: 'file' as const, path: `${dir}/fullchain.pem`, existed: have.cert !== undefined },
+        { kind: 'file' as const, path: `${dir}/directory`, existed: have.directory !== undefined },
+      ],
+    };
+    const kept = reusable(keptStore.load(names), have, acme.directory, now);
+    if (kept) {
+      // Issued earlier, never installed (the install step failed): install it, no new order.
+      return [
+        {
+          ...change,
+          reason: `${reason}; install the certificate issued ${kept.info.notBefore.toISOString()} (serial ${kept.info.serial}, kept in ${keptStore.dir}): still valid, no new order`,
+          local: async () => installScript(dir, kept, acme.directory),
+        },
+      ];
+    }
+    // Pre-flight: an order the CA cannot validate costs one of 5 failed validations per hour.
+    const dropped = closedPorts(have.ufw, [80], 'tcp').length > 0;
+    const rule = `ufw ${OPEN_FIREWALL_RULE.join(' ')}`;
+    const opening: Change[] =
+      dropped && this.o.openFirewall
+        ? [
+            {
+              resource: `ufw:${OPEN_FIREWALL_RULE.join(' ')}`,
+              action: 'create',
+              target: rule,
+              reason: 'ufw drops incoming 80/tcp, which the CA\'s HTTP-01 validation needs (--open-firewall)',
+              records: [{ kind: 'firewall', rule, existed: false }],
+              script: sh`__out=$(ufw ${[...OPEN_FIREWALL_RULE]} 2>&1) || panel_fail ${`${rule} failed:`} "$__out"`,
+            },
+          ]
+        : [];
+    const blocked = dropped && !this.o.openFirewall ? `ufw on the host drops incoming 80/tcp, so the CA cannot reach the challenge; fix: add --open-firewall (panel runs \`${rule}\`) or run \`${rule}\` on the host` : undefined;
     return [
+      ...opening,
       {
-        resource: this.key,
-        action: have.cert === undefined ? 'create' : 'update',
-        target: `certificate ${names.join(', ')} in ${dir}`,
-        reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}`,
-        // What the state record keeps: the directories the install creates, then the files.
-        records: [
-          ...this.dirs().map((path) => ({ kind: 'directory' as const, path, existed: have.dirsPresent.has(path) })),
-          { kind: 'file', path: `${dir}/privkey.pem`, existed: have.keyPresent },
-          { kind: 'file', path: `${dir}/fullchain.pem`, existed: have.cert !== undefined },
-          { kind: 'file', path: `${dir}/directory`, existed: have.directory !== undefined },
-        ],
+        ...change,
+        reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}${holdText}${blocked ? `; no order: ${blocked}` : ''}`,
         local: async (host) => {
+          if (blocked) throw new Error(`ACME: not ordering ${names.join(', ')}: ${blocked}`);
+          if (hold) throw new Error(`ACME: not asking ${acme.directory} for ${names.join(', ')} before ${hold.until}: it answered rateLimited: ${hold.detail} (recorded in ${holds.file})`);
           const challenges = new ChallengeFiles(host);
           let issued: Issued;
           try {
             // acme-client loads only when a certificate is ordered, not at start-up.
-            const { order } = await import('./order.js');
-            issued = await order(
+            const { directoryMeta, order } = await import('./order.js');
+            const meta = await directoryMeta(acme.directory, acme.caFile);
+            // What the CA will see can be checked where its resolvers are known: a CA that checks CAA
+            // (public DNS), or the resolver given for a private CA. Failures cost no validation.
+            if (acme.resolver !== undefined || (meta.caaIdentities?.length ?? 0) > 0) {
+              const problems = await runPreflight(this.o, challenges, have.addr6, meta.caaIdentities);
+              if (problems.length > 0) throw new Error(`ACME: not ordering ${names.join(', ')} (pre-flight, the CA was not asked): ${problems.join('; ')}`);
+            }
+            issued = await withinTime(order(
               {
                 directory: acme.directory,
                 ...(acme.caFile !== undefined ? { caFile: acme.caFile } : {}),
@@ -109,18 +181,43 @@ export class CertificateResource implements Resource<CertFacts> {
                 accountKeyFile: acme.accountKeyFile ?? defaultAccountKeyFile(acme.directory),
                 ...(email !== undefined ? { email } : {}),
                 names,
+                notice: (line) => process.stderr.write(`panel: ${line}\n`),
               },
               challenges,
-            );
+            ), ORDER_TIMEOUT_MS, `ACME order for ${names.join(', ')} at ${acme.directory}`);
           } catch (e) {
             await challenges.withdrawNow();
+            if (e instanceof RateLimited) {
+              holds.record(names, { until: e.retryAt.toISOString(), detail: e.detail });
+              throw new Error(`ACME: ${acme.directory} answered rateLimited for ${names.join(', ')}: ${e.detail}; panel will not ask again before ${e.retryAt.toISOString()} (recorded in ${holds.file})`);
+            }
             throw e;
           }
-          return lines(installScript(dir, issued, acme.directory), challenges.withdrawScript());
+          holds.clear(names);
+          // Kept before the host sees it: a failed install step does not cost another order.
+          keptStore.save(names, issued);
+          // The CA is done with the challenge files: withdrawn first, so a failing install leaves none behind.
+          return lines(challenges.withdrawScript(), installScript(dir, issued, acme.directory));
         },
       },
     ];
   }
+}
+
+/** A random probe in the challenge directory, fetched as the CA would fetch a challenge. */
+async function runPreflight(o: CertificateOptions, challenges: ChallengeFiles, addr6: readonly string[], caaIdentities: readonly string[] | undefined): Promise<string[]> {
+  const probe = { token: `panel-preflight-${randomBytes(12).toString('hex')}`, content: randomBytes(24).toString('base64url') };
+  await challenges.publish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }]);
+  await challenges.unpublish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }]);
+  const { preflight } = await import('./preflight.js');
+  return preflight({ names: o.names, hostV6: addr6, probe, ...(o.acme.resolver !== undefined ? { resolver: o.acme.resolver } : {}), ...(caaIdentities ? { caaIdentities } : {}) });
+}
+
+/** The kept certificate when it can stand in for an order: not the installed one, and not due for renewal itself. */
+function reusable(kept: Kept | undefined, have: CertFacts, directory: string, now: Date): Kept | undefined {
+  if (kept === undefined || now.getTime() >= renewalTime(kept.info).getTime()) return undefined;
+  const installed = typeof have.cert === 'object' && have.keyPresent && have.directory === directory && have.cert.serial === kept.info.serial;
+  return installed ? undefined : kept;
 }
 
 /**
@@ -139,7 +236,7 @@ class ChallengeFiles {
   }
 
   async unpublish(challenges: readonly Challenge[]): Promise<void> {
-    this.withdrawn = challenges;
+    this.withdrawn = [...this.withdrawn, ...challenges];
   }
 
   withdrawScript(): Script | undefined {

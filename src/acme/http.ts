@@ -16,14 +16,18 @@ const agents = new Map<string, https.Agent>();
  * its retry interceptor turns TLS and connection errors into "Cannot read
  * properties of undefined", so the real cause would be lost.
  */
-export function probeDirectory(url: string, caFile: string | undefined): Promise<void> {
+export function probeDirectory(url: string, caFile: string | undefined): Promise<DirectoryMeta> {
   return new Promise((resolve, reject) => {
     const agent = caFile !== undefined ? agents.get(caFile) : undefined;
     const get = url.startsWith('https:') ? https.get : httpGet;
     const req = get(url, { ...(agent ? { agent } : {}), timeout: 30_000 }, (res) => {
-      res.resume();
-      if (res.statusCode === 200) resolve();
-      else reject(new Error(`ACME directory ${url} answered HTTP ${res.statusCode}`));
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        if (res.statusCode === 200) resolve(metaOf(body));
+        else reject(new Error(`ACME directory ${url} answered HTTP ${res.statusCode}`));
+      });
     });
     req.on('timeout', () => req.destroy(new Error('timed out after 30 s')));
     req.on('error', (e: NodeJS.ErrnoException) => {
@@ -31,6 +35,22 @@ export function probeDirectory(url: string, caFile: string | undefined): Promise
       reject(new Error(`ACME directory ${url} unreachable: ${e.message}${tls ? ' (the ACME server\'s own certificate is not trusted: pass its CA with --acme-ca)' : ''}`));
     });
   });
+}
+
+/** What panel reads from the directory's `meta` (RFC 8555 §7.1.1). */
+export interface DirectoryMeta {
+  /** Domains the CA recognises in CAA `issue` records (Let's Encrypt: letsencrypt.org). */
+  readonly caaIdentities?: readonly string[];
+}
+
+function metaOf(body: string): DirectoryMeta {
+  try {
+    const meta = (JSON.parse(body) as { meta?: { caaIdentities?: unknown } }).meta;
+    const ids = meta?.caaIdentities;
+    return Array.isArray(ids) && ids.every((i) => typeof i === 'string') ? { caaIdentities: ids as string[] } : {};
+  } catch {
+    return {};
+  }
 }
 
 export function trustCa(caFile: string | undefined): void {

@@ -5,10 +5,12 @@
  * is done with them) — it never holds a connection. A failed order therefore
  * changes nothing on the host but what the caller published and withdrew.
  */
+import { existsSync } from 'node:fs';
 import acme from 'acme-client';
 import { registerSecret } from '../secret.js';
 import { loadOrCreateAccountKey } from './account.js';
-import { probeDirectory, trustCa } from './http.js';
+import { type DirectoryMeta, probeDirectory, trustCa } from './http.js';
+import { failFastOn429, RateLimited } from './rate-limit.js';
 
 export interface OrderRequest {
   readonly directory: string;
@@ -19,6 +21,8 @@ export interface OrderRequest {
   readonly names: readonly string[];
   /** ACME profile (draft-ietf-acme-profiles); omitted from the request when undefined. */
   readonly profile?: string;
+  /** Told once, when this account is registered: the terms of service it agreed to. */
+  readonly notice?: (line: string) => void;
 }
 
 /** The newOrder payload; acme-client's createOrder sends it as it is. */
@@ -62,18 +66,35 @@ type AcmeChallenge = Awaited<ReturnType<acme.Client['getAuthorizations']>>[numbe
 /** A challenge token becomes a file name on the host: only the base64url alphabet is accepted. */
 const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
+/** acme-client's backoff polls (1 s doubling to 10 s): 1+2+4+8 + 17×10 s ≈ 3 min before validation is given up. */
+export const VALIDATION_POLLS = 22;
+
+/** The CA's directory meta, read with the same trust as the order (for the pre-flight checks). */
+export async function directoryMeta(directory: string, caFile: string | undefined): Promise<DirectoryMeta> {
+  trustCa(caFile);
+  return probeDirectory(directory, caFile);
+}
+
 export async function order(req: OrderRequest, host: ChallengeHost): Promise<Issued> {
   const names = req.names.join(', ');
   const ctx = (stage: string) => (e: unknown) => {
+    if (e instanceof RateLimited) throw e; // the caller records when to ask again
     throw new Error(`ACME ${stage} for ${names} at ${req.directory} failed: ${detailOf(e)}`);
   };
   trustCa(req.caFile);
+  failFastOn429(acme);
   await probeDirectory(req.directory, req.caFile);
+  const firstRegistration = !existsSync(req.accountKeyFile);
   const accountKey = await loadOrCreateAccountKey(req.accountKeyFile);
-  const client = new acme.Client({ directoryUrl: req.directory, accountKey, backoffAttempts: 12, backoffMin: 1000, backoffMax: 5000 });
+  // Validation from several vantage points can take a while: polls 1, 2, 4, 8 s, then every 10 s, about 3 min in all.
+  const client = new acme.Client({ directoryUrl: req.directory, accountKey, backoffAttempts: VALIDATION_POLLS, backoffMin: 1000, backoffMax: 10_000 });
   await client
     .createAccount({ termsOfServiceAgreed: true, ...(req.email ? { contact: [`mailto:${req.email}`] } : {}) })
     .catch(ctx('account registration'));
+  if (firstRegistration) {
+    const terms = await client.getTermsOfServiceUrl().catch(() => undefined);
+    req.notice?.(`ACME account registered at ${req.directory}${req.email ? ` for ${req.email}` : ' (no contact)'}; it agrees to the CA's terms of service${terms ? `: ${terms}` : ' (the directory names none)'}`);
+  }
 
   const ord = await client.createOrder(newOrderPayload(req.names, req.profile)).catch(ctx('new order'));
   const authzs = await client.getAuthorizations(ord).catch(ctx('authorizations'));

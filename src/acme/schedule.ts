@@ -48,9 +48,35 @@ export function fleetUnits(s: Schedule): { service: string; timer: string } {
   };
 }
 
-/** The crontab line for machines without systemd (same times as the timer). */
+/** The crontab line for machines without systemd (same times as the timer); it ends with the schedule's name as a shell comment, so it can be found again. */
 export function cronLine(s: Schedule): string {
-  return `17 0,12 * * * cd ${quote(s.cwd)} && mkdir -p .panel && ${s.argv.map((a) => quote(a)).join(' ')} >> ${quote(join(s.cwd, '.panel', 'renew.log'))} 2>&1`;
+  return `17 0,12 * * * cd ${quote(s.cwd)} && mkdir -p .panel && ${s.argv.map((a) => quote(a)).join(' ')} >> ${quote(join(s.cwd, '.panel', 'renew.log'))} 2>&1 # ${s.name}`;
+}
+
+/** Flags of `install` that mean nothing to `renew` (or would change what a scheduled renew prints or picks). */
+const INSTALL_ONLY_BOOLEAN = new Set(['-y', '--yes', '--reinstall', '--schedule-renewal', '--json', '--retry-failed']);
+// The faasd password is no business of a renewal (certificate only), and must never go into a schedule.
+const INSTALL_ONLY_VALUE = new Set(['--recipes', '-p', '--password', '--password-file']);
+
+/** The `panel renew` arguments that renew what this `install` command installed. */
+export function renewArgsOfInstall(installArgs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < installArgs.length; i++) {
+    const a = installArgs[i]!;
+    if (INSTALL_ONLY_BOOLEAN.has(a)) continue;
+    if (INSTALL_ONLY_VALUE.has(a)) {
+      i++;
+      continue;
+    }
+    if ([...INSTALL_ONLY_VALUE].some((f) => a.startsWith(`${f}=`)) || /^-p./.test(a)) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/** The command a user types to schedule these renewals: `panel renew … --schedule`. */
+export function scheduleCommand(renewArgs: readonly string[]): string {
+  return ['panel', 'renew', ...renewArgs.map((a) => quote(a)), '--schedule'].join(' ');
 }
 
 export interface Installed {
@@ -66,6 +92,8 @@ export interface Env {
   readonly userUnitDir?: string;
   /** systemctl runner (tests replace it). */
   readonly systemctl?: (args: readonly string[]) => void;
+  /** `crontab -l` (tests replace it). */
+  readonly crontab?: () => string;
 }
 
 export function currentEnv(): Env {
@@ -79,10 +107,32 @@ function writeIfChanged(path: string, content: string): void {
   renameSync(tmp, path);
 }
 
+function unitDir(env: Env): string {
+  return env.root ? '/etc/systemd/system' : (env.userUnitDir ?? join(homedir(), '.config', 'systemd', 'user'));
+}
+
+/** Whether this schedule is in place: its timer unit, or (without systemd) its line in the user's crontab. */
+export function scheduleInPlace(s: Schedule, env: Env = currentEnv()): boolean {
+  if (env.systemd) return existsSync(join(unitDir(env), `${s.name}.timer`));
+  try {
+    const tab = env.crontab ? env.crontab() : execFileSync('crontab', ['-l'], { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
+    return tab.split('\n').some((l) => !l.trimStart().startsWith('#') && l.endsWith(`# ${s.name}`));
+  } catch {
+    return false; // no crontab (or no cron): nothing scheduled
+  }
+}
+
+/** What `--schedule` / `--schedule-renewal` did, in one message. */
+export function scheduleDoneMessage(done: Installed | { kind: 'cron'; line: string }): string {
+  return done.kind === 'systemd'
+    ? `panel: ${done.timer} installed in ${done.dir} and started: \`panel renew\` for this fleet twice a day\n`
+    : `panel: systemd is not running here; add this line to the crontab of the user that runs panel:\n${done.line}\n`;
+}
+
 /** Install and start the timer, or return the cron line to add. */
 export function installSchedule(s: Schedule, env: Env = currentEnv()): Installed | { kind: 'cron'; line: string } {
   if (!env.systemd) return { kind: 'cron', line: cronLine(s) };
-  const dir = env.root ? '/etc/systemd/system' : (env.userUnitDir ?? join(homedir(), '.config', 'systemd', 'user'));
+  const dir = unitDir(env);
   mkdirSync(dir, { recursive: true });
   const units = fleetUnits(s);
   writeIfChanged(join(dir, `${s.name}.service`), units.service);

@@ -32,6 +32,7 @@ export function renewArgv(config: HostConfig, self: readonly string[] = selfComm
     config.acme.directory,
     ...(config.acme.caFile ? ['--acme-ca', config.acme.caFile] : []),
     ...(config.acme.profile ? ['--acme-profile', config.acme.profile] : []),
+    ...(config.acme.resolver ? ['--acme-resolver', config.acme.resolver] : []),
     '--progress-dir',
     config.progressDir,
   ];

@@ -30,6 +30,7 @@ import { UsageError } from './options.js';
 import { statusReads, writeStatusPage, type HealthCheck } from '../status/page.js';
 import { TrustedSums, TRUST_FILE } from '../artifacts/index.js';
 import { join } from 'node:path';
+import { afterInstall, renewedFromHere, type RenewalRequest } from './renewal-schedule.js';
 
 /** Printed as `panel: …`, so it does not start with "panel" itself (NOT_ROOT_MESSAGE does). */
 export const LOCAL_NEEDS_ROOT = `${NOT_ROOT_MESSAGE.replace(/^panel /, '')}, or name a remote host with --host user@addr`;
@@ -45,6 +46,8 @@ export interface ConvergeInput {
   readonly teardown?: TeardownMode;
   /** `install --reinstall`: teardown without purge, then install, one report. */
   readonly reinstall?: boolean;
+  /** `install`: schedule the certificates' renewal here, or end with how to (renewal-schedule.ts). */
+  readonly renewal?: RenewalRequest;
   /**
    * Runs the hosts in place of the recipe engine (`panel deploy`); sinks,
    * confirmation, Ctrl-C, the recap and the exit code stay this module's.
@@ -205,7 +208,19 @@ export async function converge(input: ConvergeInput): Promise<number> {
     }
   }
   if (!json) process.stdout.write('\n' + redact(formatRecap(mode, results)));
-  if (results.some((r) => r.status === 'failed' || r.status === 'interrupted')) return 1;
+  let scheduleFailed = false;
+  if (input.renewal && mode === 'install') {
+    let note: string | undefined;
+    try {
+      note = afterInstall(input.renewal, renewedFromHere(configs, input.registry), process.cwd());
+    } catch (e) {
+      note = `panel: the certificates' renewal could not be scheduled: ${(e as Error).message}\n`;
+      scheduleFailed = input.renewal.schedule;
+    }
+    // The recap's last lines (on stderr with --json, so stdout stays NDJSON).
+    if (note) (json ? process.stderr : process.stdout).write(redact(note));
+  }
+  if (scheduleFailed || results.some((r) => r.status === 'failed' || r.status === 'interrupted')) return 1;
   if (mode === 'check' && results.some((r) => r.status === 'drift')) return 2;
   if (input.teardown && mode === 'install' && results.some((r) => r.rebootRequired)) return EXIT_REBOOT_REQUIRED;
   return 0;

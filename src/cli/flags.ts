@@ -27,6 +27,7 @@ export interface CommonFlags {
   acmeDirectory?: string;
   acmeCa?: string;
   acmeProfile?: string;
+  acmeResolver?: string;
   staging?: boolean;
   key?: string;
   knownHosts?: string;
@@ -39,6 +40,7 @@ export interface CommonFlags {
   deep?: boolean;
   set?: string[];
   allowUnsupportedOs?: boolean;
+  openFirewall?: boolean;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -79,6 +81,7 @@ export function addCommon(cmd: Command): Command {
     .option('--acme-directory <url>', 'ACME directory URL (default: Let\'s Encrypt production)')
     .option('--staging', 'use Let\'s Encrypt staging')
     .option('--acme-profile <name>', 'ACME profile asked for in new orders, e.g. tlsserver or shortlived (Let\'s Encrypt)')
+    .option('--acme-resolver <addr[:port]>', 'DNS server the ACME CA resolves names with (private CAs, Pebble); pre-flight checks ask it (default: this machine\'s resolvers)')
     .option('--acme-ca <file>', 'PEM of a CA to trust for the ACME server\'s own HTTPS (private CAs, Pebble)')
     .option('--key <file>', 'SSH private key (default: ssh-agent)')
     .option('--known-hosts <file>', 'known_hosts file (default: ~/.ssh/known_hosts)')
@@ -87,5 +90,6 @@ export function addCommon(cmd: Command): Command {
     .option('--progress-dir <dir>', 'where progress.json and logs go on the host (default: /var/lib/panel)')
     .option('--retry-failed', 'only the hosts that failed in the last run (.panel/last-run.json)')
     .option('--json', 'NDJSON events on stdout instead of the progress display')
-    .option('--allow-unsupported-os', 'proceed on a release panel is not tested on (said in the recap)');
+    .option('--allow-unsupported-os', 'proceed on a release panel is not tested on (said in the recap)')
+    .option('--open-firewall', 'where ufw drops port 80, add `ufw allow 80,443/tcp` before ordering a certificate (shown in the plan)');
 }

@@ -75,10 +75,15 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       .command('install')
       .description('converge hosts: apply what differs, verify, report')
       .option('-y, --yes', 'apply without asking (asked only on a terminal)')
-      .option('--reinstall', 'uninstall (keeping secrets, certificates, volumes) and install again, in one run'),
-  ).action(async (flags: CommonFlags & { reinstall?: boolean }) => {
+      .option('--reinstall', 'uninstall (keeping secrets, certificates, volumes) and install again, in one run')
+      .option('--schedule-renewal', 'also schedule the certificates\' renewal on this machine (as `panel renew … --schedule`)'),
+  ).action(async (flags: CommonFlags & { reinstall?: boolean; scheduleRenewal?: boolean }) => {
+    // Remote certificates are renewed from here: the run ends by scheduling that, or by saying how.
+    const renewal = { installArgs: argv.slice(argv.indexOf('install') + 1), schedule: flags.scheduleRenewal ?? false };
     if (!flags.reinstall) {
-      exitCode = await runConverge('install', flags);
+      const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
+      const configs = await resolveTargets(flags, registry, 'install');
+      exitCode = await converge({ mode: 'install', flags, configs, registry, renewal, ...via });
       return;
     }
     const [registry, { resolveTargets }, { converge }, { orderRecipes }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js'), import('../engine/order.js')]);
@@ -87,7 +92,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       const order = orderRecipes(c.recipes, registry);
       return order.ok ? { ...c, recipes: order.recipes.map((r) => r.id) } : c;
     });
-    exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false, packages: 'keep', force: false, rebuildRecord: false }, reinstall: true, ...via });
+    exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false, packages: 'keep', force: false, rebuildRecord: false }, reinstall: true, renewal, ...via });
   });
   addCommon(
     program
@@ -116,7 +121,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   addCommon(program.command('check').description('verify only: exit 0 converged, 2 drift found, 1 error').option('--deep', 'rehash every file instead of trusting the stat cache')).action(async (flags: CommonFlags) => {
     exitCode = await runConverge('check', flags);
   });
-  addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
+  addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left, half under 10 days (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
     const [registry, { RENEW_RECIPE, renewConfig, renewRegistry }, { resolveTargets }, { converge }] = await Promise.all([
       loadRegistry(),
       import('../acme/renew.js'),
@@ -126,19 +131,14 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     if (flags.schedule) {
       // The schedule repeats this command: its inputs are checked now, as the renewal itself would check them.
       await resolveTargets({ ...flags, recipes: RENEW_RECIPE }, registry, 'install');
-      const { installSchedule, scheduleOf } = await import('../acme/schedule.js');
+      const { installSchedule, scheduleDoneMessage, scheduleOf } = await import('../acme/schedule.js');
       let s;
       try {
         s = scheduleOf(argv.slice(argv.indexOf('renew') + 1), process.cwd());
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const done = installSchedule(s);
-      process.stdout.write(
-        done.kind === 'systemd'
-          ? `panel: ${done.timer} installed in ${done.dir} and started: \`panel renew\` for this fleet twice a day\n`
-          : `panel: systemd is not running here; add this line to the crontab of the user that runs panel:\n${done.line}\n`,
-      );
+      process.stdout.write(scheduleDoneMessage(installSchedule(s)));
       return;
     }
     // Only the certificate recipe, without its dependencies: a renewal must

@@ -35,7 +35,7 @@ const SSH_ONLY: ReadonlyArray<readonly [keyof CommonFlags, string]> = [
 
 function overridesFrom(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, env: Readonly<Record<string, string | undefined>>): CliOverrides {
   // --allow-unsupported-os is the base recipe's allowUnsupportedOs parameter: one path with --set.
-  const setFlags = [...(flags.set ?? []), ...(flags.allowUnsupportedOs ? ['base.allowUnsupportedOs=true'] : [])];
+  const setFlags = [...(flags.set ?? []), ...(flags.allowUnsupportedOs ? ['base.allowUnsupportedOs=true'] : []), ...(flags.openFirewall ? ['certificate.openFirewall=true'] : [])];
   const sets = parseSetFlags(setFlags, paramSchemas(registry));
   if (!sets.ok) throw new UsageError(sets.error.join('\n'));
   const password = passwordFrom(flags, env);
@@ -56,6 +56,7 @@ function overridesFrom(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>
     acmeDirectory: directory,
     acmeCaFile: flags.acmeCa,
     acmeProfile: flags.acmeProfile,
+    acmeResolver: flags.acmeResolver,
     progressDir: flags.progressDir,
     trustNewHost: flags.trustNewHost ? true : undefined,
     knownHosts: flags.knownHosts,
@@ -116,9 +117,7 @@ export async function resolveTargets(flags: CommonFlags, registry: ReadonlyMap<s
   const configs = loaded.value;
   for (const c of configs) {
     const where = flags.inventory !== undefined ? `${c.name}: ` : '';
-    if (mode === 'install' && c.recipes.includes('certificate') && c.email === undefined) {
-      throw new UsageError(`${where}-m/--mail is required to request certificates (ACME account contact)`);
-    }
+    // No contact is needed for certificates (-m is optional): Let's Encrypt registers accounts without one.
     const order = orderRecipes(c.recipes, registry);
     if (!order.ok) throw new UsageError(`${where}${order.error}`);
     // A passphrase-protected key is an input error, before any connection: panel never prompts, the agent must hold it.

@@ -215,6 +215,7 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
       directory: o.acmeDirectory ?? acme.directory ?? LETS_ENCRYPT,
       caFile: local('caFile', o.acmeCaFile, acmeFound('caFile')),
       profile: o.acmeProfile ?? acme.profile,
+      resolver: o.acmeResolver ?? acme.resolver,
       accountKeyFile: acme.accountKeyFile === undefined ? undefined : expandPath(acmeFound('accountKeyFile')!.value, ctx.baseDir, ctx.homeDir),
     }),
     progressDir: o.progressDir ?? get('progressDir') ?? DEFAULT_PROGRESS_DIR,

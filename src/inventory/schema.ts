@@ -9,6 +9,7 @@
  * shell-quoting helper remains the real defence, this catches typos and
  * hostile files early, with a position.
  */
+import { validResolver } from '../validate/resolver.js';
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
@@ -179,6 +180,7 @@ export const acme = z.strictObject({
   caFile: localPath('acme.caFile').optional().describe('Extra CA roots (PEM) for the ACME server, e.g. Pebble'),
   accountKeyFile: localPath('acme.accountKeyFile').optional(),
   profile: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: says('acme.profile is a profile name such as tlsserver or shortlived') }).optional().describe('ACME profile for new orders (Let\'s Encrypt: classic, tlsserver, shortlived)'),
+  resolver: z.string().refine(validResolver, { error: says('acme.resolver is an IP address with an optional port, e.g. 10.0.0.53:8053 or [fd00::53]:53') }).optional().describe('DNS server the CA resolves names with (a private CA such as Pebble); the pre-flight checks ask it instead of this machine\'s resolvers'),
 }, { error: says('acme must be a mapping') }).describe('ACME server settings (default: Let\'s Encrypt)');
 
 /** Artifacts whose upstream publishes no sums: the only ones a recorded first-use sum may stand in for. */

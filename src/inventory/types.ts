@@ -62,6 +62,7 @@ export interface CliOverrides {
   readonly acmeDirectory?: string;
   readonly acmeCaFile?: string;
   readonly acmeProfile?: string;
+  readonly acmeResolver?: string;
   readonly progressDir?: string;
   readonly trustNewHost?: boolean;
   readonly knownHosts?: string;

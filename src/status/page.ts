@@ -7,7 +7,7 @@
  * script polls /panel/progress.json to show a run in progress. Everything
  * but the live progress works without JavaScript.
  */
-import { parseCertificate, renewalTime } from '../acme/cert-info.js';
+import { type CertInfo, parseCertificate, renewalShare, renewalTime } from '../acme/cert-info.js';
 import { certDir } from '../acme/site.js';
 import type { HostResult } from '../engine/events.js';
 import type { HostPlan } from '../engine/host-run.js';
@@ -26,7 +26,7 @@ export interface StatusData {
   readonly domains: readonly string[];
   readonly recipes: readonly { id: string; title: string; version: string; artifacts: readonly { name: string; sha256: string; from: string }[] }[];
   readonly health: readonly HealthCheck[];
-  readonly certificate?: { names: readonly string[]; expires: string; renews: string; issuer: string } | { error: string };
+  readonly certificate?: { names: readonly string[]; expires: string; renews: string; issuer: string; overdue?: string } | { error: string };
   readonly run: { finishedAt: string; result: string; changed: number; error?: string };
   /** What `panel deploy` last found running (kept across installs: an install does not know it). */
   readonly functions?: { readonly at: string; readonly list: readonly DeployedFunction[] };
@@ -71,10 +71,17 @@ export function statusData(plan: HostPlan, result: HostResult, health: readonly 
           certificate:
             typeof cert === 'string'
               ? { error: cert }
-              : { names: cert.names, expires: day(cert.notAfter), renews: day(renewalTime(cert)), issuer: cert.issuer.replace(/\n/g, ', ') },
+              : { names: cert.names, expires: day(cert.notAfter), renews: day(renewalTime(cert)), issuer: cert.issuer.replace(/\n/g, ', '), ...overdue(cert, now) },
         }),
     run: { finishedAt: day(now), result: result.status, changed: result.changed, ...(result.error ? { error: result.error } : {}) },
   };
+}
+
+/** Past its renewal time and still installed: the renewal did not happen (failed, or nothing runs `panel renew`). */
+function overdue(cert: CertInfo, now: Date): { overdue?: string } {
+  if (now.getTime() < renewalTime(cert).getTime()) return {};
+  const left = now.getTime() >= cert.notAfter.getTime() ? 'it has expired' : `it has less than ${renewalShare(cert).words} of its lifetime left`;
+  return { overdue: `Not renewed: ${left}. Is \`panel renew\` scheduled on the machine running panel (\`panel renew … --schedule\`)?` };
 }
 
 /** Every string escaped here: the template is rendered with noEscape. */
@@ -87,7 +94,7 @@ export function renderStatusPage(d: StatusData, progressUrl: string = `${STATUS.
     recipes: d.recipes.map((r) => ({ id: esc(r.id), title: esc(r.title), version: esc(r.version), artifacts: r.artifacts.map((a) => ({ name: esc(a.name), sha256: esc(a.sha256), from: esc(a.from) })) })),
     health: d.health.map((h) => ({ check: esc(h.check), ok: h.ok })),
     healthy: d.health.every((h) => h.ok),
-    cert: cert === undefined ? false : 'error' in cert ? { error: esc(cert.error) } : { names: cert.names.map(esc).join(', '), expires: esc(cert.expires), renews: esc(cert.renews), issuer: esc(cert.issuer), error: false },
+    cert: cert === undefined ? false : 'error' in cert ? { error: esc(cert.error) } : { names: cert.names.map(esc).join(', '), expires: esc(cert.expires), renews: esc(cert.renews), issuer: esc(cert.issuer), overdue: cert.overdue !== undefined ? esc(cert.overdue) : false, error: false },
     run: { finishedAt: esc(d.run.finishedAt), result: esc(d.run.result), changed: d.run.changed, error: d.run.error ? esc(d.run.error) : false },
     progressUrl: esc(progressUrl),
     functions:

@@ -46,11 +46,11 @@ test('parseCertificate reads names, serial, validity and OCSP', () => {
   assert.match(parseCertificate('garbage') as string, /no PEM/);
 });
 
-test('renewal is due after two thirds of the lifetime, whatever the lifetime', () => {
+test('renewal is due at a third of the lifetime left, or half under 10 days: 90, 64 and 45 days, 160 hours, 6 days', () => {
   const nb = new Date('2025-01-01T00:00:00Z');
-  for (const days of [90, 45, 6, 1 / 24]) {
+  for (const [days, left] of [[90, 1 / 3], [64, 1 / 3], [45, 1 / 3], [10, 1 / 3], [160 / 24, 1 / 2], [6, 1 / 2], [1 / 24, 1 / 2]] as const) {
     const na = new Date(nb.getTime() + days * 86400e3);
-    assert.equal(renewalTime({ notBefore: nb, notAfter: na }).getTime(), nb.getTime() + (days * 86400e3 * 2) / 3);
+    assert.equal(renewalTime({ notBefore: nb, notAfter: na }).getTime(), na.getTime() - days * 86400e3 * left, `${days} days`);
   }
 });
 
@@ -83,11 +83,12 @@ function resourceFor(now: Date) {
   });
 }
 
-function facts(pem: string | undefined, key = true, directory: string | undefined = DIR): string {
+function facts(pem: string | undefined, key = true, directory: string | undefined = DIR, ufw: readonly string[] = ['installed=0', 'enabled=0']): string {
   return [
     ...(pem ? [`cert=${Buffer.from(pem).toString('base64')}`] : []),
     `key=${key ? 1 : 0}`,
     ...(directory ? [`directory=${Buffer.from(directory + '\n').toString('base64')}`] : []),
+    ...ufw,
   ].join('\n') + '\n';
 }
 
@@ -123,7 +124,7 @@ test('certificate plan: renewal keeps the https site as it is (one change)', () 
   const changes = r.plan(r.parse({ stdout: facts(pem), code: 0 }), { planned: [] });
   assert.equal(changes.length, 1);
   assert.equal(changes[0]!.action, 'update');
-  assert.match(changes[0]!.reason, /third of its lifetime/);
+  assert.match(changes[0]!.reason, /less than half of its lifetime left/); // 3 days: under 10
 });
 
 test('certificate plan: names added, or another CA, order again', () => {
@@ -213,4 +214,43 @@ test('install script: writes key (0600), chain and CA record in place, nothing l
   assert.equal(readFileSync(join(certs, 'directory'), 'utf8'), `${DIR}\n`);
   run(); // replacing an installed certificate works the same way
   assert.deepEqual(readdirSync(certs).sort(), ['directory', 'fullchain.pem', 'privkey.pem']);
+});
+
+test('45-day, 64-day and short (7-day, as 160-hour) certificates (real X.509): plan/check and the status page turn due at the same moment', async () => {
+  const { statusData, renderStatusPage } = await import('../../src/status/page.js');
+  const config = { name: 'web', connection: { kind: 'local' as const }, groups: [], recipes: [], params: {}, domains: domainNames('a.test', 'b.test'), acme: { directory: DIR }, progressDir: '/var/lib/panel' };
+  const result = { host: 'web', status: 'changed' as const, ok: 0, changed: 0, failed: 1, failedChecks: 0, rebootRequired: false, durationMs: 1, roundTrips: 1 };
+  for (const [days, leftWords] of [[45, 'a third'], [64, 'a third'], [7, 'half']] as const) {
+    const { pem } = makeCert(['a.test', 'b.test'], days);
+    const info = parseCertificate(pem) as CertInfo;
+    const due = renewalTime(info);
+    const lifetime = info.notAfter.getTime() - info.notBefore.getTime();
+    assert.equal(info.notAfter.getTime() - due.getTime(), lifetime * (leftWords === 'half' ? 1 / 2 : 1 / 3));
+    for (const [now, isDue] of [[new Date(due.getTime() - 60_000), false], [due, true]] as const) {
+      const r = resourceFor(now);
+      const changes = r.plan(r.parse({ stdout: facts(pem), code: 0 }), { planned: [] });
+      assert.equal(changes.length, isDue ? 1 : 0, `${days} days at ${now.toISOString()}`);
+      if (isDue) assert.match(changes[0]!.reason, new RegExp(`less than ${leftWords} of its lifetime left`));
+      const page = renderStatusPage(statusData({ config, recipes: [] } as never, result, [], pem, now));
+      assert.equal(page.includes('id="cert-overdue"'), isDue, `${days} days: status page`);
+      if (isDue) assert.ok(page.includes(`Not renewed: it has less than ${leftWords} of its lifetime left. Is`), page);
+    }
+  }
+});
+
+test('pre-flight: where ufw drops port 80 no order is made (one line: cause and fix); --open-firewall adds the rule first, shown in the plan', async () => {
+  const dropping = ['installed=1', 'enabled=1', 'policy=DROP', 'tuple=allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in'];
+  const r = resourceFor(new Date());
+  const [c, ...rest] = r.plan(r.parse({ stdout: facts(undefined, false, undefined, dropping), code: 0 }), { planned: [] });
+  assert.equal(rest.length, 0);
+  assert.match(c!.reason, /; no order: ufw on the host drops incoming 80\/tcp, so the CA cannot reach the challenge; fix: add --open-firewall \(panel runs `ufw allow 80,443\/tcp`\) or run `ufw allow 80,443\/tcp` on the host$/);
+  await assert.rejects(c!.local!({ run: () => Promise.reject(new Error('no host step expected')) } as never), /^Error: ACME: not ordering a\.test, b\.test: ufw on the host drops incoming 80\/tcp/);
+  const open = new CertificateResource({ names: ['a.test', 'b.test'], acme: { directory: DIR }, now: () => new Date(), openFirewall: true });
+  const planned = open.plan(open.parse({ stdout: facts(undefined, false, undefined, dropping), code: 0 }), { planned: [] });
+  assert.deepEqual(planned.map((p) => p.target), ['ufw allow 80,443/tcp', 'certificate a.test, b.test in /etc/panel/certs/a.test']);
+  assert.match(String(planned[0]!.script), /ufw allow 80,443\/tcp/);
+  assert.doesNotMatch(planned[1]!.reason, /no order/);
+  // ufw that lets 80 in: nothing added, whatever the flag.
+  const allowing = [...dropping, 'tuple=allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 in'];
+  assert.equal(open.plan(open.parse({ stdout: facts(undefined, false, undefined, allowing), code: 0 }), { planned: [] }).length, 1);
 });

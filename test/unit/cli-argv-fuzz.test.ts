@@ -32,7 +32,7 @@ writeFileSync(join(dir, 'sums.txt'), '');
 /** Real command lines users type (TEST-NET addresses only). */
 const SEEDS: readonly (readonly string[])[] = [
   ['plan', '--host', 'root@192.0.2.1'],
-  ['plan', '--host', 'deploy@192.0.2.1:2222', '-d', 'app.example.com', '-m', 'ops@example.com', '-p', 'long-enough-pw'],
+  ['plan', '--host', 'deploy@192.0.2.1:2222', '-d', 'app.example.com', '-m', 'ops@mail.example.io', '-p', 'long-enough-pw'],
   ['plan', '--host', 'root@192.0.2.1', '--recipes', 'base,containerd', '--set', 'containerd.version=1.7.27'],
   ['plan', '--host', 'root@192.0.2.1', '--set', 'faasd.nameservers=1.1.1.1,8.8.8.8', '--proxy', 'http://proxy.example:3128', '--no-proxy', 'localhost,10.0.0.0/8'],
   ['plan', '-i', 'fleet.yaml', '--limit', 'a'],

@@ -74,7 +74,7 @@ interface Row {
 /** Every option addCommon declares, keyed by its long name. */
 const TABLE: Record<string, Row> = {
   '--domain': { args: ['-d', 'App.Example.com'], field: (c) => c.domains, expect: ['app.example.com'] },
-  '--mail': { args: ['-m', 'ops@example.com'], field: (c) => c.email, expect: 'ops@example.com' },
+  '--mail': { args: ['-m', 'ops@mail.example.io'], field: (c) => c.email, expect: 'ops@mail.example.io' },
   '--password': { args: ['-p', 'long-enough'], field: (c) => c.password?.reveal(), expect: 'long-enough' },
   '--password-file': { args: ['--password-file', join(dir, 'pw')], field: (c) => c.password?.reveal(), expect: 'from-a-file' },
   '--host': { args: [], refusedWithInventory: /^use either -i\/--inventory or --host, not both$/ },
@@ -95,6 +95,7 @@ const TABLE: Record<string, Row> = {
   '--acme-directory': { args: ['--acme-directory', 'https://acme.example/dir'], field: (c) => c.acme.directory, expect: 'https://acme.example/dir' },
   '--staging': { args: ['--staging'], field: (c) => c.acme.directory, expect: LETS_ENCRYPT_STAGING },
   '--acme-profile': { args: ['--acme-profile', 'shortlived'], field: (c) => c.acme.profile, expect: 'shortlived' },
+  '--acme-resolver': { args: ['--acme-resolver', '10.0.0.53:8053'], field: (c) => c.acme.resolver, expect: '10.0.0.53:8053' },
   '--acme-ca': { args: ['--acme-ca', 'ca.pem'], field: (c) => c.acme.caFile, expect: join(dir, 'ca.pem') },
   '--key': { args: ['--key', '~/id'], field: (c) => conn(c)['keyFile'], expect: join(dir, 'id') },
   '--known-hosts': { args: ['--known-hosts', 'kh'], field: (c) => conn(c)['knownHosts'], expect: join(dir, 'kh') },
@@ -104,6 +105,7 @@ const TABLE: Record<string, Row> = {
   '--retry-failed': { args: ['--retry-failed'] },
   '--json': { args: ['--json'] },
   '--allow-unsupported-os': { args: ['--allow-unsupported-os'], field: (c) => c.params['base'], expect: { allowUnsupportedOs: true } },
+  '--open-firewall': { args: ['--open-firewall'], field: (c) => c.params['certificate'], expect: { openFirewall: true } },
 };
 
 const withHost = ['--host', 'root@192.0.2.1'];

@@ -22,7 +22,7 @@ const PWN = '$(touch /tmp/pwned)';
 const TICK = '`touch /tmp/pwned`';
 
 /** A valid install command line, the hostile part added to it. */
-const BASE = ['install', '--host', 'root@192.0.2.1', '-d', 'app.example.com', '-m', 'ops@example.com', '-p', 'long-enough-pw', '--recipes', 'faasd,nginx,status,code-server'];
+const BASE = ['install', '--host', 'root@192.0.2.1', '-d', 'app.example.com', '-m', 'ops@mail.example.io', '-p', 'long-enough-pw', '--recipes', 'faasd,nginx,status,code-server'];
 
 interface Attempt {
   readonly name: string;
@@ -33,7 +33,7 @@ interface Attempt {
   readonly refused?: RegExp;
 }
 
-const fleet = (hostLines: string): string => `defaults:\n  user: root\n  email: ops@example.com\n  recipes: [faasd, nginx]\nhosts:\n  a:\n    address: 192.0.2.1\n${hostLines}`;
+const fleet = (hostLines: string): string => `defaults:\n  user: root\n  email: ops@mail.example.io\n  recipes: [faasd, nginx]\nhosts:\n  a:\n    address: 192.0.2.1\n${hostLines}`;
 
 export const ATTEMPTS: readonly Attempt[] = [
   // flags
@@ -43,7 +43,7 @@ export const ATTEMPTS: readonly Attempt[] = [
   { name: 'domain with {{…}}', argv: ['-d', '{{password}}.example.com'], refused: /^panel: --domain: / },
   { name: 'domain with a newline', argv: ['-d', 'app.example.com\nserver_name evil.example'], refused: /^panel: --domain: / },
   { name: 'domain with NUL', argv: ['-d', 'app.example.com\0x'], refused: /^panel: --domain: / },
-  { name: 'e-mail with ;', argv: ['-m', 'ops@example.com;touch /tmp/pwned'], refused: /^panel: --mail: / },
+  { name: 'e-mail with ;', argv: ['-m', 'ops@mail.example.io;touch /tmp/pwned'], refused: /^panel: --mail: / },
   { name: 'e-mail with backticks', argv: ['-m', `${TICK}@example.com`], refused: /^panel: --mail: / },
   { name: 'e-mail with a quote', argv: ['-m', 'o"ps@example.com'], refused: /^panel: --mail: / },
   { name: 'proxy URL with $()', argv: ['--proxy', `http://proxy.example:3128/${PWN}`], refused: /^panel: --proxy: / },
@@ -78,7 +78,7 @@ export const ATTEMPTS: readonly Attempt[] = [
   // fleet.yaml
   { name: 'fleet address with ;', yaml: 'defaults:\n  recipes: [faasd]\nhosts:\n  a:\n    address: "192.0.2.1;touch /tmp/pwned"\n', refused: /^panel: fleet\.yaml:5:14: / },
   { name: 'fleet user with $()', yaml: fleet(`    user: "root${PWN}"\n`), refused: /^panel: fleet\.yaml:8:11: / },
-  { name: 'fleet email with a newline', yaml: fleet('    email: "ops@example.com\\ntouch /tmp/pwned"\n'), refused: /^panel: fleet\.yaml:8:12: / },
+  { name: 'fleet email with a newline', yaml: fleet('    email: "ops@mail.example.io\\ntouch /tmp/pwned"\n'), refused: /^panel: fleet\.yaml:8:12: / },
   { name: 'fleet domain with }', yaml: fleet('    domains: ["app.example.com}"]\n'), refused: /^panel: fleet\.yaml:8:15: / },
   { name: 'fleet progressDir with NUL', yaml: fleet('    progressDir: "/var/lib/panel\\0x"\n'), refused: /^panel: fleet\.yaml:8:18: / },
   { name: 'fleet noProxy with ;', yaml: fleet('    noProxy: "localhost;touch /tmp/pwned"\n'), refused: /^panel: fleet\.yaml:8:14: / },

@@ -16,7 +16,7 @@ defaults:
   user: deploy
   port: 22
   key: ~/.ssh/id_ed25519
-  email: ops@example.com
+  email: ops@mail.example.io
   recipes: [base, containerd, cni, nginx]
   mirror: https://mirror.example.com
   checksums: ./checksums.txt
@@ -31,7 +31,7 @@ groups:
   web:
     hosts: [web1, web2]
     vars:
-      email: web@example.com
+      email: web@mail.example.io
       params:
         nginx: { workers: 4 }
   canary:

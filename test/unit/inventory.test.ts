@@ -68,7 +68,7 @@ const BROKEN: ReadonlyArray<readonly [string, string, readonly (string | RegExp)
   ['unknown key in a host', 'hosts:\n  web1:\n    address: 10.0.0.1\n    colour: blue\n',
     [/^fleet\.yaml:4:5: hosts\.web1: unknown key "colour" \(allowed: address, fingerprint, domains, user, port, /]],
   ['unknown key in acme', `defaults:\n  acme: { dir: https://x.example }\n${W1}`,
-    ['fleet.yaml:2:11: defaults.acme: unknown key "dir" (allowed: directory, caFile, accountKeyFile, profile)']],
+    ['fleet.yaml:2:11: defaults.acme: unknown key "dir" (allowed: directory, caFile, accountKeyFile, profile, resolver)']],
   ['host-only key in defaults', `defaults:\n  domains: [a.example.com]\n${W1}`,
     ['fleet.yaml:2:3: defaults: "domains" is only allowed on a host (under hosts.<name>)']],
   ['vars: level under a host', 'hosts:\n  web1:\n    address: 10.0.0.1\n    vars: {email: a@b.co}\n',
@@ -102,7 +102,7 @@ const BROKEN: ReadonlyArray<readonly [string, string, readonly (string | RegExp)
   ['MD5 fingerprint', 'hosts:\n  web1:\n    address: 10.0.0.1\n    fingerprint: "MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48"\n',
     [/^fleet\.yaml:4:18: hosts\.web1\.fingerprint: must be "SHA256:"/]],
   ['bad email', `defaults:\n  email: not-an-email\n${W1}`,
-    ['fleet.yaml:2:10: defaults.email: email address "not-an-email" needs the form name@example.com']],
+    ['fleet.yaml:2:10: defaults.email: email address "not-an-email" needs the form name@domain']],
   ['IP as a domain', 'hosts:\n  web1:\n    address: 10.0.0.1\n    domains: [ok.example.com, 10.0.0.1]\n',
     ['fleet.yaml:4:31: hosts.web1.domains[1]: domain "10.0.0.1" is an IP address; certificates here are issued for DNS names only']],
   ['wildcard domain', 'hosts:\n  web1:\n    address: 10.0.0.1\n    domains:\n      - "*.example.com"\n',
@@ -178,7 +178,7 @@ describe('errors without a position', () => {
   it('checks CLI flags like file values', () => {
     assert.deepEqual(errorsOf(W1, { email: 'x', domains: ['*.example.com'] }), [
       'fleet.yaml: --domain: domain "*.example.com": wildcard names need a DNS-01 challenge; panel uses HTTP-01, list each name instead',
-      'fleet.yaml: --mail: email address "x" needs the form name@example.com',
+      'fleet.yaml: --mail: email address "x" needs the form name@domain',
     ]);
     assert.deepEqual(errorsOf(W1, { recipes: ['nope'] }), [`fleet.yaml: --recipes: unknown recipe "nope" (known: ${RECIPES.join(', ')})`]);
   });
@@ -200,7 +200,7 @@ const FLEET = `
 defaults:
   user: deploy
   key: ./keys/id
-  email: ops@example.com
+  email: ops@mail.example.io
   recipes: [base, containerd]
   params:
     containerd: { version: 1.7.27, opts: { a: 1, b: 2 } }
@@ -210,14 +210,14 @@ groups:
   web:
     hosts: [web1, web2]
     vars:
-      email: web@example.com
+      email: web@mail.example.io
       recipes: [base, nginx]
       params:
         containerd: { opts: { b: 3 } }
   canary:
     hosts: [web2]
     vars:
-      email: canary@example.com
+      email: canary@mail.example.io
       params:
         nginx: { workers: 4 }
 hosts:
@@ -255,9 +255,9 @@ describe('resolution: defaults → groups → host → CLI', () => {
   });
 
   it('later group wins over earlier group, host over group, group over defaults', () => {
-    assert.equal(web1?.email, 'web@example.com');
-    assert.equal(web2?.email, 'canary@example.com');
-    assert.equal(db1?.email, 'ops@example.com');
+    assert.equal(web1?.email, 'web@mail.example.io');
+    assert.equal(web2?.email, 'canary@mail.example.io');
+    assert.equal(db1?.email, 'ops@mail.example.io');
     assert.deepEqual(web1?.recipes, ['base', 'nginx']);
     assert.deepEqual(db1?.recipes, ['base']);
   });
@@ -278,7 +278,7 @@ describe('resolution: defaults → groups → host → CLI', () => {
   it('lets CLI flags override every level', () => {
     const secret = new Secret('s3cret-value');
     const hosts = hostsOf(FLEET, {
-      email: 'cli@example.com',
+      email: 'cli@mail.example.io',
       recipes: ['faasd'],
       mirror: 'https://m.example',
       checksums: 'sums.txt',
@@ -293,7 +293,7 @@ describe('resolution: defaults → groups → host → CLI', () => {
     }, { ...OPTS, limit: ['web2'] });
     assert.equal(hosts.length, 1);
     const h = hosts[0];
-    assert.equal(h?.email, 'cli@example.com');
+    assert.equal(h?.email, 'cli@mail.example.io');
     assert.deepEqual(h?.recipes, ['faasd']);
     assert.equal(h?.mirror, 'https://m.example');
     assert.equal(h?.checksumsFile, '/work/sums.txt');

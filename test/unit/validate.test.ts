@@ -77,15 +77,18 @@ test('domain lists: duplicates after normalisation and all errors at once', () =
 });
 
 const goodEmails: [string, string][] = [
-  ['admin@example.com', 'admin@example.com'],
+  ['admin@mail.example.io', 'admin@mail.example.io'],
   ['first.last+panel@sub.example.org', 'first.last+panel@sub.example.org'],
   ['ops@bücher.de', 'ops@xn--bcher-kva.de'],
 ];
 const badEmails: [string, RegExp][] = [
   ['', /empty/],
-  ['admin', /name@example.com/],
-  ['@example.com', /name@example.com/],
-  ['admin@', /name@example.com/],
+  ['admin', /name@domain/],
+  ['@example.com', /name@domain/],
+  ['admin@', /name@domain/],
+  ['admin@example.com', /example\.com is reserved for examples and a CA refuses it; .*leave -m out/],
+  ['admin@Example.NET', /example\.net is reserved/],
+  ['admin@example.org', /example\.org is reserved/],
   ['mailto:admin@example.com', /mailto/],
   ['ad min@example.com', /before @/],
   ['.admin@example.com', /before @/],
@@ -119,4 +122,10 @@ test('ACME directory URLs', () => {
   assert.equal(validateAcmeDirectory('http://ca.example/dir').ok, false);
   assert.equal(validateAcmeDirectory('https://u:p@ca.example/dir').ok, false);
   assert.equal(validateAcmeDirectory('not a url').ok, false);
+});
+
+test('--acme-resolver: an IP address with an optional port', async () => {
+  const { validResolver } = await import('../../src/validate/resolver.js');
+  for (const ok of ['10.0.0.53', '10.0.0.53:8053', '[fd00::53]:53', 'fd00::53']) assert.equal(validResolver(ok), true, ok);
+  for (const bad of ['dns.example', '10.0.0.53:0', '10.0.0.53:70000', '10.0.0.53:x', '[fd00::53', '']) assert.equal(validResolver(bad), false, bad);
 });

@@ -343,7 +343,7 @@ test('nginx recipe: default site replaced before apt, site, service reloading on
 });
 
 test('certificate recipe: inputs checked; timer units only on local installs', () => {
-  const params = { renewOnly: false, timer: true };
+  const params = { renewOnly: false, timer: true, openFirewall: false };
   const ctx = { params, host: debian, config };
   assert.deepEqual(certificateRecipe.resources(ctx).map((r) => r.key), ['certificate:a.test']);
   const local = { ...ctx, config: { ...config, connection: { kind: 'local' as const } } };
