@@ -160,7 +160,7 @@ test('install: code-server (stand-in) with a sum trusted on first use, the statu
   // Without --trust-artifact (and no --checksums line) the same host is refused before any change, naming both ways.
   const refused = await panel(args('plan', h1, IDE, IDE_RECIPES), { env, cwd: work });
   assert.equal(refused.code, 1, explain(refused));
-  assert.match(refused.stdout + refused.stderr, /code-server 4\.96\.4 \(amd64\): upstream publishes no sha256 for it.*--trust-artifact code-server/);
+  assert.match(refused.stdout + refused.stderr, /code-server 4\.139\.1 \(amd64\): upstream publishes no sha256 for it.*--trust-artifact code-server/);
   firstCert = (await https(h1, IDE, '/')).cert;
 });
 
