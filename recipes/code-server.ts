@@ -61,7 +61,7 @@ export default defineRecipe({
     const config_ = codeServerConfig({ path: CODE_SERVER.config, port: params.port, password, owner: u });
     const unitFile = unit({
       name: CODE_SERVER.unit,
-      content: renderTemplate('code-server.service.hbs', { user: u, home: CODE_SERVER.home, bin: `${dir}/bin/code-server`, config: CODE_SERVER.config }),
+      content: renderTemplate('code-server.service.hbs', { user: u, home: CODE_SERVER.home, shell: CODE_SERVER.shell, bin: `${dir}/bin/code-server`, config: CODE_SERVER.config }),
     });
     return [
       user,

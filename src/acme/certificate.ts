@@ -37,6 +37,21 @@ export interface CertFacts extends InstalledCert {
   readonly dirsPresent: ReadonlySet<string>;
 }
 
+/**
+ * What a failed order leaves and how to get out of it, for the recap: the
+ * site stays as it was planned without a certificate (challenges and a 503
+ * page on port 80, no login over plain HTTP) until a run gets one.
+ */
+export function pendingHint(names: readonly string[]): string {
+  return [
+    `No certificate for ${names.join(', ')} yet: port 80 serves only ACME challenges and a 503 "certificate pending" page; /panel/, the UI and the IDE are not served until one is issued.`,
+    'To fix, then run install again:',
+    `  DNS: ${names.join(', ')} must resolve (A/AAAA) to this host's public address;`,
+    '  port 80: the CA must reach this host on port 80 (http://NAME/.well-known/acme-challenge/);',
+    "  firewall: allow 80 and 443/tcp (the provider's firewall or security group; ufw: ufw allow 80,443/tcp).",
+  ].join('\n');
+}
+
 export class CertificateResource implements Resource<CertFacts> {
   readonly key: string;
   readonly dir: string;
@@ -114,7 +129,7 @@ export class CertificateResource implements Resource<CertFacts> {
             );
           } catch (e) {
             await challenges.withdrawNow();
-            throw e;
+            throw new Error(`${e instanceof Error ? e.message : String(e)}\n${pendingHint(names)}`, { cause: e });
           }
           return lines(installScript(dir, issued, acme.directory), challenges.withdrawScript());
         },
