@@ -103,6 +103,14 @@ export interface ArchiveOptions {
   readonly mode?: Mode;
   /** Record the sum in the state record's `artifacts`; a different published sum than recorded is refused (src/artifacts `fetchOf`). */
   readonly artifact?: ArtifactRef;
+  /**
+   * `into` is the archive's own directory (code-server): extracted whole
+   * (empty directories, symlinks and modes as in the archive), swapped in
+   * by rename, recorded as one tree digest instead of a record per file,
+   * removed whole on uninstall. `members` must be executable files: the
+   * parts the artifact needs to run.
+   */
+  readonly ownDir?: boolean;
 }
 
 /**
