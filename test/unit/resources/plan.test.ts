@@ -27,6 +27,7 @@ import { Secret } from '../../../src/secret.js';
 import { tempDir } from '../../support/temp.js';
 import { sh } from '../../../src/shell.js';
 import { HostState, type HostStateData } from '../../../src/engine/state.js';
+import { removal } from '../../../src/resources/removal.js';
 
 /** A host state record with the given entries (everything else empty). */
 const stateWith = (d: Partial<Pick<HostStateData, 'records' | 'pending'>>): HostState =>
@@ -273,6 +274,17 @@ describe('archive', () => {
       assert.match(String(t.plan(facts('-', []), ctx(undefined))[0]?.script), /__bk="\$__into\.panel-before"/);
     });
     it('garbage facts are refused', () => assert.throws(() => t.parse({ stdout: 'tree=zz 1\n', code: 0 }), /unexpected fact output/));
+    it('uninstall removes the tree whole and puts back what was there before panel', () => {
+      for (const backup of [null, '/usr/local/lib/cs.panel-before']) {
+        const state = ctx({ tree: { ...tree, backup } }).state;
+        const changes = removal({ recipe: 'code-server', purge: false }).plan({ present: new Set([t.key]) }, { planned: [], state });
+        assert.deepEqual(changes.map((c) => [c.action, c.target, c.records]), [['delete', '/usr/local/lib/cs', [{ kind: 'forget', id: t.key }]]]);
+        const script = String(changes[0]?.script);
+        assert.match(script, /^rm -rf --one-file-system -- \/usr\/local\/lib\/cs \|\| exit 1$/m);
+        if (backup === null) assert.doesNotMatch(script, /mv/);
+        else assert.match(script, /mv -- \/usr\/local\/lib\/cs\.panel-before \/usr\/local\/lib\/cs/);
+      }
+    });
   });
   it('rejects escaping members and garbage facts', () => {
     assert.throws(() => archive({ url: 'https://m/a.tgz', sha256: s, into: '/opt', members: ['../etc/passwd'] }), /relative path/);
