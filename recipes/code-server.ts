@@ -57,11 +57,12 @@ export default defineRecipe({
       run: sh`useradd --system --user-group --home-dir ${CODE_SERVER.home} --create-home --shell /usr/sbin/nologin ${u}`,
       reason: 'no such user',
     });
-    const tarball = archive({ ...fetchOf(art), into: dir, strip: 1, members: ['bin/code-server'] });
+    // A directory of its own, ~10^4 files: one tree record; bin/code-server is a script that runs the bundled lib/node.
+    const tarball = archive({ ...fetchOf(art), into: dir, strip: 1, ownDir: true, members: ['bin/code-server', 'lib/node'] });
     const config_ = codeServerConfig({ path: CODE_SERVER.config, port: params.port, password, owner: u });
     const unitFile = unit({
       name: CODE_SERVER.unit,
-      content: renderTemplate('code-server.service.hbs', { user: u, home: CODE_SERVER.home, bin: `${dir}/bin/code-server`, config: CODE_SERVER.config }),
+      content: renderTemplate('code-server.service.hbs', { user: u, home: CODE_SERVER.home, shell: CODE_SERVER.shell, bin: `${dir}/bin/code-server`, config: CODE_SERVER.config }),
     });
     return [
       user,

@@ -1,8 +1,9 @@
 /**
  * nginx as the TLS reverse proxy in front of faasd, without downtime:
  * nginx is installed from apt and never stopped. The site resource here is
- * the one writer of /etc/nginx/conf.d/panel.conf: HTTP-only until the host
- * has a certificate; when the certificate recipe plans one, the site plans its
+ * the one writer of /etc/nginx/conf.d/panel.conf: until the host has a
+ * certificate it serves only ACME challenges and a 503 page on port 80 (no
+ * login over plain HTTP; nginx.insecureHttp serves the routes without login); when the certificate recipe plans one, the site plans its
  * own switch to HTTPS as a follow-up of that change (applied and reported
  * with recipe certificate, right after the certificate's files are in place).
  *
@@ -29,7 +30,7 @@ const DEFAULT_SITE_NOTE = `# panel: Debian's default site is disabled here. It l
 
 export default defineRecipe({
   id: 'nginx',
-  title: 'nginx reverse proxy (HTTP until a certificate exists, then HTTPS)',
+  title: 'nginx reverse proxy (HTTPS; until a certificate exists port 80 serves only ACME challenges)',
   after: ['base'],
   params: nginxParams,
   precheck: ({ config }) => {

@@ -56,6 +56,21 @@ export interface CertFacts extends InstalledCert {
 /** What `--open-firewall` adds where ufw drops port 80: the rule anyone serving a site behind ufw adds. */
 export const OPEN_FIREWALL_RULE = ['allow', '80,443/tcp'] as const;
 
+/**
+ * What a failed order leaves and how to get out of it, for the recap: the
+ * site stays as it was planned without a certificate (challenges and a 503
+ * page on port 80, no login over plain HTTP) until a run gets one.
+ */
+export function pendingHint(names: readonly string[]): string {
+  return [
+    `No certificate for ${names.join(', ')} yet: port 80 serves only ACME challenges and a 503 "certificate pending" page; /panel/, the UI and the IDE are not served until one is issued.`,
+    'To fix, then run install again:',
+    `  DNS: ${names.join(', ')} must resolve (A/AAAA) to this host's public address;`,
+    '  port 80: the CA must reach this host on port 80 (http://NAME/.well-known/acme-challenge/);',
+    "  firewall: allow 80 and 443/tcp (the provider's firewall or security group; ufw: ufw allow 80,443/tcp).",
+  ].join('\n');
+}
+
 export class CertificateResource implements Resource<CertFacts> {
   readonly key: string;
   readonly dir: string;
@@ -191,7 +206,7 @@ export class CertificateResource implements Resource<CertFacts> {
               holds.record(names, { until: e.retryAt.toISOString(), detail: e.detail });
               throw new Error(`ACME: ${acme.directory} answered rateLimited for ${names.join(', ')}: ${e.detail}; panel will not ask again before ${e.retryAt.toISOString()} (recorded in ${holds.file})`);
             }
-            throw e;
+            throw new Error(`${e instanceof Error ? e.message : String(e)}\n${pendingHint(names)}`, { cause: e });
           }
           holds.clear(names);
           // Kept before the host sees it: a failed install step does not cost another order.

@@ -33,6 +33,7 @@ import { noStdin, opt, parseKv, sha256 } from '../resources/util.js';
 import { lines, type Script, sh } from '../shell.js';
 import { validateDomains } from '../validate/index.js';
 import { parseCertificate } from './cert-info.js';
+import { BODY_SIZE } from '../web/body-size.js';
 import { contributedRoutes, statusPageSite, type StatusPageSite } from '../web/routes.js';
 
 export const SITE_PATH = '/etc/nginx/conf.d/panel.conf';
@@ -56,26 +57,44 @@ export const routeSchema = z
     path: z.string().regex(ROUTE_PATH, 'a location prefix like /codeserver/ (letters, digits, . _ ~ -; starts and ends with /)'),
     upstream: z.string().regex(UPSTREAM, 'an http(s)://host[:port]/path/ URL').optional(),
     port: z.number().int().min(1).max(65535).optional(),
+    redirect: z.string().regex(ROUTE_PATH, 'a path like /ui/').optional().describe('answer with a redirect to this path instead of proxying'),
+    login: z.boolean().optional().describe('the upstream asks for a login (basic auth, a password): served over HTTPS only, never over plain HTTP'),
   })
   .strict()
-  .refine((r) => (r.upstream === undefined) !== (r.port === undefined), 'give either upstream or port');
+  .refine((r) => [r.upstream, r.port, r.redirect].filter((x) => x !== undefined).length === 1, 'give one of upstream, port or redirect');
 
 export type RouteInput = z.infer<typeof routeSchema>;
 
-/** panel.sh's routes: functions at /, the faasd UI at /faasd/. */
+const GATEWAY = 'http://127.0.0.1:8080';
+
+/**
+ * The OpenFaaS gateway as its own UI expects it (faas 0.27.12
+ * gateway/assets/script/bootstrap.js): the UI at /ui/ calls `../system/…`,
+ * `/system/…` and `../function/NAME`, so /system/ and /function/ go to the
+ * gateway as they are. Functions also answer at / (panel.sh's route);
+ * /faasd/ (panel.sh's UI address) redirects to /ui/. Nothing else of the
+ * gateway is routed: /ui/ and /system/ ask for the gateway's own basic auth.
+ */
 export const DEFAULT_ROUTES: readonly RouteInput[] = [
-  { path: '/', upstream: 'http://127.0.0.1:8080/function/' },
-  { path: '/faasd/', upstream: 'http://127.0.0.1:8080/ui/' },
+  { path: '/', upstream: `${GATEWAY}/function/` },
+  { path: '/function/', upstream: `${GATEWAY}/function/` },
+  { path: '/ui/', upstream: `${GATEWAY}/ui/`, login: true },
+  { path: '/system/', upstream: `${GATEWAY}/system/`, login: true },
+  { path: '/faasd/', redirect: '/ui/', login: true },
 ];
 
 export const nginxParams = z
   .object({
-    routes: z.array(routeSchema).default([...DEFAULT_ROUTES]).describe('location → upstream; replaces the defaults (/ → gateway functions, /faasd/ → UI)'),
-    extraRoutes: z.array(routeSchema).default([]).describe('added to routes, e.g. [{ path: "/codeserver/", port: 5000 }]'),
-    clientMaxBodySize: z.string().regex(/^[0-9]+[kKmMgG]?$/).default('64m'),
+    routes: z.array(routeSchema).default([...DEFAULT_ROUTES]).describe('location → upstream; replaces the defaults (/ and /function/ → gateway functions, /ui/ and /system/ → the gateway, /faasd/ → /ui/)'),
+    extraRoutes: z.array(routeSchema).default([]).describe('added to routes, e.g. [{ path: "/codeserver/", port: 5000, login: true }]'),
+    clientMaxBodySize: z.string().regex(BODY_SIZE).default('64m'),
     proxyReadTimeout: z.string().regex(/^[0-9]+(?:ms|s|m|h)?$/).default('300s'),
     /** Strict-Transport-Security on the https site (two years, Mozilla intermediate); false leaves it out. */
     hsts: z.boolean().default(true).describe('send Strict-Transport-Security (max-age two years) over https'),
+    insecureHttp: z
+      .boolean()
+      .default(false)
+      .describe('INSECURE: while the host has no certificate, serve the routes without login over plain HTTP (never /panel/, the UI, /system/ or the IDE); without it port 80 serves only ACME challenges and a 503 "certificate pending" page'),
   })
   .strict();
 
@@ -83,9 +102,15 @@ export type NginxParams = z.output<typeof nginxParams>;
 
 export interface Route {
   readonly path: string;
-  readonly upstream: string;
+  /** Proxied to this URL, or answered with a redirect to `redirect`. */
+  readonly upstream?: string;
+  readonly redirect?: string;
+  /** Asks for a login: over HTTPS only. */
+  readonly login?: boolean;
   /** WebSocket app checking Origin against Host: forwards Host with its port, asks for gzip. */
   readonly websocket?: boolean;
+  /** This route's own upload limit (the site's otherwise). */
+  readonly clientMaxBodySize?: string;
 }
 
 /** Everything the site depends on except host facts. */
@@ -99,6 +124,8 @@ export interface SiteSpec {
   readonly proxyReadTimeout: string;
   /** Send Strict-Transport-Security on the https site (nginx.hsts). */
   readonly hsts?: boolean;
+  /** nginx.insecureHttp: routes without login over plain HTTP while there is no certificate. */
+  readonly insecureHttp: boolean;
   /** The release's packaged nginx version: the fallback when the host cannot tell (see DISTRO_NGINX). */
   readonly distroNginx?: string;
   /** Directory holding fullchain.pem/privkey.pem; undefined when no names. */
@@ -126,7 +153,15 @@ export interface SiteFacts {
 
 /** The routes as nginx will see them: defaults or given, plus extras; paths unique. */
 export function resolveRoutes(p: NginxParams, contributed: readonly Route[] = []): Route[] {
-  const all = [...p.routes, ...p.extraRoutes].map((r): Route => ({ path: r.path, upstream: r.upstream ?? `http://127.0.0.1:${r.port}/` })).concat(contributed);
+  const all = [...p.routes, ...p.extraRoutes]
+    .map(
+      (r): Route => ({
+        path: r.path,
+        ...(r.redirect !== undefined ? { redirect: r.redirect } : { upstream: r.upstream ?? `http://127.0.0.1:${r.port}/` }),
+        ...(r.login ? { login: true } : {}),
+      }),
+    )
+    .concat(contributed);
   const seen = new Set<string>();
   for (const r of all) {
     if (seen.has(r.path)) throw new Error(`route ${r.path} is given twice`);
@@ -168,6 +203,7 @@ export function siteSpec(config: HostConfig, host: Pick<HostInfo, 'ipv6'> & Part
     clientMaxBodySize: params.clientMaxBodySize,
     proxyReadTimeout: params.proxyReadTimeout,
     hsts: params.hsts,
+    insecureHttp: params.insecureHttp,
     ...(names.value.length > 0 ? { certDir: certDir(names.value[0]!) } : {}),
   };
 }
@@ -193,7 +229,34 @@ export function tlsState(spec: SiteSpec, certPem: string | undefined, nginxVersi
   return { http2Directive: usesHttp2Directive(nginxVersion), stapling: info.ocsp };
 }
 
+/** The 503 page port 80 serves instead of any route while there is no certificate. */
+export function pendingText(spec: Pick<SiteSpec, 'names'>): string {
+  return spec.names.length > 0
+    ? 'Certificate pending: this site is served over HTTPS once its certificate is issued.'
+    : 'No domain name: this site is served over HTTPS only, once panel is run with -d DOMAIN.';
+}
+
+/** Routes as the template renders them: every field present (strict templates), login routes refused over plain HTTP. */
+function renderedRoutes(routes: readonly Route[], overHttp: boolean): object[] {
+  return routes.map((r) => ({
+    path: r.path,
+    refuse: overHttp && r.login === true,
+    redirect: r.redirect ?? false,
+    upstream: r.upstream ?? false,
+    websocket: r.websocket === true,
+    clientMaxBodySize: r.clientMaxBodySize ?? false,
+  }));
+}
+
+/**
+ * Three shapes: with a certificate, port 80 redirects to HTTPS and 443
+ * serves every route; without one, port 80 serves the ACME challenge and a
+ * 503 "certificate pending" page only — nothing that asks for a password is
+ * ever reachable over plain HTTP; with nginx.insecureHttp (and no
+ * certificate) port 80 serves the routes without login, and refuses the rest.
+ */
 export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
+  const overHttp = tls === undefined && spec.insecureHttp;
   return renderTemplate(
     'nginx-site.hbs',
     {
@@ -201,7 +264,9 @@ export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
       ipv6: spec.ipv6,
       webroot: WEBROOT,
       tls: tls && spec.certDir ? { cert: `${spec.certDir}/fullchain.pem`, key: `${spec.certDir}/privkey.pem`, ...tls } : false,
-      routes: spec.routes,
+      pending: tls === undefined && !spec.insecureHttp ? pendingText(spec) : false,
+      insecureHttp: overHttp,
+      routes: renderedRoutes(spec.routes, overHttp),
       statusPage: spec.statusPage ?? false,
       clientMaxBodySize: spec.clientMaxBodySize,
       proxyReadTimeout: spec.proxyReadTimeout,
@@ -210,6 +275,9 @@ export function renderSite(spec: SiteSpec, tls: TlsState | undefined): string {
     spec.templatesDir,
   );
 }
+
+export const INSECURE_HTTP_WARNING =
+  'insecure: nginx.insecureHttp serves the site over plain HTTP (no certificate); /panel/, the UI, /system/ and the IDE are not served until a certificate exists';
 
 /** `nginx -t` of the whole configuration with the candidate in the site's place, before it is live. */
 export const NGINX_VALIDATE = sh`panel_nginx_test "$1" "$2"`;
@@ -274,10 +342,13 @@ export class SiteResource implements Resource<SiteFacts> {
     return facts.nginxVersion ?? this.spec.distroNginx;
   }
 
-  plan(facts: SiteFacts, _ctx: PlanContext): Change[] {
+  plan(facts: SiteFacts, ctx: PlanContext): Change[] {
     const tls = tlsState(this.spec, facts.certPem, this.nginxVersion(facts));
+    // Said on every run while it holds, not only when the file changes: it is the user's risk.
+    if (tls === undefined && this.spec.insecureHttp) ctx.warn?.(INSECURE_HTTP_WARNING);
     const changes = planFile(siteFileSpec(this.spec, renderSite(this.spec, tls)), facts.file);
-    return changes.map((c) => ({ ...c, reason: `${c.reason}; ${tls ? 'https with the installed certificate' : 'http only: no certificate yet'}` }));
+    const mode = tls ? 'https with the installed certificate' : this.spec.insecureHttp ? 'INSECURE: plain http (nginx.insecureHttp), no certificate' : 'no certificate yet: port 80 serves only ACME challenges and a 503 page';
+    return changes.map((c) => ({ ...c, reason: `${c.reason}; ${mode}` }));
   }
 
   /** The switch to https, right after the change that writes this site's certificate. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ARTIFACTS, versionSchema } from '../artifacts/index.js';
+import { BODY_SIZE } from '../web/body-size.js';
 
 export const CODE_SERVER = {
   recipe: 'code-server',
@@ -13,6 +14,8 @@ export const CODE_SERVER = {
   config: '/var/lib/code-server/.config/code-server/config.yaml',
   unit: 'code-server.service',
   route: '/codeserver/',
+  /** The shell the IDE's terminal starts ($SHELL in the unit); the account's own login shell stays nologin. */
+  shell: '/bin/bash',
 } as const;
 
 /** Where a version's tarball is unpacked: a new version is a new directory, never files mixed over the old ones. */
@@ -24,6 +27,8 @@ export const codeServerParams = z
   .object({
     version: versionSchema.default(ARTIFACTS['code-server'].defaultVersion),
     port: z.number().int().min(1024).max(65535).default(5000).describe('127.0.0.1 port code-server listens on (nginx proxies /codeserver/ to it)'),
+    // Files dropped into the IDE are uploaded through nginx: an IDE's size, not the site's 64m for function calls.
+    uploadMaxSize: z.string().regex(BODY_SIZE).default('1g').describe('largest upload to the IDE through nginx (nginx size: 512m, 1g, …)'),
     passwordFile: z
       .string()
       .min(1)

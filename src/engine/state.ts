@@ -79,9 +79,16 @@ const kmodRecord = z.object({ kind: z.literal('kmod'), ...common, name: z.string
 const linkRecord = z.object({ kind: z.literal('link'), ...common, name: z.string(), existed: z.boolean() }).strict();
 const sysctlRecord = z.object({ kind: z.literal('sysctl'), ...common, key: z.string(), value: z.string(), previous: z.string().nullable() }).strict();
 const firewallRecord = z.object({ kind: z.literal('firewall'), ...common, rule: z.string(), existed: z.boolean() }).strict();
-/** An extracted archive: which sum was extracted where; its members are path records of their own. */
+/**
+ * An extracted archive: which sum was extracted where. Unpacked file by file
+ * into a shared directory, its members are path records of their own; an
+ * archive that is a directory of its own (`tree`) is one record: the digest
+ * of its whole tree (types, modes, sizes, mtimes, link targets) as extracted,
+ * and where the directory that was there before panel went (null: none).
+ */
+const archiveTree = z.object({ digest: sha256, entries: z.number().int().nonnegative(), backup: absPath.nullable() }).strict();
 const archiveRecord = z
-  .object({ kind: z.literal('archive'), ...common, url: z.string(), sha256, into: absPath, members: z.array(absPath) })
+  .object({ kind: z.literal('archive'), ...common, url: z.string(), sha256, into: absPath, members: z.array(absPath), tree: archiveTree.optional() })
   .strict();
 
 export const stateRecordSchema = z.discriminatedUnion('kind', [
@@ -288,7 +295,9 @@ export function rebuildScript(state: HostState): Script {
  * they describe the host before panel.
  *
  * Things only the host knows (every file an archive contained) are recorded
- * by the change's own script with `panel_record_path KIND PATH EXISTED`.
+ * by the change's own script with `panel_record_path KIND PATH EXISTED`, or
+ * for an archive that is a directory of its own, its tree digest with
+ * `panel_record_tree`.
  */
 export type Recorded =
   /** A file written by the change: sha256/size/mtime/inode measured on the host afterwards, backup from panel_put. */

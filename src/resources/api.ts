@@ -107,6 +107,14 @@ export interface ArchiveOptions {
   readonly artifact?: ArtifactRef;
   /** Files of the archive (after `strip`) that are never installed, e.g. the CNI tarball's README.md and LICENSE. */
   readonly leaveOut?: readonly string[];
+  /**
+   * `into` is the archive's own directory (code-server): extracted whole
+   * (empty directories, symlinks and modes as in the archive), swapped in
+   * by rename, recorded as one tree digest instead of a record per file,
+   * removed whole on uninstall. `members` must be executable files: the
+   * parts the artifact needs to run.
+   */
+  readonly ownDir?: boolean;
 }
 
 /**

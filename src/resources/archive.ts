@@ -12,6 +12,17 @@ import { recordId } from '../engine/state.js';
  * place through the prelude's atomic write (panel_put): a running binary is
  * replaced without "text file busy", and a failed extraction leaves the old
  * files untouched.
+ *
+ * An archive that is a directory of its own (`ownDir`: code-server, ~10^4
+ * files with empty directories, symlinks and a bundled runtime) is handled
+ * as one tree instead: extracted whole next to `into` (tar keeps empty
+ * directories, symlinks and modes), its members checked to be executable,
+ * swapped in with two renames, and recorded as ONE record holding a digest
+ * of the tree's metadata (panel_tree_digest: a fixed number of processes
+ * whatever the file count). The facts recompute that digest; any file
+ * added, removed, replaced, re-moded or re-linked means "extract again".
+ * Uninstall removes the directory whole — exact, since everything in it came
+ * from the archive — and puts back a directory that was there before panel.
  */
 import { basename } from 'node:path';
 import { lines, type Script, sh } from '../shell.js';
@@ -29,6 +40,10 @@ export interface MemberFacts {
 
 export interface ArchiveFacts {
   readonly members: ReadonlyMap<string, MemberFacts>;
+  /** ownDir: the tree as it is now (undefined: `into` is not a directory). */
+  readonly tree?: { readonly digest: string; readonly entries: number };
+  /** ownDir: members that are executable regular files. */
+  readonly runnable?: ReadonlySet<string>;
 }
 
 /** What the state record says was extracted; undefined when never extracted by panel. */
@@ -67,26 +82,55 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
   }
 
   facts(): Script {
+    if (this.o.ownDir) {
+      return noStdin(sh`if [ -d ${this.o.into} ] && [ ! -L ${this.o.into} ]; then echo "tree=$(panel_tree_digest ${this.o.into})"; else echo tree=-; fi
+for __m in ${this.o.members}; do
+  __f=${this.o.into}/$__m
+  if [ -f "$__f" ] && [ -x "$__f" ]; then echo "run=$__m"; fi
+done`);
+    }
     return noStdin(sh`panel_members_facts ${this.o.into} ${this.o.members}`);
   }
 
   parse(out: FactOutput): ArchiveFacts {
     if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);
     const members = new Map<string, MemberFacts>();
+    let tree: ArchiveFacts['tree'];
+    const runnable = new Set<string>();
     for (const line of out.stdout.split('\n')) {
       if (line === '') continue;
       let m: RegExpExecArray | null;
-      if ((m = /^cur=([0-9a-f]{64}|-) ([0-7]+|-) (.+)$/.exec(line))) {
+      if (this.o.ownDir && (m = /^tree=(?:([0-9a-f]{64}) ([0-9]+)|-)$/.exec(line))) {
+        if (m[1] !== undefined) tree = { digest: m[1], entries: Number(m[2]) };
+      } else if (this.o.ownDir && line.startsWith('run=')) {
+        runnable.add(line.slice(4));
+      } else if ((m = /^cur=([0-9a-f]{64}|-) ([0-7]+|-) (.+)$/.exec(line))) {
         members.set(m[3] as string, {
           sha256: m[1] === '-' ? undefined : m[1],
           mode: m[2] === '-' ? undefined : octal(this.key, m[2] as string),
         });
       } else throw new Error(`${this.key}: unexpected fact output line: ${JSON.stringify(line.slice(0, 120))}`);
     }
-    return { members };
+    return this.o.ownDir ? { members, runnable, ...(tree ? { tree } : {}) } : { members };
+  }
+
+  /** ownDir: what differs between the tree as recorded and as it is. */
+  private treeProblems(f: ArchiveFacts, ctx: PlanContext): string[] {
+    const rec = ctx.state?.record(recordId(this.recorded));
+    const problems: string[] = [];
+    if (rec?.kind !== 'archive') problems.push('not extracted');
+    else if (rec.sha256 !== this.o.sha256) problems.push('archive changed');
+    else if (rec.tree === undefined) problems.push('recorded file by file by an earlier panel');
+    else if (f.tree === undefined) problems.push(`${this.o.into}: absent`);
+    else if (f.tree.digest !== rec.tree.digest) problems.push(`tree differs from the extraction (${f.tree.entries} entries now, ${rec.tree.entries} extracted)`);
+    if (problems[0] !== 'not extracted') {
+      for (const m of this.o.members) if (!f.runnable?.has(m)) problems.push(`${m}: missing or not executable`);
+    }
+    return problems;
   }
 
   plan(f: ArchiveFacts, ctx: PlanContext): Change[] {
+    if (this.o.ownDir) return this.changeFor(this.treeProblems(f, ctx), ctx);
     const record = this.record(ctx.state);
     const problems: string[] = [];
     // Another release of the same artifact was the last one put in place: this one replaces it,
@@ -105,15 +149,60 @@ export class ArchiveResource implements Resource<ArchiveFacts> {
         problems.push(`${m}: mode ${fmtMode(cur.mode)} → ${fmtMode(this.o.mode)}`);
       }
     }
+    return this.changeFor(problems, ctx);
+  }
+
+  private changeFor(problems: readonly string[], ctx: PlanContext): Change[] {
     if (problems.length === 0) return [];
     // "not extracted" explains every absent member: say it once.
     const shown = problems[0] === 'not extracted' || /^(up|down)grade from /.test(problems[0] ?? '') ? [problems[0]] : problems;
     const reason = shown.length > 2 ? `${shown.slice(0, 2).join(', ')}, +${shown.length - 2} more` : shown.join(', ');
-    const records: Recorded[] = [
-      this.recorded,
-      ...(this.o.artifact ? [{ kind: 'artifact' as const, path: this.o.artifact.path, sha256: this.o.sha256, source: this.o.artifact.source }] : []),
-    ];
-    return [{ resource: this.key, action: 'install', target: `${this.name} → ${this.o.into}`, reason, records, script: this.script() }];
+    const artifact: Recorded[] = this.o.artifact ? [{ kind: 'artifact', path: this.o.artifact.path, sha256: this.o.sha256, source: this.o.artifact.source }] : [];
+    if (this.o.ownDir) {
+      // The tree's record is written by the script (only the host knows the digest); per-file
+      // records an earlier panel kept for this directory go, as the directory is replaced whole.
+      const below = `${this.o.into}/`;
+      const stale = (ctx.state?.records ?? []).filter(([id, r]) => r.resource === this.key && id.startsWith(below)).map(([id]): Recorded => ({ kind: 'forget', id }));
+      return [{ resource: this.key, action: 'install', target: `${this.name} → ${this.o.into}`, reason, records: [...artifact, ...stale], script: this.treeScript(ctx) }];
+    }
+    return [{ resource: this.key, action: 'install', target: `${this.name} → ${this.o.into}`, reason, records: [this.recorded, ...artifact], script: this.script() }];
+  }
+
+  /**
+   * Extract next to `into`, check, digest, swap in with two renames. What
+   * was at `into` goes: panel's own earlier extraction is deleted, a
+   * directory panel never recorded is kept as `<into>.panel-before` (put
+   * back on uninstall).
+   */
+  private treeScript(ctx: PlanContext): Script {
+    const { url, sha256: sha, into, members } = this.o;
+    const strip = this.o.strip ?? 0;
+    const rec = ctx.state?.record(recordId(this.recorded));
+    const ours = rec?.kind === 'archive';
+    const backup = rec?.kind === 'archive' ? (rec.tree?.backup ?? '') : '';
+    return lines(
+      sh`__c=$(panel_fetch_verified ${url} ${sha}) || exit 1`,
+      sh`__into=${into}`,
+      sh`mkdir -p -- "$(dirname -- "$__into")" || exit 1`,
+      sh`__new=$(mktemp -d "$__into.panel-new.XXXXXXXX") || exit 1`,
+      sh`trap 'rm -rf -- "$__new"' EXIT`,
+      sh`chmod 0755 "$__new" || exit 1`,
+      // -p: modes as in the archive (not masked by umask); empty directories and symlinks come as they are.
+      sh`if ! __out=$(tar -xzpf "$__c" -C "$__new" --no-same-owner --strip-components=${strip} 2>&1); then panel_fail ${`cannot extract ${url}:`} "$__out"; fi`,
+      sh`for __m in ${members}; do`,
+      ...(this.o.mode !== undefined ? [sh`  [ ! -f "$__new/$__m" ] || chmod ${fmtMode(this.o.mode)} -- "$__new/$__m" || exit 1`] : []),
+      sh`  [ -f "$__new/$__m" ] && [ -x "$__new/$__m" ] || panel_fail ${`${url}: a part it needs to run is missing or not executable:`} "$__m" ${`(after stripping ${strip} path components)`}`,
+      sh`done`,
+      sh`__tree=$(panel_tree_digest "$__new") || exit 1`,
+      sh`__bk=${backup}; __old=`,
+      sh`if [ -e "$__into" ] || [ -L "$__into" ]; then __old="$__into.panel-old.$$"; rm -rf -- "$__old"; mv -- "$__into" "$__old" || exit 1; fi`,
+      sh`if ! mv -- "$__new" "$__into"; then [ -z "$__old" ] || mv -- "$__old" "$__into"; exit 1; fi`,
+      sh`trap - EXIT`,
+      ours
+        ? sh`[ -z "$__old" ] || rm -rf --one-file-system -- "$__old" || exit 1`
+        : sh`if [ -n "$__old" ]; then __bk="$__into.panel-before"; [ ! -e "$__bk" ] || panel_fail "$__bk exists: move it away"; mv -- "$__old" "$__bk" || exit 1; fi`,
+      sh`panel_record_tree ${recordId(this.recorded)} ${url} ${sha} ${into} "$__tree" "$__bk" ${members.map((m) => this.memberPath(m))} || exit 1`,
+    );
   }
 
   private script(): Script {

@@ -314,8 +314,24 @@ true`);
           gone.push(id);
           break;
         case 'archive':
-          // Its members are path records of their own.
-          gone.push(id);
+          if (r.tree === undefined) {
+            // Its members are path records of their own.
+            gone.push(id);
+            break;
+          }
+          // A directory of its own: everything in it came from the archive, so it goes whole;
+          // a directory that was there before panel comes back.
+          others.push({
+            ...base,
+            action: 'delete',
+            target: r.into,
+            reason: `extracted by panel (${r.tree.entries} entries)${r.tree.backup !== null ? `; ${r.tree.backup} put back` : ''}`,
+            records: [forget(id)],
+            script: lines(
+              sh`rm -rf --one-file-system -- ${r.into} || exit 1`,
+              ...(r.tree.backup !== null ? [sh`if [ -d ${r.tree.backup} ]; then mv -- ${r.tree.backup} ${r.into} || exit 1; fi`] : []),
+            ),
+          });
           break;
       }
     }

@@ -12,6 +12,9 @@ export interface ContributedRoute {
   readonly upstream: string;
   /** An app that upgrades to WebSockets and checks Origin against Host (code-server). */
   readonly websocket: true;
+  /** It asks for a password: HTTPS only. */
+  readonly login: true;
+  readonly clientMaxBodySize: string;
 }
 
 export interface StatusPageSite {
@@ -26,7 +29,7 @@ export function contributedRoutes(config: Pick<HostConfig, 'recipes' | 'params'>
   if (!config.recipes.includes(CODE_SERVER.recipe)) return [];
   const p = codeServerParams.parse(config.params[CODE_SERVER.recipe] ?? {});
   // The trailing slash on the upstream strips /codeserver/: code-server serves at its root.
-  return [{ path: CODE_SERVER.route, upstream: `http://127.0.0.1:${p.port}/`, websocket: true }];
+  return [{ path: CODE_SERVER.route, upstream: `http://127.0.0.1:${p.port}/`, websocket: true, login: true, clientMaxBodySize: p.uploadMaxSize }];
 }
 
 export function statusPageSite(config: Pick<HostConfig, 'recipes' | 'progressDir'>): StatusPageSite | undefined {

@@ -22,6 +22,7 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
@@ -29,10 +30,12 @@ import { after, before, test } from 'node:test';
 import { verifyPassword as verifySync } from '../../src/codeserver/argon2.js';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
-import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { hostArgs, mirrorArgs, mirrorDir } from '../support/bed-args.js';
 import { CONTAINERD_VERSION } from '../testbed/mirror.js';
 import { packageRoot } from '../../src/paths.js';
 import { tempDir } from '../support/temp.js';
+import { archive } from '../../src/resources/index.js';
+import { PRELUDE } from '../../src/resources/prelude.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 
 const LIFETIME = 120; // seconds: renewal is due after 60 s (half, as for every lifetime under 10 days)
@@ -119,22 +122,25 @@ interface Answer {
   status: number;
   body: string;
   cert: PeerCertificate;
+  location?: string;
 }
 
 /** `verify: false` only to read what an expired certificate is (before its renewal). */
-function https(host: TestHost, name: string, path: string, headers: Record<string, string> = {}, verify = true): Promise<Answer> {
+function https(host: TestHost, name: string, path: string, headers: Record<string, string> = {}, verify = true, send?: { method: string; body: string }): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: host.address, port: 443, path, servername: name, headers: { host: name, ...headers }, ca: root, agent: false, rejectUnauthorized: verify }, (res) => {
+    const req = httpsRequest({ host: host.address, port: 443, path, method: send?.method ?? 'GET', servername: name, headers: { host: name, ...headers }, ca: root, agent: false, rejectUnauthorized: verify }, (res) => {
       // Read now: the socket is detached by the end of an answer to an upgrade request.
       const cert = (res.socket as TLSSocket).getPeerCertificate();
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert, ...(res.headers.location ? { location: res.headers.location } : {}) }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(send?.body);
   });
 }
+
+const ADMIN = { Authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` };
 
 /** The status page's date format. */
 function utc(d: string): string {
@@ -192,6 +198,86 @@ test('code-server as installed: tarball layout, unprivileged user on 127.0.0.1, 
   // code-server's Origin check, through nginx: a foreign page cannot open the socket.
   const ws = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' };
   assert.equal((await https(h1, IDE, '/codeserver/echo', { ...ws, Origin: 'https://evil.test' })).status, 403);
+});
+
+test('the OpenFaaS UI: its own requests, resolved against https://DOMAIN/ui/, reach the gateway\'s /system/ and /function/', async () => {
+  // What the UI's script calls (openfaas/faas 0.27.12 gateway/assets/script/bootstrap.js): lines 72 and 270
+  // "../system/namespaces"; 215 and 568 buildNamespaceAwareURL("/system/functions", ns); 100
+  // buildNamespaceAwareURL("/system/function/" + name, ns); 127 POST "../function/" + name. The browser
+  // resolves them against the page's address; buildNamespaceAwareURL is upstream's (line 598).
+  const ui = `https://${IDE}/ui/`;
+  const nsAware = (path: string, ns: string): string => `${path.startsWith('/') ? `..${path}` : `../${path}`}${ns ? `?namespace=${ns}` : ''}`;
+  const at = (rel: string): string => {
+    const u = new URL(rel, ui);
+    assert.equal(u.host, IDE);
+    return u.pathname + u.search;
+  };
+  // The page itself: the gateway's UI behind the gateway's own basic auth.
+  assert.equal((await https(h1, IDE, at(''))).status, 401);
+  const page = await https(h1, IDE, at(''), ADMIN);
+  assert.equal(page.status, 200);
+  assert.match(page.body, /OpenFaaS Portal/);
+  // The gateway's JSON answers; a function route would have said "function system (faasd stand-in)".
+  const namespaces = await https(h1, IDE, at('../system/namespaces'), ADMIN);
+  assert.deepEqual([namespaces.status, JSON.parse(namespaces.body)], [200, ['openfaas-fn']]);
+  for (const ns of ['', 'openfaas-fn']) {
+    const list = await https(h1, IDE, at(nsAware('/system/functions', ns)), ADMIN);
+    assert.deepEqual([list.status, JSON.parse(list.body)], [200, []]);
+    const status = await https(h1, IDE, at(nsAware('/system/function/figlet', ns)), ADMIN);
+    assert.equal(status.status, 200, status.body);
+    assert.equal((JSON.parse(status.body) as { name: string }).name, 'figlet');
+  }
+  assert.equal((await https(h1, IDE, at('../system/namespaces'))).status, 401, 'the gateway asks for its own credentials');
+  const invoke = await https(h1, IDE, at('../function/figlet'), { ...ADMIN, 'Content-Type': 'text/plain' }, true, { method: 'POST', body: 'hi' });
+  assert.deepEqual([invoke.status, invoke.body], [200, 'function figlet (faasd stand-in)\n']);
+  // A function answers at /function/NAME and at /NAME; panel.sh's /faasd/ goes to the UI.
+  for (const path of ['/function/figlet', '/figlet']) assert.equal((await https(h1, IDE, path)).body, 'function figlet (faasd stand-in)\n', path);
+  const faasd = await https(h1, IDE, '/faasd/');
+  assert.deepEqual([faasd.status, faasd.location], [301, `https://${IDE}/ui/`]);
+  // Nothing else of the gateway: its /healthz is a function name here.
+  assert.equal((await https(h1, IDE, '/healthz')).body, 'function healthz (faasd stand-in)\n');
+});
+
+test('code-server\'s terminal: the service\'s SHELL is a real shell that runs as the service user; the account still refuses logins', async () => {
+  const environment = await sh(h1, 'systemctl show -p Environment --value code-server');
+  const shell = /(?:^| )SHELL=(\S+)/.exec(environment)?.[1];
+  assert.equal(shell, '/bin/bash', environment);
+  // That shell, started as the service user, runs a command.
+  assert.equal(await sh(h1, `setpriv --reuid=code-server --regid=code-server --init-groups ${shell} -c 'id -un; echo ran'`), 'code-server\nran\n');
+  // The stand-in starts $SHELL as the IDE's terminal does, and logged the SHELL it was given.
+  assert.equal(await sh(h1, 'curl -s http://127.0.0.1:5000/terminal'), 'shell=/bin/bash exit=0\nterminal: code-server\n');
+  assert.match(await sh(h1, 'journalctl -u code-server -b --no-pager -o cat'), /terminal shell SHELL=\/bin\/bash/);
+  // The account's own shell is still nologin: what systemd would have put in $SHELL, and what SSH would start.
+  assert.match(await sh(h1, 'getent passwd code-server'), /:\/usr\/sbin\/nologin$/m);
+  const login = await bed.exec(h1, "setpriv --reuid=code-server --regid=code-server --init-groups \"$(getent passwd code-server | cut -d: -f7)\" -c 'id -un'");
+  assert.notEqual(login.code, 0);
+  assert.match(login.stdout + login.stderr, /not available/);
+  // Uploads to the IDE have their own limit.
+  assert.match(/location \/codeserver\/ \{[^}]*\}/.exec(await sh(h1, 'cat /etc/nginx/conf.d/panel.conf'))?.[0] ?? '', /client_max_body_size 1g;/);
+});
+
+const CS_DIR = `/usr/local/lib/code-server-${CS_VERSION}`;
+
+test('code-server\'s tarball as installed: every entry of the real layout (empty dirs, symlinks, modes), one tree record', async () => {
+  // The tarball the bed generated (code-server's layout and size class), listed here on the runner.
+  const tarball = join(mirrorDir(bed), CS_REL);
+  const listed = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter((l) => l.includes('/') && !/^[^/]+\/$/.test(l));
+  assert.ok(listed.length > 20_000, `${listed.length} entries`);
+  const onHost = Number(await sh(h1, `find ${CS_DIR} -mindepth 1 | wc -l`));
+  assert.equal(onHost, listed.length, 'every entry of the tarball, nothing else');
+  assert.deepEqual((await sh(h1, `stat -c '%a %F' ${CS_DIR}/lib/node ${CS_DIR}/bin/code-server ${CS_DIR}/lib/vscode/node_modules/pkg-0001/bin/cli.js ${CS_DIR}/lib/vscode/node_modules/pkg-0001/package.json ${CS_DIR}`)).trim().split('\n'), [
+    '755 regular file', '755 regular file', '755 regular file', '644 regular file', '755 directory',
+  ]);
+  assert.ok(Number(await sh(h1, `find ${CS_DIR} -type d -empty | wc -l`)) >= 100, 'empty directories kept');
+  assert.equal(Number(await sh(h1, `find ${CS_DIR} -type l | wc -l`)), 1000, 'symlinks kept');
+  assert.equal(await sh(h1, `find -L ${CS_DIR} -type l | wc -l`), '0\n', 'and they resolve');
+  assert.equal(await sh(h1, 'ls -A /usr/local/lib | grep -c panel- || true'), '0\n', 'no temp directory left');
+  const state = JSON.parse(await sh(h1, 'cat /var/lib/panel/state.json')) as { records: Record<string, { tree?: { entries: number } }> };
+  const ids = Object.keys(state.records);
+  assert.deepEqual(ids.filter((id) => id.startsWith(`${CS_DIR}/`)), [], 'no record per file');
+  const rec = state.records[`archive:${CS_DIR}:code-server-${CS_VERSION}-linux-amd64.tar.gz`];
+  assert.equal(rec?.tree?.entries, listed.length);
+  assert.ok(Number(await sh(h1, 'stat -c %s /var/lib/panel/state.json')) < 64 * 1024, 'the host record stays small');
 });
 
 async function openBrowser(): Promise<BrowserContext> {
@@ -319,7 +405,46 @@ test('renew -i fleet.yaml renews the certificates of all three hosts', async () 
   after_.forEach((a, i) => assert.notEqual(a.cert.serialNumber, before[i]!.cert.serialNumber, `${bed.hosts[i]!.name} serves a new certificate`));
   assert.ok(existsSync(join(work, '.panel', 'last-run.json')));
   // The renewal updated host1's status page: the new expiry, the install's recipes kept.
-  const page = await https(h1, IDE, '/panel/', { Authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` });
+  const page = await https(h1, IDE, '/panel/', ADMIN);
   assert.match(page.body, new RegExp(`<td id="cert-expires">${utc(after_[0]!.cert.valid_to)}</td>`));
   assert.match(page.body, /data-recipe="code-server"/);
+});
+
+// The args of the last install above (code-server moved to port 5001).
+const LAST = (): string[] => args('install', h1, IDE, IDE_RECIPES, ['--set', 'code-server.port=5001', '--trust-artifact', 'code-server']);
+
+test('a no-op over the ~25k-file tree stays cheap; a damaged tree or a lib/node that cannot run is extracted again', async () => {
+  // The tree's facts, as the engine batches them into the one facts round trip: the digest matches the
+  // record (nothing to do), for a fixed number of processes, not one (or more) per file (counted in the
+  // host's PID namespace without forking: `read` is a builtin).
+  const tarball = archive({ url: `https://github.com/${CS_REL}`, sha256: 'a'.repeat(64), into: CS_DIR, strip: 1, ownDir: true, members: ['bin/code-server', 'lib/node'] });
+  const counted = await bed.exec(h1, 'bash -s', {
+    input: `export PANEL_MODE=facts\n${PRELUDE}\nread -r __a < /proc/sys/kernel/ns_last_pid\n${tarball.facts()}\nread -r __b < /proc/sys/kernel/ns_last_pid\necho "forks=$((__b - __a))"\n`,
+  });
+  assert.equal(counted.code, 0, counted.stderr);
+  const forks = Number(/^forks=(\d+)$/m.exec(counted.stdout)?.[1]);
+  const facts = tarball.parse({ stdout: counted.stdout.replace(/^forks=.*\n/m, ''), code: 0 });
+  const state = JSON.parse(await sh(h1, 'cat /var/lib/panel/state.json')) as { records: Record<string, { tree?: { digest: string; entries: number } }> };
+  assert.deepEqual(facts.tree, { digest: state.records[tarball.key]?.tree?.digest, entries: state.records[tarball.key]?.tree?.entries });
+  assert.deepEqual([...(facts.runnable ?? [])].sort(), ['bin/code-server', 'lib/node']);
+  console.log(`the facts of ${CS_DIR} (${facts.tree?.entries} entries): ${forks} processes on the host`);
+  assert.ok(forks < 50, `${forks} processes for the facts of one tree`);
+
+  // Damage of every kind the digest must see, and a bundled runtime that cannot run: extracted again, and the service restarted.
+  await sh(h1, `cd ${CS_DIR} && chmod -x lib/node && rmdir lib/vscode/extensions/empty-ext/media && rm lib/vscode/node_modules/.bin/pkg-0500 && echo x >> lib/vscode/node_modules/pkg-0700/package.json`);
+  const repair = await panel(LAST(), { env, cwd: work });
+  assert.equal(repair.code, 0, explain(repair));
+  const change = applied(repair).find((c) => c.resource === tarball.key);
+  assert.match(change?.reason ?? '', /^tree differs from the extraction \(\d+ entries now, \d+ extracted\), lib\/node: missing or not executable$/, explain(repair));
+  assert.equal(await sh(h1, `stat -c %a ${CS_DIR}/lib/node; test -d ${CS_DIR}/lib/vscode/extensions/empty-ext/media && readlink ${CS_DIR}/lib/vscode/node_modules/.bin/pkg-0500`), '755\n../pkg-0500/bin/cli.js\n');
+  assert.match(await sh(h1, 'systemctl is-active code-server'), /^active/);
+});
+
+test('uninstall of code-server removes its tree exactly: nothing of it left, nothing else touched', async () => {
+  const others = await sh(h1, `ls -A /usr/local/lib | grep -vx code-server-${CS_VERSION} || true`);
+  const run = await panel(['uninstall', ...hostArgs(bed, h1), '--recipes', 'code-server', '--json', '--yes'], { env, cwd: work });
+  assert.equal(run.code, 0, explain(run));
+  assert.equal(await sh(h1, 'ls -A /usr/local/lib'), others);
+  const state = JSON.parse(await sh(h1, 'cat /var/lib/panel/state.json')) as { records: Record<string, { recipe: string }> };
+  assert.deepEqual(Object.entries(state.records).filter(([, r]) => r.recipe === 'code-server').map(([id]) => id), []);
 });

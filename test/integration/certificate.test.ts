@@ -17,7 +17,11 @@
  *    serial is served;
  *  - a broken site template is caught by nginx -t, rolled back, old site served;
  *  - a host without IPv6 gets no [::] listeners and nginx runs; one with IPv6 has them;
- *  - an ACME failure names the domain and the CA's detail and leaves HTTP serving;
+ *  - an ACME failure (the directory unreachable; a name the CA cannot reach) names
+ *    the CA's detail and the fix (DNS, port 80, firewall), and leaves port 80
+ *    serving only the challenges and a 503 page: /panel/, /ui/, /system/,
+ *    /codeserver/ get no 200 and no 401 over HTTP (issue 26); once the
+ *    certificate is there HTTP redirects and they answer over HTTPS;
  *  - invalid domains/emails are refused before any connection.
  *
  * Issue 28 (certificates as Let's Encrypt behaves). Pebble has no rate limits
@@ -149,16 +153,16 @@ function https(host: TestHost, name: string, path: string): Promise<Answer> {
     const req = httpsRequest({ host: host.address, port: 443, path, servername: name, headers: { host: name }, ca: root, agent: false }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert: (res.socket as import('node:tls').TLSSocket).getPeerCertificate() }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert: (res.socket as import('node:tls').TLSSocket).getPeerCertificate(), ...(res.headers.location ? { location: res.headers.location } : {}) }));
     });
     req.on('error', reject);
     req.end();
   });
 }
 
-function http(host: TestHost, name: string, path: string): Promise<Answer> {
+function http(host: TestHost, name: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: host.address, port: 80, path, headers: { host: name }, agent: false }, (res) => {
+    const req = httpRequest({ host: host.address, port: 80, path, headers: { host: name, ...headers }, agent: false }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.location ? { location: res.headers.location } : {}) }));
@@ -251,9 +255,9 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
     firstSerial = a.cert!.serialNumber;
     notBefore = Date.parse(a.cert!.valid_from);
     notAfter = Date.parse(a.cert!.valid_to);
-    // /faasd/ → the gateway's /ui/, which asks for basic auth (as the real gateway does).
-    const ui = await https(v6, name, '/faasd/');
-    assert.equal(ui.status, 401);
+    // The gateway's UI at /ui/ asks for basic auth (as the real gateway does); panel.sh's /faasd/ redirects there.
+    assert.equal((await https(v6, name, '/ui/')).status, 401);
+    assert.equal((await https(v6, name, '/faasd/')).location, `https://${name}/ui/`);
     const h = await http(v6, name, '/x?y=1');
     assert.equal(h.status, 301);
     assert.equal(h.location, `https://${name}/x?y=1`);
@@ -347,13 +351,56 @@ test('a broken site template is caught by nginx -t, rolled back, and the old sit
   assert.equal((await https(v6, NAMES[1]!, '/hello')).status, 200);
 });
 
-test('host without IPv6: an ACME failure names the domain and the CA detail, and nginx keeps serving HTTP', async () => {
+// The v4 host gets what asks for a login (the gateway's UI and API, /panel/, the IDE), so
+// "no login over plain HTTP" is tested where there is a login to leak.
+const V4_RECIPES = 'faasd,status,code-server,certificate';
+const PASSWORD = 'certificate-test-admin-password';
+const v4Env = { ...env, PANEL_PASSWORD: PASSWORD };
+const v4Extra = ['--trust-artifact', 'code-server'];
+const LOGIN_PATHS = ['/panel/', '/panel/progress.json', '/ui/', '/system/functions', '/codeserver/', '/faasd/'];
+const basic = { Authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` };
+
+/** Port 80 without a certificate: the challenges, and a 503 page for everything else, with or without credentials. */
+async function assertPendingOverHttp(): Promise<void> {
+  for (const path of [...LOGIN_PATHS, '/', '/hello', '/function/hello']) {
+    for (const headers of [{}, basic]) {
+      const h = await http(v4, V4_NAME, path, headers);
+      assert.equal(h.status, 503, `http://${V4_NAME}${path}: ${h.status} ${h.body}`);
+      assert.match(h.body, /^Certificate pending/);
+    }
+  }
+  assert.equal((await http(v4, V4_NAME, '/.well-known/acme-challenge/none')).status, 404);
+  const site = await sh(v4, 'cat /etc/nginx/conf.d/panel.conf');
+  assert.doesNotMatch(site, /443|auth_basic|proxy_pass/);
+}
+
+test('ACME directory unreachable: port 80 serves only the challenges and a 503 page (no 200, no 401 anywhere), the recap says why and how to fix it', async () => {
+  // Nothing listens there: the order fails before any challenge.
+  const unreachable = `https://${bed.bridgeAddress}:14099/dir`;
+  const a = args('install', v4, [V4_NAME], V4_RECIPES, v4Extra).filter((x) => x !== '--json');
+  a[a.indexOf(bed.acme.directory)] = unreachable;
+  const run = await panel(a, { env: v4Env, cwd: acctDir });
+  assert.notEqual(run.code, 0, explain(run));
+  const recap = run.stdout + run.stderr;
+  assert.match(recap, new RegExp(`${unreachable.replace(/[.:/]/g, '\\$&')}`));
+  assert.match(recap, /No certificate for c\.panel\.test yet: port 80 serves only ACME challenges and a 503 "certificate pending" page/);
+  assert.match(recap, /DNS: c\.panel\.test must resolve/);
+  assert.match(recap, /port 80: the CA must reach this host on port 80/);
+  assert.match(recap, /firewall: allow 80 and 443\/tcp/);
+  // The rest of the stack is installed and running behind it, so a route on port 80 would answer 200 or 401.
+  assert.match(await sh(v4, 'systemctl is-active nginx faasd code-server'), /^active\nactive\nactive/);
+  assert.equal(await sh(v4, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/ui/"), '401');
+  await assertPendingOverHttp();
+});
+
+test('host without IPv6: an ACME failure names the domain and the CA detail, and leaves exactly the pending site', async () => {
   // Without --acme-resolver (a private CA whose DNS panel does not know): no pre-flight, the CA's own verdict.
-  const noPreflight = args('install', v4, [V4_NAME, BAD_NAME], 'certificate').filter((a, i, all) => a !== '--acme-resolver' && all[i - 1] !== '--acme-resolver');
-  const run = await panel(noPreflight, { env });
+  const noPreflight = args('install', v4, [V4_NAME, BAD_NAME], V4_RECIPES, v4Extra).filter((a, i, all) => a !== '--acme-resolver' && all[i - 1] !== '--acme-resolver');
+  const run = await panel(noPreflight, { env: v4Env, cwd: acctDir });
   assert.notEqual(run.code, 0, explain(run));
   const text = run.stderr + run.stdout;
   assert.match(text, new RegExp(`${BAD_NAME.replace(/\./g, '\\.')}: .*${bed.bridgeAddress.replace(/\./g, '\\.')}`), explain(run));
+  assert.match(text, /DNS: c\.panel\.test, refused\.panel\.test must resolve/);
   // Reported like any failed change: recipe certificate, the certificate change; no https switch applied.
   assert.deepEqual(changes(run, 'failed').map((c) => `${c.recipe}: ${c.resource}`), ['certificate: certificate:c.panel.test']);
   assert.ok(!changes(run).some((c) => c.recipe === 'certificate'), explain(run));
@@ -361,8 +408,7 @@ test('host without IPv6: an ACME failure names the domain and the CA detail, and
   const site = await sh(v4, 'cat /etc/nginx/conf.d/panel.conf');
   assert.doesNotMatch(site, /443/);
   assert.doesNotMatch(site, /\[::\]/);
-  const h = await http(v4, V4_NAME, '/.well-known/acme-challenge/none');
-  assert.equal(h.status, 404);
+  await assertPendingOverHttp();
   assert.equal(await sh(v4, 'ls -A /var/www/panel-acme/.well-known/acme-challenge'), '', 'challenge files left behind');
 });
 
@@ -370,9 +416,10 @@ test('rate limit (boulder\'s 429 from a proxy STAND-IN in front of Pebble): fail
   const RETRY_AFTER = 30; // seconds (Let's Encrypt's reach from minutes to days)
   const proxy = await startAcmeProxy(bed.acme.directory, bed.acme.caFile);
   try {
-    const via = (cmd: string): string[] => args(cmd, v4, [V4_NAME], 'certificate').map((x) => (x === bed.acme.directory ? proxy.directory : x));
+    // The whole stack of this host (its site keeps /panel/, the UI and the IDE for the tests after this one).
+    const via = (cmd: string): string[] => args(cmd, v4, [V4_NAME], V4_RECIPES, v4Extra).map((x) => (x === bed.acme.directory ? proxy.directory : x));
     proxy.rateLimitNextOrder(RETRY_AFTER);
-    const limited = await panel(via('install'), { env, timeoutMs: 120_000 });
+    const limited = await panel(via('install'), { env: v4Env, cwd: acctDir, timeoutMs: 120_000 });
     assert.equal(limited.code, 1, explain(limited));
     assert.equal(proxy.ordersRefused, 1);
     assert.deepEqual(changes(limited, 'failed').map((c) => c.resource), ['certificate:c.panel.test']);
@@ -383,12 +430,12 @@ test('rate limit (boulder\'s 429 from a proxy STAND-IN in front of Pebble): fail
     assert.ok(Math.abs(retryAt - (Date.now() + RETRY_AFTER * 1000)) < RETRY_AFTER * 1000, `retry time ${until[1]} is the CA's Retry-After`);
 
     // plan shows the wait; install and renew do not ask the CA before it.
-    const plan = await panel(via('plan'), { env });
+    const plan = await panel(via('plan'), { env: v4Env, cwd: acctDir });
     assert.equal(plan.code, 0, explain(plan));
     const planned = changes(plan, 'planned').find((c) => c.resource === 'certificate:c.panel.test');
     assert.match(planned?.reason ?? '', new RegExp(`the CA rate-limited these names until ${until[1]!.replace(/\./g, '\\.')} \\(too many certificates`), explain(plan));
     for (const cmd of ['install', 'renew']) {
-      const again = await panel(via(cmd), { env });
+      const again = await panel(via(cmd), { env: v4Env, cwd: acctDir });
       assert.equal(again.code, 1, explain(again));
       assert.match(again.stderr + again.stdout, /ACME: not asking https:\S+ for c\.panel\.test before \S+: it answered rateLimited: too many certificates/, explain(again));
     }
@@ -397,7 +444,7 @@ test('rate limit (boulder\'s 429 from a proxy STAND-IN in front of Pebble): fail
     // Once the time has passed, the next run orders.
     const wait = retryAt - Date.now() + 1_000;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const ok = await panel(via('install'), { env });
+    const ok = await panel(via('install'), { env: v4Env, cwd: acctDir });
     assert.equal(ok.code, 0, explain(ok));
     assert.equal(proxy.ordersForwarded, 1);
   } finally {
@@ -405,18 +452,26 @@ test('rate limit (boulder\'s 429 from a proxy STAND-IN in front of Pebble): fail
   }
 });
 
-test('host without IPv6: no [::] listeners, nginx runs, HTTPS works', async () => {
-  const run = await panel(args('install', v4, [V4_NAME], 'certificate'), { env });
+test('host without IPv6: no [::] listeners, nginx runs, HTTPS works; then HTTP only redirects and the login pages answer over HTTPS', async () => {
+  const run = await panel(args('install', v4, [V4_NAME], V4_RECIPES, v4Extra), { env: v4Env, cwd: acctDir });
   assert.equal(run.code, 0, explain(run));
   assert.match(await sh(v4, 'systemctl is-active nginx'), /^active/);
   const listen = await sh(v4, "ss -Hltn '( sport = :80 or sport = :443 )'");
   assert.doesNotMatch(listen, /\[::\]/);
   assert.match(listen, /0\.0\.0\.0:443/);
   assert.doesNotMatch(await sh(v4, 'cat /etc/nginx/conf.d/panel.conf /etc/nginx/sites-enabled/* 2>/dev/null'), /^\s*listen\s+\[::\]/m);
-  const a = await https(v4, V4_NAME, '/');
-  // No faasd on this host: the TLS handshake worked and nginx itself answers that the upstream is down.
-  assert.equal(a.status, 502, a.body);
-  assert.equal((await http(v4, V4_NAME, '/')).status, 301);
+  assert.equal((await https(v4, V4_NAME, '/hello')).status, 200);
+  for (const path of [...LOGIN_PATHS, '/']) {
+    const h = await http(v4, V4_NAME, path, basic);
+    assert.equal(h.status, 301, `http://${V4_NAME}${path}`);
+    assert.equal(h.location, `https://${V4_NAME}${path}`);
+  }
+  // Over HTTPS: the gateway's and panel's own basic auth, the IDE, /faasd/ → /ui/.
+  for (const path of ['/panel/', '/ui/', '/system/functions']) assert.equal((await https(v4, V4_NAME, path)).status, 401, path);
+  assert.equal((await https(v4, V4_NAME, '/codeserver/')).status, 200);
+  const faasd = await https(v4, V4_NAME, '/faasd/');
+  assert.equal(faasd.status, 301);
+  assert.equal(faasd.location, `https://${V4_NAME}/ui/`);
 });
 
 test('a certificate issued during an unrelated nginx -t failure is kept (0600) and installed by the next run, with no new order', async () => {

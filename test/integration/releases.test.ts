@@ -104,11 +104,11 @@ test('one fleet run converges the full stack with a certificate on all four host
   assert.equal(changed.size, 4, `every host changed: ${[...changed.keys()].join(', ')}`);
   for (const [i, [name]] of HOSTS.entries()) {
     const h = bed.hosts[i] as TestHost;
-    // /faasd/ is the gateway's UI behind basic auth: 401 proves TLS with Pebble's chain and the proxy.
+    // /ui/ is the gateway's UI behind basic auth: 401 proves TLS with Pebble's chain and the proxy.
     await bed.exec(h, 'cat > /tmp/pebble-root.pem', { input: await bed.acme.rootCaPem() });
     const r = await bed.exec(
       h,
-      `curl -sS -o /dev/null -w '%{http_code}' --resolve ${domainOf(name)}:443:127.0.0.1 --cacert /tmp/pebble-root.pem https://${domainOf(name)}/faasd/`,
+      `curl -sS -o /dev/null -w '%{http_code}' --resolve ${domainOf(name)}:443:127.0.0.1 --cacert /tmp/pebble-root.pem https://${domainOf(name)}/ui/`,
     );
     assert.equal(`${r.code} ${r.stdout}`, '0 401', `${name}: HTTPS to the gateway: ${r.stderr}`);
   }

@@ -9,7 +9,13 @@
  *   GET /          a page that opens a WebSocket to ./echo and shows the echo
  *   GET /echo      WebSocket echo (text frames); like code-server it answers
  *                  403 when the Origin's host differs from the Host header
+ *   GET /terminal  what the IDE's integrated terminal does (VS Code starts
+ *                  $SHELL from the environment it was given): runs
+ *                  `$SHELL -c 'echo terminal: $(id -un)'` and answers
+ *                  "shell=$SHELL exit=N" and its output; a nologin shell
+ *                  exits 1 with "This account is currently not available."
  *   code-server --version  prints a version line containing "stand-in"
+ * It logs the SHELL it was given at start (stderr, the service's journal).
  * It refuses to start when the config has no `hashed-password:` line.
  * Static build: gcc -static -O2 -o code-server code-server-standin.c
  */
@@ -23,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "standin-http.h"
@@ -129,6 +136,33 @@ static const char PAGE[] =
     "s.onerror = function () { el.textContent = 'websocket error'; };\n"
     "</script></body></html>\n";
 
+/* Start $SHELL as the integrated terminal would and report what it said. */
+static void terminal(int fd) {
+  const char *shell = getenv("SHELL");
+  char body[4096];
+  int n = snprintf(body, sizeof body, "shell=%s ", shell ? shell : "");
+  int p[2];
+  if (!shell || !*shell || pipe(p) < 0) { snprintf(body + n, sizeof body - n, "exit=-1\nno SHELL in the environment\n"); reply(fd, "200 OK", "text/plain", body); return; }
+  signal(SIGCHLD, SIG_DFL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(p[1], 1); dup2(p[1], 2); close(p[0]); close(p[1]);
+    execl(shell, shell, "-c", "echo terminal: $(id -un)", (char *)NULL);
+    _exit(127);
+  }
+  close(p[1]);
+  char out[2048];
+  size_t got = 0;
+  ssize_t r;
+  while (got < sizeof out - 1 && (r = read(p[0], out + got, sizeof out - 1 - got)) > 0) got += r;
+  out[got] = 0;
+  close(p[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  snprintf(body + n, sizeof body - n, "exit=%d\n%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  reply(fd, "200 OK", "text/plain", body);
+}
+
 static void serve(int fd) {
   char req[8192];
   size_t n = 0;
@@ -166,6 +200,7 @@ static void serve(int fd) {
     ws_echo(fd);
     return;
   }
+  if (strcmp(path, "/terminal") == 0) { terminal(fd); return; }
   if (strcmp(path, "/") == 0) { reply(fd, "200 OK", "text/html; charset=utf-8", PAGE); return; }
   reply(fd, "404 Not Found", "text/plain", "not found\n");
 }
@@ -194,6 +229,7 @@ int main(int argc, char **argv) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   if (inet_pton(AF_INET, addr, &a.sin_addr) != 1 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 64) < 0) { perror("listen"); return 1; }
   fprintf(stderr, "code-server stand-in %s listening on %s:%d\n", VERSION, addr, port);
+  fprintf(stderr, "code-server stand-in: terminal shell SHELL=%s\n", getenv("SHELL") ? getenv("SHELL") : "(unset)");
   for (;;) {
     int c = accept(s, NULL, NULL);
     if (c < 0) continue;

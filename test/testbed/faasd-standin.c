@@ -2,7 +2,10 @@
  * faasd STAND-IN for the panel testbed. This is NOT faasd: the real binary and
  * its container images cannot be fetched on the test runners, so this small
  * program serves the same ports and routes that panel's install checks use:
- *   faasd up        gateway on :8080  (/healthz, /ui/, /system/functions, /function/<name>)
+ *   faasd up        gateway on :8080  (/healthz, /ui/, /system/functions, /system/namespaces,
+ *                   /system/function/<name>, /function/<name>); the gateway's /system/ answers
+ *                   are JSON, a function's are "function <name> (faasd stand-in)", so a test
+ *                   tells a gateway route from a function route
  *   faasd provider  provider on :8081 (/healthz, /system/functions)
  *   faasd version   prints a version line containing "stand-in"
  * Basic auth reads basic-auth-user / basic-auth-password from
@@ -84,6 +87,17 @@ static void serve(int fd, int gateway) {
   if (strcmp(path, "/system/functions") == 0) {
     if (!authorized(req)) return unauthorized(fd);
     return reply(fd, 200, "application/json", "[]", 0);
+  }
+  /* What the UI (faas gateway/assets/script/bootstrap.js) lists and polls. */
+  if (gateway && strcmp(path, "/system/namespaces") == 0) {
+    if (!authorized(req)) return unauthorized(fd);
+    return reply(fd, 200, "application/json", "[\"openfaas-fn\"]", 0);
+  }
+  if (gateway && strncmp(path, "/system/function/", 17) == 0 && path[17] && !strchr(path + 17, '/')) {
+    if (!authorized(req)) return unauthorized(fd);
+    char body[2300];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"namespace\":\"openfaas-fn\",\"replicas\":1,\"availableReplicas\":1}", path + 17);
+    return reply(fd, 200, "application/json", body, 0);
   }
   if (gateway && (strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0)) {
     if (!authorized(req)) return unauthorized(fd);

@@ -114,9 +114,11 @@ For tests only:
 - ${ARTIFACT_PATHS.faasCli}
   A STAND-IN for faas-cli: a shell script that only answers \`version\`.
 - ${ARTIFACT_PATHS.codeServer}
-  A STAND-IN for code-server in its release tarball layout
-  (code-server-${CODE_SERVER_VERSION}-linux-${ARCH}/bin/code-server): a small static program answering
-  HTTP and a WebSocket echo, checking Origin against Host as code-server does.
+  A STAND-IN for code-server in its release tarball layout and size class
+  (code-server-${CODE_SERVER_VERSION}-linux-${ARCH}/: bin/code-server, a shell script running the bundled
+  runtime lib/node, here a small static program answering HTTP and a WebSocket echo, checking
+  Origin against Host as code-server does; ~2*10^4 files under lib/vscode with empty directories,
+  symlinks and executable scripts).
   Like upstream, no sum is published for it (no checksum asset, not in SHA256SUMS).
 
 Beside each, the release's checksum asset in upstream's exact format:
@@ -143,10 +145,39 @@ cp "$WORK/cni/usr/share/doc/containernetworking-plugins/copyright" "$WORK/cni/us
 tar -C "$WORK/cni/usr/lib/cni" $TARFLAGS -cf - . | gzip -9n > "$OUT/$P_CNI"
 gcc -static -O2 -Wall -Werror -o "$OUT/$P_FAASD" "$SRC"
 strip "$OUT/$P_FAASD"
+# code-server's release layout and size class: bin/code-server is a shell
+# script that runs the bundled runtime lib/node (here the stand-in program);
+# beside them ~2*10^4 files of lib/vscode, with empty directories, symlinks
+# (node_modules/.bin) and executable scripts, as the real tarball has.
 CS="code-server-$CS_VERSION-linux-amd64"
-mkdir -p "$WORK/cs/$CS/bin" "$(dirname "$OUT/$P_CODE_SERVER")"
-gcc -static -O2 -Wall -Werror -o "$WORK/cs/$CS/bin/code-server" "$CS_SRC"
-strip "$WORK/cs/$CS/bin/code-server"
+R="$WORK/cs/$CS"
+mkdir -p "$R/bin" "$R/lib" "$R/out/node" "$(dirname "$OUT/$P_CODE_SERVER")"
+gcc -static -O2 -Wall -Werror -o "$R/lib/node" "$CS_SRC"
+strip "$R/lib/node"
+cat > "$R/bin/code-server" <<'EOF_CS'
+#!/bin/sh
+# code-server STAND-IN launcher, shaped like upstream's: run the bundled runtime.
+set -eu
+ROOT="$(dirname "$(dirname "$(readlink -f "$0")")")"
+exec "$ROOT/lib/node" "$ROOT" "$@"
+EOF_CS
+chmod 0755 "$R/bin/code-server"
+printf '{"name":"code-server","version":"%s"}\n' "$CS_VERSION" > "$R/package.json"
+printf '// stand-in\n' > "$R/out/node/entry.js"
+printf '#!/bin/sh\nexit 0\n' > "$R/postinstall.sh" && chmod 0755 "$R/postinstall.sh"
+NM="$R/lib/vscode/node_modules"
+mkdir -p "$NM/.bin"
+for p in $(seq -w 1 1000); do
+  d="$NM/pkg-$p"
+  mkdir -p "$d/lib/sub" "$d/bin" "$d/types"
+  for f in a b c d e f g h i j k l m n o p; do printf 'module.exports = "%s%s";\n' "$p" "$f" > "$d/lib/sub/$f.js"; done
+  printf '{"name":"pkg-%s","version":"1.0.0"}\n' "$p" > "$d/package.json"
+  printf 'export {};\n' > "$d/types/index.d.ts"
+  printf '#!/usr/bin/env node\n' > "$d/bin/cli.js" && chmod 0755 "$d/bin/cli.js"
+  ln -s "../pkg-$p/bin/cli.js" "$NM/.bin/pkg-$p"
+  case $p in *0) mkdir -p "$d/.cache/empty" ;; esac
+done
+mkdir -p "$R/lib/vscode/extensions/empty-ext/media" "$R/lib/vscode/out/vs/code/electron-tmp"
 tar -C "$WORK/cs" $TARFLAGS -cf - "$CS" | gzip -9n > "$OUT/$P_CODE_SERVER"
 mkdir -p "$(dirname "$OUT/$P_FAAS_CLI")"
 cat > "$OUT/$P_FAAS_CLI" <<EOF_CLI
@@ -182,7 +213,7 @@ export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => voi
   // may still be serving.
   const dir = await cached(
     'release-mirror',
-    JSON.stringify({ v: 3, ARTIFACT_PATHS, README, BUILD, source, codeServerSource, header, pkgs: pkgs.key }),
+    JSON.stringify({ v: 4, ARTIFACT_PATHS, README, BUILD, source, codeServerSource, header, pkgs: pkgs.key }),
     async (tmp) => {
       const out = join(tmp, 'root');
       await mustBash(BUILD, {

@@ -205,7 +205,7 @@ describe('recipe parameters are checked before any connection', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'defaults:\n  params:\n    nginx: { workerConnections: 2048 }\nhosts:\n  a:\n    address: 192.0.2.1\n    params:\n      containerd: { versoin: 1.7.0 }\n');
     const r = await resolveArgs(['-i', 'bad.yaml']);
     assert.equal(r, [
-      'bad.yaml:3:14: defaults.params.nginx: unknown parameter "workerConnections" of recipe nginx (parameters: routes, extraRoutes, clientMaxBodySize, proxyReadTimeout, hsts)',
+      'bad.yaml:3:14: defaults.params.nginx: unknown parameter "workerConnections" of recipe nginx (parameters: routes, extraRoutes, clientMaxBodySize, proxyReadTimeout, hsts, insecureHttp)',
       'bad.yaml:8:21: hosts.a.params.containerd: unknown parameter "versoin" of recipe containerd (did you mean "version"?)',
     ].join('\n'));
   });

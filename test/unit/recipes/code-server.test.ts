@@ -54,8 +54,10 @@ const config: HostConfig = {
   password,
 };
 
-test('nginx site: /codeserver/ strips the prefix and forwards Host with its port, Upgrade, Connection, Accept-Encoding', () => {
-  const s = renderSite(siteSpec(config, { ipv6: false }, {}), undefined);
+const tls = { http2Directive: false, stapling: false };
+
+test('nginx site: /codeserver/ strips the prefix and forwards Host with its port, Upgrade, Connection, Accept-Encoding; uploads have their own limit', () => {
+  const s = renderSite({ ...siteSpec(config, { ipv6: false }, {}), certDir: '/c' }, tls);
   const loc = /location \/codeserver\/ \{[^}]*\}/.exec(s)?.[0] ?? '';
   assert.match(loc, /proxy_pass http:\/\/127\.0\.0\.1:5123\/;/);
   assert.match(loc, /proxy_http_version 1\.1;/);
@@ -63,15 +65,20 @@ test('nginx site: /codeserver/ strips the prefix and forwards Host with its port
   assert.match(loc, /proxy_set_header Upgrade \$http_upgrade;/);
   assert.match(loc, /proxy_set_header Connection \$panel_connection_upgrade;/);
   assert.match(loc, /proxy_set_header Accept-Encoding gzip;/);
-  // Other routes keep Host without the port.
-  assert.match(/location \/faasd\/ \{[^}]*\}/.exec(s)![0], /Host \$host;/);
+  assert.match(loc, /client_max_body_size 1g;/);
+  const custom = renderSite({ ...siteSpec({ ...config, params: { 'code-server': { port: 5123, uploadMaxSize: '300m' } } }, { ipv6: false }, {}), certDir: '/c' }, tls);
+  assert.match(/location \/codeserver\/ \{[^}]*\}/.exec(custom)![0], /client_max_body_size 300m;/);
+  assert.equal(codeServerRecipe.params.safeParse({ uploadMaxSize: '1g;' }).success, false);
+  // Other routes keep Host without the port, and the site's limit.
+  assert.match(/location \/ui\/ \{[^}]*\}/.exec(s)![0], /Host \$host;/);
+  assert.doesNotMatch(/location \/ui\/ \{[^}]*\}/.exec(s)![0], /client_max_body_size/);
 });
 
 test('nginx site: /panel/ behind basic auth, progress.json from the progress dir; neither without their recipes', () => {
-  const s = renderSite(siteSpec(config, { ipv6: false }, {}), undefined);
+  const s = renderSite({ ...siteSpec(config, { ipv6: false }, {}), certDir: '/c' }, tls);
   assert.match(s, /location \/panel\/ \{\n\s+alias \/var\/www\/panel-status\/;[^}]*auth_basic_user_file \/etc\/nginx\/panel-status\.htpasswd;/);
   assert.match(s, /location = \/panel\/progress\.json \{\n\s+alias \/var\/lib\/panel\/progress\.json;[^}]*auth_basic "panel";/);
-  const bare = renderSite(siteSpec({ ...config, recipes: ['faasd', 'certificate'] }, { ipv6: false }, {}), undefined);
+  const bare = renderSite({ ...siteSpec({ ...config, recipes: ['faasd', 'certificate'] }, { ipv6: false }, {}), certDir: '/c' }, tls);
   assert.doesNotMatch(bare, /codeserver|\/panel\//);
 });
 
@@ -98,6 +105,10 @@ test('recipe: declares its tarball, dedicated user, unit never root, refusal wit
   const text = unitFile.spec.content.toString();
   assert.match(text, /^User=code-server$/m);
   assert.doesNotMatch(text, /User=root/);
+  // The terminal's shell: a real one in the service's environment, while the account keeps nologin.
+  assert.match(text, /^Environment=SHELL=\/bin\/bash$/m);
+  const user = rs.find((r) => r.key === 'command:system user code-server') as unknown as { o: { run: string } };
+  assert.match(String(user.o.run), /--shell \/usr\/sbin\/nologin/);
   assert.match(text, /^ExecStart=\/usr\/local\/lib\/code-server-4\.139\.1\/bin\/code-server --config \/var\/lib\/code-server\/\.config\/code-server\/config\.yaml /m);
 });
 

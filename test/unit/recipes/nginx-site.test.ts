@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import certificateRecipe from '../../../recipes/certificate.js';
 import nginxRecipe from '../../../recipes/nginx.js';
-import { type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, siteSpec, tlsState, usesHttp2Directive } from '../../../src/acme/site.js';
+import { INSECURE_HTTP_WARNING, type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, siteSpec, tlsState, usesHttp2Directive } from '../../../src/acme/site.js';
 import type { HostConfig } from '../../../src/config.js';
 import type { Change } from '../../../src/resources/types.js';
 import type { HostInfo } from '../../../src/host-info.js';
@@ -70,17 +70,45 @@ function nginxTest(site: string): { ok: boolean; out: string } {
 
 const tls = { http2Directive: false, stapling: false };
 
-test('HTTP-only site: challenge location and proxied routes on port 80, no 443', () => {
-  const s = renderSite(spec(true), undefined);
+/** The `location PATH { … }` block of a rendering (up to its first closing brace). */
+const locationOf = (site: string, path: string): string => new RegExp(`location ${path.replace(/[/.]/g, '\\$&')} \\{[^}]*\\}`).exec(site)?.[0] ?? '';
+
+test('no certificate yet: port 80 serves the challenges and a 503 page, nothing else (no route, no login)', () => {
+  const withStatus = { ...config, recipes: ['nginx', 'certificate', 'status', 'code-server'] };
+  const s = renderSite({ ...siteSpec(withStatus, { ipv6: true }, {}), certDir }, undefined);
   assert.match(s, /^\s+listen 80;$/m);
   assert.match(s, /^\s+listen \[::\]:80;$/m);
   assert.doesNotMatch(s, /443/);
   assert.match(s, /server_name a\.test b\.test;/);
   assert.match(s, /location \^~ \/\.well-known\/acme-challenge\/ \{\n\s+root \/var\/www\/panel-acme;/);
-  assert.match(s, /location \/ \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:8080\/function\/;/);
-  assert.match(s, /location \/faasd\/ \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:8080\/ui\/;/);
-  assert.match(s, /proxy_set_header Upgrade \$http_upgrade;/);
-  assert.doesNotMatch(s, /return 301/);
+  assert.match(locationOf(s, '/'), /return 503 "Certificate pending: /);
+  // Exactly two locations: the challenges and the page.
+  assert.equal(s.match(/^\s+location /gm)?.length, 2, s);
+  assert.doesNotMatch(s, /proxy_pass|auth_basic|return 301/);
+  // Without a name there is no certificate to wait for: the page says how to get one.
+  assert.match(renderSite(siteSpec({ ...config, domains: [] }, { ipv6: false }, {}), undefined), /return 503 "No domain name: .* -d DOMAIN/);
+});
+
+test('nginx.insecureHttp: routes without login over plain HTTP; /panel/, the UI, /system/, /faasd/ and the IDE refused; warned on every plan', () => {
+  const withStatus = { ...config, recipes: ['nginx', 'certificate', 'status', 'code-server'] };
+  const sp = { ...siteSpec(withStatus, { ipv6: false }, { insecureHttp: true }), certDir };
+  const s = renderSite(sp, undefined);
+  assert.match(locationOf(s, '/'), /proxy_pass http:\/\/127\.0\.0\.1:8080\/function\/;/);
+  assert.match(locationOf(s, '/function/'), /proxy_pass http:\/\/127\.0\.0\.1:8080\/function\/;/);
+  for (const p of ['/ui/', '/system/', '/faasd/', '/codeserver/', '/panel/']) {
+    assert.match(locationOf(s, p), /return 403 "HTTPS only/, p);
+  }
+  assert.doesNotMatch(s, /auth_basic|8080\/ui\/|8080\/system\/|127\.0\.0\.1:5000|return 503/);
+  const warnings: string[] = [];
+  const [c] = new SiteResource(sp).plan({ file: { exists: false } }, { planned: [], warn: (m) => warnings.push(m) });
+  assert.match(c!.reason, /INSECURE: plain http/);
+  assert.deepEqual(warnings, [INSECURE_HTTP_WARNING]);
+  // With a certificate the flag changes nothing: https, no warning.
+  const pem = readFileSync(join(certDir, 'fullchain.pem'), 'utf8');
+  const quiet: string[] = [];
+  new SiteResource(sp).plan({ file: { exists: false }, certPem: pem }, { planned: [], warn: (m) => quiet.push(m) });
+  assert.deepEqual(quiet, []);
+  assert.equal(renderSite(sp, tls), renderSite({ ...sp, insecureHttp: false }, tls));
 });
 
 test('HTTPS site: port 80 redirects (except challenges), 443 ssl http2, TLS 1.2/1.3 only', () => {
@@ -95,6 +123,12 @@ test('HTTPS site: port 80 redirects (except challenges), 443 ssl http2, TLS 1.2/
   assert.doesNotMatch(s, /TLSv1(\.1)? /);
   assert.match(https!, new RegExp(`ssl_certificate_key ${certDir}/privkey.pem;`));
   assert.match(https!, /proxy_pass http:\/\/127\.0\.0\.1:8080\/function\/;/);
+  // The OpenFaaS UI where the gateway serves it, its API as it is, panel.sh's /faasd/ a redirect to it.
+  assert.match(locationOf(https!, '/ui/'), /proxy_pass http:\/\/127\.0\.0\.1:8080\/ui\/;/);
+  assert.match(locationOf(https!, '/system/'), /proxy_pass http:\/\/127\.0\.0\.1:8080\/system\/;/);
+  assert.match(locationOf(https!, '/function/'), /proxy_pass http:\/\/127\.0\.0\.1:8080\/function\/;/);
+  assert.match(locationOf(https!, '/faasd/'), /return 301 \/ui\/;/);
+  assert.doesNotMatch(https!, /return 403/);
   assert.doesNotMatch(https!, /ssl_stapling/);
   assert.match(renderSite(spec(true), { ...tls, stapling: true }), /ssl_stapling on;/);
 });
@@ -179,16 +213,19 @@ test('tlsState: only with a readable certificate; OCSP stapling only when it nam
   assert.deepEqual(tlsState(spec(true), readFileSync(join(ocspDir, 'fullchain.pem'), 'utf8'), '1.26.0'), { http2Directive: true, stapling: true });
 });
 
-test('no domains: HTTP site for any host name', () => {
+test('no domains: a site for any host name', () => {
   const s = renderSite(siteSpec({ ...config, domains: [] }, { ipv6: false }, {}), undefined);
   assert.match(s, /server_name _;/);
 });
 
 test('routes: defaults, extras by port, validated against injection', () => {
   const p = nginxParams.parse({ extraRoutes: [{ path: '/codeserver/', port: 5000 }] });
-  assert.deepEqual(resolveRoutes(p).map((r) => `${r.path} ${r.upstream}`), [
+  assert.deepEqual(resolveRoutes(p).map((r) => `${r.path} ${r.upstream ?? `→ ${r.redirect}`}${r.login ? ' login' : ''}`), [
     '/ http://127.0.0.1:8080/function/',
-    '/faasd/ http://127.0.0.1:8080/ui/',
+    '/function/ http://127.0.0.1:8080/function/',
+    '/ui/ http://127.0.0.1:8080/ui/ login',
+    '/system/ http://127.0.0.1:8080/system/ login',
+    '/faasd/ → /ui/ login',
     '/codeserver/ http://127.0.0.1:5000/',
   ]);
   for (const bad of [
@@ -200,6 +237,8 @@ test('routes: defaults, extras by port, validated against injection', () => {
     { path: '/x/' },
     { path: '/x/', port: 1, upstream: 'http://a/' },
     { path: '/x/', port: 70000 },
+    { path: '/x/', redirect: '/y/', port: 1 },
+    { path: '/x/', redirect: 'https://evil/;' },
   ]) {
     assert.equal(nginxParams.safeParse({ extraRoutes: [bad] }).success, false, JSON.stringify(bad));
   }
@@ -207,11 +246,14 @@ test('routes: defaults, extras by port, validated against injection', () => {
 });
 
 test('nginx -t accepts every rendering', { skip: NO_NGINX }, () => {
+  const full = { ...config, recipes: ['nginx', 'certificate', 'status', 'code-server'] };
   for (const ipv6 of [true, false]) {
-    for (const t of [undefined, tls, { ...tls, stapling: true }]) {
-      for (const extra of [{}, { statusPage, hsts: false }]) {
-        const r = nginxTest(renderSite(spec(ipv6, { certDir: t?.stapling ? ocspDir : certDir, ...extra }), t));
-        assert.ok(r.ok, `ipv6=${ipv6} tls=${JSON.stringify(t)} ${JSON.stringify(extra)}: ${r.out}`);
+    for (const insecureHttp of [false, true]) {
+      for (const hsts of [true, false]) {
+        for (const t of [undefined, tls, { ...tls, stapling: true }]) {
+          const r = nginxTest(renderSite({ ...siteSpec(full, { ipv6 }, { insecureHttp, hsts }), certDir: t?.stapling ? ocspDir : certDir }, t));
+          assert.ok(r.ok, `ipv6=${ipv6} insecureHttp=${insecureHttp} hsts=${hsts} tls=${JSON.stringify(t)}: ${r.out}`);
+        }
       }
     }
   }
@@ -246,7 +288,7 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   let changes = run(base);
   assert.equal(changes.length, 1);
   assert.equal(changes[0]!.action, 'create');
-  assert.match(changes[0]!.reason, /http only/);
+  assert.match(changes[0]!.reason, /no certificate yet/);
   let a = bash('apply', changes[0]!.script!);
   assert.equal(a.code, 0, a.stderr);
   assert.doesNotMatch(readFileSync(sitePath, 'utf8'), /443/);
@@ -299,7 +341,7 @@ test('site follow-up: the switch to https is planned by the site, after the chan
   let f = facts();
   const first = r.plan(f, { planned: [] });
   assert.equal(first.length, 1);
-  assert.match(first[0]!.reason, /http only/);
+  assert.match(first[0]!.reason, /no certificate yet/);
   assert.deepEqual(r.followUps(f, [other]), [], 'another certificate is not this site\'s');
   const ups = r.followUps(f, [other, issue]);
   assert.equal(ups.length, 1);

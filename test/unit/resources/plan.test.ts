@@ -27,6 +27,7 @@ import { Secret } from '../../../src/secret.js';
 import { tempDir } from '../../support/temp.js';
 import { sh } from '../../../src/shell.js';
 import { HostState, type HostStateData } from '../../../src/engine/state.js';
+import { removal } from '../../../src/resources/removal.js';
 
 /** A host state record with the given entries (everything else empty). */
 const stateWith = (d: Partial<Pick<HostStateData, 'records' | 'pending'>>): HostState =>
@@ -228,6 +229,62 @@ describe('archive', () => {
       { kind: 'artifact', path: 'x/c.tar.gz', sha256: s, source: 'pinned' },
     ]);
     assert.match(String(c?.script), /panel_put "\$__tmpd\/\$__f" "\$__d" - root root first[\s\S]*panel_record_path binary "\$__d"/);
+  });
+  describe('a directory of its own (ownDir): one tree record', () => {
+    const t = archive({ url: 'https://m/code-server-4.96.4-linux-amd64.tar.gz', sha256: s, into: '/usr/local/lib/cs', strip: 1, ownDir: true, members: ['bin/code-server', 'lib/node'], artifact: { path: 'x/cs.tgz', source: 'checksums-file' } });
+    const d1 = 'a'.repeat(64);
+    const facts = (tree: string, run: string[]) => t.parse({ stdout: [`tree=${tree}`, ...run.map((m) => `run=${m}`)].join('\n') + '\n', code: 0 });
+    const ctx = (rec: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}) => ({
+      planned: [] as Change[],
+      state: stateWith({
+        records: {
+          ...(rec ? { [t.key]: { kind: 'archive', recipe: 'code-server', resource: t.key, at, url: 'https://m/x', sha256: s, into: '/usr/local/lib/cs', members: [], ...rec } } : {}),
+          ...extra,
+        } as HostStateData['records'],
+      }),
+    });
+    const tree = { digest: d1, entries: 25000, backup: null };
+    const both = ['bin/code-server', 'lib/node'];
+    it('table: the digest and the runnable members against the record', () => {
+      const cases: [ReturnType<typeof facts>, ReturnType<typeof ctx>, string | undefined][] = [
+        [facts(`${d1} 25000`, both), ctx({ tree }), undefined],
+        [facts('-', []), ctx(undefined), 'not extracted'],
+        [facts(`${d1} 25000`, both), ctx({ tree, sha256: 'e'.repeat(64) }), 'archive changed'],
+        [facts(`${d1} 25000`, both), ctx({}), 'recorded file by file by an earlier panel'],
+        [facts(`${'b'.repeat(64)} 24999`, both), ctx({ tree }), 'tree differs from the extraction (24999 entries now, 25000 extracted)'],
+        [facts(`${d1} 25000`, ['bin/code-server']), ctx({ tree }), 'lib/node: missing or not executable'],
+        [facts('-', []), ctx({ tree }), '/usr/local/lib/cs: absent, bin/code-server: missing or not executable, +1 more'],
+      ];
+      for (const [f, c, reason] of cases) assert.deepEqual(t.plan(f, c).map((x) => x.reason), reason === undefined ? [] : [reason]);
+    });
+    it('the script records the tree itself; per-file records of an earlier panel are forgotten', () => {
+      const old = member('/usr/local/lib/cs/bin/code-server', h1);
+      const [c] = t.plan(facts(`${d1} 1`, both), ctx({}, { '/usr/local/lib/cs/bin/code-server': { ...old, resource: t.key } }));
+      assert.deepEqual(c?.records, [
+        { kind: 'artifact', path: 'x/cs.tgz', sha256: s, source: 'checksums-file' },
+        { kind: 'forget', id: '/usr/local/lib/cs/bin/code-server' },
+      ]);
+      const script = String(c?.script);
+      assert.match(script, /tar -xzpf "\$__c" -C "\$__new" --no-same-owner --strip-components=1/);
+      assert.match(script, /__tree=\$\(panel_tree_digest "\$__new"\)/);
+      assert.match(script, /panel_record_tree archive:\/usr\/local\/lib\/cs:code-server-4\.96\.4-linux-amd64\.tar\.gz /);
+      assert.doesNotMatch(script, /panel_record_path/);
+      // Panel's own earlier extraction is deleted on the swap; a directory panel never recorded is kept.
+      assert.match(script, /rm -rf --one-file-system -- "\$__old"/);
+      assert.match(String(t.plan(facts('-', []), ctx(undefined))[0]?.script), /__bk="\$__into\.panel-before"/);
+    });
+    it('garbage facts are refused', () => assert.throws(() => t.parse({ stdout: 'tree=zz 1\n', code: 0 }), /unexpected fact output/));
+    it('uninstall removes the tree whole and puts back what was there before panel', () => {
+      for (const backup of [null, '/usr/local/lib/cs.panel-before']) {
+        const state = ctx({ tree: { ...tree, backup } }).state;
+        const changes = removal({ recipe: 'code-server', purge: false }).plan({ present: new Set([t.key]), sha256: new Map(), configOnly: new Set(), neededBy: new Map(), userFiles: new Map() }, { planned: [], state });
+        assert.deepEqual(changes.map((c) => [c.action, c.target, c.records]), [['delete', '/usr/local/lib/cs', [{ kind: 'forget', id: t.key }]]]);
+        const script = String(changes[0]?.script);
+        assert.match(script, /^rm -rf --one-file-system -- \/usr\/local\/lib\/cs \|\| exit 1$/m);
+        if (backup === null) assert.doesNotMatch(script, /mv/);
+        else assert.match(script, /mv -- \/usr\/local\/lib\/cs\.panel-before \/usr\/local\/lib\/cs/);
+      }
+    });
   });
   it('rejects escaping members and garbage facts', () => {
     assert.throws(() => archive({ url: 'https://m/a.tgz', sha256: s, into: '/opt', members: ['../etc/passwd'] }), /relative path/);
