@@ -511,6 +511,14 @@ panel_write() {
     return 1
   fi
   if ! err=$( { ( eval "$7" ) > "$tmp"; } 2>&1 ); then
+    # A full disk is named whatever the writer's last words: GNU base64 says "write error:
+    # No space left on device" once, then a bare "write error" at exit; a writer that lost
+    # errno is caught by the free blocks of PATH's filesystem (0 while the temp file holds them).
+    if [[ $err == *'No space left on device'* ]]; then
+      err="$(printf '%s\n' "$err" | grep -m1 -F 'No space left on device')"
+    elif [ "$(stat -f -c %a -- "$tmp" 2>/dev/null)" = 0 ]; then
+      err="$(printf '%s\n' "$err" | panel_tail 1): No space left on device"
+    fi
     rm -f -- "$tmp"
     printf 'panel: writing %s failed: %s\n' "$p" "$(printf '%s\n' "\${err:-the content could not be produced}" | panel_tail 1)" >&2
     return 1
