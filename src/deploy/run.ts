@@ -6,7 +6,7 @@
 import type { HostConfig } from '../config.js';
 import type { RunnerOptions } from '../cli/converge.js';
 import type { HostResult } from '../engine/events.js';
-import { pool } from '../engine/fleet.js';
+import { openHost, pool } from '../engine/fleet.js';
 import { failedResult } from '../engine/host-run.js';
 import { redact } from '../secret.js';
 import { openTransport } from '../transport/index.js';
@@ -34,14 +34,12 @@ export function deployRunner(configs: readonly HostConfig[], d: DeployRun): (o: 
         finish(failedResult(config.name, `${config.name}: interrupted before connecting`, startedAt, 0, 'interrupted'));
         return undefined;
       }
-      let t: Transport;
-      try {
-        t = await connect(config);
-      } catch (e) {
-        const msg = (e as Error).message;
-        finish(failedResult(config.name, msg.startsWith(`${config.name}:`) ? msg : `${config.name}: ${msg}`, startedAt));
+      const opened = await openHost(config, connect, startedAt);
+      if (!opened.ok) {
+        finish(opened.error);
         return undefined;
       }
+      const t = opened.value;
       transports.push(t);
       try {
         const planned = await planDeployHost(config, t, opts);

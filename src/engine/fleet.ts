@@ -15,6 +15,7 @@ import { prefetchArtifacts } from './artifacts.js';
 import { DEFAULT_LOCK_WAIT_SECONDS, holderLine, planIsStale, takeHostLock, type HostLock } from './host-lock.js';
 import { connectionId } from './host-info-cache.js';
 import { summary } from '../resources/types.js';
+import { err, ok, type Result } from '../result.js';
 
 export interface FleetOptions extends Omit<HostRunOptions, 'emit'> {
   readonly concurrency: number;
@@ -57,16 +58,12 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
     // A host seen before: only its own architecture's checksum assets (none at all when every sum is known here).
     const arch = opts.hostInfoCache?.get(config.name, connectionId(config.connection))?.arch;
     prefetchArtifacts(config, opts.registry, releaseSums, arch);
-    let transport: Transport;
-    try {
-      transport = await connect(config);
-    } catch (e) {
-      // Transport errors name `user@addr:port`; an inventory host is known by
-      // its inventory name, so that name leads unless it already does.
-      const msg = (e as Error).message;
-      finish(failedResult(config.name, msg.startsWith(`${config.name}:`) ? msg : `${config.name}: ${msg}`, startedAt));
+    const opened = await openHost(config, connect, startedAt);
+    if (!opened.ok) {
+      finish(opened.error);
       return undefined;
     }
+    const transport = opened.value;
     transports.set(config.name, transport);
     try {
       const outcome = await planHost(config, transport, runOpts);
@@ -187,6 +184,20 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
   const ordered = configs.map((c) => results.get(c.name) ?? failedResult(c.name, `${c.name}: no result`, Date.now()));
   opts.emit({ type: 'recap', mode: opts.mode, hosts: ordered.map((r) => ({ ...r, ...(r.error ? { error: redact(r.error) } : {}) })) });
   return ordered;
+}
+
+/**
+ * Open a host's transport; a failure is the host's result. Transport errors
+ * name `user@addr:port`; an inventory host is known by its inventory name,
+ * so that name leads unless it already does.
+ */
+export async function openHost(config: HostConfig, connect: (c: HostConfig) => Promise<Transport>, startedAt: number): Promise<Result<Transport, HostResult>> {
+  try {
+    return ok(await connect(config));
+  } catch (e) {
+    const msg = (e as Error).message;
+    return err(failedResult(config.name, msg.startsWith(`${config.name}:`) ? msg : `${config.name}: ${msg}`, startedAt));
+  }
 }
 
 /** One result for a host taken off and installed again in one run. */
