@@ -17,12 +17,24 @@ function stateDir(): string {
   return state;
 }
 
+let config: string | undefined;
+/**
+ * One configuration directory per test process (the ACME account key and the
+ * certificates kept after issue live there): each test file is an operator
+ * machine of its own. Shared, a certificate kept by one bed's Pebble would be
+ * installed on another bed's host, since every bed's CA has the same URL.
+ */
+function configDir(): string {
+  config ??= tempDir('panel-config-');
+  return config;
+}
+
 export function panel(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(packageRoot, 'bin', 'panel.js'), ...args], {
       cwd: opts.cwd ?? packageRoot,
       // Run from the checkout, the CLI must not overwrite the checkout's own .panel/last-run.json.
-      env: { ...process.env, CI: 'true', ...(opts.cwd === undefined ? { PANEL_STATE_DIR: stateDir() } : {}), ...opts.env },
+      env: { ...process.env, CI: 'true', XDG_CONFIG_HOME: configDir(), ...(opts.cwd === undefined ? { PANEL_STATE_DIR: stateDir() } : {}), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
