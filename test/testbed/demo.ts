@@ -59,7 +59,7 @@ ${describeBed(b)}
 
 panel install exited ${code}. Open the result (faasd is a test STAND-IN here):
   curl --cacert ${rootFile} --resolve ${DOMAIN}:443:${host.address} https://${DOMAIN}/hello      # / → the gateway's /function/ (as panel.sh routed it)
-  curl --cacert ${rootFile} --resolve ${DOMAIN}:443:${host.address} -u admin:"$(${ssh} cat /var/lib/faasd/secrets/basic-auth-password)" https://${DOMAIN}/faasd/
+  curl --cacert ${rootFile} --resolve ${DOMAIN}:443:${host.address} -u admin:"$(${ssh} cat /var/lib/faasd/secrets/basic-auth-password)" https://${DOMAIN}/ui/      # the OpenFaaS UI (/faasd/ redirects here)
   curl -sI --resolve ${DOMAIN}:80:${host.address} http://${DOMAIN}/      # 301 to https
 Look around:  ${ssh}
 Remove it:    npm run testbed -- down ${b.id}`);
