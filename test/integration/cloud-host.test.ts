@@ -104,11 +104,11 @@ test('the full install converges with only the connection flags; the dpkg lock w
     warnings(run).some((w) => /^base: the dpkg lock is held by hold-dpkg-lock \(pid \d+\): apt steps wait for it/.test(w)),
     `no lock warning in ${JSON.stringify(warnings(run))}`,
   );
-  // HTTPS reaches the gateway: /faasd/ is its UI (/ui/), which a real gateway serves only with
+  // HTTPS reaches the gateway: /ui/ is its UI, which a real gateway serves only with
   // the basic-auth credentials faasd generated (no catch-all route answers it).
-  assert.equal(await https('/faasd/'), 401);
+  assert.equal(await https('/ui/'), 401);
   const password = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
-  assert.equal(await https('/faasd/', `admin:${password}`), 200);
+  assert.equal(await https('/ui/', `admin:${password}`), 200);
   // Nothing needed loading (overlay is built in), so no kmod, no modules-load.d entry.
   assert.equal((await sh('dpkg-query -W -f="\\${Status}" kmod 2>/dev/null || true')).includes('install ok installed'), false);
   assert.equal((await sh('ls /etc/modules-load.d/ 2>/dev/null | grep -c ^panel- || true')).trim(), '0');

@@ -120,7 +120,7 @@ test('no Node on the hosts: the one-liner installs the executable and the full s
     await bed.exec(host, 'cat > /tmp/pebble-root.pem', { input: await bed.acme.rootCaPem() });
     const https = await bed.exec(
       host,
-      `curl -sS -o /dev/null -w '%{http_code}' --resolve ${domainOf(h.name)}:443:127.0.0.1 --cacert /tmp/pebble-root.pem https://${domainOf(h.name)}/faasd/`,
+      `curl -sS -o /dev/null -w '%{http_code}' --resolve ${domainOf(h.name)}:443:127.0.0.1 --cacert /tmp/pebble-root.pem https://${domainOf(h.name)}/ui/`,
     );
     assert.equal(`${https.code} ${https.stdout}`, '0 401', `${h.name}: HTTPS to the gateway: ${https.stderr}`);
   }
