@@ -183,7 +183,9 @@ async function assertSecretModes(): Promise<void> {
   for (const l of dirs.stdout.trim().split('\n')) assert.match(l, / 700 root$/, `directory holding secrets not 0700 root: ${l}`);
 }
 
-const FLAGS = ['--proxy', PROXY, '-d', DOMAIN, '--set', `nginx.extraRoutes=[{"path":"${ROUTE}","port":5000}]`, '--registry-auth', join(files, 'registry-auth.json')];
+// The site here has no certificate recipe: it renders its routes (where the hostile values land) only as
+// the explicit HTTP-only site, nginx.insecureHttp; without it port 80 serves a 503 page and nothing else.
+const FLAGS = ['--proxy', PROXY, '-d', DOMAIN, '--set', `nginx.extraRoutes=[{"path":"${ROUTE}","port":5000}]`, '--set', 'nginx.insecureHttp=true', '--registry-auth', join(files, 'registry-auth.json')];
 
 test('through flags and --set: hostile values are data in the shell, units, nginx and JSON; nginx -t and systemd-analyze verify pass; secrets unreadable to other users', async () => {
   const run = await install(PASSWORD, FLAGS);
@@ -239,7 +241,7 @@ test('through fleet.yaml: a password change leaves no password in backups or any
       `    registryAuth: ${join(files, 'registry-auth.json')}`,
       '    password: { env: PANEL_HOSTILE_PW }',
       '    params:',
-      `      nginx: { extraRoutes: [{ path: ${JSON.stringify(ROUTE)}, port: 5000 }] }`,
+      `      nginx: { extraRoutes: [{ path: ${JSON.stringify(ROUTE)}, port: 5000 }], insecureHttp: true }`,
       '',
     ].join('\n'),
   );
