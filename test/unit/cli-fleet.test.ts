@@ -34,7 +34,7 @@ function marker(host: string, ms: number): Resource<{ present: boolean }> {
     plan: (facts): Change[] =>
       facts.present
         ? []
-        : [{ resource: `marker:${host}`, action: 'create', target: path, reason: 'absent', script: sh`sleep ${ms / 1000}; : > ${path}` }],
+        : [{ resource: `marker:${host}`, action: 'create', target: path, reason: 'absent', script: sh`: > ${path}.started; sleep ${ms / 1000}; : > ${path}` }],
   };
 }
 
@@ -125,8 +125,9 @@ test('abort (Ctrl-C): hosts in flight finish their step, hosts not started are i
   const events: EngineEvent[] = [];
   const emit = (e: EngineEvent): void => {
     events.push(e);
-    // Abort while the first host's only step runs (it sleeps 1.5 s).
-    if (e.type === 'recipe-start' && !controller.signal.aborted) setTimeout(() => controller.abort(), 400);
+    // Abort while the first host's only step runs: once the step has begun on the host
+    // (its .started file), not after a fixed delay a loaded machine may not honour.
+    if (e.type === 'recipe-start' && e.host === 'a') abortOnceExists(join(dir, 'a.marker.started'), controller);
   };
   const results = await runFleet(['a', 'b', 'c', 'd'].map((n) => config(n, 1500)), {
     mode: 'install',
@@ -146,6 +147,19 @@ test('abort (Ctrl-C): hosts in flight finish their step, hosts not started are i
   assert.ok(existsSync(join(dir, 'a.marker')) && !existsSync(join(dir, 'b.marker')));
 });
 
+/** Aborts as soon as `path` exists: a step has begun on the host. */
+function abortOnceExists(path: string, controller: AbortController): void {
+  const poll = setInterval(() => {
+    if (controller.signal.aborted) clearInterval(poll);
+    else if (existsSync(path)) {
+      clearInterval(poll);
+      controller.abort();
+    }
+  }, 10);
+  // A run that ends without the step (a failed assertion) must not keep the test process alive.
+  poll.unref();
+}
+
 /** Two steps on one host: `first` sleeps `ms` then writes its file, `second` writes its own. */
 function twoSteps(ms: number): Map<string, Recipe> {
   const step = (name: string, sleep: number): Resource<{ present: boolean }> => {
@@ -154,7 +168,7 @@ function twoSteps(ms: number): Map<string, Recipe> {
       key: `step:${name}`,
       facts: () => sh`test -e ${path} && echo present=1 || echo present=0`,
       parse: (out) => ({ present: /present=1/.test(out.stdout) }),
-      plan: (facts): Change[] => (facts.present ? [] : [{ resource: `step:${name}`, action: 'create', target: path, reason: 'absent', script: sh`sleep ${sleep / 1000}; : > ${path}` }]),
+      plan: (facts): Change[] => (facts.present ? [] : [{ resource: `step:${name}`, action: 'create', target: path, reason: 'absent', script: sh`: > ${path}.started; sleep ${sleep / 1000}; : > ${path}` }]),
     };
   };
   return new Map<string, Recipe>([['m', defineRecipe({ id: 'm', title: 'two steps', params: z.object({}), resources: () => [step('first', ms), step('second', 0)] }) as Recipe]]);
@@ -166,8 +180,8 @@ test('Ctrl-C inside a recipe: the running step finishes, the next one does not s
   const events: EngineEvent[] = [];
   const emit = (e: EngineEvent): void => {
     events.push(e);
-    // One recipe, one round trip: the abort can only be seen inside it.
-    if (e.type === 'recipe-start') setTimeout(() => controller.abort(), 400);
+    // One recipe, one round trip: the abort can only be seen inside it, once the first step runs.
+    if (e.type === 'recipe-start') abortOnceExists(join(dir, 'first.started'), controller);
   };
   const [r] = await runFleet([config('a')], { mode: 'install', registry: twoSteps(1500), emit, signal: controller.signal, concurrency: 1, connect: async (c) => new BashTransport(c.name), verifyWaitSeconds: 1 });
   assert.equal(r!.status, 'interrupted', r!.error);
