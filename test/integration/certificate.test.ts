@@ -1,7 +1,7 @@
 /**
  * nginx + ACME certificates on real (nspawn) hosts through the CLI, with
  * Pebble as the CA. NOTE: the faasd behind nginx is the testbed's STAND-IN
- * (test/testbed/faasd-standin.c), not the real faasd.
+ * (test/testbed/faasd-standin/main.ts), not the real faasd.
  *
  * Issue 10 (ACME inside the engine): a first install's NDJSON stream shows the
  * certificate's changes like any recipe's (planned by `plan`, applied under

@@ -1,7 +1,7 @@
 /**
  * Issue 9 on a host shaped like a real user's cloud server, through the CLI
  * with only the testbed's connection flags: no `--set`. NOTE: the faasd served
- * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin.c).
+ * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin/main.ts).
  *
  * The host is the testbed's cloud-like profile: ufw active with default deny
  * incoming, systemd-resolved (stub in /etc/resolv.conf, the bed's bridge as

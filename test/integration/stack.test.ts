@@ -1,7 +1,7 @@
 /**
  * The container stack on a real (nspawn) host, through the CLI as a user
  * runs it, artifacts from the testbed's local mirror. NOTE: the faasd served
- * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin.c), not
+ * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin/main.ts), not
  * the real faasd; containerd and the CNI plugins are Debian's real binaries.
  *
  * Covers issue 4's "done when": plan changes nothing; fresh converge with all

@@ -1,7 +1,7 @@
 /**
  * Uninstall and reinstall on real (nspawn) testbed hosts, through the CLI as
  * a user runs it, default parameters. NOTE: the faasd served by the mirror is
- * the testbed's STAND-IN (test/testbed/faasd-standin.c); containerd and the
+ * the testbed's STAND-IN (test/testbed/faasd-standin/main.ts); containerd and the
  * CNI plugins are Debian's. Before the final purge of A, real tasks run (the
  * gateway image in `openfaas`, a function in `openfaas-fn`, both on openfaas0,
  * pulled from the bed's registry); the earlier cases STAGE what a real faasd
