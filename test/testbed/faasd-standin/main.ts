@@ -31,7 +31,10 @@
  *                   the journal tagged NAMESPACE:NAME (systemd-cat).
  *   faasd version   a version line containing "stand-in".
  * Where it differs: it drives containerd with the `ctr` program (ctr run --cni)
- * instead of the Go client; no scale-to-zero, no /system/logs, no
+ * instead of the Go client; compose's `user` is applied only where ctr has
+ * --user (containerd 1.7+; the testbed's Debian 1.6 ctr does not, so there a
+ * service runs as its image's USER — the gateway's `app`, as upstream); no
+ * hostname per task (ctr has no --hostname); no scale-to-zero, no /system/logs, no
  * /system/scale-function, no async; CNI teardown is ctr's (task delete).
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
@@ -144,9 +147,12 @@ function cniGateway(): string {
 interface Mount { src: string; dst: string; ro: boolean }
 interface RunSpec { ns: string; name: string; image: string; user?: string; caps?: string[]; mounts: Mount[]; env: string[]; args?: string[]; labels?: Record<string, string>; memory?: number }
 
+/** ctr run has --user from containerd 1.7; Debian bookworm's 1.6 (the testbed's) lacks it. */
+let ctrHasUser: boolean | undefined;
 function runArgs(s: RunSpec): string[] {
   const a = ['-n', s.ns, 'run', '-d', '--cni', '--log-uri', `binary://${SELF}`];
-  if (s.user) a.push('--user', s.user);
+  ctrHasUser ??= /--user\b/.test(ctrSync(['run', '--help']).out);
+  if (s.user && ctrHasUser) a.push('--user', s.user);
   for (const c of s.caps ?? []) a.push('--cap-add', c);
   for (const m of s.mounts) a.push('--mount', `type=bind,src=${m.src},dst=${m.dst},options=rbind:${m.ro ? 'ro' : 'rw'}`);
   for (const e of s.env) a.push('--env', e);
@@ -444,7 +450,10 @@ function provider(): number {
   return -1;
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  // containerd's binary log driver runs the program with no arguments and
+  // CONTAINER_ID set: faasd's main.go then runs collect.
+  const argv = args.length === 0 && process.env.CONTAINER_ID ? ['collect'] : args;
   switch (argv[0]) {
     case 'version': process.stdout.write(`faasd version: ${VERSION}\tcommit: stand-in\n`); return 0;
     case 'up': return up();
