@@ -255,6 +255,12 @@ test('real containers: the gateway image runs as its non-root user on panel\'s s
   assert.equal(down.code, 2, down.output);
   assert.match(down.output, /unable to load \/run\/secrets\/basic-auth-user/);
   assert.match(down.output, /^panic: /m);
+  // faasd itself starts the gateway task again on those secrets: the check fails, and panel's
+  // output carries the gateway's own words from its task's journal (faasd collect's tag).
+  await sh('systemctl restart faasd');
+  const failed = await panel(args('check'));
+  assert.notEqual(failed.code, 0, explain(failed));
+  assert.match(failed.stdout + failed.stderr, /gateway \/healthz is 200[\s\S]*journalctl -t openfaas:gateway[\s\S]*unable to load \/run\/secrets\/basic-auth-user/);
 
   // The next install repairs the modes (and only them), and the gateway starts again.
   const run = await panel(args('install'));
@@ -266,6 +272,8 @@ test('real containers: the gateway image runs as its non-root user on panel\'s s
   const password = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
   assert.ok(!run.stdout.includes(password) && !run.stderr.includes(password), 'the password was printed');
   assert.equal((await probeGateway(exec, 'panel-probe-gw2')).healthz, '200');
+  // faasd's own gateway task was restarted on the repaired secrets and answers.
+  assert.equal((await sh("curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz")).trim(), '200');
   // Still unreadable for the host's other users: the 0700 directory.
   const peek = await bed.exec(host, 'su nosudo -s /bin/sh -c "cat /var/lib/faasd/secrets/basic-auth-password"');
   assert.notEqual(peek.code, 0);

@@ -301,6 +301,8 @@ function describe(c: ContainerInfo): Record<string, unknown> {
   const labels: Record<string, string> = {};
   const annotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(c.Labels ?? {})) {
+    // ctr run copies the image config's labels onto the container; faasd's NewContainer does not.
+    if (k.startsWith('io.containerd.image.config.') || k.startsWith('org.opencontainers.image.')) continue;
     if (k.startsWith(ANNOTATION)) annotations[k.slice(ANNOTATION.length)] = v;
     else labels[k] = v;
   }
