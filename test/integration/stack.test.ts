@@ -257,7 +257,7 @@ test('real containers: the gateway image runs as its non-root user on panel\'s s
   assert.match(down.output, /^panic: /m);
   // faasd itself starts the gateway task again on those secrets: the check fails, and panel's
   // output carries the gateway's own words from its task's journal (faasd collect's tag).
-  await sh('systemctl restart faasd');
+  await sh("systemctl restart faasd && for i in $(seq 150); do ctr -n openfaas tasks ls | grep -q '^gateway .*STOPPED' && break; sleep 0.2; done");
   const failed = await panel(args('check'));
   assert.notEqual(failed.code, 0, explain(failed));
   assert.match(failed.stdout + failed.stderr, /gateway \/healthz is 200[\s\S]*journalctl -t openfaas:gateway[\s\S]*unable to load \/run\/secrets\/basic-auth-user/);
