@@ -35,7 +35,8 @@
  * --user (containerd 1.7+; the testbed's Debian 1.6 ctr does not, so there a
  * service runs as its image's USER — the gateway's `app`, as upstream); no
  * hostname per task (ctr has no --hostname); no scale-to-zero, no /system/logs, no
- * /system/scale-function, no async; CNI teardown is ctr's (task delete).
+ * /system/scale-function, no async; CNI DEL is run on the plugins directly
+ * (faasd's go-cni), with the address from host-local's allocation files.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createServer, connect, type Socket } from 'node:net';
@@ -103,8 +104,48 @@ async function pull(ns: string, image: string, configFile: string): Promise<CtrR
   return ctr(['-n', ns, 'images', 'pull', ...pullAuth(image, configFile), image]);
 }
 
-/** service.Remove: kill the task, delete it, delete the container and its snapshot. */
+interface NetConf { cniVersion: string; name: string; plugins: Array<Record<string, unknown> & { type: string; ipam?: { dataDir?: string; subnet?: string } }> }
+
+function netConf(): NetConf | undefined {
+  const dir = '/etc/cni/net.d';
+  for (const f of existsSync(dir) ? readdirSync(dir).sort() : []) {
+    if (!f.endsWith('.conflist')) continue;
+    try { return JSON.parse(readFileSync(join(dir, f), 'utf8')) as NetConf; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/**
+ * cninetwork.DeleteCNINetwork: CNI DEL for the task's interface, plugins in
+ * reverse order, so host-local releases its address and the bridge and
+ * firewall plugins drop their chains (ctr's task delete does neither; without
+ * it the next ADD for the same ID is refused: "duplicate allocation").
+ */
+function cniDel(ns: string, name: string): void {
+  const conf = netConf();
+  if (!conf) return;
+  const id = `${ns}-${name}`;
+  const dataDir = conf.plugins.find((p) => p.ipam?.dataDir)?.ipam?.dataDir ?? join('/var/lib/cni/networks', conf.name);
+  let ip: string | undefined;
+  for (const f of existsSync(dataDir) ? readdirSync(dataDir) : []) {
+    try { if (readFileSync(join(dataDir, f), 'utf8').split(/\r?\n/)[0]?.trim() === id) ip = f; } catch { /* not an allocation */ }
+  }
+  const t = taskPid(ns, name);
+  const netns = t && t.pid > 0 && existsSync(`/proc/${t.pid}/ns/net`) ? `/proc/${t.pid}/ns/net` : '';
+  const prefix = conf.plugins.find((p) => p.ipam?.subnet)?.ipam?.subnet?.split('/')[1] ?? '16';
+  const prevResult = ip ? { cniVersion: conf.cniVersion, interfaces: [{ name: 'eth0', sandbox: netns }], ips: [{ version: '4', address: `${ip}/${prefix}`, gateway: cniGateway(), interface: 0 }] } : undefined;
+  for (const plugin of [...conf.plugins].reverse()) {
+    spawnSync(join('/opt/cni/bin', plugin.type), {
+      input: JSON.stringify({ ...plugin, name: conf.name, cniVersion: conf.cniVersion, ...(prevResult ? { prevResult } : {}) }),
+      env: { ...process.env, CNI_COMMAND: 'DEL', CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' },
+      encoding: 'utf8',
+    });
+  }
+}
+
+/** Supervisor.Remove then service.Remove: CNI DEL, kill the task, delete it, delete the container and its snapshot. */
 function removeSync(ns: string, name: string): void {
+  cniDel(ns, name);
   ctrSync(['-n', ns, 'tasks', 'kill', '-s', 'SIGKILL', name]);
   for (let i = 0; i < 50; i++) {
     const r = ctrSync(['-n', ns, 'tasks', 'delete', '-f', name]);
