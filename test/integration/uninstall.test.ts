@@ -131,14 +131,13 @@ async function stageCniLeftovers(host: TestHost): Promise<void> {
       'iptables -t nat -N CNI-5f2c1d0e9a8b7c6d5e4f3a2b',
       `iptables -t nat -A CNI-5f2c1d0e9a8b7c6d5e4f3a2b -d 10.62.0.0/16 -m comment --comment 'name: "openfaas-cni-bridge" id: "staged-figlet"' -j ACCEPT`,
       `iptables -t nat -A CNI-5f2c1d0e9a8b7c6d5e4f3a2b ! -d 224.0.0.0/4 -m comment --comment 'name: "openfaas-cni-bridge" id: "staged-figlet"' -j MASQUERADE`,
-      `iptables -t nat -A POSTROUTING -s 10.62.0.7/32 -m comment --comment 'name: "openfaas-cni-bridge" id: "staged-figlet"' -j CNI-5f2c1d0e9a8b7c6d5e4f3a2b`,
-      'iptables -N CNI-FORWARD && iptables -N CNI-ADMIN',
-      `iptables -I FORWARD 1 -m comment --comment 'CNI firewall plugin rules' -j CNI-FORWARD`,
-      `iptables -A CNI-FORWARD -m comment --comment 'CNI firewall plugin admin overrides' -j CNI-ADMIN`,
-      'iptables -A CNI-FORWARD -d 10.62.0.7/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-      'iptables -A CNI-FORWARD -s 10.62.0.7/32 -j ACCEPT',
+      `iptables -t nat -A POSTROUTING -s 10.62.200.7/32 -m comment --comment 'name: "openfaas-cni-bridge" id: "staged-figlet"' -j CNI-5f2c1d0e9a8b7c6d5e4f3a2b`,
+      // faasd's own tasks may have made the firewall plugin's chains already.
+      `{ iptables -S CNI-FORWARD >/dev/null 2>&1 || { iptables -N CNI-FORWARD && iptables -N CNI-ADMIN && iptables -I FORWARD 1 -m comment --comment 'CNI firewall plugin rules' -j CNI-FORWARD && iptables -A CNI-FORWARD -m comment --comment 'CNI firewall plugin admin overrides' -j CNI-ADMIN; }; }`,
+      'iptables -A CNI-FORWARD -d 10.62.200.7/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      'iptables -A CNI-FORWARD -s 10.62.200.7/32 -j ACCEPT',
       'mkdir -p /var/run/cni/openfaas-cni-bridge /var/lib/cni/results',
-      'echo staged-figlet > /var/run/cni/openfaas-cni-bridge/10.62.0.7',
+      'echo staged-figlet > /var/run/cni/openfaas-cni-bridge/10.62.200.7',
       'echo "{}" > /var/lib/cni/results/openfaas-cni-bridge-staged-figlet-eth1',
     ].join(' && '),
   );
@@ -296,7 +295,8 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(recap(freed).rebootRequired, false);
     assertVerified(freed, REINSTALL_VERIFIES, { explain: explain(freed) });
     assert.equal(await sh(host, `kill -0 ${shim} 2>/dev/null && echo alive || echo gone`), 'gone\n', 'the staged shim was killed by pid');
-    await sh(host, `! grep -q ' /run/containerd/io.containerd.runtime.v2.task' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
+    // faasd's new tasks have their own rootfs mounts there: only the staged one must be gone.
+    await sh(host, `! grep -q ' ${busy} ' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
     for (const pid of realShims) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `real shim ${pid} survived --reinstall`);
     assert.equal(await sh(host, 'pgrep -a -x gateway; pgrep -a -x function; true'), '', 'a task process survived --reinstall');
     assert.equal(await sh(host, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200', 'the gateway answers again');
@@ -323,7 +323,8 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(done.code, 0, explain(done));
     assert.equal(recap(done).rebootRequired, false);
     assertVerified(done, REINSTALL_VERIFIES, { explain: explain(done) });
-    await sh(host, `! grep -q ' /run/containerd/io.containerd.runtime.v2.task' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
+    // faasd's new tasks have their own rootfs mounts there: only the staged one must be gone.
+    await sh(host, `! grep -q ' ${busy} ' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
 
     const converged = await cli(host, ['install', '--reinstall', '--recipes', 'faasd,nginx', '--json', '--yes']);
     assert.equal(converged.code, 0, explain(converged));
