@@ -276,6 +276,7 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     // Real tasks running (the gateway image in openfaas, a function in openfaas-fn), then containerd killed with
     // kill -9: their shims, task processes, rootfs mounts and CNI state stay behind, as after a crash.
     const realShims = await startCoreAndFunctionTasks((cmd, o) => bed.exec(host, cmd, o));
+    const taskPids = await sh(host, 'pgrep -x gateway; pgrep -x function; true');
     await sh(host, 'kill -9 "$(cat /proc/$(systemctl show -p MainPID --value containerd)/stat | cut -d" " -f1)"; sleep 1');
     assert.equal(await sh(host, `pgrep -x gateway >/dev/null && pgrep -x function >/dev/null && echo running`), 'running\n', 'the tasks did not outlive containerd');
     // STAGED on top: a shim of a task that never existed, a stale socket and a rootfs still mounted under /run/containerd.
@@ -298,7 +299,11 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     // faasd's new tasks have their own rootfs mounts there: only the staged one must be gone.
     await sh(host, `! grep -q ' ${busy} ' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
     for (const pid of realShims) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `real shim ${pid} survived --reinstall`);
-    assert.equal(await sh(host, 'pgrep -a -x gateway; pgrep -a -x function; true'), '', 'a task process survived --reinstall');
+    // The task processes that outlived containerd are gone; faasd's new gateway (one) answers.
+    for (const pid of taskPids.split('\n').filter(Boolean)) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `task process ${pid} survived --reinstall`);
+    assert.equal(await sh(host, 'pgrep -a -x function; true'), '', 'a function task survived --reinstall');
+    assert.equal((await sh(host, 'pgrep -c -x gateway || true')).trim(), '1', await sh(host, 'pgrep -a -x gateway; ctr -n openfaas tasks ls; true'));
+    assert.equal(await sh(host, "for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/healthz && break; sleep 0.2; done; curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200');
     assert.equal(await sh(host, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200', 'the gateway answers again');
 
     // STAGED again, this time with a process holding the mount busy: only a reboot frees it.
