@@ -188,8 +188,8 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     await sh(
       host,
       [
-        'ctr namespaces create openfaas',
-        'ctr namespaces create openfaas-fn',
+        '{ ctr namespaces create openfaas 2>/dev/null || true; }',
+        '{ ctr namespaces create openfaas-fn 2>/dev/null || true; }',
         'ctr -n openfaas-fn leases create --id staged-lease >/dev/null',
         'ctr namespaces create staged-extra',
         'ctr namespaces label staged-extra openfaas=true',
