@@ -198,7 +198,7 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     );
     const faasdOnly = await cli(host, ['uninstall', '--recipes', 'faasd', '--json', '--yes']);
     assert.equal(faasdOnly.code, 0, explain(faasdOnly));
-    assert.equal(await sh(host, 'ctr namespaces ls -q | sort | tr "\\n" " "'), 'mine ', 'the OpenFaaS namespaces are emptied and removed, the user\'s stays');
+    assert.equal(await sh(host, 'ctr namespaces ls -q | sort | tr "\\n" " "'), 'mine ', `the OpenFaaS namespaces are emptied and removed, the user's stays: ${await sh(host, 'for w in images containers snapshots content leases; do echo "== $w"; ctr -n openfaas $w ls 2>&1 | head -5; done; true')}`);
     await sh(host, 'systemctl is-active containerd && test ! -e /usr/local/bin/faasd');
 
     const keep = await cli(host, ['uninstall', '--json', '--yes']);
