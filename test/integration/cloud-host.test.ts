@@ -131,8 +131,11 @@ test('faasd runs its services as tasks: the gateway as its non-root user, reachi
   for (const svc of ['nats', 'prometheus', 'gateway', 'queue-worker']) assert.match(tasks, new RegExp(`^${svc}\\s+\\d+\\s+RUNNING`, 'm'));
   const uid = (await sh(`stat -c %u /proc/$(ctr -n openfaas tasks ls | awk '$1 == "gateway" { print $2 }')`)).trim();
   assert.notEqual(uid, '0', 'the gateway task runs as root');
-  // The gateway's /healthz is the provider's, at 10.62.0.1:8081 from the gateway's own network namespace.
+  // The gateway's /healthz is the provider's, at 10.62.0.1:8081 from the gateway's own network namespace
+  // (through ufw's rule on openfaas0); through :8080, and through nginx over HTTPS with no login.
   assert.equal((await sh("curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz")).trim(), '200');
+  const healthz = await httpsGet('/healthz');
+  assert.equal(healthz.status, 200, healthz.body);
   // Deployed as a user does, through the gateway's API with the admin credentials (from a file: never in argv).
   const deploy = JSON.stringify({ service: 'hello', image: FUNCTION_IMAGE, envVars: { fn_name: 'hello' }, labels: { team: 'qa' }, annotations: { topic: 'x' } });
   const post = await sh(`printf 'user = "admin:%s"\\n' "$(cat /var/lib/faasd/secrets/basic-auth-password)" > /run/panel-curl-auth
@@ -147,6 +150,11 @@ curl -sS -K /run/panel-curl-auth http://127.0.0.1:8080/system/function/hello`);
   const hello = await httpsGet('/hello');
   assert.equal(hello.status, 200, hello.body);
   assert.match(hello.body, /^function hello from \S+ uid 100$/m);
+  // A name resolved from inside the function's container, through the resolv.conf faasd mounts
+  // (/var/lib/faasd/resolv.conf: the bed's DNS server, resolved's upstream, on the bridge's :53).
+  const resolved = await httpsGet(`/hello/resolve?name=${NAME}`);
+  assert.equal(resolved.status, 200, resolved.body);
+  assert.equal(resolved.body, `${NAME} ${host.address} via ${bed.bridgeAddress}\n`);
   // Stopped task: the gateway no longer answers for it (no catch-all route).
   await sh('ctr -n openfaas-fn tasks kill -s SIGKILL hello; sleep 0.5');
   assert.notEqual((await httpsGet('/hello')).status, 200);

@@ -21,7 +21,10 @@
  *   faasd provider  :8081, basic auth from $secret_mount_path/basic-auth-*;
  *                   /healthz, /system/functions (GET/POST/PUT/DELETE),
  *                   /system/function/NAME, /system/secrets, /system/info,
- *                   /system/namespaces, /function/NAME -> the task's IP:8080.
+ *                   /system/namespaces (openfaas-fn and every namespace labelled
+ *                   openfaas), ?namespace= checked as validNamespace does (400
+ *                   otherwise), /system/function/NAME 404 with no body when absent,
+ *                   /function/NAME -> the task's IP:8080.
  *                   Functions live in containerd namespace `openfaas-fn`; their
  *                   state is containerd's (labels, spec), so a restarted provider
  *                   lists what runs. Deploy pulls the image (HTTP 500 with the pull
@@ -34,7 +37,8 @@
  * instead of the Go client; compose's `user` is applied only where ctr has
  * --user (containerd 1.7+; the testbed's Debian 1.6 ctr does not, so there a
  * service runs as its image's USER — the gateway's `app`, as upstream); no
- * hostname per task (ctr has no --hostname); no scale-to-zero, no /system/logs, no
+ * hostname per task (ctr has no --hostname); functions live in openfaas-fn only
+ * (a deployment's namespace is not used; another labelled namespace lists none); no scale-to-zero, no /system/logs, no
  * /system/scale-function, no async; CNI DEL is run on the plugins directly
  * (faasd's go-cni), with the address from host-local's allocation files.
  */
@@ -398,6 +402,32 @@ async function deploy(d: Deployment, secretsDir: string, hostsDir: string): Prom
   return { code: 200, msg: '' };
 }
 
+/** containerd namespaces and their labels, from `ctr namespaces ls` (NAME LABELS, labels k=v,k=v). */
+async function namespaceLabels(): Promise<Map<string, Record<string, string>>> {
+  const r = await ctr(['namespaces', 'ls']);
+  const out = new Map<string, Record<string, string>>();
+  for (const line of r.out.split('\n').slice(1)) {
+    const [name, labels] = line.trim().split(/\s+/);
+    if (!name) continue;
+    out.set(name, Object.fromEntries((labels ?? '').split(',').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])));
+  }
+  return out;
+}
+
+/** ListNamespaces (handlers/namespaces.go): openfaas-fn, then every namespace labelled `openfaas`. */
+async function namespaces(): Promise<string[]> {
+  const set = [FN_NS];
+  for (const [name, labels] of await namespaceLabels()) if ('openfaas' in labels && !set.includes(name)) set.push(name);
+  return set;
+}
+
+/** validNamespace's refusal for a namespace other than openfaas-fn: undefined when it may be used. */
+async function namespaceError(ns: string): Promise<string | undefined> {
+  const labels = (await namespaceLabels()).get(ns);
+  if (!labels) return `namespace ${ns}: not found`;
+  return labels['openfaas'] === 'true' || labels['openfaas'] === '1' ? undefined : 'namespace not valid';
+}
+
 function body(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => { const c: Buffer[] = []; req.on('data', (b: Buffer) => c.push(b)); req.on('end', () => resolve(Buffer.concat(c).toString('utf8'))); });
 }
@@ -443,11 +473,17 @@ function provider(): number {
         return res.end('invalid credentials\n');
       }
       if (path === '/system/info') return send(res, 200, { provider: { provider: 'faasd-ce', orchestration: 'containerd', version: { sha: 'stand-in', release: VERSION } }, version: { sha: 'stand-in', release: VERSION }, arch: process.arch === 'x64' ? 'x86_64' : process.arch });
-      if (path === '/system/namespaces') return send(res, 200, [FN_NS]);
+      if (path === '/system/namespaces') return send(res, 200, await namespaces());
+      // getRequestNamespace + validNamespace (handlers/utils.go): no ?namespace= is openfaas-fn;
+      // another must exist and carry the label openfaas=true, or the answer is 400.
+      const ns = url.searchParams.get('namespace') || FN_NS;
+      const nsError = ns === FN_NS ? undefined : await namespaceError(ns);
+      if (nsError && (path === '/system/functions' || path.startsWith('/system/function/'))) return send(res, 400, `${nsError}\n`);
       if (path === '/system/functions') {
         if (req.method === 'GET') {
           const out = [];
-          for (const n of await fnNames()) { const c = await fnInfo(n); if (c) out.push(describe(c)); }
+          // Functions are deployed into openfaas-fn only: another valid namespace lists none.
+          for (const n of ns === FN_NS ? await fnNames() : []) { const c = await fnInfo(n); if (c) out.push(describe(c)); }
           return send(res, 200, out);
         }
         if (req.method === 'POST' || req.method === 'PUT') {
@@ -467,8 +503,9 @@ function provider(): number {
         }
       }
       if (path.startsWith('/system/function/')) {
-        const c = await fnInfo(decodeURIComponent(path.slice('/system/function/'.length)));
-        return c ? send(res, 200, describe(c)) : send(res, 404, 'function not found\n');
+        // MakeReplicaReaderHandler: the status as JSON, or 404 with no body.
+        const c = ns === FN_NS ? await fnInfo(decodeURIComponent(path.slice('/system/function/'.length))) : undefined;
+        return c ? send(res, 200, describe(c)) : send(res, 404, '');
       }
       if (path === '/system/secrets') {
         const dir = join(secretsDir, FN_NS);
