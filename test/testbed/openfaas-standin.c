@@ -12,7 +12,8 @@
  *                 the way log.Panicf does and exits 2, as gateway/main.go does.
  *                 :8080 /healthz, /system/... (basic auth), /function/<name> are
  *                 forwarded to $functions_provider_url (direct_functions=false: upstream
- *                 proxies functions through the provider too), the provider's name
+ *                 proxies functions through the provider too) with $upstream_timeout
+ *                 for the answer (a deploy's answer waits for the pull), the provider's name
  *                 looked up in /etc/hosts (faasd mounts /var/lib/faasd/hosts there);
  *                 /ui/ (basic auth) is a small page.
  *   queue-worker  (USER nonroot) reads the same secrets at start, exits 1 when it
@@ -109,7 +110,37 @@ static int lookup_hosts(const char *name, struct in_addr *out) {
   return found;
 }
 
-/* Forward the raw request to host:port and relay the answer; 502 when unreachable. */
+/*
+ * Seconds in a Go duration as the gateway reads its timeouts ("65s", "1m5s",
+ * "500ms", or a bare integer: seconds, as parseIntOrDurationValue); fallback
+ * when unset or unreadable.
+ */
+static long duration_seconds(const char *v, long fallback) {
+  if (!v || !*v) return fallback;
+  char *end;
+  long whole = strtol(v, &end, 10);
+  if (*end == 0) return whole > 0 ? whole : fallback;
+  double total = 0;
+  const char *p = v;
+  while (*p) {
+    double n = strtod(p, &end);
+    if (end == p) return fallback;
+    p = end;
+    if (strncmp(p, "ms", 2) == 0) total += n / 1000, p += 2;
+    else if (*p == 's') total += n, p++;
+    else if (*p == 'm') total += n * 60, p++;
+    else if (*p == 'h') total += n * 3600, p++;
+    else return fallback;
+  }
+  return total >= 1 ? (long)total : 1;
+}
+
+/*
+ * Forward the raw request to host:port and relay the answer; 502 when
+ * unreachable. The upstream may take $upstream_timeout (faasd's compose file:
+ * 65s) to answer, as the gateway's proxy client: a deploy answers only once
+ * faasd-provider has pulled the image.
+ */
 static void forward(int fd, const char *req, size_t len, const char *host, int port) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   if (!lookup_hosts(host, &a.sin_addr)) {
@@ -117,7 +148,7 @@ static void forward(int fd, const char *req, size_t len, const char *host, int p
     return reply(fd, 502, "text/plain", "cannot resolve upstream\n", 0);
   }
   int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct timeval tv = {.tv_sec = 5};
+  struct timeval tv = {.tv_sec = duration_seconds(getenv("upstream_timeout"), 20)};
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
