@@ -23,8 +23,10 @@
  *    after, the gateway answering; staged on top: a shim process, a stale
  *    socket, a rootfs still mounted under /run/containerd) converges at once; with a process
  *    holding that mount busy it reports "reboot required" (exit 3), and after
- *    a reboot the next `--reinstall` converges; uninstall keeps the user's three files byte
- *    for byte and the package; reinstall on a converged host converges.
+ *    a reboot the next `--reinstall` converges; a re-install over the running stack (faasd's tasks
+ *    and a deployed function: panel.sh's path) converges with no reboot and the
+ *    gateway answers; uninstall keeps the user's three files byte for byte and
+ *    the package.
  */
 import assert from 'node:assert/strict';
 import { assertVerified } from '../support/verifies.js';
@@ -331,9 +333,15 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     // faasd's new tasks have their own rootfs mounts there: only the staged one must be gone.
     await sh(host, `! grep -q ' ${busy} ' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
 
+    // panel.sh's path: a re-install over a running stack, a deployed function's task among faasd's own,
+    // converges with no reboot, and the new gateway answers.
+    const runningShims = await startCoreAndFunctionTasks((cmd, o) => bed.exec(host, cmd, o));
     const converged = await cli(host, ['install', '--reinstall', '--recipes', 'faasd,nginx', '--json', '--yes']);
     assert.equal(converged.code, 0, explain(converged));
+    assert.equal(recap(converged).rebootRequired, false);
     assertVerified(converged, REINSTALL_VERIFIES, { explain: explain(converged) });
+    for (const pid of runningShims) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `shim ${pid} of the running stack survived --reinstall`);
+    assert.equal(await sh(host, "for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/healthz && break; sleep 0.2; done; curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200');
     assert.equal(await sh(host, `sha256sum ${USER_FILES}`), mine);
 
     const off = await cli(host, ['uninstall', '--json', '--yes']);
