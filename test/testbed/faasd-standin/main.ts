@@ -380,13 +380,20 @@ function memBytes(s: string | undefined): number | undefined {
   return Number(m[1]) * (m[2] ? mult[m[2]] ?? 1 : 1);
 }
 
-async function deploy(d: Deployment, secretsDir: string, hostsDir: string): Promise<{ code: number; msg: string }> {
+/**
+ * handlers/deploy.go (POST) and update.go (PUT), in their order: secrets
+ * checked, then the pull, then (PUT) the old task and container removed, then
+ * the new one created. Status codes as upstream: 400 for what deploy.go
+ * refuses, 500 when update's pull fails, 404 for an update of an unknown function.
+ */
+async function deploy(d: Deployment, secretsDir: string, hostsDir: string, update: boolean): Promise<{ code: number; msg: string }> {
   const image = normalizeImage(d.image);
-  const p = await pull(FN_NS, image, join(hostsDir, '.docker', 'config.json'));
-  if (p.code !== 0) return { code: 500, msg: `unable to pull image ${image}: ${(p.err || p.out).trim()}` };
   for (const s of d.secrets ?? []) {
-    if (!existsSync(join(secretsDir, FN_NS, s))) return { code: 500, msg: `unable to find secret: ${s}` };
+    if (!existsSync(join(secretsDir, FN_NS, s))) return { code: 400, msg: `unable to find secret: ${s}` };
   }
+  const p = await pull(FN_NS, image, join(hostsDir, '.docker', 'config.json'));
+  if (p.code !== 0) return { code: update ? 500 : 400, msg: `unable to pull image ${image}: ${(p.err || p.out).trim()}` };
+  if (!update && (await fnNames()).includes(d.service)) return { code: 400, msg: `unable to create container: ${d.service}, error: container "${d.service}": already exists` };
   const env = Object.entries(d.envVars ?? {}).map(([k, v]) => `${k}=${v}`);
   if (d.envProcess) env.push(`fprocess=${d.envProcess}`);
   const labels = { ...(d.labels ?? {}) };
@@ -398,7 +405,7 @@ async function deploy(d: Deployment, secretsDir: string, hostsDir: string): Prom
   ];
   removeSync(FN_NS, d.service);
   const r = await ctr(runArgs({ ns: FN_NS, name: d.service, image, mounts, env, labels, memory: memBytes(d.limits?.memory) }));
-  if (r.code !== 0) return { code: 500, msg: `unable to start ${d.service}: ${(r.err || r.out).trim()}` };
+  if (r.code !== 0) return { code: 400, msg: `unable to start task: ${d.service}, error: ${(r.err || r.out).trim()}` };
   return { code: 200, msg: '' };
 }
 
@@ -490,10 +497,12 @@ function provider(): number {
           const d = JSON.parse(await body(req)) as Deployment;
           if (!d.service || !d.image) return send(res, 400, 'service and image are required\n');
           const existing = await fnNames();
-          if (req.method === 'PUT' && !existing.includes(d.service)) return send(res, 404, `service ${d.service} not found\n`);
-          if (req.method === 'POST' && !existing.includes(d.service) && existing.length >= MAX_FUNCTIONS) return send(res, 400, `the maximum number of functions (${MAX_FUNCTIONS}) has been reached for faasd CE\n`);
-          const r = await deploy(d, secretsDir, hostsDir);
-          return send(res, r.code === 200 ? (req.method === 'POST' ? 200 : 202) : r.code, r.msg);
+          // preDeploy: the functions counted plus the one a POST adds.
+          const count = existing.length + (req.method === 'POST' ? 1 : 0);
+          if (count > MAX_FUNCTIONS) return send(res, 400, `the OpenFaaS CE EULA allows ${MAX_FUNCTIONS}/${count} function(s), upgrade to faasd Pro to continue\n`);
+          if (req.method === 'PUT' && !existing.includes(d.service)) return send(res, 404, `function: ${d.service}.${FN_NS} not found\n`);
+          const r = await deploy(d, secretsDir, hostsDir, req.method === 'PUT');
+          return send(res, r.code, r.msg);
         }
         if (req.method === 'DELETE') {
           const { functionName } = JSON.parse(await body(req)) as { functionName?: string };
