@@ -342,7 +342,20 @@ async function fnNames(): Promise<string[]> {
   return r.out.split('\n').map((s) => s.trim()).filter(Boolean);
 }
 
-function describe(c: ContainerInfo): Record<string, unknown> {
+/** resource.NewQuantity(n, BinarySI).String(): the largest power of 1024 that divides n exactly. */
+function binarySI(n: number): string {
+  let v = n, i = 0;
+  while (v !== 0 && v % 1024 === 0 && i < 6) { v /= 1024; i++; }
+  return `${v}${['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'][i]}`;
+}
+
+/**
+ * faas-provider's FunctionStatus as faasd fills it: GET /system/functions
+ * (read.go) sets replicas and the memory limit, GET /system/function/NAME
+ * (replicas.go) replicas and availableReplicas and no limits; both counts are
+ * omitempty (absent when the task is not running), as are envVars and envProcess.
+ */
+function describe(c: ContainerInfo, list: boolean): Record<string, unknown> {
   const labels: Record<string, string> = {};
   const annotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(c.Labels ?? {})) {
@@ -354,8 +367,10 @@ function describe(c: ContainerInfo): Record<string, unknown> {
   const envVars: Record<string, string> = {};
   let fprocess = '';
   for (const e of c.Spec?.process?.env ?? []) {
-    const i = e.indexOf('=');
-    const k = e.slice(0, i), v = e.slice(i + 1);
+    // readEnvFromProcessEnv splits on every "=" and keeps the second part: a value holding "=" is cut there.
+    const kv = e.split('=');
+    if (kv.length === 1) continue;
+    const k = kv[0] ?? '', v = kv[1] ?? '';
     if (k === 'fprocess') fprocess = v;
     else if (k !== 'PATH') envVars[k] = v;
   }
@@ -364,9 +379,13 @@ function describe(c: ContainerInfo): Record<string, unknown> {
   const running = t?.status === 'RUNNING';
   const mem = c.Spec?.linux?.resources?.memory?.limit;
   return {
-    name: c.ID, image: c.Image, namespace: FN_NS, envProcess: fprocess, envVars, labels, annotations, secrets,
-    replicas: running ? 1 : 0, availableReplicas: running ? 1 : 0, invocationCount: 0,
-    ...(mem ? { limits: { memory: String(mem) } } : {}),
+    name: c.ID, image: c.Image, namespace: FN_NS,
+    ...(fprocess ? { envProcess: fprocess } : {}),
+    ...(Object.keys(envVars).length > 0 ? { envVars } : {}),
+    labels, annotations, secrets,
+    ...(running ? { replicas: 1 } : {}),
+    ...(running && !list ? { availableReplicas: 1 } : {}),
+    ...(mem && list ? { limits: { memory: binarySI(mem) } } : {}),
   };
 }
 
@@ -490,7 +509,7 @@ function provider(): number {
         if (req.method === 'GET') {
           const out = [];
           // Functions are deployed into openfaas-fn only: another valid namespace lists none.
-          for (const n of ns === FN_NS ? await fnNames() : []) { const c = await fnInfo(n); if (c) out.push(describe(c)); }
+          for (const n of ns === FN_NS ? await fnNames() : []) { const c = await fnInfo(n); if (c) out.push(describe(c, true)); }
           return send(res, 200, out);
         }
         if (req.method === 'POST' || req.method === 'PUT') {
@@ -514,7 +533,7 @@ function provider(): number {
       if (path.startsWith('/system/function/')) {
         // MakeReplicaReaderHandler: the status as JSON, or 404 with no body.
         const c = ns === FN_NS ? await fnInfo(decodeURIComponent(path.slice('/system/function/'.length))) : undefined;
-        return c ? send(res, 200, describe(c)) : send(res, 404, '');
+        return c ? send(res, 200, describe(c, false)) : send(res, 404, '');
       }
       if (path === '/system/secrets') {
         const dir = join(secretsDir, FN_NS);
