@@ -27,9 +27,10 @@
  *                   /function/NAME -> the task's IP:8080.
  *                   Functions live in containerd namespace `openfaas-fn`; their
  *                   state is containerd's (labels, spec), so a restarted provider
- *                   lists what runs. Deploy pulls the image (HTTP 500 with the pull
- *                   error when it cannot), more than 15 functions are refused
- *                   (faasd CE's faasdMaxFunctions).
+ *                   lists what runs. Deploy checks the secrets, then pulls the
+ *                   image (HTTP 400 with the pull error when it cannot, as
+ *                   deploy.go), more than 15 functions are refused (faasd CE's
+ *                   preDeploy); status as read.go / replicas.go fill it.
  *   faasd collect   containerd's binary log driver: a task's stdout/stderr go to
  *                   the journal tagged NAMESPACE:NAME (systemd-cat).
  *   faasd version   a version line containing "stand-in".
