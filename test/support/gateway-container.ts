@@ -16,8 +16,10 @@ export const FUNCTION_IMAGE = 'ghcr.io/openfaas-testbed/hello:1.0';
 
 type Exec = (cmd: string, opts?: { timeoutMs?: number }) => Promise<RunResult>;
 
+// upstream_timeout=5s: the probe's gateway gives up on a provider that does not answer (ufw dropping its
+// packets) well inside the probe's curl -m 15, so that case is the gateway's 502, not curl's timeout.
 const RUN_ARGS = String.raw`--env basic_auth=true --env secret_mount_path=/run/secrets \
-  --env functions_provider_url=http://faasd-provider:8081/ \
+  --env functions_provider_url=http://faasd-provider:8081/ --env upstream_timeout=5s \
   --mount type=bind,src=/var/lib/faasd/secrets/basic-auth-password,dst=/run/secrets/basic-auth-password,options=rbind:ro \
   --mount type=bind,src=/var/lib/faasd/secrets/basic-auth-user,dst=/run/secrets/basic-auth-user,options=rbind:ro \
   --mount type=bind,src=/run/panel-probe-hosts,dst=/etc/hosts,options=rbind:ro`;
