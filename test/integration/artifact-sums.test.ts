@@ -2,7 +2,7 @@
  * Where each artifact's sum comes from, through the CLI on a real (nspawn)
  * host, against the bed's mirror, which publishes upstream's checksum assets
  * in upstream's formats (faasd.sha256 says `bin/faasd`). NOTE: the faasd the
- * mirror serves is the testbed's STAND-IN (test/testbed/faasd-standin.c).
+ * mirror serves is the testbed's STAND-IN (test/testbed/faasd-standin/main.ts).
  *
  * Only --mirror and the connection flags, plus --checksums for the bed's own
  * Debian-built containerd/CNI tarballs (see test/support/bed-args.ts): faasd

@@ -6,7 +6,9 @@
  * NOTE: code-server here is the testbed's STAND-IN
  * (test/testbed/code-server-standin.c: HTTP, a WebSocket echo, code-server's
  * Origin-vs-Host check), packed in code-server's release tarball layout; the
- * faasd behind nginx is the faasd stand-in. Everything else is real: the
+ * faasd behind nginx is the faasd stand-in (a supervisor running real
+ * containerd tasks from the bed registry's STAND-IN images; the function the
+ * UI test deploys is the test image). Everything else is real: the
  * recipe's tarball handling, user, unit, argon2 config, nginx, Pebble.
  *
  *  - /codeserver/: chromium loads the page and its WebSocket echoes through
@@ -30,6 +32,7 @@ import { after, before, test } from 'node:test';
 import { verifyPassword as verifySync } from '../../src/codeserver/argon2.js';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
+import { FUNCTION_IMAGE } from '../support/gateway-container.js';
 import { hostArgs, mirrorArgs, mirrorDir } from '../support/bed-args.js';
 import { CONTAINERD_VERSION } from '../testbed/mirror.js';
 import { packageRoot } from '../../src/paths.js';
@@ -217,25 +220,45 @@ test('the OpenFaaS UI: its own requests, resolved against https://DOMAIN/ui/, re
   const page = await https(h1, IDE, at(''), ADMIN);
   assert.equal(page.status, 200);
   assert.match(page.body, /OpenFaaS Portal/);
-  // The gateway's JSON answers; a function route would have said "function system (faasd stand-in)".
+  // The gateway's JSON answers, from the provider (faasd's handlers: namespaces.go, read.go, replicas.go).
   const namespaces = await https(h1, IDE, at('../system/namespaces'), ADMIN);
   assert.deepEqual([namespaces.status, JSON.parse(namespaces.body)], [200, ['openfaas-fn']]);
+  const none = await https(h1, IDE, at(nsAware('/system/function/figlet', '')), ADMIN);
+  assert.equal(none.status, 404, 'no function yet, so no status');
+  // The UI's deploy (its "Deploy New Function" POSTs "../system/functions"): a real function task,
+  // the bed registry's test function, started by the provider.
+  const deploy = await https(h1, IDE, at('../system/functions'), { ...ADMIN, 'Content-Type': 'application/json' }, true, {
+    method: 'POST',
+    body: JSON.stringify({ service: 'figlet', image: FUNCTION_IMAGE, envVars: { fn_name: 'figlet' } }),
+  });
+  assert.equal(deploy.status, 200, deploy.body);
   for (const ns of ['', 'openfaas-fn']) {
     const list = await https(h1, IDE, at(nsAware('/system/functions', ns)), ADMIN);
-    assert.deepEqual([list.status, JSON.parse(list.body)], [200, []]);
+    assert.equal(list.status, 200, list.body);
+    assert.deepEqual((JSON.parse(list.body) as Array<{ name: string; image: string }>).map((f) => [f.name, f.image]), [['figlet', FUNCTION_IMAGE]]);
     const status = await https(h1, IDE, at(nsAware('/system/function/figlet', ns)), ADMIN);
     assert.equal(status.status, 200, status.body);
-    assert.equal((JSON.parse(status.body) as { name: string }).name, 'figlet');
+    assert.deepEqual((({ name, namespace }: { name: string; namespace: string }) => [name, namespace])(JSON.parse(status.body) as { name: string; namespace: string }), ['figlet', 'openfaas-fn']);
   }
+  // A namespace faasd does not know is refused, as validNamespace does.
+  assert.equal((await https(h1, IDE, at(nsAware('/system/functions', 'no-such-ns')), ADMIN)).status, 400);
   assert.equal((await https(h1, IDE, at('../system/namespaces'))).status, 401, 'the gateway asks for its own credentials');
+  // The function's own answer, from its task (uid 100: the test image's user); it starts listening
+  // a moment after its task does.
+  await sh(h1, 'for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/function/figlet && break; sleep 0.2; done');
+  const ownAnswer = /^function figlet from \S+ uid 100\n$/;
   const invoke = await https(h1, IDE, at('../function/figlet'), { ...ADMIN, 'Content-Type': 'text/plain' }, true, { method: 'POST', body: 'hi' });
-  assert.deepEqual([invoke.status, invoke.body], [200, 'function figlet (faasd stand-in)\n']);
+  assert.equal(invoke.status, 200, invoke.body);
+  assert.match(invoke.body, ownAnswer);
   // A function answers at /function/NAME and at /NAME; panel.sh's /faasd/ goes to the UI.
-  for (const path of ['/function/figlet', '/figlet']) assert.equal((await https(h1, IDE, path)).body, 'function figlet (faasd stand-in)\n', path);
+  for (const path of ['/function/figlet', '/figlet']) assert.match((await https(h1, IDE, path)).body, ownAnswer, path);
   const faasd = await https(h1, IDE, '/faasd/');
   assert.deepEqual([faasd.status, faasd.location], [301, `https://${IDE}/ui/`]);
-  // Nothing else of the gateway: its /healthz is a function name here.
-  assert.equal((await https(h1, IDE, '/healthz')).body, 'function healthz (faasd stand-in)\n');
+  // The gateway's /healthz (unauthenticated, as upstream's) is that one path; below it, functions.
+  const healthz = await https(h1, IDE, '/healthz');
+  assert.equal(healthz.status, 200, healthz.body);
+  assert.doesNotMatch(healthz.body, /^function /);
+  assert.equal((await https(h1, IDE, '/healthz/x')).status, 404, 'no function named healthz: the gateway says so');
 });
 
 test('code-server\'s terminal: the service\'s SHELL is a real shell that runs as the service user; the account still refuses logins', async () => {

@@ -1,7 +1,7 @@
 /**
  * nginx + ACME certificates on real (nspawn) hosts through the CLI, with
  * Pebble as the CA. NOTE: the faasd behind nginx is the testbed's STAND-IN
- * (test/testbed/faasd-standin.c), not the real faasd.
+ * (test/testbed/faasd-standin/main.ts), not the real faasd.
  *
  * Issue 10 (ACME inside the engine): a first install's NDJSON stream shows the
  * certificate's changes like any recipe's (planned by `plan`, applied under
@@ -11,7 +11,8 @@
  *
  * Issue 5 "done when":
  *  - a fresh host gets one certificate for two names; HTTPS with SNI for each
- *    name, trusting Pebble's root, reaches the faasd stand-in (200); http → 301;
+ *    name, trusting Pebble's root, reaches a function deployed through the
+ *    gateway's API, answering from its own task (200); http → 301;
  *  - a second run changes nothing (no CA contact); past two thirds of the
  *    (short, Pebble-configured) lifetime `panel renew` renews and the new
  *    serial is served;
@@ -51,6 +52,7 @@ import { parseHostState } from '../../src/engine/state.js';
 import { templatesDir } from '../../src/paths.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
+import { startCoreAndFunctionTasks } from '../support/gateway-container.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { startAcmeProxy } from '../testbed/acme-proxy.js';
 import { challtestsrv, DNS_PORT } from '../testbed/pebble.js';
@@ -203,7 +205,7 @@ let firstSerial = '';
 let notBefore = 0;
 let notAfter = 0;
 
-test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faasd stand-in, http → 301', async () => {
+test('fresh host with IPv6: one certificate for two names, HTTPS reaches a deployed function, http → 301', async () => {
   // The plan shows the certificate's order and the site's switch as ordinary changes of recipe certificate.
   const plan = await panel(args('plan', v6, NAMES, 'faasd,certificate'), { env });
   assert.equal(plan.code, 0, explain(plan));
@@ -247,10 +249,14 @@ test('fresh host with IPv6: one certificate for two names, HTTPS reaches the faa
   assert.ok(beyondNginx <= 4, `${beyondNginx} round trips beyond the nginx apply`);
   assert.equal(beyondNginx, 4);
 
+  // A function deployed through the gateway's /system/functions as a user does; / is the gateway's
+  // /function/, so /hello is that function's own answer, from its task.
+  await startCoreAndFunctionTasks((cmd, o) => bed.exec(v6, cmd, o));
+  await sh(v6, 'for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/function/hello && break; sleep 0.2; done');
   for (const name of NAMES) {
     const a = await https(v6, name, '/hello');
     assert.equal(a.status, 200, a.body);
-    assert.match(a.body, /function hello \(faasd stand-in\)/);
+    assert.match(a.body, /^function hello from \S+ uid 100$/m);
     assert.deepEqual(a.cert!.subjectaltname!.split(', ').sort(), NAMES.map((n) => `DNS:${n}`));
     firstSerial = a.cert!.serialNumber;
     notBefore = Date.parse(a.cert!.valid_from);
@@ -460,7 +466,10 @@ test('host without IPv6: no [::] listeners, nginx runs, HTTPS works; then HTTP o
   assert.doesNotMatch(listen, /\[::\]/);
   assert.match(listen, /0\.0\.0\.0:443/);
   assert.doesNotMatch(await sh(v4, 'cat /etc/nginx/conf.d/panel.conf /etc/nginx/sites-enabled/* 2>/dev/null'), /^\s*listen\s+\[::\]/m);
-  assert.equal((await https(v4, V4_NAME, '/hello')).status, 200);
+  // No function runs here: the gateway's own /healthz (unauthenticated) shows HTTPS reaches it.
+  const healthz = await https(v4, V4_NAME, '/healthz');
+  assert.equal(healthz.status, 200, healthz.body);
+  assert.equal((await https(v4, V4_NAME, '/hello')).status, 404, 'no function hello: the gateway says so');
   for (const path of [...LOGIN_PATHS, '/']) {
     const h = await http(v4, V4_NAME, path, basic);
     assert.equal(h.status, 301, `http://${V4_NAME}${path}`);

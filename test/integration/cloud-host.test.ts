@@ -1,7 +1,7 @@
 /**
  * Issue 9 on a host shaped like a real user's cloud server, through the CLI
  * with only the testbed's connection flags: no `--set`. NOTE: the faasd served
- * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin.c).
+ * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin/main.ts).
  *
  * The host is the testbed's cloud-like profile: ufw active with default deny
  * incoming, systemd-resolved (stub in /etc/resolv.conf, the bed's bridge as
@@ -27,7 +27,7 @@ import { after, before, test } from 'node:test';
 import { PRELUDE } from '../../src/resources/prelude.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { headlineArgs } from '../support/bed-args.js';
-import { probeGateway } from '../support/gateway-container.js';
+import { FUNCTION_IMAGE, probeGateway } from '../support/gateway-container.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 
 const NAME = 'cloud.panel.test';
@@ -70,16 +70,19 @@ const changes = (run: CliRun): Array<{ resource: string; target: string; reason:
     .map((e) => e['change'] as { resource: string; target: string; reason: string; diff?: string });
 const warnings = (run: CliRun): string[] => events(run).filter((e) => e.type === 'warning').map((e) => `${String(e['recipe'])}: ${String(e['message'])}`);
 
-function https(path: string, auth?: string): Promise<number> {
+function httpsGet(path: string, auth?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest({ host: host.address, port: 443, path, servername: NAME, headers: { host: NAME }, ca: root, agent: false, ...(auth === undefined ? {} : { auth }) }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
     req.end();
   });
 }
+const https = async (path: string, auth?: string): Promise<number> => (await httpsGet(path, auth)).status;
 
 /** A network namespace with a veth whose other end is a port of openfaas0: a container's view. */
 const PROBE_NS = [
@@ -121,6 +124,42 @@ test('a second run has 0 changes and no warnings', async () => {
   assert.equal(run.code, 0, explain(run));
   assert.deepEqual(changes(run).map((c) => `${c.resource} ${c.reason}`), []);
   assert.deepEqual(warnings(run), []);
+});
+
+test('faasd runs its services as tasks: the gateway as its non-root user, reaching the provider through ufw; a function deployed through its API answers over HTTPS from its own task, and only while it runs', async () => {
+  const tasks = await sh('ctr -n openfaas tasks ls');
+  for (const svc of ['nats', 'prometheus', 'gateway', 'queue-worker']) assert.match(tasks, new RegExp(`^${svc}\\s+\\d+\\s+RUNNING`, 'm'));
+  const uid = (await sh(`stat -c %u /proc/$(ctr -n openfaas tasks ls | awk '$1 == "gateway" { print $2 }')`)).trim();
+  assert.notEqual(uid, '0', 'the gateway task runs as root');
+  // The gateway's /healthz is the provider's, at 10.62.0.1:8081 from the gateway's own network namespace
+  // (through ufw's rule on openfaas0); through :8080, and through nginx over HTTPS with no login.
+  assert.equal((await sh("curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz")).trim(), '200');
+  const healthz = await httpsGet('/healthz');
+  assert.equal(healthz.status, 200, healthz.body);
+  // Deployed as a user does, through the gateway's API with the admin credentials (from a file: never in argv).
+  const deploy = JSON.stringify({ service: 'hello', image: FUNCTION_IMAGE, envVars: { fn_name: 'hello' }, labels: { team: 'qa' }, annotations: { topic: 'x' } });
+  const post = await sh(`printf 'user = "admin:%s"\\n' "$(cat /var/lib/faasd/secrets/basic-auth-password)" > /run/panel-curl-auth
+curl -sS -o /dev/null -w '%{http_code}' -K /run/panel-curl-auth -X POST --data-binary '${deploy}' http://127.0.0.1:8080/system/functions`);
+  assert.equal(post.trim(), '200');
+  const fn = await sh(`for i in $(seq 50); do curl -sf -m 2 http://127.0.0.1:8080/function/hello >/dev/null && break; sleep 0.2; done
+curl -sS -K /run/panel-curl-auth http://127.0.0.1:8080/system/function/hello`);
+  const got = JSON.parse(fn) as { name: string; image: string; availableReplicas: number; envVars: Record<string, string>; labels: Record<string, string>; annotations: Record<string, string> };
+  assert.deepEqual([got.name, got.image, got.availableReplicas, got.envVars, got.labels, got.annotations], ['hello', FUNCTION_IMAGE, 1, { fn_name: 'hello' }, { team: 'qa' }, { topic: 'x' }]);
+  assert.match(await sh('ctr -n openfaas-fn tasks ls'), /^hello\s+\d+\s+RUNNING/m);
+  // nginx's / is the gateway's /function/: the answer comes from the function's task (its image user, uid 100).
+  const hello = await httpsGet('/hello');
+  assert.equal(hello.status, 200, hello.body);
+  assert.match(hello.body, /^function hello from \S+ uid 100$/m);
+  // A name resolved from inside the function's container, through the resolv.conf faasd mounts
+  // (/var/lib/faasd/resolv.conf: the bed's DNS server, resolved's upstream, on the bridge's :53).
+  const resolved = await httpsGet(`/hello/resolve?name=${NAME}`);
+  assert.equal(resolved.status, 200, resolved.body);
+  assert.equal(resolved.body, `${NAME} ${host.address} via ${bed.bridgeAddress}\n`);
+  // Stopped task: the gateway no longer answers for it (no catch-all route).
+  await sh('ctr -n openfaas-fn tasks kill -s SIGKILL hello; sleep 0.5');
+  assert.notEqual((await httpsGet('/hello')).status, 200);
+  const del = await sh(`curl -sS -o /dev/null -w '%{http_code}' -K /run/panel-curl-auth -X DELETE --data-binary '{"functionName":"hello"}' http://127.0.0.1:8080/system/functions; rm -f /run/panel-curl-auth`);
+  assert.equal(del.trim(), '200');
 });
 
 test('ufw: exactly one rule added, and it is what lets a container on openfaas0 reach the provider', async () => {

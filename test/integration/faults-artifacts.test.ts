@@ -11,7 +11,7 @@
  * log), nothing is half-installed, and a run after the fault is gone
  * converges. Nothing is shortened: these are the product's own retry waits and
  * deadlines. NOTE: the faasd the mirror serves is the testbed's STAND-IN
- * (test/testbed/faasd-standin.c), installed by the demo recipe as
+ * (test/testbed/faasd-standin/main.ts), installed by the demo recipe as
  * /opt/panel-demo/bin/tool.
  */
 import assert from 'node:assert/strict';

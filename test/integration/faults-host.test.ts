@@ -2,7 +2,7 @@
  * Issue 14: faults of the host itself, on one testbed host (Debian 12, plain
  * profile) through the built CLI with only the testbed's connection flags, the
  * way a user runs a full install. NOTE: the faasd served by the mirror is the
- * testbed's STAND-IN (test/testbed/faasd-standin.c).
+ * testbed's STAND-IN (test/testbed/faasd-standin/main.ts).
  *
  * Covers, in order (each test leaves the host converged for the next):
  * - a restart of the host while `panel install` applies: the next run

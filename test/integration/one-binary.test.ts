@@ -19,7 +19,7 @@
  * The bed's base is debootstrap's minbase, which has no curl (a Debian or
  * Ubuntu server image has it): curl is installed from the bed's apt
  * repository before the one-liner, and nothing else is.
- * NOTE: faasd is the testbed's stand-in (test/testbed/faasd-standin.c).
+ * NOTE: faasd is the testbed's stand-in (test/testbed/faasd-standin/main.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

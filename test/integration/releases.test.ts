@@ -4,7 +4,7 @@
  * Ubuntu-26.04-like host (uutils coreutils, sudo-rs) as deploy. The full stack
  * with a certificate from Pebble converges on all four; a second run has 0
  * changes; nginx -t has no warning on nginx 1.22 (Debian 12) or 1.26 (Debian 13).
- * NOTE: faasd is the testbed's stand-in (test/testbed/faasd-standin.c).
+ * NOTE: faasd is the testbed's stand-in (test/testbed/faasd-standin/main.ts).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * The container stack on a real (nspawn) host, through the CLI as a user
  * runs it, artifacts from the testbed's local mirror. NOTE: the faasd served
- * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin.c), not
+ * by the mirror is the testbed's STAND-IN (test/testbed/faasd-standin/main.ts), not
  * the real faasd; containerd and the CNI plugins are Debian's real binaries.
  *
  * Covers issue 4's "done when": plan changes nothing; fresh converge with all
@@ -255,6 +255,12 @@ test('real containers: the gateway image runs as its non-root user on panel\'s s
   assert.equal(down.code, 2, down.output);
   assert.match(down.output, /unable to load \/run\/secrets\/basic-auth-user/);
   assert.match(down.output, /^panic: /m);
+  // faasd itself starts the gateway task again on those secrets: the check fails, and panel's
+  // output carries the gateway's own words from its task's journal (faasd collect's tag).
+  await sh("systemctl restart faasd && for i in $(seq 150); do ctr -n openfaas tasks ls | grep -q '^gateway .*STOPPED' && break; sleep 0.2; done");
+  const failed = await panel(args('check'));
+  assert.notEqual(failed.code, 0, explain(failed));
+  assert.match(failed.stdout, /"check":"gateway \/healthz is 200","ok":false,"detail":"[^"]*unable to load \/run\/secrets\/basic-auth-user/);
 
   // The next install repairs the modes (and only them), and the gateway starts again.
   const run = await panel(args('install'));
@@ -266,6 +272,8 @@ test('real containers: the gateway image runs as its non-root user on panel\'s s
   const password = (await sh('cat /var/lib/faasd/secrets/basic-auth-password')).trim();
   assert.ok(!run.stdout.includes(password) && !run.stderr.includes(password), 'the password was printed');
   assert.equal((await probeGateway(exec, 'panel-probe-gw2')).healthz, '200');
+  // faasd's own gateway task was restarted on the repaired secrets and answers.
+  assert.equal((await sh("curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz")).trim(), '200');
   // Still unreadable for the host's other users: the 0700 directory.
   const peek = await bed.exec(host, 'su nosudo -s /bin/sh -c "cat /var/lib/faasd/secrets/basic-auth-password"');
   assert.notEqual(peek.code, 0);

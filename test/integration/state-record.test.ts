@@ -2,7 +2,7 @@
  * The host state record on a real (nspawn) testbed host, through the CLI as a
  * user runs it: the container stack, nginx and a Pebble certificate, default
  * parameters. NOTE: the faasd served by the mirror is the testbed's STAND-IN
- * (test/testbed/faasd-standin.c); containerd and the CNI plugins are Debian's.
+ * (test/testbed/faasd-standin/main.ts); containerd and the CNI plugins are Debian's.
  *
  * Issue 10 "done when":
  *  - after an install, /var/lib/panel/state.json accounts for everything new or

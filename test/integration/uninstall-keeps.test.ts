@@ -2,7 +2,7 @@
  * Issue 20: uninstall loses nothing the user made, and the host record
  * survives its faults. One bed, two Debian 12 hosts in parallel, through the
  * CLI as a user runs it. NOTE: the faasd served by the mirror is the
- * testbed's STAND-IN (test/testbed/faasd-standin.c).
+ * testbed's STAND-IN (test/testbed/faasd-standin/main.ts).
  *
  *  A (nginx, panel's packages): the user's own site (conf.d/mysite.conf,
  *    listen 8088) and a package of the user's that needs curl (`fetchit`, a

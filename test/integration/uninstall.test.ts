@@ -1,7 +1,7 @@
 /**
  * Uninstall and reinstall on real (nspawn) testbed hosts, through the CLI as
  * a user runs it, default parameters. NOTE: the faasd served by the mirror is
- * the testbed's STAND-IN (test/testbed/faasd-standin.c); containerd and the
+ * the testbed's STAND-IN (test/testbed/faasd-standin/main.ts); containerd and the
  * CNI plugins are Debian's. Before the final purge of A, real tasks run (the
  * gateway image in `openfaas`, a function in `openfaas-fn`, both on openfaas0,
  * pulled from the bed's registry); the earlier cases STAGE what a real faasd
@@ -23,8 +23,10 @@
  *    after, the gateway answering; staged on top: a shim process, a stale
  *    socket, a rootfs still mounted under /run/containerd) converges at once; with a process
  *    holding that mount busy it reports "reboot required" (exit 3), and after
- *    a reboot the next `--reinstall` converges; uninstall keeps the user's three files byte
- *    for byte and the package; reinstall on a converged host converges.
+ *    a reboot the next `--reinstall` converges; a re-install over the running stack (faasd's tasks
+ *    and a deployed function: panel.sh's path) converges with no reboot and the
+ *    gateway answers; uninstall keeps the user's three files byte for byte and
+ *    the package.
  */
 import assert from 'node:assert/strict';
 import { assertVerified } from '../support/verifies.js';
@@ -131,14 +133,13 @@ async function stageCniLeftovers(host: TestHost): Promise<void> {
       'iptables -t nat -N CNI-5f2c1d0e9a8b7c6d5e4f3a2b',
       `iptables -t nat -A CNI-5f2c1d0e9a8b7c6d5e4f3a2b -d 10.62.0.0/16 -m comment --comment 'name: "openfaas-cni-bridge" id: "staged-figlet"' -j ACCEPT`,
       `iptables -t nat -A CNI-5f2c1d0e9a8b7c6d5e4f3a2b ! -d 224.0.0.0/4 -m comment --comment 'name: "openfaas-cni-bridge" id: "staged-figlet"' -j MASQUERADE`,
-      `iptables -t nat -A POSTROUTING -s 10.62.0.7/32 -m comment --comment 'name: "openfaas-cni-bridge" id: "staged-figlet"' -j CNI-5f2c1d0e9a8b7c6d5e4f3a2b`,
-      'iptables -N CNI-FORWARD && iptables -N CNI-ADMIN',
-      `iptables -I FORWARD 1 -m comment --comment 'CNI firewall plugin rules' -j CNI-FORWARD`,
-      `iptables -A CNI-FORWARD -m comment --comment 'CNI firewall plugin admin overrides' -j CNI-ADMIN`,
-      'iptables -A CNI-FORWARD -d 10.62.0.7/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-      'iptables -A CNI-FORWARD -s 10.62.0.7/32 -j ACCEPT',
+      `iptables -t nat -A POSTROUTING -s 10.62.200.7/32 -m comment --comment 'name: "openfaas-cni-bridge" id: "staged-figlet"' -j CNI-5f2c1d0e9a8b7c6d5e4f3a2b`,
+      // faasd's own tasks may have made the firewall plugin's chains already.
+      `{ iptables -S CNI-FORWARD >/dev/null 2>&1 || { iptables -N CNI-FORWARD && iptables -N CNI-ADMIN && iptables -I FORWARD 1 -m comment --comment 'CNI firewall plugin rules' -j CNI-FORWARD && iptables -A CNI-FORWARD -m comment --comment 'CNI firewall plugin admin overrides' -j CNI-ADMIN; }; }`,
+      'iptables -A CNI-FORWARD -d 10.62.200.7/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      'iptables -A CNI-FORWARD -s 10.62.200.7/32 -j ACCEPT',
       'mkdir -p /var/run/cni/openfaas-cni-bridge /var/lib/cni/results',
-      'echo staged-figlet > /var/run/cni/openfaas-cni-bridge/10.62.0.7',
+      'echo staged-figlet > /var/run/cni/openfaas-cni-bridge/10.62.200.7',
       'echo "{}" > /var/lib/cni/results/openfaas-cni-bridge-staged-figlet-eth1',
     ].join(' && '),
   );
@@ -189,8 +190,8 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     await sh(
       host,
       [
-        'ctr namespaces create openfaas',
-        'ctr namespaces create openfaas-fn',
+        '{ ctr namespaces create openfaas 2>/dev/null || true; }',
+        '{ ctr namespaces create openfaas-fn 2>/dev/null || true; }',
         'ctr -n openfaas-fn leases create --id staged-lease >/dev/null',
         'ctr namespaces create staged-extra',
         'ctr namespaces label staged-extra openfaas=true',
@@ -199,7 +200,7 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     );
     const faasdOnly = await cli(host, ['uninstall', '--recipes', 'faasd', '--json', '--yes']);
     assert.equal(faasdOnly.code, 0, explain(faasdOnly));
-    assert.equal(await sh(host, 'ctr namespaces ls -q | sort | tr "\\n" " "'), 'mine ', 'the OpenFaaS namespaces are emptied and removed, the user\'s stays');
+    assert.equal(await sh(host, 'ctr namespaces ls -q | sort | tr "\\n" " "'), 'mine ', `the OpenFaaS namespaces are emptied and removed, the user's stays: ${await sh(host, 'for w in images containers snapshots content leases; do echo "== $w"; ctr -n openfaas $w ls 2>&1 | head -5; done; true')}`);
     await sh(host, 'systemctl is-active containerd && test ! -e /usr/local/bin/faasd');
 
     const keep = await cli(host, ['uninstall', '--json', '--yes']);
@@ -277,6 +278,7 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     // Real tasks running (the gateway image in openfaas, a function in openfaas-fn), then containerd killed with
     // kill -9: their shims, task processes, rootfs mounts and CNI state stay behind, as after a crash.
     const realShims = await startCoreAndFunctionTasks((cmd, o) => bed.exec(host, cmd, o));
+    const taskPids = await sh(host, 'pgrep -x gateway; pgrep -x function; true');
     await sh(host, 'kill -9 "$(cat /proc/$(systemctl show -p MainPID --value containerd)/stat | cut -d" " -f1)"; sleep 1');
     assert.equal(await sh(host, `pgrep -x gateway >/dev/null && pgrep -x function >/dev/null && echo running`), 'running\n', 'the tasks did not outlive containerd');
     // STAGED on top: a shim of a task that never existed, a stale socket and a rootfs still mounted under /run/containerd.
@@ -296,9 +298,14 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(recap(freed).rebootRequired, false);
     assertVerified(freed, REINSTALL_VERIFIES, { explain: explain(freed) });
     assert.equal(await sh(host, `kill -0 ${shim} 2>/dev/null && echo alive || echo gone`), 'gone\n', 'the staged shim was killed by pid');
-    await sh(host, `! grep -q ' /run/containerd/io.containerd.runtime.v2.task' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
+    // faasd's new tasks have their own rootfs mounts there: only the staged one must be gone.
+    await sh(host, `! grep -q ' ${busy} ' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
     for (const pid of realShims) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `real shim ${pid} survived --reinstall`);
-    assert.equal(await sh(host, 'pgrep -a -x gateway; pgrep -a -x function; true'), '', 'a task process survived --reinstall');
+    // The task processes that outlived containerd are gone; faasd's new gateway (one) answers.
+    for (const pid of taskPids.split('\n').filter(Boolean)) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `task process ${pid} survived --reinstall`);
+    assert.equal(await sh(host, 'pgrep -a -x function; true'), '', 'a function task survived --reinstall');
+    assert.match(await sh(host, 'ctr -n openfaas tasks ls'), /^gateway\s+\d+\s+RUNNING/m);
+    assert.equal(await sh(host, "for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/healthz && break; sleep 0.2; done; curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200');
     assert.equal(await sh(host, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200', 'the gateway answers again');
 
     // STAGED again, this time with a process holding the mount busy: only a reboot frees it.
@@ -323,11 +330,18 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(done.code, 0, explain(done));
     assert.equal(recap(done).rebootRequired, false);
     assertVerified(done, REINSTALL_VERIFIES, { explain: explain(done) });
-    await sh(host, `! grep -q ' /run/containerd/io.containerd.runtime.v2.task' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
+    // faasd's new tasks have their own rootfs mounts there: only the staged one must be gone.
+    await sh(host, `! grep -q ' ${busy} ' /proc/self/mounts && test ! -e /run/containerd/s/staged-stale`);
 
+    // panel.sh's path: a re-install over a running stack, a deployed function's task among faasd's own,
+    // converges with no reboot, and the new gateway answers.
+    const runningShims = await startCoreAndFunctionTasks((cmd, o) => bed.exec(host, cmd, o));
     const converged = await cli(host, ['install', '--reinstall', '--recipes', 'faasd,nginx', '--json', '--yes']);
     assert.equal(converged.code, 0, explain(converged));
+    assert.equal(recap(converged).rebootRequired, false);
     assertVerified(converged, REINSTALL_VERIFIES, { explain: explain(converged) });
+    for (const pid of runningShims) assert.equal(await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`), 'gone\n', `shim ${pid} of the running stack survived --reinstall`);
+    assert.equal(await sh(host, "for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/healthz && break; sleep 0.2; done; curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz"), '200');
     assert.equal(await sh(host, `sha256sum ${USER_FILES}`), mine);
 
     const off = await cli(host, ['uninstall', '--json', '--yes']);

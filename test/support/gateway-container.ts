@@ -16,8 +16,10 @@ export const FUNCTION_IMAGE = 'ghcr.io/openfaas-testbed/hello:1.0';
 
 type Exec = (cmd: string, opts?: { timeoutMs?: number }) => Promise<RunResult>;
 
+// upstream_timeout=5s: the probe's gateway gives up on a provider that does not answer (ufw dropping its
+// packets) well inside the probe's curl -m 15, so that case is the gateway's 502, not curl's timeout.
 const RUN_ARGS = String.raw`--env basic_auth=true --env secret_mount_path=/run/secrets \
-  --env functions_provider_url=http://faasd-provider:8081/ \
+  --env functions_provider_url=http://faasd-provider:8081/ --env upstream_timeout=5s \
   --mount type=bind,src=/var/lib/faasd/secrets/basic-auth-password,dst=/run/secrets/basic-auth-password,options=rbind:ro \
   --mount type=bind,src=/var/lib/faasd/secrets/basic-auth-user,dst=/run/secrets/basic-auth-user,options=rbind:ro \
   --mount type=bind,src=/run/panel-probe-hosts,dst=/etc/hosts,options=rbind:ro`;
@@ -78,21 +80,26 @@ echo "exit=$code"`,
 }
 
 /**
- * Leave real tasks running for a teardown to face: the gateway in `openfaas`
- * (as a core service) and the test function in `openfaas-fn` (as a deployed
- * function), both on panel's CNI network. Returns their shims' pids.
+ * Real tasks running for a teardown to face: faasd's own core services in
+ * `openfaas` (the gateway among them, started by faasd up) and the test
+ * function in `openfaas-fn`, deployed as a user does through the gateway's
+ * /system/functions with the admin credentials (from a file, never in argv).
+ * Returns their shims' pids.
  */
 export async function startCoreAndFunctionTasks(exec: Exec): Promise<string[]> {
+  const deploy = JSON.stringify({ service: 'hello', image: FUNCTION_IMAGE, envVars: { fn_name: 'hello' } });
   const r = await exec(
-    String.raw`${PREPARE}
-ctr -n openfaas-fn images pull ${FUNCTION_IMAGE} > /dev/null
-ctr -n ${NAMESPACE} run -d --cni ${RUN_ARGS} ${GATEWAY_IMAGE} gateway > /dev/null
-ctr -n openfaas-fn run -d --cni --env fn_name=hello ${FUNCTION_IMAGE} hello > /dev/null
+    String.raw`set -e
+for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/healthz && break; sleep 0.2; done
+printf 'user = "admin:%s"\n' "$(cat /var/lib/faasd/secrets/basic-auth-password)" > /run/panel-deploy-auth
+code=$(curl -sS -o /dev/null -w '%{http_code}' -K /run/panel-deploy-auth -X POST --data-binary '${deploy}' http://127.0.0.1:8080/system/functions)
+rm -f /run/panel-deploy-auth
+[ "$code" = 200 ] || { echo "deploy answered $code"; exit 1; }
 for i in $(seq 50); do
   [ "$(ctr -n ${NAMESPACE} tasks ls | awk '$1 == "gateway" { print $3 }')" = RUNNING ] && [ "$(ctr -n openfaas-fn tasks ls | awk '$1 == "hello" { print $3 }')" = RUNNING ] && break
   sleep 0.1
 done
-ctr -n ${NAMESPACE} tasks ls; ctr -n openfaas-fn tasks ls
+ctr -n ${NAMESPACE} tasks ls | grep '^gateway '; ctr -n openfaas-fn tasks ls | grep '^hello '
 pgrep -f '[c]ontainerd-shim' | sort`,
     { timeoutMs: 120_000 },
   );

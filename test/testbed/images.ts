@@ -102,6 +102,17 @@ export const IMAGES: readonly ImageSpec[] = [
   },
   {
     repo: 'openfaas-testbed/hello',
+    tags: ['1.0', '1.1'],
+    path: '/usr/bin/function',
+    user: 'app',
+    cmd: ['/usr/bin/function'],
+    exposed: ['8080/tcp'],
+    passwd: ['app:x:100:101:Linux User,,,:/home/app:/sbin/nologin'],
+    group: ['app:x:101:app'],
+    what: 'a test function (not an OpenFaaS image): :8080 answers with its name, address and uid; /secret?name=N reads /var/openfaas/secrets/N; /status/CODE answers CODE',
+  },
+  {
+    repo: 'openfaas-testbed/echo',
     tags: ['1.0'],
     path: '/usr/bin/function',
     user: 'app',
@@ -109,7 +120,18 @@ export const IMAGES: readonly ImageSpec[] = [
     exposed: ['8080/tcp'],
     passwd: ['app:x:100:101:Linux User,,,:/home/app:/sbin/nologin'],
     group: ['app:x:101:app'],
-    what: 'a test function (not an OpenFaaS image): :8080 answers with its name, host name and uid',
+    what: 'a second test function (not an OpenFaaS image): the program of hello',
+  },
+  {
+    repo: 'openfaas-testbed/crash',
+    tags: ['1.0'],
+    path: '/usr/bin/crash',
+    user: 'app',
+    cmd: ['/usr/bin/crash'],
+    exposed: ['8080/tcp'],
+    passwd: ['app:x:100:101:Linux User,,,:/home/app:/sbin/nologin'],
+    group: ['app:x:101:app'],
+    what: 'a test function (not an OpenFaaS image) that writes one line to stderr and exits 1 at once',
   },
 ];
 
@@ -242,7 +264,7 @@ export async function ensureImages(log?: (m: string) => void): Promise<ImagesCac
   const header = await readFile(STANDIN_HEADER, 'utf8');
   const dir = await cached(
     'oci-images',
-    JSON.stringify({ v: 1, IMAGES, source, header, PACK_LAYER, MAKE_CERTS, REGISTRY_NAMES }),
+    JSON.stringify({ v: 2, IMAGES, source, header, PACK_LAYER, MAKE_CERTS, REGISTRY_NAMES }),
     async (tmp) => {
       const work = join(tmp, 'work');
       await mkdir(work, { recursive: true });

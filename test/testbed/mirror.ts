@@ -5,7 +5,7 @@
  *   containerd/containerd/releases/download/v1.7.27/containerd-1.7.27-linux-amd64.tar.gz (same bytes: the upgrade test's "before")
  *   containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz (+ README.md, LICENSE, as v1.x has)
  *   containernetworking/plugins/releases/download/v0.9.1/cni-plugins-linux-amd64-v0.9.1.tgz
- *   openfaas/faasd/releases/download/0.19.7/faasd            (a STAND-IN, see faasd-standin.c)
+ *   openfaas/faasd/releases/download/0.19.7/faasd            (a STAND-IN, see faasd-standin/main.ts)
  *   openfaas/faas-cli/releases/download/0.17.8/faas-cli      (a STAND-IN shell script)
  *   coder/code-server/releases/download/v4.139.1/code-server-4.139.1-linux-amd64.tar.gz
  *                                                            (a STAND-IN, see code-server-standin.c)
@@ -43,6 +43,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached } from './cache.js';
+import { buildFaasdStandin, faasdStandinRecipe } from './faasd-standin/build.js';
 import type { PackagesCache } from './packages.js';
 import { mustBash } from './run.js';
 
@@ -87,7 +88,6 @@ export const packageRoot: string = (() => {
   }
   return dir;
 })();
-const STANDIN_SOURCE = join(packageRoot, 'test', 'testbed', 'faasd-standin.c');
 const CODE_SERVER_SOURCE = join(packageRoot, 'test', 'testbed', 'code-server-standin.c');
 /** Included by every stand-in program: part of each cache recipe that compiles one. */
 export const STANDIN_HEADER = join(packageRoot, 'test', 'testbed', 'standin-http.h');
@@ -107,10 +107,11 @@ For tests only:
 - ${ARTIFACT_PATHS.cniPrevious}
   The same Debian plugins, without README.md and LICENSE (v0.x layout).
 - ${ARTIFACT_PATHS.faasd}
-  A STAND-IN for faasd, not the real faasd: a small static program that serves the
-  gateway's :8080 (/healthz, /ui/, /system/functions, /function/<name>) and the
-  provider's :8081, because the real binary and its images cannot be fetched here.
-  \`faasd version\` says "stand-in".
+  A STAND-IN for faasd, not the real faasd (the real binary cannot be fetched
+  here): a Node single executable (test/testbed/faasd-standin/main.ts) that, like
+  faasd, runs docker-compose.yaml's services as containerd tasks (faasd up), the
+  provider on :8081 that runs functions as tasks (faasd provider) and the task
+  log driver (faasd collect). \`faasd version\` says "stand-in".
 - ${ARTIFACT_PATHS.faasCli}
   A STAND-IN for faas-cli: a shell script that only answers \`version\`.
 - ${ARTIFACT_PATHS.codeServer}
@@ -143,8 +144,7 @@ tar -C "$WORK/cni/usr/lib/cni" $TARFLAGS -cf - . | gzip -9n > "$OUT/$P_CNI_PREV"
 printf '# CNI plugins (panel testbed: the Debian build, not upstream)\n' > "$WORK/cni/usr/lib/cni/README.md"
 cp "$WORK/cni/usr/share/doc/containernetworking-plugins/copyright" "$WORK/cni/usr/lib/cni/LICENSE"
 tar -C "$WORK/cni/usr/lib/cni" $TARFLAGS -cf - . | gzip -9n > "$OUT/$P_CNI"
-gcc -static -O2 -Wall -Werror -o "$OUT/$P_FAASD" "$SRC"
-strip "$OUT/$P_FAASD"
+cp "$FAASD_BIN" "$OUT/$P_FAASD"
 # code-server's release layout and size class: bin/code-server is a shell
 # script that runs the bundled runtime lib/node (here the stand-in program);
 # beside them ~2*10^4 files of lib/vscode, with empty directories, symlinks
@@ -205,7 +205,7 @@ export interface MirrorCache {
 }
 
 export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => void): Promise<MirrorCache> {
-  const source = await readFile(STANDIN_SOURCE, 'utf8');
+  const source = await faasdStandinRecipe();
   const codeServerSource = await readFile(CODE_SERVER_SOURCE, 'utf8');
   const header = await readFile(STANDIN_HEADER, 'utf8');
   // Named apart from the earlier 'mirror' cache (no checksum assets): the
@@ -216,13 +216,15 @@ export async function ensureMirror(pkgs: PackagesCache, log?: (m: string) => voi
     JSON.stringify({ v: 4, ARTIFACT_PATHS, README, BUILD, source, codeServerSource, header, pkgs: pkgs.key }),
     async (tmp) => {
       const out = join(tmp, 'root');
+      const faasdBin = join(tmp, 'faasd-standin');
+      await buildFaasdStandin(faasdBin, join(tmp, 'faasd-work'));
       await mustBash(BUILD, {
         env: {
           ...process.env,
           OUT: out,
           WORK: join(tmp, 'work'),
           ART: pkgs.artifactsDir,
-          SRC: STANDIN_SOURCE,
+          FAASD_BIN: faasdBin,
           P_CONTAINERD: ARTIFACT_PATHS.containerd,
           P_CONTAINERD_PREV: ARTIFACT_PATHS.containerdPrevious,
           P_CNI: ARTIFACT_PATHS.cni,

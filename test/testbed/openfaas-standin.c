@@ -12,7 +12,8 @@
  *                 the way log.Panicf does and exits 2, as gateway/main.go does.
  *                 :8080 /healthz, /system/... (basic auth), /function/<name> are
  *                 forwarded to $functions_provider_url (direct_functions=false: upstream
- *                 proxies functions through the provider too), the provider's name
+ *                 proxies functions through the provider too) with $upstream_timeout
+ *                 for the answer (a deploy's answer waits for the pull), the provider's name
  *                 looked up in /etc/hosts (faasd mounts /var/lib/faasd/hosts there);
  *                 /ui/ (basic auth) is a small page.
  *   queue-worker  (USER nonroot) reads the same secrets at start, exits 1 when it
@@ -22,9 +23,16 @@
  *   nats          (compose's user 65534, entrypoint /nats-streaming-server as the
  *                 upstream image) serves :4222 (INFO line) and :8222 (/healthz).
  *   function      a test function (not an OpenFaaS image): :8080 answers any path
- *                 with "function <$fn_name> from <hostname>", and /resolve?name=N
- *                 resolves N through the container's /etc/resolv.conf (a real DNS
- *                 query over UDP) to prove name resolution from inside a container.
+ *                 with "function <$fn_name> from <hostname> uid <uid>" and a second
+ *                 line "address <A>" (A: the address the request reached, i.e. the
+ *                 container's own);
+ *                 /resolve?name=N resolves N through the container's /etc/resolv.conf
+ *                 (a real DNS query over UDP) to prove name resolution from inside a
+ *                 container; /secret?name=N answers the content of
+ *                 /var/openfaas/secrets/N (where faasd mounts a function's secrets);
+ *                 /status/CODE answers CODE (a failing health path). Each request is
+ *                 logged on stderr, as of-watchdog logs them.
+ *   crash         a test function that writes one line to stderr and exits 1 at once.
  *
  * The role is the program's file name (argv[0]'s base name) or argv[1].
  * Static build: gcc -static -O2 -o openfaas-standin openfaas-standin.c
@@ -109,7 +117,37 @@ static int lookup_hosts(const char *name, struct in_addr *out) {
   return found;
 }
 
-/* Forward the raw request to host:port and relay the answer; 502 when unreachable. */
+/*
+ * Seconds in a Go duration as the gateway reads its timeouts ("65s", "1m5s",
+ * "500ms", or a bare integer: seconds, as parseIntOrDurationValue); fallback
+ * when unset or unreadable.
+ */
+static long duration_seconds(const char *v, long fallback) {
+  if (!v || !*v) return fallback;
+  char *end;
+  long whole = strtol(v, &end, 10);
+  if (*end == 0) return whole > 0 ? whole : fallback;
+  double total = 0;
+  const char *p = v;
+  while (*p) {
+    double n = strtod(p, &end);
+    if (end == p) return fallback;
+    p = end;
+    if (strncmp(p, "ms", 2) == 0) total += n / 1000, p += 2;
+    else if (*p == 's') total += n, p++;
+    else if (*p == 'm') total += n * 60, p++;
+    else if (*p == 'h') total += n * 3600, p++;
+    else return fallback;
+  }
+  return total >= 1 ? (long)total : 1;
+}
+
+/*
+ * Forward the raw request to host:port and relay the answer; 502 when
+ * unreachable. The upstream may take $upstream_timeout (faasd's compose file:
+ * 65s) to answer, as the gateway's proxy client: a deploy answers only once
+ * faasd-provider has pulled the image.
+ */
 static void forward(int fd, const char *req, size_t len, const char *host, int port) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   if (!lookup_hosts(host, &a.sin_addr)) {
@@ -117,7 +155,7 @@ static void forward(int fd, const char *req, size_t len, const char *host, int p
     return reply(fd, 502, "text/plain", "cannot resolve upstream\n", 0);
   }
   int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct timeval tv = {.tv_sec = 5};
+  struct timeval tv = {.tv_sec = duration_seconds(getenv("upstream_timeout"), 20)};
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
@@ -348,24 +386,57 @@ static int resolve_dns(const char *name, char *out, size_t cap) {
 }
 
 static void function_handler(int fd, char *req, size_t len, const char *method, const char *path) {
-  (void)req, (void)len, (void)method;
-  char body[600], host[128] = "";
+  (void)req, (void)len;
+  char body[600], host[128] = "", line[2200];
+  int code = 200;
   if (strncmp(path, "/resolve?name=", 14) == 0) {
     char ans[400];
-    int ok = resolve_dns(path + 14, ans, sizeof ans);
+    code = resolve_dns(path + 14, ans, sizeof ans) ? 200 : 502;
     snprintf(body, sizeof body, "%s\n", ans);
-    return reply(fd, ok ? 200 : 502, "text/plain", body, 0);
+  } else if (strncmp(path, "/secret?name=", 13) == 0) {
+    const char *name = path + 13;
+    char file[300];
+    static char value[4096];
+    size_t n = 0;
+    if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(name) || strlen(name) > 200) {
+      snprintf(body, sizeof body, "bad secret name\n");
+      code = 400;
+    } else {
+      snprintf(file, sizeof file, "/var/openfaas/secrets/%s", name);
+      FILE *f = fopen(file, "r");
+      if (f) {
+        n = fread(value, 1, sizeof value - 1, f);
+        fclose(f);
+        value[n] = 0;
+        /* The value itself, byte for byte (never logged). */
+        snprintf(line, sizeof line, "%s %s 200", method, "/secret");
+        logf_("%s", line);
+        return reply(fd, 200, "text/plain", value, 0);
+      }
+      snprintf(body, sizeof body, "unable to read %s: %s\n", file, strerror(errno));
+      code = 404;
+    }
+  } else if (strncmp(path, "/status/", 8) == 0 && atoi(path + 8) >= 100 && atoi(path + 8) <= 599) {
+    code = atoi(path + 8);
+    snprintf(body, sizeof body, "status %d as asked\n", code);
+  } else {
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    char addr[INET_ADDRSTRLEN] = "?";
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) == 0) inet_ntop(AF_INET, &me.sin_addr, addr, sizeof addr);
+    gethostname(host, sizeof host - 1);
+    const char *fn = getenv("fn_name");
+    snprintf(body, sizeof body, "function %s from %s uid %d\naddress %s\n", fn ? fn : "?", host, (int)getuid(), addr);
   }
-  gethostname(host, sizeof host - 1);
-  const char *fn = getenv("fn_name");
-  snprintf(body, sizeof body, "function %s from %s uid %d\n", fn ? fn : "?", host, (int)getuid());
-  reply(fd, 200, "text/plain", body, 0);
+  snprintf(line, sizeof line, "%s %s %d", method, path, code);
+  logf_("%s", line);
+  reply(fd, code, "text/plain", body, 0);
 }
 
 int main(int argc, char **argv) {
   const char *role = strrchr(argv[0], '/');
   role = role ? role + 1 : argv[0];
-  static const char *roles[] = {"gateway", "queue-worker", "prometheus", "nats-streaming-server", "function"};
+  static const char *roles[] = {"gateway", "queue-worker", "prometheus", "nats-streaming-server", "function", "crash"};
   int known = 0;
   for (size_t i = 0; i < sizeof roles / sizeof *roles; i++) known |= strcmp(role, roles[i]) == 0;
   if (!known && argc > 1) role = argv[1], argv++, argc--;
@@ -376,6 +447,10 @@ int main(int argc, char **argv) {
   if (strcmp(role, "function") == 0) {
     serve_forever(8080, function_handler);
     return 0;
+  }
+  if (strcmp(role, "crash") == 0) {
+    fprintf(stderr, "crash: exiting at once (STAND-IN function that cannot start)\n");
+    return 1;
   }
   fprintf(stderr, "openfaas-standin: unknown role %s (STAND-IN images of the panel testbed)\n", role);
   return 2;

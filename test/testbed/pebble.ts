@@ -3,6 +3,8 @@
  * Test domains resolve (through challtestsrv's mock A records) to host
  * addresses, so HTTP-01 is validated against a host's real nginx on port 80.
  * Pebble's API is served over TLS with a certificate from a per-bed CA (caFile).
+ * challtestsrv also answers on the bridge's port 53, the resolver hosts name
+ * upstream, so a name resolves from inside a container as on a user's host.
  */
 import { writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -80,7 +82,9 @@ export async function startPebble(
   const dns = await spawnDetached(
     [
       'pebble-challtestsrv',
-      '-dns01', `${address}:${DNS_PORT}`,
+      // :53 too: the bed's DNS server, the upstream resolver a profile's host names (cloud-like's
+      // systemd-resolved; faasd's resolv.conf then points containers at it), as a user's host has one.
+      '-dns01', `${address}:${DNS_PORT},${address}:53`,
       '-http01', '',
       '-https01', '',
       '-tlsalpn01', '',

@@ -129,6 +129,36 @@ test('planning: absent → create; as deployed → unchanged; one tag changed �
   assert.equal(c.kind === 'function' ? c.diff : '', '- image: registry.test/hello:1.0\n+ image: registry.test/hello:1.1');
 });
 
+test('planning: a function as the stack says whose task is not running (faasd reports 0 replicas) is deployed again', () => {
+  const s = stackOf(STACK);
+  const hashes = new Map([['api-key', 'a'.repeat(64)]]);
+  const current = s.functions.map((f) => reported(deploymentOf(f)));
+  // faasd omits a 0 (`replicas,omitempty`); a gateway may also send it.
+  const { replicas: _r, availableReplicas: _a, ...exited } = current[1]!;
+  for (const echo of [exited, { ...exited, replicas: 0 }]) {
+    const p = planDeploy({ stack: s, current: [current[0]!, echo], secretsOnHost: hashes, secretsGiven: [], prune: false });
+    assert.deepEqual(p.unchanged, ['hello']);
+    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.name} (${c.reason})`), ['update echo (not running)']);
+    const c = p.changes[0]!;
+    assert.equal(c.kind === 'function' ? c.diff : '', '- replicas: 0\n+ replicas: 1');
+  }
+});
+
+test('planning: a variable whose value holds "=" is unchanged as faasd reports it (cut at the "="); a change after it still shows', () => {
+  const s = stackOf(STACK.replace('      GREETING: hi\n', '      GREETING: hi\n      DSN: "host=db port=5432"\n'));
+  const hashes = new Map([['api-key', 'a'.repeat(64)]]);
+  // faasd's readEnvFromProcessEnv: strings.Split("DSN=host=db port=5432", "=")[1] is "host".
+  const asFaasd = (f: FunctionStatus): FunctionStatus => ({ ...f, envVars: Object.fromEntries(Object.entries(f.envVars ?? {}).map(([k, v]) => [k, v.split('=')[0] ?? ''])) });
+  const running = s.functions.map((f) => asFaasd(reported(deploymentOf(f))));
+  assert.equal(running[0]!.envVars?.['DSN'], 'host');
+  assert.deepEqual(planDeploy({ stack: s, current: running, secretsOnHost: hashes, secretsGiven: [], prune: false }).changes, []);
+  const moved = stackOf(STACK.replace('      GREETING: hi\n', '      GREETING: hi\n      DSN: "host=db port=5433"\n'));
+  const p = planDeploy({ stack: moved, current: running, secretsOnHost: hashes, secretsGiven: [], prune: false });
+  assert.deepEqual(p.changes.map((c) => `${c.action} ${c.name}`), ['update hello']);
+  const c = p.changes[0]!;
+  assert.match(c.kind === 'function' ? c.diff : '', /^- deployed spec: sha256 [0-9a-f]{12}\n\+ deployed spec: sha256 [0-9a-f]{12}$/);
+});
+
 test('planning: a variable removed from the stack shows as removed; one the image sets does not', () => {
   const s = stackOf(STACK);
   const running = s.functions.map((f) => reported(deploymentOf(f)));

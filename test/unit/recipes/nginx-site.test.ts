@@ -220,7 +220,8 @@ test('no domains: a site for any host name', () => {
 
 test('routes: defaults, extras by port, validated against injection', () => {
   const p = nginxParams.parse({ extraRoutes: [{ path: '/codeserver/', port: 5000 }] });
-  assert.deepEqual(resolveRoutes(p).map((r) => `${r.path} ${r.upstream ?? `→ ${r.redirect}`}${r.login ? ' login' : ''}`), [
+  assert.deepEqual(resolveRoutes(p).map((r) => `${r.exact ? '= ' : ''}${r.path} ${r.upstream ?? `→ ${r.redirect}`}${r.login ? ' login' : ''}`), [
+    '= /healthz http://127.0.0.1:8080/healthz',
     '/ http://127.0.0.1:8080/function/',
     '/function/ http://127.0.0.1:8080/function/',
     '/ui/ http://127.0.0.1:8080/ui/ login',
@@ -243,6 +244,20 @@ test('routes: defaults, extras by port, validated against injection', () => {
     assert.equal(nginxParams.safeParse({ extraRoutes: [bad] }).success, false, JSON.stringify(bad));
   }
   assert.throws(() => resolveRoutes(nginxParams.parse({ extraRoutes: [{ path: '/faasd/', port: 1 }] })), /twice/);
+  // A path without the trailing slash is a prefix only when exact says so; the error names the field.
+  const noSlash = nginxParams.safeParse({ extraRoutes: [{ path: '/status', port: 1 }] });
+  assert.equal(noSlash.success, false);
+  assert.deepEqual(noSlash.error?.issues.map((i) => [i.path.join('.'), /exact: true/.test(i.message)]), [['extraRoutes.0.path', true]]);
+  assert.equal(nginxParams.safeParse({ extraRoutes: [{ path: '/status', exact: true, port: 1 }] }).success, true);
+  assert.equal(nginxParams.safeParse({ extraRoutes: [{ path: '/a b', exact: true, port: 1 }] }).success, false);
+});
+
+test("the gateway's /healthz is routed as that one path, unauthenticated over HTTPS; other paths under it stay functions", () => {
+  const s = renderSite(spec(true), tls);
+  const https = s.split(/\n(?=server \{)/)[2]!;
+  assert.match(https, /location = \/healthz \{[^}]*proxy_pass http:\/\/127\.0\.0\.1:8080\/healthz;/);
+  assert.doesNotMatch(/location = \/healthz \{[^}]*\}/.exec(https)![0], /auth_basic|return 403/);
+  assert.doesNotMatch(https, /location \/healthz/);
 });
 
 test('nginx -t accepts every rendering', { skip: NO_NGINX }, () => {
