@@ -21,13 +21,19 @@ export interface OrderRequest {
   readonly names: readonly string[];
   /** ACME profile (draft-ietf-acme-profiles); omitted from the request when undefined. */
   readonly profile?: string;
+  /** ARI certID of the certificate this order replaces (RFC 9773 §5), when the CA has renewalInfo. */
+  readonly replaces?: string;
   /** Told once, when this account is registered: the terms of service it agreed to. */
   readonly notice?: (line: string) => void;
 }
 
 /** The newOrder payload; acme-client's createOrder sends it as it is. */
-export function newOrderPayload(names: readonly string[], profile: string | undefined): { identifiers: { type: 'dns'; value: string }[]; profile?: string } {
-  return { identifiers: names.map((value) => ({ type: 'dns' as const, value })), ...(profile !== undefined ? { profile } : {}) };
+export function newOrderPayload(
+  names: readonly string[],
+  profile: string | undefined,
+  replaces?: string,
+): { identifiers: { type: 'dns'; value: string }[]; profile?: string; replaces?: string } {
+  return { identifiers: names.map((value) => ({ type: 'dns' as const, value })), ...(profile !== undefined ? { profile } : {}), ...(replaces !== undefined ? { replaces } : {}) };
 }
 
 /** One HTTP-01 challenge: serve `keyAuthorization` at /.well-known/acme-challenge/<token> for `domain`. */
@@ -88,15 +94,13 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
   const accountKey = await loadOrCreateAccountKey(req.accountKeyFile);
   // Validation from several vantage points can take a while: polls 1, 2, 4, 8 s, then every 10 s, about 3 min in all.
   const client = new acme.Client({ directoryUrl: req.directory, accountKey, backoffAttempts: VALIDATION_POLLS, backoffMin: 1000, backoffMax: 10_000 });
-  await client
-    .createAccount({ termsOfServiceAgreed: true, ...(req.email ? { contact: [`mailto:${req.email}`] } : {}) })
-    .catch(ctx('account registration'));
+  await register(client, firstRegistration, req.email).catch(ctx('account registration'));
   if (firstRegistration) {
     const terms = await client.getTermsOfServiceUrl().catch(() => undefined);
     req.notice?.(`ACME account registered at ${req.directory}${req.email ? ` for ${req.email}` : ' (no contact)'}; it agrees to the CA's terms of service${terms ? `: ${terms}` : ' (the directory names none)'}`);
   }
 
-  const ord = await client.createOrder(newOrderPayload(req.names, req.profile)).catch(ctx('new order'));
+  const ord = await client.createOrder(newOrderPayload(req.names, req.profile, req.replaces)).catch(ctx('new order'));
   const authzs = await client.getAuthorizations(ord).catch(ctx('authorizations'));
 
   const pending: { domain: string; challenge: AcmeChallenge; published: Challenge }[] = [];
@@ -141,6 +145,27 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
   const finalized = await client.finalizeOrder(ord, csr).catch(ctx('finalize'));
   const certPem = await client.getCertificate(finalized).catch(ctx('certificate download'));
   return { certPem, keyPem };
+}
+
+/**
+ * Register, or find the account again. acme-client turns a registration of an
+ * existing account into an update with the same payload; without a contact
+ * that update is empty, which RFC 8555 §7.3.2 servers refuse (Pebble 2.6:
+ * "Use POST-as-GET to retrieve account data instead of doing an empty
+ * update"). So an existing account without a contact is only looked up
+ * (onlyReturnExisting, then POST-as-GET); with a contact it is updated.
+ */
+async function register(client: acme.Client, first: boolean, email: string | undefined): Promise<void> {
+  if (!first && !email) {
+    try {
+      await client.createAccount({ onlyReturnExisting: true });
+      return;
+    } catch (e) {
+      // A key kept from a registration that never completed: register it now.
+      if (!/accountDoesNotExist|does not exist/i.test(`${(e as { type?: string }).type ?? ''} ${(e as Error).message}`)) throw e;
+    }
+  }
+  await client.createAccount({ termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) });
 }
 
 /** What the CA said about each failed challenge: the problem detail (e.g. the address it connected to). */
