@@ -196,6 +196,8 @@ export class CertificateResource implements Resource<CertFacts> {
             if (acme.resolver !== undefined || (meta.caaIdentities?.length ?? 0) > 0) {
               const problems = await runPreflight(this.o, challenges, have.addr6, meta.caaIdentities);
               if (problems.length > 0) throw new Error(`ACME: not ordering ${names.join(', ')} (pre-flight, the CA was not asked): ${problems.join('; ')}`);
+            } else {
+              await host.run(NGINX_BEFORE_ORDER);
             }
             issued = await withinTime(order(
               {
@@ -229,10 +231,18 @@ export class CertificateResource implements Resource<CertFacts> {
   }
 }
 
+/**
+ * Before any order: the host's nginx configuration as it stands (the site
+ * this run rendered included) must pass `nginx -t`, or the new certificate's
+ * install would be refused after the CA issued it.
+ */
+export const NGINX_BEFORE_ORDER: Script = sh`__out=$(nginx -t 2>&1) || panel_fail ${'ACME: not ordering: nginx -t fails on the host, so installing a new certificate would fail too; fix the nginx configuration first:'} "$__out"`;
+
 /** A random probe in the challenge directory, fetched as the CA would fetch a challenge. */
 async function runPreflight(o: CertificateOptions, challenges: ChallengeFiles, addr6: readonly string[], caaIdentities: readonly string[] | undefined): Promise<string[]> {
   const probe = { token: `panel-preflight-${randomBytes(12).toString('hex')}`, content: randomBytes(24).toString('base64url') };
-  await challenges.publish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }]);
+  // nginx -t in the same host step: a configuration nginx refuses would refuse the new certificate too.
+  await challenges.publish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }], NGINX_BEFORE_ORDER);
   await challenges.unpublish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }]);
   const { preflight } = await import('./preflight.js');
   return preflight({ names: o.names, hostV6: addr6, probe, ...(o.acme.resolver !== undefined ? { resolver: o.acme.resolver } : {}), ...(caaIdentities ? { caaIdentities } : {}) });
@@ -255,9 +265,9 @@ class ChallengeFiles {
   private withdrawn: readonly Challenge[] = [];
   constructor(private readonly host: HostSteps) {}
 
-  async publish(challenges: readonly Challenge[]): Promise<void> {
+  async publish(challenges: readonly Challenge[], first?: Script): Promise<void> {
     // The directory is the nginx recipe's (it serves it); a missing one fails this step.
-    await this.host.run(lines(...challenges.flatMap((c) => [writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c)), sh`chmod 0644 -- ${challengePath(c)}`])));
+    await this.host.run(lines(first,...challenges.flatMap((c) => [writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c)), sh`chmod 0644 -- ${challengePath(c)}`])));
   }
 
   async unpublish(challenges: readonly Challenge[]): Promise<void> {

@@ -12,6 +12,7 @@
  *    Retry-After has passed (the stored time moved back: 6 h are not waited
  *    for) `renew` orders at once with `replaces`, which Pebble's log shows,
  *    and the new certificate is served.
+ * And, on the same bed: a host whose nginx -t fails gets no order at all.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { DNS_PORT } from '../testbed/pebble.js';
 
 const NAME = 'ari.panel.test';
+const OTHER = 'other.panel.test';
 let bed: Testbed;
 let host: TestHost;
 const acctDir = tempDir('panel-acme-ari-');
@@ -37,18 +39,19 @@ before(async () => {
   bed = await startTestbed({ hosts: 1, ipv6: [false], pebble: { release: 'trixie' } });
   host = bed.hosts[0]!;
   await bed.dns.add(NAME, host.address);
+  await bed.dns.add(OTHER, host.address);
 });
 
 after(async () => {
   await bed?.stop();
 });
 
-function args(cmd: string, recipes: string): string[] {
+function args(cmd: string, recipes: string, name = NAME): string[] {
   return [
     cmd,
     ...hostArgs(bed, host),
     ...mirrorArgs(bed),
-    '-d', NAME,
+    '-d', name,
     '--acme-directory', bed.acme.directory,
     '--acme-ca', bed.acme.caFile,
     '--acme-resolver', `${bed.bridgeAddress}:${DNS_PORT}`,
@@ -119,6 +122,22 @@ test('ARI window moved into the past (revoked): Retry-After respected, then rene
   assert.match(pebbleLog(), /ARI: order "[^"]+" is a replacement of "[^"]+"/);
   const second = await installedPem();
   assert.notEqual(certId(second), id, 'a new certificate is installed');
+});
+
+test('an nginx configuration that fails nginx -t stops the certificate before any order (issue 28)', async () => {
+  const orders = (): number => (pebbleLog().match(/Added order /g) ?? []).length;
+  const before = orders();
+  assert.ok(before >= 2, 'the log counts the orders of the tests above');
+  await bed.exec(host, "printf 'this is not nginx;\\n' > /etc/nginx/conf.d/broken.conf");
+  try {
+    // renew: the certificate alone (install would re-render the site first, which nginx -t refuses).
+    const run = await panel(args('renew', '', OTHER), { env });
+    assert.equal(run.code, 1, explain(run));
+    assert.match(run.stderr + run.stdout, /not ordering: nginx -t fails on the host/, explain(run));
+    assert.equal(orders(), before, 'no order reached the CA');
+  } finally {
+    await bed.exec(host, 'rm -f /etc/nginx/conf.d/broken.conf');
+  }
 });
 
 async function fetchDirectory(): Promise<Response> {
