@@ -11,6 +11,7 @@ import { registerSecret } from '../secret.js';
 import { loadOrCreateAccountKey } from './account.js';
 import { type DirectoryMeta, probeDirectory, trustCa } from './http.js';
 import { failFastOn429, RateLimited } from './rate-limit.js';
+import { pollUntilSettled, postAsGet } from './poll.js';
 
 export interface OrderRequest {
   readonly directory: string;
@@ -74,6 +75,8 @@ const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
 /** acme-client's backoff polls (1 s doubling to 10 s): 1+2+4+8 + 17×10 s ≈ 3 min before validation is given up. */
 export const VALIDATION_POLLS = 22;
+/** The same wait as a deadline for panel's own polling (which follows the CA's Retry-After). */
+export const VALIDATION_WAIT_MS = 185_000;
 
 /** The CA's directory meta, read with the same trust as the order (for the pre-flight checks). */
 export async function directoryMeta(directory: string, caFile: string | undefined): Promise<DirectoryMeta> {
@@ -103,7 +106,7 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
   const ord = await client.createOrder(newOrderPayload(req.names, req.profile, req.replaces)).catch(ctx('new order'));
   const authzs = await client.getAuthorizations(ord).catch(ctx('authorizations'));
 
-  const pending: { domain: string; challenge: AcmeChallenge; published: Challenge }[] = [];
+  const pending: { domain: string; authzUrl: string; challenge: AcmeChallenge; published: Challenge }[] = [];
   for (const a of authzs) {
     if (a.status === 'valid') continue; // the CA remembers a recent validation
     const domain = a.identifier.value;
@@ -111,20 +114,23 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
     if (!challenge) throw new Error(`ACME: ${domain}: the CA offers no http-01 challenge (offered: ${a.challenges.map((c) => c.type).join(', ') || 'none'})`);
     if (!TOKEN.test(challenge.token)) throw new Error(`ACME: ${domain}: the CA sent a malformed challenge token`);
     const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-    pending.push({ domain, challenge, published: { domain, token: challenge.token, keyAuthorization } });
+    pending.push({ domain, authzUrl: a.url, challenge, published: { domain, token: challenge.token, keyAuthorization } });
   }
 
   if (pending.length > 0) {
     const published = pending.map((p) => p.published);
     try {
       await host.publish(published);
+      const validationDeadline = Date.now() + VALIDATION_WAIT_MS;
       // Ask for validation of every name at once, then wait for each; collect all failures.
       const failed: { domain: string; error: unknown }[] = [];
       await Promise.all(
         pending.map(async (p) => {
           try {
             await client.completeChallenge(p.challenge);
-            await client.waitForValidStatus(p.challenge);
+            // The authorization, polled as the CA's Retry-After asks (RFC 8555 §7.5.1).
+            const authz = await pollUntilSettled(`authorization for ${p.domain}`, postAsGet(client, p.authzUrl), ['pending'], validationDeadline);
+            if (authz.status !== 'valid') throw new Error(`authorization ${authz.status}`);
           } catch (error) {
             failed.push({ domain: p.domain, error });
           }
@@ -143,7 +149,12 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
   const [keyPem, csr] = await acme.crypto.createCsr({ commonName: req.names[0], altNames: [...req.names] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
   registerSecret(keyPem.toString('utf8'));
   const finalized = await client.finalizeOrder(ord, csr).catch(ctx('finalize'));
-  const certPem = await client.getCertificate(finalized).catch(ctx('certificate download'));
+  // Issuance may take a while: the order is polled as its Retry-After asks (RFC 8555 §7.4).
+  const settled = await pollUntilSettled(`order for ${names}`, postAsGet(client, ord.url), ['pending', 'ready', 'processing'], Date.now() + VALIDATION_WAIT_MS)
+    .then((p) => ({ ...finalized, ...(p.body as Partial<acme.Order>), url: ord.url }))
+    .catch(ctx('finalize'));
+  if (settled.status !== 'valid') throw new Error(`ACME finalize for ${names} at ${req.directory} failed: the order is ${settled.status}`);
+  const certPem = await client.getCertificate(settled).catch(ctx('certificate download'));
   return { certPem, keyPem };
 }
 

@@ -13,6 +13,9 @@
  *    for) `renew` orders at once with `replaces`, which Pebble's log shows,
  *    and the new certificate is served.
  * And, on the same bed: a host whose nginx -t fails gets no order at all.
+ * Pebble sends Retry-After: 1 on pending authorizations and unfinished
+ * orders here, which panel's own polling follows (poll.ts; the waits
+ * themselves are unit-tested, not timed here).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -36,7 +39,7 @@ const acctDir = tempDir('panel-acme-ari-');
 const env = { XDG_CONFIG_HOME: acctDir };
 
 before(async () => {
-  bed = await startTestbed({ hosts: 1, ipv6: [false], pebble: { release: 'trixie' } });
+  bed = await startTestbed({ hosts: 1, ipv6: [false], pebble: { release: 'trixie', retryAfterSeconds: 1 } });
   host = bed.hosts[0]!;
   await bed.dns.add(NAME, host.address);
   await bed.dns.add(OTHER, host.address);

@@ -28,6 +28,8 @@ export interface PebbleOptions {
    * machine's apt sources are not touched.
    */
   release?: 'bookworm' | 'trixie';
+  /** Retry-After Pebble sends on pending authorizations and unfinished orders (its `retryAfter`; 2.6.0, not 2.4.0). */
+  retryAfterSeconds?: number;
 }
 
 const TRIXIE_PEBBLE_RECIPE = String.raw`
@@ -104,6 +106,7 @@ export async function startPebble(
           ocspResponderURL: '',
           externalAccountBindingRequired: false,
           ...(opts.certValiditySeconds !== undefined ? { certificateValidityPeriod: opts.certValiditySeconds } : {}),
+          ...(opts.retryAfterSeconds !== undefined ? { retryAfter: { authz: opts.retryAfterSeconds, order: opts.retryAfterSeconds } } : {}),
         },
       },
       null,
