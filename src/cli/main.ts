@@ -126,7 +126,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   addCommon(program.command('check').description('verify only: exit 0 converged, 2 drift found, 1 error').option('--deep', 'rehash every file instead of trusting the stat cache')).action(async (flags: CommonFlags) => {
     exitCode = await runConverge('check', flags);
   });
-  addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left, half under 10 days (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
+  addCommon(program.command('renew').description('renew certificates inside the CA\'s renewal window when it offers ARI, else with less than a third of their lifetime left, half under 10 days (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
     const [registry, { RENEW_RECIPE, renewConfig, renewRegistry }, { resolveTargets }, { converge }] = await Promise.all([
       loadRegistry(),
       import('../acme/renew.js'),
