@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { z } from 'zod';
 import { defaultAccountKeyFile } from './account.js';
+import { USER_AGENT } from './user-agent.js';
 
 /** A DER element: tag, where its content starts, and its length. */
 interface Der {
@@ -185,7 +186,7 @@ function getUrl(url: string, caFile: string | undefined): Promise<Fetched> {
   return new Promise((resolve, reject) => {
     const agent = url.startsWith('https:') && caFile !== undefined ? new https.Agent({ ca: [...rootCertificates, readFileSync(caFile, 'utf8')], keepAlive: false }) : undefined;
     const get = url.startsWith('https:') ? https.get : httpGet;
-    const req = get(url, { ...(agent ? { agent } : {}), timeout: 30_000 }, (res) => {
+    const req = get(url, { ...(agent ? { agent } : {}), headers: { 'user-agent': USER_AGENT }, timeout: 30_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
