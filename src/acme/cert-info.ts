@@ -4,6 +4,7 @@
  * host, the clock from the caller.
  */
 import { X509Certificate } from 'node:crypto';
+import { certId } from './ari.js';
 
 export interface CertInfo {
   readonly serial: string;
@@ -14,6 +15,8 @@ export interface CertInfo {
   readonly issuer: string;
   /** The certificate names an OCSP responder (stapling can work). */
   readonly ocsp: boolean;
+  /** Its ARI certID (RFC 9773 §4.1); undefined without an Authority Key Identifier. */
+  readonly ariId?: string;
 }
 
 /** Parse the first certificate of a PEM chain; an error message when it cannot be read. */
@@ -38,7 +41,16 @@ export function parseCertificate(pem: string): CertInfo | string {
     notAfter: new Date(x.validTo),
     issuer: x.issuer,
     ocsp: /OCSP - URI:/.test(x.infoAccess ?? ''),
+    ...ariIdOf(first[0]),
   };
+}
+
+function ariIdOf(pem: string): { ariId?: string } {
+  try {
+    return { ariId: certId(pem) };
+  } catch {
+    return {};
+  }
 }
 
 /** Lifetimes shorter than this renew at half their lifetime left (Let's Encrypt `shortlived`: 160 h). */
@@ -76,8 +88,19 @@ export interface Desired {
   readonly directory: string;
 }
 
-/** Why a new certificate must be ordered, or undefined when the installed one is fine. */
-export function orderReason(have: InstalledCert, want: Desired, now: Date): string | undefined {
+/** The CA's renewal window for the installed certificate (ARI, RFC 9773), with the moment panel drew in it. */
+export interface AriWindow {
+  readonly start: Date;
+  readonly end: Date;
+  readonly renewAt: Date;
+}
+
+/**
+ * Why a new certificate must be ordered, or undefined when the installed one
+ * is fine. With the CA's window (ARI), the CA decides when: its window
+ * replaces the ⅓ / ½ rule, earlier or later.
+ */
+export function orderReason(have: InstalledCert, want: Desired, now: Date, ari?: AriWindow): string | undefined {
   if (have.cert === undefined) return 'absent';
   if (typeof have.cert === 'string') return `installed certificate unreadable: ${have.cert}`;
   if (!have.keyPresent) return 'private key missing';
@@ -86,6 +109,13 @@ export function orderReason(have: InstalledCert, want: Desired, now: Date): stri
   if (haveNames.join(',') !== wantNames.join(',')) return `names differ: has ${haveNames.join(', ') || 'none'}`;
   if (have.directory !== want.directory) return `issued by ${have.directory ?? 'an unknown CA'}, wanted from ${want.directory}`;
   if (now.getTime() >= have.cert.notAfter.getTime()) return `expired ${have.cert.notAfter.toISOString()}`;
+  if (ari !== undefined) {
+    if (now.getTime() < ari.renewAt.getTime()) return undefined;
+    const window = `${ari.start.toISOString()} – ${ari.end.toISOString()}`;
+    return now.getTime() >= ari.end.getTime()
+      ? `the CA's renewal window (ARI) ${window} has passed: renew at once (expires ${have.cert.notAfter.toISOString()})`
+      : `inside the CA's renewal window (ARI) ${window} (renewal drawn for ${ari.renewAt.toISOString()}, expires ${have.cert.notAfter.toISOString()})`;
+  }
   const due = renewalTime(have.cert);
   if (now.getTime() >= due.getTime()) return `less than ${renewalShare(have.cert).words} of its lifetime left (renewal due ${due.toISOString()}, expires ${have.cert.notAfter.toISOString()})`;
   return undefined;

@@ -20,7 +20,8 @@ import { closedPorts, type UfwInboundFacts, ufwExpectOpen } from '../resources/u
 import { noStdin, opt, parseKv } from '../resources/util.js';
 import { lines, type Script, sh, writeBytesScript } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
-import { type InstalledCert, orderReason, parseCertificate, renewalTime } from './cert-info.js';
+import { RenewalWindows } from './ari.js';
+import { type AriWindow, type InstalledCert, orderReason, parseCertificate, renewalTime } from './cert-info.js';
 import { installScript } from './install.js';
 import type { Challenge, Issued } from './order.js';
 import { HoldStore, RateLimited, withinTime } from './rate-limit.js';
@@ -40,6 +41,8 @@ export interface CertificateOptions {
   readonly kept?: KeptCertificates;
   /** `--open-firewall`: where ufw drops port 80, add `ufw allow 80,443/tcp` before ordering. */
   readonly openFirewall?: boolean;
+  /** The CA's renewal windows (ARI), fetched before planning (default: next to the account key). */
+  readonly windows?: RenewalWindows;
 }
 
 /** One bound on a whole order (account, order, ~3 min of validation, finalize, download). */
@@ -119,8 +122,14 @@ export class CertificateResource implements Resource<CertFacts> {
   plan(have: CertFacts, _ctx: PlanContext): Change[] {
     const { names, acme } = this.o;
     const now = (this.o.now ?? (() => new Date()))();
-    const reason = orderReason(have, { names, directory: acme.directory }, now);
+    // The CA's window for the installed certificate, when one was fetched for it (ari-refresh.ts).
+    const ariId = typeof have.cert === 'object' && have.directory === acme.directory ? have.cert.ariId : undefined;
+    const stored = ariId !== undefined ? (this.o.windows ?? RenewalWindows.forDirectory(acme.directory)).get(ariId) : undefined;
+    const ari: AriWindow | undefined = stored ? { start: new Date(stored.start), end: new Date(stored.end), renewAt: new Date(stored.renewAt) } : undefined;
+    const reason = orderReason(have, { names, directory: acme.directory }, now, ari);
     if (reason === undefined) return [];
+    // RFC 9773 §5: a renewal names what it replaces (Let's Encrypt exempts it from some limits).
+    const replaces = stored ? ariId : undefined;
     const dir = this.dir;
     const email = this.o.email;
     const holds = this.o.holds ?? HoldStore.forDirectory(acme.directory);
@@ -172,7 +181,7 @@ export class CertificateResource implements Resource<CertFacts> {
       ...opening,
       {
         ...change,
-        reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}${holdText}${blocked ? `; no order: ${blocked}` : ''}`,
+        reason: `${reason}; order from ${acme.directory}${acme.profile !== undefined ? ` (profile ${acme.profile})` : ''}${replaces !== undefined ? ` replacing ${replaces}` : ''}${holdText}${blocked ? `; no order: ${blocked}` : ''}`,
         local: async (host) => {
           if (blocked) throw new Error(`ACME: not ordering ${names.join(', ')}: ${blocked}`);
           if (hold) throw new Error(`ACME: not asking ${acme.directory} for ${names.join(', ')} before ${hold.until}: it answered rateLimited: ${hold.detail} (recorded in ${holds.file})`);
@@ -187,12 +196,15 @@ export class CertificateResource implements Resource<CertFacts> {
             if (acme.resolver !== undefined || (meta.caaIdentities?.length ?? 0) > 0) {
               const problems = await runPreflight(this.o, challenges, have.addr6, meta.caaIdentities);
               if (problems.length > 0) throw new Error(`ACME: not ordering ${names.join(', ')} (pre-flight, the CA was not asked): ${problems.join('; ')}`);
+            } else {
+              await host.run(NGINX_BEFORE_ORDER);
             }
             issued = await withinTime(order(
               {
                 directory: acme.directory,
                 ...(acme.caFile !== undefined ? { caFile: acme.caFile } : {}),
                 ...(acme.profile !== undefined ? { profile: acme.profile } : {}),
+                ...(replaces !== undefined ? { replaces } : {}),
                 accountKeyFile: acme.accountKeyFile ?? defaultAccountKeyFile(acme.directory),
                 ...(email !== undefined ? { email } : {}),
                 names,
@@ -219,10 +231,18 @@ export class CertificateResource implements Resource<CertFacts> {
   }
 }
 
+/**
+ * Before any order: the host's nginx configuration as it stands (the site
+ * this run rendered included) must pass `nginx -t`, or the new certificate's
+ * install would be refused after the CA issued it.
+ */
+export const NGINX_BEFORE_ORDER: Script = sh`__out=$(nginx -t 2>&1) || panel_fail ${'ACME: not ordering: nginx -t fails on the host, so installing a new certificate would fail too; fix the nginx configuration first:'} "$__out"`;
+
 /** A random probe in the challenge directory, fetched as the CA would fetch a challenge. */
 async function runPreflight(o: CertificateOptions, challenges: ChallengeFiles, addr6: readonly string[], caaIdentities: readonly string[] | undefined): Promise<string[]> {
   const probe = { token: `panel-preflight-${randomBytes(12).toString('hex')}`, content: randomBytes(24).toString('base64url') };
-  await challenges.publish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }]);
+  // nginx -t in the same host step: a configuration nginx refuses would refuse the new certificate too.
+  await challenges.publish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }], NGINX_BEFORE_ORDER);
   await challenges.unpublish([{ domain: o.names[0]!, token: probe.token, keyAuthorization: probe.content }]);
   const { preflight } = await import('./preflight.js');
   return preflight({ names: o.names, hostV6: addr6, probe, ...(o.acme.resolver !== undefined ? { resolver: o.acme.resolver } : {}), ...(caaIdentities ? { caaIdentities } : {}) });
@@ -245,9 +265,9 @@ class ChallengeFiles {
   private withdrawn: readonly Challenge[] = [];
   constructor(private readonly host: HostSteps) {}
 
-  async publish(challenges: readonly Challenge[]): Promise<void> {
+  async publish(challenges: readonly Challenge[], first?: Script): Promise<void> {
     // The directory is the nginx recipe's (it serves it); a missing one fails this step.
-    await this.host.run(lines(...challenges.flatMap((c) => [writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c)), sh`chmod 0644 -- ${challengePath(c)}`])));
+    await this.host.run(lines(first,...challenges.flatMap((c) => [writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c)), sh`chmod 0644 -- ${challengePath(c)}`])));
   }
 
   async unpublish(challenges: readonly Challenge[]): Promise<void> {

@@ -8,6 +8,7 @@ import { get as httpGet } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import acme from 'acme-client';
+import { USER_AGENT } from './user-agent.js';
 
 const agents = new Map<string, https.Agent>();
 
@@ -20,7 +21,7 @@ export function probeDirectory(url: string, caFile: string | undefined): Promise
   return new Promise((resolve, reject) => {
     const agent = caFile !== undefined ? agents.get(caFile) : undefined;
     const get = url.startsWith('https:') ? https.get : httpGet;
-    const req = get(url, { ...(agent ? { agent } : {}), timeout: 30_000 }, (res) => {
+    const req = get(url, { ...(agent ? { agent } : {}), headers: { 'user-agent': USER_AGENT }, timeout: 30_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));

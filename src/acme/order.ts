@@ -11,6 +11,7 @@ import { registerSecret } from '../secret.js';
 import { loadOrCreateAccountKey } from './account.js';
 import { type DirectoryMeta, probeDirectory, trustCa } from './http.js';
 import { failFastOn429, RateLimited } from './rate-limit.js';
+import { pollUntilSettled, postAsGet } from './poll.js';
 
 export interface OrderRequest {
   readonly directory: string;
@@ -21,13 +22,19 @@ export interface OrderRequest {
   readonly names: readonly string[];
   /** ACME profile (draft-ietf-acme-profiles); omitted from the request when undefined. */
   readonly profile?: string;
+  /** ARI certID of the certificate this order replaces (RFC 9773 §5), when the CA has renewalInfo. */
+  readonly replaces?: string;
   /** Told once, when this account is registered: the terms of service it agreed to. */
   readonly notice?: (line: string) => void;
 }
 
 /** The newOrder payload; acme-client's createOrder sends it as it is. */
-export function newOrderPayload(names: readonly string[], profile: string | undefined): { identifiers: { type: 'dns'; value: string }[]; profile?: string } {
-  return { identifiers: names.map((value) => ({ type: 'dns' as const, value })), ...(profile !== undefined ? { profile } : {}) };
+export function newOrderPayload(
+  names: readonly string[],
+  profile: string | undefined,
+  replaces?: string,
+): { identifiers: { type: 'dns'; value: string }[]; profile?: string; replaces?: string } {
+  return { identifiers: names.map((value) => ({ type: 'dns' as const, value })), ...(profile !== undefined ? { profile } : {}), ...(replaces !== undefined ? { replaces } : {}) };
 }
 
 /** One HTTP-01 challenge: serve `keyAuthorization` at /.well-known/acme-challenge/<token> for `domain`. */
@@ -68,6 +75,8 @@ const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
 /** acme-client's backoff polls (1 s doubling to 10 s): 1+2+4+8 + 17×10 s ≈ 3 min before validation is given up. */
 export const VALIDATION_POLLS = 22;
+/** The same wait as a deadline for panel's own polling (which follows the CA's Retry-After). */
+export const VALIDATION_WAIT_MS = 185_000;
 
 /** The CA's directory meta, read with the same trust as the order (for the pre-flight checks). */
 export async function directoryMeta(directory: string, caFile: string | undefined): Promise<DirectoryMeta> {
@@ -88,18 +97,16 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
   const accountKey = await loadOrCreateAccountKey(req.accountKeyFile);
   // Validation from several vantage points can take a while: polls 1, 2, 4, 8 s, then every 10 s, about 3 min in all.
   const client = new acme.Client({ directoryUrl: req.directory, accountKey, backoffAttempts: VALIDATION_POLLS, backoffMin: 1000, backoffMax: 10_000 });
-  await client
-    .createAccount({ termsOfServiceAgreed: true, ...(req.email ? { contact: [`mailto:${req.email}`] } : {}) })
-    .catch(ctx('account registration'));
+  await register(client, firstRegistration, req.email).catch(ctx('account registration'));
   if (firstRegistration) {
     const terms = await client.getTermsOfServiceUrl().catch(() => undefined);
     req.notice?.(`ACME account registered at ${req.directory}${req.email ? ` for ${req.email}` : ' (no contact)'}; it agrees to the CA's terms of service${terms ? `: ${terms}` : ' (the directory names none)'}`);
   }
 
-  const ord = await client.createOrder(newOrderPayload(req.names, req.profile)).catch(ctx('new order'));
+  const ord = await client.createOrder(newOrderPayload(req.names, req.profile, req.replaces)).catch(ctx('new order'));
   const authzs = await client.getAuthorizations(ord).catch(ctx('authorizations'));
 
-  const pending: { domain: string; challenge: AcmeChallenge; published: Challenge }[] = [];
+  const pending: { domain: string; authzUrl: string; challenge: AcmeChallenge; published: Challenge }[] = [];
   for (const a of authzs) {
     if (a.status === 'valid') continue; // the CA remembers a recent validation
     const domain = a.identifier.value;
@@ -107,20 +114,23 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
     if (!challenge) throw new Error(`ACME: ${domain}: the CA offers no http-01 challenge (offered: ${a.challenges.map((c) => c.type).join(', ') || 'none'})`);
     if (!TOKEN.test(challenge.token)) throw new Error(`ACME: ${domain}: the CA sent a malformed challenge token`);
     const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-    pending.push({ domain, challenge, published: { domain, token: challenge.token, keyAuthorization } });
+    pending.push({ domain, authzUrl: a.url, challenge, published: { domain, token: challenge.token, keyAuthorization } });
   }
 
   if (pending.length > 0) {
     const published = pending.map((p) => p.published);
     try {
       await host.publish(published);
+      const validationDeadline = Date.now() + VALIDATION_WAIT_MS;
       // Ask for validation of every name at once, then wait for each; collect all failures.
       const failed: { domain: string; error: unknown }[] = [];
       await Promise.all(
         pending.map(async (p) => {
           try {
             await client.completeChallenge(p.challenge);
-            await client.waitForValidStatus(p.challenge);
+            // The authorization, polled as the CA's Retry-After asks (RFC 8555 §7.5.1).
+            const authz = await pollUntilSettled(`authorization for ${p.domain}`, postAsGet(client, p.authzUrl), ['pending'], validationDeadline);
+            if (authz.status !== 'valid') throw new Error(`authorization ${authz.status}`);
           } catch (error) {
             failed.push({ domain: p.domain, error });
           }
@@ -139,8 +149,34 @@ export async function order(req: OrderRequest, host: ChallengeHost): Promise<Iss
   const [keyPem, csr] = await acme.crypto.createCsr({ commonName: req.names[0], altNames: [...req.names] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
   registerSecret(keyPem.toString('utf8'));
   const finalized = await client.finalizeOrder(ord, csr).catch(ctx('finalize'));
-  const certPem = await client.getCertificate(finalized).catch(ctx('certificate download'));
+  // Issuance may take a while: the order is polled as its Retry-After asks (RFC 8555 §7.4).
+  const settled = await pollUntilSettled(`order for ${names}`, postAsGet(client, ord.url), ['pending', 'ready', 'processing'], Date.now() + VALIDATION_WAIT_MS)
+    .then((p) => ({ ...finalized, ...(p.body as Partial<acme.Order>), url: ord.url }))
+    .catch(ctx('finalize'));
+  if (settled.status !== 'valid') throw new Error(`ACME finalize for ${names} at ${req.directory} failed: the order is ${settled.status}`);
+  const certPem = await client.getCertificate(settled).catch(ctx('certificate download'));
   return { certPem, keyPem };
+}
+
+/**
+ * Register, or find the account again. acme-client turns a registration of an
+ * existing account into an update with the same payload; without a contact
+ * that update is empty, which RFC 8555 §7.3.2 servers refuse (Pebble 2.6:
+ * "Use POST-as-GET to retrieve account data instead of doing an empty
+ * update"). So an existing account without a contact is only looked up
+ * (onlyReturnExisting, then POST-as-GET); with a contact it is updated.
+ */
+async function register(client: acme.Client, first: boolean, email: string | undefined): Promise<void> {
+  if (!first && !email) {
+    try {
+      await client.createAccount({ onlyReturnExisting: true });
+      return;
+    } catch (e) {
+      // A key kept from a registration that never completed: register it now.
+      if (!/accountDoesNotExist|does not exist/i.test(`${(e as { type?: string }).type ?? ''} ${(e as Error).message}`)) throw e;
+    }
+  }
+  await client.createAccount({ termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) });
 }
 
 /** What the CA said about each failed challenge: the problem detail (e.g. the address it connected to). */

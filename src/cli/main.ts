@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mode } from '../engine/events.js';
 import type { Recipe } from '../engine/recipe.js';
+import type { HostConfig } from '../config.js';
 import { embedded } from '../embedded.js';
 import { packageRoot } from '../paths.js';
 import { redact } from '../secret.js';
@@ -55,9 +56,12 @@ export interface MainOptions {
 
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const via = options.connect ? { connect: options.connect } : {};
+  // The CA's renewal windows (ARI) are fetched before the (pure) plan reads them.
+  const renewalWindows = async (configs: readonly HostConfig[]): Promise<void> => (await import('../acme/ari-refresh.js')).refreshRenewalWindows(configs);
   const runConverge = async (mode: Mode, flags: CommonFlags): Promise<number> => {
     const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
     const configs = await resolveTargets(flags, registry, mode);
+    await renewalWindows(configs);
     return converge({ mode, flags, configs, registry, ...via });
   };
   guardOutput();
@@ -83,6 +87,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     if (!flags.reinstall) {
       const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
       const configs = await resolveTargets(flags, registry, 'install');
+      await renewalWindows(configs);
       exitCode = await converge({ mode: 'install', flags, configs, registry, renewal, ...via });
       return;
     }
@@ -121,7 +126,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   addCommon(program.command('check').description('verify only: exit 0 converged, 2 drift found, 1 error').option('--deep', 'rehash every file instead of trusting the stat cache')).action(async (flags: CommonFlags) => {
     exitCode = await runConverge('check', flags);
   });
-  addCommon(program.command('renew').description('renew certificates with less than a third of their lifetime left, half under 10 days (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
+  addCommon(program.command('renew').description('renew certificates inside the CA\'s renewal window when it offers ARI, else with less than a third of their lifetime left, half under 10 days (only the certificate recipe)').option('--schedule', 'instead of renewing now, install a systemd timer on this machine that runs this renew twice a day (or print the cron line)')).action(async (flags: CommonFlags & { schedule?: boolean }) => {
     const [registry, { RENEW_RECIPE, renewConfig, renewRegistry }, { resolveTargets }, { converge }] = await Promise.all([
       loadRegistry(),
       import('../acme/renew.js'),
@@ -147,6 +152,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const renewFlags: CommonFlags = { ...flags, recipes: RENEW_RECIPE, yes: true };
     // Inputs are checked against every recipe (an inventory names them all); only the certificate runs.
     const configs = (await resolveTargets(renewFlags, registry, 'install')).map(renewConfig);
+    await renewalWindows(configs);
     exitCode = await converge({ mode: 'install', flags: renewFlags, configs, registry: only, ...via });
   });
   addCommon(

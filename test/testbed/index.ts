@@ -21,6 +21,7 @@ import { mirrorFaultControl, type MirrorFaultControl } from './mirror-faults.js'
 import { mustBash, sleep, type RunResult } from './run.js';
 import { ensureProfile, PROFILES, profileHostFiles, releasesOf, type Profile } from './profiles.js';
 import { APT_PORTS, servicesFrom, startServices, type AcmeInfo, type DnsControl, type ServicesInfo, type Services } from './services.js';
+import type { PebbleOptions } from './pebble.js';
 import { listBedIds, loadState, saveState, type BedState, type HostRecord } from './state.js';
 
 export type { Release, TestUser } from './base.js';
@@ -63,7 +64,7 @@ export interface StartOptions {
   /** Debian release (one for all, or per host). Default: bookworm, or the profile's only release. */
   release?: Release | Release[];
   /** Start Pebble + challtestsrv. Default true. */
-  pebble?: boolean | { certValiditySeconds?: number };
+  pebble?: boolean | PebbleOptions;
   /** Outlive this process (used by `testbed up`); cleaned only by stop()/`testbed down`. */
   detached?: boolean;
   /** Progress messages (default: silent unless PANEL_TESTBED_DEBUG is set). */

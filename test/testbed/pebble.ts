@@ -19,8 +19,52 @@ export const DNS_PORT = 8053;
 export const CHALLTESTSRV_MGMT_PORT = 8055;
 
 export interface PebbleOptions {
-  /** Lifetime of issued certificates (Pebble's `certificateValidityPeriod`). */
+  /** Lifetime of issued certificates (Pebble's `certificateValidityPeriod`, in 2.4.0 and 2.6.0). */
   certValiditySeconds?: number;
+  /**
+   * Whose Pebble: bookworm's 2.4.0 (installed on the machine; no ARI), or
+   * trixie's 2.6.0, which serves ACME Renewal Information (renewalInfo in the
+   * directory, GET renewalInfo/<certID>, `replaces` in newOrder; upstream
+   * added it in v2.6.0). Trixie's binary is taken from its .deb (checked
+   * against the archive's Packages index) into the testbed cache; the
+   * machine's apt sources are not touched.
+   */
+  release?: 'bookworm' | 'trixie' | 'sid';
+  /**
+   * ACME profiles with their lifetimes (Pebble ≥ 2.7.0: sid's 2.10.0 only),
+   * e.g. { tlsserver: 45 days, shortlived: 160 h }: several lifetimes from one Pebble.
+   */
+  profiles?: Readonly<Record<string, { validitySeconds: number }>>;
+  /** Retry-After Pebble sends on pending authorizations and unfinished orders (its `retryAfter`; 2.6.0, not 2.4.0). */
+  retryAfterSeconds?: number;
+}
+
+const NEWER_PEBBLE_RECIPE = String.raw`
+set -eu
+cd "$OUT"
+curl -fsS --retry 3 -m 120 -o Packages.xz "$MIRROR/dists/$SUITE/main/binary-amd64/Packages.xz"
+xz -d Packages.xz # not piped into awk: its early exit would be SIGPIPE under pipefail
+awk '/^Package: pebble$/{p=1} p&&/^$/{exit} p' Packages > stanza
+file=$(sed -n 's/^Filename: //p' stanza); sum=$(sed -n 's/^SHA256: //p' stanza); version=$(sed -n 's/^Version: //p' stanza)
+[ -n "$file" ] && [ -n "$sum" ] || { echo "no pebble in $SUITE's Packages index" >&2; exit 1; }
+curl -fsS --retry 3 -m 300 -o pebble.deb "$MIRROR/$file"
+echo "$sum  pebble.deb" | sha256sum -c --quiet
+dpkg-deb -x pebble.deb root
+cp root/usr/bin/pebble pebble
+echo "$version" > version
+rm -rf root pebble.deb Packages stanza
+`;
+
+/**
+ * A newer Debian suite's pebble binary (cached once per machine). sid moves:
+ * its cache is rebuilt when the recipe changes, not when sid does — what the
+ * cache holds is written in its `version` file.
+ */
+async function newerPebble(suite: 'trixie' | 'sid'): Promise<string> {
+  const { cached } = await import('./cache.js');
+  const { DEBIAN_MIRROR } = await import('./base.js');
+  const dir = await cached(`pebble-${suite}`, `${suite}\n${NEWER_PEBBLE_RECIPE}`, (out) => mustBash(NEWER_PEBBLE_RECIPE, { env: { ...process.env, OUT: out, MIRROR: DEBIAN_MIRROR, SUITE: suite } }).then(() => undefined));
+  return join(dir, 'pebble');
 }
 
 export interface PebbleHandle {
@@ -73,6 +117,10 @@ export async function startPebble(
           ocspResponderURL: '',
           externalAccountBindingRequired: false,
           ...(opts.certValiditySeconds !== undefined ? { certificateValidityPeriod: opts.certValiditySeconds } : {}),
+          ...(opts.profiles !== undefined
+            ? { profiles: Object.fromEntries(Object.entries(opts.profiles).map(([name, p]) => [name, { description: `panel testbed: ${p.validitySeconds} s`, validityPeriod: p.validitySeconds }])) }
+            : {}),
+          ...(opts.retryAfterSeconds !== undefined ? { retryAfter: { authz: opts.retryAfterSeconds, order: opts.retryAfterSeconds } } : {}),
         },
       },
       null,
@@ -97,8 +145,9 @@ export async function startPebble(
     'pebble-challtestsrv',
   );
   await record(dns);
+  const pebbleBin = opts.release === 'trixie' || opts.release === 'sid' ? await newerPebble(opts.release) : 'pebble';
   const pebble = await spawnDetached(
-    ['pebble', '-config', config, '-dnsserver', `${address}:${DNS_PORT}`],
+    [pebbleBin, '-config', config, '-dnsserver', `${address}:${DNS_PORT}`],
     join(runDir, 'pebble.log'),
     'pebble',
     { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' },
