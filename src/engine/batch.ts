@@ -57,18 +57,17 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
   return outs;
 }
 
-/**
- * A run of shell changes applied in one round trip; `header` runs first (the
- * host's prepare hooks, hook contributions). Each step records what its
- * change declares in the state journal, which the prelude merges into
- * state.json when the script ends, however it ends.
- */
 /** Hook contributions run on their own (after a failure): the prelude, read-only mode. */
 export function hookScript(body: string): string {
   return ['export PANEL_MODE=verify', PRELUDE.text, body].join('\n') + '\n';
 }
 
 /**
+ * A run of shell changes applied in one round trip; `header` runs first (the
+ * host's prepare hooks, hook contributions). Each step records what its
+ * change declares in the state journal, which the prelude merges into
+ * state.json when the script ends, however it ends.
+ *
  * `guard` (the host lock's lines: interrupt file, shared apply lock) runs
  * before the header. Before each step the script stops, as a success, when
  * the run's interrupt file exists (Ctrl-C): the step before it finished, the
@@ -165,7 +164,7 @@ export function tail(text: string, lines = 6): string {
  * Every check in one round trip; each retried until it passes or
  * `waitSeconds` is spent. Run once (0 s: planning's look, `check`), a check
  * costs its own processes only: no clock, no retry loop, no `tail`.
- * `__panel_checks_failed` is set when one exits non-zero (./one-trip.ts).
+ * `__panel_checks_failed` is set when one exits non-zero (./planning-sections.ts).
  */
 export function verifyScript(checks: readonly Check[], waitSeconds: number): string {
   const parts = ['export PANEL_MODE=verify', PRELUDE.text];

@@ -8,9 +8,9 @@
  * but the live progress works without JavaScript.
  */
 import { type CertInfo, parseCertificate, renewalShare, renewalTime } from '../acme/cert-info.js';
-import { certDir } from '../acme/site.js';
+import { certDir } from '../acme/paths.js';
 import type { HostResult } from '../engine/events.js';
-import type { HostPlan } from '../engine/host-run.js';
+import type { HostPlan } from '../engine/host-plan.js';
 import { renderTemplate } from '../resources/template.js';
 import { validateDomains } from '../validate/index.js';
 import { STATUS } from './paths.js';
