@@ -25,7 +25,7 @@ import { installScript } from './install.js';
 import type { Challenge, Issued } from './order.js';
 import { HoldStore, RateLimited, withinTime } from './rate-limit.js';
 import { type Kept, KeptCertificates } from './kept.js';
-import { CERTS_DIR, CHALLENGE_DIR, certDir } from './site.js';
+import { CERTS_DIR, CHALLENGE_DIR, certDir } from './paths.js';
 
 export interface CertificateOptions {
   /** ASCII names (validated); the first names the directory. */

@@ -16,7 +16,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { nginxParams, SITE_PATH, SiteResource, siteSpec } from '../../src/acme/site.js';
+import { nginxParams, SITE_PATH, SiteResource, siteSpec } from '../../src/nginx/site.js';
 import { applyScript, factBatchScript, parseApply, parseFactBatch } from '../../src/engine/batch.js';
 import { type HostState, parseHostState } from '../../src/engine/state.js';
 import { templatesDir } from '../../src/paths.js';

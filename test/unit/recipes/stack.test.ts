@@ -16,7 +16,7 @@ import { EDGE_REFUSAL, FAASD_CE_NOTICE, OPENFAAS_LICENSE_PATH } from '../../../r
 import { FileResource as FileRes, planFile } from '../../../src/resources/file.js';
 import { redact } from '../../../src/secret.js';
 import { recipes } from '../../../recipes/index.js';
-import { hostRefusal, osVerdict } from '../../../recipes/os.js';
+import { hostRefusal, osVerdict } from '../../../src/stack/os.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
 import type { RecipeContext, Recipe } from '../../../src/engine/recipe.js';
 import type { HostInfo } from '../../../src/host-info.js';
