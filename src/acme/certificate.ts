@@ -231,7 +231,7 @@ async function runPreflight(o: CertificateOptions, challenges: ChallengeFiles, a
 /** The kept certificate when it can stand in for an order: not the installed one, and not due for renewal itself. */
 function reusable(kept: Kept | undefined, have: CertFacts, directory: string, now: Date): Kept | undefined {
   if (kept === undefined || now.getTime() >= renewalTime(kept.info).getTime()) return undefined;
-  const installed = typeof have.cert === 'object' && have.keyPresent && have.directory === directory && have.cert.serial === kept.info.serial;
+  const installed = have.cert?.ok === true && have.keyPresent && have.directory === directory && have.cert.value.serial === kept.info.serial;
   return installed ? undefined : kept;
 }
 

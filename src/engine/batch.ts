@@ -6,6 +6,7 @@
 import type { Change, Check, FactOutput } from '../resources/types.js';
 import { outputTail, quote, type Script } from '../shell.js';
 import { PRELUDE } from '../resources/prelude.js';
+import { err, ok, type Result } from '../result.js';
 import { ownerScript, recordScript, STATE_BEGIN, STATE_END } from './state.js';
 
 const BEGIN = '@@panel-fact-begin';
@@ -33,7 +34,7 @@ export function factBatchScript(snippets: readonly Script[], deep: boolean, unit
 }
 
 /** Split a fact batch's stdout back into one output per snippet. */
-export function parseFactBatch(stdout: string, count: number): FactOutput[] | string {
+export function parseFactBatch(stdout: string, count: number): Result<FactOutput[], string> {
   const outs: FactOutput[] = [];
   const lines = stdout.split('\n');
   let current: number | undefined;
@@ -44,7 +45,7 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
       buf = [];
     } else if (line.startsWith(END + ' ')) {
       const [idx, code] = line.slice(END.length + 1).split(' ').map(Number);
-      if (current === undefined || idx !== current) return `fact output out of order at snippet ${idx}`;
+      if (current === undefined || idx !== current) return err(`fact output out of order at snippet ${idx}`);
       outs[current] = { stdout: buf.join('\n') + (buf.length > 0 ? '\n' : ''), code: code ?? 1 };
       current = undefined;
     } else if (current !== undefined) {
@@ -52,9 +53,9 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
     }
   }
   if (outs.length !== count || outs.some((o) => o === undefined)) {
-    return `fact batch incomplete: got ${outs.filter(Boolean).length} of ${count} outputs`;
+    return err(`fact batch incomplete: got ${outs.filter(Boolean).length} of ${count} outputs`);
   }
-  return outs;
+  return ok(outs);
 }
 
 /** Hook contributions run on their own (after a failure): the prelude, read-only mode. */

@@ -9,6 +9,7 @@
  *             round trip, when a hook has any).
  */
 import { publicChange } from '../resources/types.js';
+import { PanelBug } from '../result.js';
 import { redact } from '../secret.js';
 import { applyRecipes } from './apply.js';
 import { hookScript } from './batch.js';
@@ -31,6 +32,8 @@ export async function finishHost(plan: HostPlan, opts: HostRunOptions, guard = '
       return checkHost(plan, opts.emit);
     case 'install':
       return installHost(plan, opts, guard);
+    default:
+      throw new PanelBug(`unknown mode ${String(opts.mode satisfies never)}`);
   }
 }
 

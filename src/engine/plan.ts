@@ -67,8 +67,8 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
 
   const all = current.recipes.flatMap((b) => b.resources);
   const outputs = parseFactBatch(factRun.stdout, all.length);
-  if (typeof outputs === 'string') {
-    return fail(`gathering facts failed (exit ${factRun.code}): ${outputs}${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
+  if (!outputs.ok) {
+    return fail(`gathering facts failed (exit ${factRun.code}): ${outputs.error}${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
   }
   const stateText = extractState(factRun.stdout);
   if (stateText === undefined) return fail(`gathering facts failed (exit ${factRun.code}): no state record section${factRun.stderr ? `: ${tail(factRun.stderr)}` : ''}`);
@@ -81,7 +81,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     if (changed) return fail(`recipe ${r.recipe}: ${changed}`);
   }
 
-  const planned = planRecipes(current, outputs, state.value, state.warning, opts);
+  const planned = planRecipes(current, outputs.value, state.value, state.warning, opts);
   if (!planned.ok) return fail(planned.error);
   const { recipes, factsOf, kept, notes } = planned.value;
   const producerClash = checkProducers(recipes, current.owner);

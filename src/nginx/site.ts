@@ -217,8 +217,8 @@ export function tlsState(spec: SiteSpec, certPem: string | undefined, nginxVersi
   if (spec.certDir === undefined || certPem === undefined) return undefined;
   const info = parseCertificate(certPem);
   // An unreadable certificate would make nginx fail; serve HTTP until the certificate recipe replaces it.
-  if (typeof info === 'string') return undefined;
-  return { http2Directive: usesHttp2Directive(nginxVersion), stapling: info.ocsp };
+  if (!info.ok) return undefined;
+  return { http2Directive: usesHttp2Directive(nginxVersion), stapling: info.value.ocsp };
 }
 
 /** The 503 page port 80 serves instead of any route while there is no certificate. */

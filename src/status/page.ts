@@ -69,9 +69,9 @@ export function statusData(plan: HostPlan, result: HostResult, health: readonly 
       ? {}
       : {
           certificate:
-            typeof cert === 'string'
-              ? { error: cert }
-              : { names: cert.names, expires: day(cert.notAfter), renews: day(renewalTime(cert)), issuer: cert.issuer.replace(/\n/g, ', '), ...overdue(cert, now) },
+            !cert.ok
+              ? { error: cert.error }
+              : { names: cert.value.names, expires: day(cert.value.notAfter), renews: day(renewalTime(cert.value)), issuer: cert.value.issuer.replace(/\n/g, ', '), ...overdue(cert.value, now) },
         }),
     run: { finishedAt: day(now), result: result.status, changed: result.changed, ...(result.error ? { error: result.error } : {}) },
   };
