@@ -147,7 +147,7 @@ export class CertificateResource implements Resource<CertFacts> {
         {
           ...change,
           reason: `${reason}; install the certificate issued ${kept.info.notBefore.toISOString()} (serial ${kept.info.serial}, kept in ${keptStore.dir}): still valid, no new order`,
-          local: async () => installScript(dir, kept, acme.directory),
+          local: () => Promise.resolve(installScript(dir, kept, acme.directory)),
         },
       ];
     }
@@ -250,8 +250,9 @@ class ChallengeFiles {
     await this.host.run(lines(...challenges.flatMap((c) => [writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c)), sh`chmod 0644 -- ${challengePath(c)}`])));
   }
 
-  async unpublish(challenges: readonly Challenge[]): Promise<void> {
+  unpublish(challenges: readonly Challenge[]): Promise<void> {
     this.withdrawn = [...this.withdrawn, ...challenges];
+    return Promise.resolve();
   }
 
   withdrawScript(): Script | undefined {

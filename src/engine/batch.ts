@@ -28,7 +28,7 @@ export function factBatchScript(snippets: readonly Script[], deep: boolean, unit
   const asked = [...new Set(units)];
   if (asked.length > 0) parts.push(`panel_units_prefetch ${asked.map((u) => quote(u)).join(' ')} </dev/null`);
   snippets.forEach((s, i) => {
-    parts.push(`echo ${BEGIN} ${i}`, `(\n${s}\n) </dev/null`, `echo ${END} ${i} $?`);
+    parts.push(`echo ${BEGIN} ${i}`, `(\n${String(s)}\n) </dev/null`, `echo ${END} ${i} $?`);
   });
   return parts.join('\n') + '\n';
 }
@@ -85,7 +85,7 @@ export function applyScript(changes: readonly Change[], header: string, recipe: 
     parts.push(
       `if [ -n "\${PANEL_INTERRUPT:-}" ] && [ -e "$PANEL_INTERRUPT" ]; then echo '@@panel-interrupted ${i}'; exit 0; fi`,
       `echo '@@panel-step ${i}' >&2`,
-      `(\nset -euo pipefail\n${ownerScript(owner)}\n${c.script}\n${records.join('\n')}\n) </dev/null 8>&-`,
+      `(\nset -euo pipefail\n${String(ownerScript(owner))}\n${String(c.script)}\n${records.join('\n')}\n) </dev/null 8>&-`,
       `__rc=$?`,
       `if [ "$__rc" -ne 0 ]; then echo "@@panel-fail ${i} $__rc"; exit "$__rc"; fi`,
       `echo '@@panel-ok ${i}'`,
@@ -171,7 +171,7 @@ export function verifyScript(checks: readonly Check[], waitSeconds: number): str
   const parts = ['export PANEL_MODE=verify', PRELUDE.text];
   const wait = Math.max(0, Math.floor(waitSeconds));
   checks.forEach((c, i) => {
-    const once = `__out=$( { ${c.script}
+    const once = `__out=$( { ${String(c.script)}
 } 2>&1 </dev/null ); __rc=$?`;
     if (wait === 0) parts.push(once);
     else
@@ -218,11 +218,4 @@ export function parseVerify(stdout: string, checks: readonly Check[]): CheckOutc
     results[i] = { ok, detail };
   }
   return results;
-}
-
-/** Journal the records of a change done from this machine (a local effect), in a round trip of its own. */
-export function recordsScript(change: Change, recipe: string): string | undefined {
-  if (!change.records || change.records.length === 0) return undefined;
-  const owner = { recipe, resource: change.resource };
-  return ['export PANEL_MODE=apply', PRELUDE.text, `(\nset -euo pipefail\n${ownerScript(owner)}`, ...change.records.map((r) => recordScript(r, owner)), ')'].join('\n') + '\n';
 }

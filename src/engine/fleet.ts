@@ -223,7 +223,7 @@ export function combine(removed: HostResult, installed: HostResult): HostResult 
 
 /** Run `fn` over items with at most `limit` in flight, keeping input order in the output. */
 export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {

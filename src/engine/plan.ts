@@ -14,7 +14,7 @@
  */
 import type { HostConfig } from '../config.js';
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
-import type { Change, FactOutput, PlanContext, Resource } from '../resources/types.js';
+import type { Change, FactOutput, PlanContext } from '../resources/types.js';
 import { redact } from '../secret.js';
 import type { ExecResult, Transport } from '../transport/types.js';
 import { changedSumRefusal, ReleaseSums, TrustedSums } from '../artifacts/index.js';

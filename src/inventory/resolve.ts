@@ -220,7 +220,7 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
       accountKeyFile: acme.accountKeyFile === undefined ? undefined : expandPath(acmeFound('accountKeyFile')!.value, ctx.baseDir, ctx.homeDir),
     }),
     progressDir: o.progressDir ?? get('progressDir') ?? DEFAULT_PROGRESS_DIR,
-  } as HostConfig);
+  });
   if (missing !== undefined) return err(missing);
   return ok(config);
 }

@@ -33,7 +33,7 @@ import { noStdin, opt, parseKv, sha256 } from '../resources/util.js';
 import { lines, type Script, sh } from '../shell.js';
 import { validateDomains } from '../validate/index.js';
 import { parseCertificate } from '../acme/cert-info.js';
-import { certDir, CHALLENGE_DIR, WEBROOT } from '../acme/paths.js';
+import { certDir, WEBROOT } from '../acme/paths.js';
 import { BODY_SIZE } from '../web/body-size.js';
 import { contributedRoutes, statusPageSite, type StatusPageSite } from '../web/routes.js';
 

@@ -1,9 +1,7 @@
-import { sh } from '../../src/shell.js';
 import assert from 'node:assert/strict';
 import { assertInOrder } from '../support/order.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultAccountKeyFile, loadOrCreateAccountKey } from '../../src/acme/account.js';

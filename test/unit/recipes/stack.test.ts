@@ -1,5 +1,4 @@
 /** The stack recipes' desired state for a given host and configuration (no host needed). */
-import { sh } from '../../../src/shell.js';
 import assert from 'node:assert/strict';
 import { assertInOrder } from '../../support/order.js';
 import { writeFileSync } from 'node:fs';
