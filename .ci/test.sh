@@ -4,11 +4,21 @@
 # (test/support/temp.ts makes directories that clean up after themselves).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# Lint first (tsc with noUnused*, eslint, shellcheck), outside the private
+# TMPDIR: a finding fails the run and counts as one failure in the closing
+# line, but the tests still run.
+lint_rc=0
+npm run --silent lint || lint_rc=$?
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/panel-suite.XXXXXX")
 export TMPDIR="$tmp"
 # shellcheck disable=SC2046
 node --test --test-concurrency=1 "$@" $(find dist/test -name '*.test.js' | sort) | tee "$tmp/.tap"
 rc=${PIPESTATUS[0]}
+if [ "$lint_rc" -ne 0 ]; then
+  echo "npm test: lint failed (npm run lint exited $lint_rc; its findings are above): counts as failed" >&2
+  echo "# lint failed 1"
+  [ "$rc" -eq 0 ] && rc=1
+fi
 # A skip fails the run unless .ci/allowed-skips names it with the reason CI
 # cannot meet it: a skip nobody reads is a test that never runs.
 if ! refused=$(bash .ci/skips.sh "$tmp/.tap"); then

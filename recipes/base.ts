@@ -7,9 +7,9 @@ import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { apt, kernelModule, sysctl } from '../src/resources/index.js';
-import { hostRefusal } from './os.js';
+import { hostRefusal } from '../src/stack/os.js';
 
-export { hostRefusal, SUPPORTED_OS } from './os.js';
+export { hostRefusal, SUPPORTED_OS } from '../src/stack/os.js';
 
 /**
  * runc comes from apt (containerd's tarball does not ship it); bridge-utils

@@ -8,7 +8,7 @@ import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { bridge } from '../src/resources/index.js';
-import { OPENFAAS_NET } from './openfaas-net.js';
+import { OPENFAAS_NET } from '../src/stack/openfaas-net.js';
 
 export { OPENFAAS_NET };
 

@@ -18,9 +18,9 @@ import { service, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
 import { validateAcmeDirectory, validateDomains, validateEmail } from '../src/validate/index.js';
 import type { HostConfig } from '../src/config.js';
-import { CERTS_DIR } from '../src/acme/site.js';
+import { CERTS_DIR } from '../src/acme/paths.js';
 import { removal } from '../src/resources/removal.js';
-import { whenRecorded } from './teardown.js';
+import { whenRecorded } from '../src/stack/teardown.js';
 
 export const certificateParams = z
   .object({

@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts/index.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { archive, directory, template } from '../src/resources/index.js';
-import { conflistData } from './openfaas-net.js';
+import { conflistData } from '../src/stack/openfaas-net.js';
 import { removal } from '../src/resources/removal.js';
-import { cniRules, cniState, whenRecorded } from './teardown.js';
+import { cniRules, cniState, whenRecorded } from '../src/stack/teardown.js';
 
 export { conflistData };
 

@@ -17,19 +17,20 @@ import { archive, command, directory, service, unit } from '../src/resources/ind
 import { renderTemplate } from '../src/resources/template.js';
 import { Secret } from '../src/secret.js';
 import { sh } from '../src/shell.js';
+import { err, ok, type Result } from '../src/result.js';
 
 /** The password code-server asks for: its own (passwordFile) or the faasd admin password. */
-export function codeServerPassword(config: Pick<HostConfig, 'password'>, passwordFile: string | undefined): Secret | string {
+export function codeServerPassword(config: Pick<HostConfig, 'password'>, passwordFile: string | undefined): Result<Secret, string> {
   if (passwordFile !== undefined) {
     let v: string;
     try {
       v = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
     } catch (e) {
-      return `passwordFile ${passwordFile}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+      return err(`passwordFile ${passwordFile}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
-    return v.length >= 8 ? new Secret(v) : `passwordFile ${passwordFile}: the password must have at least 8 characters`;
+    return v.length >= 8 ? ok(new Secret(v)) : err(`passwordFile ${passwordFile}: the password must have at least 8 characters`);
   }
-  return config.password ?? 'code-server needs a password: give the faasd admin password (-p/--password-file/PANEL_PASSWORD) or --set code-server.passwordFile=FILE';
+  return config.password !== undefined ? ok(config.password) : err('code-server needs a password: give the faasd admin password (-p/--password-file/PANEL_PASSWORD) or --set code-server.passwordFile=FILE');
 }
 
 export default defineRecipe({
@@ -42,13 +43,13 @@ export default defineRecipe({
   artifacts: (params) => [{ name: 'code-server', version: params.version }],
   precheck: ({ params, config }) => {
     const pw = codeServerPassword(config, params.passwordFile);
-    return typeof pw === 'string' ? pw : undefined;
+    return pw.ok ? undefined : pw.error;
   },
   resources: (ctx) => {
     const { params, config } = ctx;
     const art = artifactsOf(ctx).get('code-server', params.version);
     const password = codeServerPassword(config, params.passwordFile);
-    if (typeof password === 'string') throw new Error(password);
+    if (!password.ok) throw new Error(password.error);
     const dir = installDir(params.version);
     const u = CODE_SERVER.user;
     const user = command({
@@ -59,7 +60,7 @@ export default defineRecipe({
     });
     // A directory of its own, ~10^4 files: one tree record; bin/code-server is a script that runs the bundled lib/node.
     const tarball = archive({ ...fetchOf(art), into: dir, strip: 1, ownDir: true, members: ['bin/code-server', 'lib/node'] });
-    const config_ = codeServerConfig({ path: CODE_SERVER.config, port: params.port, password, owner: u });
+    const config_ = codeServerConfig({ path: CODE_SERVER.config, port: params.port, password: password.value, owner: u });
     const unitFile = unit({
       name: CODE_SERVER.unit,
       content: renderTemplate('code-server.service.hbs', { user: u, home: CODE_SERVER.home, shell: CODE_SERVER.shell, bin: `${dir}/bin/code-server`, config: CODE_SERVER.config }),

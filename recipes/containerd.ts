@@ -13,10 +13,10 @@ import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts
 import { defineRecipe } from '../src/engine/recipe.js';
 import { archive, command, download, service, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
-import { proxyDropIn } from './proxy.js';
+import { proxyDropIn } from '../src/stack/proxy.js';
 import { renderTemplate as render } from '../src/resources/template.js';
 import { removal } from '../src/resources/removal.js';
-import { containerdState, whenRecorded } from './teardown.js';
+import { containerdState, whenRecorded } from '../src/stack/teardown.js';
 
 export const CONTAINERD_PREFIX = '/usr/local';
 /** The files that prove the tarball is in place (the testbed's repackaged tarball has exactly these and more). */

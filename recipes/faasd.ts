@@ -16,11 +16,11 @@ import type { HostInfo } from '../src/host-info.js';
 import { defineRecipe } from '../src/engine/recipe.js';
 import { directory, download, file, secretFile, service, template, ufwAllowIn, unit } from '../src/resources/index.js';
 import type { Resource } from '../src/resources/types.js';
-import { OPENFAAS_NET } from './openfaas-net.js';
-import { proxyDropIn } from './proxy.js';
+import { OPENFAAS_NET } from '../src/stack/openfaas-net.js';
+import { proxyDropIn } from '../src/stack/proxy.js';
 import { renderTemplate as render } from '../src/resources/template.js';
 import { removal } from '../src/resources/removal.js';
-import { openfaasNamespaces, openfaasShims, whenRecorded } from './teardown.js';
+import { openfaasNamespaces, openfaasShims, whenRecorded } from '../src/stack/teardown.js';
 import { EDGE_REFUSAL, FAASD_CE_NOTICE, openfaasLicenseFile } from './faasd-license.js';
 
 export const FAASD = {

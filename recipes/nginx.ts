@@ -16,7 +16,8 @@
  */
 import { sh } from '../src/shell.js';
 import { defineRecipe } from '../src/engine/recipe.js';
-import { CHALLENGE_DIR, nginxParams, site, siteSpec, WEBROOT } from '../src/acme/site.js';
+import { CHALLENGE_DIR, WEBROOT } from '../src/acme/paths.js';
+import { nginxParams, site, siteSpec } from '../src/nginx/site.js';
 import { apt, directory, file, service, ufwExpectOpen } from '../src/resources/index.js';
 import { validateDomains } from '../src/validate/index.js';
 import { removal } from '../src/resources/removal.js';

@@ -52,8 +52,8 @@ function tag(strings: TemplateStringsArray, ...values: ReadonlyArray<ShellValue>
   let out = strings[0] ?? '';
   values.forEach((v, i) => {
     if (v instanceof Script) out += v.text;
-    else if (Array.isArray(v)) out += v.map((x) => quote(x)).join(' ');
-    else out += quote(v as string | number);
+    else if (typeof v === 'string' || typeof v === 'number') out += quote(v);
+    else out += v.map((x) => quote(x)).join(' ');
     out += strings[i + 1] ?? '';
   });
   return make(out);

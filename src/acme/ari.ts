@@ -194,7 +194,7 @@ function getUrl(url: string, caFile: string | undefined): Promise<Fetched> {
       });
       res.on('end', () => {
         const ra = res.headers['retry-after'];
-        resolve({ status: res.statusCode ?? 0, body, retryAfter: Array.isArray(ra) ? ra[0] : ra });
+        resolve({ status: res.statusCode ?? 0, body, retryAfter: ra });
       });
     });
     req.on('timeout', () => req.destroy(new Error('timed out after 30 s')));

@@ -4,6 +4,7 @@
  * host, the clock from the caller.
  */
 import { X509Certificate } from 'node:crypto';
+import { err, ok, type Result } from '../result.js';
 import { certId } from './ari.js';
 
 export interface CertInfo {
@@ -20,21 +21,21 @@ export interface CertInfo {
 }
 
 /** Parse the first certificate of a PEM chain; an error message when it cannot be read. */
-export function parseCertificate(pem: string): CertInfo | string {
+export function parseCertificate(pem: string): Result<CertInfo, string> {
   const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
-  if (!first) return 'no PEM certificate found';
+  if (!first) return err('no PEM certificate found');
   let x: X509Certificate;
   try {
     x = new X509Certificate(first[0]);
   } catch (e) {
-    return `unreadable certificate: ${(e as Error).message}`;
+    return err(`unreadable certificate: ${(e as Error).message}`);
   }
   const names = (x.subjectAltName ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.startsWith('DNS:'))
     .map((s) => s.slice(4).toLowerCase());
-  return {
+  return ok({
     serial: x.serialNumber.toLowerCase(),
     names,
     notBefore: new Date(x.validFrom),
@@ -42,7 +43,7 @@ export function parseCertificate(pem: string): CertInfo | string {
     issuer: x.issuer,
     ocsp: /OCSP - URI:/.test(x.infoAccess ?? ''),
     ...ariIdOf(first[0]),
-  };
+  });
 }
 
 function ariIdOf(pem: string): { ariId?: string } {
@@ -76,8 +77,8 @@ export function renewalTime(cert: Pick<CertInfo, 'notBefore' | 'notAfter'>): Dat
 
 /** The certificate as the host has it (facts). */
 export interface InstalledCert {
-  /** Undefined when fullchain.pem is absent; a string when it is unreadable. */
-  readonly cert: CertInfo | string | undefined;
+  /** Undefined when fullchain.pem is absent; an error when it is unreadable. */
+  readonly cert: Result<CertInfo, string> | undefined;
   readonly keyPresent: boolean;
   /** ACME directory the certificate was ordered from (recorded next to it). */
   readonly directory: string | undefined;
@@ -102,21 +103,22 @@ export interface AriWindow {
  */
 export function orderReason(have: InstalledCert, want: Desired, now: Date, ari?: AriWindow): string | undefined {
   if (have.cert === undefined) return 'absent';
-  if (typeof have.cert === 'string') return `installed certificate unreadable: ${have.cert}`;
+  if (!have.cert.ok) return `installed certificate unreadable: ${have.cert.error}`;
   if (!have.keyPresent) return 'private key missing';
-  const haveNames = [...have.cert.names].sort();
+  const cert = have.cert.value;
+  const haveNames = [...cert.names].sort();
   const wantNames = [...want.names].map((n) => n.toLowerCase()).sort();
   if (haveNames.join(',') !== wantNames.join(',')) return `names differ: has ${haveNames.join(', ') || 'none'}`;
   if (have.directory !== want.directory) return `issued by ${have.directory ?? 'an unknown CA'}, wanted from ${want.directory}`;
-  if (now.getTime() >= have.cert.notAfter.getTime()) return `expired ${have.cert.notAfter.toISOString()}`;
+  if (now.getTime() >= cert.notAfter.getTime()) return `expired ${cert.notAfter.toISOString()}`;
   if (ari !== undefined) {
     if (now.getTime() < ari.renewAt.getTime()) return undefined;
     const window = `${ari.start.toISOString()} – ${ari.end.toISOString()}`;
     return now.getTime() >= ari.end.getTime()
-      ? `the CA's renewal window (ARI) ${window} has passed: renew at once (expires ${have.cert.notAfter.toISOString()})`
-      : `inside the CA's renewal window (ARI) ${window} (renewal drawn for ${ari.renewAt.toISOString()}, expires ${have.cert.notAfter.toISOString()})`;
+      ? `the CA's renewal window (ARI) ${window} has passed: renew at once (expires ${cert.notAfter.toISOString()})`
+      : `inside the CA's renewal window (ARI) ${window} (renewal drawn for ${ari.renewAt.toISOString()}, expires ${cert.notAfter.toISOString()})`;
   }
-  const due = renewalTime(have.cert);
-  if (now.getTime() >= due.getTime()) return `less than ${renewalShare(have.cert).words} of its lifetime left (renewal due ${due.toISOString()}, expires ${have.cert.notAfter.toISOString()})`;
+  const due = renewalTime(cert);
+  if (now.getTime() >= due.getTime()) return `less than ${renewalShare(cert).words} of its lifetime left (renewal due ${due.toISOString()}, expires ${cert.notAfter.toISOString()})`;
   return undefined;
 }

@@ -26,7 +26,7 @@ import { installScript } from './install.js';
 import type { Challenge, Issued } from './order.js';
 import { HoldStore, RateLimited, withinTime } from './rate-limit.js';
 import { type Kept, KeptCertificates } from './kept.js';
-import { CERTS_DIR, CHALLENGE_DIR, certDir } from './site.js';
+import { CERTS_DIR, CHALLENGE_DIR, certDir } from './paths.js';
 
 export interface CertificateOptions {
   /** ASCII names (validated); the first names the directory. */
@@ -123,7 +123,7 @@ export class CertificateResource implements Resource<CertFacts> {
     const { names, acme } = this.o;
     const now = (this.o.now ?? (() => new Date()))();
     // The CA's window for the installed certificate, when one was fetched for it (ari-refresh.ts).
-    const ariId = typeof have.cert === 'object' && have.directory === acme.directory ? have.cert.ariId : undefined;
+    const ariId = have.cert?.ok === true && have.directory === acme.directory ? have.cert.value.ariId : undefined;
     const stored = ariId !== undefined ? (this.o.windows ?? RenewalWindows.forDirectory(acme.directory)).get(ariId) : undefined;
     const ari: AriWindow | undefined = stored ? { start: new Date(stored.start), end: new Date(stored.end), renewAt: new Date(stored.renewAt) } : undefined;
     const reason = orderReason(have, { names, directory: acme.directory }, now, ari);
@@ -156,7 +156,7 @@ export class CertificateResource implements Resource<CertFacts> {
         {
           ...change,
           reason: `${reason}; install the certificate issued ${kept.info.notBefore.toISOString()} (serial ${kept.info.serial}, kept in ${keptStore.dir}): still valid, no new order`,
-          local: async () => installScript(dir, kept, acme.directory),
+          local: () => Promise.resolve(installScript(dir, kept, acme.directory)),
         },
       ];
     }
@@ -251,7 +251,7 @@ async function runPreflight(o: CertificateOptions, challenges: ChallengeFiles, a
 /** The kept certificate when it can stand in for an order: not the installed one, and not due for renewal itself. */
 function reusable(kept: Kept | undefined, have: CertFacts, directory: string, now: Date): Kept | undefined {
   if (kept === undefined || now.getTime() >= renewalTime(kept.info).getTime()) return undefined;
-  const installed = typeof have.cert === 'object' && have.keyPresent && have.directory === directory && have.cert.serial === kept.info.serial;
+  const installed = have.cert?.ok === true && have.keyPresent && have.directory === directory && have.cert.value.serial === kept.info.serial;
   return installed ? undefined : kept;
 }
 
@@ -270,8 +270,9 @@ class ChallengeFiles {
     await this.host.run(lines(first,...challenges.flatMap((c) => [writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c)), sh`chmod 0644 -- ${challengePath(c)}`])));
   }
 
-  async unpublish(challenges: readonly Challenge[]): Promise<void> {
+  unpublish(challenges: readonly Challenge[]): Promise<void> {
     this.withdrawn = [...this.withdrawn, ...challenges];
+    return Promise.resolve();
   }
 
   withdrawScript(): Script | undefined {

@@ -48,7 +48,7 @@ function metaOf(body: string): DirectoryMeta {
   try {
     const meta = (JSON.parse(body) as { meta?: { caaIdentities?: unknown } }).meta;
     const ids = meta?.caaIdentities;
-    return Array.isArray(ids) && ids.every((i) => typeof i === 'string') ? { caaIdentities: ids as string[] } : {};
+    return Array.isArray(ids) && ids.every((i) => typeof i === 'string') ? { caaIdentities: ids } : {};
   } catch {
     return {};
   }

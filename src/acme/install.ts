@@ -8,7 +8,7 @@
  * is sent on stdin and never printed.
  */
 import { lines, type Script, sh, writeBytesScript } from '../shell.js';
-import { RELOAD_NGINX } from './site.js';
+import { RELOAD_NGINX } from '../nginx/site.js';
 import type { Issued } from './order.js';
 
 /** Files of one certificate directory; `directory` records which CA issued it. */

@@ -54,9 +54,9 @@ export class KeptCertificates {
     } catch {
       return undefined;
     }
-    const info = parseCertificate(certPem);
-    if (typeof info === 'string' || nameSetKey(info.names) !== nameSetKey(names)) return undefined;
+    const parsed = parseCertificate(certPem);
+    if (!parsed.ok || nameSetKey(parsed.value.names) !== nameSetKey(names)) return undefined;
     registerSecret(keyPem.toString('utf8'));
-    return { certPem, keyPem, info };
+    return { certPem, keyPem, info: parsed.value };
   }
 }

@@ -62,6 +62,7 @@ export function postAsGet(client: acme.Client, url: string): () => Promise<Polle
   return async () => {
     const resp = await api.apiRequest(url, null, [200]);
     const ra = resp.headers['retry-after'];
-    return { status: String(resp.data['status'] ?? ''), retryAfter: typeof ra === 'string' ? ra : undefined, body: resp.data };
+    const status = resp.data['status'];
+    return { status: typeof status === 'string' ? status : '', retryAfter: typeof ra === 'string' ? ra : undefined, body: resp.data };
   };
 }

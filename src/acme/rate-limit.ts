@@ -79,7 +79,8 @@ export function failFastOn429(acme: typeof acmeClient): void {
       if (status !== 429) return data;
       const h = headers as { get?: (k: string) => unknown } & Record<string, unknown>;
       const retryAfter = typeof h.get === 'function' ? h.get('retry-after') : h['retry-after'];
-      throw rateLimitedOf({ response: { status, data, headers: { 'retry-after': retryAfter } } }, new Date());
+      // status is 429 here, so rateLimitedOf always gives a RateLimited (an Error).
+      throw rateLimitedOf({ response: { status, data, headers: { 'retry-after': retryAfter } } }, new Date())!;
     },
   ];
   defaults[WRAPPED] = true;

@@ -13,7 +13,7 @@ import type { EngineEvent, HostResult, Mode } from '../engine/events.js';
 import { runFleet } from '../engine/fleet.js';
 import { DEFAULT_LOCK_WAIT_SECONDS, holderLine } from '../engine/host-lock.js';
 import { progressHooks } from '../report/host-progress.js';
-import type { HostPlan } from '../engine/host-run.js';
+import type { HostPlan } from '../engine/host-plan.js';
 import type { Recipe } from '../engine/recipe.js';
 import { publicChange, type PublicChange, type TeardownMode } from '../resources/types.js';
 import { ndjsonSink } from '../report/ndjson.js';

@@ -60,7 +60,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   const renewalWindows = async (configs: readonly HostConfig[]): Promise<void> => (await import('../acme/ari-refresh.js')).refreshRenewalWindows(configs);
   const runConverge = async (mode: Mode, flags: CommonFlags): Promise<number> => {
     const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
-    const configs = await resolveTargets(flags, registry, mode);
+    const configs = await resolveTargets(flags, registry);
     await renewalWindows(configs);
     return converge({ mode, flags, configs, registry, ...via });
   };
@@ -86,14 +86,14 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const renewal = { installArgs: argv.slice(argv.indexOf('install') + 1), schedule: flags.scheduleRenewal ?? false };
     if (!flags.reinstall) {
       const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
-      const configs = await resolveTargets(flags, registry, 'install');
+      const configs = await resolveTargets(flags, registry);
       await renewalWindows(configs);
       exitCode = await converge({ mode: 'install', flags, configs, registry, renewal, ...via });
       return;
     }
     const [registry, { resolveTargets }, { converge }, { orderRecipes }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js'), import('../engine/order.js')]);
     // Everything the install converges is taken off first, dependencies included.
-    const configs = (await resolveTargets(flags, registry, 'install')).map((c) => {
+    const configs = (await resolveTargets(flags, registry)).map((c) => {
       const order = orderRecipes(c.recipes, registry);
       return order.ok ? { ...c, recipes: order.recipes.map((r) => r.id) } : c;
     });
@@ -117,7 +117,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const mode: Mode = flags.dryRun ? 'plan' : 'install';
     // Without --recipes: every recipe (the state record says what is there).
     const all: CommonFlags = flags.recipes ? flags : { ...flags, recipes: [...registry.keys()].join(',') };
-    const configs = await resolveTargets(all, registry, 'plan');
+    const configs = await resolveTargets(all, registry);
     exitCode = await converge({ mode, flags: all, configs, registry, teardown, ...via });
   });
   addCommon(program.command('plan').description('dry run: every change with its reason and diff; changes nothing')).action(async (flags: CommonFlags) => {
@@ -135,7 +135,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     ]);
     if (flags.schedule) {
       // The schedule repeats this command: its inputs are checked now, as the renewal itself would check them.
-      await resolveTargets({ ...flags, recipes: RENEW_RECIPE }, registry, 'install');
+      await resolveTargets({ ...flags, recipes: RENEW_RECIPE }, registry);
       const { installSchedule, scheduleDoneMessage, scheduleOf } = await import('../acme/schedule.js');
       let s;
       try {
@@ -151,7 +151,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const only = renewRegistry(registry);
     const renewFlags: CommonFlags = { ...flags, recipes: RENEW_RECIPE, yes: true };
     // Inputs are checked against every recipe (an inventory names them all); only the certificate runs.
-    const configs = (await resolveTargets(renewFlags, registry, 'install')).map(renewConfig);
+    const configs = (await resolveTargets(renewFlags, registry)).map(renewConfig);
     await renewalWindows(configs);
     exitCode = await converge({ mode: 'install', flags: renewFlags, configs, registry: only, ...via });
   });
@@ -185,7 +185,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     if (flags.healthPath !== undefined && !/^\/[\x21-\x7e]*$/.test(flags.healthPath)) throw new UsageError(`--health-path ${JSON.stringify(flags.healthPath)}: a path starting with /`);
     const mode: Mode = flags.dryRun ? 'plan' : 'install';
     // Hosts are chosen as for install (--host, -i, --limit); the recipes are not run.
-    const configs = await resolveTargets({ ...flags, recipes: flags.recipes ?? 'faasd' }, registry, 'plan');
+    const configs = await resolveTargets({ ...flags, recipes: flags.recipes ?? 'faasd' }, registry);
     const runner = deployRunner(configs, {
       stack: stack.value,
       secrets: secrets.value,

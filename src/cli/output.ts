@@ -28,6 +28,6 @@ export function guardOutput(stream: NodeJS.WriteStream = process.stdout): Guarde
       return true;
     }
     return write(...args);
-  }) as typeof stream.write;
+  });
   return { closed: () => closed };
 }

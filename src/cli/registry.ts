@@ -2,6 +2,6 @@
 import type { Recipe } from '../engine/recipe.js';
 import { recipes } from '../../recipes/index.js';
 
-export async function loadRegistry(): Promise<ReadonlyMap<string, Recipe>> {
-  return new Map(recipes.map((r) => [r.id, r]));
+export function loadRegistry(): Promise<ReadonlyMap<string, Recipe>> {
+  return Promise.resolve(new Map(recipes.map((r) => [r.id, r])));
 }

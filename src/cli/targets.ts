@@ -9,7 +9,6 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { HostConfig } from '../config.js';
-import type { Mode } from '../engine/events.js';
 import { orderRecipes } from '../engine/order.js';
 import type { Recipe } from '../engine/recipe.js';
 import { formatInventoryError, loadInventory, parseSetFlags, resolveInventoryData, type CliOverrides, type LoadOptions } from '../inventory/index.js';
@@ -65,7 +64,7 @@ function overridesFrom(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>
     openfaasLicense: flags.openfaasLicense,
     fingerprint: flags.fingerprint,
   };
-  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as CliOverrides;
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }
 
 function paramSchemas(registry: ReadonlyMap<string, Recipe>): LoadOptions['recipeParams'] & object {
@@ -94,7 +93,8 @@ function flagInventory(flags: CommonFlags): unknown {
   return { defaults, hosts: entries };
 }
 
-export async function resolveTargets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, mode: Mode, input: InputContext = {}): Promise<HostConfig[]> {
+// eslint-disable-next-line @typescript-eslint/require-await -- async so that every refusal (thrown) reaches callers as a rejection, as they expect
+export async function resolveTargets(flags: CommonFlags, registry: ReadonlyMap<string, Recipe>, input: InputContext = {}): Promise<HostConfig[]> {
   const env = input.env ?? process.env;
   const overrides = overridesFrom(flags, registry, env);
   const options: LoadOptions = {

@@ -64,7 +64,7 @@ export class Gateway {
           path,
           host: '127.0.0.1',
           // No agent: node then takes the connection from createConnection (one stream per request).
-          createConnection: () => stream as never,
+          createConnection: () => stream,
           headers: {
             authorization: `Basic ${auth}`,
             connection: 'close',

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { HostConfig } from '../config.js';
 import type { Emit, HostResult } from '../engine/events.js';
-import { failedResult } from '../engine/host-run.js';
+import { failedResult } from '../engine/host-result.js';
 import { takeHostLock, type HostLock } from '../engine/host-lock.js';
 import { redact, registerSecret, Secret } from '../secret.js';
 import { sh } from '../shell.js';

@@ -7,7 +7,7 @@ import type { HostConfig } from '../config.js';
 import type { RunnerOptions } from '../cli/converge.js';
 import type { HostResult } from '../engine/events.js';
 import { openHost, pool } from '../engine/fleet.js';
-import { failedResult } from '../engine/host-run.js';
+import { failedResult } from '../engine/host-result.js';
 import { redact } from '../secret.js';
 import { openTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';

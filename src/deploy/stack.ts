@@ -100,7 +100,7 @@ function parseYaml(text: string, file: string): Result<{ source: Source; data: u
   const { source, errors } = parseSource(text);
   if (errors.length > 0) return err(errors.map((e) => ({ file, ...e })));
   try {
-    return ok({ source, data: source.doc.toJS({ maxAliasCount: 1000 }) });
+    return ok({ source, data: source.doc.toJS({ maxAliasCount: 1000 }) as unknown });
   } catch (e) {
     return err([{ file, message: `cannot expand YAML aliases: ${e instanceof Error ? e.message : String(e)}` }]);
   }

@@ -6,6 +6,7 @@
 import type { Change, Check, FactOutput } from '../resources/types.js';
 import { outputTail, quote, type Script } from '../shell.js';
 import { PRELUDE } from '../resources/prelude.js';
+import { err, ok, type Result } from '../result.js';
 import { ownerScript, recordScript, STATE_BEGIN, STATE_END } from './state.js';
 
 const BEGIN = '@@panel-fact-begin';
@@ -27,13 +28,13 @@ export function factBatchScript(snippets: readonly Script[], deep: boolean, unit
   const asked = [...new Set(units)];
   if (asked.length > 0) parts.push(`panel_units_prefetch ${asked.map((u) => quote(u)).join(' ')} </dev/null`);
   snippets.forEach((s, i) => {
-    parts.push(`echo ${BEGIN} ${i}`, `(\n${s}\n) </dev/null`, `echo ${END} ${i} $?`);
+    parts.push(`echo ${BEGIN} ${i}`, `(\n${String(s)}\n) </dev/null`, `echo ${END} ${i} $?`);
   });
   return parts.join('\n') + '\n';
 }
 
 /** Split a fact batch's stdout back into one output per snippet. */
-export function parseFactBatch(stdout: string, count: number): FactOutput[] | string {
+export function parseFactBatch(stdout: string, count: number): Result<FactOutput[], string> {
   const outs: FactOutput[] = [];
   const lines = stdout.split('\n');
   let current: number | undefined;
@@ -44,7 +45,7 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
       buf = [];
     } else if (line.startsWith(END + ' ')) {
       const [idx, code] = line.slice(END.length + 1).split(' ').map(Number);
-      if (current === undefined || idx !== current) return `fact output out of order at snippet ${idx}`;
+      if (current === undefined || idx !== current) return err(`fact output out of order at snippet ${idx}`);
       outs[current] = { stdout: buf.join('\n') + (buf.length > 0 ? '\n' : ''), code: code ?? 1 };
       current = undefined;
     } else if (current !== undefined) {
@@ -52,9 +53,14 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
     }
   }
   if (outs.length !== count || outs.some((o) => o === undefined)) {
-    return `fact batch incomplete: got ${outs.filter(Boolean).length} of ${count} outputs`;
+    return err(`fact batch incomplete: got ${outs.filter(Boolean).length} of ${count} outputs`);
   }
-  return outs;
+  return ok(outs);
+}
+
+/** Hook contributions run on their own (after a failure): the prelude, read-only mode. */
+export function hookScript(body: string): string {
+  return ['export PANEL_MODE=verify', PRELUDE.text, body].join('\n') + '\n';
 }
 
 /**
@@ -62,13 +68,7 @@ export function parseFactBatch(stdout: string, count: number): FactOutput[] | st
  * host's prepare hooks, hook contributions). Each step records what its
  * change declares in the state journal, which the prelude merges into
  * state.json when the script ends, however it ends.
- */
-/** Hook contributions run on their own (after a failure): the prelude, read-only mode. */
-export function hookScript(body: string): string {
-  return ['export PANEL_MODE=verify', PRELUDE.text, body].join('\n') + '\n';
-}
-
-/**
+ *
  * `guard` (the host lock's lines: interrupt file, shared apply lock) runs
  * before the header. Before each step the script stops, as a success, when
  * the run's interrupt file exists (Ctrl-C): the step before it finished, the
@@ -85,7 +85,7 @@ export function applyScript(changes: readonly Change[], header: string, recipe: 
     parts.push(
       `if [ -n "\${PANEL_INTERRUPT:-}" ] && [ -e "$PANEL_INTERRUPT" ]; then echo '@@panel-interrupted ${i}'; exit 0; fi`,
       `echo '@@panel-step ${i}' >&2`,
-      `(\nset -euo pipefail\n${ownerScript(owner)}\n${c.script}\n${records.join('\n')}\n) </dev/null 8>&-`,
+      `(\nset -euo pipefail\n${String(ownerScript(owner))}\n${String(c.script)}\n${records.join('\n')}\n) </dev/null 8>&-`,
       `__rc=$?`,
       `if [ "$__rc" -ne 0 ]; then echo "@@panel-fail ${i} $__rc"; exit "$__rc"; fi`,
       `echo '@@panel-ok ${i}'`,
@@ -165,13 +165,13 @@ export function tail(text: string, lines = 6): string {
  * Every check in one round trip; each retried until it passes or
  * `waitSeconds` is spent. Run once (0 s: planning's look, `check`), a check
  * costs its own processes only: no clock, no retry loop, no `tail`.
- * `__panel_checks_failed` is set when one exits non-zero (./one-trip.ts).
+ * `__panel_checks_failed` is set when one exits non-zero (./planning-sections.ts).
  */
 export function verifyScript(checks: readonly Check[], waitSeconds: number): string {
   const parts = ['export PANEL_MODE=verify', PRELUDE.text];
   const wait = Math.max(0, Math.floor(waitSeconds));
   checks.forEach((c, i) => {
-    const once = `__out=$( { ${c.script}
+    const once = `__out=$( { ${String(c.script)}
 } 2>&1 </dev/null ); __rc=$?`;
     if (wait === 0) parts.push(once);
     else
@@ -218,11 +218,4 @@ export function parseVerify(stdout: string, checks: readonly Check[]): CheckOutc
     results[i] = { ok, detail };
   }
   return results;
-}
-
-/** Journal the records of a change done from this machine (a local effect), in a round trip of its own. */
-export function recordsScript(change: Change, recipe: string): string | undefined {
-  if (!change.records || change.records.length === 0) return undefined;
-  const owner = { recipe, resource: change.resource };
-  return ['export PANEL_MODE=apply', PRELUDE.text, `(\nset -euo pipefail\n${ownerScript(owner)}`, ...change.records.map((r) => recordScript(r, owner)), ')'].join('\n') + '\n';
 }

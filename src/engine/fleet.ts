@@ -9,7 +9,11 @@ import { redact } from '../secret.js';
 import { openTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import type { Emit, HostResult } from './events.js';
-import { failedResult, finishHost, planHost, type HostPlan, type HostRunOptions } from './host-run.js';
+import { finishHost } from './finish.js';
+import type { HostPlan } from './host-plan.js';
+import { failedResult } from './host-result.js';
+import { planHost } from './plan.js';
+import type { HostRunOptions } from './run-options.js';
 import { ReleaseSums, TrustedSums } from '../artifacts/index.js';
 import { prefetchArtifacts } from './artifacts.js';
 import { DEFAULT_LOCK_WAIT_SECONDS, holderLine, planIsStale, takeHostLock, type HostLock } from './host-lock.js';
@@ -68,10 +72,10 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
     try {
       const outcome = await planHost(config, transport, runOpts);
       if (!outcome.ok) {
-        finish(outcome.result);
+        finish(outcome.error);
         return undefined;
       }
-      return outcome.plan;
+      return outcome.value;
     } catch (e) {
       finish(failedResult(config.name, `${config.name}: ${(e as Error).message}`, startedAt, transport.stats.channels));
       return undefined;
@@ -104,11 +108,11 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
           // Another run changed the host since this one read its facts: plan again from the host as it is now.
           const again = await planHost(plan.config, plan.transport, runOpts);
           if (!again.ok) {
-            finish(again.result);
+            finish(again.error);
             return;
           }
           // An approved plan is applied as approved or not at all: what the other run left may need other changes.
-          if (opts.confirm && hasChanges(again.plan) && planText(again.plan) !== planText(plan)) {
+          if (opts.confirm && hasChanges(again.value) && planText(again.value) !== planText(plan)) {
             finish(
               failedResult(
                 host,
@@ -120,7 +124,7 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
             );
             return;
           }
-          plan = { ...again.plan, startedAt: plan.startedAt, channelsAtStart: plan.channelsAtStart };
+          plan = { ...again.value, startedAt: plan.startedAt, channelsAtStart: plan.channelsAtStart };
         }
       }
       const guard = lock?.guard ?? '';
@@ -141,10 +145,10 @@ export async function runFleet(configs: readonly HostConfig[], opts: FleetOption
       const { teardown: _, ...install } = runOpts;
       const again = await planHost(plan.config, plan.transport, install);
       if (!again.ok) {
-        finish(combine(first, again.result));
+        finish(combine(first, again.error));
         return;
       }
-      await done(again.plan, combine(first, await finishHost(again.plan, install, guard)));
+      await done(again.value, combine(first, await finishHost(again.value, install, guard)));
     } catch (e) {
       finish(failedResult(plan.config.name, `${plan.config.name}: ${(e as Error).message}`, plan.startedAt, plan.transport.stats.channels - plan.channelsAtStart));
     } finally {
@@ -219,7 +223,7 @@ export function combine(removed: HostResult, installed: HostResult): HostResult 
 
 /** Run `fn` over items with at most `limit` in flight, keeping input order in the output. */
 export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {

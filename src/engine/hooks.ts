@@ -11,7 +11,7 @@
 import type { HostConfig } from '../config.js';
 import type { Script } from '../shell.js';
 import type { HostResult } from './events.js';
-import type { HostPlan } from './host-run.js';
+import type { HostPlan } from './host-plan.js';
 
 export interface RecipeApplyPoint {
   readonly config: HostConfig;

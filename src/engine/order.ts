@@ -37,3 +37,21 @@ export function orderRecipes(asked: readonly string[], registry: ReadonlyMap<str
   }
   return { ok: true, recipes: ordered };
 }
+
+/**
+ * Which recipes a teardown takes off, in order: the asked-for ones and every
+ * recipe that depends on them (it cannot stay without them), dependents
+ * first — the install order reversed. Dependencies are NOT added: removing
+ * nginx leaves base in place.
+ */
+export function teardownOrder(asked: readonly string[], registry: ReadonlyMap<string, Recipe>): OrderResult {
+  const all = orderRecipes([...registry.keys()], registry);
+  if (!all.ok) return all;
+  for (const id of asked) {
+    if (!registry.has(id)) return orderRecipes([id], registry);
+  }
+  const out = new Set(asked);
+  // Install order lists dependencies first, so one pass collects every dependent.
+  for (const r of all.recipes) if (r.after.some((d) => out.has(d))) out.add(r.id);
+  return { ok: true, recipes: all.recipes.filter((r) => out.has(r.id)).reverse() };
+}

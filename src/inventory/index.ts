@@ -23,5 +23,4 @@ export {
   type InventoryError,
   type InventoryHost,
   type LoadOptions,
-  type Result,
 } from './types.js';

@@ -19,17 +19,15 @@ import { paramProblems } from './params.js';
 import { limitHosts, resolveInventory } from './resolve.js';
 import * as S from './schema.js';
 import { locate, parseSource, type Source } from './source.js';
+import { err, ok, type Result } from '../result.js';
 import {
-  err,
   formatInventoryError,
-  ok,
   type CliOverrides,
   type DocPath,
   type InventoryError,
   type InventoryHost,
   type LoadOptions,
   type Problem,
-  type Result,
 } from './types.js';
 
 /** Keys a strict object at `path` accepts, for "did you mean" hints. */

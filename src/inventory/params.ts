@@ -6,7 +6,8 @@
  */
 import type { z } from 'zod';
 import { errorMap, prefixed, suggest } from './messages.js';
-import { err, ok, type DocPath, type Problem, type Result } from './types.js';
+import { err, ok, type Result } from '../result.js';
+import type { DocPath, Problem } from './types.js';
 
 export type RecipeParams = ReadonlyMap<string, z.ZodType>;
 export type Params = Record<string, Record<string, unknown>>;

@@ -15,7 +15,8 @@ import { paramProblems, type RecipeParams } from './params.js';
 import { expandPath } from './paths.js';
 import type { ArtifactName } from '../artifacts/table.js';
 import type { Inventory, Vars } from './schema.js';
-import { err, ok, type CliOverrides, type DocPath, type InventoryHost, type Problem, type Result } from './types.js';
+import { err, ok, type Result } from '../result.js';
+import type { CliOverrides, DocPath, InventoryHost, Problem } from './types.js';
 
 export interface ResolveContext {
   /** Directory of fleet.yaml: relative paths in the file are resolved against it. */
@@ -219,7 +220,7 @@ function resolveHost(inv: Inventory, name: string, o: CliOverrides, ctx: Resolve
       accountKeyFile: acme.accountKeyFile === undefined ? undefined : expandPath(acmeFound('accountKeyFile')!.value, ctx.baseDir, ctx.homeDir),
     }),
     progressDir: o.progressDir ?? get('progressDir') ?? DEFAULT_PROGRESS_DIR,
-  } as HostConfig);
+  });
   if (missing !== undefined) return err(missing);
   return ok(config);
 }

@@ -11,7 +11,6 @@
  */
 import { validResolver } from '../validate/resolver.js';
 import { isIP } from 'node:net';
-import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import { MAX_NAMES, validateDomain, type DomainName } from '../validate/domain.js';
 import { validateEmail } from '../validate/email.js';
@@ -23,6 +22,8 @@ export function show(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  // Only primitives are left here (YAML yields no functions): their own string form.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- see above
   return String(v);
 }
 

@@ -6,10 +6,7 @@
 import type { z } from 'zod';
 import type { Connection, HostConfig } from '../config.js';
 import type { Secret } from '../secret.js';
-
 import type { Result } from '../result.js';
-
-export { err, ok, type Result } from '../result.js';
 
 export type SshConnection = Extract<Connection, { kind: 'ssh' }>;
 

@@ -12,7 +12,7 @@
  * which sorts after 99-panel.conf. A later file that sets the key to another
  * value is not panel's to edit: planning warns, naming that file.
  */
-import { arg, lines, type Script, sh } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { SysctlOptions } from './api.js';
 import { file, type FileFacts, type FileResource, parseFileFacts } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';

@@ -39,7 +39,7 @@ function fromBuild(path: string, source: string): Compiled | undefined {
   // Made from another version of the file (edited since the build): compile what is there now.
   if (entry === undefined || entry.sha256 !== createHash('sha256').update(source).digest('hex')) return undefined;
   runtime ??= loadHandlebarsRuntime();
-  return runtime.template(entry.spec) as Compiled;
+  return runtime.template(entry.spec);
 }
 
 /** panel's own templates come from inside the single executable when it is one; any other file from disk. */

@@ -8,9 +8,9 @@
  * but the live progress works without JavaScript.
  */
 import { type CertInfo, parseCertificate, renewalShare, renewalTime } from '../acme/cert-info.js';
-import { certDir } from '../acme/site.js';
+import { certDir } from '../acme/paths.js';
 import type { HostResult } from '../engine/events.js';
-import type { HostPlan } from '../engine/host-run.js';
+import type { HostPlan } from '../engine/host-plan.js';
 import { renderTemplate } from '../resources/template.js';
 import { validateDomains } from '../validate/index.js';
 import { STATUS } from './paths.js';
@@ -69,9 +69,9 @@ export function statusData(plan: HostPlan, result: HostResult, health: readonly 
       ? {}
       : {
           certificate:
-            typeof cert === 'string'
-              ? { error: cert }
-              : { names: cert.names, expires: day(cert.notAfter), renews: day(renewalTime(cert)), issuer: cert.issuer.replace(/\n/g, ', '), ...overdue(cert, now) },
+            !cert.ok
+              ? { error: cert.error }
+              : { names: cert.value.names, expires: day(cert.value.notAfter), renews: day(renewalTime(cert.value)), issuer: cert.value.issuer.replace(/\n/g, ', '), ...overdue(cert.value, now) },
         }),
     run: { finishedAt: day(now), result: result.status, changed: result.changed, ...(result.error ? { error: result.error } : {}) },
   };

@@ -15,6 +15,7 @@
  *   accepted when it equals one of those lines' keys, otherwise "changed".
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { err, ok, type Result } from '../result.js';
 
 export type Marker = 'revoked' | 'cert-authority';
 
@@ -78,45 +79,45 @@ export function parseKnownHosts(text: string): ParsedKnownHosts {
     const trimmed = raw.trim();
     if (trimmed === '' || trimmed.startsWith('#')) return;
     const parsed = parseLine(trimmed, line);
-    if (typeof parsed === 'string') skipped.push({ line, reason: parsed });
-    else entries.push(parsed);
+    if (parsed.ok) entries.push(parsed.value);
+    else skipped.push({ line, reason: parsed.error });
   });
   return { entries, skipped };
 }
 
 /** One line, or the reason it was skipped. */
-function parseLine(text: string, line: number): KnownHostLine | string {
+function parseLine(text: string, line: number): Result<KnownHostLine, string> {
   const fields = text.split(/[ \t]+/);
   let marker: Marker | undefined;
   if (fields[0]?.startsWith('@')) {
     const m = fields.shift();
     if (m === '@revoked') marker = 'revoked';
     else if (m === '@cert-authority') marker = 'cert-authority';
-    else return `unknown marker ${m}`;
+    else return err(`unknown marker ${m}`);
   }
   const [hosts, keyType, b64] = fields;
-  if (hosts === undefined || keyType === undefined || b64 === undefined) return 'too few fields';
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return 'key is not base64';
+  if (hosts === undefined || keyType === undefined || b64 === undefined) return err('too few fields');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return err('key is not base64');
   const key = Buffer.from(b64, 'base64');
   // The blob names its own type; a mismatch means a corrupted or hand-edited line.
-  if (keyTypeOf(key) !== keyType) return `key blob is not of type ${keyType}`;
+  if (keyTypeOf(key) !== keyType) return err(`key blob is not of type ${keyType}`);
   const patterns = parsePatterns(hosts);
-  if (typeof patterns === 'string') return patterns;
-  return marker === undefined ? { line, patterns, keyType, key } : { line, marker, patterns, keyType, key };
+  if (!patterns.ok) return patterns;
+  return ok(marker === undefined ? { line, patterns: patterns.value, keyType, key } : { line, marker, patterns: patterns.value, keyType, key });
 }
 
-function parsePatterns(hosts: string): HostPatterns | string {
+function parsePatterns(hosts: string): Result<HostPatterns, string> {
   if (hosts.startsWith('|')) {
     const m = /^\|1\|([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)$/.exec(hosts);
-    if (!m?.[1] || !m[2]) return 'malformed hashed host';
+    if (!m?.[1] || !m[2]) return err('malformed hashed host');
     const salt = Buffer.from(m[1], 'base64');
     const hash = Buffer.from(m[2], 'base64');
-    if (salt.length !== 20 || hash.length !== 20) return 'malformed hashed host';
-    return { kind: 'hashed', salt, hash };
+    if (salt.length !== 20 || hash.length !== 20) return err('malformed hashed host');
+    return ok({ kind: 'hashed', salt, hash });
   }
   const patterns = hosts.split(',').filter((p) => p !== '');
-  if (patterns.length === 0) return 'no host patterns';
-  return { kind: 'list', patterns };
+  if (patterns.length === 0) return err('no host patterns');
+  return ok({ kind: 'list', patterns });
 }
 
 /** Does this line's host part name the host? (`name` from hostName()). */

@@ -15,7 +15,7 @@ import { readPrivateKey } from './key-file.js';
 import { ConnectError } from './types.js';
 
 // ssh2 is CommonJS; Node's ESM loader only sees its default export.
-const { Client, utils } = ssh2;
+const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
 
 export type SshConnection = Extract<Connection, { kind: 'ssh' }>;
@@ -44,6 +44,7 @@ interface Auth {
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
+// eslint-disable-next-line @typescript-eslint/require-await -- async so that `fail` (a throw) reaches the caller as a rejected connect
 async function resolveAuth(conn: SshConnection, host: string, display: string): Promise<Auth> {
   const fail = (msg: string): never => {
     throw new ConnectError('auth', host, `${display}: ${msg}`);

@@ -142,6 +142,7 @@ export class SshTransport implements Transport {
         try {
           ch = await this.#open(command);
         } catch (err) {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as #open rejected (ssh2 rejects with Errors)
           rejectOpen(err);
           return;
         }

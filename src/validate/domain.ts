@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { err, ok, type Result } from './result.js';
+import { err, ok, type Result } from '../result.js';
 
 /**
  * A domain name that passed validateDomain: ASCII (punycode), lower case, no

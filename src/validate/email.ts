@@ -4,7 +4,7 @@
  * ones that turn into injection, so panel accepts the common subset only.
  */
 import { validateDomain } from './domain.js';
-import { err, ok, type Result } from './result.js';
+import { err, ok, type Result } from '../result.js';
 
 const LOCAL = /^[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*$/;
 

@@ -1,4 +1,4 @@
-import { err, ok, type Result } from './result.js';
+import { err, ok, type Result } from '../result.js';
 
 /** An ACME directory URL: https (http only for a CA on this machine, e.g. a local Pebble). */
 export function validateAcmeDirectory(input: string): Result<string, string> {

@@ -21,6 +21,13 @@ import { tempDir } from '../support/temp.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';
 import { DNS_PORT } from '../testbed/pebble.js';
 
+/** The parsed certificate; the test fails when it cannot be read. */
+function certOf(pem: string): CertInfo {
+  const r = parseCertificate(pem);
+  if (!r.ok) assert.fail(r.error);
+  return r.value;
+}
+
 const DAY = 86_400;
 /** Profile → lifetime (s) and the share left at renewal. */
 const LIFETIMES = [
@@ -76,7 +83,7 @@ test('45-day, 64-day and 160-hour certificates from Pebble profiles: lifetime as
     assert.equal(run.code, 0, `${l.profile}: ${explain(run)}`);
     const r = await bed.exec(host, `cat /etc/panel/certs/${l.name}/fullchain.pem`);
     assert.equal(r.code, 0, r.stderr);
-    const info = parseCertificate(r.stdout) as CertInfo;
+    const info = certOf(r.stdout);
     assert.equal(typeof info, 'object');
     // Pebble's validity period: notAfter = notBefore + period - 1 s (inclusive).
     const lifetime = (info.notAfter.getTime() - info.notBefore.getTime()) / 1000;

@@ -46,7 +46,7 @@ import { request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { countingListener } from '../support/listener.js';
-import { nginxParams, SiteResource, siteSpec } from '../../src/acme/site.js';
+import { nginxParams, SiteResource, siteSpec } from '../../src/nginx/site.js';
 import { PRELUDE } from '../../src/resources/prelude.js';
 import { parseHostState } from '../../src/engine/state.js';
 import { templatesDir } from '../../src/paths.js';

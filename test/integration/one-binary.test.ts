@@ -23,7 +23,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { acmeArgs, mirrorDir } from '../support/bed-args.js';
+import { mirrorDir } from '../support/bed-args.js';
 import { releaseDir } from '../support/release.js';
 import { ssh, type Ssh } from '../support/ssh.js';
 import { startTestbed, type Testbed, type TestHost } from '../testbed/index.js';

@@ -16,7 +16,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { nginxParams, SITE_PATH, SiteResource, siteSpec } from '../../src/acme/site.js';
+import { nginxParams, SITE_PATH, SiteResource, siteSpec } from '../../src/nginx/site.js';
 import { applyScript, factBatchScript, parseApply, parseFactBatch } from '../../src/engine/batch.js';
 import { type HostState, parseHostState } from '../../src/engine/state.js';
 import { templatesDir } from '../../src/paths.js';
@@ -190,8 +190,8 @@ test('a broken nginx site is validated before the rename: the live file never ch
   const site = new SiteResource({ ...siteSpec(config, { ipv6: host.ipv6 }, nginxParams.parse({})), templatesDir: broken });
   const facts = await bed.exec(host, 'bash -s', { input: factBatchScript([site.facts()], false) });
   const outs = parseFactBatch(facts.stdout, 1);
-  assert.ok(typeof outs !== 'string', String(outs));
-  const changes = site.plan(site.parse(outs[0]!), { planned: [] });
+  assert.ok(outs.ok, outs.ok ? '' : outs.error);
+  const changes = site.plan(site.parse(outs.value[0]!), { planned: [] });
   assert.equal(changes.length, 1);
 
   // A watcher on the host samples the live file (inode + content) as fast as it can while panel writes.

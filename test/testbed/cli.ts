@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { describeBed } from './describe.js';
-import { attachTestbed, startTestbed, type Profile, type Release, type Testbed } from './index.js';
+import { attachTestbed, startTestbed, type Profile, type Release } from './index.js';
 import { cleanupBed, reapLeftovers } from './cleanup.js';
 import { withLock } from './lock.js';
 import { processAlive } from './procs.js';

@@ -8,7 +8,15 @@ import { certId, MAX_RETRY_MS, MIN_RETRY_MS, pickRenewalTime, refreshWindow, Ren
 import { CertificateResource } from '../../src/acme/certificate.js';
 import { orderReason, parseCertificate, type CertInfo } from '../../src/acme/cert-info.js';
 import { newOrderPayload } from '../../src/acme/order.js';
+import { ok } from '../../src/result.js';
 import { tempDir } from '../support/temp.js';
+
+/** The parsed certificate; the test fails when it cannot be read. */
+function certOf(pem: string): CertInfo {
+  const r = parseCertificate(pem);
+  if (!r.ok) assert.fail(r.error);
+  return r.value;
+}
 
 const dir = tempDir('panel-ari-');
 
@@ -34,7 +42,7 @@ test('certId is base64url(AKI keyIdentifier).base64url(serial DER content, leadi
   assert.equal(Buffer.from(serial!, 'base64url').toString('hex'), '0087654321');
   assert.doesNotMatch(certId(pem), /[=+/]/, 'base64url without padding');
   assert.equal(Buffer.from(certId(issued('0123')).split('.')[1]!, 'base64url').toString('hex'), '0123');
-  assert.equal((parseCertificate(pem) as CertInfo).ariId, certId(pem));
+  assert.equal(certOf(pem).ariId, certId(pem));
 });
 
 test('Retry-After: seconds or an HTTP date, 6 h when absent, clamped to 1 min .. 24 h', () => {
@@ -62,7 +70,7 @@ test('renewal moment: inside the window, never before now; the start of a window
 test('orderReason: the CA window replaces the ⅓ rule both ways (earlier and later)', () => {
   const nb = new Date('2026-01-01T00:00:00Z');
   const na = new Date('2026-03-31T00:00:00Z'); // 89 days: ⅓ rule due on 2026-03-01
-  const have = { cert: { serial: '01', names: ['a.test'], notBefore: nb, notAfter: na, issuer: 'x', ocsp: false }, keyPresent: true, directory: 'https://ca/dir' };
+  const have = { cert: ok({ serial: '01', names: ['a.test'], notBefore: nb, notAfter: na, issuer: 'x', ocsp: false }), keyPresent: true, directory: 'https://ca/dir' };
   const want = { names: ['a.test'], directory: 'https://ca/dir' };
   const win = (s: string, e: string, r: string) => ({ start: new Date(s), end: new Date(e), renewAt: new Date(r) });
   const early = win('2026-01-05T00:00:00Z', '2026-01-06T00:00:00Z', '2026-01-05T12:00:00Z');
@@ -135,7 +143,7 @@ test('refreshWindow: fetched and stored (0600), not asked again before Retry-Aft
 
 test('the certificate plan reads the stored window and orders with replaces once it is due', () => {
   const pem = issued('4321', 90);
-  const info = parseCertificate(pem) as CertInfo;
+  const info = certOf(pem);
   const store = new RenewalWindows(join(dir, 'w3', 'renewal-info.json'));
   const D = 'https://ca.test/dir';
   const facts = [`cert=${Buffer.from(pem).toString('base64')}`, 'key=1', `directory=${Buffer.from(`${D}\n`).toString('base64')}`, 'installed=0', 'enabled=0'].join('\n') + '\n';

@@ -17,6 +17,7 @@ import { loadRegistry } from '../../src/cli/registry.js';
 import type { HostConfig } from '../../src/config.js';
 import { renewArgv } from '../../src/acme/timer.js';
 import { orderReason } from '../../src/acme/cert-info.js';
+import { ok } from '../../src/result.js';
 
 test('new order: the profile is sent only when asked for', () => {
   assert.deepEqual(newOrderPayload(['a.test', 'b.test'], undefined), { identifiers: [{ type: 'dns', value: 'a.test' }, { type: 'dns', value: 'b.test' }] });
@@ -26,7 +27,7 @@ test('new order: the profile is sent only when asked for', () => {
 test('renewal window of a 160-hour certificate: from half its lifetime left, and when expired', () => {
   const notBefore = new Date('2026-01-01T00:00:00Z');
   const notAfter = new Date('2026-01-07T16:00:00Z'); // 160 h, like Let's Encrypt `shortlived`
-  const have = { cert: { serial: '1', names: ['a.test'], notBefore, notAfter, issuer: 'x', ocsp: false }, keyPresent: true, directory: 'd' };
+  const have = { cert: ok({ serial: '1', names: ['a.test'], notBefore, notAfter, issuer: 'x', ocsp: false }), keyPresent: true, directory: 'd' };
   const want = { names: ['a.test'], directory: 'd' };
   assert.equal(orderReason(have, want, new Date('2026-01-04T07:59:00Z')), undefined);
   assert.match(orderReason(have, want, new Date('2026-01-04T08:00:00Z'))!, /less than half of its lifetime left \(renewal due 2026-01-04T08:00:00.000Z/);

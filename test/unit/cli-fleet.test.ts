@@ -16,7 +16,6 @@ import type { EngineEvent, HostResult } from '../../src/engine/events.js';
 import { pool, runFleet } from '../../src/engine/fleet.js';
 import { defineRecipe, type Recipe } from '../../src/engine/recipe.js';
 import type { Change, Resource } from '../../src/resources/types.js';
-import { quote } from '../../src/shell.js';
 import { TransportError, type ExecResult, type Session, type Transport } from '../../src/transport/types.js';
 import { BashTransport } from '../support/bash-transport.js';
 import { tempDir } from '../support/temp.js';

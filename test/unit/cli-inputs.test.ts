@@ -52,7 +52,7 @@ function flagsOf(argv: readonly string[]): CommonFlags {
 /** The hosts, or the message of the UsageError the CLI prints; any other error (a TypeError, a bug) is thrown. */
 async function resolveArgs(argv: readonly string[]): Promise<HostConfig[] | string> {
   try {
-    return await resolveTargets(flagsOf(argv), registry, 'plan', { cwd: dir, homeDir: dir, env: {} });
+    return await resolveTargets(flagsOf(argv), registry, { cwd: dir, homeDir: dir, env: {} });
   } catch (e) {
     if (e instanceof UsageError) return e.message;
     throw e;

@@ -159,7 +159,7 @@ describe('examples/fleet.yaml', () => {
     const cmd = addCommon(new Command('install')).exitOverride();
     cmd.parse(['-i', join(packageRoot, 'examples', 'fleet.yaml')], { from: 'user' });
     const registry = new Map(recipes.map((r) => [r.id, r as Recipe]));
-    const hosts = await resolveTargets(cmd.opts<CommonFlags>(), registry, 'install', { cwd: dir, homeDir: home, env: {} });
+    const hosts = await resolveTargets(cmd.opts<CommonFlags>(), registry, { cwd: dir, homeDir: home, env: {} });
     assert.deepEqual(hosts.map((h) => h.name), ['web1', 'web2', 'db1']);
     assert.deepEqual(hosts[0]?.params['nginx'], { clientMaxBodySize: '256m' });
     // `key: ~/.ssh/id_ed25519` is the home directory's key, for every host that does not name its own.

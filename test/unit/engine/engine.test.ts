@@ -71,10 +71,10 @@ test('orderRecipes puts dependencies first and names unknown ids and cycles', ()
 
 test('fact batch parsing rejects truncated output', () => {
   const good = parseFactBatch('@@panel-fact-begin 0\na=1\n@@panel-fact-end 0 0\n@@panel-fact-begin 1\n@@panel-fact-end 1 3\n', 2);
-  assert.ok(Array.isArray(good));
-  assert.deepEqual(good[0], { stdout: 'a=1\n', code: 0 });
-  assert.deepEqual(good[1], { stdout: '', code: 3 });
-  assert.equal(typeof parseFactBatch('@@panel-fact-begin 0\na=1\n', 1), 'string');
+  assert.ok(good.ok);
+  assert.deepEqual(good.value[0], { stdout: 'a=1\n', code: 0 });
+  assert.deepEqual(good.value[1], { stdout: '', code: 3 });
+  assert.equal(parseFactBatch('@@panel-fact-begin 0\na=1\n', 1).ok, false);
 });
 
 test('apply parsing finds the failing step and its own stderr', () => {

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import type { HostConfig } from '../../../src/config.js';
 import type { EngineEvent } from '../../../src/engine/events.js';
 import { runFleet } from '../../../src/engine/fleet.js';
-import { teardownOrder } from '../../../src/engine/host-run.js';
+import { teardownOrder } from '../../../src/engine/order.js';
 import { defineRecipe, type Recipe } from '../../../src/engine/recipe.js';
 import { directory, file } from '../../../src/resources/index.js';
 import { removal } from '../../../src/resources/removal.js';

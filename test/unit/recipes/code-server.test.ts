@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { tempDir } from '../../support/temp.js';
 import { verifyPassword as verifySync } from '../../../src/codeserver/argon2.js';
 import codeServerRecipe from '../../../recipes/code-server.js';
-import { renderSite, siteSpec } from '../../../src/acme/site.js';
+import { renderSite, siteSpec } from '../../../src/nginx/site.js';
 import { ArtifactSet, changedSumRefusal, locateArtifact, resolveArtifact, TrustedSums, type AssetFetch } from '../../../src/artifacts/index.js';
 import { domainNames } from '../../../src/validate/domain.js';
 import { desiredConfig, installedHash } from '../../../src/codeserver/config.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import certificateRecipe from '../../../recipes/certificate.js';
 import nginxRecipe from '../../../recipes/nginx.js';
-import { INSECURE_HTTP_WARNING, type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, siteSpec, tlsState, usesHttp2Directive } from '../../../src/acme/site.js';
+import { INSECURE_HTTP_WARNING, type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, siteSpec, tlsState, usesHttp2Directive } from '../../../src/nginx/site.js';
 import type { HostConfig } from '../../../src/config.js';
 import type { Change } from '../../../src/resources/types.js';
 import type { HostInfo } from '../../../src/host-info.js';

@@ -1,5 +1,4 @@
 /** The stack recipes' desired state for a given host and configuration (no host needed). */
-import { sh } from '../../../src/shell.js';
 import assert from 'node:assert/strict';
 import { assertInOrder } from '../../support/order.js';
 import { writeFileSync } from 'node:fs';
@@ -16,7 +15,7 @@ import { EDGE_REFUSAL, FAASD_CE_NOTICE, OPENFAAS_LICENSE_PATH } from '../../../r
 import { FileResource as FileRes, planFile } from '../../../src/resources/file.js';
 import { redact } from '../../../src/secret.js';
 import { recipes } from '../../../recipes/index.js';
-import { hostRefusal, osVerdict } from '../../../recipes/os.js';
+import { hostRefusal, osVerdict } from '../../../src/stack/os.js';
 import { LETS_ENCRYPT, type HostConfig } from '../../../src/config.js';
 import type { RecipeContext, Recipe } from '../../../src/engine/recipe.js';
 import type { HostInfo } from '../../../src/host-info.js';

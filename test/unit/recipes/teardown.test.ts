@@ -11,7 +11,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cniRules } from '../../../recipes/teardown.js';
+import { cniRules } from '../../../src/stack/teardown.js';
 import type { CommandResource } from '../../../src/resources/command.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'panel-teardown-'));

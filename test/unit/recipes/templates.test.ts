@@ -1,9 +1,9 @@
 /** Each stack template rendered and compared with what upstream writes (REFERENCE §2, §3). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { conflistData } from '../../../recipes/openfaas-net.js';
+import { conflistData } from '../../../src/stack/openfaas-net.js';
 import { renderTemplate } from '../../../src/resources/template.js';
-import { proxyDropIn } from '../../../recipes/proxy.js';
+import { proxyDropIn } from '../../../src/stack/proxy.js';
 import { FileResource, planFile } from '../../../src/resources/file.js';
 import { redact } from '../../../src/secret.js';
 import { unitValue } from '../../../src/resources/unit.js';

@@ -3,12 +3,12 @@
  * fetches from the internet (containerd pulls images; faasd checks
  * reachability before starting) — seed 000's slow-network setup.
  */
-import type { HostConfig } from '../src/config.js';
-import { unit } from '../src/resources/index.js';
-import { unitValue } from '../src/resources/unit.js';
-import { registerSecret } from '../src/secret.js';
-import type { Resource } from '../src/resources/types.js';
-import { renderTemplate as render } from '../src/resources/template.js';
+import type { HostConfig } from '../config.js';
+import { unit } from '../resources/index.js';
+import { unitValue } from '../resources/unit.js';
+import { registerSecret } from '../secret.js';
+import type { Resource } from '../resources/types.js';
+import { renderTemplate as render } from '../resources/template.js';
 
 /** Local traffic must never go through the proxy: the gateway, the provider on openfaas0, the mirror host. */
 export const DEFAULT_NO_PROXY = 'localhost,127.0.0.1,::1,10.62.0.0/16,faasd-provider,gateway,nats,prometheus';

@@ -32,21 +32,13 @@ import type { Change, FactOutput, FollowUp, PlanContext, Resource } from '../res
 import { noStdin, opt, parseKv, sha256 } from '../resources/util.js';
 import { lines, type Script, sh } from '../shell.js';
 import { validateDomains } from '../validate/index.js';
-import { parseCertificate } from './cert-info.js';
+import { parseCertificate } from '../acme/cert-info.js';
+import { certDir, WEBROOT } from '../acme/paths.js';
 import { BODY_SIZE } from '../web/body-size.js';
 import { contributedRoutes, statusPageSite, type StatusPageSite } from '../web/routes.js';
 
 export const SITE_PATH = '/etc/nginx/conf.d/panel.conf';
 export const SITE_KEY = `file:${SITE_PATH}`;
-/** HTTP-01 challenge files live under <webroot>/.well-known/acme-challenge/. */
-export const WEBROOT = '/var/www/panel-acme';
-export const CHALLENGE_DIR = `${WEBROOT}/.well-known/acme-challenge`;
-export const CERTS_DIR = '/etc/panel/certs';
-
-export function certDir(primary: string): string {
-  return `${CERTS_DIR}/${primary}`;
-}
-
 // Only characters nginx reads literally in a location prefix / proxy_pass URL:
 // no spaces, quotes, `;`, `{`, `}`, `$` — a route can never inject a directive.
 const ROUTE_PATH = /^\/(?:[A-Za-z0-9._~-]+\/)*$/;
@@ -182,10 +174,6 @@ export function resolveRoutes(p: NginxParams, contributed: readonly Route[] = []
 }
 
 /**
- * The site for a host. Names are validated again here (the CLI and the
- * inventory check them first); a bad name throws, before anything runs.
- */
-/**
  * The nginx each supported release installs from its own archive. Used only
  * when the host can tell neither `nginx -v` nor apt's candidate (a fresh host
  * whose apt lists were never fetched): without it a first run would render
@@ -200,6 +188,10 @@ const DISTRO_NGINX: Readonly<Record<string, string>> = {
   'ubuntu 26.04': '1.28.0',
 };
 
+/**
+ * The site for a host. Names are validated again here (the CLI and the
+ * inventory check them first); a bad name throws, before anything runs.
+ */
 export function siteSpec(config: HostConfig, host: Pick<HostInfo, 'ipv6'> & Partial<Pick<HostInfo, 'osId' | 'osVersion'>>, rawParams: unknown): SiteSpec {
   const params = nginxParams.parse(rawParams ?? {});
   const names = validateDomains(config.domains);
@@ -236,8 +228,8 @@ export function tlsState(spec: SiteSpec, certPem: string | undefined, nginxVersi
   if (spec.certDir === undefined || certPem === undefined) return undefined;
   const info = parseCertificate(certPem);
   // An unreadable certificate would make nginx fail; serve HTTP until the certificate recipe replaces it.
-  if (typeof info === 'string') return undefined;
-  return { http2Directive: usesHttp2Directive(nginxVersion), stapling: info.ocsp };
+  if (!info.ok) return undefined;
+  return { http2Directive: usesHttp2Directive(nginxVersion), stapling: info.value.ocsp };
 }
 
 /** The 503 page port 80 serves instead of any route while there is no certificate. */

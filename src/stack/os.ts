@@ -1,5 +1,5 @@
 /** Which hosts the container stack supports; checked before any change. */
-import type { HostInfo } from '../src/host-info.js';
+import type { HostInfo } from '../host-info.js';
 
 /**
  * The releases panel is tested on (the README says how); anything else is

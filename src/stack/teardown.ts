@@ -12,9 +12,9 @@
  * nothing. The stack's steps only act where the state record says panel
  * installed the recipe.
  */
-import type { Resource, Change, FactOutput, PlanContext } from '../src/resources/types.js';
-import { command } from '../src/resources/index.js';
-import { sh, type Script } from '../src/shell.js';
+import type { Resource, Change, FactOutput, PlanContext } from '../resources/types.js';
+import { command } from '../resources/index.js';
+import { sh, type Script } from '../shell.js';
 import { OPENFAAS_NET } from './openfaas-net.js';
 
 /** Runs `inner` only on a host where the state record lists something of `recipe`. */

@@ -1,1 +1,0 @@
-export { err, ok, type Result } from '../result.js';
