@@ -3,10 +3,10 @@
 # afterwards — a test that leaves a temporary directory behind fails the run
 # (test/support/temp.ts makes directories that clean up after themselves).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/panel-suite.XXXXXX")
 export TMPDIR="$tmp"
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046 # test file paths have no spaces: one word each is meant
 node --test --test-concurrency=1 "$@" $(find dist/test -name '*.test.js' | sort) | tee "$tmp/.tap"
 rc=${PIPESTATUS[0]}
 # A skip fails the run unless .ci/allowed-skips names it with the reason CI

@@ -1,8 +1,9 @@
 /**
  * The one place where text becomes shell. A `Script` can only be made here:
  * by the `sh` tag (literal parts are trusted script written in this
- * repository, interpolated values are quoted) or by `sh.raw` for the
- * prelude's function library. Anything typed `Script` — a Change's script, a
+ * repository, interpolated values are quoted), by `sh.raw` (a literal whose
+ * backslashes reach bash untouched) or by `sh.file` for the prelude's `.sh`
+ * files. Anything typed `Script` — a Change's script, a
  * fact snippet, a check, a validator — therefore never contains an unquoted
  * value, and a plain string cannot be passed where a script is expected.
  */
@@ -67,7 +68,12 @@ function rawTag(strings: TemplateStringsArray): Script {
   return make(strings.raw.join('').replace(/\\\$\{/g, '${'));
 }
 
-export const sh: typeof tag & { readonly raw: typeof rawTag } = Object.assign(tag, { raw: rawTag });
+/** The text of panel's own `.sh` files (the prelude, src/resources/prelude.ts): trusted as written, no values. */
+function ownFile(text: string): Script {
+  return make(text);
+}
+
+export const sh: typeof tag & { readonly raw: typeof rawTag; readonly file: typeof ownFile } = Object.assign(tag, { raw: rawTag, file: ownFile });
 
 /** A script passed as ONE quoted word to a command that evals it (validators, fill commands). */
 export function arg(s: Script | undefined): Script {

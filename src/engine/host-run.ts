@@ -695,7 +695,7 @@ async function applyRecipe(
       return { failure: { change: r.change, message: e.message, lost: when } };
     }
     first = false;
-    for (const m of res.stdout.matchAll(/^@@panel-reboot-required (.+)$/gm)) onReboot(m[1]!);
+    for (const m of res.stdout.matchAll(new RegExp(`^${REBOOT_MARKER} (.+)$`, 'gm'))) onReboot(m[1]!);
     const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
     for (const i of outcome.done) {
       const r = run[i]!;

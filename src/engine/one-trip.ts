@@ -13,7 +13,8 @@ import { verifyScript } from './batch.js';
 
 const INFO_BEGIN = '@@panel-info-begin';
 const INFO_END = '@@panel-info-end';
-export const REBOOT_MARKER = '@@panel-reboot-required';
+import { REBOOT_MARKER } from '../resources/prelude.js';
+export { REBOOT_MARKER };
 
 /** Host info between markers, in a subshell of its own so nothing it sets reaches the facts. */
 export function infoSection(): string {

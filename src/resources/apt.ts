@@ -22,8 +22,8 @@ export interface AptFacts {
   readonly interrupted: readonly string[] | undefined;
 }
 
-/** The prelude's PANEL_APT_WAIT default, for messages. */
-const APT_WAIT_MINUTES = 10;
+/** How long apt steps wait for cloud-init and the dpkg lock: the prelude's PANEL_APT_WAIT default, and messages. */
+export const APT_WAIT_MINUTES = 10;
 
 const PKG = /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 

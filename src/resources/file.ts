@@ -13,7 +13,7 @@ import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { fmtMode, int, noStdin, one, opt, type Owned, ownershipDrift, parseKv, parseOwned, sha256 } from './util.js';
 
 export const SECRET_DIFF = '(secret content changed; value masked)';
-/** Content larger than this is not read back for diffs (matches the prelude). */
+/** Content larger than this is not read back for diffs (the prelude's PANEL_MAX_DIFF_BYTES). */
 export const MAX_DIFF_BYTES = 256 * 1024;
 
 export type FileType = 'file' | 'directory' | 'symlink' | 'other';
