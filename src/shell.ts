@@ -95,13 +95,7 @@ export function join(parts: ReadonlyArray<Script | undefined>, op: '\n' | ' && '
   );
 }
 
-/** A heredoc-free way to ship bytes inside a script: base64 decoded on the host. */
-export function writeBytesScript(bytes: Buffer, dest: string): Script {
-  const b64 = bytes.toString('base64').replace(/.{1,76}/g, '$&\n');
-  return make(`base64 -d > ${quote(dest)} <<'__PANEL_B64__'\n${b64}__PANEL_B64__`);
-}
-
-/** `cmd` reading `bytes` (base64) on stdin from a heredoc; a failure of `cmd` exits the step. */
+/** `cmd` reading `bytes` (base64) on stdin from a heredoc; a failure of `cmd` exits the step. The one way bytes travel inside a script. */
 export function withBytes(cmd: Script, bytes: Buffer): Script {
   const b64 = bytes.toString('base64').replace(/.{1,76}/g, '$&\n');
   return make(`${cmd.text} <<'__PANEL_B64__' || exit 1\n${b64}__PANEL_B64__`);

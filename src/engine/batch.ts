@@ -220,9 +220,3 @@ export function parseVerify(stdout: string, checks: readonly Check[]): CheckOutc
   return results;
 }
 
-/** Journal the records of a change done from this machine (a local effect), in a round trip of its own. */
-export function recordsScript(change: Change, recipe: string): string | undefined {
-  if (!change.records || change.records.length === 0) return undefined;
-  const owner = { recipe, resource: change.resource };
-  return ['export PANEL_MODE=apply', PRELUDE.text, `(\nset -euo pipefail\n${ownerScript(owner)}`, ...change.records.map((r) => recordScript(r, owner)), ')'].join('\n') + '\n';
-}

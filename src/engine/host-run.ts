@@ -31,7 +31,7 @@ import { type Script, sh } from '../shell.js';
 import { TransportError, type ExecResult, type Transport } from '../transport/types.js';
 import { changedSumRefusal, ReleaseSums, TrustedSums, type ResolvedArtifact } from '../artifacts/index.js';
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
-import { applyProgress, applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, recordsScript, tail, verifyScript } from './batch.js';
+import { applyProgress, applyScript, factBatchScript, hookScript, parseApply, parseFactBatch, parseVerify, tail, verifyScript } from './batch.js';
 import type { Emit, EngineEvent, HostResult, Mode } from './events.js';
 import { connectionId, type HostInfoCache, sameInfo } from './host-info-cache.js';
 import { checksSection, extractInfo, extractReads, infoSection, readsSection, REBOOT_MARKER } from './one-trip.js';

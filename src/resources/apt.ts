@@ -10,7 +10,7 @@
 import { type Script, sh } from '../shell.js';
 import type { AptOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
-import { noStdin, tailOf } from './util.js';
+import { factFailed, noStdin } from './util.js';
 
 export interface AptFacts {
   /** Packages (by name, without :arch) whose status is `install ok installed`. */
@@ -44,7 +44,7 @@ __a=$(panel_dpkg_interrupted) && printf 'interrupted=%s\\n' "$(panel_dpkg_audit_
 true`);
   }
   parse(out: FactOutput): AptFacts {
-    if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);
+    if (out.code !== 0) throw factFailed(this.key, out);
     const installed = new Set<string>();
     let lockHolder: string | undefined;
     let cloudInitRunning = false;

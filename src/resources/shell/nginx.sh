@@ -34,3 +34,71 @@ panel_nginx_test() {
   rm -f -- "$t"
   return "$rc"
 }
+
+# panel_nginx_test_refs TEMP LIVE [TEMP LIVE]...: 'nginx -t' of the
+# configuration as it would be with each LIVE file (a certificate, its key)
+# replaced by its TEMP: a temporary main config beside nginx.conf in which
+# every line naming a LIVE path names its TEMP instead, and so does a
+# temporary copy of each file its includes match that names one (other
+# included files are included as they are). The live files are untouched.
+panel_nginx_test_refs() {
+  local conf=${PANEL_NGINX_CONF:-/etc/nginx/nginx.conf} dir t line pat ind f c i j rc=0
+  local -a made=() live=()
+  [ $(($# % 2)) = 0 ] || { echo "panel_nginx_test_refs: TEMP LIVE pairs expected"; return 1; }
+  for ((f = 2; f <= $#; f += 2)); do live+=(-e "${!f}"); done
+  dir=$(dirname -- "$conf")
+  t=$(mktemp "$dir/.panel-validate.XXXXXXXX") || return 1
+  made+=("$t")
+  while IFS= read -r line || [ -n "$line" ]; do
+    if [[ $line =~ ^([[:space:]]*)include[[:space:]]+([^\;[:space:]]+)[[:space:]]*\;[[:space:]]*$ ]]; then
+      ind=${BASH_REMATCH[1]}
+      pat=${BASH_REMATCH[2]}
+      [[ $pat = /* ]] || pat="$dir/$pat"
+      # The include as it is, unless a file it matches names a LIVE path.
+      c=
+      for f in $pat; do [ -f "$f" ] && grep -qF "${live[@]}" -- "$f" && c=1 && break; done
+      if [ -n "$c" ]; then
+        for f in $pat; do
+          [ -e "$f" ] || continue
+          if grep -qF "${live[@]}" -- "$f"; then
+            c=$(mktemp "$dir/.panel-validate.XXXXXXXX") || { rc=1; break; }
+            made+=("$c")
+            panel_nginx_swap_refs "$@" < "$f" > "$c" || { rc=1; break; }
+            f=$c
+          fi
+          printf '%sinclude %s;\n' "$ind" "$f"
+        done
+        continue
+      fi
+    fi
+    for ((i = 1; i < $#; i += 2)); do j=$((i + 1)); line=${line//"${!j}"/"${!i}"}; done
+    printf '%s\n' "$line"
+  done < "$conf" > "$t"
+  [ "$rc" = 0 ] && { nginx -t -c "$t" || rc=$?; }
+  rm -f -- "${made[@]}"
+  return "$rc"
+}
+
+# panel_nginx_swap_refs TEMP LIVE [TEMP LIVE]...: stdin to stdout with every LIVE path changed to its TEMP.
+panel_nginx_swap_refs() {
+  local line i
+  local -a a=("$@")
+  while IFS= read -r line || [ -n "$line" ]; do
+    for ((i = 0; i < ${#a[@]}; i += 2)); do line=${line//"${a[i + 1]}"/"${a[i]}"}; done
+    printf '%s\n' "$line"
+  done
+}
+
+# panel_nginx_reload [test]: reload nginx when it runs (a stopped nginx reads
+# its files when it starts); with "test", only after 'nginx -t' accepts the
+# configuration (nginx would keep the old one without a word).
+panel_nginx_reload() {
+  if [ -d /run/systemd/system ]; then
+    systemctl is-active --quiet nginx 2>/dev/null || return 0
+    if [ "${1:-}" = test ]; then nginx -t -q || return 1; fi
+    systemctl reload nginx
+  elif [ -s /run/nginx.pid ]; then
+    if [ "${1:-}" = test ]; then nginx -t -q || return 1; fi
+    nginx -s reload
+  fi
+}

@@ -86,19 +86,18 @@ panel_restore() {
   mv -f -T -- "$tmp" "$p" || { rm -f -- "$tmp"; return 1; }
 }
 
-# panel_write PATH MODE OWNER GROUP BACKUP VALIDATE FILL: a temp file beside
-# PATH (0600 from the start: secrets never sit readable), filled by the shell
-# FILL (stdout → the temp file), then panel_put.
+# panel_fill PATH FILL -> the path of a new temp file beside PATH (0600 from
+# the start: secrets never sit readable), filled by the shell FILL (its stdout).
 # A failure (a full disk: ENOSPC) is one line naming PATH and the reason, with
-# no temp file left behind and PATH untouched.
-panel_write() {
+# no temp file left behind.
+panel_fill() {
   local p=$1 tmp err
   # On success panel_tmp_beside prints only the path; on failure, its error.
   if ! tmp=$(panel_tmp_beside "$p" 2>&1); then
     printf 'panel: writing %s failed: %s\n' "$p" "$(printf '%s\n' "$tmp" | panel_tail 1)" >&2
     return 1
   fi
-  if ! err=$( { ( eval "$7" ) > "$tmp"; } 2>&1 ); then
+  if ! err=$( { ( eval "$2" ) > "$tmp"; } 2>&1 ); then
     # A full disk is named whatever the writer's last words: GNU base64 says "write error:
     # No space left on device" once, then a bare "write error" at exit; a writer that lost
     # errno is caught by the free blocks of PATH's filesystem (0 while the temp file holds them).
@@ -111,5 +110,69 @@ panel_write() {
     printf 'panel: writing %s failed: %s\n' "$p" "$(printf '%s\n' "${err:-the content could not be produced}" | panel_tail 1)" >&2
     return 1
   fi
-  panel_put "$tmp" "$p" "$2" "$3" "$4" "$5" "$6"
+  printf '%s\n' "$tmp"
+}
+
+# panel_write PATH MODE OWNER GROUP BACKUP VALIDATE FILL: one file, filled
+# (panel_fill), then panel_put. Called by the scripts src/resources/write.ts
+# builds, never by hand. A failure leaves PATH untouched.
+panel_write() {
+  local tmp
+  tmp=$(panel_fill "$1" "$7") || return 1
+  panel_put "$tmp" "$1" "$2" "$3" "$4" "$5" "$6"
+}
+
+# Several files as one unit (src/resources/write.ts writeUnit): each is
+# filled and owned in its temp file (panel_unit_add), then all are validated
+# together and renamed into place (panel_unit_commit). Nothing is live until
+# every file is ready and the validator accepted them all.
+# PANEL_UNIT: TEMP PATH BACKUP, for each file added, in order.
+PANEL_UNIT=()
+panel_unit_begin() { PANEL_UNIT=(); }
+
+# panel_unit_drop: remove every temp file of the unit (nothing was live).
+panel_unit_drop() {
+  local i
+  for ((i = 0; i < ${#PANEL_UNIT[@]}; i += 3)); do rm -f -- "${PANEL_UNIT[i]}"; done
+  PANEL_UNIT=()
+}
+
+# panel_unit_add PATH MODE OWNER GROUP BACKUP FILL: one file of the unit,
+# filled and owned, not live. A failure drops the whole unit.
+panel_unit_add() {
+  local tmp
+  if [ -d "$1" ] && [ ! -L "$1" ]; then panel_unit_drop; panel_fail "$1 is a directory, refusing to replace it with a file"; fi
+  tmp=$(panel_fill "$1" "$6") || { panel_unit_drop; return 1; }
+  PANEL_UNIT+=("$tmp" "$1" "$5")
+  panel_own "$tmp" "$2" "$3" "$4" || { panel_unit_drop; return 1; }
+}
+
+# panel_unit_commit VALIDATE: VALIDATE runs once with "$@" = TEMP PATH TEMP
+# PATH ... (every file of the unit); a failure removes every temp file and
+# leaves every live file exactly as it was. Then each file is backed up
+# (its BACKUP policy) and renamed into place, in the order added.
+panel_unit_commit() {
+  local validate=$1 out i rc=0
+  local -a pairs=() paths=()
+  for ((i = 0; i < ${#PANEL_UNIT[@]}; i += 3)); do
+    pairs+=("${PANEL_UNIT[i]}" "${PANEL_UNIT[i + 1]}")
+    paths+=("${PANEL_UNIT[i + 1]}")
+  done
+  if [ -n "$validate" ]; then
+    if ! out=$( set -- "${pairs[@]}"; eval "$validate" 2>&1 </dev/null ); then
+      panel_unit_drop
+      printf 'panel: validation failed for %s; the live files are unchanged:\n%s\n' "${paths[*]}" "$(printf '%s\n' "$out" | panel_tail 12)" >&2
+      return 1
+    fi
+  fi
+  # Ownership is set: panel_put's "-" keeps it.
+  for ((i = 0; i < ${#PANEL_UNIT[@]}; i += 3)); do
+    if [ "$rc" = 0 ]; then
+      panel_put "${PANEL_UNIT[i]}" "${PANEL_UNIT[i + 1]}" - - - "${PANEL_UNIT[i + 2]}" || rc=1
+    else
+      rm -f -- "${PANEL_UNIT[i]}"
+    fi
+  done
+  PANEL_UNIT=()
+  return "$rc"
 }
