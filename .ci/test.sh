@@ -3,7 +3,7 @@
 # afterwards — a test that leaves a temporary directory behind fails the run
 # (test/support/temp.ts makes directories that clean up after themselves).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 # Lint first (tsc with noUnused*, eslint, shellcheck), outside the private
 # TMPDIR: a finding fails the run and counts as one failure in the closing
 # line, but the tests still run.
@@ -11,7 +11,7 @@ lint_rc=0
 npm run --silent lint || lint_rc=$?
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/panel-suite.XXXXXX")
 export TMPDIR="$tmp"
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046 # test file paths have no spaces: one word each is meant
 node --test --test-concurrency=1 "$@" $(find dist/test -name '*.test.js' | sort) | tee "$tmp/.tap"
 rc=${PIPESTATUS[0]}
 if [ "$lint_rc" -ne 0 ]; then

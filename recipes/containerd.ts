@@ -7,7 +7,7 @@
  * 1.7 host in place is a restart of containerd: KillMode=process keeps the
  * shims, and with them the running tasks.
  */
-import { arg, sh } from '../src/shell.js';
+import { sh } from '../src/shell.js';
 import { z } from 'zod';
 import { ARTIFACTS, artifactsOf, fetchOf, versionSchema } from '../src/artifacts/index.js';
 import { defineRecipe } from '../src/engine/recipe.js';
@@ -16,6 +16,7 @@ import type { Resource } from '../src/resources/types.js';
 import { proxyDropIn } from '../src/stack/proxy.js';
 import { renderTemplate as render } from '../src/resources/template.js';
 import { removal } from '../src/resources/removal.js';
+import { DEFAULT_OWNER, writeFile } from '../src/resources/write.js';
 import { containerdState, whenRecorded } from '../src/stack/teardown.js';
 
 export const CONTAINERD_PREFIX = '/usr/local';
@@ -66,7 +67,7 @@ function configMigration(): Resource {
   return command({
     name: `migrate ${CONTAINERD_CONFIG} to config version 3`,
     check: sh`! test -e ${CONTAINERD_CONFIG} || grep -Eq '^[[:space:]]*version[[:space:]]*=[[:space:]]*3([^0-9]|$)' ${CONTAINERD_CONFIG}`,
-    run: sh`panel_write ${CONTAINERD_CONFIG} "$(stat -c %a ${CONTAINERD_CONFIG})" root root always '' ${arg(sh`${`${CONTAINERD_PREFIX}/bin/containerd`} config migrate`)} || exit 1`,
+    run: writeFile({ path: CONTAINERD_CONFIG, mode: 'as-live', owner: DEFAULT_OWNER, backup: 'always', fill: { run: sh`${`${CONTAINERD_PREFIX}/bin/containerd`} config migrate` } }),
     reason: 'config older than version 3 (containerd 2.x)',
   });
 }

@@ -67,7 +67,7 @@ export default defineRecipe({
     removal({
       recipe: 'nginx',
       purge,
-      then: { name: 'reload nginx if it still runs', script: sh`if systemctl is-active -q nginx 2>/dev/null; then nginx -t -q && systemctl reload nginx || exit 1; fi` },
+      then: { name: 'reload nginx if it still runs', script: sh`panel_nginx_reload test || exit 1` },
     }),
   ],
   verify: ({ config }) => {

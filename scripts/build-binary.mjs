@@ -3,8 +3,8 @@
  * architecture (dist/release/panel-linux-amd64, panel-linux-arm64), for hosts
  * with no Node: Node's single executable applications (SEA). The built CLI
  * (dist/, after `npm run build`) is bundled by esbuild into one CommonJS
- * script with every package, the templates, their precompiled form and the
- * version inside it (src/embedded.ts and src/lazy-cjs.ts are replaced in the
+ * script with every package, the templates, their precompiled form, the
+ * prelude's shell files and the version inside it (src/embedded.ts and src/lazy-cjs.ts are replaced in the
  * bundle); Node turns the script into a blob, and postject puts the blob into
  * a copy of an official Node binary of the target architecture.
  *
@@ -45,11 +45,20 @@ function embeddedModule() {
       .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
   );
   const compiled = join(root, 'dist', 'templates.compiled.cjs');
+  // The prelude's shell files (src/resources/prelude.ts reads them by their path under src/resources/).
+  const resources = join(root, 'src', 'resources');
+  const shell = Object.fromEntries(
+    readdirSync(resources, { recursive: true })
+      .filter((f) => f.endsWith('.sh'))
+      .sort()
+      .map((f) => [f, readFileSync(join(resources, f), 'utf8')]),
+  );
   return [
     `export const embedded = {`,
     `  version: ${JSON.stringify(pkg.version)},`,
     `  templates: ${JSON.stringify(templates)},`,
     `  precompiled: () => require(${JSON.stringify(compiled)}),`,
+    `  shell: ${JSON.stringify(shell)},`,
     `};`,
   ].join('\n');
 }

@@ -14,6 +14,8 @@ export interface Embedded {
   /** templates/*.hbs, by file name. */
   readonly templates: Readonly<Record<string, string>>;
   readonly precompiled: () => Precompiled;
+  /** The prelude's shell files (src/resources/prelude.ts), by path under src/resources/. */
+  readonly shell: Readonly<Record<string, string>>;
 }
 
 export const embedded: Embedded | undefined = undefined;

@@ -1,8 +1,9 @@
 /**
  * The one place where text becomes shell. A `Script` can only be made here:
  * by the `sh` tag (literal parts are trusted script written in this
- * repository, interpolated values are quoted) or by `sh.raw` for the
- * prelude's function library. Anything typed `Script` — a Change's script, a
+ * repository, interpolated values are quoted), by `sh.raw` (a literal whose
+ * backslashes reach bash untouched) or by `sh.file` for the prelude's `.sh`
+ * files. Anything typed `Script` — a Change's script, a
  * fact snippet, a check, a validator — therefore never contains an unquoted
  * value, and a plain string cannot be passed where a script is expected.
  */
@@ -67,7 +68,12 @@ function rawTag(strings: TemplateStringsArray): Script {
   return make(strings.raw.join('').replace(/\\\$\{/g, '${'));
 }
 
-export const sh: typeof tag & { readonly raw: typeof rawTag } = Object.assign(tag, { raw: rawTag });
+/** The text of panel's own `.sh` files (the prelude, src/resources/prelude.ts): trusted as written, no values. */
+function ownFile(text: string): Script {
+  return make(text);
+}
+
+export const sh: typeof tag & { readonly raw: typeof rawTag; readonly file: typeof ownFile } = Object.assign(tag, { raw: rawTag, file: ownFile });
 
 /** A script passed as ONE quoted word to a command that evals it (validators, fill commands). */
 export function arg(s: Script | undefined): Script {
@@ -89,13 +95,7 @@ export function join(parts: ReadonlyArray<Script | undefined>, op: '\n' | ' && '
   );
 }
 
-/** A heredoc-free way to ship bytes inside a script: base64 decoded on the host. */
-export function writeBytesScript(bytes: Buffer, dest: string): Script {
-  const b64 = bytes.toString('base64').replace(/.{1,76}/g, '$&\n');
-  return make(`base64 -d > ${quote(dest)} <<'__PANEL_B64__'\n${b64}__PANEL_B64__`);
-}
-
-/** `cmd` reading `bytes` (base64) on stdin from a heredoc; a failure of `cmd` exits the step. */
+/** `cmd` reading `bytes` (base64) on stdin from a heredoc; a failure of `cmd` exits the step. The one way bytes travel inside a script. */
 export function withBytes(cmd: Script, bytes: Buffer): Script {
   const b64 = bytes.toString('base64').replace(/.{1,76}/g, '$&\n');
   return make(`${cmd.text} <<'__PANEL_B64__' || exit 1\n${b64}__PANEL_B64__`);

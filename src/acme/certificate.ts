@@ -18,7 +18,7 @@ import type { AcmeConfig } from '../config.js';
 import type { Change, FactOutput, HostSteps, PlanContext, Resource } from '../resources/types.js';
 import { closedPorts, type UfwInboundFacts, ufwExpectOpen } from '../resources/ufw.js';
 import { noStdin, opt, parseKv } from '../resources/util.js';
-import { lines, type Script, sh, writeBytesScript } from '../shell.js';
+import { lines, type Script, sh, withBytes } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
 import { RenewalWindows } from './ari.js';
 import { type AriWindow, type InstalledCert, orderReason, parseCertificate, renewalTime } from './cert-info.js';
@@ -267,7 +267,7 @@ class ChallengeFiles {
 
   async publish(challenges: readonly Challenge[], first?: Script): Promise<void> {
     // The directory is the nginx recipe's (it serves it); a missing one fails this step.
-    await this.host.run(lines(first,...challenges.flatMap((c) => [writeBytesScript(Buffer.from(c.keyAuthorization, 'utf8'), challengePath(c)), sh`chmod 0644 -- ${challengePath(c)}`])));
+    await this.host.run(lines(first, ...challenges.flatMap((c) => [withBytes(sh`base64 -d > ${challengePath(c)}`, Buffer.from(c.keyAuthorization, 'utf8')), sh`chmod 0644 -- ${challengePath(c)}`])));
   }
 
   unpublish(challenges: readonly Challenge[]): Promise<void> {

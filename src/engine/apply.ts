@@ -11,6 +11,7 @@ import { type Script, sh } from '../shell.js';
 import { TransportError, type ExecResult, type Transport } from '../transport/types.js';
 import { err, ok, type Result } from '../result.js';
 import { applyProgress, applyScript, hookScript, parseApply } from './batch.js';
+import { REBOOT_MARKER } from '../resources/prelude.js';
 import type { HostResult } from './events.js';
 import { contributions } from './hooks.js';
 import type { HostPlan, RecipePlan } from './host-plan.js';
@@ -169,7 +170,7 @@ async function send(run: readonly Entry[], extra: Entry | undefined, exec: (step
     if (r === extra) return { applied, rebootPaths: [], extraFailed: { code: 255, message: `connection lost ${when} this host step (${e.message})` } };
     return { applied, rebootPaths: [], stop: { change: r.change, message: e.message, lost: when } };
   }
-  const rebootPaths = [...res.stdout.matchAll(/^@@panel-reboot-required (.+)$/gm)].map((m) => m[1]!);
+  const rebootPaths = [...res.stdout.matchAll(new RegExp(`^${REBOOT_MARKER} (.+)$`, 'gm'))].map((m) => m[1]!);
   const outcome = parseApply(res.stdout, res.stderr, res.code, run.length);
   const applied = mine(outcome.done);
   if (outcome.interruptedAt !== undefined) {

@@ -13,7 +13,8 @@ import { verifyScript } from './batch.js';
 
 const INFO_BEGIN = '@@panel-info-begin';
 const INFO_END = '@@panel-info-end';
-export const REBOOT_MARKER = '@@panel-reboot-required';
+import { REBOOT_FILE, REBOOT_MARKER } from '../resources/prelude.js';
+export { REBOOT_MARKER };
 
 /** Host info between markers, in a subshell of its own so nothing it sets reaches the facts. */
 export function infoSection(): string {
@@ -40,7 +41,7 @@ export function checksSection(checks: readonly Check[], allPassed = ''): string 
   const body = full.startsWith(head) ? `export PANEL_MODE=verify\n${full.slice(head.length)}` : full;
   // `allPassed` (hook shell: the progress record of a run with nothing to do) runs when no check exited non-zero.
   const after = allPassed === '' ? '' : `if [ -z "\${__panel_checks_failed:-}" ]; then\n${allPassed}\nfi\n`;
-  return `(\n${body}[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\n${after}true\n) </dev/null\n`;
+  return `(\n${body}[ -e ${REBOOT_FILE} ] && echo ${REBOOT_MARKER}\n${after}true\n) </dev/null\n`;
 }
 
 const READ_BEGIN = '@@panel-read-begin';

@@ -6,6 +6,7 @@ import { redact } from '../secret.js';
 import { parseVerify, verifyScript } from './batch.js';
 import type { Emit } from './events.js';
 import type { EarlyVerify, HostPlan } from './host-plan.js';
+import { REBOOT_FILE } from '../resources/prelude.js';
 import { REBOOT_MARKER } from './planning-sections.js';
 
 export interface VerifyOutcome {
@@ -20,7 +21,7 @@ export async function runVerify(plan: HostPlan, waitSeconds: number, emit: Emit,
   const checks = plan.recipes.flatMap((rp) => rp.checks);
   const script =
     verifyScript(checks, waitSeconds) +
-    `[ -e /var/run/reboot-required ] && echo ${REBOOT_MARKER}\n` +
+    `[ -e ${REBOOT_FILE} ] && echo ${REBOOT_MARKER}\n` +
     (trailer ? `if [ -z "\${__panel_checks_failed:-}" ]; then\n${trailer}\nfi\n` : '') +
     'true\n';
   const res = await plan.transport.exec(script);

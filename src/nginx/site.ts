@@ -383,4 +383,4 @@ export function site(spec: SiteSpec): SiteResource {
 }
 
 /** Reload nginx if it runs (a stopped nginx picks the files up when started). */
-export const RELOAD_NGINX = sh`if [ -d /run/systemd/system ]; then if systemctl is-active --quiet nginx; then systemctl reload nginx; fi; elif [ -s /run/nginx.pid ]; then nginx -s reload; fi`;
+export const RELOAD_NGINX = sh`panel_nginx_reload || exit 1`;

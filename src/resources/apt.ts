@@ -10,7 +10,7 @@
 import { type Script, sh } from '../shell.js';
 import type { AptOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
-import { noStdin, tailOf } from './util.js';
+import { factFailed, noStdin } from './util.js';
 
 export interface AptFacts {
   /** Packages (by name, without :arch) whose status is `install ok installed`. */
@@ -22,8 +22,8 @@ export interface AptFacts {
   readonly interrupted: readonly string[] | undefined;
 }
 
-/** The prelude's PANEL_APT_WAIT default, for messages. */
-const APT_WAIT_MINUTES = 10;
+/** How long apt steps wait for cloud-init and the dpkg lock: the prelude's PANEL_APT_WAIT default, and messages. */
+export const APT_WAIT_MINUTES = 10;
 
 const PKG = /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 
@@ -44,7 +44,7 @@ __a=$(panel_dpkg_interrupted) && printf 'interrupted=%s\\n' "$(panel_dpkg_audit_
 true`);
   }
   parse(out: FactOutput): AptFacts {
-    if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);
+    if (out.code !== 0) throw factFailed(this.key, out);
     const installed = new Set<string>();
     let lockHolder: string | undefined;
     let cloudInitRunning = false;

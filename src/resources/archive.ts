@@ -30,7 +30,7 @@ import type { ArchiveOptions } from './api.js';
 import { checkUrl } from './download.js';
 import { checkPath } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
-import { fmtMode, noStdin, octal, tailOf } from './util.js';
+import { factFailed, fmtMode, noStdin, octal } from './util.js';
 
 export interface MemberFacts {
   /** Current sha256, undefined when absent. */
@@ -93,7 +93,7 @@ done`);
   }
 
   parse(out: FactOutput): ArchiveFacts {
-    if (out.code !== 0) throw new Error(`${this.key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);
+    if (out.code !== 0) throw factFailed(this.key, out);
     const members = new Map<string, MemberFacts>();
     let tree: ArchiveFacts['tree'];
     const runnable = new Set<string>();

@@ -4,6 +4,7 @@ import type { DirectoryOptions } from './api.js';
 import { checkPath, chownScript, fileFactsScript, type FileFacts, parseFileFacts } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { ownershipDrift } from './util.js';
+import { DEFAULT_MODE, DEFAULT_OWNER } from './write.js';
 
 export class DirectoryResource implements Resource<FileFacts> {
   readonly key: string;
@@ -12,9 +13,9 @@ export class DirectoryResource implements Resource<FileFacts> {
   readonly group: string;
   constructor(readonly path: string, o: DirectoryOptions) {
     this.key = `directory:${path}`;
-    this.mode = o.mode ?? 0o755;
-    this.owner = o.owner ?? 'root';
-    this.group = o.group ?? 'root';
+    this.mode = o.mode ?? DEFAULT_MODE.directory;
+    this.owner = o.owner ?? DEFAULT_OWNER.user;
+    this.group = o.group ?? DEFAULT_OWNER.group;
   }
   facts(): Script {
     return fileFactsScript(this.path, false);

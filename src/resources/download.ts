@@ -10,7 +10,8 @@ import type { DownloadOptions } from './api.js';
 import { checkPath, chownScript, fileFactsScript, type FileFacts, parseFileFacts } from './file.js';
 import type { Recorded } from '../engine/state.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
-import { fmtMode, isSha256, ownershipDrift } from './util.js';
+import { isSha256, ownershipDrift } from './util.js';
+import { DEFAULT_MODE, DEFAULT_OWNER, writeFile } from './write.js';
 
 /**
  * Shell that installs the verified artifact at `dest` through the prelude's
@@ -20,8 +21,7 @@ import { fmtMode, isSha256, ownershipDrift } from './util.js';
 export function installVerifiedScript(url: string, sha: string, dest: string, mode: number, owner: string, group: string): Script {
   return lines(
     sh`__c=$(panel_fetch_verified ${url} ${sha}) || exit 1`,
-    sh`PANEL_SHA[${dest}]=${sha}`,
-    sh`panel_write ${dest} ${fmtMode(mode)} ${owner} ${group} first '' 'cat -- "$__c"' || exit 1`,
+    writeFile({ path: dest, mode, owner: { user: owner, group }, backup: 'first', fill: { run: sh`cat -- "$__c"` }, sha256: sha }),
   );
 }
 
@@ -32,9 +32,9 @@ export class DownloadResource implements Resource<FileFacts> {
   readonly group: string;
   constructor(readonly o: DownloadOptions) {
     this.key = `download:${o.dest}`;
-    this.mode = o.mode ?? 0o644;
-    this.owner = o.owner ?? 'root';
-    this.group = o.group ?? 'root';
+    this.mode = o.mode ?? DEFAULT_MODE.file;
+    this.owner = o.owner ?? DEFAULT_OWNER.user;
+    this.group = o.group ?? DEFAULT_OWNER.group;
   }
   facts(): Script {
     return fileFactsScript(this.o.dest, false);

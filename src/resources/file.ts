@@ -7,13 +7,14 @@
  * readers see either the old or the new file, never half of one.
  */
 import { loadDiff as loadDiffPackage } from '../lazy-cjs.js';
-import { arg, lines, type Script, sh, withBytes } from '../shell.js';
+import { lines, type Script, sh } from '../shell.js';
 import type { FileOptions } from './api.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
 import { fmtMode, int, noStdin, one, opt, type Owned, ownershipDrift, parseKv, parseOwned, sha256 } from './util.js';
+import { DEFAULT_MODE, DEFAULT_OWNER, writeFile } from './write.js';
 
 export const SECRET_DIFF = '(secret content changed; value masked)';
-/** Content larger than this is not read back for diffs (matches the prelude). */
+/** Content larger than this is not read back for diffs (the prelude's PANEL_MAX_DIFF_BYTES). */
 export const MAX_DIFF_BYTES = 256 * 1024;
 
 export type FileType = 'file' | 'directory' | 'symlink' | 'other';
@@ -120,8 +121,15 @@ export function backupPolicy(secret: boolean): 'always' | 'first' {
 /** Script that writes spec.content with the prelude's one atomic write (validation on the temp file, backup). */
 export function writeFileScript(spec: FileSpec): Script {
   return lines(
-    sh`PANEL_SHA[${spec.path}]=${sha256(spec.content)}`,
-    withBytes(sh`panel_write ${spec.path} ${fmtMode(spec.mode)} ${spec.owner} ${spec.group} ${backupPolicy(spec.secret)} ${arg(spec.validate)} 'base64 -d'`, spec.content),
+    writeFile({
+      path: spec.path,
+      mode: spec.mode,
+      owner: { user: spec.owner, group: spec.group },
+      backup: backupPolicy(spec.secret),
+      validate: spec.validate,
+      fill: { bytes: spec.content },
+      sha256: sha256(spec.content),
+    }),
     spec.then,
   );
 }
@@ -197,9 +205,9 @@ export function file(o: FileOptions): FileResource {
     key: `file:${o.path}`,
     path: o.path,
     content: typeof o.content === 'string' ? Buffer.from(o.content, 'utf8') : o.content,
-    mode: o.mode ?? 0o644,
-    owner: o.owner ?? 'root',
-    group: o.group ?? 'root',
+    mode: o.mode ?? DEFAULT_MODE.file,
+    owner: o.owner ?? DEFAULT_OWNER.user,
+    group: o.group ?? DEFAULT_OWNER.group,
     secret: o.secret ?? false,
     ...(o.validate !== undefined ? { validate: o.validate } : {}),
   });

@@ -5,11 +5,12 @@
  * file without a given value is left alone: a password is never rotated by
  * accident.
  */
-import { arg, type Script, sh } from '../shell.js';
+import { type Script, sh } from '../shell.js';
 import type { SecretFileOptions } from './api.js';
 import { backupPolicy, checkPath, chownScript, fileFactsScript, type FileFacts, type FileSpec, parseFileFacts, SECRET_DIFF, writeFileScript } from './file.js';
 import type { Change, FactOutput, PlanContext, Resource } from './types.js';
-import { fmtMode, ownershipDrift, sha256 } from './util.js';
+import { ownershipDrift, sha256 } from './util.js';
+import { DEFAULT_MODE, DEFAULT_OWNER, writeFile } from './write.js';
 
 export const GENERATED_DIFF = '(secret generated on the host; value masked)';
 
@@ -20,9 +21,9 @@ export class SecretFileResource implements Resource<FileFacts> {
   readonly group: string;
   constructor(readonly o: SecretFileOptions) {
     this.key = `file:${o.path}`;
-    this.mode = o.mode ?? 0o600;
-    this.owner = o.owner ?? 'root';
-    this.group = o.group ?? 'root';
+    this.mode = o.mode ?? DEFAULT_MODE.secret;
+    this.owner = o.owner ?? DEFAULT_OWNER.user;
+    this.group = o.group ?? DEFAULT_OWNER.group;
   }
   facts(): Script {
     return fileFactsScript(this.o.path, false);
@@ -42,7 +43,14 @@ export class SecretFileResource implements Resource<FileFacts> {
   /** Generated straight into the 0600 temp file of the atomic write; the value is never echoed; empty output is refused before it is live. */
   private generateScript(): Script {
     const nonEmpty = sh`test -s "$1" || { echo "the generate command printed nothing"; exit 1; }`;
-    return sh`panel_write ${this.o.path} ${fmtMode(this.mode)} ${this.owner} ${this.group} ${backupPolicy(true)} ${arg(nonEmpty)} ${arg(this.o.generate)} </dev/null || exit 1`;
+    return writeFile({
+      path: this.o.path,
+      mode: this.mode,
+      owner: { user: this.owner, group: this.group },
+      backup: backupPolicy(true),
+      validate: nonEmpty,
+      fill: { run: this.o.generate },
+    });
   }
   plan(f: FileFacts, _ctx: PlanContext): Change[] {
     const base = { resource: this.key, target: this.o.path, records: [{ kind: 'file' as const, path: this.o.path, existed: f.exists }] };

@@ -12,6 +12,7 @@ import { loadHandlebars, loadHandlebarsRuntime, loadPrecompiled } from '../lazy-
 import { packageRoot, templatesDir } from '../paths.js';
 import type { TemplateOptions } from './api.js';
 import { checkPath, FileResource } from './file.js';
+import { DEFAULT_MODE, DEFAULT_OWNER } from './write.js';
 
 type Compiled = (data: unknown) => string;
 const cache = new Map<string, { compiled: Compiled; source: string }>();
@@ -88,9 +89,9 @@ export function template(o: TemplateOptions): FileResource {
     key: `file:${o.path}`,
     path: o.path,
     content: Buffer.from(content, 'utf8'),
-    mode: o.mode ?? 0o644,
-    owner: o.owner ?? 'root',
-    group: o.group ?? 'root',
+    mode: o.mode ?? DEFAULT_MODE.file,
+    owner: o.owner ?? DEFAULT_OWNER.user,
+    group: o.group ?? DEFAULT_OWNER.group,
     secret: o.secret ?? false,
     ...(o.validate !== undefined ? { validate: o.validate } : {}),
   });

@@ -9,7 +9,7 @@ import { outputTail, type Script, sh } from '../shell.js';
  * garbage: the parse fails loudly rather than planning from half-read facts.
  */
 export function parseKv(key: string, out: FactOutput): Map<string, string[]> {
-  if (out.code !== 0) throw new Error(`${key}: fact script failed (exit ${out.code}): ${tailOf(out.stdout)}`);
+  if (out.code !== 0) throw factFailed(key, out);
   const m = new Map<string, string[]>();
   for (const line of out.stdout.split('\n')) {
     if (line === '') continue;
@@ -23,8 +23,9 @@ export function parseKv(key: string, out: FactOutput): Map<string, string[]> {
   return m;
 }
 
-export function tailOf(text: string, lines = 3): string {
-  return outputTail(text, lines, ' | ') || '(no output)';
+/** The error of a fact snippet that exited non-zero: its exit code and the last lines it printed. */
+export function factFailed(key: string, out: FactOutput): Error {
+  return new Error(`${key}: fact script failed (exit ${out.code}): ${outputTail(out.stdout, 3, ' | ') || '(no output)'}`);
 }
 
 /** The one value of a required key. */

@@ -9,9 +9,10 @@ import { unitValue } from '../resources/unit.js';
 import { registerSecret } from '../secret.js';
 import type { Resource } from '../resources/types.js';
 import { renderTemplate as render } from '../resources/template.js';
+import { OPENFAAS_NET } from './openfaas-net.js';
 
 /** Local traffic must never go through the proxy: the gateway, the provider on openfaas0, the mirror host. */
-export const DEFAULT_NO_PROXY = 'localhost,127.0.0.1,::1,10.62.0.0/16,faasd-provider,gateway,nats,prometheus';
+export const DEFAULT_NO_PROXY = `localhost,127.0.0.1,::1,${OPENFAAS_NET.subnet},faasd-provider,gateway,nats,prometheus`;
 
 export function proxyDropIn(service: string, config: Pick<HostConfig, 'proxy' | 'noProxy'>): Resource | undefined {
   if (config.proxy === undefined) return undefined;

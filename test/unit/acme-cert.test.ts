@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { assertInOrder } from '../support/order.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultAccountKeyFile, loadOrCreateAccountKey } from '../../src/acme/account.js';
@@ -15,7 +14,7 @@ function readable(pem: string): CertInfo {
   if (!info.ok) throw new Error(info.error);
   return info.value;
 }
-import { installScript, swapScript } from '../../src/acme/install.js';
+import { installScript } from '../../src/acme/install.js';
 import { renewConfig, renewRegistry } from '../../src/acme/renew.js';
 import { renewArgv, renewUnits, systemdWord } from '../../src/acme/timer.js';
 import { packageRoot } from '../../src/paths.js';
@@ -23,7 +22,8 @@ import { LETS_ENCRYPT, type HostConfig } from '../../src/config.js';
 import type { Recipe } from '../../src/engine/recipe.js';
 import { tempDir } from '../support/temp.js';
 import { domainNames } from '../../src/validate/domain.js';
-import { pathWithoutNginx } from '../support/nginx.js';
+import { NO_NGINX, pathWithNginx, pathWithoutNginx } from '../support/nginx.js';
+import { PRELUDE } from '../../src/resources/prelude.js';
 
 const dir = tempDir('panel-acme-');
 
@@ -153,11 +153,49 @@ test('account key: created once, 0600, then reused', async () => {
   assert.equal(defaultAccountKeyFile(LETS_ENCRYPT, { XDG_CONFIG_HOME: '/x' }), '/x/panel/acme/acme-v02.api.letsencrypt.org/account.pem');
 });
 
-test('swap script: restores the previous files when nginx -t fails', () => {
-  const s = swapScript('/etc/panel/certs/a.test').text;
-  assert.match(s, /cd -- \/etc\/panel\/certs\/a\.test/);
-  assert.match(s, /mv -f -- "\$f\.prev" "\$f"/);
-  assertInOrder(s, ['nginx -t', 'mv -f -- "$f.prev" "$f"', 'systemctl reload nginx']);
+/** The install script as the engine runs it: the prelude, apply mode, `set -euo pipefail`. */
+function runInstall(certs: string, issued: { certPem: string; keyPem: Buffer }, env: NodeJS.ProcessEnv): { code: number; stderr: string } {
+  const input = `export PANEL_MODE=apply PANEL_STATE=${join(dir, 'state')}\n${PRELUDE}\n(\nset -euo pipefail\n${installScript(certs, issued, DIR).text}\n)\n`;
+  try {
+    execFileSync('bash', ['-s'], { input, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    return { code: 0, stderr: '' };
+  } catch (e) {
+    const x = e as { status: number; stderr: Buffer };
+    return { code: x.status, stderr: x.stderr.toString() };
+  }
+}
+
+test('install script: nginx -t sees the new key and chain before either is live; refused, nothing is replaced', { skip: NO_NGINX }, () => {
+  const root = mkdtempSync(join(dir, 'nginx-'));
+  const certs = join(root, 'certs', 'a.test');
+  mkdirSync(certs, { recursive: true });
+  const conf = join(root, 'nginx.conf');
+  const site = join(root, 'site.conf');
+  writeFileSync(conf, `pid ${root}/nginx.pid;\nerror_log ${root}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${site};\n}\n`);
+  writeFileSync(site, `server {\n  listen 127.0.0.1:8443 ssl;\n  ssl_certificate ${certs}/fullchain.pem;\n  ssl_certificate_key ${certs}/privkey.pem;\n}\n`);
+  const env = { ...process.env, PATH: pathWithNginx(), PANEL_NGINX_CONF: conf };
+  const pair = (name: string) => {
+    const c = makeCert([name], 30);
+    return { certPem: c.pem, keyPem: readFileSync(c.key) };
+  };
+  const first = pair('a.test');
+  assert.equal(runInstall(certs, first, env).code, 0);
+  assert.equal(readFileSync(join(certs, 'fullchain.pem'), 'utf8'), first.certPem);
+
+  // A chain whose key is not the one sent: nginx -t refuses the pair as it would be.
+  const second = pair('a.test');
+  const r = runInstall(certs, { certPem: second.certPem, keyPem: pair('other.test').keyPem }, env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /nginx -t rejected the new certificate in \S+; the previous certificate stays live/);
+  assert.match(r.stderr, /validation failed for .*privkey\.pem .*fullchain\.pem .*directory; the live files are unchanged/);
+  assert.equal(readFileSync(join(certs, 'fullchain.pem'), 'utf8'), first.certPem, 'the live chain was never replaced');
+  assert.deepEqual(readFileSync(join(certs, 'privkey.pem')), first.keyPem, 'the live key was never replaced');
+  assert.deepEqual(readdirSync(certs).sort(), ['directory', 'fullchain.pem', 'privkey.pem'], 'no temp file left');
+  assert.deepEqual(readdirSync(root).filter((f) => f.startsWith('.')), [], 'no validation config left');
+
+  // A matching pair goes live.
+  assert.equal(runInstall(certs, second, env).code, 0);
+  assert.equal(readFileSync(join(certs, 'fullchain.pem'), 'utf8'), second.certPem);
 });
 
 const config: HostConfig = {
@@ -213,7 +251,7 @@ test('install script: writes key (0600), chain and CA record in place, nothing l
   const issued = { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', keyPem: Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n') };
   // Without nginx on PATH: an nginx on this machine must be neither tested nor reloaded.
   const env = { ...process.env, PATH: pathWithoutNginx() };
-  const run = () => execFileSync('bash', ['-s'], { input: `set -euo pipefail\n${installScript(certs, issued, DIR).text}\n`, env });
+  const run = () => assert.equal(runInstall(certs, issued, env).code, 0);
   run();
   assert.equal(readFileSync(join(certs, 'privkey.pem'), 'utf8'), issued.keyPem.toString());
   assert.equal(statSync(join(certs, 'privkey.pem')).mode & 0o777, 0o600);

@@ -112,7 +112,7 @@ test('kept certificate: saved 0600, installed instead of an order while valid an
   const [c] = r(now).plan(r(now).parse({ stdout: 'key=0\ninstalled=0\nenabled=0\n', code: 0 }), { planned: [] });
   assert.match(c!.reason, /^absent; install the certificate issued \S+ \(serial [0-9a-f]+, kept in .*\): still valid, no new order$/);
   const script = String(await c!.local!({ run: () => Promise.reject(new Error('no host step expected')) } as never));
-  assert.match(script, /fullchain\.pem\.new/);
+  assert.match(script, /panel_unit_add \/etc\/panel\/certs\/a\.test\/fullchain\.pem /);
   // Installed already (same serial): nothing to do. Due itself: an order as usual.
   const facts = `cert=${Buffer.from(pem).toString('base64')}\nkey=1\ndirectory=${Buffer.from('https://192.0.2.1/dir\n').toString('base64')}\ninstalled=0\nenabled=0\n`;
   assert.deepEqual(r(now).plan(r(now).parse({ stdout: facts, code: 0 }), { planned: [] }), []);

@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# Downloads on the host, retried only when the failure is transient, and the verified download cache.
+# Part of the prelude (src/resources/prelude.ts), which passes the constants in.
+
+PANEL_DOWNLOADS=/var/cache/panel/downloads
+
+# panel_fetch URL OUT: download with curl, else wget; file:// also via cp.
+# Only transient failures are retried: a timeout or stall, a refused connection,
+# HTTP 408, 429, 500, 502, 503 and 504 (curl's --retry set, plus
+# --retry-connrefused for a mirror that is restarting). Any other HTTP error
+# (404, 403, 410, ...) fails at once: the file is not there, and asking again
+# does not change that. curl waits 1, 2, 4 s between its 3 retries (its own
+# exponential backoff, which a fixed --retry-delay would turn off). A mirror
+# that trickles under 1 KiB/s for 20 s counts as a timeout, and no retry
+# starts after 60 s, so a slow mirror fails in about 65 s naming the URL
+# instead of hanging the run; a big file on a slow but moving link is never
+# cut off (no --max-time). GNU wget (the fallback) retries the same statuses
+# with a linear 1..3 s wait; it has no speed floor, only a 20 s stall timeout.
+# The error is one line: the URL and the last line the tool printed (the final attempt's).
+panel_fetch() {
+  local url=$1 out=$2 err
+  if command -v curl >/dev/null 2>&1; then
+    err=$(curl -fsSL --retry 3 --retry-connrefused --retry-max-time 60 --connect-timeout 20 --speed-limit 1024 --speed-time 20 -o "$out" -- "$url" 2>&1) && return 0
+  elif command -v wget >/dev/null 2>&1; then
+    # Verbose (-nv hides the status of a retried answer); only the lines that say what went wrong are kept.
+    err=$(wget --progress=dot:giga -O "$out" --tries=4 --waitretry=3 --retry-connrefused --retry-on-http-error=408,429,500,502,503,504 --connect-timeout=20 --read-timeout=20 -- "$url" 2>&1) && return 0
+    err=$(printf '%s\n' "$err" | grep -E 'ERROR|awaiting response\.\.\. [0-9]|failed|timed out|[Uu]nable' || printf '%s\n' "$err")
+  elif [ "${url#file://}" != "$url" ]; then
+    err=$(cp -- "${url#file://}" "$out" 2>&1) && return 0
+  else
+    err="neither curl nor wget is installed"
+  fi
+  printf 'panel: download of %s failed: %s\n' "$url" "$(printf '%s\n' "$err" | panel_tail 1)" >&2
+  return 1
+}
+
+# panel_fetch_verified URL SHA -> prints the path of a verified copy in the
+# download cache (/var/cache/panel/downloads/SHA), fetching only when missing.
+panel_fetch_verified() {
+  local url=$1 want=$2 c got tmp
+  c="$PANEL_DOWNLOADS/$want"
+  if [ -f "$c" ] && [ "$(panel_sha256 "$c")" = "$want" ]; then printf '%s\n' "$c"; return 0; fi
+  mkdir -p "$PANEL_DOWNLOADS" || return 1
+  tmp=$(mktemp "$PANEL_DOWNLOADS/.fetch.XXXXXXXX") || return 1
+  if ! panel_fetch "$url" "$tmp"; then rm -f "$tmp"; return 1; fi
+  got=$(panel_hash "$tmp") || { rm -f "$tmp"; return 1; }
+  if [ "$got" != "$want" ]; then
+    rm -f "$tmp"
+    printf 'panel: checksum mismatch for %s: expected %s, got %s\n' "$url" "$want" "$got" >&2
+    return 1
+  fi
+  mv -f "$tmp" "$c" || { rm -f "$tmp"; return 1; }
+  printf '%s\n' "$c"
+}
