@@ -47,6 +47,8 @@ export const SECRET_FILE_MODE = 0o644;
 export const SECRET_DIR_MODE = 0o700;
 
 export const FAAS_CLI_BIN = '/usr/local/bin/faas-cli';
+/** How long the gateway may take to answer after a change: faasd pulls four images at its first start. */
+export const GATEWAY_START_SECONDS = 180;
 
 /**
  * 63 random alphanumerics, like upstream. pipefail is off inside the
@@ -227,6 +229,9 @@ export default defineRecipe({
     },
     {
       name: 'gateway /healthz is 200',
+      // faasd pulls the gateway, queue-worker, nats and prometheus images at its
+      // first start: on a slow link that takes minutes, not the run's 30 s.
+      waitSeconds: GATEWAY_START_SECONDS,
       // The gateway is a containerd task: when it is down, its own words are in
       // the journal under faasd's collect tag (openfaas:gateway), not faasd's unit.
       // Non-zero on failure: verify retries a check only while it exits non-zero.
@@ -235,6 +240,7 @@ export default defineRecipe({
     },
     {
       name: 'gateway /system/functions answers with basic auth',
+      waitSeconds: GATEWAY_START_SECONDS,
       // The credentials go to curl on stdin (-K -): never in argv, never in output.
       // In curl's config a quoted value ends at `"` and reads `\` as an escape: both are escaped (any password works).
       script: sh`printf 'user = "%s:%s"\\n' "$(cat ${FAASD.userFile})" "$(sed 's/[\\\\"]/\\\\&/g' ${FAASD.passwordFile})" | curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${`${FAASD.gateway}/system/functions`}`,

@@ -169,8 +169,10 @@ export function tail(text: string, lines = 6): string {
  */
 export function verifyScript(checks: readonly Check[], waitSeconds: number): string {
   const parts = ['export PANEL_MODE=verify', PRELUDE.text];
-  const wait = Math.max(0, Math.floor(waitSeconds));
+  const base = Math.max(0, Math.floor(waitSeconds));
   checks.forEach((c, i) => {
+    // A run that does not wait (plan, check) never waits for one check either.
+    const wait = base === 0 ? 0 : Math.max(base, Math.floor(c.waitSeconds ?? 0));
     const once = `__out=$( { ${String(c.script)}
 } 2>&1 </dev/null ); __rc=$?`;
     if (wait === 0) parts.push(once);

@@ -208,4 +208,9 @@ export interface Check {
   /** Shell run as root; passes when it exits 0 and (if given) stdout matches. */
   readonly script: Script;
   readonly expect?: RegExp;
+  /**
+   * After a change, how long this check may take to become true when that is
+   * longer than the run's wait (a service that pulls images at its first start).
+   */
+  readonly waitSeconds?: number;
 }
