@@ -95,7 +95,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     // Everything the install converges is taken off first, dependencies included.
     const configs = (await resolveTargets(flags, registry)).map((c) => {
       const order = orderRecipes(c.recipes, registry);
-      return order.ok ? { ...c, recipes: order.recipes.map((r) => r.id) } : c;
+      return order.ok ? { ...c, recipes: order.value.map((r) => r.id) } : c;
     });
     exitCode = await converge({ mode: 'install', flags, configs, registry, teardown: { purge: false, packages: 'keep', force: false, rebuildRecord: false }, reinstall: true, renewal, ...via });
   });

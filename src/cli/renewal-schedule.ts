@@ -24,7 +24,7 @@ export function renewedFromHere(configs: readonly HostConfig[], registry: Readon
     .filter((c) => c.connection.kind === 'ssh' && c.domains.length > 0)
     .filter((c) => {
       const order = orderRecipes(c.recipes, registry);
-      return order.ok ? order.recipes.some((r) => r.id === RENEW_RECIPE) : c.recipes.includes(RENEW_RECIPE);
+      return order.ok ? order.value.some((r) => r.id === RENEW_RECIPE) : c.recipes.includes(RENEW_RECIPE);
     })
     .map((c) => c.name);
 }

@@ -47,7 +47,7 @@ export function prefetchArtifacts(config: HostConfig, registry: ReadonlyMap<stri
   } catch {
     return; // planning reports the --checksums file's problem
   }
-  for (const recipe of order.recipes) {
+  for (const recipe of order.value) {
     const parsed = recipe.params.safeParse(config.params[recipe.id] ?? {});
     if (!parsed.success) continue;
     for (const ref of declaredArtifacts(recipe, parsed.data)) {

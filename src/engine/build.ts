@@ -107,8 +107,8 @@ export async function buildRecipes(order: readonly Recipe[], info: HostInfo, inp
     }
     recipes.push({ recipe, resources, checks, warnings, artifacts: ctx.artifacts?.all ?? [] });
   }
-  const refusal = referenceProblem(recipes);
-  if (refusal) return err(refusal);
+  const references = referenceProblem(recipes);
+  if (!references.ok) return references;
   return ok({ info, recipes, owner, resolved, events, seen });
 }
 
@@ -117,7 +117,7 @@ export async function buildRecipes(order: readonly Recipe[], info: HostInfo, inp
  * earlier changes only): a reference to an unknown or later resource would be
  * a restart that silently never happens, so the plan is refused.
  */
-function referenceProblem(built: readonly { recipe: Recipe; resources: readonly Resource[] }[]): string | undefined {
+function referenceProblem(built: readonly { recipe: Recipe; resources: readonly Resource[] }[]): Result<void, string> {
   const position = new Map<string, { index: number; recipe: string }>();
   let index = 0;
   for (const b of built) for (const r of b.resources) position.set(r.key, { index: index++, recipe: b.recipe.id });
@@ -128,13 +128,13 @@ function referenceProblem(built: readonly { recipe: Recipe; resources: readonly 
       for (const ref of r.references ?? []) {
         const at = position.get(ref.key);
         if (at === undefined) {
-          return `recipe ${b.recipe.id}: ${r.key}: ${ref.field} refers to ${ref.key}, which is not part of this host's plan`;
+          return err(`recipe ${b.recipe.id}: ${r.key}: ${ref.field} refers to ${ref.key}, which is not part of this host's plan`);
         }
         if (at.index >= here) {
-          return `recipe ${b.recipe.id}: ${r.key}: ${ref.field} refers to ${ref.key} (recipe ${at.recipe}), which is listed ${at.index === here ? 'as the same resource' : 'after it'}; list it before the service`;
+          return err(`recipe ${b.recipe.id}: ${r.key}: ${ref.field} refers to ${ref.key} (recipe ${at.recipe}), which is listed ${at.index === here ? 'as the same resource' : 'after it'}; list it before the service`);
         }
       }
     }
   }
-  return undefined;
+  return ok(undefined);
 }

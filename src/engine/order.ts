@@ -2,16 +2,17 @@
  * Which recipes run, in which order: the asked-for ids plus everything they
  * need (`after`), dependencies first. Pure; errors as values.
  */
+import { err, ok, type Result } from '../result.js';
 import type { Recipe } from './recipe.js';
 
-export type OrderResult =
-  | { readonly ok: true; readonly recipes: readonly Recipe[] }
-  | { readonly ok: false; readonly error: string };
+/** The recipes in order, or why they cannot be ordered (an unknown id, a cycle). */
+export type OrderResult = Result<readonly Recipe[], string>;
 
 export function orderRecipes(asked: readonly string[], registry: ReadonlyMap<string, Recipe>): OrderResult {
   const ordered: Recipe[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
 
+  // The problem, or undefined: local to the walk, which stops at the first one.
   const visit = (id: string, path: readonly string[]): string | undefined => {
     const recipe = registry.get(id);
     if (!recipe) {
@@ -23,8 +24,8 @@ export function orderRecipes(asked: readonly string[], registry: ReadonlyMap<str
     if (s === 'visiting') return `recipe dependency cycle: ${[...path, id].join(' → ')}`;
     state.set(id, 'visiting');
     for (const dep of recipe.after) {
-      const err = visit(dep, [...path, id]);
-      if (err) return err;
+      const problem = visit(dep, [...path, id]);
+      if (problem) return problem;
     }
     state.set(id, 'done');
     ordered.push(recipe);
@@ -32,10 +33,10 @@ export function orderRecipes(asked: readonly string[], registry: ReadonlyMap<str
   };
 
   for (const id of asked) {
-    const err = visit(id, []);
-    if (err) return { ok: false, error: err };
+    const problem = visit(id, []);
+    if (problem) return err(problem);
   }
-  return { ok: true, recipes: ordered };
+  return ok(ordered);
 }
 
 /**
@@ -52,6 +53,6 @@ export function teardownOrder(asked: readonly string[], registry: ReadonlyMap<st
   }
   const out = new Set(asked);
   // Install order lists dependencies first, so one pass collects every dependent.
-  for (const r of all.recipes) if (r.after.some((d) => out.has(d))) out.add(r.id);
-  return { ok: true, recipes: all.recipes.filter((r) => out.has(r.id)).reverse() };
+  for (const r of all.value) if (r.after.some((d) => out.has(d))) out.add(r.id);
+  return ok(all.value.filter((r) => out.has(r.id)).reverse());
 }

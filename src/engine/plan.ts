@@ -51,12 +51,12 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   const teardown = opts.teardown;
   const order = teardown ? teardownOrder(config.recipes, opts.registry) : orderRecipes(config.recipes, opts.registry);
   if (!order.ok) return fail(order.error);
-  opts.emit({ type: 'host-start', host, recipes: order.recipes.map((r) => r.id) });
+  opts.emit({ type: 'host-start', host, recipes: order.value.map((r) => r.id) });
 
   // Files the report hooks read after the run, read now with the facts.
   const reads = [...new Set((opts.hooks ?? []).flatMap((h) => h.reads?.(config) ?? []))];
   const input = { config, transport, teardown, sums: opts.releaseSums ?? new ReleaseSums(), trusted: opts.trustedSums ?? new TrustedSums() };
-  const gathered = await gather(order.recipes, input, opts, reads);
+  const gathered = await gather(order.value, input, opts, reads);
   if (!gathered.ok) {
     if (gathered.error === 'interrupted') return err(failedResult(host, `${host}: interrupted before planning`, startedAt, 0, 'interrupted'));
     return fail(gathered.error);
@@ -78,14 +78,14 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
   // A different published sum than the one this host recorded for the same artifact is refused, like a changed host key.
   for (const r of current.resolved) {
     const changed = changedSumRefusal(state.value.artifact(r.artifact.relPath), r.artifact);
-    if (changed) return fail(`recipe ${r.recipe}: ${changed}`);
+    if (!changed.ok) return fail(`recipe ${r.recipe}: ${changed.error}`);
   }
 
   const planned = planRecipes(current, outputs.value, state.value, state.warning, opts);
   if (!planned.ok) return fail(planned.error);
   const { recipes, factsOf, kept, notes } = planned.value;
   const producerClash = checkProducers(recipes, current.owner);
-  if (producerClash) return fail(producerClash);
+  if (!producerClash.ok) return fail(producerClash.error);
   const placed = placeFollowUps(recipes, recipes.flatMap((rp) => rp.changes), factsOf);
   if (!placed.ok) return fail(placed.error);
   return ok({
@@ -225,15 +225,15 @@ function recipePlan(b: BuiltRecipe, changes: readonly Change[], warnings: readon
  * certificate's key and chain): no `file:<path>` resource of another owner
  * may manage them.
  */
-function checkProducers(recipes: readonly RecipePlan[], owner: ReadonlyMap<string, string>): string | undefined {
+function checkProducers(recipes: readonly RecipePlan[], owner: ReadonlyMap<string, string>): Result<void, string> {
   for (const rp of recipes) {
     for (const c of rp.changes) {
       for (const r of c.records ?? []) {
         if (r.kind !== 'file') continue;
         const fileOwner = owner.get(`file:${r.path}`);
-        if (fileOwner !== undefined && c.resource !== `file:${r.path}`) return `${r.path} is written by ${c.resource} (recipe ${rp.recipe.id}) and managed as file:${r.path} by recipe ${fileOwner}`;
+        if (fileOwner !== undefined && c.resource !== `file:${r.path}`) return err(`${r.path} is written by ${c.resource} (recipe ${rp.recipe.id}) and managed as file:${r.path} by recipe ${fileOwner}`);
       }
     }
   }
-  return undefined;
+  return ok(undefined);
 }

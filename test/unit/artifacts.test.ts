@@ -146,13 +146,14 @@ test('versions cannot smuggle path segments or shell', () => {
 test('a changed published sum for the same version is refused showing both sums; pinned or given sums replace the record', () => {
   const NEW = 'b'.repeat(64);
   const published: ResolvedArtifact = { name: 'faasd', version: '0.19.7', arch: 'amd64', url: `http://m/${FAASD_REL}`, relPath: FAASD_REL, sha256: NEW, sumFrom: 'release-asset', sumUrl: `http://m/${FAASD_REL}.sha256` };
-  const refusal = changedSumRefusal({ sha256: SUM, source: 'release-asset', at: '2026-11-22T13:00:00Z' }, published) ?? '';
+  const refused = changedSumRefusal({ sha256: SUM, source: 'release-asset', at: '2026-11-22T13:00:00Z' }, published);
+  const refusal = refused.ok ? '' : refused.error;
   assert.match(refusal, /the published sha256 of faasd 0\.19\.7 \(amd64\) CHANGED/);
   assert.match(refusal, new RegExp(`recorded on this host: ${SUM} \\(release-asset, 2026-11-22T13:00:00Z\\)`));
   assert.match(refusal, new RegExp(`now published: +${NEW} \\(http://m/openfaas/faasd/releases/download/0\\.19\\.7/faasd\\.sha256\\)`));
-  assert.equal(changedSumRefusal({ sha256: NEW, source: 'release-asset' }, published), undefined);
-  assert.equal(changedSumRefusal(undefined, published), undefined);
-  assert.equal(changedSumRefusal({ sha256: SUM, source: 'release-asset' }, { ...published, sumFrom: 'checksums-file' }), undefined);
+  assert.ok(changedSumRefusal({ sha256: NEW, source: 'release-asset' }, published).ok);
+  assert.ok(changedSumRefusal(undefined, published).ok);
+  assert.ok(changedSumRefusal({ sha256: SUM, source: 'release-asset' }, { ...published, sumFrom: 'checksums-file' }).ok);
 });
 
 test('parseChecksums reads sha256sum output (text and binary mode, ./ and / prefixes, comments)', () => {

@@ -62,7 +62,7 @@ test('orderRecipes puts dependencies first and names unknown ids and cycles', ()
   ]);
   const ok = orderRecipes(['c', 'a'], reg);
   assert.ok(ok.ok);
-  assert.deepEqual(ok.recipes.map((r) => r.id), ['a', 'b', 'c']);
+  assert.deepEqual(ok.value.map((r) => r.id), ['a', 'b', 'c']);
   const unknown = orderRecipes(['nope'], reg);
   assert.ok(!unknown.ok && /unknown recipe "nope"/.test(unknown.error));
   const cycle = orderRecipes(['x'], reg);

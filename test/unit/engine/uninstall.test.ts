@@ -130,10 +130,10 @@ test('teardown order: dependents first, dependencies not added; unknown recipes 
   const nginx = teardownOrder(['nginx'], reg);
   assert.ok(nginx.ok);
   // The web IDE and the status page are served by nginx: they go with it.
-  assert.deepEqual(nginx.recipes.map((r) => r.id).filter((id) => id !== 'demo'), ['code-server', 'status', 'certificate', 'nginx']);
+  assert.deepEqual(nginx.value.map((r) => r.id).filter((id) => id !== 'demo'), ['code-server', 'status', 'certificate', 'nginx']);
   const stack = teardownOrder(['base', 'containerd', 'cni', 'bridge', 'faasd'], reg);
   assert.ok(stack.ok);
-  const ids = stack.recipes.map((r) => r.id);
+  const ids = stack.value.map((r) => r.id);
   assertInOrder(ids, ['faasd', 'containerd', 'base']);
   assert.equal(ids[ids.length - 1], 'base');
   const bad = teardownOrder(['nope'], reg);

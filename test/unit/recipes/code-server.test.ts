@@ -131,8 +131,9 @@ test('tarball sum: --checksums, or trusted on first use only when --trust-artifa
 
 test('a trusted sum that differs from what the host recorded is refused, like a changed published one', () => {
   const a = { name: 'code-server' as const, version: '4.139.1', arch: 'amd64' as const, url: `http://m/${REL}`, relPath: REL, sha256: 'c'.repeat(64), sumFrom: 'trusted-on-first-use' as const };
-  assert.match(changedSumRefusal({ sha256: 'd'.repeat(64), source: 'trusted-on-first-use' }, a) ?? '', /^the trusted sha256 of code-server 4\.139\.1 \(amd64\) CHANGED/);
-  assert.equal(changedSumRefusal({ sha256: 'c'.repeat(64), source: 'trusted-on-first-use' }, a), undefined);
+  const refused = changedSumRefusal({ sha256: 'd'.repeat(64), source: 'trusted-on-first-use' }, a);
+  assert.match(refused.ok ? '' : refused.error, /^the trusted sha256 of code-server 4\.139\.1 \(amd64\) CHANGED/);
+  assert.ok(changedSumRefusal({ sha256: 'c'.repeat(64), source: 'trusted-on-first-use' }, a).ok);
 });
 
 test('status page: escaped, lists domain, recipes with versions and sums, certificate dates, health, run', () => {
