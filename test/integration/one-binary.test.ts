@@ -34,6 +34,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/paths.js';
 import { tempDir } from '../support/temp.js';
+import { FUNCTION_IMAGE } from '../support/gateway-container.js';
 
 let bed: Testbed;
 let release: string;
@@ -123,6 +124,35 @@ test('no Node on the hosts: the one-liner installs the executable and the full s
       `curl -sS -o /dev/null -w '%{http_code}' --resolve ${domainOf(h.name)}:443:127.0.0.1 --cacert /tmp/pebble-root.pem https://${domainOf(h.name)}/ui/`,
     );
     assert.equal(`${https.code} ${https.stdout}`, '0 401', `${h.name}: HTTPS to the gateway: ${https.stderr}`);
+  }
+});
+
+test('the default install runs faasd\'s contract: the gateway task non-root, /healthz on :8080 and over HTTPS, a function deployed through the API answering over HTTPS from its own task, a name resolved inside it through faasd\'s resolv.conf', async () => {
+  for (const [i, h] of HOSTS.entries()) {
+    const host = bed.hosts[i] as TestHost;
+    const on = async (cmd: string): Promise<string> => {
+      const r = await bed.exec(host, cmd);
+      assert.equal(r.code, 0, `${h.name}: ${cmd}: ${r.stderr}${r.stdout}`);
+      return r.stdout;
+    };
+    const https = (path: string): Promise<string> =>
+      on(`curl -sS -w '\\n%{http_code}' --resolve ${domainOf(h.name)}:443:127.0.0.1 --cacert /tmp/pebble-root.pem ${q(`https://${domainOf(h.name)}${path}`)}`);
+    const uid = (await on(`stat -c %u /proc/$(ctr -n openfaas tasks ls | awk '$1 == "gateway" { print $2 }')`)).trim();
+    assert.notEqual(uid, '0', `${h.name}: the gateway task runs as root`);
+    assert.equal((await on("curl -sS -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:8080/healthz")).trim(), '200', h.name);
+    assert.match(await https('/healthz'), /\n200$/, `${h.name}: /healthz over HTTPS`);
+    // Deployed as a user does: the gateway's API with the admin credentials (from a file, never in argv).
+    const deploy = JSON.stringify({ service: 'hello', image: FUNCTION_IMAGE, envVars: { fn_name: 'hello' } });
+    const post = await on(`printf 'user = "admin:%s"\\n' "$(cat /var/lib/faasd/secrets/basic-auth-password)" > /run/panel-curl-auth
+curl -sS -o /dev/null -w '%{http_code}' -K /run/panel-curl-auth -X POST --data-binary ${q(deploy)} http://127.0.0.1:8080/system/functions; rm -f /run/panel-curl-auth`);
+    assert.equal(post.trim(), '200', h.name);
+    await on('for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/function/hello && break; sleep 0.2; done; true');
+    assert.match(await on('ctr -n openfaas-fn tasks ls'), /^hello\s+\d+\s+RUNNING/m, h.name);
+    assert.match(await https('/function/hello'), /^function hello from \S+ uid 100\n[\s\S]*\n200$/, `${h.name}: the function's own task (its image user) over HTTPS`);
+    // faasd mounts /var/lib/faasd/resolv.conf as the container's: the name resolves through its server.
+    const server = /^nameserver\s+(\S+)/m.exec(await on('cat /var/lib/faasd/resolv.conf'))?.[1];
+    assert.ok(server, `${h.name}: faasd's resolv.conf names a server`);
+    assert.match(await https(`/hello/resolve?name=${domainOf(h.name)}`), new RegExp(`^${domainOf(h.name).replace(/\./g, '\\.')} ${host.address.replace(/\./g, '\\.')} via ${server.replace(/\./g, '\\.')}\n\n200$`), h.name);
   }
 });
 
