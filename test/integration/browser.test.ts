@@ -243,10 +243,10 @@ test('the OpenFaaS UI: its own requests, resolved against https://DOMAIN/ui/, re
   // A namespace faasd does not know is refused, as validNamespace does.
   assert.equal((await https(h1, IDE, at(nsAware('/system/functions', 'no-such-ns')), ADMIN)).status, 400);
   assert.equal((await https(h1, IDE, at('../system/namespaces'))).status, 401, 'the gateway asks for its own credentials');
-  // The function's own answer, from its task (uid 100: the test image's user); it starts listening
-  // a moment after its task does.
+  // The function's own answer, from its task (uid 100: the test image's user) at its task's
+  // CNI address on openfaas0; it starts listening a moment after its task does.
   await sh(h1, 'for i in $(seq 100); do curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/function/figlet && break; sleep 0.2; done');
-  const ownAnswer = /^function figlet from \S+ uid 100\n$/;
+  const ownAnswer = /^function figlet from \S+ uid 100\naddress 10\.62\.\d+\.\d+\n$/;
   const invoke = await https(h1, IDE, at('../function/figlet'), { ...ADMIN, 'Content-Type': 'text/plain' }, true, { method: 'POST', body: 'hi' });
   assert.equal(invoke.status, 200, invoke.body);
   assert.match(invoke.body, ownAnswer);
