@@ -143,8 +143,11 @@ function stepStderr(stderr: string, index: number): string {
   return failureTail(at >= 0 ? stderr.slice(at + marker.length) : stderr);
 }
 
-/** The header line of a unit's journal block (prelude: panel_unit_journal). */
-const JOURNAL_HEAD = /^panel: \S+ is .*; last lines of its journal /;
+/**
+ * The header line of a journal block a failed check appends: a unit's (prelude: panel_unit_journal,
+ * "panel: UNIT is …; last lines of its journal") or a task's ("panel: the gateway task; last lines …").
+ */
+const JOURNAL_HEAD = /^panel: .*; last lines of its journal /;
 
 /**
  * The last lines of a failure's output; a unit's journal block is kept whole
