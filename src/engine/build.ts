@@ -14,16 +14,9 @@ import { err, ok, type Result } from '../result.js';
 import { declaredArtifacts, resolveHostArtifacts } from './artifacts.js';
 import type { EngineEvent } from './events.js';
 import type { Recipe, RecipeContext } from './recipe.js';
+import type { BuiltRecipe } from './host-plan.js';
 import { recordRebuild } from './record-rebuild.js';
 
-export interface BuiltRecipe {
-  readonly recipe: Recipe;
-  readonly resources: readonly Resource[];
-  readonly checks: readonly Check[];
-  /** Raised by the recipe's precheck (redacted, each message once per host). */
-  readonly warnings: readonly string[];
-  readonly artifacts: readonly ResolvedArtifact[];
-}
 
 /** Every recipe built for one host info. */
 export interface Built {

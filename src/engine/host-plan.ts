@@ -11,15 +11,22 @@ import type { ResolvedArtifact } from '../artifacts/index.js';
 import type { HostState } from './state.js';
 import type { Recipe } from './recipe.js';
 
-export interface RecipePlan {
+/** A recipe built for one host: its resources, checks and artifacts, before any fact is read. */
+export interface BuiltRecipe {
   readonly recipe: Recipe;
   readonly resources: readonly Resource[];
-  readonly changes: readonly Change[];
   readonly checks: readonly Check[];
-  /** Raised by this recipe's resources while planning. */
+  /** Raised by the recipe's precheck (redacted, each message once per host). */
   readonly warnings: readonly string[];
   /** The release artifacts the recipe declared, resolved for this host (URL, sum and its source). */
   readonly artifacts: readonly ResolvedArtifact[];
+}
+
+/** A built recipe planned against the host's facts. */
+export interface RecipePlan extends BuiltRecipe {
+  readonly changes: readonly Change[];
+  /** Raised by this recipe's resources while planning. */
+  readonly warnings: readonly string[];
 }
 
 export interface HostPlan {

@@ -24,11 +24,11 @@ import type { HostResult } from './events.js';
 import { connectionId, sameInfo } from './host-info-cache.js';
 import { checksSection, extractInfo, extractReads, infoSection, readsSection } from './planning-sections.js';
 import { contributions } from './hooks.js';
-import type { EarlyVerify, HostPlan, RecipePlan } from './host-plan.js';
+import type { BuiltRecipe, EarlyVerify, HostPlan, RecipePlan } from './host-plan.js';
 import { failedResult, resourceIn } from './host-result.js';
 import { extractState, type HostState, readHostState } from './state.js';
 import { orderRecipes, teardownOrder } from './order.js';
-import { buildRecipes, type Built, type BuiltRecipe } from './build.js';
+import { buildRecipes, type Built } from './build.js';
 import { placeFollowUps, type PlannedFacts } from './follow-ups.js';
 import type { HostRunOptions } from './run-options.js';
 
