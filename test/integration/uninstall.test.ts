@@ -125,6 +125,20 @@ function differences(a: Map<string, string>, b: Map<string, string>): string[] {
 const IPTABLES = "{ iptables-save -t nat; iptables-save -t filter; } 2>/dev/null | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]/[0:0]/'";
 const LINKS = "ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort";
 
+/**
+ * iptables-save as on the fresh host. When it differs, what was running and
+ * whether the difference was still there 5 s later go in the message: a
+ * chain that appears after the uninstall returned was made by a process
+ * that outlived it.
+ */
+async function assertIptablesAsFresh(host: TestHost, fresh: string, when: string): Promise<void> {
+  const now = await sh(host, IPTABLES);
+  if (now === fresh) return;
+  const seen = await sh(host, 'ps -eo pid,ppid,etimes,args --sort=start_time | tail -n 40; ls -la /etc/cni/net.d 2>&1; journalctl -q -n 30 --no-pager 2>&1 | tail -n 30; true');
+  const later = await sh(host, `sleep 5; ${IPTABLES}`);
+  assert.equal(now, fresh, `iptables-save as on the fresh host (${when}); 5 s later ${later === fresh ? 'as on the fresh host' : `still:\n${later}`}\n${seen}`);
+}
+
 /** STAGED: what a real faasd's functions leave in the kernel when their tasks were killed (CNI DEL never ran). */
 async function stageCniLeftovers(host: TestHost): Promise<void> {
   await sh(
@@ -212,7 +226,7 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(left, '', `left after uninstall: ${left}\n${explain(keep)}`);
     assert.equal(await sh(host, `kill -0 ${shim} 2>/dev/null && echo alive || echo gone`), 'gone\n', 'the staged shim was killed by pid');
     assert.equal(await sh(host, `iptables-save | grep -c 'openfaas-cni-bridge\\|CNI-' || true`), '0\n', 'staged CNI rules and chains removed');
-    assert.equal(await sh(host, IPTABLES), ipt0, 'iptables-save as on the fresh host');
+    await assertIptablesAsFresh(host, ipt0, 'after uninstall');
     await sh(host, 'test ! -e /var/run/cni/openfaas-cni-bridge && test ! -e /var/lib/cni');
 
     const twice = await cli(host, ['uninstall', '--json', '--yes']);
@@ -239,7 +253,7 @@ describe('uninstall and reinstall', { concurrency: 2 }, () => {
     assert.equal(await sh(host, 'pgrep -a -f "[c]ontainerd-shim" || true'), '', 'a shim survived');
     assert.equal(await sh(host, `awk '$2 ~ "^/(run|var/lib)/containerd" { print $2 }' /proc/self/mounts`), '', 'a snapshot or rootfs mount survived');
     assert.deepEqual(differences(files0, compared(await sh(host, SNAPSHOT))), [], 'files as on the fresh host');
-    assert.equal(await sh(host, IPTABLES), ipt0, 'iptables-save as on the fresh host');
+    await assertIptablesAsFresh(host, ipt0, 'after uninstall --purge');
     assert.equal(await sh(host, LINKS), links0, 'ip link as on the fresh host');
     assert.equal(await sh(host, "dpkg-query -W -f='${Package}\\n' | sort"), pkgs0, 'the same packages as on the fresh host');
     const purgeTwice = await cli(host, ['uninstall', '--purge', '--json', '--yes']);

@@ -16,7 +16,7 @@ import { bootHost, execIn, killHost, mountOverlay, waitBooted, waitSsh, writeHos
 import { ensureImages, registryHostFiles } from './images.js';
 import { fingerprint, generateKey, knownHostsLine } from './keys.js';
 import { raiseLimits } from './limits.js';
-import { createBridge, createHostNet, netnsPids, setLink, subnetOf } from './net.js';
+import { createBridge, createHostNet, flushNeighbour, netnsPids, setLink, subnetOf } from './net.js';
 import { mirrorFaultControl, type MirrorFaultControl } from './mirror-faults.js';
 import { mustBash, sleep, type RunResult } from './run.js';
 import { ensureProfile, PROFILES, profileHostFiles, releasesOf, type Profile } from './profiles.js';
@@ -347,6 +347,11 @@ export function makeBed(s: BedState, hosts: TestHost[], knownHostsFile: string, 
         await sleep(ms);
       } finally {
         await setLink(h.veth, true);
+        // The runner's neighbour entry for the host went FAILED during the cut and
+        // would answer the next connection with EHOSTUNREACH until it expires: the
+        // cut ends when the host is reachable again, as a real link coming back.
+        await flushNeighbour(h.address);
+        await waitSsh(h.address, 30_000);
       }
     },
     stop: async () => {

@@ -71,6 +71,11 @@ export async function setLink(name: string, up: boolean): Promise<void> {
   await ip('link', 'set', name, up ? 'up' : 'down');
 }
 
+/** Forget the runner's neighbour (ARP/NDP) entry for an address, whatever its state. */
+export async function flushNeighbour(address: string): Promise<void> {
+  await run(['ip', 'neigh', 'flush', 'to', address]);
+}
+
 /** Idempotent removals: a missing object is already gone. */
 export async function deleteLink(name: string): Promise<void> {
   await run(['ip', 'link', 'del', 'dev', name]);
