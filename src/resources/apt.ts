@@ -37,10 +37,18 @@ export class AptResource implements Resource<AptFacts> {
   facts(): Script {
     // dpkg-query exits 1 for packages it has never heard of; that is "absent", not an error.
     const names = this.packages.map((p) => p.replace(/[:=].*$/, ''));
-    return noStdin(sh`dpkg-query -W -f='pkg=\${Package} \${Status}\\n' ${names} 2>/dev/null
-__h=$(panel_dpkg_lock_holder); [ -z "$__h" ] || printf 'lock=%s\\n' "$__h"
-panel_cloud_init_running && echo cloudinit=running
-__a=$(panel_dpkg_interrupted) && printf 'interrupted=%s\\n' "$(panel_dpkg_audit_names "$__a")"
+    // The lock holder, cloud-init and an interrupted dpkg matter only to an
+    // apt step, and there is none when every package is installed: a
+    // converged host skips them (dpkg --audit reads dpkg's whole database).
+    return noStdin(sh`__q=$(dpkg-query -W -f='pkg=\${Package} \${Status}\\n' ${names} 2>/dev/null)
+[ -z "$__q" ] || printf '%s\\n' "$__q"
+__all=1
+for __p in ${names}; do [[ $'\\n'$__q$'\\n' == *$'\\n'"pkg=$__p install ok installed"$'\\n'* ]] || { __all=0; break; }; done
+if [ "$__all" = 0 ]; then
+  __h=$(panel_dpkg_lock_holder); [ -z "$__h" ] || printf 'lock=%s\\n' "$__h"
+  panel_cloud_init_running && echo cloudinit=running
+  __a=$(panel_dpkg_interrupted) && printf 'interrupted=%s\\n' "$(panel_dpkg_audit_names "$__a")"
+fi
 true`);
   }
   parse(out: FactOutput): AptFacts {
