@@ -16,8 +16,12 @@ export TMPDIR="$tmp"
 # of a CI runner idle most of the time. Beds are isolated from each other
 # (own bridge, subnet, netns and services, claimed under one lock).
 # PANEL_TEST_FILES_AT_ONCE=1 runs them one by one.
-# shellcheck disable=SC2046 # test file paths have no spaces: one word each is meant
-node --test --test-concurrency="${PANEL_TEST_FILES_AT_ONCE:-2}" "$@" $(find dist/test -name '*.test.js' | sort) | tee "$tmp/.tap"
+# The slow files first (.ci/slow-first), then every other file in name order.
+all=$(find dist/test -name '*.test.js' | sort)
+first=$(grep -v '^#' .ci/slow-first | awk '{ print "dist/test/" $1 }' | while read -r f; do [ -f "$f" ] && echo "$f"; done)
+rest=$(printf '%s\n' "$all" | grep -vxF -f <(printf '%s\n' "$first"))
+# shellcheck disable=SC2046,SC2086 # test file paths have no spaces: one word each is meant
+node --test --test-concurrency="${PANEL_TEST_FILES_AT_ONCE:-2}" "$@" $first $rest | tee "$tmp/.tap"
 rc=${PIPESTATUS[0]}
 if [ "$lint_rc" -ne 0 ]; then
   echo "npm test: lint failed (npm run lint exited $lint_rc; its findings are above): counts as failed" >&2
