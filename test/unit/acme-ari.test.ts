@@ -117,14 +117,14 @@ test('refreshWindow: fetched and stored (0600), not asked again before Retry-Aft
   const ca = await fakeDirectory(true, window);
   try {
     const store = new RenewalWindows(join(dir, 'w1', 'renewal-info.json'));
-    const got = await refreshWindow({ directory: ca.url, certPem: pem, store, now });
+    const got = await refreshWindow({ directory: ca.url, id: certId(pem), store, now });
     assert.equal(got!.id, certId(pem));
     assert.equal(got!.record.start, window.start);
     assert.ok(got!.record.renewAt >= window.start && got!.record.renewAt <= window.end);
     assert.equal(Date.parse(got!.record.nextFetch), now.getTime() + 3600_000);
     assert.equal(statSync(store.file).mode & 0o777, 0o600);
     assert.deepEqual(ca.hits, ['/dir', `/renewal-info/${certId(pem)}`]);
-    const again = await refreshWindow({ directory: ca.url, certPem: pem, store, now: new Date(now.getTime() + 1800_000) });
+    const again = await refreshWindow({ directory: ca.url, id: certId(pem), store, now: new Date(now.getTime() + 1800_000) });
     assert.equal(ca.hits.length, 2, 'within Retry-After: the CA is not asked');
     assert.equal(again!.record.renewAt, got!.record.renewAt, 'the drawn moment is kept');
   } finally {
@@ -133,8 +133,8 @@ test('refreshWindow: fetched and stored (0600), not asked again before Retry-Aft
   const none = await fakeDirectory(false, window);
   try {
     const store = new RenewalWindows(join(dir, 'w2', 'renewal-info.json'));
-    assert.equal(await refreshWindow({ directory: none.url, certPem: pem, store, now }), undefined);
-    assert.equal(await refreshWindow({ directory: none.url, certPem: pem, store, now: new Date(now.getTime() + 3600_000) }), undefined);
+    assert.equal(await refreshWindow({ directory: none.url, id: certId(pem), store, now }), undefined);
+    assert.equal(await refreshWindow({ directory: none.url, id: certId(pem), store, now: new Date(now.getTime() + 3600_000) }), undefined);
     assert.deepEqual(none.hits, ['/dir'], 'no renewalInfo: the directory is not fetched again within a day');
   } finally {
     none.close();
