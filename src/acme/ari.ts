@@ -213,7 +213,6 @@ function getUrl(url: string, caFile: string | undefined): Promise<Fetched> {
 
 /** The CA's explanationURL when it is a plain http(s) URL: it is shown in `check` and on the status page. */
 function explanation(url: string | undefined): string | undefined {
-  // eslint-disable-next-line no-control-regex
   return url !== undefined && url.length <= 2048 && /^https?:\/\/[^\s\x00-\x1f\x7f"'<>]+$/.test(url) ? url : undefined;
 }
 

@@ -183,7 +183,8 @@ async function prepareResources(current: Built, outputs: readonly FactOutput[]):
       } catch {
         continue;
       }
-      extra.push(...(await r.prepare(facts).catch((e: unknown) => [`${r.key}: ${e instanceof Error ? e.message : String(e)}`])));
+      const warnings = await r.prepare(facts).catch((e: unknown) => [`${r.key}: ${e instanceof Error ? e.message : String(e)}`]);
+      extra.push(...warnings.map(redact));
     }
     recipes.push(extra.length > 0 ? { ...b, warnings: [...b.warnings, ...extra] } : b);
   }
