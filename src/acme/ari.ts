@@ -3,13 +3,15 @@
  * `renewalInfo`, the CA says when a certificate should be renewed (its
  * suggested window), and a renewal names the certificate it replaces.
  *
- * The window is fetched on the machine running panel, before planning, for
- * the certificate panel issued last for the name set (kept, see kept.ts), and
- * stored next to the account key with the time the CA allows the next fetch
- * (Retry-After). The plan (pure, synchronous) reads the store: it renews at a
- * random time inside the window, drawn once per window, or at once when the
- * window has passed. Without a stored window the ⅓ / ½ rule of cert-info.ts
- * applies.
+ * The window is fetched on the machine running panel for the certificate
+ * the host has (read with the planning facts, whoever issued it: the
+ * certificate resource's prepare step, between facts and plan) and for one
+ * panel has just issued, and stored next to the account key with the time
+ * the CA allows the next fetch (Retry-After). The plan (pure, synchronous)
+ * reads the store: it renews at a random time inside the window, drawn once
+ * per window, or at once when the window has passed. Without a stored window
+ * the ⅓ / ½ rule of cert-info.ts applies (renewalDue: one answer for the
+ * renewal, `check` and the status page).
  */
 import { randomInt, X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { z } from 'zod';
 import { defaultAccountKeyFile } from './account.js';
+import type { AriWindow } from './cert-info.js';
 import { USER_AGENT } from './user-agent.js';
 
 /** A DER element: tag, where its content starts, and its length. */
@@ -152,6 +155,12 @@ export class RenewalWindows {
     return r && !('noAri' in r) ? r : undefined;
   }
 
+  /** The stored window of certificate `id` as the plan reads it, or undefined (none stored, no id). */
+  window(id: string | undefined): AriWindow | undefined {
+    const r = id !== undefined ? this.get(id) : undefined;
+    return r ? { start: new Date(r.start), end: new Date(r.end), renewAt: new Date(r.renewAt), ...(r.explanationURL !== undefined ? { explanationURL: r.explanationURL } : {}) } : undefined;
+  }
+
   /** Until when `directory` is known to have no renewalInfo. */
   noAriUntil(directory: string): Date | undefined {
     const r = this.all()[`directory ${directory}`];
@@ -202,6 +211,11 @@ function getUrl(url: string, caFile: string | undefined): Promise<Fetched> {
   });
 }
 
+/** The CA's explanationURL when it is a plain http(s) URL: it is shown in `check` and on the status page. */
+function explanation(url: string | undefined): string | undefined {
+  return url !== undefined && url.length <= 2048 && /^https?:\/\/[^\s\x00-\x1f\x7f"'<>]+$/.test(url) ? url : undefined;
+}
+
 /** The directory's renewalInfo URL, or undefined when the CA has no ARI. */
 export async function renewalInfoUrl(directory: string, caFile: string | undefined): Promise<string | undefined> {
   const r = await getUrl(directory, caFile);
@@ -215,15 +229,15 @@ export async function renewalInfoUrl(directory: string, caFile: string | undefin
 }
 
 /**
- * Ask the CA for the window of `certPem` when the stored answer allows it
+ * Ask the CA for the window of certificate `id` (certId) when the stored answer allows it
  * (Retry-After), and store it. Returns what is stored afterwards, or
  * undefined when the CA has no ARI. A failed fetch keeps the stored window
  * (the CA may be down; the ⅓ / ½ rule still protects an unknown one).
  */
 export async function refreshWindow(
-  o: { directory: string; caFile?: string | undefined; certPem: string; store: RenewalWindows; now: Date },
+  o: { directory: string; caFile?: string | undefined; id: string; store: RenewalWindows; now: Date },
 ): Promise<{ id: string; record: WindowRecord } | undefined> {
-  const id = certId(o.certPem);
+  const id = o.id;
   const stored = o.store.get(id);
   if (stored && Date.parse(stored.nextFetch) > o.now.getTime()) return { id, record: stored };
   const noAri = o.store.noAriUntil(o.directory);
@@ -250,13 +264,14 @@ export async function refreshWindow(
   const end = new Date(body.suggestedWindow.end);
   if (end.getTime() < start.getTime()) return stored ? { id, record: stored } : undefined; // RFC 9773 §4.2: ignore an invalid window
   // The same window keeps the moment drawn for it; a moved one gets a new draw.
+  const explanationURL = explanation(body.explanationURL);
   const same = stored && stored.start === start.toISOString() && stored.end === end.toISOString();
   const record: WindowRecord = {
     start: start.toISOString(),
     end: end.toISOString(),
     renewAt: same ? stored.renewAt : pickRenewalTime(start, end, o.now).toISOString(),
     nextFetch,
-    ...(body.explanationURL !== undefined ? { explanationURL: body.explanationURL } : {}),
+    ...(explanationURL !== undefined ? { explanationURL } : {}),
   };
   o.store.set(id, record);
   return { id, record };

@@ -94,12 +94,42 @@ export interface AriWindow {
   readonly start: Date;
   readonly end: Date;
   readonly renewAt: Date;
+  /** The CA's page about why the window is where it is (e.g. a revocation), when it gave one. */
+  readonly explanationURL?: string;
+}
+
+/**
+ * When a certificate is due for renewal and what decided it: the CA's window
+ * (ARI) when one is known, which replaces the ⅓ / ½ rule earlier or later;
+ * else that rule. The one answer for the renewal itself (orderReason), `check`
+ * (the same plan) and the status page.
+ */
+export type RenewalDue =
+  | { readonly at: Date; readonly by: 'ari'; readonly window: AriWindow }
+  | { readonly at: Date; readonly by: 'lifetime'; readonly words: string };
+
+export function renewalDue(cert: Pick<CertInfo, 'notBefore' | 'notAfter'>, ari?: AriWindow): RenewalDue {
+  return ari !== undefined ? { at: ari.renewAt, by: 'ari', window: ari } : { at: renewalTime(cert), by: 'lifetime', words: renewalShare(cert).words };
+}
+
+/** The window as people read it: `start – end`, and the CA's explanation when it gave one. */
+export function windowText(w: AriWindow): string {
+  return `${w.start.toISOString()} – ${w.end.toISOString()}${w.explanationURL !== undefined ? ` (the CA explains: ${w.explanationURL})` : ''}`;
+}
+
+/** Why a certificate past its renewal time is due, naming what decided it. */
+export function dueReason(cert: Pick<CertInfo, 'notAfter'>, due: RenewalDue, now: Date): string {
+  const expires = `expires ${cert.notAfter.toISOString()}`;
+  if (due.by === 'lifetime') return `less than ${due.words} of its lifetime left (renewal due ${due.at.toISOString()}, ${expires})`;
+  const w = due.window;
+  return now.getTime() >= w.end.getTime()
+    ? `the CA's renewal window (ARI) ${windowText(w)} has passed: renew at once (${expires})`
+    : `inside the CA's renewal window (ARI) ${windowText(w)} (renewal drawn for ${w.renewAt.toISOString()}, ${expires})`;
 }
 
 /**
  * Why a new certificate must be ordered, or undefined when the installed one
- * is fine. With the CA's window (ARI), the CA decides when: its window
- * replaces the ⅓ / ½ rule, earlier or later.
+ * is fine. With the CA's window (ARI), the CA decides when (renewalDue).
  */
 export function orderReason(have: InstalledCert, want: Desired, now: Date, ari?: AriWindow): string | undefined {
   if (have.cert === undefined) return 'absent';
@@ -111,14 +141,6 @@ export function orderReason(have: InstalledCert, want: Desired, now: Date, ari?:
   if (haveNames.join(',') !== wantNames.join(',')) return `names differ: has ${haveNames.join(', ') || 'none'}`;
   if (have.directory !== want.directory) return `issued by ${have.directory ?? 'an unknown CA'}, wanted from ${want.directory}`;
   if (now.getTime() >= cert.notAfter.getTime()) return `expired ${cert.notAfter.toISOString()}`;
-  if (ari !== undefined) {
-    if (now.getTime() < ari.renewAt.getTime()) return undefined;
-    const window = `${ari.start.toISOString()} – ${ari.end.toISOString()}`;
-    return now.getTime() >= ari.end.getTime()
-      ? `the CA's renewal window (ARI) ${window} has passed: renew at once (expires ${cert.notAfter.toISOString()})`
-      : `inside the CA's renewal window (ARI) ${window} (renewal drawn for ${ari.renewAt.toISOString()}, expires ${cert.notAfter.toISOString()})`;
-  }
-  const due = renewalTime(cert);
-  if (now.getTime() >= due.getTime()) return `less than ${renewalShare(cert).words} of its lifetime left (renewal due ${due.toISOString()}, expires ${cert.notAfter.toISOString()})`;
-  return undefined;
+  const due = renewalDue(cert, ari);
+  return now.getTime() >= due.at.getTime() ? dueReason(cert, due, now) : undefined;
 }

@@ -20,8 +20,8 @@ import { closedPorts, type UfwInboundFacts, ufwExpectOpen } from '../resources/u
 import { noStdin, opt, parseKv } from '../resources/util.js';
 import { lines, type Script, sh, withBytes } from '../shell.js';
 import { defaultAccountKeyFile } from './account.js';
-import { RenewalWindows } from './ari.js';
-import { type AriWindow, type InstalledCert, orderReason, parseCertificate, renewalTime } from './cert-info.js';
+import { refreshWindow, RenewalWindows } from './ari.js';
+import { type InstalledCert, orderReason, parseCertificate, renewalDue } from './cert-info.js';
 import { installScript } from './install.js';
 import type { Challenge, Issued } from './order.js';
 import { HoldStore, RateLimited, withinTime } from './rate-limit.js';
@@ -41,7 +41,7 @@ export interface CertificateOptions {
   readonly kept?: KeptCertificates;
   /** `--open-firewall`: where ufw drops port 80, add `ufw allow 80,443/tcp` before ordering. */
   readonly openFirewall?: boolean;
-  /** The CA's renewal windows (ARI), fetched before planning (default: next to the account key). */
+  /** The CA's renewal windows (ARI), fetched by prepare before planning (default: next to the account key). */
   readonly windows?: RenewalWindows;
 }
 
@@ -119,17 +119,52 @@ export class CertificateResource implements Resource<CertFacts> {
     };
   }
 
+  private windows(): RenewalWindows {
+    return this.o.windows ?? RenewalWindows.forDirectory(this.o.acme.directory);
+  }
+
+  private now(): Date {
+    return (this.o.now ?? (() => new Date()))();
+  }
+
+  /** The installed certificate's ARI certID when its window can decide: valid, from the wanted CA. */
+  private ariIdOf(have: CertFacts, now: Date): string | undefined {
+    if (have.cert?.ok !== true || have.directory !== this.o.acme.directory || now.getTime() >= have.cert.value.notAfter.getTime()) return undefined;
+    return have.cert.value.ariId;
+  }
+
+  /**
+   * Before planning: the CA's window for the certificate the host has, from
+   * the facts, so a certificate issued from another machine (or whose kept
+   * copy is gone) is renewed when the CA asks too. Asked only when the stored
+   * answer's Retry-After has passed; a CA without ARI or out of reach leaves
+   * the stored window or the ⅓ / ½ rule in charge (the order itself reports
+   * an unreachable CA).
+   */
+  async prepare(have: CertFacts): Promise<readonly string[]> {
+    const now = this.now();
+    const id = this.ariIdOf(have, now);
+    if (id === undefined) return [];
+    const { acme, names } = this.o;
+    try {
+      await refreshWindow({ directory: acme.directory, caFile: acme.caFile, id, store: this.windows(), now });
+      return [];
+    } catch (e) {
+      return [`renewal information (ARI) for ${names.join(', ')} from ${acme.directory} not fetched: ${(e as Error).message}; the stored window or the ⅓ / ½ rule applies`];
+    }
+  }
+
   plan(have: CertFacts, _ctx: PlanContext): Change[] {
     const { names, acme } = this.o;
-    const now = (this.o.now ?? (() => new Date()))();
-    // The CA's window for the installed certificate, when one was fetched for it (ari-refresh.ts).
-    const ariId = have.cert?.ok === true && have.directory === acme.directory ? have.cert.value.ariId : undefined;
-    const stored = ariId !== undefined ? (this.o.windows ?? RenewalWindows.forDirectory(acme.directory)).get(ariId) : undefined;
-    const ari: AriWindow | undefined = stored ? { start: new Date(stored.start), end: new Date(stored.end), renewAt: new Date(stored.renewAt) } : undefined;
+    const now = this.now();
+    // The CA's window for the installed certificate, when one was fetched for it (prepare).
+    const ariId = this.ariIdOf(have, now);
+    const windows = this.windows();
+    const ari = windows.window(ariId);
     const reason = orderReason(have, { names, directory: acme.directory }, now, ari);
     if (reason === undefined) return [];
     // RFC 9773 §5: a renewal names what it replaces (Let's Encrypt exempts it from some limits).
-    const replaces = stored ? ariId : undefined;
+    const replaces = ari ? ariId : undefined;
     const dir = this.dir;
     const email = this.o.email;
     const holds = this.o.holds ?? HoldStore.forDirectory(acme.directory);
@@ -149,7 +184,7 @@ export class CertificateResource implements Resource<CertFacts> {
         { kind: 'file' as const, path: `${dir}/directory`, existed: have.directory !== undefined },
       ],
     };
-    const kept = reusable(keptStore.load(names), have, acme.directory, now);
+    const kept = reusable(keptStore.load(names), have, acme.directory, now, windows);
     if (kept) {
       // Issued earlier, never installed (the install step failed): install it, no new order.
       return [
@@ -223,6 +258,7 @@ export class CertificateResource implements Resource<CertFacts> {
           holds.clear(names);
           // Kept before the host sees it: a failed install step does not cost another order.
           keptStore.save(names, issued);
+          await fetchNewWindow(acme, issued, windows);
           // The CA is done with the challenge files: withdrawn first, so a failing install leaves none behind.
           return lines(challenges.withdrawScript(), installScript(dir, issued, acme.directory));
         },
@@ -248,9 +284,20 @@ async function runPreflight(o: CertificateOptions, challenges: ChallengeFiles, a
   return preflight({ names: o.names, hostV6: addr6, probe, ...(o.acme.resolver !== undefined ? { resolver: o.acme.resolver } : {}), ...(caaIdentities ? { caaIdentities } : {}) });
 }
 
+/**
+ * The new certificate's window, asked while the CA is at hand, so the status
+ * page written at the end of this run shows when panel will renew it. Best
+ * effort: the next run's prepare asks again.
+ */
+async function fetchNewWindow(acme: AcmeConfig, issued: Issued, windows: RenewalWindows): Promise<void> {
+  const info = parseCertificate(issued.certPem);
+  if (!info.ok || info.value.ariId === undefined) return;
+  await refreshWindow({ directory: acme.directory, caFile: acme.caFile, id: info.value.ariId, store: windows, now: new Date() }).catch(() => undefined);
+}
+
 /** The kept certificate when it can stand in for an order: not the installed one, and not due for renewal itself. */
-function reusable(kept: Kept | undefined, have: CertFacts, directory: string, now: Date): Kept | undefined {
-  if (kept === undefined || now.getTime() >= renewalTime(kept.info).getTime()) return undefined;
+function reusable(kept: Kept | undefined, have: CertFacts, directory: string, now: Date, windows: RenewalWindows): Kept | undefined {
+  if (kept === undefined || now.getTime() >= renewalDue(kept.info, windows.window(kept.info.ariId)).at.getTime()) return undefined;
   const installed = have.cert?.ok === true && have.keyPresent && have.directory === directory && have.cert.value.serial === kept.info.serial;
   return installed ? undefined : kept;
 }

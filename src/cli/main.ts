@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mode } from '../engine/events.js';
 import type { Recipe } from '../engine/recipe.js';
-import type { HostConfig } from '../config.js';
 import { embedded } from '../embedded.js';
 import { packageRoot } from '../paths.js';
 import { redact } from '../secret.js';
@@ -56,12 +55,9 @@ export interface MainOptions {
 
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const via = options.connect ? { connect: options.connect } : {};
-  // The CA's renewal windows (ARI) are fetched before the (pure) plan reads them.
-  const renewalWindows = async (configs: readonly HostConfig[]): Promise<void> => (await import('../acme/ari-refresh.js')).refreshRenewalWindows(configs);
   const runConverge = async (mode: Mode, flags: CommonFlags): Promise<number> => {
     const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
     const configs = await resolveTargets(flags, registry);
-    await renewalWindows(configs);
     return converge({ mode, flags, configs, registry, ...via });
   };
   guardOutput();
@@ -87,8 +83,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     if (!flags.reinstall) {
       const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
       const configs = await resolveTargets(flags, registry);
-      await renewalWindows(configs);
-      exitCode = await converge({ mode: 'install', flags, configs, registry, renewal, ...via });
+        exitCode = await converge({ mode: 'install', flags, configs, registry, renewal, ...via });
       return;
     }
     const [registry, { resolveTargets }, { converge }, { orderRecipes }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js'), import('../engine/order.js')]);
@@ -152,7 +147,6 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const renewFlags: CommonFlags = { ...flags, recipes: RENEW_RECIPE, yes: true };
     // Inputs are checked against every recipe (an inventory names them all); only the certificate runs.
     const configs = (await resolveTargets(renewFlags, registry)).map(renewConfig);
-    await renewalWindows(configs);
     exitCode = await converge({ mode: 'install', flags: renewFlags, configs, registry: only, ...via });
   });
   addCommon(

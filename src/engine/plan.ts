@@ -81,7 +81,7 @@ export async function planHost(config: HostConfig, transport: Transport, opts: H
     if (!changed.ok) return fail(`recipe ${r.recipe}: ${changed.error}`);
   }
 
-  const planned = planRecipes(current, outputs.value, state.value, state.warning, opts);
+  const planned = planRecipes(await prepareResources(current, outputs.value), outputs.value, state.value, state.warning, opts);
   if (!planned.ok) return fail(planned.error);
   const { recipes, factsOf, kept, notes } = planned.value;
   const producerClash = checkProducers(recipes, current.owner);
@@ -162,6 +162,33 @@ async function gather(order: Parameters<typeof buildRecipes>[0], input: Paramete
   const along = checksAlong && (opts.mode === 'check' || remembered !== undefined);
   const factRun = await transport.exec(factsOf(built.value) + (along ? checksSection(checksOf(built.value)) : '') + readsPart);
   return ok({ info, built: built.value, factRun, ...(along ? { early: { stdout: factRun.stdout } } : {}) });
+}
+
+/**
+ * Each resource's local work before the pure plan (Resource.prepare), from
+ * its facts; its warnings go to its recipe. Facts that cannot be parsed are
+ * left to planning, which reports them.
+ */
+async function prepareResources(current: Built, outputs: readonly FactOutput[]): Promise<Built> {
+  let i = 0;
+  const recipes: BuiltRecipe[] = [];
+  for (const b of current.recipes) {
+    const extra: string[] = [];
+    for (const r of b.resources) {
+      const out = outputs[i++]!;
+      if (r.prepare === undefined) continue;
+      let facts: unknown;
+      try {
+        facts = r.parse(out);
+      } catch {
+        continue;
+      }
+      const warnings = await r.prepare(facts).catch((e: unknown) => [`${r.key}: ${e instanceof Error ? e.message : String(e)}`]);
+      extra.push(...warnings.map(redact));
+    }
+    recipes.push(extra.length > 0 ? { ...b, warnings: [...b.warnings, ...extra] } : b);
+  }
+  return { ...current, recipes };
 }
 
 interface Planned {

@@ -157,6 +157,13 @@ export interface Resource<F = unknown> {
    */
   readonly units?: readonly string[];
   parse(out: FactOutput): F;
+  /**
+   * Work on the machine running panel that the pure plan then reads, from the
+   * facts, after the facts round trip and before planning (the CA's renewal
+   * window for the certificate the host has, stored locally). Never touches
+   * the host. Returns warnings for the recipe; must not throw.
+   */
+  prepare?(facts: F): Promise<readonly string[]>;
   plan(facts: F, ctx: PlanContext): Change[];
   /**
    * Second planning pass, once every resource of the host is planned: changes

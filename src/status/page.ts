@@ -7,7 +7,8 @@
  * script polls /panel/progress.json to show a run in progress. Everything
  * but the live progress works without JavaScript.
  */
-import { type CertInfo, parseCertificate, renewalShare, renewalTime } from '../acme/cert-info.js';
+import { RenewalWindows } from '../acme/ari.js';
+import { type AriWindow, type CertInfo, parseCertificate, type RenewalDue, renewalDue } from '../acme/cert-info.js';
 import { certDir } from '../acme/paths.js';
 import type { HostResult } from '../engine/events.js';
 import type { HostPlan } from '../engine/host-plan.js';
@@ -26,11 +27,14 @@ export interface StatusData {
   readonly domains: readonly string[];
   readonly recipes: readonly { id: string; title: string; version: string; artifacts: readonly { name: string; sha256: string; from: string }[] }[];
   readonly health: readonly HealthCheck[];
-  readonly certificate?: { names: readonly string[]; expires: string; renews: string; issuer: string; overdue?: string } | { error: string };
+  readonly certificate?: { names: readonly string[]; expires: string; renews: string; renewsBy?: RenewsBy; issuer: string; overdue?: string } | { error: string };
   readonly run: { finishedAt: string; result: string; changed: number; error?: string };
   /** What `panel deploy` last found running (kept across installs: an install does not know it). */
   readonly functions?: { readonly at: string; readonly list: readonly DeployedFunction[] };
 }
+
+/** What decided the renewal time (renewalDue): the CA's window (ARI), or the share of the lifetime left. */
+export type RenewsBy = { readonly ari: { readonly start: string; readonly end: string; readonly explanationURL?: string } } | { readonly lifetime: string };
 
 export interface DeployedFunction {
   readonly name: string;
@@ -48,7 +52,12 @@ function day(d: Date): string {
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
 
-export function statusData(plan: HostPlan, result: HostResult, health: readonly HealthCheck[], certPem: string | undefined, now: Date): StatusData {
+/**
+ * `windowOf` gives the CA's renewal window (ARI) stored for a certificate:
+ * the page shows the renewal time the plan acts on (renewalDue), and what
+ * decided it.
+ */
+export function statusData(plan: HostPlan, result: HostResult, health: readonly HealthCheck[], certPem: string | undefined, now: Date, windowOf: (cert: CertInfo) => AriWindow | undefined = () => undefined): StatusData {
   const { config } = plan;
   const recipes = plan.recipes.map((rp) => {
     const parsed = rp.recipe.params.safeParse(config.params[rp.recipe.id] ?? {});
@@ -71,16 +80,29 @@ export function statusData(plan: HostPlan, result: HostResult, health: readonly 
           certificate:
             !cert.ok
               ? { error: cert.error }
-              : { names: cert.value.names, expires: day(cert.value.notAfter), renews: day(renewalTime(cert.value)), issuer: cert.value.issuer.replace(/\n/g, ', '), ...overdue(cert.value, now) },
+              : certificateData(cert.value, renewalDue(cert.value, windowOf(cert.value)), now),
         }),
     run: { finishedAt: day(now), result: result.status, changed: result.changed, ...(result.error ? { error: result.error } : {}) },
   };
 }
 
+function certificateData(cert: CertInfo, due: RenewalDue, now: Date): NonNullable<StatusData['certificate']> {
+  const renewsBy: RenewsBy =
+    due.by === 'ari'
+      ? { ari: { start: day(due.window.start), end: day(due.window.end), ...(due.window.explanationURL !== undefined ? { explanationURL: due.window.explanationURL } : {}) } }
+      : { lifetime: `panel's rule: renewed with ${due.words} of its lifetime left (the CA gave no renewal window)` };
+  return { names: cert.names, expires: day(cert.notAfter), renews: day(due.at), renewsBy, issuer: cert.issuer.replace(/\n/g, ', '), ...overdue(cert, due, now) };
+}
+
 /** Past its renewal time and still installed: the renewal did not happen (failed, or nothing runs `panel renew`). */
-function overdue(cert: CertInfo, now: Date): { overdue?: string } {
-  if (now.getTime() < renewalTime(cert).getTime()) return {};
-  const left = now.getTime() >= cert.notAfter.getTime() ? 'it has expired' : `it has less than ${renewalShare(cert).words} of its lifetime left`;
+function overdue(cert: CertInfo, due: RenewalDue, now: Date): { overdue?: string } {
+  if (now.getTime() < due.at.getTime()) return {};
+  const left =
+    now.getTime() >= cert.notAfter.getTime()
+      ? 'it has expired'
+      : due.by === 'ari'
+        ? `the CA's renewal window (ARI) ${day(due.window.start)} – ${day(due.window.end)} asks for it`
+        : `it has less than ${due.words} of its lifetime left`;
   return { overdue: `Not renewed: ${left}. Is \`panel renew\` scheduled on the machine running panel (\`panel renew … --schedule\`)?` };
 }
 
@@ -94,7 +116,7 @@ export function renderStatusPage(d: StatusData, progressUrl: string = `${STATUS.
     recipes: d.recipes.map((r) => ({ id: esc(r.id), title: esc(r.title), version: esc(r.version), artifacts: r.artifacts.map((a) => ({ name: esc(a.name), sha256: esc(a.sha256), from: esc(a.from) })) })),
     health: d.health.map((h) => ({ check: esc(h.check), ok: h.ok })),
     healthy: d.health.every((h) => h.ok),
-    cert: cert === undefined ? false : 'error' in cert ? { error: esc(cert.error) } : { names: cert.names.map(esc).join(', '), expires: esc(cert.expires), renews: esc(cert.renews), issuer: esc(cert.issuer), overdue: cert.overdue !== undefined ? esc(cert.overdue) : false, error: false },
+    cert: cert === undefined ? false : 'error' in cert ? { error: esc(cert.error) } : { names: cert.names.map(esc).join(', '), expires: esc(cert.expires), renews: esc(cert.renews), renewsBy: renewsByView(cert.renewsBy), issuer: esc(cert.issuer), overdue: cert.overdue !== undefined ? esc(cert.overdue) : false, error: false },
     run: { finishedAt: esc(d.run.finishedAt), result: esc(d.run.result), changed: d.run.changed, error: d.run.error ? esc(d.run.error) : false },
     progressUrl: esc(progressUrl),
     functions:
@@ -102,6 +124,13 @@ export function renderStatusPage(d: StatusData, progressUrl: string = `${STATUS.
         ? false
         : { at: esc(d.functions.at), list: d.functions.list.map((f) => ({ name: esc(f.name), image: esc(f.image), ready: f.available > 0, state: f.available > 0 ? 'running' : 'not running' })) },
   });
+}
+
+/** What decided the renewal time, for the template (escaped); false on a page saved before it was shown. */
+function renewsByView(by: RenewsBy | undefined): false | { ari: false | { start: string; end: string; explanationURL: string | false }; lifetime: string | false } {
+  if (by === undefined) return false;
+  if ('lifetime' in by) return { ari: false, lifetime: esc(by.lifetime) };
+  return { ari: { start: esc(by.ari.start), end: esc(by.ari.end), explanationURL: by.ari.explanationURL !== undefined ? esc(by.ari.explanationURL) : false }, lifetime: false };
 }
 
 /** Equal but for the run's time: the page would say nothing new. */
@@ -148,7 +177,9 @@ export async function writeStatusPage(plan: HostPlan, result: HostResult, health
   const before = old === undefined ? undefined : (JSON.parse(old.toString('utf8')) as StatusData);
   const pemPath = certificatePath(plan.config);
   const pem = pemPath !== undefined ? await read(pemPath) : undefined;
-  const fresh = statusData(plan, result, health, pem?.toString('utf8'), now);
+  // The CA's window as the certificate's plan reads it (prepare stored it; one just issued was asked for it).
+  const windows = RenewalWindows.forDirectory(plan.config.acme.directory);
+  const fresh = statusData(plan, result, health, pem?.toString('utf8'), now, (c) => windows.window(c.ariId));
   const data: StatusData = full
     ? { ...fresh, ...(before?.functions ? { functions: before.functions } : {}) }
     : { ...before!, ...(fresh.certificate ? { certificate: fresh.certificate } : {}), run: fresh.run };

@@ -5,13 +5,19 @@
  * window is a day either side of two thirds of the lifetime (its default
  * lifetime here: years), and an hour in the past once the certificate is
  * revoked; it sends Retry-After: 6 h.
- *  - after the first certificate, panel has fetched and stored the window; it
- *    is in the future, so `renew` orders nothing;
+ *  - right after the first certificate panel asks for its window and stores
+ *    it; it is in the future, so `renew` orders nothing, `check` is clean and
+ *    the status page (`renew` updates a page written before) shows the moment
+ *    drawn in the window and the window itself as what decided it;
+ *  - a machine that did not issue the certificate (no kept copy, no stored
+ *    window) asks for the window of the certificate the host has, read with
+ *    the planning facts (the certificate resource's prepare step);
  *  - the CA moves the window into the past (revocation): panel does not ask
  *    again before Retry-After, so `renew` still orders nothing; once
  *    Retry-After has passed (the stored time moved back: 6 h are not waited
- *    for) `renew` orders at once with `replaces`, which Pebble's log shows,
- *    and the new certificate is served.
+ *    for) `check` exits 2 naming the window that has passed, and `renew`
+ *    orders at once with `replaces`, which Pebble's log shows; the new
+ *    certificate is served and the page shows the new certificate's window.
  * And, on the same bed: a host whose nginx -t fails gets no order at all.
  * Pebble sends Retry-After: 1 on pending authorizations and unfinished
  * orders here, which panel's own polling follows (poll.ts; the waits
@@ -92,15 +98,67 @@ test('ARI window in the future (trixie Pebble 2.6.0): stored after the first cer
   const run = await panel(args('install', 'nginx,certificate'), { env });
   assert.equal(run.code, 0, explain(run));
   firstPem = await installedPem();
-  // The second run fetches the window for the certificate issued by the first (kept on this machine).
+  // Asked for right after the order, while the CA is at hand.
+  assert.ok(RenewalWindows.forDirectory(bed.acme.directory, env).get(certId(firstPem)), 'the window was fetched and stored by the run that issued it');
   const renew = await panel(args('renew', ''), { env });
   assert.equal(renew.code, 0, explain(renew));
   assert.deepEqual(applied(renew), []);
   const rec = RenewalWindows.forDirectory(bed.acme.directory, env).get(certId(firstPem));
-  assert.ok(rec, 'the window was fetched and stored');
+  assert.ok(rec, 'the window is stored');
   assert.ok(Date.parse(rec.start) > Date.now() && Date.parse(rec.renewAt) >= Date.parse(rec.start) && Date.parse(rec.renewAt) <= Date.parse(rec.end), JSON.stringify(rec));
   // Pebble's Retry-After (6 h) is kept.
   assert.ok(Date.parse(rec.nextFetch) > Date.now() + 5 * 3600_000, JSON.stringify(rec));
+});
+
+/** The page's time format (status/page.ts). */
+const day = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+
+/** A page as an earlier install with the status recipe leaves it: `renew` updates its certificate and run (status/page.ts). */
+async function seedStatusPage(): Promise<void> {
+  const page = { host: 'ari', domains: [NAME], recipes: [], health: [], run: { finishedAt: '2026-01-01 00:00:00 UTC', result: 'ok', changed: 0 } };
+  const r = await bed.exec(host, `mkdir -p /var/lib/panel && echo ${Buffer.from(JSON.stringify(page)).toString('base64')} | base64 -d > /var/lib/panel/status-page.json && chmod 0600 /var/lib/panel/status-page.json`);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+async function statusPage(): Promise<string> {
+  const r = await bed.exec(host, 'cat /var/www/panel-status/index.html');
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+/** The page names the stored window of `pem` as what decides its renewal, at the moment drawn in it. */
+function assertPageNamesWindow(page: string, pem: string): void {
+  const rec = RenewalWindows.forDirectory(bed.acme.directory, env).get(certId(pem));
+  assert.ok(rec, 'a window is stored for the certificate');
+  assert.ok(page.includes(`id="cert-renews">${day(rec.renewAt)}<`), `renewal moment ${rec.renewAt}:\n${page}`);
+  assert.ok(page.includes(`id="cert-renews-by">the CA's renewal window (ARI): <time>${day(rec.start)}</time> – <time>${day(rec.end)}</time>`), page);
+  assert.equal(page.includes('id="cert-ari-explanation"'), rec.explanationURL !== undefined, 'a link exactly when the CA explained');
+  assert.ok(!page.includes('id="cert-overdue"'), 'not due');
+}
+
+test('check and the status page name the ARI window (window in the future: check clean, page shows the drawn moment and the window)', async () => {
+  assert.ok(firstPem, 'the first test issued a certificate');
+  await seedStatusPage();
+  const renew = await panel(args('renew', ''), { env });
+  assert.equal(renew.code, 0, explain(renew));
+  assert.deepEqual(applied(renew), []);
+  assertPageNamesWindow(await statusPage(), firstPem);
+  const check = await panel(args('check', 'nginx,certificate'), { env });
+  assert.equal(check.code, 0, explain(check));
+});
+
+test('a certificate this machine did not issue (no kept copy, no stored window): its window is asked for from the host\'s fullchain.pem', async () => {
+  assert.ok(firstPem, 'the first test issued a certificate');
+  const elsewhere = { XDG_CONFIG_HOME: tempDir('panel-acme-ari-other-') };
+  const windows = RenewalWindows.forDirectory(bed.acme.directory, elsewhere);
+  assert.equal(windows.get(certId(firstPem)), undefined);
+  const run = await panel(args('renew', ''), { env: elsewhere });
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(applied(run), [], 'the window is in the future: nothing ordered');
+  const rec = windows.get(certId(firstPem));
+  assert.ok(rec, 'the window of the installed certificate was fetched and stored');
+  const mine = RenewalWindows.forDirectory(bed.acme.directory, env).get(certId(firstPem))!;
+  assert.deepEqual([rec.start, rec.end], [mine.start, mine.end], 'the same window the issuing machine holds');
 });
 
 test('ARI window moved into the past (revoked): Retry-After respected, then renewed at once with `replaces`', async () => {
@@ -116,6 +174,16 @@ test('ARI window moved into the past (revoked): Retry-After respected, then rene
   // Retry-After has "passed": 6 h are not waited for in a test.
   const rec = windows.get(id)!;
   windows.set(id, { ...rec, nextFetch: new Date(Date.now() - 1000).toISOString() });
+  // check asks the CA again (Retry-After passed), finds the window has passed: due, exit 2, the window named.
+  const check = await panel(args('check', 'nginx,certificate'), { env });
+  assert.equal(check.code, 2, explain(check));
+  const moved = windows.get(id)!;
+  assert.ok(Date.parse(moved.end) <= Date.now(), `the CA moved the window into the past: ${JSON.stringify(moved)}`);
+  const planned = events(check).filter((e) => e.type === 'change').map((e) => e['change'] as { resource: string; reason: string });
+  const due = planned.find((c) => c.resource === `certificate:${NAME}`);
+  assert.ok(due, `check plans the certificate: ${JSON.stringify(planned)}`);
+  assert.ok(due.reason.startsWith(`the CA's renewal window (ARI) ${moved.start} – ${moved.end}`), due.reason);
+  assert.match(due.reason, /has passed: renew at once/);
   const run = await panel(args('renew', ''), { env });
   assert.equal(run.code, 0, explain(run));
   const cs = applied(run);
@@ -125,6 +193,8 @@ test('ARI window moved into the past (revoked): Retry-After respected, then rene
   assert.match(pebbleLog(), /ARI: order "[^"]+" is a replacement of "[^"]+"/);
   const second = await installedPem();
   assert.notEqual(certId(second), id, 'a new certificate is installed');
+  // The page written at the end of that run: the new certificate, with the window asked for right after its order.
+  assertPageNamesWindow(await statusPage(), second);
 });
 
 test('an nginx configuration that fails nginx -t stops the certificate before any order (issue 28)', async () => {

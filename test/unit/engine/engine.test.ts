@@ -436,3 +436,27 @@ test('a file a change records has one owner: a file resource for the same path i
   assert.equal(r.result.status, 'failed');
   assert.match(r.result.error ?? '', /produced-twice is written by producer \(recipe p\) and managed as file:.* by recipe f/);
 });
+
+test('Resource.prepare runs on this machine between the facts and the pure plan, with the parsed facts; a failing one is a warning of its recipe', async () => {
+  const seen: string[] = [];
+  let prepared: string | undefined;
+  const preparing: Resource<string> = {
+    key: 'preparing',
+    facts: () => sh`echo fact-from-host`,
+    parse: (out) => out.stdout.trim(),
+    prepare: (facts) => {
+      seen.push(`prepare ${facts}`);
+      prepared = `${facts} prepared`;
+      return Promise.resolve([]);
+    },
+    plan: (facts) => {
+      seen.push(`plan ${facts} / ${prepared}`);
+      return [];
+    },
+  };
+  const failing: Resource<null> = { key: 'failing', facts: () => sh`true`, parse: () => null, prepare: () => Promise.reject(new Error('the CA is away')), plan: () => [] };
+  const reg = new Map<string, Recipe>([['p', recipe('p', () => [preparing, failing])]]);
+  const { result } = await run('plan', reg, ['p']);
+  assert.deepEqual(seen, ['prepare fact-from-host', 'plan fact-from-host / fact-from-host prepared']);
+  assert.deepEqual(result.warnings, ['failing: the CA is away']);
+});
