@@ -235,7 +235,8 @@ export class CertificateResource implements Resource<CertFacts> {
 /**
  * Before any order: the host's nginx configuration as it stands (the site
  * this run rendered included) must pass `nginx -t`, or the new certificate's
- * install would be refused after the CA issued it.
+ * install would be refused after the CA issued it. On a first certificate the
+ * https site to come is tested too (candidateTestScript), in the same step.
  */
 export const NGINX_BEFORE_ORDER: Script = sh`__out=$(nginx -t 2>&1) || panel_fail ${'ACME: not ordering: nginx -t fails on the host, so installing a new certificate would fail too; fix the nginx configuration first:'} "$__out"`;
 
@@ -297,7 +298,7 @@ export function hostProbeScript(names: readonly string[], probe: { readonly toke
   return lines(
     ...names.map((n) => {
       const url = `http://${n}/.well-known/acme-challenge/${probe.token}`;
-      return sh`__why=$(panel_http01_probe ${url} ${probe.content}) || panel_fail ${`ACME: not ordering (pre-flight, the CA was not asked): ${n}: from the host itself, http://${n}/.well-known/acme-challenge/`} "$__why"${`, so ${n} leads to another server from there and the CA, which validates from several places, may get it too; fix: point ${n} (DNS, and /etc/hosts on the host) at this host and remove whatever answers in front of it on port 80`}`;
+      return sh`__why=$(panel_http01_probe ${url} ${probe.content}) || panel_fail ${`ACME: not ordering ${names.join(', ')} (pre-flight, the CA was not asked): ${n}: from the host itself, http://${n}/.well-known/acme-challenge/`} "$__why"${`, so ${n} leads to another server from there and the CA, which validates from several places, may get it too; fix: point ${n} (DNS, and /etc/hosts on the host) at this host and remove whatever answers in front of it on port 80`}`;
     }),
   );
 }

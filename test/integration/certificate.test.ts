@@ -41,7 +41,9 @@
  *    each stop before any order; --open-firewall adds the rule (in the plan);
  *  - the https site a first certificate would switch on is tested with nginx -t
  *    (placeholder certificate) before ordering: a site nginx refuses stops
- *    before any order, the real one orders.
+ *    before any order, the real one orders;
+ *  - the host's own fetch of the probe: another server answering the name
+ *    there (its /etc/hosts) stops before any order.
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
@@ -726,5 +728,27 @@ test('pre-order nginx -t of the https site to come: a candidate nginx refuses st
   } finally {
     await proxy.stop();
     await bed.exec(v4, `rm -rf /etc/panel/certs/${NAME}`);
+  }
+});
+
+/**
+ * Issue 28, "fetch the challenge URL from the controller and from the host itself": the name
+ * resolves to v4 for the CA and the controller (challtestsrv), but v4's /etc/hosts sends it to v6,
+ * another server, whose nginx answers without the probe. The host's own fetch stops the order.
+ */
+test('pre-flight from the host itself: another server answering the name there stops before any order, one line with cause and fix', async () => {
+  const NAME = 'h.panel.test';
+  await bed.dns.add(NAME, v4.address);
+  await sh(v4, `cp /etc/hosts /etc/hosts.panel-test && printf '%s %s\\n' ${v6.address} ${NAME} >> /etc/hosts`);
+  const proxy = await startAcmeProxy(bed.acme.directory, bed.acme.caFile);
+  try {
+    const run = await panel(args('install', v4, [V4_NAME, NAME], 'certificate').map((x) => (x === bed.acme.directory ? proxy.directory : x)), { env });
+    assert.equal(run.code, 1, explain(run));
+    assert.match(run.stderr + run.stdout, new RegExp(`ACME: not ordering ${V4_NAME.replace(/\./g, '\\.')}, ${NAME.replace(/\./g, '\\.')} \\(pre-flight, the CA was not asked\\): ${NAME.replace(/\./g, '\\.')}: from the host itself, http://${NAME.replace(/\./g, '\\.')}/\\.well-known/acme-challenge/ answered HTTP 404 without this host's probe, so .*; fix: point ${NAME.replace(/\./g, '\\.')} \\(DNS, and /etc/hosts on the host\\) at this host`), explain(run));
+    assert.equal(proxy.ordersForwarded + proxy.ordersRefused, 0, 'no order: the CA never heard of this name');
+    assert.match(await sh(v4, 'ls -A /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/, 'the probe is withdrawn');
+  } finally {
+    await proxy.stop();
+    await bed.exec(v4, 'mv -f /etc/hosts.panel-test /etc/hosts');
   }
 });

@@ -73,7 +73,7 @@ test('host probe step: one line per refused name, naming the cause and the fix',
     const r = await bash(script);
     assert.equal(r.code, 1);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`^panel: ACME: not ordering \\(pre-flight, the CA was not asked\\): 127\\.0\\.0\\.1:${port}: from the host itself, http://127\\.0\\.0\\.1:${port}/\\.well-known/acme-challenge/ answered HTTP 200 without this host's probe, so .* fix: point `));
+    assert.match(r.stderr, new RegExp(`^panel: ACME: not ordering 127\\.0\\.0\\.1:${port} \\(pre-flight, the CA was not asked\\): 127\\.0\\.0\\.1:${port}: from the host itself, http://127\\.0\\.0\\.1:${port}/\\.well-known/acme-challenge/ answered HTTP 200 without this host's probe, so .* fix: point `));
   } finally {
     await new Promise((r) => server.close(r));
   }
