@@ -282,6 +282,8 @@ export function candidateTestScript(candidate: FileCandidate, dir: string, place
     // nginx's own first complaint, with the temporary path put back as the site's.
     sh`if [ "$__rc" != 0 ]; then`,
     sh`  __why=$(printf '%s\n' "$__out" | grep -m1 -F '[emerg]' || printf '%s\n' "$__out" | panel_tail 1)`,
+    // As nginx prints it without an error log (`nginx: [emerg] …`), not with the log's date and pid.
+    sh.raw`  if [[ $__why =~ \[emerg\]\ ([0-9]+#[0-9]+:\ )?(.*)$ ]]; then __why="nginx: [emerg] \${BASH_REMATCH[2]}"; fi`,
     sh`  __site=${candidate.path}; __cf="$__pc/site.conf"; __why=\${__why//"$__cf"/"$__site"}`,
     sh`  panel_fail ${fix} "$__why;" ${'fix: the site settings (nginx recipe params, a template override) for the nginx on this host, then run again'}`,
     sh`fi`,
