@@ -10,7 +10,9 @@
  *     first; a stale AAAA fails validation even when A is right);
  *   - CAA (RFC 8659: the closest name up the tree with records decides)
  *     allows the CA, when its directory names its CAA identities.
- * Each failure is one line: the name, the cause and the fix.
+ * Each failure is one line: the name, the cause and the fix. The host's own
+ * fetch of the probe runs on the host, in the step that publishes it
+ * (certificate.ts hostProbeScript, prelude panel_http01_probe).
  */
 import { Resolver } from 'node:dns/promises';
 import { request } from 'node:http';

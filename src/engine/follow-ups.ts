@@ -1,7 +1,9 @@
 /**
  * The second planning pass: each follow-up goes right after the change it
  * follows (after earlier follow-ups of that change), in that change's recipe,
- * and says so (`after`), since a dry run cannot know the outcome.
+ * and says so (`after`), since a dry run cannot know the outcome. A followed
+ * change done by a local effect is handed its follow-ups when it runs (the
+ * certificate tests the https site's `candidate` before ordering).
  */
 import type { Change, FollowUp, Resource } from '../resources/types.js';
 import { summary } from '../resources/types.js';
@@ -18,6 +20,7 @@ export interface PlannedFacts {
 export function placeFollowUps(recipes: readonly RecipePlan[], planned: readonly Change[], factsOf: readonly PlannedFacts[]): Result<RecipePlan[], string> {
   const out = recipes.map((rp) => ({ ...rp, changes: [...rp.changes] }));
   const followed = new WeakMap<Change, Change>();
+  const followers = new Map<Change, Change[]>();
   for (const { resource, recipe, facts } of factsOf) {
     if (!resource.followUps) continue;
     let ups: FollowUp[];
@@ -35,7 +38,15 @@ export function placeFollowUps(recipes: readonly RecipePlan[], planned: readonly
       const change: Change = { ...up.change, after: [...(up.change.after ?? []), summary(up.follows)] };
       followed.set(change, up.follows);
       home.changes.splice(at, 0, change);
+      followers.set(up.follows, [...(followers.get(up.follows) ?? []), change]);
     }
   }
-  return ok(out);
+  // A followed local effect is handed its follow-ups: the bound copy takes its place (same fields, same summary).
+  return ok(out.map((rp) => ({ ...rp, changes: rp.changes.map((c) => bindFollowUps(c, followers.get(c))) })));
+}
+
+function bindFollowUps(c: Change, ups: readonly Change[] | undefined): Change {
+  if (ups === undefined || !c.local) return c;
+  const local = c.local;
+  return { ...c, local: (host) => local(host, ups) };
 }

@@ -373,7 +373,9 @@ export class SiteResource implements Resource<SiteFacts> {
       sha256: sha256(http),
       content: http,
     };
-    return planFile(spec, before).map((c) => ({ follows: issue, change: { ...c, reason: 'enable https with the new certificate' } }));
+    // The text is offered to the certificate's order, which runs `nginx -t` with it (and a placeholder certificate) before asking the CA.
+    const candidate = { path: spec.path, content: spec.content.toString('utf8') };
+    return planFile(spec, before).map((c) => ({ follows: issue, change: { ...c, reason: 'enable https with the new certificate', candidate } }));
   }
 }
 

@@ -43,6 +43,7 @@ export const PRELUDE_FILES = [
   'shell/write.sh',
   'shell/nginx.sh',
   'shell/fetch.sh',
+  'shell/acme.sh',
   'file.sh',
   'archive.sh',
   'service.sh',

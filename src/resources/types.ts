@@ -62,6 +62,17 @@ interface ChangeBase {
    * the host (sha256, size, mtime); an artifact sum is recorded as given.
    */
   readonly records?: readonly Recorded[];
+  /**
+   * The file this change writes, as it will be (never a secret), for a change
+   * it follows to rehearse: the site's switch to https offers its text, and
+   * the certificate runs `nginx -t` with it before asking the CA.
+   */
+  readonly candidate?: FileCandidate;
+}
+
+export interface FileCandidate {
+  readonly path: string;
+  readonly content: string;
 }
 
 /**
@@ -81,8 +92,12 @@ export interface HostSteps {
  * for (publishing challenge files), and the returned script — if any — finishes
  * the change on the host. That script joins the engine's batch like any
  * change's script, so it shares a round trip with the changes after it.
+ * `followUps`: the changes other resources planned to follow this one (see
+ * Resource.followUps), as planned; bound by the engine after the second
+ * planning pass, so a local effect can rehearse them before it commits to
+ * anything (the certificate tests the https site before ordering).
  */
-export type LocalEffect = (host: HostSteps) => Promise<Script | undefined>;
+export type LocalEffect = (host: HostSteps, followUps?: readonly Change[]) => Promise<Script | undefined>;
 
 /** A change is performed either by a host script or by a local effect, never both. */
 export type Change = ChangeBase &

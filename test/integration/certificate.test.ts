@@ -38,7 +38,12 @@
  *  - a certificate issued while an unrelated nginx -t fails is kept and
  *    installed by the next run without a new order;
  *  - a name pointing elsewhere, CAA for another CA and ufw dropping port 80
- *    each stop before any order; --open-firewall adds the rule (in the plan).
+ *    each stop before any order; --open-firewall adds the rule (in the plan);
+ *  - the https site a first certificate would switch on is tested with nginx -t
+ *    (placeholder certificate) before ordering: a site nginx refuses stops
+ *    before any order, the real one orders;
+ *  - the host's own fetch of the probe: another server answering the name
+ *    there (its /etc/hosts) stops before any order.
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
@@ -50,6 +55,10 @@ import { nginxParams, SiteResource, siteSpec } from '../../src/nginx/site.js';
 import { PRELUDE } from '../../src/resources/prelude.js';
 import { parseHostState } from '../../src/engine/state.js';
 import { templatesDir } from '../../src/paths.js';
+import { CertificateResource } from '../../src/acme/certificate.js';
+import { HoldStore } from '../../src/acme/rate-limit.js';
+import { KeptCertificates } from '../../src/acme/kept.js';
+import type { Script } from '../../src/shell.js';
 import { events, panel, type CliRun } from '../support/panel-cli.js';
 import { hostArgs, mirrorArgs } from '../support/bed-args.js';
 import { startCoreAndFunctionTasks } from '../support/gateway-container.js';
@@ -654,4 +663,95 @@ test('testssl.sh finds Mozilla intermediate: TLS 1.2/1.3 only, AEAD only, h2, HS
   assert.equal(off.code, 0, explain(off));
   const without = testssl(v6, NAMES[0]!, ['-h']);
   assert.match(without.get('HSTS')?.finding ?? '', /^not offered/, JSON.stringify([...without.values()], null, 1));
+});
+
+/**
+ * Issue 28, "run nginx -t with the candidate before ordering": the https site a first certificate
+ * would switch on is tested on the host, with a placeholder certificate, before the CA is asked.
+ * A fresh name on v4 (no certificate there yet, so the site plans its https follow-up), with the
+ * certificate and site resources driven as the engine drives them (the follow-up handed to the
+ * order) and host steps run on the host: a site template nginx refuses only in its TLS server
+ * block stops before any order; the real template orders.
+ */
+test('pre-order nginx -t of the https site to come: a candidate nginx refuses stops before any order; the real one orders', async () => {
+  const NAME = 'g.panel.test';
+  await bed.dns.add(NAME, v4.address);
+  const proxy = await startAcmeProxy(bed.acme.directory, bed.acme.caFile);
+  const scratch = tempDir('panel-cand-');
+  const config = { name: 'v4', connection: { kind: 'local' as const }, groups: [], recipes: [], params: {}, domains: domainNames(NAME), acme: { directory: proxy.directory }, progressDir: '/var/lib/panel' };
+  const run = async (script: string, mode: 'facts' | 'apply') => bed.exec(v4, 'bash -s', { input: `export PANEL_MODE=${mode}\n${PRELUDE}\n${mode === 'apply' ? `(\nset -euo pipefail\n${script}\n)` : script}\n` });
+  const hostSteps = {
+    run: async (script: Script) => {
+      const r = await run(script.text, 'apply');
+      if (r.code !== 0) throw new Error(r.stderr);
+    },
+  };
+  /** The certificate's change and the site's follow-up of it, planned from v4's facts, with the site rendered from `templates`. */
+  const planned = async (templates: string) => {
+    const cert = new CertificateResource({
+      names: [NAME],
+      acme: { directory: proxy.directory, caFile: bed.acme.caFile, resolver: `${bed.bridgeAddress}:${DNS_PORT}`, accountKeyFile: join(scratch, 'account.pem') },
+      holds: new HoldStore(join(scratch, 'holds.json')),
+      kept: new KeptCertificates(join(scratch, 'kept')),
+    });
+    const cf = await run(cert.facts().text, 'facts');
+    const [change, ...more] = cert.plan(cert.parse({ stdout: cf.stdout, code: cf.code }), { planned: [] });
+    assert.equal(more.length, 0);
+    const site = new SiteResource({ ...siteSpec(config, { ipv6: false }, nginxParams.parse({})), templatesDir: templates });
+    const sf = await run(site.facts().text, 'facts');
+    const ups = site.followUps(site.parse({ stdout: sf.stdout, code: sf.code }), [change!]);
+    assert.equal(ups.length, 1, 'the site switches to https after this certificate');
+    return { change: change!, followUps: ups.map((u) => u.change) };
+  };
+  try {
+    const live = await sh(v4, 'cat /etc/nginx/conf.d/panel.conf');
+    const broken = tempDir('panel-tpl-');
+    const text = readFileSync(join(templatesDir, 'nginx-site.hbs'), 'utf8');
+    assert.ok(text.includes('ssl_session_tickets off;'), 'the anchor is in the TLS server block');
+    writeFileSync(join(broken, 'nginx-site.hbs'), text.replace('ssl_session_tickets off;', 'ssl_session_tickets off;\n    ssl_panel_unknown_directive on;'));
+    const refused = await planned(broken);
+    await assert.rejects(refused.change.local!(hostSteps, refused.followUps), (e: Error) => {
+      assert.match(e.message, /ACME: not ordering: nginx -t refuses the https site the new certificate would switch on \(\/etc\/nginx\/conf\.d\/panel\.conf, tested with a placeholder certificate\), so the certificate would be issued and then refused; nginx: \[emerg\] unknown directive "ssl_panel_unknown_directive" in \/etc\/nginx\/conf\.d\/panel\.conf:\d+; fix: /);
+      return true;
+    });
+    assert.equal(proxy.ordersForwarded + proxy.ordersRefused, 0, 'no order: the CA was not asked');
+    assert.ok(!readFileSync(join(dirname(bed.acme.caFile), 'pebble.log'), 'utf8').includes(NAME), 'Pebble\'s log does not name it');
+    assert.equal(await sh(v4, 'cat /etc/nginx/conf.d/panel.conf'), live, 'the live site is untouched');
+    assert.match(await sh(v4, 'ls -A /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/, 'no probe left');
+    assert.match(await sh(v4, 'ls -A /etc/nginx | grep -c "^\\.panel-validate" || true'), /^0/, 'no validation config left');
+
+    // The real template: the same step passes and the order goes to the CA.
+    const ok = await planned(templatesDir);
+    const finish = await ok.change.local!(hostSteps, ok.followUps);
+    assert.equal(proxy.ordersForwarded, 1, 'one order');
+    assert.ok(finish, 'the install script');
+    await hostSteps.run(finish);
+    assert.match(await sh(v4, 'ls -A /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/, 'challenges withdrawn');
+    assert.equal(await sh(v4, 'cat /etc/nginx/conf.d/panel.conf'), live, 'the site is the site resource\'s to switch (not applied here)');
+  } finally {
+    await proxy.stop();
+    await bed.exec(v4, `rm -rf /etc/panel/certs/${NAME}`);
+  }
+});
+
+/**
+ * Issue 28, "fetch the challenge URL from the controller and from the host itself": the name
+ * resolves to v4 for the CA and the controller (challtestsrv), but v4's /etc/hosts sends it to v6,
+ * another server, whose nginx answers without the probe. The host's own fetch stops the order.
+ */
+test('pre-flight from the host itself: another server answering the name there stops before any order, one line with cause and fix', async () => {
+  const NAME = 'h.panel.test';
+  await bed.dns.add(NAME, v4.address);
+  await sh(v4, `cp /etc/hosts /etc/hosts.panel-test && printf '%s %s\\n' ${v6.address} ${NAME} >> /etc/hosts`);
+  const proxy = await startAcmeProxy(bed.acme.directory, bed.acme.caFile);
+  try {
+    const run = await panel(args('install', v4, [V4_NAME, NAME], 'certificate').map((x) => (x === bed.acme.directory ? proxy.directory : x)), { env });
+    assert.equal(run.code, 1, explain(run));
+    assert.match(run.stderr + run.stdout, new RegExp(`ACME: not ordering ${V4_NAME.replace(/\./g, '\\.')}, ${NAME.replace(/\./g, '\\.')} \\(pre-flight, the CA was not asked\\): ${NAME.replace(/\./g, '\\.')}: from the host itself, http://${NAME.replace(/\./g, '\\.')}/\\.well-known/acme-challenge/ answered HTTP 404 without this host's probe, so .*; fix: point ${NAME.replace(/\./g, '\\.')} \\(DNS, and /etc/hosts on the host\\) at this host`), explain(run));
+    assert.equal(proxy.ordersForwarded + proxy.ordersRefused, 0, 'no order: the CA never heard of this name');
+    assert.match(await sh(v4, 'ls -A /var/www/panel-acme/.well-known/acme-challenge | wc -l'), /^0/, 'the probe is withdrawn');
+  } finally {
+    await proxy.stop();
+    await bed.exec(v4, 'mv -f /etc/hosts.panel-test /etc/hosts');
+  }
 });

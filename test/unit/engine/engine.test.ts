@@ -322,6 +322,7 @@ function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-
   const produced = join(dir, `${name}-produced`);
   const step = join(dir, `${name}-step`);
   const seen: string[] = [];
+  const handed: string[] = [];
   const staged: Resource<{ present: boolean }> = {
     key: `staged:${name}`,
     facts: () => sh`if [ -e ${produced} ]; then echo present=1; else echo present=0; fi`,
@@ -336,7 +337,8 @@ function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-
               target: produced,
               reason: 'absent',
               records: [{ kind: 'file', path: produced, existed: false }],
-              local: async (host) => {
+              local: async (host, followUps) => {
+                handed.push(...(followUps ?? []).map((c) => `${c.resource}: ${c.candidate?.content ?? 'no candidate'}`));
                 if (opts.failLocal === 'before-step') throw new Error('CA unreachable');
                 await host.run(sh`echo published > ${step}`);
                 // Local work that needs the host step done.
@@ -354,7 +356,7 @@ function localScenario(name: string, opts: { failLocal?: 'before-step' | 'after-
     followUps: (facts, plan) => {
       const issue = plan.find((c) => c.records?.some((r) => r.kind === 'file' && r.path === produced));
       if (!issue || facts.content === 'https') return [];
-      return [{ follows: issue, change: { resource: `follower:${name}`, action: 'update', target: join(dir, `${name}-site`), reason: 'switch', script: sh`test -e ${produced}
+      return [{ follows: issue, change: { resource: `follower:${name}`, action: 'update', target: join(dir, `${name}-site`), reason: 'switch', candidate: { path: join(dir, `${name}-site`), content: 'https' }, script: sh`test -e ${produced}
 printf https > ${join(dir, `${name}-site`)}` } }];
     },
   };
@@ -362,11 +364,11 @@ printf https > ${join(dir, `${name}-site`)}` } }];
     ['web', recipe('web', () => [marker(`${name}-web`, 'W'), follower])],
     ['cert', recipe('cert', () => [marker(`${name}-before`, 'B'), staged, marker(`${name}-after`, 'C')], ['web'])],
   ]);
-  return { reg, seen, produced, step };
+  return { reg, seen, handed, produced, step };
 }
 
 test('a local change hands host steps to the engine: batched, reported, and followed by a follow-up in its recipe', async () => {
-  const { reg, seen, produced } = localScenario('local-ok');
+  const { reg, seen, handed, produced } = localScenario('local-ok');
   const planned = await run('plan', reg, ['cert']);
   const plannedCert = planned.events.filter((e) => e.type === 'change' && e.recipe === 'cert').map((e) => (e.type === 'change' ? e.change : undefined)!);
   assert.deepEqual(plannedCert.map((c) => c.resource), ['marker:local-ok-before', 'staged:local-ok', 'follower:local-ok', 'marker:local-ok-after']);
@@ -375,6 +377,7 @@ test('a local change hands host steps to the engine: batched, reported, and foll
   const first = await run('install', reg, ['cert']);
   assert.equal(first.result.status, 'changed', first.result.error);
   assert.deepEqual(seen, ['published'], 'the local work saw its host step done');
+  assert.deepEqual(handed, ['follower:local-ok: https'], 'the local work was handed its follow-up (and its candidate) before it ran');
   assert.equal(readFileSync(produced, 'utf8').trim(), 'issued');
   assert.equal(readFileSync(join(dir, 'local-ok-site'), 'utf8'), 'https');
   const applied = first.events.filter((e) => e.type === 'change' && e.status === 'applied').map((e) => (e.type === 'change' ? `${e.recipe}/${e.change.resource}` : ''));

@@ -13,10 +13,12 @@ import certificateRecipe from '../../../recipes/certificate.js';
 import nginxRecipe from '../../../recipes/nginx.js';
 import { INSECURE_HTTP_WARNING, type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, siteSpec, tlsState, usesHttp2Directive } from '../../../src/nginx/site.js';
 import type { HostConfig } from '../../../src/config.js';
-import type { Change } from '../../../src/resources/types.js';
+import type { Change, FileCandidate } from '../../../src/resources/types.js';
+import { candidateTestScript } from '../../../src/acme/certificate.js';
+import { placeholderCertificate } from '../../../src/acme/placeholder.js';
 import type { HostInfo } from '../../../src/host-info.js';
 import { PRELUDE } from '../../../src/resources/prelude.js';
-import { type Script, sh } from '../../../src/shell.js';
+import { lines, type Script, sh } from '../../../src/shell.js';
 import { templatesDir } from '../../../src/paths.js';
 import { tempDir } from '../../support/temp.js';
 import { domainNames, type DomainName } from '../../../src/validate/domain.js';
@@ -282,6 +284,28 @@ function bash(mode: 'facts' | 'apply', body: Script): { code: number; stdout: st
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The certificate's pre-order step with the site's candidate (before any certificate exists):
+ * nginx -t passes with the placeholder in the live files' place; a candidate nginx refuses
+ * fails in one line (nginx's complaint, the site's path, the fix); no temporary file stays.
+ */
+async function candidateRehearsal(root: string, conf: string, certs: string, candidate: FileCandidate): Promise<void> {
+  const tmpdir = mkdtempSync(join(root, 'tmp-'));
+  const placeholder = await placeholderCertificate(['a.test', 'b.test']);
+  const run = (c: FileCandidate) => bash('apply', lines(sh`export PANEL_NGINX_CONF=${conf} TMPDIR=${tmpdir}`, candidateTestScript(c, certs, placeholder)));
+  assert.equal(existsSync(`${certs}/fullchain.pem`), false, 'no certificate yet: the placeholder stands in');
+  const good = run(candidate);
+  assert.equal(good.code, 0, good.stderr);
+  const broken = { ...candidate, content: candidate.content.replace(/^(\s*)(ssl_certificate_key .*)$/m, '$1$2\n$1ssl_panel_no_such_directive on;') };
+  assert.notEqual(broken.content, candidate.content);
+  const bad = run(broken);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  assert.match(bad.stderr, new RegExp(`^panel: ACME: not ordering: nginx -t refuses the https site the new certificate would switch on \\(${candidate.path}, tested with a placeholder certificate\\).*unknown directive "ssl_panel_no_such_directive" in ${candidate.path}:\\d+; fix: `));
+  assert.deepEqual(readdirSync(tmpdir), [], 'temporary files removed');
+  assert.deepEqual(readdirSync(root).filter((f) => f.startsWith('.panel-validate')), [], 'no validation config left');
+}
+
 test('site resource on a real filesystem: http → https, idempotent, broken template rolled back', { skip: NO_NGINX }, () => {
   const root = mkdtempSync(join(tmp, 'root-'));
   const sitePath = join(root, 'panel.conf');
@@ -336,7 +360,7 @@ test('site resource on a real filesystem: http → https, idempotent, broken tem
   assert.equal(existsSync(sitePath), true);
 });
 
-test('site follow-up: the switch to https is planned by the site, after the change that writes its certificate', { skip: NO_NGINX }, () => {
+test('site follow-up: the switch to https is planned by the site, after the change that writes its certificate', { skip: NO_NGINX }, async () => {
   const root = mkdtempSync(join(tmp, 'root-'));
   const sitePath = join(root, 'panel.conf');
   const certs = join(root, 'certs', 'a.test');
@@ -369,6 +393,11 @@ test('site follow-up: the switch to https is planned by the site, after the chan
   // The diff is against the HTTP-only file the first change writes.
   assert.match(up.diff!, /^\+\s+listen 443 ssl http2;$/m);
   assert.doesNotMatch(up.diff!, /^\+\s+location \^~ \/\.well-known/m);
+  // The https text is offered to the certificate's order, which tests it before asking the CA.
+  assert.equal(up.candidate?.path, sitePath);
+  assert.match(up.candidate.content, new RegExp(`ssl_certificate +${certs}/fullchain\\.pem;`));
+  assert.ok(up.script!.includes(Buffer.from(up.candidate.content).toString('base64').slice(0, 60)), 'the candidate is the text the follow-up writes');
+  await candidateRehearsal(root, conf, certs, up.candidate);
 
   // Applied in order (site http → certificate files → follow-up), the next plan is empty.
   assert.equal(bash('apply', first[0]!.script!).code, 0);
