@@ -83,7 +83,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     if (!flags.reinstall) {
       const [registry, { resolveTargets }, { converge }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js')]);
       const configs = await resolveTargets(flags, registry);
-        exitCode = await converge({ mode: 'install', flags, configs, registry, renewal, ...via });
+      exitCode = await converge({ mode: 'install', flags, configs, registry, renewal, ...via });
       return;
     }
     const [registry, { resolveTargets }, { converge }, { orderRecipes }] = await Promise.all([loadRegistry(), import('./targets.js'), import('./converge.js'), import('../engine/order.js')]);
