@@ -15,34 +15,40 @@ const ROOTS = HIERARCHIES.length > 0 ? HIERARCHIES : ['/sys/fs/cgroup'];
 export const CGROUP_PARENT = 'panel-testbed';
 export const CGROUP_V2 = HIERARCHIES.length === 0;
 
-/**
- * The runner's v1 controller hierarchies (memory, pids, cpu, …): a host's
- * container tasks get their cgroups in panel-testbed/<machine> of each (see
- * hostCgroupsScript), so these are reaped with the host too.
- */
-const CONTROLLER_ROOTS: string[] = (() => {
+/** The runner's v1 controller hierarchies (memory, pids, cpu, …), by mount point. */
+const CONTROLLER_MOUNTS: string[] = (() => {
   try {
-    // nspawn gives the host a cgroup namespace rooted at nspawn's own cgroup of
-    // each controller (this process's, when it booted the host; the hierarchy's
-    // root for a bed booted from elsewhere): both are searched.
-    const own = new Map<string, string>();
-    for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-      const [, ctl, path] = line.split(':');
-      for (const c of (ctl ?? '').split(',')) if (c && path) own.set(c, path);
-    }
     return readFileSync('/proc/self/mounts', 'utf8')
       .split('\n')
       .map((l) => l.split(' '))
       .filter((f) => f[2] === 'cgroup' && f[1]?.startsWith('/sys/fs/cgroup/') && !/(^|,)name=/.test(f[3] ?? ''))
-      .flatMap((f) => {
-        const mp = f[1] as string;
-        const path = (f[3] ?? '').split(',').map((o) => own.get(o)).find((p) => p !== undefined) ?? '/';
-        return path === '/' ? [mp] : [mp, join(mp, path)];
-      });
+      .map((f) => f[1] as string);
   } catch {
     return [];
   }
 })();
+
+/**
+ * Where hosts' container tasks get their cgroups: panel-testbed/ below the cgroup
+ * nspawn ran in, in each controller hierarchy (see hostCgroupsScript). That is
+ * the booting process's own cgroup, which on a runner that gives every command
+ * its own (memory:/process_api/<id>) differs from run to run, so a bed killed with
+ * its runner leaves them under a cgroup no later process is in. Looked up on
+ * each call, a few levels deep, so a later bed reaps them.
+ */
+async function controllerParents(): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      if (e.name === CGROUP_PARENT) found.push(join(dir, e.name));
+      else if (depth > 0 && !/^ptb\d+-/.test(e.name)) await walk(join(dir, e.name), depth - 1);
+    }
+  };
+  for (const mp of CONTROLLER_MOUNTS) await walk(mp, 3);
+  return found;
+}
 
 /** The cgroups nspawn and the host's init live in (one per named hierarchy). */
 export function cgroupDirs(machine: string): string[] {
@@ -50,8 +56,8 @@ export function cgroupDirs(machine: string): string[] {
 }
 
 /** Every cgroup directory of the host, its tasks' controller subtrees included. */
-function allCgroupDirs(machine: string): string[] {
-  return [...cgroupDirs(machine), ...CONTROLLER_ROOTS.map((r) => join(r, CGROUP_PARENT, machine))];
+async function allCgroupDirs(machine: string): Promise<string[]> {
+  return [...cgroupDirs(machine), ...(await controllerParents()).map((p) => join(p, machine))];
 }
 
 export async function createCgroups(machine: string): Promise<void> {
@@ -141,14 +147,14 @@ async function rmTree(dir: string): Promise<void> {
 }
 
 export async function removeCgroups(machine: string): Promise<void> {
-  for (const d of allCgroupDirs(machine)) await rmTree(d);
+  for (const d of await allCgroupDirs(machine)) await rmTree(d);
 }
 
 /** Machine names with a cgroup under panel-testbed/ (for reaping leftovers). */
 export async function listCgroupMachines(): Promise<string[]> {
   const names = new Set<string>();
-  for (const r of [...ROOTS, ...CONTROLLER_ROOTS]) {
-    for (const e of await readdir(join(r, CGROUP_PARENT)).catch(() => [] as string[])) {
+  for (const parent of [...ROOTS.map((r) => join(r, CGROUP_PARENT)), ...(await controllerParents())]) {
+    for (const e of await readdir(parent).catch(() => [] as string[])) {
       if (/^ptb\d+-/.test(e)) names.add(e);
     }
   }
