@@ -21,7 +21,6 @@ import { dirname, join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { z } from 'zod';
 import { defaultAccountKeyFile } from './account.js';
-import type { AriWindow } from './cert-info.js';
 import { USER_AGENT } from './user-agent.js';
 
 /** A DER element: tag, where its content starts, and its length. */
@@ -54,6 +53,15 @@ function children(buf: Buffer, el: Der): Der[] {
     at = c.start + c.len;
   }
   return out;
+}
+
+/** The CA's renewal window for the installed certificate (ARI, RFC 9773), with the moment panel drew in it. */
+export interface AriWindow {
+  readonly start: Date;
+  readonly end: Date;
+  readonly renewAt: Date;
+  /** The CA's page about why the window is where it is (e.g. a revocation), when it gave one. */
+  readonly explanationURL?: string;
 }
 
 const AKI_OID = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x23]); // 2.5.29.35

@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { err, ok, type Result } from '../result.js';
-import { certId } from './ari.js';
+import { type AriWindow, certId } from './ari.js';
 
 export interface CertInfo {
   readonly serial: string;
@@ -87,15 +87,6 @@ export interface InstalledCert {
 export interface Desired {
   readonly names: readonly string[];
   readonly directory: string;
-}
-
-/** The CA's renewal window for the installed certificate (ARI, RFC 9773), with the moment panel drew in it. */
-export interface AriWindow {
-  readonly start: Date;
-  readonly end: Date;
-  readonly renewAt: Date;
-  /** The CA's page about why the window is where it is (e.g. a revocation), when it gave one. */
-  readonly explanationURL?: string;
 }
 
 /**

@@ -12,7 +12,7 @@
  *     allows the CA, when its directory names its CAA identities.
  * Each failure is one line: the name, the cause and the fix. The host's own
  * fetch of the probe runs on the host, in the step that publishes it
- * (certificate.ts hostProbeScript, prelude panel_http01_probe).
+ * (before-order.ts hostProbeScript, prelude panel_http01_probe).
  */
 import { Resolver } from 'node:dns/promises';
 import { request } from 'node:http';

@@ -8,7 +8,8 @@
  * but the live progress works without JavaScript.
  */
 import { RenewalWindows } from '../acme/ari.js';
-import { type AriWindow, type CertInfo, parseCertificate, type RenewalDue, renewalDue } from '../acme/cert-info.js';
+import type { AriWindow } from '../acme/ari.js';
+import { type CertInfo, parseCertificate, type RenewalDue, renewalDue } from '../acme/cert-info.js';
 import { certDir } from '../acme/paths.js';
 import type { HostResult } from '../engine/events.js';
 import type { HostPlan } from '../engine/host-plan.js';

@@ -10,7 +10,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { hostProbeScript, siteCandidate } from '../../src/acme/certificate.js';
+import { hostProbeScript, siteCandidate } from '../../src/acme/before-order.js';
 import { parseCertificate } from '../../src/acme/cert-info.js';
 import { placeholderCertificate } from '../../src/acme/placeholder.js';
 import { PRELUDE } from '../../src/resources/prelude.js';

@@ -14,7 +14,7 @@ import nginxRecipe from '../../../recipes/nginx.js';
 import { INSECURE_HTTP_WARNING, type SiteSpec, SiteResource, nginxParams, renderSite, resolveRoutes, siteSpec, tlsState, usesHttp2Directive } from '../../../src/nginx/site.js';
 import type { HostConfig } from '../../../src/config.js';
 import type { Change, FileCandidate } from '../../../src/resources/types.js';
-import { candidateTestScript } from '../../../src/acme/certificate.js';
+import { candidateTestScript } from '../../../src/acme/before-order.js';
 import { placeholderCertificate } from '../../../src/acme/placeholder.js';
 import type { HostInfo } from '../../../src/host-info.js';
 import { PRELUDE } from '../../../src/resources/prelude.js';
