@@ -238,8 +238,12 @@ async function build(
     }),
   );
   await saveState(s);
-  await Promise.all(s.hosts.map((h) => waitSsh(h.address, BOOT_TIMEOUT_MS)));
-  const states = await Promise.all(s.hosts.map((h) => waitBooted(h, BOOT_TIMEOUT_MS)));
+  // Hosts booting together queue for the kernel's mount and cgroup locks: each
+  // host's cgroups unit (cgroups.ts) mounts and unmounts every v1 controller,
+  // about 0.4 s alone, so 80 hosts at once (the benchmark's bed) took over 60 s.
+  const bootTimeout = BOOT_TIMEOUT_MS + s.hosts.length * 1000;
+  await Promise.all(s.hosts.map((h) => waitSsh(h.address, bootTimeout)));
+  const states = await Promise.all(s.hosts.map((h) => waitBooted(h, bootTimeout)));
   states.forEach((st, i) => log(`${s.hosts[i]?.name}: ${st}`));
 
   const hosts: TestHost[] = s.hosts.map((h, i) => {
