@@ -7,8 +7,7 @@
  * script polls /panel/progress.json to show a run in progress. Everything
  * but the live progress works without JavaScript.
  */
-import { RenewalWindows } from '../acme/ari.js';
-import type { AriWindow } from '../acme/ari.js';
+import { type AriWindow, RenewalWindows } from '../acme/ari.js';
 import { type CertInfo, parseCertificate, type RenewalDue, renewalDue } from '../acme/cert-info.js';
 import { certDir } from '../acme/paths.js';
 import type { HostResult } from '../engine/events.js';

@@ -55,10 +55,6 @@ export function cgroupDirs(machine: string): string[] {
   return ROOTS.map((r) => join(r, CGROUP_PARENT, machine));
 }
 
-/** Every cgroup directory of the host, its tasks' controller subtrees included. */
-async function allCgroupDirs(machine: string): Promise<string[]> {
-  return [...cgroupDirs(machine), ...(await controllerParents()).map((p) => join(p, machine))];
-}
 
 export async function createCgroups(machine: string): Promise<void> {
   if (CGROUP_V2) {
@@ -146,8 +142,12 @@ async function rmTree(dir: string): Promise<void> {
   await rmdir(dir).catch(() => undefined);
 }
 
-export async function removeCgroups(machine: string): Promise<void> {
-  for (const d of await allCgroupDirs(machine)) await rmTree(d);
+/** Every cgroup directory of these hosts, their tasks' controller subtrees included (one walk for all). */
+export async function removeCgroups(machines: readonly string[]): Promise<void> {
+  const parents = await controllerParents();
+  for (const m of machines) {
+    for (const d of [...cgroupDirs(m), ...parents.map((p) => join(p, m))]) await rmTree(d);
+  }
 }
 
 /** Machine names with a cgroup under panel-testbed/ (for reaping leftovers). */

@@ -20,8 +20,8 @@ export async function cleanupBed(s: BedState): Promise<void> {
     await umountOverlay(h);
     await deleteNetns(h.netns);
     await deleteLink(h.veth);
-    await removeCgroups(h.machine);
   }
+  await removeCgroups(s.hosts.map((h) => h.machine));
   await umountUnder(join(DATA_ROOT, s.id));
   if (s.bridge) await deleteLink(s.bridge);
   await removeBedDirs(s.id);
@@ -82,10 +82,12 @@ async function reapOrphans(live: Set<string>): Promise<void> {
     await sleep(100);
     await deleteNetns(ns);
   }
-  for (const machine of await listCgroupMachines()) {
-    const id = owner(machine);
-    if (id && !live.has(id)) await removeCgroups(machine);
-  }
+  await removeCgroups(
+    (await listCgroupMachines()).filter((machine) => {
+      const id = owner(machine);
+      return id !== undefined && !live.has(id);
+    }),
+  );
   const links = (await run(['ip', '-o', 'link', 'show'])).stdout;
   for (const m of links.matchAll(/^\d+: (ptb\d+(?:h\d+)?)[@:]/gm)) {
     const name = m[1] ?? '';
