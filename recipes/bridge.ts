@@ -22,8 +22,9 @@ export default defineRecipe({
     {
       name: `${OPENFAAS_NET.bridge} is up with ${OPENFAAS_NET.address}`,
       // A bridge without ports reports state UNKNOWN/DOWN at the carrier level; the admin flag is what matters.
-      script: sh`ip -o addr show dev ${OPENFAAS_NET.bridge} && ip -o link show dev ${OPENFAAS_NET.bridge}`,
-      expect: new RegExp(`inet ${OPENFAAS_NET.address.replace(/\./g, '\\.')}[\\s\\S]*<[^>]*\\bUP\\b`),
+      // One ip: `addr show` prints the link's flags (<…,UP,…>) on its first line, then its addresses.
+      script: sh`ip addr show dev ${OPENFAAS_NET.bridge}`,
+      expect: new RegExp(`^\\d+: ${OPENFAAS_NET.bridge}: <[^>]*\\bUP\\b[^>]*>[\\s\\S]*\\sinet ${OPENFAAS_NET.address.replace(/\./g, '\\.')}\\s`),
     },
   ],
 });

@@ -243,7 +243,8 @@ export default defineRecipe({
       waitSeconds: GATEWAY_START_SECONDS,
       // The credentials go to curl on stdin (-K -): never in argv, never in output.
       // In curl's config a quoted value ends at `"` and reads `\` as an escape: both are escaped (any password works).
-      script: sh`printf 'user = "%s:%s"\\n' "$(cat ${FAASD.userFile})" "$(sed 's/[\\\\"]/\\\\&/g' ${FAASD.passwordFile})" | curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${`${FAASD.gateway}/system/functions`}`,
+      // The files are read by bash, trailing newlines dropped as $(cat) does: no cat, sed or pipe on every converged host.
+      script: sh`u=; p=; IFS= read -r -d '' u <${FAASD.userFile}; IFS= read -r -d '' p <${FAASD.passwordFile}; u=\${u%"\${u##*[!$'\\n']}"}; p=\${p%"\${p##*[!$'\\n']}"}; p=\${p//\\\\/\\\\\\\\}; p=\${p//\\"/\\\\\\"}; curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${`${FAASD.gateway}/system/functions`} <<<"user = \\"$u:$p\\""`,
       expect: /^200\s*$/,
     },
     ...(params.faasCli ? [{ name: 'faas-cli runs', script: sh`${FAAS_CLI_BIN} version --short-version`, expect: /\d/ }] : []),

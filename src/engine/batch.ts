@@ -15,9 +15,10 @@ const END = '@@panel-fact-end';
 /**
  * The host state record, then all fact snippets, each in its own subshell,
  * with begin/end markers. `units`: the systemd units the snippets read, asked
- * for all at once first (two systemctl processes, not three per unit).
+ * for all at once first (two systemctl processes, not three per unit);
+ * `paths`: the paths whose stat they read, likewise (one stat, not one per path).
  */
-export function factBatchScript(snippets: readonly Script[], deep: boolean, units: readonly string[] = []): string {
+export function factBatchScript(snippets: readonly Script[], deep: boolean, units: readonly string[] = [], paths: readonly string[] = []): string {
   const parts = [
     `export PANEL_MODE=facts${deep ? ' PANEL_DEEP=1' : ''}`,
     PRELUDE.text,
@@ -27,6 +28,8 @@ export function factBatchScript(snippets: readonly Script[], deep: boolean, unit
   ];
   const asked = [...new Set(units)];
   if (asked.length > 0) parts.push(`panel_units_prefetch ${asked.map((u) => quote(u)).join(' ')} </dev/null`);
+  const stats = [...new Set(paths)];
+  if (stats.length > 0) parts.push(`panel_files_prefetch ${stats.map((p) => quote(p)).join(' ')} </dev/null`);
   snippets.forEach((s, i) => {
     parts.push(`echo ${BEGIN} ${i}`, `(\n${String(s)}\n) </dev/null`, `echo ${END} ${i} $?`);
   });

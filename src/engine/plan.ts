@@ -121,6 +121,7 @@ async function gather(order: Parameters<typeof buildRecipes>[0], input: Paramete
       all.map((r) => r.facts()),
       deep,
       all.flatMap((r) => r.units ?? []),
+      all.flatMap((r) => r.paths ?? []),
     );
   };
   const checksOf = (built: Built): Parameters<typeof checksSection>[0] => built.recipes.flatMap((b) => b.checks);

@@ -22,7 +22,9 @@ panel_members_facts() {
     line=${st[$f]:-}
     if [ -z "$line" ]; then echo "cur=- - $m"; continue; fi
     mode=${line%% *}
-    if [ -f "$f" ]; then sha=$(panel_sha256_keyed "$f" "${line#* }"); else sha=-; fi
+    if [ ! -f "$f" ]; then sha=-
+    elif panel_stat_hit "$f" "${line#* }"; then sha=$PANEL_HIT
+    else sha=$(panel_hash "$f") || sha=-; fi
     echo "cur=$sha $mode $m"
   done
 }

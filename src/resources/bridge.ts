@@ -13,11 +13,10 @@ export type BridgeFacts =
   | { readonly exists: false }
   | { readonly exists: true; readonly kind: string; readonly up: boolean; readonly addresses: readonly string[] };
 
+/** One link of `ip -d -j addr show`: the link's flags and kind, and its addresses. */
 interface IpLink {
   flags?: string[];
   linkinfo?: { info_kind?: string };
-}
-interface IpAddr {
   addr_info?: { family?: string; local?: string; prefixlen?: number }[];
 }
 
@@ -30,27 +29,24 @@ export class BridgeResource implements Resource<BridgeFacts> {
     this.key = `bridge:${o.name}`;
   }
   facts(): Script {
-    const n = this.o.name;
-    return noStdin(sh`if ip link show dev ${n} >/dev/null 2>&1; then
+    // One ip process: addr show with -d has the link's flags and kind too; it fails when there is no such link.
+    return noStdin(sh`if __l=$(ip -d -j addr show dev ${this.o.name} 2>/dev/null); then
   echo exists=1
-  echo "link=$(ip -d -j link show dev ${n} | tr -d '\\n')"
-  echo "addr=$(ip -j -4 addr show dev ${n} | tr -d '\\n')"
+  echo "link=\${__l//$'\\n'/}"
 else echo exists=0; fi`);
   }
   parse(out: FactOutput): BridgeFacts {
     const kv = parseKv(this.key, out);
     if (one(this.key, kv, 'exists') === '0') return { exists: false };
     let links: IpLink[];
-    let addrs: IpAddr[];
     try {
       links = JSON.parse(one(this.key, kv, 'link')) as IpLink[];
-      addrs = JSON.parse(one(this.key, kv, 'addr')) as IpAddr[];
     } catch (e) {
       throw new Error(`${this.key}: cannot parse \`ip -j\` output: ${(e as Error).message}`);
     }
     const link = links[0];
-    if (!link) throw new Error(`${this.key}: \`ip -j link\` returned no link`);
-    const addresses = addrs.flatMap((a) => (a.addr_info ?? []).filter((i) => i.family === 'inet' && i.local).map((i) => `${i.local}/${i.prefixlen}`));
+    if (!link) throw new Error(`${this.key}: \`ip -j addr\` returned no link`);
+    const addresses = links.flatMap((a) => (a.addr_info ?? []).filter((i) => i.family === 'inet' && i.local).map((i) => `${i.local}/${i.prefixlen}`));
     return { exists: true, kind: link.linkinfo?.info_kind ?? '', up: (link.flags ?? []).includes('UP'), addresses };
   }
   plan(f: BridgeFacts, _ctx: PlanContext): Change[] {

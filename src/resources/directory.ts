@@ -17,6 +17,10 @@ export class DirectoryResource implements Resource<FileFacts> {
     this.owner = o.owner ?? DEFAULT_OWNER.user;
     this.group = o.group ?? DEFAULT_OWNER.group;
   }
+  /** Its stat is read with the batch's (prelude: panel_files_prefetch). */
+  get paths(): readonly string[] {
+    return [this.path];
+  }
   facts(): Script {
     return fileFactsScript(this.path, false);
   }

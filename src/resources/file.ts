@@ -182,6 +182,10 @@ export class FileResource implements Resource<FileFacts> {
   constructor(readonly spec: FileSpec) {
     this.key = spec.key;
   }
+  /** Its stat is read with the batch's (prelude: panel_files_prefetch). */
+  get paths(): readonly string[] {
+    return [this.spec.path];
+  }
   facts(): Script {
     return fileFactsScript(this.spec.path, !this.spec.secret, sha256(this.spec.content));
   }

@@ -61,6 +61,10 @@ export class KernelModuleResource implements Resource<KernelModuleFacts> {
     this.sysName = name.replace(/-/g, '_');
     this.conf = file({ path: `/etc/modules-load.d/panel-${name}.conf`, content: `${name}\n` });
   }
+  /** Its modules-load.d entry's stat is read with the batch's (prelude: panel_files_prefetch). */
+  get paths(): readonly string[] {
+    return this.conf.paths;
+  }
   facts(): Script {
     const inBuiltinList = `/${this.sysName.replace(/_/g, '[_-]')}\\.ko(\\.[a-z]+)?$`;
     const provides = PROVIDES[this.sysName] ?? sh`false`;

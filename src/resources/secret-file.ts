@@ -25,6 +25,10 @@ export class SecretFileResource implements Resource<FileFacts> {
     this.owner = o.owner ?? DEFAULT_OWNER.user;
     this.group = o.group ?? DEFAULT_OWNER.group;
   }
+  /** Its stat is read with the batch's (prelude: panel_files_prefetch). */
+  get paths(): readonly string[] {
+    return [this.o.path];
+  }
   facts(): Script {
     return fileFactsScript(this.o.path, false);
   }

@@ -64,9 +64,17 @@ panel_unit_journal() {
 }
 
 # panel_units_active UNIT...: verify: 'systemctl is-active UNIT...'; when one
-# is not active, the journal of each unit that is not.
+# is not active, the journal of each unit that is not. In the planning round
+# trip the fact batch has just read every service's state
+# (panel_units_prefetch): when it says all are active, that answer is printed
+# as is-active prints it, with no systemctl; anything else asks systemctl.
 panel_units_active() {
-  local u rc=0
+  local u n rc=0 all=1
+  for u in "$@"; do
+    n=$u; [[ $n =~ \.[a-z]+$ ]] || n=$n.service
+    [ "${PANEL_UNIT_ACTIVE[$n]:-}" = active ] || { all=0; break; }
+  done
+  if [ "$all" = 1 ] && [ "$#" -gt 0 ]; then printf 'active\n%.0s' "$@"; return 0; fi
   systemctl is-active "$@" || rc=$?
   [ "$rc" -eq 0 ] && return 0
   for u in "$@"; do systemctl is-active --quiet "$u" || panel_unit_journal "$u"; done

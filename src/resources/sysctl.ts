@@ -55,36 +55,53 @@ const ALIASES: Readonly<Record<string, readonly string[]>> = {
  */
 const OVERRIDES = sh.raw`
 __me=\${__file##*/}
-# The first file of each name (directory precedence) named after FILE in byte
-# order, listed by bash (C collation inside the function); sort runs only when
-# two or more are left, which a host rarely has.
+# The first file of each name (directory precedence) named after FILE, in
+# byte order, as "NAME<TAB>PATH" in __later: listed and sorted by bash (C
+# collation inside the function), no sort process.
 __panel_later() {
-  local LC_ALL=C d f n
+  local LC_ALL=C d f n i j x
   local -A seen=()
+  __later=()
   for d in /etc/sysctl.d /run/sysctl.d /usr/local/lib/sysctl.d /usr/lib/sysctl.d /lib/sysctl.d; do
     for f in "$d"/*.conf; do
       [ -f "$f" ] || continue
       n=\${f##*/}
       [ -z "\${seen[$n]+set}" ] || continue
       seen[$n]=1
-      if [[ $n > $__me ]]; then printf '%s\t%s\n' "$n" "$f"; fi
+      if [[ $n > $__me ]]; then __later+=("$n"$'\t'"$f"); fi
     done
   done
+  for ((i = 1; i < \${#__later[@]}; i++)); do
+    x=\${__later[i]}; j=$i
+    while [ "$j" -gt 0 ] && [[ \${__later[j-1]%%$'\t'*} > \${x%%$'\t'*} ]]; do __later[j]=\${__later[j-1]}; j=$((j - 1)); done
+    __later[j]=$x
+  done
 }
-mapfile -t __later < <(__panel_later)
-if [ "\${#__later[@]}" -gt 1 ]; then mapfile -t __later < <(printf '%s\n' "\${__later[@]}" | LC_ALL=C sort -t "$(printf '\t')" -k1,1); fi
+__panel_later
+__files=("\${__later[@]#*$'\t'}")
+# Where each leads: one readlink for all (one per file should a name hold a newline).
+__targets=()
+if [ "\${#__files[@]}" -gt 0 ]; then mapfile -t __targets < <(readlink -f -- "\${__files[@]}"); fi
+if [ "\${#__targets[@]}" -ne "\${#__files[@]}" ]; then __targets=(); for __f in "\${__files[@]}"; do __targets+=("$(readlink -f -- "$__f")"); done; fi
+# One awk reads them all, in that order, then /etc/sysctl.conf when no sysctl.d link covers it.
+__args=()
 __linked=0
-for __f in "\${__later[@]#*$'\t'}" /etc/sysctl.conf; do
-  [ -f "$__f" ] || continue
-  __t=$(readlink -f -- "$__f")
-  if [ "$__f" = /etc/sysctl.conf ]; then [ $__linked = 0 ] || continue; __t=; elif [ "$__t" = /etc/sysctl.conf ]; then __linked=1; fi
+for __i in "\${!__files[@]}"; do
+  __f=\${__files[__i]}; __t=\${__targets[__i]}
+  [ "$__t" = /etc/sysctl.conf ] && __linked=1
   [ "$__t" = "$__f" ] && __t=
+  __args+=(FILE="$__f" TARGET="$__t" "$__f")
+done
+if [ $__linked = 0 ] && [ -f /etc/sysctl.conf ]; then __args+=(FILE=/etc/sysctl.conf TARGET= /etc/sysctl.conf); fi
+if [ "\${#__args[@]}" -gt 0 ]; then
   KEYS="$__keys" awk -F= '
+    function flush() { if (found) printf "override=%s\t%s\t%s\t%s\n", last, file, target, lastk; found = 0 }
     BEGIN { n = split(ENVIRON["KEYS"], ks, " "); for (i = 1; i <= n; i++) want[ks[i]] = 1 }
+    FNR == 1 { flush(); file = FILE; target = TARGET }
     { k = $1; gsub(/^[ \t-]+|[ \t]+$/, "", k); gsub(/\//, ".", k) }
     k in want { v = substr($0, index($0, "=") + 1); gsub(/^[ \t]+|[ \t]+$/, "", v); gsub(/[ \t]+/, " ", v); last = v; lastk = k; found = 1 }
-    END { if (found) printf "override=%s\t%s\t%s\t%s\n", last, FILE, TARGET, lastk }' FILE="$__f" TARGET="$__t" "$__f"
-done
+    END { flush() }' "\${__args[@]}"
+fi
 `;
 
 export class SysctlResource implements Resource<SysctlFacts> {
@@ -99,13 +116,18 @@ export class SysctlResource implements Resource<SysctlFacts> {
       content: `# Written by panel, which owns this whole file: any other line here is drift that panel removes.\n# To set another value, use a file of your own.\n${o.key} = ${norm(o.value)}\n`,
     });
   }
+  /** Its drop-in's stat is read with the batch's (prelude: panel_files_prefetch). */
+  get paths(): readonly string[] {
+    return this.dropIn.paths;
+  }
   facts(): Script {
     const keys = [this.o.key, ...(ALIASES[this.o.key] ?? [])].join(' ');
     return noStdin(
       lines(
         // /proc/sys read by bash is what sysctl -n prints; sysctl itself for a key with a slash (an interface name with a dot).
-        sh`__k=${this.o.key}; __p=/proc/sys/\${__k//.//}
-if [[ $__k != */* ]] && [ -r "$__p" ] && __v=$(<"$__p"); then echo "runtime=\${__v//[$'\\t\\n']/ }"
+        // Read whole (trailing newlines dropped, as $(<file) did) with no subshell.
+        sh`__k=${this.o.key}; __p=/proc/sys/\${__k//.//}; __v=
+if [[ $__k != */* ]] && [ -r "$__p" ] && { IFS= read -r -d '' __v <"$__p"; [ -n "$__v" ]; }; then __v=\${__v%"\${__v##*[!$'\\n']}"}; echo "runtime=\${__v//[$'\\t\\n']/ }"
 elif __v=$(sysctl -n "$__k" 2>/dev/null); then echo "runtime=\${__v//[$'\\t\\n']/ }"; else echo runtime=-; fi`,
         sh`__file=${this.path}; __keys=${keys}`,
         OVERRIDES,

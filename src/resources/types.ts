@@ -171,6 +171,12 @@ export interface Resource<F = unknown> {
    * batch at once before the snippets run (prelude: panel_units_prefetch).
    */
   readonly units?: readonly string[];
+  /**
+   * Paths whose stat the facts read (panel_file_facts): asked for all
+   * resources of the batch in one stat process before the snippets run
+   * (prelude: panel_files_prefetch).
+   */
+  readonly paths?: readonly string[];
   parse(out: FactOutput): F;
   /**
    * Work on the machine running panel that the pure plan then reads, from the

@@ -39,6 +39,27 @@ export function bashCommandLine(opts: CommandOptions): string {
   return bashArgv(opts).map((w) => (w === UMASK_THEN_SCRIPT ? `'${w}'` : w)).join(' ');
 }
 
+/** The last line of a script `wholeScript` wraps: the script arrived whole. */
+const SCRIPT_END = '# panel: end of script';
+
+/**
+ * `script` as `exec` sends it: its first line reads the rest with one `cat`
+ * and evals it. bash reads a script on a pipe one byte per read(2) (so a
+ * command it starts could read the rest of stdin), which cost the host tens
+ * of milliseconds of CPU for a planning script of ~45 KB; `cat` reads it in a
+ * few. Only for scripts that are the whole of stdin (not `put`, whose bytes
+ * follow the script, nor a session, which reads lines sent later). A script
+ * cut short (the connection lost while sending) runs no line at all.
+ */
+export function wholeScript(script: string): string {
+  return [
+    `__panel_script=$(cat); if [[ $__panel_script != *$'\\n${SCRIPT_END}' ]]; then echo 'panel: the script arrived incomplete; nothing ran' >&2; exit 255; fi; eval "$__panel_script"`,
+    script,
+    SCRIPT_END,
+    '',
+  ].join('\n');
+}
+
 /** How long to wait past timeoutMs before giving up on the process ourselves. */
 export function backstopMs(timeoutMs: number): number {
   return timeoutMs + (KILL_AFTER_S + 5) * 1000;

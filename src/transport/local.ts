@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { backstopMs, bashArgv, exitCode, isTimeoutExit } from './command.js';
+import { backstopMs, bashArgv, exitCode, isTimeoutExit, wholeScript } from './command.js';
 import { getVia, putVia, type RawResult } from './files.js';
 import { lineSplitter } from './lines.js';
 import { ConnectError, TransportError, type ExecOptions, type ExecResult, type Session, type Transport, type TransportStats } from './types.js';
@@ -25,7 +25,7 @@ export class LocalTransport implements Transport {
   }
 
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const r = await this.run(Buffer.from(script), opts);
+    const r = await this.run(Buffer.from(wholeScript(script)), opts);
     return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   }
 

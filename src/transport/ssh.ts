@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
-import { backstopMs, bashCommandLine, exitCode, isTimeoutExit } from './command.js';
+import { backstopMs, bashCommandLine, exitCode, isTimeoutExit, wholeScript } from './command.js';
 import { getVia, putVia, type RawResult } from './files.js';
 import { lineSplitter } from './lines.js';
 import { Semaphore } from './semaphore.js';
@@ -117,7 +117,7 @@ export class SshTransport implements Transport {
   }
 
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const r = await this.#run(Buffer.from(script), opts);
+    const r = await this.#run(Buffer.from(wholeScript(script)), opts);
     return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bashArgv, bashCommandLine, exitCode, isTimeoutExit } from '../../src/transport/command.js';
+import { spawnSync } from 'node:child_process';
+import { bashArgv, bashCommandLine, exitCode, isTimeoutExit, wholeScript } from '../../src/transport/command.js';
 import { Semaphore } from '../../src/transport/semaphore.js';
 import { describeConnectFailure, displayName, hostKeyPreference } from '../../src/transport/ssh-connect.js';
 
@@ -30,6 +31,36 @@ test('the command line is fixed: bash -s after umask 022, sudo -n, numeric timeo
   assert.equal(bashCommandLine({ sudo: false }), "bash -c 'umask 022 && exec bash -s'");
   assert.equal(bashCommandLine({ sudo: true }), "sudo -n bash -c 'umask 022 && exec bash -s'");
   assert.deepEqual(bashArgv({ sudo: true, timeoutMs: 1500 }), ['sudo', '-n', 'timeout', '-k', '5s', '1.500s', 'bash', '-c', 'umask 022 && exec bash -s']);
+});
+
+/** A script as exec runs it: the fixed command line, the wrapped script on stdin. */
+function runWhole(stdin: string): { code: number | null; stdout: string; stderr: string } {
+  const [cmd, ...args] = bashArgv({ sudo: false });
+  const r = spawnSync(cmd!, args, { input: stdin, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('wholeScript: read with one cat, run as bash -s ran it; a script cut short runs nothing', () => {
+  const script = [
+    "f() { printf 'f:%s\\n' \"$1\"; }",
+    "trap 'echo trap' EXIT",
+    'f one',
+    // A command reading stdin sees its end, not the rest of the script.
+    'echo "stdin:[$(cat)]"',
+    "cat <<'E'",
+    'here $HOME',
+    'E',
+    'f "$0"',
+    'false',
+  ].join('\n');
+  assert.deepEqual(runWhole(wholeScript(script)), { code: 1, stdout: 'f:one\nstdin:[]\nhere $HOME\nf:bash\ntrap\n', stderr: '' });
+  assert.equal(runWhole(wholeScript('echo a; exit 7; echo b')).code, 7);
+  assert.deepEqual(runWhole(wholeScript('echo a\ntrue')), { code: 0, stdout: 'a\n', stderr: '' });
+  // Cut anywhere after the first line: not one line runs.
+  const whole = wholeScript('echo first\necho second');
+  for (const cut of [whole.indexOf('echo first'), whole.indexOf('echo second') + 6, whole.length - 3]) {
+    assert.deepEqual(runWhole(whole.slice(0, cut)), { code: 255, stdout: '', stderr: 'panel: the script arrived incomplete; nothing ran\n' });
+  }
 });
 
 test('exit codes: signals become 128+n, timeouts 124', () => {

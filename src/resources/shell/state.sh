@@ -52,12 +52,19 @@ panel_sha256() {
 # panel_sha256_keyed PATH KEY: panel_sha256 with PATH's stat key ("size mtime
 # inode", panel_stat_key's format) already read by the caller's own stat.
 panel_sha256_keyed() {
-  local p=$1 st=$2 hit
-  if [ -z "${PANEL_DEEP:-}" ]; then
-    hit=${PANEL_STAT[$p]:-}
-    if [ -n "$hit" ] && [ "${hit% *}" = "$st" ]; then printf '%s\n' "${hit##* }"; return 0; fi
-  fi
-  panel_hash "$p" || echo -
+  if panel_stat_hit "$1" "$2"; then printf '%s\n' "$PANEL_HIT"; return 0; fi
+  panel_hash "$1" || echo -
+}
+
+# panel_stat_hit PATH KEY: true, with PANEL_HIT set to the sha256 state.json
+# records for PATH, when KEY is the stat key recorded with it (never under
+# PANEL_DEEP). In the caller's shell: no subshell for a converged file.
+panel_stat_hit() {
+  local hit
+  [ -z "${PANEL_DEEP:-}" ] || return 1
+  hit=${PANEL_STAT[$1]:-}
+  [ -n "$hit" ] && [ "${hit% *}" = "$2" ] || return 1
+  PANEL_HIT=${hit##* }
 }
 
 # --- the state record: journal lines now, one atomic merge per round trip ---

@@ -457,16 +457,18 @@ describe('kernelModule', () => {
 
 describe('bridge', () => {
   const b = bridge({ name: 'openfaas0', address: '10.62.0.1/16' });
-  const link = (flags: string[], kind = 'bridge') => JSON.stringify([{ ifname: 'openfaas0', flags, linkinfo: { info_kind: kind } }]);
-  const addr = (local?: string) => JSON.stringify([{ addr_info: local ? [{ family: 'inet', local, prefixlen: 16 }] : [] }]);
+  // As `ip -d -j addr show dev openfaas0` prints it: flags, kind and addresses in one object.
+  const link = (flags: string[], kind = 'bridge', local?: string) =>
+    JSON.stringify([{ ifname: 'openfaas0', flags, linkinfo: { info_kind: kind }, addr_info: local ? [{ family: 'inet6', local: 'fe80::1', prefixlen: 64 }, { family: 'inet', local, prefixlen: 16 }] : [] }]);
   const p = (lines: string[]) => b.plan(b.parse({ stdout: lines.join('\n') + '\n', code: 0 }), none).map((c) => `${c.action}:${c.reason}`);
   it('table', () => {
-    assert.deepEqual(p(['exists=1', `link=${link(['BROADCAST', 'UP'])}`, `addr=${addr('10.62.0.1')}`]), []);
+    assert.deepEqual(p(['exists=1', `link=${link(['BROADCAST', 'UP'], 'bridge', '10.62.0.1')}`]), []);
     assert.deepEqual(p(['exists=0']), ['create:absent']);
-    assert.deepEqual(p(['exists=1', `link=${link(['BROADCAST'])}`, `addr=${addr()}`]), ['update:address 10.62.0.1/16 missing', 'update:down']);
-    assert.deepEqual(p(['exists=1', `link=${link(['UP'], 'veth')}`, `addr=${addr()}`]), ['create:a veth link is in the way']);
+    assert.deepEqual(p(['exists=1', `link=${link(['BROADCAST'])}`]), ['update:address 10.62.0.1/16 missing', 'update:down']);
+    assert.deepEqual(p(['exists=1', `link=${link(['UP'], 'bridge', '10.62.0.2')}`]), ['update:address 10.62.0.1/16 missing']);
+    assert.deepEqual(p(['exists=1', `link=${link(['UP'], 'veth')}`]), ['create:a veth link is in the way']);
   });
-  it('garbage', () => assert.throws(() => b.parse({ stdout: 'exists=1\nlink=[{\naddr=[]\n', code: 0 }), /cannot parse `ip -j` output/));
+  it('garbage', () => assert.throws(() => b.parse({ stdout: 'exists=1\nlink=[{\n', code: 0 }), /cannot parse `ip -j` output/));
   it('validates', () => assert.throws(() => bridge({ name: 'x', address: '10.0.0.300/8' }), /not an IPv4 CIDR/));
 });
 
