@@ -43,20 +43,21 @@ export function bashCommandLine(opts: CommandOptions): string {
 const SCRIPT_END = '# panel: end of script';
 
 /**
- * `script` as `exec` sends it: its first line reads the rest with one `cat`
- * and evals it. bash reads a script on a pipe one byte per read(2) (so a
- * command it starts could read the rest of stdin), which cost the host tens
- * of milliseconds of CPU for a planning script of ~45 KB; `cat` reads it in a
- * few. Only for scripts that are the whole of stdin (not `put`, whose bytes
- * follow the script, nor a session, which reads lines sent later). A script
- * cut short (the connection lost while sending) runs no line at all.
+ * `script` as `exec` sends it: its first line reads the rest with one `head -c`
+ * of its exact length and evals it. bash reads a script on a pipe one byte per
+ * read(2) (so a command it starts could read the rest of stdin), which cost
+ * the host tens of milliseconds of CPU for a planning script of ~45 KB; `head`
+ * reads it in a few. The length, not the end of stdin, ends the reading: the
+ * script runs as soon as its last byte arrives, as under `bash -s`, whenever
+ * the channel's EOF follows. Only for scripts that are the whole of stdin (not
+ * `put`, whose bytes follow the script, nor a session, which reads lines sent
+ * later). A script cut short (the connection lost while sending) runs no line.
  */
 export function wholeScript(script: string): string {
+  const body = `${script}\n${SCRIPT_END}\n`;
   return [
-    `__panel_script=$(cat); if [[ $__panel_script != *$'\\n${SCRIPT_END}' ]]; then echo 'panel: the script arrived incomplete; nothing ran' >&2; exit 255; fi; eval "$__panel_script"`,
-    script,
-    SCRIPT_END,
-    '',
+    `__panel_script=$(head -c ${String(Buffer.byteLength(body))}); if [[ $__panel_script != *$'\\n${SCRIPT_END}' ]]; then echo 'panel: the script arrived incomplete; nothing ran' >&2; exit 255; fi; eval "$__panel_script"`,
+    body,
   ].join('\n');
 }
 

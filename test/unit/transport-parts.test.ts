@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { bashArgv, bashCommandLine, exitCode, isTimeoutExit, wholeScript } from '../../src/transport/command.js';
 import { Semaphore } from '../../src/transport/semaphore.js';
 import { describeConnectFailure, displayName, hostKeyPreference } from '../../src/transport/ssh-connect.js';
@@ -40,7 +40,7 @@ function runWhole(stdin: string): { code: number | null; stdout: string; stderr:
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('wholeScript: read with one cat, run as bash -s ran it; a script cut short runs nothing', () => {
+test('wholeScript: read whole, run as bash -s ran it; a script cut short runs nothing', () => {
   const script = [
     "f() { printf 'f:%s\\n' \"$1\"; }",
     "trap 'echo trap' EXIT",
@@ -61,6 +61,27 @@ test('wholeScript: read with one cat, run as bash -s ran it; a script cut short 
   for (const cut of [whole.indexOf('echo first'), whole.indexOf('echo second') + 6, whole.length - 3]) {
     assert.deepEqual(runWhole(whole.slice(0, cut)), { code: 255, stdout: '', stderr: 'panel: the script arrived incomplete; nothing ran\n' });
   }
+});
+
+test('wholeScript: the script runs once its last byte arrives, before stdin ends', async () => {
+  const [cmd, ...args] = bashArgv({ sudo: false });
+  const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  // stdin stays open: a loader that waited for its end would never run the script.
+  child.stdin.write(wholeScript('echo ran; exit 3'));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(null);
+    }, 10_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  child.stdin.destroy();
+  assert.deepEqual({ code, out }, { code: 3, out: 'ran\n' });
 });
 
 test('exit codes: signals become 128+n, timeouts 124', () => {
