@@ -224,7 +224,7 @@ export default defineRecipe({
     { name: 'faasd-provider and faasd are active', script: sh`panel_units_active faasd-provider faasd`, expect: /^active\s+active\s*$/ },
     {
       name: `provider answers on ${OPENFAAS_NET.gateway}:8081`,
-      script: sh`curl -sS -o /dev/null -m 5 -w '%{http_code}' ${`http://${OPENFAAS_NET.gateway}:8081/healthz`}`,
+      script: sh`panel_http_code ${`http://${OPENFAAS_NET.gateway}:8081/healthz`}`,
       expect: /^200\s*$/,
     },
     {
@@ -235,16 +235,14 @@ export default defineRecipe({
       // The gateway is a containerd task: when it is down, its own words are in
       // the journal under faasd's collect tag (openfaas:gateway), not faasd's unit.
       // Non-zero on failure: verify retries a check only while it exits non-zero.
-      script: sh`c=$(curl -sS -o /dev/null -m 5 -w '%{http_code}' ${`${FAASD.gateway}/healthz`} 2>&1); printf '%s\n' "$c"; [ "$c" = 200 ] || { printf 'panel: the gateway task; last lines of its journal (journalctl -t openfaas:gateway -n 20):\n'; journalctl -t openfaas:gateway -n 20 --no-pager -q -o cat 2>&1 </dev/null | cut -c 1-300 | sed 's/^/  /'; false; }`,
+      script: sh`panel_http_code ${`${FAASD.gateway}/healthz`} 2>&1; echo; [ "$PANEL_HTTP_CODE" = 200 ] || { printf 'panel: the gateway task; last lines of its journal (journalctl -t openfaas:gateway -n 20):\n'; journalctl -t openfaas:gateway -n 20 --no-pager -q -o cat 2>&1 </dev/null | cut -c 1-300 | sed 's/^/  /'; false; }`,
       expect: /^200\s*$/,
     },
     {
       name: 'gateway /system/functions answers with basic auth',
       waitSeconds: GATEWAY_START_SECONDS,
-      // The credentials go to curl on stdin (-K -): never in argv, never in output.
-      // In curl's config a quoted value ends at `"` and reads `\` as an escape: both are escaped (any password works).
-      // The files are read by bash, trailing newlines dropped as $(cat) does: no cat, sed or pipe on every converged host.
-      script: sh`u=; p=; IFS= read -r -d '' u <${FAASD.userFile}; IFS= read -r -d '' p <${FAASD.passwordFile}; u=\${u%"\${u##*[!$'\\n']}"}; p=\${p%"\${p##*[!$'\\n']}"}; p=\${p//\\\\/\\\\\\\\}; p=\${p//\\"/\\\\\\"}; curl -sS -o /dev/null -m 5 -w '%{http_code}' -K - ${`${FAASD.gateway}/system/functions`} <<<"user = \\"$u:$p\\""`,
+      // basic auth from the secret files, read and encoded by bash: never in argv, never in output.
+      script: sh`panel_http_code ${`${FAASD.gateway}/system/functions`} ${FAASD.userFile} ${FAASD.passwordFile}`,
       expect: /^200\s*$/,
     },
     ...(params.faasCli ? [{ name: 'faas-cli runs', script: sh`${FAAS_CLI_BIN} version --short-version`, expect: /\d/ }] : []),

@@ -13,8 +13,8 @@ const BEGIN = '@@panel-fact-begin';
 const END = '@@panel-fact-end';
 
 /**
- * The host state record, then all fact snippets, each in its own subshell,
- * with begin/end markers. `units`: the systemd units the snippets read, asked
+ * The host state record, then all fact snippets, each in its own subshell
+ * (or inline: `runsInline`), with begin/end markers. `units`: the systemd units the snippets read, asked
  * for all at once first (two systemctl processes, not three per unit);
  * `paths`: the paths whose stat they read, likewise (one stat, not one per path).
  */
@@ -31,9 +31,25 @@ export function factBatchScript(snippets: readonly Script[], deep: boolean, unit
   const stats = [...new Set(paths)];
   if (stats.length > 0) parts.push(`panel_files_prefetch ${stats.map((p) => quote(p)).join(' ')} </dev/null`);
   snippets.forEach((s, i) => {
-    parts.push(`echo ${BEGIN} ${i}`, `(\n${String(s)}\n) </dev/null`, `echo ${END} ${i} $?`);
+    parts.push(`echo ${BEGIN} ${i}`, runsInline(s) ? String(s) : `(\n${String(s)}\n) </dev/null`, `echo ${END} ${i} $?`);
   });
   return parts.join('\n') + '\n';
+}
+
+/**
+ * A snippet that is one call of a prelude function that only reads (locals
+ * and `return`, never `exit`, `cd`, a trap or a shell option: file, unit and
+ * archive-member facts), its words as `quote` writes them (plain, or
+ * single-quoted with `'\''` for a quote), in the `{ … } </dev/null` group
+ * resources wrap their facts in. It runs in the batch's own shell: a subshell
+ * costs the host a fork of a bash that holds the whole prelude, about as much
+ * CPU as the call itself, and on a converged host most snippets are such a
+ * call. Anything else keeps its subshell.
+ */
+const INLINE = /^\{\npanel_(?:file|unit|members)_facts(?: (?:[A-Za-z0-9_./:@%+=,-]|'[^']*'|\\')+)+\n(?:true\n)?\} <\/dev\/null$/;
+
+export function runsInline(snippet: Script): boolean {
+  return INLINE.test(String(snippet));
 }
 
 /** Split a fact batch's stdout back into one output per snippet. */

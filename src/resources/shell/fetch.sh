@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Downloads on the host, retried only when the failure is transient, and the verified download cache.
+# Downloads on the host, retried only when the failure is transient, the verified download cache,
+# and the HTTP status of this host's own services for checks.
 # Part of the prelude (src/resources/prelude.ts), which passes the constants in.
 
 PANEL_DOWNLOADS=/var/cache/panel/downloads
@@ -51,4 +52,60 @@ panel_fetch_verified() {
   fi
   mv -f "$tmp" "$c" || { rm -f "$tmp"; return 1; }
   printf '%s\n' "$c"
+}
+
+# panel_base64 STRING: STRING's bytes in base64 (RFC 4648, padded) in PANEL_B64,
+# computed by bash: a secret encoded here reaches no process's argv or stdin.
+panel_base64() {
+  local LC_ALL=C s=$1 t=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/ i n a b c v
+  PANEL_B64=
+  n=${#s}
+  for ((i = 0; i < n; i += 3)); do
+    printf -v a '%d' "'${s:i:1}"
+    b=0 c=0
+    if ((i + 1 < n)); then printf -v b '%d' "'${s:i+1:1}"; fi
+    if ((i + 2 < n)); then printf -v c '%d' "'${s:i+2:1}"; fi
+    v=$(((a & 255) << 16 | (b & 255) << 8 | (c & 255)))
+    PANEL_B64+=${t:v >> 18 & 63:1}${t:v >> 12 & 63:1}
+    if ((i + 1 < n)); then PANEL_B64+=${t:v >> 6 & 63:1}; else PANEL_B64+='='; fi
+    if ((i + 2 < n)); then PANEL_B64+=${t:v & 63:1}; else PANEL_B64+='='; fi
+  done
+}
+
+# panel_http_code URL [USER_FILE PASSWORD_FILE]: the status of a GET of URL
+# (http://IPv4:PORT/PATH), printed as `curl -w '%{http_code}'` prints it and
+# set in PANEL_HTTP_CODE; 000, a line on stderr and a non-zero status when
+# nothing answers within 5 s. With the two files, basic auth from their
+# contents (trailing newlines dropped, as $(cat) does). bash's /dev/tcp, not
+# curl: a converged host runs these checks on every run, and starting curl
+# costs the host more CPU than the rest of such a check. Connecting has no
+# timeout of its own: for this host's own addresses, which answer or refuse
+# at once.
+panel_http_code() {
+  local url=$1 host port path line fd auth='' u='' p=''
+  PANEL_HTTP_CODE=000
+  if [[ ! $url =~ ^http://([0-9.]+):([0-9]+)(/[!-~]*)?$ ]]; then
+    printf 'panel: panel_http_code: not an http://IPv4:PORT/PATH URL: %s\n' "$url" >&2
+    printf '%s' "$PANEL_HTTP_CODE"
+    return 2
+  fi
+  host=${BASH_REMATCH[1]} port=${BASH_REMATCH[2]} path=${BASH_REMATCH[3]:-/}
+  if [ $# -ge 3 ]; then
+    IFS= read -r -d '' u <"$2"
+    IFS= read -r -d '' p <"$3"
+    u=${u%"${u##*[!$'\n']}"}
+    p=${p%"${p##*[!$'\n']}"}
+    panel_base64 "$u:$p"
+    auth="Authorization: Basic $PANEL_B64"$'\r\n'
+  fi
+  if { exec {fd}<>"/dev/tcp/$host/$port"; } 2>/dev/null; then
+    printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\n%sConnection: close\r\n\r\n' "$path" "$host" "$port" "$auth" >&"$fd"
+    if IFS= read -r -t 5 line <&"$fd" && [[ $line =~ ^HTTP/[0-9.]+\ ([0-9][0-9][0-9]) ]]; then PANEL_HTTP_CODE=${BASH_REMATCH[1]}; fi
+    exec {fd}>&-
+    [ "$PANEL_HTTP_CODE" != 000 ] || printf 'panel: %s: no HTTP answer within 5 s\n' "$url" >&2
+  else
+    printf 'panel: %s: cannot connect\n' "$url" >&2
+  fi
+  printf '%s' "$PANEL_HTTP_CODE"
+  [ "$PANEL_HTTP_CODE" != 000 ]
 }

@@ -1,11 +1,13 @@
 /**
  * Facts and checks that bash answers with fewer processes: the same answers
- * as before, from real bash with stand-in `ip`, `systemctl` and `curl` on
+ * as before, from real bash with stand-in `ip` and `systemctl` on
  * PATH that log their calls (the test asserts what they were asked, never
  * how long anything took).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -93,25 +95,46 @@ test('the forwarding check reads what sysctl -n prints, with no process', () => 
   assert.equal(passes(check, { code: 0, stdout: '0\n' }), false);
 });
 
-test('the gateway auth check: user and escaped password reach curl on stdin, as $(cat)/sed gave them', () => {
-  const check = (faasd.verify?.({ params: faasd.params.parse({}) } as never) ?? []).find((c) => c.name.includes('basic auth'));
-  assert.ok(check);
+test('the gateway checks: no process at all (no curl); basic auth as the files hold it, trailing newlines dropped', async () => {
+  const checks = faasd.verify?.({ params: faasd.params.parse({}) } as never) ?? [];
+  const auth = checks.find((c) => c.name.includes('basic auth'));
+  const health = checks.find((c) => c.name === 'gateway /healthz is 200');
+  assert.ok(auth && health);
   const secrets = join(dir, 'secrets');
   mkdirSync(secrets, { recursive: true });
-  const script = String(check.script).replaceAll(FAASD.userFile, join(secrets, 'user')).replaceAll(FAASD.passwordFile, join(secrets, 'password'));
-  standIn('curl', `cat >'${dir}/curl-config'; printf 200`);
-  const run = (user: string, password: string): { config: string; calls: string[]; ok: boolean } => {
-    writeFileSync(join(secrets, 'user'), user);
-    writeFileSync(join(secrets, 'password'), password);
-    const r = bash(script);
-    return { config: readFileSync(join(dir, 'curl-config'), 'utf8'), calls: r.calls, ok: passes(check, r) };
-  };
-  const plain = run('admin', 'pw\n');
-  assert.equal(plain.config, 'user = "admin:pw"\n');
-  assert.deepEqual(plain.calls, [`curl -sS -o /dev/null -m 5 -w %{http_code} -K - ${FAASD.gateway}/system/functions`]);
-  assert.equal(plain.ok, true);
-  assert.equal(run('admin\n\n', 'a"b\\c d\n\n').config, 'user = "admin:a\\"b\\\\c d"\n');
-  assert.equal(run('admin', '').config, 'user = "admin:"\n');
+  let expected = '';
+  const server = createServer((req, res) => {
+    res.writeHead(req.url === '/healthz' || req.headers.authorization === `Basic ${Buffer.from(expected).toString('base64')}` ? 200 : 401);
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const gateway = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const local = (c: Check): string =>
+    String(c.script).replaceAll(FAASD.gateway, gateway).replaceAll(FAASD.userFile, join(secrets, 'user')).replaceAll(FAASD.passwordFile, join(secrets, 'password'));
+  // No PATH: any program the checks started (curl, base64, cat) would fail them.
+  const run = (c: Check): Promise<{ code: number; stdout: string }> =>
+    new Promise((resolve) => {
+      const child = spawn('/bin/bash', ['-c', `${PRELUDE.text}\nPATH=/nonexistent\n${local(c)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', (code) => resolve({ code: code ?? 1, stdout: out }));
+    });
+  try {
+    const login = async (user: string, password: string, as: string): Promise<boolean> => {
+      writeFileSync(join(secrets, 'user'), user);
+      writeFileSync(join(secrets, 'password'), password);
+      expected = as;
+      return passes(auth, await run(auth));
+    };
+    assert.equal(await login('admin', 'pw\n', 'admin:pw'), true);
+    assert.equal(await login('admin\n\n', 'a"b\\c d\n\n', 'admin:a"b\\c d'), true);
+    assert.equal(await login('admin', '', 'admin:'), true);
+    assert.equal(await login('admin', 'pw', 'admin:other'), false);
+    assert.deepEqual(await run(health), { code: 0, stdout: '200\n' });
+  } finally {
+    server.close();
+  }
 });
 
 test('units active: the batch\'s prefetched state answers as is-active does; anything not active asks systemctl', () => {

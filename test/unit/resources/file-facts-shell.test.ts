@@ -10,9 +10,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { factBatchScript, parseFactBatch } from '../../../src/engine/batch.js';
+import { factBatchScript, parseFactBatch, runsInline } from '../../../src/engine/batch.js';
 import { directory } from '../../../src/resources/directory.js';
 import { file } from '../../../src/resources/file.js';
+import { service } from '../../../src/resources/service.js';
 import { lines, sh } from '../../../src/shell.js';
 import { tempDir } from '../../support/temp.js';
 
@@ -110,4 +111,37 @@ test('stat cache: a recorded file with the same size, mtime and inode is not has
   } finally {
     rmSync(join(state, 'state.json'));
   }
+});
+
+test('inline snippets: one call of a read-only fact function runs in the batch shell; anything else keeps its subshell', () => {
+  // Every file and directory fact here is such a call, the odd name (single-quoted, with $ and a tab) included.
+  assert.deepEqual(snippets.map((s) => runsInline(s)), snippets.map(() => true));
+  assert.equal(runsInline(service({ name: 'faasd.service', enabled: true, running: true }).facts()), true);
+  assert.equal(runsInline(sh.file('{\npanel_members_facts /opt/cni/bin bridge loopback\n} </dev/null')), true);
+  for (const text of [
+    "{\npanel_file_facts /x 0; exit 3\n} </dev/null",
+    "{\npanel_file_facts $(touch /tmp/x) 0\n} </dev/null",
+    "{\npanel_file_facts 'a'\\''b'\\ 0\n} </dev/null",
+    "{\npanel_fail oops\n} </dev/null",
+    "{\nx=1\n} </dev/null",
+    'panel_file_facts /x 0',
+  ]) {
+    assert.equal(runsInline(sh.file(text)), false, text);
+  }
+});
+
+test('inline and subshell snippets side by side: a snippet that exits or sets variables ends only its own subshell', () => {
+  const mixed = [
+    snippets[0]!,
+    sh.file('{\nPANEL_FILE_STAT=(); p=/nowhere; echo before; exit 3\n} </dev/null'),
+    ...snippets.slice(1),
+  ];
+  const r = spawnSync('bash', ['-s'], { input: factBatchScript(mixed, false, [], paths), encoding: 'utf8', env: { ...process.env, PANEL_STATE: state } });
+  assert.equal(r.status, 0, r.stderr);
+  const parsed = parseFactBatch(r.stdout, mixed.length);
+  assert.ok(parsed.ok);
+  assert.deepEqual(parsed.value[1], { stdout: 'before\n', code: 3 });
+  // The inline snippets after it still read the prefetched stats, and answer as in a batch without it.
+  const plain = run(factBatchScript(snippets, false, [], paths)).outs;
+  assert.deepEqual(parsed.value.filter((_, i) => i !== 1).map((o) => `${o.code}\n${o.stdout}`), plain);
 });
