@@ -29,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/paths.js';
 import { startTestbed, type Testbed, type TestHost } from '../test/testbed/index.js';
+import { hostProfile, renderHostProfile } from './lib/host-profile.js';
 import { mustSucceedAnsible, prepareAnsible, runAnsible, type AnsibleRun, type AnsibleSetup } from './lib/ansible.js';
 import { describeMachine, loadNow } from './lib/machine.js';
 import { bedFlags, mustSucceed, runPanel, type PanelRun } from './lib/panel.js';
@@ -156,6 +157,12 @@ function ansibleSide(samples: readonly AnsibleSample[], hosts: number): Side {
   };
 }
 
+/** What a host's faasd says when a playbook's gateway check failed: its unit, its last journal lines, what listens. */
+async function faasdDiagnosis(bed: Testbed, h: TestHost): Promise<string> {
+  const r = await bed.exec(h, 'systemctl status faasd faasd-provider --no-pager -n 0 2>&1 | head -20; journalctl -u faasd -n 40 --no-pager -o short-precise 2>&1; ss -ltn 2>&1 | head -20', { timeoutMs: 30_000 });
+  return `\n${r.stdout}${r.stderr}`;
+}
+
 async function installPython(bed: Testbed, hosts: readonly TestHost[]): Promise<void> {
   // Ansible's modules need python3 (and python3-apt for its apt module) on the host. Installed for every host (both
   // sets stay alike), outside the timings; the apt lists go again so that the
@@ -209,17 +216,34 @@ async function main(): Promise<void> {
     // First install: fresh hosts for every run, the tools alternating.
     const firstP: Record<1 | 5, PanelSample[]> = { 1: [], 5: [] };
     const firstA: Record<1 | 5, AnsibleSample[]> = { 1: [], 5: [] };
+    const failedA: Record<1 | 5, string[]> = { 1: [], 5: [] };
     for (let r = 0; r < (run('first') ? FIRST_RUNS : 0); r++) {
       for (const n of [1, 5] as const) {
         const off = 6 * r + (n === 1 ? 0 : 1);
         log(`first install on ${n} host(s), run ${r + 1}/${FIRST_RUNS}: panel`);
         firstP[n].push(await panelOnce(bed, P.slice(off, off + n), ['install', '--yes'], work, `panel first install ${n}`));
         log(`first install on ${n} host(s), run ${r + 1}/${FIRST_RUNS}: Ansible`);
-        firstA[n].push(await ansibleOnce(bed, setup, A.slice(off, off + n), `Ansible first install ${n}`));
+        try {
+          firstA[n].push(await ansibleOnce(bed, setup, A.slice(off, off + n), `Ansible first install ${n}`));
+        } catch (e) {
+          // Fresh hosts cannot be had again: the run is left out of the median, said in the row, and its hosts' faasd looked at.
+          const message = (e as Error).message;
+          log(`Ansible first install ${n}, run ${r + 1} failed (left out of the median): ${message}`);
+          const failed = /failed hosts: ([^\n]*)/.exec(message)?.[1]?.split(', ').filter(Boolean) ?? [];
+          for (const h of A.slice(off, off + n).filter((x) => failed.includes(x.name))) log(`${h.name}: ${await faasdDiagnosis(bed, h)}`);
+          failedA[n].push(`run ${r + 1}: ${failed.length > 0 ? failed.join(', ') : message.split('\n')[0]!}`);
+        }
       }
     }
     for (const n of run('first') ? ([1, 5] as const) : []) {
-      rows.push({ scenario: 'first install', hosts: n, panel: panelSide(firstP[n]), ansible: ansibleSide(firstA[n], n), note: `fresh hosts for every run (${FIRST_RUNS} runs)` });
+      const failures = failedA[n].length > 0 ? `; Ansible failed in ${failedA[n].length} (${failedA[n].join('; ')}), left out` : '';
+      rows.push({
+        scenario: 'first install',
+        hosts: n,
+        panel: panelSide(firstP[n]),
+        ...(firstA[n].length > 0 ? { ansible: ansibleSide(firstA[n], n) } : {}),
+        note: `fresh hosts for every run (${FIRST_RUNS} runs${failures})`,
+      });
     }
 
     log(`converging the rest of both sets (${SET_P} and ${SET} hosts; not timed)`);
@@ -290,6 +314,19 @@ async function main(): Promise<void> {
         s.byPackage.map((e) => `| ${e.what} | ${e.ms.toFixed(0)} | ${(e.share * 100).toFixed(1)}% |`).join('\n') +
         '\n\n| top self-time functions | ms | share |\n|---|---:|---:|\n' +
         s.entries.map((e) => `| \`${e.what}\` | ${e.ms.toFixed(0)} | ${(e.share * 100).toFixed(1)}% |`).join('\n');
+    }
+    if (run('profile')) {
+      log("host CPU profile of a 1-host no-op (its planning script captured, then run on the host with bash's times)");
+      const noop1 = rows.find((r) => r.scenario === 'no-op re-run' && r.hosts === 1);
+      try {
+        const hp = await hostProfile(bed, P[0]!, async () => {
+          await panelOnce(bed, P.slice(0, 1), ['install', '--yes'], work, 'panel no-op (captured)');
+        });
+        profileText += `\n\n${renderHostProfile(hp, noop1?.panel.hostCpu)}`;
+      } catch (e) {
+        log(`host CPU profile failed: ${(e as Error).message}`);
+        profileText += `\n\nThe host CPU profile failed: ${(e as Error).message.split('\n')[0]!}`;
+      }
     }
   } catch (e) {
     // A failed scenario ends the run, but what was measured before it is still written out.
