@@ -157,6 +157,29 @@ function ansibleSide(samples: readonly AnsibleSample[], hosts: number): Side {
   };
 }
 
+/**
+ * Where a 1-host first install spends its time: when each recipe's start and
+ * end (and the host's end) reached the benchmark, from panel's NDJSON events.
+ */
+function firstInstallTimeline(r: PanelRun): string {
+  const rows: string[] = [];
+  for (const { t, text } of r.lines) {
+    if (!text.startsWith('{')) continue;
+    const e = JSON.parse(text) as { type: string; recipe?: string };
+    if (e.type === 'recipe-start' || e.type === 'recipe-end' || e.type === 'host-start' || e.type === 'host-end') rows.push(`| ${e.type} | ${e.recipe ?? ''} | ${t.toFixed(2)} |`);
+  }
+  return [
+    '### Where a 1-host first install spends its time (its first run)',
+    '',
+    "When each event reached the benchmark, seconds since panel was spawned. A recipe's time runs from its start to its end: its apply round trip and its checks (faasd's wait for its gateway included).",
+    '',
+    '| event | recipe | s |',
+    '|---|---|---:|',
+    ...rows,
+    `| (process exit) | | ${r.seconds.toFixed(2)} |`,
+  ].join('\n');
+}
+
 /** What a host's faasd says when a playbook's gateway check failed: its unit, its last journal lines, what listens. */
 async function faasdDiagnosis(bed: Testbed, h: TestHost): Promise<string> {
   const r = await bed.exec(h, 'systemctl status faasd faasd-provider --no-pager -n 0 2>&1 | head -20; journalctl -u faasd -n 40 --no-pager -o short-precise 2>&1; ss -ltn 2>&1 | head -20', { timeoutMs: 30_000 });
@@ -237,6 +260,8 @@ async function main(): Promise<void> {
         }
       }
     }
+    const firstRun = firstP[1][0]?.run;
+    if (firstRun) profileText += `${firstInstallTimeline(firstRun)}\n\n`;
     for (const n of run('first') ? ([1, 5] as const) : []) {
       const failures = failedA[n].length > 0 ? `; Ansible failed in ${failedA[n].length} (${failedA[n].join('; ')}), left out` : '';
       rows.push({
