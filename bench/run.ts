@@ -65,7 +65,12 @@ const REDUCED = [
 ];
 const NOOP_SIZES = [1, 5, 10, 20].filter((n) => n <= MAX_HOSTS);
 /** Ansible's set; panel's is larger when the fleet rows run (panel only). */
-const SET = Math.max(run('noop') || run('plan') ? MAX_HOSTS : 1, run('first') ? 6 * FIRST_RUNS : 1);
+/**
+ * Spare hosts for Ansible: a playbook whose handlers restart faasd during its first start leaves some
+ * hosts broken (see faasdDiagnosis), and the no-op rows need MAX_HOSTS that Ansible converged.
+ */
+const SPARE = run('noop') || run('plan') ? Math.ceil(MAX_HOSTS * 0.4) : 0;
+const SET = Math.max(run('noop') || run('plan') ? MAX_HOSTS : 1, run('first') ? 6 * FIRST_RUNS : 1) + SPARE;
 const SET_P = Math.max(SET, run('fleet') ? FLEET_HOSTS : 1);
 
 const log = (m: string): void => {
@@ -291,7 +296,7 @@ async function main(): Promise<void> {
         good = good.filter((h) => !brokenA.has(h.name));
       }
     }
-    if (good.length < Math.min(MAX_HOSTS, A.length)) throw new Error(`only ${good.length} of Ansible's hosts converged (${[...brokenA].join(', ')} failed): fewer than the ${MAX_HOSTS} the no-op rows need`);
+    if (good.length < MAX_HOSTS) log(`only ${good.length} of Ansible's hosts converged (${[...brokenA].join(', ')} failed): its larger no-op rows are left out`);
     const Ag = good;
     const setAside = brokenA.size > 0 ? `; Ansible's ${[...brokenA].join(', ')} set aside (failed to converge)` : '';
 
@@ -304,12 +309,14 @@ async function main(): Promise<void> {
           log(`no-op on ${n} host(s), run ${r + 1}: panel`);
           ps.push(await panelOnce(bed, P.slice(0, n), ['install', '--yes'], work, `panel no-op ${n}`));
         }
-        if (r < aRuns) {
+        if (r < aRuns && n <= Ag.length) {
           log(`no-op on ${n} host(s), run ${r + 1}: Ansible`);
           as.push(await ansibleOnce(bed, setup, Ag.slice(0, n), `Ansible no-op ${n}`));
         }
       }
-      rows.push({ scenario: 'no-op re-run', hosts: n, panel: panelSide(ps), ansible: ansibleSide(as, n), ...(setAside ? { note: setAside.slice(2) } : {}) });
+      const aNote = as.length === 0 ? `; Ansible not run: only ${Ag.length} of its hosts converged` : '';
+      const note = `${setAside}${aNote}`.slice(2);
+      rows.push({ scenario: 'no-op re-run', hosts: n, panel: panelSide(ps), ...(as.length > 0 ? { ansible: ansibleSide(as, n) } : {}), ...(note ? { note } : {}) });
       if (n === 1) {
         const last = ps[ps.length - 1]!.run;
         timeline = [...last.firstEvent.entries()].map(([type, t]) => `| ${type} | ${t.toFixed(3)} |`).join('\n') + `\n| (process exit) | ${last.seconds.toFixed(3)} |`;
