@@ -10,6 +10,7 @@
 import { quote } from '../../src/shell.js';
 import type { Testbed, TestHost } from '../../test/testbed/index.js';
 import { readHostCpu } from './host-cpu.js';
+import { spread } from './stats.js';
 
 export interface HostSection {
   readonly what: string;
@@ -107,11 +108,6 @@ export function sectionsOf(stderr: string): { sections: Map<string, number>; tot
   return { sections, totalMs: (marks.at(-1)?.cpu ?? 0) * 1000 };
 }
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 export async function hostProfile(bed: Testbed, host: TestHost, runOnce: () => Promise<void>, runs = 5): Promise<HostProfile> {
   const script = instrument(await capture(bed, host, runOnce));
   const per = new Map<string, number[]>();
@@ -128,9 +124,9 @@ export async function hostProfile(bed: Testbed, host: TestHost, runOnce: () => P
     cgroup.push((after! - before!) * 1000);
   }
   return {
-    scriptMs: median(totals),
-    cgroupMs: median(cgroup),
-    sections: [...per.entries()].map(([what, v]) => ({ what, ms: median(v) })).sort((a, b) => b.ms - a.ms),
+    scriptMs: spread(totals).median,
+    cgroupMs: spread(cgroup).median,
+    sections: [...per.entries()].map(([what, v]) => ({ what, ms: spread(v).median })).sort((a, b) => b.ms - a.ms),
   };
 }
 

@@ -22,9 +22,8 @@ panel_members_facts() {
     line=${st[$f]:-}
     if [ -z "$line" ]; then echo "cur=- - $m"; continue; fi
     mode=${line%% *}
-    if [ ! -f "$f" ]; then sha=-
-    elif panel_stat_hit "$f" "${line#* }"; then sha=$PANEL_HIT
-    else sha=$(panel_hash "$f") || sha=-; fi
+    sha=-
+    if [ -f "$f" ]; then panel_sha256_set "$f" "${line#* }"; sha=$PANEL_SUM; fi
     echo "cur=$sha $mode $m"
   done
 }

@@ -59,7 +59,8 @@ panel_file_facts() {
   key=${out##*$'\n'}
   printf '%s\n' "${out%$'\n'*}"
   if [ "$t" = file ]; then
-    if panel_stat_hit "$p" "$key"; then sha=$PANEL_HIT; else sha=$(panel_hash "$p") || sha=-; fi
+    panel_sha256_set "$p" "$key"
+    sha=$PANEL_SUM
     echo "sha256=$sha"
     if [ "$wc" = 1 ] && [ "${key%% *}" -le "$PANEL_MAX_DIFF_BYTES" ] && [ "$sha" != "$want" ]; then
       printf 'content='; base64 -w0 < "$p"; echo

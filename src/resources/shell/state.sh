@@ -52,8 +52,14 @@ panel_sha256() {
 # panel_sha256_keyed PATH KEY: panel_sha256 with PATH's stat key ("size mtime
 # inode", panel_stat_key's format) already read by the caller's own stat.
 panel_sha256_keyed() {
-  if panel_stat_hit "$1" "$2"; then printf '%s\n' "$PANEL_HIT"; return 0; fi
-  panel_hash "$1" || echo -
+  panel_sha256_set "$1" "$2"
+  printf '%s\n' "$PANEL_SUM"
+}
+
+# panel_sha256_set PATH KEY: panel_sha256_keyed's answer in PANEL_SUM, in the
+# caller's shell: a stat-cache hit costs no subshell.
+panel_sha256_set() {
+  if panel_stat_hit "$1" "$2"; then PANEL_SUM=$PANEL_HIT; else PANEL_SUM=$(panel_hash "$1") || PANEL_SUM=-; fi
 }
 
 # panel_stat_hit PATH KEY: true, with PANEL_HIT set to the sha256 state.json
