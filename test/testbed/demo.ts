@@ -23,10 +23,17 @@ async function bed(): Promise<Testbed> {
   return startTestbed({ hosts: 1, detached: true, log: (m) => console.error(`[testbed] ${m}`) });
 }
 
-function panel(args: string[]): Promise<number> {
-  console.log(`$ node bin/panel.js ${args.join(' ')}`);
+/**
+ * panel with a configuration directory of the bed's own: the certificates
+ * panel keeps there are issued by this bed's Pebble, whose root is new with
+ * every bed. With the user's own directory, a second demo reinstalled the
+ * certificate an earlier bed's CA had issued, which the printed curl (this
+ * bed's root) refused.
+ */
+function panel(args: string[], configDir: string): Promise<number> {
+  console.log(`$ XDG_CONFIG_HOME=${configDir} node bin/panel.js ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot, 'bin', 'panel.js'), ...args], { stdio: 'inherit', cwd: packageRoot });
+    const child = spawn(process.execPath, [join(packageRoot, 'bin', 'panel.js'), ...args], { stdio: 'inherit', cwd: packageRoot, env: { ...process.env, XDG_CONFIG_HOME: configDir } });
     child.on('error', reject);
     child.on('close', (code) => resolve(code ?? 1));
   });
@@ -50,7 +57,7 @@ async function main(): Promise<number> {
     '--acme-ca', b.acme.caFile,
     '--known-hosts', b.knownHostsFile,
     '--key', host.keyFile,
-  ]);
+  ], join(RUN_ROOT, b.id, 'panel-config'));
   const rootFile = join(RUN_ROOT, b.id, 'pebble-root.pem');
   await writeFile(rootFile, await b.acme.rootCaPem());
   const ssh = `ssh -o UserKnownHostsFile=${b.knownHostsFile} -i ${host.keyFile} root@${host.address}`;
