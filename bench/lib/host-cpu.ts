@@ -4,10 +4,12 @@
  * read on the runner between runs, so the measure costs the host nothing and
  * is the same for both tools. An idle host adds about 1 ms a second.
  */
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupDirs } from '../../test/testbed/cgroups.js';
 import type { Testbed, TestHost } from '../../test/testbed/index.js';
+import { spread } from './stats.js';
 
 async function usageSeconds(bed: Testbed, h: TestHost): Promise<number> {
   // The host's machine name, as the testbed names its cgroup.
@@ -27,4 +29,22 @@ export function readHostCpu(bed: Testbed, hosts: readonly TestHost[]): Promise<n
 /** Mean per host of after − before, seconds. */
 export function hostCpuPerHost(before: readonly number[], after: readonly number[]): number {
   return before.reduce((a, b, i) => a + (after[i]! - b), 0) / Math.max(1, before.length);
+}
+
+/**
+ * The host CPU of one SSH connection that runs `true` (OpenSSH's client, the
+ * testbed's key): sshd's key exchange and authentication, the session's PAM
+ * stack, the journal's lines for it. What any tool that reaches a host over
+ * SSH pays before its own work; median seconds of `runs`.
+ */
+export async function sshFloor(bed: Testbed, h: TestHost, runs = 10): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const [before] = await readHostCpu(bed, [h]);
+    const r = spawnSync('ssh', ['-i', bed.keyFile, '-o', `UserKnownHostsFile=${bed.knownHostsFile}`, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', `root@${h.address}`, 'true'], { encoding: 'utf8', timeout: 30_000 });
+    const [after] = await readHostCpu(bed, [h]);
+    if (r.status !== 0) throw new Error(`${h.name}: ssh … true exited ${String(r.status)}: ${r.stderr.slice(-300)}`);
+    xs.push(after! - before!);
+  }
+  return spread(xs).median;
 }

@@ -8,6 +8,7 @@
  * gateway answering a check) is in the cgroup, not in `times`.
  */
 import { quote } from '../../src/shell.js';
+import { wholeScript } from '../../src/transport/command.js';
 import type { Testbed, TestHost } from '../../test/testbed/index.js';
 import { readHostCpu } from './host-cpu.js';
 import { spread } from './stats.js';
@@ -115,7 +116,8 @@ export async function hostProfile(bed: Testbed, host: TestHost, runOnce: () => P
   const cgroup: number[] = [];
   for (let r = 0; r < runs; r++) {
     const [before] = await readHostCpu(bed, [host]);
-    const res = await bed.exec(host, 'bash -s >/dev/null', { input: script, timeoutMs: 120_000 });
+    // Through panel's own loader (one read of the whole script, then eval): bash reading a pipe itself takes one read(2) per byte.
+    const res = await bed.exec(host, 'bash -s >/dev/null', { input: wholeScript(script), timeoutMs: 120_000 });
     const [after] = await readHostCpu(bed, [host]);
     if (res.code !== 0) throw new Error(`${host.name}: the instrumented planning script exited ${res.code}: ${res.stderr.slice(-400)}`);
     const { sections, totalMs } = sectionsOf(res.stderr);

@@ -71,7 +71,10 @@ export class KernelModuleResource implements Resource<KernelModuleFacts> {
     return noStdin(
       lines(
         sh`[ -e /proc/modules ] && echo loadable=1 || echo loadable=0`,
-        sh`grep -q ${`^${this.sysName} `} /proc/modules 2>/dev/null && echo listed=1 || echo listed=0`,
+        // Read by bash (a grep here was a process on every run): the name is a line's first field.
+        sh`__x=0 __n=${this.sysName}`,
+        sh.raw`if [ -r /proc/modules ]; then while read -r __m __r; do [ "$__m" = "$__n" ] && { __x=1; break; }; done </proc/modules; fi
+echo "listed=$__x"`,
         sh`if [ -d /sys/module/${this.sysName} ] || grep -qE ${inBuiltinList} /lib/modules/"$(uname -r)"/modules.builtin 2>/dev/null || ${provides}; then echo builtin=1; else echo builtin=0; fi`,
         CONTAINER,
         sh`{ command -v modprobe || [ -x /sbin/modprobe ]; } >/dev/null 2>&1 && echo modprobe=1 || echo modprobe=0`,

@@ -78,30 +78,39 @@ __panel_later() {
   done
 }
 __panel_later
+# Each file's last setting of one of the keys, read by bash, then /etc/sysctl.conf
+# when no sysctl.d link covers it. A file's target (readlink) is asked only for a
+# file that sets one: on a host with none, no process at all.
+__panel_overrides() {
+  local f t k v line last lastk found
+  local -a w
+  local -A want=()
+  for k in $__keys; do want[$k]=1; done
+  for f in "$@"; do
+    found=0
+    while IFS= read -r line || [ -n "$line" ]; do
+      # The name: before the first '=', leading blanks and '-' (ignore errors) and trailing blanks off, '/' read as '.'.
+      k=\${line%%=*}
+      k=\${k#"\${k%%[!$' \t-']*}"}
+      k=\${k%"\${k##*[!$' \t']}"}
+      k=\${k//\//.}
+      [ -n "$k" ] && [ -n "\${want[$k]+set}" ] || continue
+      # The value: after the first '=', blanks at either end off, runs of blanks as one space.
+      IFS=$' \t' read -r -a w <<<"\${line#*=}"
+      printf -v v '%s ' "\${w[@]}"
+      last=\${v% } lastk=$k found=1
+    done <"$f"
+    [ "$found" = 1 ] || continue
+    t=
+    if [ "$f" != /etc/sysctl.conf ]; then t=$(readlink -f -- "$f"); [ "$t" != "$f" ] || t=; fi
+    printf 'override=%s\t%s\t%s\t%s\n' "$last" "$f" "$t" "$lastk"
+  done
+}
 __files=("\${__later[@]#*$'\t'}")
-# Where each leads: one readlink for all (one per file should a name hold a newline).
-__targets=()
-if [ "\${#__files[@]}" -gt 0 ]; then mapfile -t __targets < <(readlink -f -- "\${__files[@]}"); fi
-if [ "\${#__targets[@]}" -ne "\${#__files[@]}" ]; then __targets=(); for __f in "\${__files[@]}"; do __targets+=("$(readlink -f -- "$__f")"); done; fi
-# One awk reads them all, in that order, then /etc/sysctl.conf when no sysctl.d link covers it.
-__args=()
 __linked=0
-for __i in "\${!__files[@]}"; do
-  __f=\${__files[__i]}; __t=\${__targets[__i]}
-  [ "$__t" = /etc/sysctl.conf ] && __linked=1
-  [ "$__t" = "$__f" ] && __t=
-  __args+=(FILE="$__f" TARGET="$__t" "$__f")
-done
-if [ $__linked = 0 ] && [ -f /etc/sysctl.conf ]; then __args+=(FILE=/etc/sysctl.conf TARGET= /etc/sysctl.conf); fi
-if [ "\${#__args[@]}" -gt 0 ]; then
-  KEYS="$__keys" awk -F= '
-    function flush() { if (found) printf "override=%s\t%s\t%s\t%s\n", last, file, target, lastk; found = 0 }
-    BEGIN { n = split(ENVIRON["KEYS"], ks, " "); for (i = 1; i <= n; i++) want[ks[i]] = 1 }
-    FNR == 1 { flush(); file = FILE; target = TARGET }
-    { k = $1; gsub(/^[ \t-]+|[ \t]+$/, "", k); gsub(/\//, ".", k) }
-    k in want { v = substr($0, index($0, "=") + 1); gsub(/^[ \t]+|[ \t]+$/, "", v); gsub(/[ \t]+/, " ", v); last = v; lastk = k; found = 1 }
-    END { flush() }' "\${__args[@]}"
-fi
+for __f in "\${__files[@]}"; do [ "$__f" -ef /etc/sysctl.conf ] && __linked=1; done
+if [ $__linked = 0 ] && [ -f /etc/sysctl.conf ]; then __files+=(/etc/sysctl.conf); fi
+__panel_overrides "\${__files[@]}"
 `;
 
 export class SysctlResource implements Resource<SysctlFacts> {

@@ -32,10 +32,17 @@ export interface UfwFacts {
 
 const IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 
-/** Fact lines `installed=0|1` and `enabled=0|1`, shared by both resources. */
+/**
+ * Fact lines `installed=0|1` and `enabled=0|1`, shared by both resources. The
+ * files are read by bash (a line at a time, the last one also without its
+ * newline, as grep and sed read them): no process per fact, and none at all
+ * on a host without ufw.
+ */
 const UFW_STATE = lines(
   sh`{ command -v ufw || [ -x /usr/sbin/ufw ]; } >/dev/null 2>&1 && echo installed=1 || echo installed=0`,
-  sh`grep -qE '^[[:space:]]*ENABLED[[:space:]]*=[[:space:]]*"?yes"?[[:space:]]*$' /etc/ufw/ufw.conf 2>/dev/null && echo enabled=1 || echo enabled=0`,
+  sh.raw`__e=0 __re='^[[:space:]]*ENABLED[[:space:]]*=[[:space:]]*"?yes"?[[:space:]]*$'
+if [ -r /etc/ufw/ufw.conf ]; then while IFS= read -r __l || [ -n "$__l" ]; do [[ $__l =~ $__re ]] && { __e=1; break; }; done </etc/ufw/ufw.conf; fi
+echo "enabled=$__e"`,
 );
 
 export class UfwAllowInResource implements Resource<UfwFacts> {
@@ -51,7 +58,12 @@ export class UfwAllowInResource implements Resource<UfwFacts> {
   }
   facts(): Script {
     return noStdin(
-      lines(UFW_STATE, sh`grep -qxF ${this.tuple} /etc/ufw/user.rules 2>/dev/null && echo present=1 || echo present=0`),
+      lines(
+        UFW_STATE,
+        sh`__t=${this.tuple} __p=0`,
+        sh.raw`if [ -r /etc/ufw/user.rules ]; then while IFS= read -r __l || [ -n "$__l" ]; do [ "$__l" = "$__t" ] && { __p=1; break; }; done </etc/ufw/user.rules; fi
+echo "present=$__p"`,
+      ),
     );
   }
   parse(out: FactOutput): UfwFacts {
@@ -177,8 +189,10 @@ export class UfwExpectOpenResource implements Resource<UfwInboundFacts> {
     return noStdin(
       lines(
         UFW_STATE,
-        sh`sed -nE 's/^[[:space:]]*DEFAULT_INPUT_POLICY[[:space:]]*=[[:space:]]*"?([A-Za-z]+)"?[[:space:]]*$/policy=\\1/p' /etc/default/ufw 2>/dev/null || true`,
-        sh`sed -n 's/^### tuple ### /tuple=/p' /etc/ufw/user.rules 2>/dev/null || true`,
+        sh.raw`__re='^[[:space:]]*DEFAULT_INPUT_POLICY[[:space:]]*=[[:space:]]*"?([A-Za-z]+)"?[[:space:]]*$'
+if [ -r /etc/default/ufw ]; then while IFS= read -r __l || [ -n "$__l" ]; do [[ $__l =~ $__re ]] && echo "policy=\${BASH_REMATCH[1]}"; done </etc/default/ufw; fi
+if [ -r /etc/ufw/user.rules ]; then while IFS= read -r __l || [ -n "$__l" ]; do [[ $__l == '### tuple ### '* ]] && echo "tuple=\${__l#'### tuple ### '}"; done </etc/ufw/user.rules; fi
+true`,
       ),
     );
   }

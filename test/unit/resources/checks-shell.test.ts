@@ -171,7 +171,7 @@ esac`,
   assert.deepEqual([other.stdout, other.calls], ['active\nactive\n', ['systemctl is-active containerd faasd']]);
 });
 
-test('sysctl facts: later files found, sorted and read by bash, one readlink and one awk for all; the same overrides', () => {
+test('sysctl facts: later files found, sorted and read by bash; readlink only for a file that sets the key; the same overrides', () => {
   const root = join(dir, 'sysctl-root');
   const at = (p: string): string => join(root, p);
   for (const d of ['etc/sysctl.d', 'run/sysctl.d', 'usr/lib/sysctl.d', 'lib/sysctl.d', 'proc/sys/net/ipv4/conf/all']) mkdirSync(at(d), { recursive: true });
@@ -189,8 +189,8 @@ test('sysctl facts: later files found, sorted and read by bash, one readlink and
   for (const tool of ['readlink', 'awk', 'sort']) standIn(tool, `exec /usr/bin/env -S PATH=${process.env.PATH ?? ''} ${tool} "$@"`);
   const r = bash(`export PANEL_MODE=facts\n${PRELUDE.text}\n${script}\n`);
   assert.equal(r.code, 0, r.stdout);
-  // (The awk program's own lines follow its call in the log.)
-  assert.deepEqual(r.calls.filter((c) => /^(readlink|awk|sort) /.test(c)).map((c) => c.split(' ')[0]), ['readlink', 'awk']);
+  // One readlink for each of the three files that set a key (not for /etc/sysctl.conf, nor for the files that set none), no awk, no sort.
+  assert.deepEqual(r.calls.filter((c) => /^(readlink|awk|sort) /.test(c)).map((c) => c.split(' ')[0]), ['readlink', 'readlink', 'readlink']);
   const facts = s.parse({ stdout: r.stdout, code: 0 });
   assert.equal(facts.runtime, '1');
   assert.deepEqual(facts.overrides, [
@@ -198,6 +198,17 @@ test('sysctl facts: later files found, sorted and read by bash, one readlink and
     { path: at('etc/sysctl.d/99-sysctl.conf'), target: at('etc/sysctl.conf'), value: '0', key: 'net.ipv4.ip_forward' },
     { path: at('usr/lib/sysctl.d/99-zz-last.conf'), target: undefined, value: '1', key: 'net.ipv4.conf.all.forwarding' },
   ]);
+  // Debian as installed: 99-sysctl.conf leads to a sysctl.conf of comments only, and no other later file sets the key: no process at all.
+  for (const f of ['usr/lib/sysctl.d/99-zz-last.conf', 'run/sysctl.d/99-protect.conf', 'usr/lib/sysctl.d/99-protect.conf', 'lib/sysctl.d/99-q-empty.conf']) rmSync(at(f));
+  writeFileSync(at('etc/sysctl.conf'), '#\n# /etc/sysctl.conf\n#net.ipv4.ip_forward=1\n# net.ipv4.conf.all.forwarding = 1\nkernel.printk = 3 4 1 3\n');
+  const debian = bash(`export PANEL_MODE=facts\n${PRELUDE.text}\n${script}\n`);
+  assert.deepEqual(s.parse({ stdout: debian.stdout, code: 0 }).overrides, []);
+  assert.deepEqual(debian.calls.filter((c) => /^(readlink|awk|sort) /.test(c)), []);
+  // Values as systemd-sysctl reads them: blanks around and runs of blanks inside as one space; a line with no '=' sets nothing it names.
+  writeFileSync(at('etc/sysctl.conf'), 'net.ipv4.ip_forward\n  net.ipv4.ip_forward =\t0   1 \t\n');
+  const runs = s.parse({ stdout: bash(`export PANEL_MODE=facts\n${PRELUDE.text}\n${script}\n`).stdout, code: 0 });
+  assert.deepEqual(runs.overrides, [{ path: at('etc/sysctl.d/99-sysctl.conf'), target: at('etc/sysctl.conf'), value: '0 1', key: 'net.ipv4.ip_forward' }]);
+  writeFileSync(at('etc/sysctl.conf'), '# Debian\nnet.ipv4.ip_forward = 0\n');
   // Without the link, /etc/sysctl.conf is read last, as itself.
   rmSync(at('etc/sysctl.d/99-sysctl.conf'));
   const unlinked = s.parse({ stdout: bash(`export PANEL_MODE=facts\n${PRELUDE.text}\n${script}\n`).stdout, code: 0 });
