@@ -224,10 +224,11 @@ done`);
       // the state record (a version panel never recorded is backed up first).
       sh`( cd "$__tmpd" && find . -mindepth 1 \\( -type f -o -type l \\) -print0 ) | while IFS= read -r -d "" __f; do`,
       sh`  __f=\${__f#./}; __d="\${__into%/}/$__f"`,
-      sh`  mkdir -p -- "$(dirname -- "$__d")" || exit 1`,
+      // Per file, only the processes the work needs (sha256sum, chown, mv, stat): no dirname, no mkdir for a directory that is there.
+      sh`  __dd=\${__d%/*}; __dd=\${__dd:-/}; [ -d "$__dd" ] || mkdir -p -- "$__dd" || exit 1`,
       sh`  __ex=0; if [ -e "$__d" ] || [ -L "$__d" ]; then __ex=1; fi`,
       sh`  if [ -L "$__tmpd/$__f" ]; then mv -f -- "$__tmpd/$__f" "$__d" || exit 1; continue; fi`,
-      sh`  PANEL_SHA[$__d]=$(panel_hash "$__tmpd/$__f") || exit 1`,
+      sh`  panel_hash_set __sum "$__tmpd/$__f" || exit 1; PANEL_SHA[$__d]=$__sum`,
       sh`  panel_put "$__tmpd/$__f" "$__d" - root root first || exit 1`,
       sh`  panel_record_path binary "$__d" "$__ex" || exit 1`,
       sh`done || exit 1`,

@@ -19,13 +19,28 @@ panel_last_lines() {
   printf '%s\n' "${__ll[@]}"
 }
 
+# panel_json_set VAR TEXT: TEXT as a JSON string in VAR, set in the caller's
+# shell (no subshell: the state record's writers call it for every file);
+# fails on control characters, VAR unchanged. No locals (the positional
+# parameters hold the work), so no name of the caller's is shadowed.
+panel_json_set() {
+  case $2 in *[[:cntrl:]]*) return 1 ;; esac
+  set -- "$1" "${2//\\/\\\\}"
+  set -- "$1" "${2//\"/\\\"}"
+  printf -v "$1" '"%s"' "$2"
+}
+
 # panel_json_str TEXT -> TEXT as a JSON string; fails on control characters.
 panel_json_str() {
-  local s=$1
-  case $s in *[[:cntrl:]]*) return 1 ;; esac
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  printf '"%s"' "$s"
+  local __jv
+  panel_json_set __jv "$1" || return 1
+  printf '%s' "$__jv"
+}
+
+# panel_utc_set VAR FORMAT: the time now, in UTC, by bash's strftime (no date process).
+panel_utc_set() {
+  local TZ=UTC0
+  printf -v "$1" "%($2)T" -1
 }
 
 # panel_reboot_required PATH [WHY]: something panel could not free (a busy

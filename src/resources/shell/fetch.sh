@@ -44,7 +44,7 @@ panel_fetch_verified() {
   mkdir -p "$PANEL_DOWNLOADS" || return 1
   tmp=$(mktemp "$PANEL_DOWNLOADS/.fetch.XXXXXXXX") || return 1
   if ! panel_fetch "$url" "$tmp"; then rm -f "$tmp"; return 1; fi
-  got=$(panel_hash "$tmp") || { rm -f "$tmp"; return 1; }
+  panel_hash_set got "$tmp" || { rm -f "$tmp"; return 1; }
   if [ "$got" != "$want" ]; then
     rm -f "$tmp"
     printf 'panel: checksum mismatch for %s: expected %s, got %s\n' "$url" "$want" "$got" >&2

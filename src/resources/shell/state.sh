@@ -21,6 +21,14 @@ panel_stat_key() { stat -L -c '%s %.9Y %i' -- "$1" 2>/dev/null; }
 # panel_hash PATH -> sha256 of the bytes (reads via redirection so odd names are safe).
 panel_hash() { local h; h=$(sha256sum < "$1") || return 1; printf '%s\n' "${h%% *}"; }
 
+# panel_hash_set VAR PATH: the same in VAR, in the caller's shell (one subshell,
+# not two); no locals, so no name of the caller's is shadowed.
+panel_hash_set() {
+  printf -v "$1" '%s' "$(sha256sum < "$2")"
+  [[ ${!1} =~ ^[0-9a-f]{64}\  ]] || return 1
+  printf -v "$1" '%s' "${!1%% *}"
+}
+
 # Load the path records of state.json into PANEL_STAT (one awk per script).
 panel_state_load() {
   local p k
@@ -59,7 +67,7 @@ panel_sha256_keyed() {
 # panel_sha256_set PATH KEY: panel_sha256_keyed's answer in PANEL_SUM, in the
 # caller's shell: a stat-cache hit costs no subshell.
 panel_sha256_set() {
-  if panel_stat_hit "$1" "$2"; then PANEL_SUM=$PANEL_HIT; else PANEL_SUM=$(panel_hash "$1") || PANEL_SUM=-; fi
+  if panel_stat_hit "$1" "$2"; then PANEL_SUM=$PANEL_HIT; else panel_hash_set PANEL_SUM "$1" || PANEL_SUM=-; fi
 }
 
 # panel_stat_hit PATH KEY: true, with PANEL_HIT set to the sha256 state.json
@@ -118,12 +126,13 @@ panel_state_reset() {
 
 # panel_state_set SECTION ID JSON: journal an entry (JSON: one-line object; "at" is added).
 panel_state_set() {
-  local id v
+  local id v at
   panel_may_write || return 0
   [ -n "${PANEL_JOURNAL:-}" ] || panel_fail "state journal not started"
-  id=$(panel_json_str "$2") || return 0
+  panel_json_set id "$2" || return 0
+  panel_utc_set at '%Y-%m-%dT%H:%M:%SZ'
   v=$3
-  v="${v%\}},\"at\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}"
+  v="${v%\}},\"at\":\"$at\"}"
   printf 'set\t%s\t%s\t%s\n' "$1" "$id" "$v" >> "$PANEL_JOURNAL"
 }
 
@@ -132,7 +141,7 @@ panel_state_del() {
   local id
   panel_may_write || return 0
   [ -n "${PANEL_JOURNAL:-}" ] || panel_fail "state journal not started"
-  id=$(panel_json_str "$2") || return 0
+  panel_json_set id "$2" || return 0
   printf 'del\t%s\t%s\n' "$1" "$id" >> "$PANEL_JOURNAL"
 }
 
@@ -222,45 +231,53 @@ panel_state_merge() {
 # step (measured now), for PANEL_RECIPE/PANEL_RESOURCE (set by the engine per
 # step). The merge keeps "existed" and "backup" of the first record.
 panel_record_path() {
-  local kind=$1 p=$2 ex=false st size mtime ino sha pj bj=null b
+  local kind=$1 p=$2 ex=false st size mtime ino sha pj bj=null b oj
   panel_may_write || return 0
   [ -f "$p" ] || return 0
   st=$(panel_stat_key "$p") || return 0
   read -r size mtime ino <<<"$st"
   sha=${PANEL_SHA[$p]:-}
-  [ -n "$sha" ] || sha=$(panel_hash "$p") || return 1
-  pj=$(panel_json_str "$p") || return 0
+  [ -n "$sha" ] || panel_hash_set sha "$p" || return 1
+  panel_json_set pj "$p" || return 0
   b=${PANEL_BACKUP[$p]:-}
-  [ -z "$b" ] || bj=$(panel_json_str "$b") || bj=null
+  [ -z "$b" ] || panel_json_set bj "$b" || bj=null
   [ "$3" = 1 ] && ex=true
-  panel_state_set records "$p" "{\"kind\":\"$kind\",$(panel_owner_json),\"path\":$pj,\"sha256\":\"$sha\",\"size\":$size,\"mtime\":\"$mtime\",\"ino\":$ino,\"existed\":$ex,\"backup\":$bj}"
+  panel_owner_set oj
+  panel_state_set records "$p" "{\"kind\":\"$kind\",$oj,\"path\":$pj,\"sha256\":\"$sha\",\"size\":$size,\"mtime\":\"$mtime\",\"ino\":$ino,\"existed\":$ex,\"backup\":$bj}"
 }
 
 # panel_record_tree ID URL SHA256 INTO "DIGEST ENTRIES" BACKUP MEMBER...: journal
 # an archive extracted as a directory of its own (one record for the tree).
 panel_record_tree() {
-  local id=$1 sha=$3 uj ij bj=null mj='' m d n
+  local id=$1 sha=$3 uj ij bj=null mj='' m d n oj
   panel_may_write || return 0
-  uj=$(panel_json_str "$2") || return 1
-  ij=$(panel_json_str "$4") || return 1
+  panel_json_set uj "$2" || return 1
+  panel_json_set ij "$4" || return 1
   read -r d n <<<"$5"
-  [ -z "$6" ] || bj=$(panel_json_str "$6") || return 1
+  [ -z "$6" ] || panel_json_set bj "$6" || return 1
   shift 6
-  for m in "$@"; do mj="$mj${mj:+,}$(panel_json_str "$m")" || return 1; done
-  panel_state_set records "$id" "{\"kind\":\"archive\",$(panel_owner_json),\"url\":$uj,\"sha256\":\"$sha\",\"into\":$ij,\"members\":[$mj],\"tree\":{\"digest\":\"$d\",\"entries\":$n,\"backup\":$bj}}"
+  for m in "$@"; do panel_json_set m "$m" || return 1; mj="$mj${mj:+,}$m"; done
+  panel_owner_set oj
+  panel_state_set records "$id" "{\"kind\":\"archive\",$oj,\"url\":$uj,\"sha256\":\"$sha\",\"into\":$ij,\"members\":[$mj],\"tree\":{\"digest\":\"$d\",\"entries\":$n,\"backup\":$bj}}"
 }
 
 # panel_record_dir PATH EXISTED
 panel_record_dir() {
-  local pj ex=false
+  local pj ex=false oj
   panel_may_write || return 0
-  pj=$(panel_json_str "$1") || return 0
+  panel_json_set pj "$1" || return 0
   [ "$2" = 1 ] && ex=true
-  panel_state_set records "$1" "{\"kind\":\"directory\",$(panel_owner_json),\"path\":$pj,\"existed\":$ex}"
+  panel_owner_set oj
+  panel_state_set records "$1" "{\"kind\":\"directory\",$oj,\"path\":$pj,\"existed\":$ex}"
 }
 
-panel_owner_json() {
-  printf '"recipe":%s,"resource":%s' "$(panel_json_str "${PANEL_RECIPE:-}")" "$(panel_json_str "${PANEL_RESOURCE:-}")"
+# panel_owner_set VAR: '"recipe":…,"resource":…' of the step running now, in VAR (no locals, as above).
+panel_owner_set() {
+  set -- "$1" "${PANEL_RECIPE:-}" "${PANEL_RESOURCE:-}"
+  panel_json_set "$1" "$2" || printf -v "$1" '%s' ''
+  set -- "$1" "${!1}" "$3"
+  panel_json_set "$1" "$3" || printf -v "$1" '%s' ''
+  printf -v "$1" '"recipe":%s,"resource":%s' "$2" "${!1}"
 }
 
 # panel_pending_set UNIT restart|reload: recorded AND merged at once, before

@@ -65,10 +65,13 @@ panel_put() {
       return 1
     fi
   fi
-  case $policy in
-    always) b=$(panel_backup "$p") || { rm -f -- "$tmp"; return 1; } ;;
-    first) if [ -z "${PANEL_STAT[$p]:-}" ]; then b=$(panel_backup "$p") || { rm -f -- "$tmp"; return 1; }; fi ;;
-  esac
+  # Nothing at PATH (panel_backup's own test): nothing to back up, and no subshell to learn that.
+  if [ -f "$p" ] || [ -L "$p" ]; then
+    case $policy in
+      always) b=$(panel_backup "$p") || { rm -f -- "$tmp"; return 1; } ;;
+      first) if [ -z "${PANEL_STAT[$p]:-}" ]; then b=$(panel_backup "$p") || { rm -f -- "$tmp"; return 1; }; fi ;;
+    esac
+  fi
   # rename, not write: a running binary is replaced without "text file busy".
   mv -f -- "$tmp" "$p" || { rm -f -- "$tmp"; return 1; }
   # shellcheck disable=SC2034 # read by panel_record_path (shell/state.sh) for the state record
