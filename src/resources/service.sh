@@ -43,6 +43,33 @@ panel_units_prefetch() {
   done < <(systemctl show -p ActiveState -p ActiveEnterTimestamp -- "$@" 2>/dev/null)
 }
 
+# systemd's view of the unit files, reloaded once for many changes. A daemon-reload
+# costs systemd 0.4-0.5 s on a test host, and a first install made four for faasd
+# alone (one per unit written, one inside each `systemctl enable`). A unit written
+# marks the view stale (panel_units_stale units), an enable or disable without
+# systemctl's own reload marks its links stale (panel_units_stale links: the links
+# are read from disk at boot and by is-enabled, only the running manager's idea of
+# a target's wants waits). panel_units_fresh reloads, when a unit file is stale,
+# before anything that starts, stops or reloads a unit; the apply script's end
+# (its EXIT trap) reloads for whatever is left. The marks are files: each step
+# runs in a subshell. $$ is the script's own shell in every step.
+PANEL_UNITS_STALE=${PANEL_RUN_DIR:-/run/panel}/systemd-stale.$$
+panel_units_stale() {
+  [ -d /run/systemd/system ] || return 0
+  mkdir -p -- "${PANEL_UNITS_STALE%/*}" && : >> "$PANEL_UNITS_STALE.$1"
+}
+panel_units_fresh() {
+  [ -e "$PANEL_UNITS_STALE.units" ] || return 0
+  systemctl daemon-reload || return 1
+  rm -f -- "$PANEL_UNITS_STALE.units" "$PANEL_UNITS_STALE.links"
+}
+# At the script's end: a failed reload is said (systemd keeps its old view until one succeeds), not a failed run.
+panel_units_flush() {
+  [ -e "$PANEL_UNITS_STALE.units" ] || [ -e "$PANEL_UNITS_STALE.links" ] || return 0
+  rm -f -- "$PANEL_UNITS_STALE.units" "$PANEL_UNITS_STALE.links"
+  systemctl daemon-reload || echo "panel: systemctl daemon-reload failed: systemd runs with its earlier view of the unit files until one succeeds" >&2
+}
+
 # panel_unit_facts UNIT -> enabled=, active=, since= (prefetched, else asked now).
 panel_unit_facts() {
   local u=$1

@@ -79,6 +79,8 @@ true`);
     const clear = sh`panel_pending_clear ${u}`;
     // A unit that does not come up: the error carries its journal, not just "exit 1".
     const orFail = (action: 'start' | 'restart' | 'reload'): Script => sh`systemctl ${action} ${u} || { panel_unit_journal ${u} >&2; exit 1; }`;
+    // A unit file written earlier in the script is read first (prelude: panel_units_fresh).
+    const fresh = sh`panel_units_fresh || exit 1`;
 
     const isEnabled = ENABLED_LIKE.has(f.enabled);
     if (this.o.enabled && !isEnabled) {
@@ -88,10 +90,11 @@ true`);
         action: 'enable',
         reason: f.enabled === '' ? 'not found' : f.enabled,
         ...afterOf(upstream),
-        script: lines(masked ? sh`systemctl unmask ${u} || exit 1` : undefined, sh`systemctl enable ${u} || exit 1`),
+        // The links only, no reload of systemd for each: the script's end reloads once (prelude: panel_units_stale).
+        script: lines(masked ? sh`systemctl unmask --no-reload ${u} || exit 1` : undefined, sh`systemctl enable --no-reload ${u} || exit 1`, sh`panel_units_stale links || exit 1`),
       });
     } else if (!this.o.enabled && (f.enabled === 'enabled' || f.enabled === 'enabled-runtime')) {
-      changes.push({ ...base, action: 'disable', reason: f.enabled, script: sh`systemctl disable ${u} || exit 1` });
+      changes.push({ ...base, action: 'disable', reason: f.enabled, script: lines(sh`systemctl disable --no-reload ${u} || exit 1`, sh`panel_units_stale links || exit 1`) });
     }
 
     const running = RUNNING_LIKE.has(f.active);
@@ -106,6 +109,7 @@ true`);
           // An earlier change of this run (a package's postinst) may have
           // started the unit already, with the old config: restart it then.
           script: lines(
+            fresh,
             sh`systemctl reset-failed ${u} >/dev/null 2>&1 || true`,
             restartBy.length > 0 || reloadBy.length > 0
               ? sh`if systemctl is-active --quiet ${u}; then systemctl restart ${u} || { panel_unit_journal ${u} >&2; exit 1; }; else systemctl start ${u} || { panel_unit_journal ${u} >&2; exit 1; }; fi`
@@ -121,7 +125,7 @@ true`);
           reason: restartBy.length > 0 ? 'dependency changed' : 'restart pending from an earlier run',
           ...afterOf(restartBy),
           prepare,
-          script: lines(orFail('restart'), clear),
+          script: lines(fresh, orFail('restart'), clear),
         });
       } else if (reloadBy.length > 0 || pending === 'reload') {
         const prepare = sh`panel_pending_set ${u} reload`;
@@ -131,11 +135,11 @@ true`);
           reason: reloadBy.length > 0 ? 'configuration changed' : 'reload pending from an earlier run',
           ...afterOf(reloadBy),
           prepare,
-          script: lines(orFail('reload'), clear),
+          script: lines(fresh, orFail('reload'), clear),
         });
       }
     } else if (running) {
-      changes.push({ ...base, action: 'stop', reason: f.active, script: lines(sh`systemctl stop ${u} || exit 1`, clear) });
+      changes.push({ ...base, action: 'stop', reason: f.active, script: lines(fresh, sh`systemctl stop ${u} || exit 1`, clear) });
     }
     return changes;
   }

@@ -1,7 +1,8 @@
 /**
  * A systemd unit file (or drop-in). It is a managed file whose change also
- * runs `systemctl daemon-reload`, so a restart planned after it (service
- * `restartOn: [theUnit]`) starts the new definition.
+ * has systemd reload (once for all the units a script writes, before the
+ * first unit starts, stops or reloads after it), so a restart planned after
+ * it (service `restartOn: [theUnit]`) starts the new definition.
  */
 import type { UnitOptions } from './api.js';
 import { sh } from '../shell.js';
@@ -10,8 +11,13 @@ import { FileResource } from './file.js';
 const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+\.(service|socket|timer|mount|target|path|slice|scope|automount|swap)$/;
 const DROPIN_NAME = /^[A-Za-z0-9_.@-]+$/;
 
-/** Reload only where systemd runs: a chroot or a not-yet-booted image has nothing to reload. */
-export const DAEMON_RELOAD = sh`if [ -d /run/systemd/system ]; then systemctl daemon-reload || exit 1; fi`;
+/**
+ * systemd must read the new file: marked, and reloaded once before the next
+ * start, stop or reload of a unit, or at the script's end (prelude:
+ * panel_units_stale). Only where systemd runs: a chroot or a not-yet-booted
+ * image has nothing to reload.
+ */
+export const DAEMON_RELOAD = sh`panel_units_stale units || exit 1`;
 
 /**
  * A value for inside a double-quoted unit setting (`Environment="NAME={{value}}"`).

@@ -113,6 +113,7 @@ panel_state_begin() {
 # script's own status was.
 panel_state_flush_or_fail() {
   local rc=$?
+  panel_units_flush
   panel_state_flush && return "$rc"
   exit 1
 }

@@ -293,12 +293,12 @@ describe('archive', () => {
 });
 
 describe('unit', () => {
-  it('paths, keys and daemon-reload', () => {
+  it('paths, keys, and systemd marked to reload', () => {
     const u = unit({ name: 'containerd.service', content: '[Unit]\n' });
     assert.equal(u.key, 'unit:containerd.service');
     const [c] = u.plan({ exists: false }, none);
     assert.equal(c?.target, '/etc/systemd/system/containerd.service');
-    assert.match(String(c?.script ?? ''), /systemctl daemon-reload/);
+    assert.match(String(c?.script ?? ''), /panel_units_stale units/);
     const d = unit({ name: 'faasd.service', dropIn: 'proxy', content: '' });
     assert.equal(d.plan({ exists: false }, none)[0]?.target, '/etc/systemd/system/faasd.service.d/proxy.conf');
     assert.throws(() => unit({ name: 'containerd', content: '' }), /type suffix/);
