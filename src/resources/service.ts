@@ -91,7 +91,12 @@ true`);
         reason: f.enabled === '' ? 'not found' : f.enabled,
         ...afterOf(upstream),
         // The links only, no reload of systemd for each: the script's end reloads once (prelude: panel_units_stale).
-        script: lines(masked ? sh`systemctl unmask --no-reload ${u} || exit 1` : undefined, sh`systemctl enable --no-reload ${u} || exit 1`, sh`panel_units_stale links || exit 1`),
+        // A unit systemd holds as masked cannot start until it reloads: an unmask marks the units, not only the links.
+        script: lines(
+          masked ? sh`systemctl unmask --no-reload ${u} && panel_units_stale units || exit 1` : undefined,
+          sh`systemctl enable --no-reload ${u} || exit 1`,
+          sh`panel_units_stale links || exit 1`,
+        ),
       });
     } else if (!this.o.enabled && (f.enabled === 'enabled' || f.enabled === 'enabled-runtime')) {
       changes.push({ ...base, action: 'disable', reason: f.enabled, script: lines(sh`systemctl disable --no-reload ${u} || exit 1`, sh`panel_units_stale links || exit 1`) });

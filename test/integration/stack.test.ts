@@ -219,6 +219,18 @@ test('seven drifts: check finds each (exit 2), install repairs them, a third run
   assert.deepEqual(changes(third).map((c) => `${c.resource} ${c.reason}`), []);
 });
 
+test('a service masked and stopped, no unit file changed: install unmasks, enables and starts it; the next run is clean', async () => {
+  // systemd holds a masked unit as masked until it reloads: with no unit file written in the run, only the unmask can say so.
+  await sh('systemctl stop faasd-provider && systemctl mask faasd-provider');
+  const fix = await panel(args('install'), { timeoutMs: 900_000 });
+  assert.equal(fix.code, 0, explain(fix));
+  assert.ok(changes(fix).some((c) => c.resource === 'service:faasd-provider'), explain(fix));
+  assert.equal((await sh('systemctl is-enabled faasd-provider; systemctl is-active faasd-provider')).trim(), 'enabled\nactive');
+  const again = await panel(args('install'));
+  assert.equal(again.code, 0, explain(again));
+  assert.deepEqual(changes(again).map((c) => `${c.resource} ${c.reason}`), []);
+});
+
 test('a checksum mismatch fails with expected and actual sums and keeps the previous binary', async () => {
   const sums = readFileSync(bed.checksumsFile, 'utf8');
   const wrong = 'e'.repeat(64);
