@@ -189,9 +189,17 @@ function firstInstallTimeline(r: PanelRun): string {
   ].join('\n');
 }
 
-/** What a host's faasd says when a playbook's gateway check failed: its unit, its last journal lines, what listens. */
+/**
+ * What a host's faasd says when a playbook's gateway check failed: its unit, its last journal lines, what listens.
+ * Then its faasd is stopped: the host is set aside, and a faasd in a restart loop (every 10 s, preparing its
+ * images again) loads the runner every later row is measured on (load 23 with eight such hosts, 2026-12-05).
+ */
 async function faasdDiagnosis(bed: Testbed, h: TestHost): Promise<string> {
-  const r = await bed.exec(h, 'systemctl status faasd faasd-provider --no-pager -n 0 2>&1 | head -20; journalctl -u faasd -n 40 --no-pager -o short-precise 2>&1; ss -ltn 2>&1 | head -20', { timeoutMs: 30_000 });
+  const r = await bed.exec(
+    h,
+    'systemctl status faasd faasd-provider --no-pager -n 0 2>&1 | head -20; journalctl -u faasd -n 40 --no-pager -o short-precise 2>&1; ss -ltn 2>&1 | head -20; systemctl stop faasd',
+    { timeoutMs: 30_000 },
+  );
   return `\n${r.stdout}${r.stderr}`;
 }
 
