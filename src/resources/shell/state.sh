@@ -18,11 +18,9 @@ declare -A PANEL_STAT=() PANEL_SHA=()
 # with the same size and inode.
 panel_stat_key() { stat -L -c '%s %.9Y %i' -- "$1" 2>/dev/null; }
 
-# panel_hash PATH -> sha256 of the bytes (reads via redirection so odd names are safe).
-panel_hash() { local h; h=$(sha256sum < "$1") || return 1; printf '%s\n' "${h%% *}"; }
-
-# panel_hash_set VAR PATH: the same in VAR, in the caller's shell (one subshell,
-# not two); no locals, so no name of the caller's is shadowed.
+# panel_hash_set VAR PATH: sha256 of PATH's bytes in VAR, in the caller's shell
+# (one subshell; read via redirection so odd names are safe); no locals, so no
+# name of the caller's is shadowed.
 panel_hash_set() {
   printf -v "$1" '%s' "$(sha256sum < "$2")"
   [[ ${!1} =~ ^[0-9a-f]{64}\  ]] || return 1
