@@ -48,3 +48,32 @@ export async function sshFloor(bed: Testbed, h: TestHost, runs = 10): Promise<nu
   }
   return spread(xs).median;
 }
+
+/**
+ * The host's CPU every `everyMs` while `f` runs: [seconds since the sampling began, CPU seconds the host spent since then].
+ * Read from its cgroup on the runner, so the sampling costs the host nothing.
+ */
+export async function sampleHostCpu<T>(bed: Testbed, h: TestHost, f: () => Promise<T>, everyMs = 100): Promise<{ result: T; samples: Array<[number, number]> }> {
+  const t0 = performance.now();
+  const base = await usageSeconds(bed, h);
+  const samples: Array<[number, number]> = [[0, 0]];
+  const timer = setInterval(() => {
+    const t = (performance.now() - t0) / 1000;
+    void usageSeconds(bed, h).then(
+      (u) => samples.push([t, u - base]),
+      () => undefined,
+    );
+  }, everyMs);
+  try {
+    return { result: await f(), samples };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The host CPU at `t` seconds: the last sample taken at or before it. */
+export function cpuAt(samples: ReadonlyArray<readonly [number, number]>, t: number): number {
+  let v = 0;
+  for (const [st, cpu] of samples) if (st <= t) v = Math.max(v, cpu);
+  return v;
+}
