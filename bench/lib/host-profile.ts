@@ -150,7 +150,7 @@ export function renderHostProfile(p: HostProfile, noopHostCpuSeconds: number | u
       `the rest (bash starting and reading the prelude, the state record, the prefetches) ${rest.toFixed(0)} ms; ` +
       "the last fact's line also holds the checks' subshell and the progress record. " +
       `Meanwhile the host's own processes spent ${p.cgroupMs.toFixed(0)} ms (its cgroup; the script itself ran outside it, entered with nsenter): ` +
-      'containerd answering `ctr version`, the gateway and provider answering their checks, systemd answering systemctl, and the idle stack (about 15 ms a second)' +
+      'containerd answering `ctr version`, the gateway and provider answering their checks, systemd answering systemctl, and the idle stack (about 3 ms a second on a quiet 1-host bed, more on a loaded runner)' +
       (noopHostCpuSeconds === undefined
         ? '.'
         : `. The host's CPU per no-op in the table, ${(noopHostCpuSeconds * 1000).toFixed(0)} ms, is all of these plus sshd (the connection, its key exchange, the session and its channel).`),
