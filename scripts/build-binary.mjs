@@ -30,6 +30,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_VERSION, RUNTIMES, seaBlob, seaExecutable } from './sea.mjs';
+import { zodEnglishOnly } from './zod-english.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.argv[2] ?? join(root, 'dist', 'release');
@@ -94,7 +95,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  plugins: [replaced],
+  plugins: [replaced, zodEnglishOnly],
   // ssh2's optional native crypto and cpu-features are tried in try/catch and absent at run time: its JavaScript paths serve.
   external: ['cpu-features', '*.node'],
   absWorkingDir: root,

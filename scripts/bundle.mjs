@@ -16,6 +16,7 @@ import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { zodEnglishOnly } from './zod-english.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
@@ -29,6 +30,7 @@ await build({
   platform: 'node',
   target: 'node20',
   external: ['ssh2', 'handlebars', 'diff', 'acme-client'],
+  plugins: [zodEnglishOnly],
   // Bundled CommonJS (commander) calls require() for Node's own modules; an ES module has none.
   banner: { js: "import { createRequire as __panelCreateRequire } from 'node:module'; const require = __panelCreateRequire(import.meta.url);" },
   logLevel: 'warning',
