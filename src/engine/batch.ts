@@ -193,7 +193,12 @@ export function tail(text: string, lines = 6): string {
  * `__panel_checks_failed` is set when one exits non-zero (./planning-sections.ts).
  */
 export function verifyScript(checks: readonly Check[], waitSeconds: number): string {
-  const parts = ['export PANEL_MODE=verify', PRELUDE.text];
+  return ['export PANEL_MODE=verify', PRELUDE.text, checkLines(checks, waitSeconds)].join('\n');
+}
+
+/** The checks of verifyScript, for a shell that has the prelude already (./planning-sections.ts). */
+export function checkLines(checks: readonly Check[], waitSeconds: number): string {
+  const parts: string[] = [];
   const base = Math.max(0, Math.floor(waitSeconds));
   checks.forEach((c, i) => {
     // A run that does not wait (plan, check) never waits for one check either.

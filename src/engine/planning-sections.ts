@@ -9,7 +9,7 @@
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
 import type { Check } from '../resources/types.js';
 import { quote } from '../shell.js';
-import { verifyScript } from './batch.js';
+import { checkLines } from './batch.js';
 
 const INFO_BEGIN = '@@panel-info-begin';
 const INFO_END = '@@panel-info-end';
@@ -50,9 +50,7 @@ export interface ChecksAlongside {
 }
 
 export function checksAlongside(checks: readonly Check[], allPassed = ''): ChecksAlongside {
-  const full = verifyScript(checks, 0);
-  const head = verifyScript([], 0);
-  const body = full.startsWith(head) ? `export PANEL_MODE=verify\n${full.slice(head.length)}` : full;
+  const body = `export PANEL_MODE=verify\n${checkLines(checks, 0)}`;
   const start = `exec {__panel_checks}< <(\n{\n${body}[ -e ${REBOOT_FILE} ] && echo ${REBOOT_MARKER}\ntrue\n} </dev/null\n)\n`;
   // Builtins only: a check's answer is a few lines, and failing is read from its begin line's exit code.
   const collect = [
