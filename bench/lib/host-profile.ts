@@ -88,6 +88,8 @@ export function instrument(script: string): string {
       mark(`check ${check++}: ${l.slice('__out=$( { '.length).trim().slice(0, 70)}`);
     } else if (l.startsWith('[ -e /var/run/reboot-required ]')) {
       mark('after the checks');
+    } else if (l === '__panel_checks_failed=') {
+      mark("the checks' answer copied out, the record of a run with nothing to do");
     } else if (l.startsWith('echo @@panel-state-begin')) {
       mark('the prelude (functions defined)');
     } else if (l.startsWith('panel_units_prefetch ') || l.startsWith('panel_files_prefetch ')) {
