@@ -52,9 +52,6 @@ async function capture(bed: Testbed, host: TestHost, runOnce: () => Promise<void
   return script.slice(script.indexOf('\n') + 1); // past the loader line: run as the script itself
 }
 
-const CHECKS_START = 'exec {__panel_checks}< <(';
-const CHECKS_SPAN = "the checks' process (started beside the facts)";
-
 /** `times` before each fact snippet and check, labelled; the labels go to stderr with it. */
 export function instrument(script: string): string {
   const out: string[] = [];
@@ -63,22 +60,8 @@ export function instrument(script: string): string {
     out.push(`times >&2; printf '@T %s\\n' ${quote(label)} >&2`);
   };
   let check = 0;
-  let checksEnd = -1;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
-    // The checks run beside the facts (planning-sections.ts checksAlongside): here in line, into a file the
-    // collector then reads, so that the two processes' `times` lines do not interleave on stderr.
-    if (l === CHECKS_START) {
-      checksEnd = lines.findIndex((x, j) => j > i && x === ')' && lines[j - 1] === '} </dev/null');
-      if (checksEnd < 0) throw new Error('host profile: the checks started beside the facts have no end in the captured script');
-      mark(CHECKS_SPAN);
-      out.push('__panel_checks_file=$(mktemp)', '(');
-      continue;
-    }
-    if (i === checksEnd) {
-      out.push(') >"$__panel_checks_file"', 'exec {__panel_checks}<"$__panel_checks_file"', 'rm -f -- "$__panel_checks_file"');
-      continue;
-    }
     const fact = /^echo @@panel-fact-begin (\d+)$/.exec(l);
     if (fact) {
       // The snippet's first command line names it: "(" and "{" are the wrappers.
@@ -88,8 +71,6 @@ export function instrument(script: string): string {
       mark(`check ${check++}: ${l.slice('__out=$( { '.length).trim().slice(0, 70)}`);
     } else if (l.startsWith('[ -e /var/run/reboot-required ]')) {
       mark('after the checks');
-    } else if (l === '__panel_checks_failed=') {
-      mark("the checks' answer copied out, the record of a run with nothing to do");
     } else if (l.startsWith('echo @@panel-state-begin')) {
       mark('the prelude (functions defined)');
     } else if (l.startsWith('panel_units_prefetch ') || l.startsWith('panel_files_prefetch ')) {
@@ -120,10 +101,10 @@ export function sectionsOf(stderr: string): { sections: Map<string, number>; tot
   for (const seq of [marks.filter((m) => !inChecks(m.label)), marks.filter((m) => inChecks(m.label))]) {
     for (let i = 0; i + 1 < seq.length; i++) sections.set(seq[i]!.label, (seq[i + 1]!.cpu - seq[i]!.cpu) * 1000);
   }
-  // The span that starts the checks' process holds it: take the checks out of it (what is left is its fork).
+  // The last fact's span holds the checks' subshell: take the checks out of it.
   const checks = [...sections.entries()].filter(([l]) => inChecks(l)).reduce((a, [, ms]) => a + ms, 0);
-  const span = sections.get(CHECKS_SPAN);
-  if (span !== undefined) sections.set(CHECKS_SPAN, Math.max(0, span - checks));
+  const lastFact = [...sections.keys()].filter((l) => l.startsWith('fact: ')).at(-1);
+  if (lastFact !== undefined) sections.set(lastFact, Math.max(0, sections.get(lastFact)! - checks));
   if (marks[0] !== undefined) sections.set('bash starting, the host info, reading the prelude', marks[0].cpu * 1000);
   return { sections, totalMs: (marks.at(-1)?.cpu ?? 0) * 1000 };
 }
@@ -167,7 +148,7 @@ export function renderHostProfile(p: HostProfile, noopHostCpuSeconds: number | u
       "bash's `times` between its sections: CPU of bash and of the programs it waited for, median ms. " +
       `Whole script: **${p.scriptMs.toFixed(0)} ms** — ${nf} fact snippets ${facts.toFixed(0)} ms, ${nc} checks ${checks.toFixed(0)} ms, ` +
       `the rest (bash starting and reading the prelude, the state record, the prefetches) ${rest.toFixed(0)} ms; ` +
-      "panel runs the checks in a process of their own beside the facts; here they ran in line, so that each section's CPU is its own. " +
+      "the last fact's line also holds the checks' subshell and the progress record. " +
       `Meanwhile the host's own processes spent ${p.cgroupMs.toFixed(0)} ms (its cgroup; the script itself ran outside it, entered with nsenter): ` +
       'containerd answering `ctr version`, the gateway and provider answering their checks, systemd answering systemctl, and the idle stack (about 3 ms a second on a quiet 1-host bed, more on a loaded runner)' +
       (noopHostCpuSeconds === undefined

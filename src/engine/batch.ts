@@ -16,11 +16,9 @@ const END = '@@panel-fact-end';
  * The host state record, then all fact snippets, each in its own subshell
  * (or inline: `runsInline`), with begin/end markers. `units`: the systemd units the snippets read, asked
  * for all at once first (two systemctl processes, not three per unit);
- * `paths`: the paths whose stat they read, likewise (one stat, not one per path);
- * `alongside`: shell that starts work beside the facts, once the prefetches are
- * in (./planning-sections.ts `checksAlongside`).
+ * `paths`: the paths whose stat they read, likewise (one stat, not one per path).
  */
-export function factBatchScript(snippets: readonly Script[], deep: boolean, units: readonly string[] = [], paths: readonly string[] = [], alongside = ''): string {
+export function factBatchScript(snippets: readonly Script[], deep: boolean, units: readonly string[] = [], paths: readonly string[] = []): string {
   const parts = [
     `export PANEL_MODE=facts${deep ? ' PANEL_DEEP=1' : ''}`,
     PRELUDE.text,
@@ -32,7 +30,6 @@ export function factBatchScript(snippets: readonly Script[], deep: boolean, unit
   if (asked.length > 0) parts.push(`panel_units_prefetch ${asked.map((u) => quote(u)).join(' ')} </dev/null`);
   const stats = [...new Set(paths)];
   if (stats.length > 0) parts.push(`panel_files_prefetch ${stats.map((p) => quote(p)).join(' ')} </dev/null`);
-  if (alongside !== '') parts.push(alongside.replace(/\n$/, ''));
   snippets.forEach((s, i) => {
     parts.push(`echo ${BEGIN} ${i}`, runsInline(s) ? String(s) : `(\n${String(s)}\n) </dev/null`, `echo ${END} ${i} $?`);
   });

@@ -22,7 +22,7 @@ import { err, ok, type Result } from '../result.js';
 import { factBatchScript, parseFactBatch, tail } from './batch.js';
 import type { HostResult } from './events.js';
 import { connectionId, sameInfo } from './host-info-cache.js';
-import { checksAlongside, type ChecksAlongside, extractInfo, extractReads, infoSection, readsSection } from './planning-sections.js';
+import { checksSection, extractInfo, extractReads, infoSection, readsSection } from './planning-sections.js';
 import { contributions } from './hooks.js';
 import type { BuiltRecipe, EarlyVerify, HostPlan, RecipePlan } from './host-plan.js';
 import { failedResult, resourceIn } from './host-result.js';
@@ -115,19 +115,16 @@ async function gather(order: Parameters<typeof buildRecipes>[0], input: Paramete
   const host = config.name;
   const deep = opts.deep ?? false;
   const readsPart = reads.length > 0 ? readsSection(reads) : '';
-  // The facts, and the checks beside them when they ride along.
-  const factsOf = (built: Built, checks?: ChecksAlongside): string => {
+  const factsOf = (built: Built): string => {
     const all = built.recipes.flatMap((b) => b.resources);
-    const batch = factBatchScript(
+    return factBatchScript(
       all.map((r) => r.facts()),
       deep,
       all.flatMap((r) => r.units ?? []),
       all.flatMap((r) => r.paths ?? []),
-      checks?.start,
     );
-    return checks ? batch + checks.collect : batch;
   };
-  const checksOf = (built: Built, allPassed?: string): ChecksAlongside => checksAlongside(built.recipes.flatMap((b) => b.checks), allPassed);
+  const checksOf = (built: Built): Parameters<typeof checksSection>[0] => built.recipes.flatMap((b) => b.checks);
   // The checks ride along only where their answer can be used: check always,
   // install when nothing is to change (a host seen before is likely converged).
   const checksAlong = !teardown && opts.mode !== 'plan';
@@ -142,7 +139,7 @@ async function gather(order: Parameters<typeof buildRecipes>[0], input: Paramete
       if (opts.signal?.aborted) return err('interrupted');
       // An install writes the record of a run with nothing to do here, when every check passes (HostHooks.checked).
       const checked = opts.mode === 'install' ? contributions(opts.hooks, (h) => h.checked, { config }) : '';
-      const run = await transport.exec(infoSection() + factsOf(guess.value, checksAlong ? checksOf(guess.value, checked) : undefined) + readsPart);
+      const run = await transport.exec(infoSection() + factsOf(guess.value) + (checksAlong ? checksSection(checksOf(guess.value), checked) : '') + readsPart);
       info = extractInfo(run.stdout);
       if (info !== undefined && sameInfo(info, remembered)) {
         opts.hostInfoCache?.set(host, reachedAs, info);
@@ -164,7 +161,7 @@ async function gather(order: Parameters<typeof buildRecipes>[0], input: Paramete
   if (opts.signal?.aborted) return err('interrupted');
   // `check` uses its checks' one no-wait answer whatever the plan; an install only when nothing is to change, so only on a host seen before.
   const along = checksAlong && (opts.mode === 'check' || remembered !== undefined);
-  const factRun = await transport.exec(factsOf(built.value, along ? checksOf(built.value) : undefined) + readsPart);
+  const factRun = await transport.exec(factsOf(built.value) + (along ? checksSection(checksOf(built.value)) : '') + readsPart);
   return ok({ info, built: built.value, factRun, ...(along ? { early: { stdout: factRun.stdout } } : {}) });
 }
 

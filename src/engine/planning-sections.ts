@@ -30,40 +30,16 @@ export function extractInfo(stdout: string): HostInfo | undefined {
 }
 
 /**
- * Every check once (no waiting) and whether the OS asks for a reboot, run
- * beside the facts: `start` goes into the fact batch right after its
- * prefetches (./batch.ts `factBatchScript`) and starts the checks in a
- * process of their own; `collect`, after the last fact, prints their answer
- * where it always came, then runs `allPassed` (hook shell: the progress
- * record of a run with nothing to do) when no check exited non-zero. The
- * checks wait on other processes (containerd answering `ctr version`, the
- * gateway and provider answering HTTP, runc starting): beside the facts they
- * cost a converged host's round trip their CPU on another core instead of
- * their time in line. They read only, like facts, and start after the
- * prefetches so that `panel_units_active` answers from them. The process is
- * a fork of the batch's shell: the prelude's functions are defined there, not
- * sent twice (22 KB); verify mode stays in it.
+ * Every check once (no waiting) and whether the OS asks for a reboot, in a
+ * subshell: verify mode is read-only like facts, and the mode does not leak
+ * into what follows. It comes after the fact batch, whose prelude already
+ * defined the functions checks call: the prelude (22 KB) is not sent twice.
  */
-export interface ChecksAlongside {
-  readonly start: string;
-  readonly collect: string;
-}
-
-export function checksAlongside(checks: readonly Check[], allPassed = ''): ChecksAlongside {
+export function checksSection(checks: readonly Check[], allPassed = ''): string {
   const body = `export PANEL_MODE=verify\n${checkLines(checks, 0)}`;
-  const start = `exec {__panel_checks}< <(\n{\n${body}[ -e ${REBOOT_FILE} ] && echo ${REBOOT_MARKER}\ntrue\n} </dev/null\n)\n`;
-  // Builtins only: a check's answer is a few lines, and failing is read from its begin line's exit code.
-  const collect = [
-    '__panel_checks_failed=',
-    'while IFS= read -r -u "$__panel_checks" __l || [ -n "$__l" ]; do',
-    '  printf \'%s\\n\' "$__l"',
-    '  case $__l in "@@panel-check-begin "*" 0") ;; "@@panel-check-begin "*) __panel_checks_failed=1 ;; esac',
-    'done',
-    'exec {__panel_checks}<&-',
-    ...(allPassed === '' ? [] : ['if [ -z "$__panel_checks_failed" ]; then', '(', 'export PANEL_MODE=verify', allPassed, ') </dev/null', 'fi']),
-    'true',
-  ].join('\n');
-  return { start, collect: `${collect}\n` };
+  // `allPassed` (hook shell: the progress record of a run with nothing to do) runs when no check exited non-zero.
+  const after = allPassed === '' ? '' : `if [ -z "\${__panel_checks_failed:-}" ]; then\n${allPassed}\nfi\n`;
+  return `(\n${body}[ -e ${REBOOT_FILE} ] && echo ${REBOOT_MARKER}\n${after}true\n) </dev/null\n`;
 }
 
 const READ_BEGIN = '@@panel-read-begin';

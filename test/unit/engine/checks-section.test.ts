@@ -1,8 +1,8 @@
 /**
- * The checks that ride along in a planning round trip run beside the facts
- * (src/engine/planning-sections.ts checksAlongside), and their answer comes
- * back as before: parsed by parseVerify, the progress record's shell run only
- * when every check passed. Real bash on the script the engine builds.
+ * The checks that ride along in a planning round trip, after the facts
+ * (src/engine/planning-sections.ts checksSection): their answer parses with
+ * parseVerify, in order, and the progress record's shell runs only when every
+ * check passed. Real bash on the script the engine builds.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,38 +10,21 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { factBatchScript, parseFactBatch, parseVerify } from '../../../src/engine/batch.js';
-import { checksAlongside } from '../../../src/engine/planning-sections.js';
+import { checksSection } from '../../../src/engine/planning-sections.js';
 import type { Check } from '../../../src/resources/types.js';
 import { type Script, sh } from '../../../src/shell.js';
 import { tempDir } from '../../support/temp.js';
 
-const dir = tempDir('panel-checks-alongside-');
+const dir = tempDir('panel-checks-section-');
 
 function run(facts: Script[], checks: Check[], allPassed = ''): { stdout: string; code: number | null } {
-  const along = checksAlongside(checks, allPassed);
-  const script = factBatchScript(facts, false, [], [], along.start) + along.collect;
+  const script = factBatchScript(facts, false) + checksSection(checks, allPassed);
   const r = spawnSync('bash', ['-s'], { input: script, encoding: 'utf8', env: { ...process.env, PANEL_STATE: join(dir, 'state') }, timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   return { stdout: r.stdout, code: r.status };
 }
 
-// Each side waits (up to 10 s) for the other to have begun: in line, the fact would wait in vain for a check that starts after it.
-const began = (who: string): string => join(dir, `${who}-began`);
-const waitFor = (who: string): string => `for __i in $(seq 200); do [ -e '${began(who)}' ] && break; sleep 0.05; done; [ -e '${began(who)}' ]`;
-
-test('the checks run beside the facts: a fact sees a check that began while it ran', () => {
-  rmSync(began('fact'), { force: true });
-  rmSync(began('check'), { force: true });
-  const fact = sh.file(`: > '${began('fact')}'; if ${waitFor('check')}; then echo together; else echo alone; fi`);
-  const check: Check = { name: 'meets the fact', script: sh.file(`: > '${began('check')}'; ${waitFor('fact')}`) };
-  const { stdout } = run([fact], [check]);
-  const outs = parseFactBatch(stdout, 1);
-  assert.ok(outs.ok, 'the fact batch parses');
-  assert.equal(outs.value[0]!.stdout.trim(), 'together');
-  assert.deepEqual(parseVerify(stdout, [check]), [{ ok: true, detail: '' }]);
-});
-
-test('their answer parses as before, in order; the record of a run with nothing to do is written only when all pass', () => {
+test("the checks' answer parses in order after the facts; the record of a run with nothing to do is written only when all pass", () => {
   const record = join(dir, 'checked');
   const allPassed = `: > '${record}'`;
   const pass: Check = { name: 'passes', script: sh`echo fine`, expect: /fine/ };
