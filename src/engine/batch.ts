@@ -5,7 +5,7 @@
  */
 import type { Change, Check, FactOutput } from '../resources/types.js';
 import { outputTail, quote, type Script } from '../shell.js';
-import { PRELUDE } from '../resources/prelude.js';
+import { PRELUDE, REBOOT_FILE, REBOOT_MARKER } from '../resources/prelude.js';
 import { err, ok, type Result } from '../result.js';
 import { ownerScript, recordScript, STATE_BEGIN, STATE_END } from './state.js';
 
@@ -221,6 +221,16 @@ export function checkLines(checks: readonly Check[], waitSeconds: number): strin
     );
   });
   return parts.join('\n') + '\n';
+}
+
+/**
+ * What follows the checks (after verifyScript or checkLines): the reboot
+ * marker when the OS asks for one, then `allPassed` (hook shell: a record of
+ * the run) only when no check exited non-zero.
+ */
+export function afterChecks(allPassed = ''): string {
+  const after = allPassed === '' ? '' : `if [ -z "\${__panel_checks_failed:-}" ]; then\n${allPassed}\nfi\n`;
+  return `[ -e ${REBOOT_FILE} ] && echo ${REBOOT_MARKER}\n${after}true\n`;
 }
 
 export interface CheckOutcome {

@@ -9,11 +9,11 @@
 import { HOST_INFO_SCRIPT, parseHostInfo, type HostInfo } from '../host-info.js';
 import type { Check } from '../resources/types.js';
 import { quote } from '../shell.js';
-import { checkLines } from './batch.js';
+import { afterChecks, checkLines } from './batch.js';
 
 const INFO_BEGIN = '@@panel-info-begin';
 const INFO_END = '@@panel-info-end';
-import { REBOOT_FILE, REBOOT_MARKER } from '../resources/prelude.js';
+import { REBOOT_MARKER } from '../resources/prelude.js';
 export { REBOOT_MARKER };
 
 /** Host info between markers, in a subshell of its own so nothing it sets reaches the facts. */
@@ -33,13 +33,11 @@ export function extractInfo(stdout: string): HostInfo | undefined {
  * Every check once (no waiting) and whether the OS asks for a reboot, in a
  * subshell: verify mode is read-only like facts, and the mode does not leak
  * into what follows. It comes after the fact batch, whose prelude already
- * defined the functions checks call: the prelude (22 KB) is not sent twice.
+ * defined the functions checks call: the prelude is not sent twice.
  */
 export function checksSection(checks: readonly Check[], allPassed = ''): string {
-  const body = `export PANEL_MODE=verify\n${checkLines(checks, 0)}`;
-  // `allPassed` (hook shell: the progress record of a run with nothing to do) runs when no check exited non-zero.
-  const after = allPassed === '' ? '' : `if [ -z "\${__panel_checks_failed:-}" ]; then\n${allPassed}\nfi\n`;
-  return `(\n${body}[ -e ${REBOOT_FILE} ] && echo ${REBOOT_MARKER}\n${after}true\n) </dev/null\n`;
+  // `allPassed`: the progress record of a run with nothing to do.
+  return `(\nexport PANEL_MODE=verify\n${checkLines(checks, 0)}${afterChecks(allPassed)}) </dev/null\n`;
 }
 
 const READ_BEGIN = '@@panel-read-begin';

@@ -3,10 +3,9 @@
  * them to become true) or from the facts round trip they rode along in.
  */
 import { redact } from '../secret.js';
-import { parseVerify, verifyScript } from './batch.js';
+import { afterChecks, parseVerify, verifyScript } from './batch.js';
 import type { Emit } from './events.js';
 import type { EarlyVerify, HostPlan } from './host-plan.js';
-import { REBOOT_FILE } from '../resources/prelude.js';
 import { REBOOT_MARKER } from './planning-sections.js';
 
 export interface VerifyOutcome {
@@ -19,12 +18,7 @@ export interface VerifyOutcome {
 /** `trailer`: hook shell that runs at the end only when every check passed (the end-of-install record). */
 export async function runVerify(plan: HostPlan, waitSeconds: number, emit: Emit, trailer: string | undefined): Promise<VerifyOutcome> {
   const checks = plan.recipes.flatMap((rp) => rp.checks);
-  const script =
-    verifyScript(checks, waitSeconds) +
-    `[ -e ${REBOOT_FILE} ] && echo ${REBOOT_MARKER}\n` +
-    (trailer ? `if [ -z "\${__panel_checks_failed:-}" ]; then\n${trailer}\nfi\n` : '') +
-    'true\n';
-  const res = await plan.transport.exec(script);
+  const res = await plan.transport.exec(verifyScript(checks, waitSeconds) + afterChecks(trailer));
   return readVerify(plan, res.stdout, emit);
 }
 
