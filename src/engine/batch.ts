@@ -205,12 +205,17 @@ export function checkLines(checks: readonly Check[], waitSeconds: number): strin
     if (wait === 0) parts.push(once);
     else
       parts.push(
-        `__deadline=$(( $(date +%s) + ${wait} ))`,
+        // bash's own clock (SECONDS), no date process a turn. The pause grows from 0.1 s to 0.5 s: a service
+        // that answers right after its restart is seen at once, one that takes seconds (the stack's first start)
+        // is seen within half a second, and a costly check (ctr) runs at most twice a second while it waits.
+        // A sleep that takes no fraction still sleeps (1 s), so the loop never spins.
+        `__deadline=$(( SECONDS + ${wait} )); __pause=0.1`,
         `while :; do`,
         `  ${once}`,
         `  [ $__rc -eq 0 ] && break`,
-        `  [ "$(date +%s)" -ge "$__deadline" ] && break`,
-        `  sleep 1`,
+        `  [ "$SECONDS" -ge "$__deadline" ] && break`,
+        `  sleep "$__pause" 2>/dev/null || sleep 1`,
+        `  case $__pause in 0.1) __pause=0.2 ;; 0.2) __pause=0.4 ;; *) __pause=0.5 ;; esac`,
         `done`,
       );
     parts.push(

@@ -142,7 +142,7 @@ test('a no-op install takes one round trip, its progress record ("checked") writ
   const verifies = fallback.events.filter((e) => e.type === 'verify');
   assert.equal(verifies.length, 1, 'the failed early look is not reported');
   assert.ok(verifies[0]!.type === 'verify' && verifies[0]!.ok);
-  assert.match(fallback.transport.scripts[1]!, /__deadline=\$\(\( \$\(date \+%s\) \+ 3 \)\)/, 'the fallback verify waits');
+  assert.match(fallback.transport.scripts[1]!, /__deadline=\$\(\( SECONDS \+ 3 \)\)/, 'the fallback verify waits');
   assert.doesNotMatch(fallback.transport.scripts[0]!, /__deadline=/, 'the look in planning does not (no clock, no loop)');
 });
 
