@@ -37,7 +37,7 @@ import { mustSucceedAnsible, prepareAnsible, runAnsible, type AnsibleRun, type A
 import { describeMachine, loadNow } from './lib/machine.js';
 import { bedFlags, mustSucceed, runPanel, type PanelRun } from './lib/panel.js';
 import { cpuAt, hostCpuPerHost, readHostCpu, sampleHostCpu, sshFloor } from './lib/host-cpu.js';
-import { summarizeProfile } from './lib/profile.js';
+import { summarizeProfile, type SelfTime } from './lib/profile.js';
 import { measureStartup } from './lib/startup.js';
 import { fmtKb, fmtSeconds, spread, type Spread } from './lib/stats.js';
 import { perHost, readTraffic, type Traffic } from './lib/traffic.js';
@@ -256,6 +256,32 @@ async function installPython(bed: Testbed, hosts: readonly TestHost[]): Promise<
   }
 }
 
+/** The CPU profile of one no-op on the fleet's largest size. */
+interface FleetProfile extends ReturnType<typeof summarizeProfile> {
+  readonly hosts: number;
+}
+
+/** The profile's areas that are CPU (idle is waiting for the hosts). */
+const busyAreas = (p: FleetProfile): SelfTime[] => p.byPackage.filter((e) => e.what !== '(idle)');
+
+function renderFleetProfile(p: FleetProfile): string {
+  const busy = busyAreas(p);
+  const busyMs = busy.reduce((a, e) => a + e.ms, 0);
+  return [
+    `### Where panel's own CPU goes on a ${p.hosts}-host no-op`,
+    '',
+    `One more no-op on the ${p.hosts} hosts, run with \`--cpu-prof\` (not counted in its row). Profile length ${p.totalMs.toFixed(0)} ms; CPU in the areas below ${busyMs.toFixed(0)} ms, ${(busyMs / p.hosts).toFixed(1)} ms a host; the rest is idle, waiting for the hosts.`,
+    '',
+    '| self time by package/area | ms | ms a host | share of the profile |',
+    '|---|---:|---:|---:|',
+    ...busy.map((e) => `| ${e.what} | ${e.ms.toFixed(0)} | ${(e.ms / p.hosts).toFixed(1)} | ${(e.share * 100).toFixed(1)}% |`),
+    '',
+    '| top self-time functions | ms | share |',
+    '|---|---:|---:|',
+    ...p.entries.filter((e) => !e.what.startsWith('(idle)')).map((e) => `| \`${e.what}\` | ${e.ms.toFixed(0)} | ${(e.share * 100).toFixed(1)}% |`),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const began = Date.now();
   const machine = describeMachine();
@@ -274,6 +300,7 @@ async function main(): Promise<void> {
   let stackStart: { seconds: number; cpu: number } | undefined;
   let noopEvents: ReadonlyMap<string, number> | undefined;
   let hostScript: { scriptMs: number; cgroupMs: number } | undefined;
+  let fleetProfile: FleetProfile | undefined;
   let stopped: string | undefined;
   let floor: number | undefined;
   // Ctrl-C still removes the bed (and the table shows what was measured).
@@ -403,6 +430,15 @@ async function main(): Promise<void> {
       }
       rows.push({ scenario: 'no-op re-run', hosts: fleet.length, panel: panelSide(noop), note: 'panel only' });
       rows.push({ scenario: '`plan`', hosts: fleet.length, panel: panelSide(plan), note: 'panel only' });
+      if (size === FLEET_HOSTS) {
+        // Where panel's own CPU goes when it drives a fleet: one more no-op, profiled (not in the row above).
+        log(`CPU profile of a ${size}-host no-op run`);
+        const dir = join(work, 'prof-fleet');
+        mkdirSync(dir, { recursive: true });
+        await panelOnce(bed, fleet, ['install', '--yes'], work, `panel no-op ${size} (profiled)`, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+        const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+        if (file) fleetProfile = { hosts: size, ...summarizeProfile(join(dir, file), 12) };
+      }
     }
 
     const planP: PanelSample[] = [];
@@ -459,7 +495,7 @@ async function main(): Promise<void> {
   }
 
   const minutes = (Date.now() - began) / 60_000;
-  let md = render(machine, rows, startup, bootSeconds, [profileText, firstText].filter(Boolean).join('\n\n'), minutes, { sshFloorSeconds: floor, noopEvents, hostScript, stackStart });
+  let md = render(machine, rows, startup, bootSeconds, [profileText, fleetProfile ? renderFleetProfile(fleetProfile) : '', firstText].filter(Boolean).join('\n\n'), minutes, { sshFloorSeconds: floor, noopEvents, hostScript, stackStart, fleetProfile });
   if (stopped) md += `\n**The run stopped early:** ${stopped.split('\n')[0]}\n`;
   const out = join(packageRoot, 'bench', 'results');
   mkdirSync(out, { recursive: true });
@@ -486,6 +522,7 @@ function render(
     noopEvents: ReadonlyMap<string, number> | undefined;
     hostScript: { scriptMs: number; cgroupMs: number } | undefined;
     stackStart: { seconds: number; cpu: number } | undefined;
+    fleetProfile: FleetProfile | undefined;
   },
 ): string {
   const { sshFloorSeconds } = seen;
@@ -538,11 +575,16 @@ function render(
       ? ''
       : `the ${r.hosts} hosts share this runner's ${m.cores} cores: ${r.hosts} × ${r.panel.hostCpu.toFixed(3)} s of host CPU ÷ ${m.cores} = ${((r.hosts * r.panel.hostCpu) / m.cores).toFixed(2)} s, before panel's own ${r.panel.cpu.median.toFixed(2)} s of CPU on the same cores`;
   const recipes = startup.find((x) => x.command === 'panel recipes');
-  const fleetCpuWhy = (): string =>
-    fleetNoop === undefined
-      ? ''
-      : `${((fleetNoop.panel.cpu.median / fleetNoop.hosts) * 1000).toFixed(0)} ms a host (its SSH connection: key exchange and authentication in ssh2; its plan, its record)` +
-        (recipes === undefined ? '' : `, and ${recipes.cpu.toFixed(2)} s once for Node's start and loading panel (\`panel recipes\`)`);
+  const fleetCpuWhy = (): string => {
+    if (fleetNoop === undefined) return '';
+    const fp = seen.fleetProfile;
+    // The profile's largest areas, each as a host's share: where the CPU a host costs panel goes.
+    const parts = fp === undefined ? '' : `: by its profile (below), ${busyAreas(fp).slice(0, 4).map((e) => `${e.what} ${(e.ms / fp.hosts).toFixed(1)} ms`).join(', ')} a host`;
+    return (
+      `${((fleetNoop.panel.cpu.median / fleetNoop.hosts) * 1000).toFixed(0)} ms a host${parts}` +
+      (recipes === undefined ? '' : `, and ${recipes.cpu.toFixed(2)} s once for Node's start and loading panel (\`panel recipes\`)`)
+    );
+  };
   const firstWhy = (): string => {
     const sides = first.filter((r): r is Row => r?.ansible !== undefined);
     if (sides.length === 0) return '';
