@@ -264,21 +264,28 @@ interface FleetProfile extends ReturnType<typeof summarizeProfile> {
 /** The profile's areas that are CPU (idle is waiting for the hosts). */
 const busyAreas = (p: FleetProfile): SelfTime[] => p.byPackage.filter((e) => e.what !== '(idle)');
 
-function renderFleetProfile(p: FleetProfile): string {
+/** Each area's share of the profile's busy samples. */
+const busyShares = (p: FleetProfile): { what: string; share: number }[] => {
   const busy = busyAreas(p);
-  const busyMs = busy.reduce((a, e) => a + e.ms, 0);
+  const total = busy.reduce((a, e) => a + e.ms, 0);
+  return busy.map((e) => ({ what: e.what, share: total > 0 ? e.ms / total : 0 }));
+};
+
+function renderFleetProfile(p: FleetProfile): string {
+  const busyMs = busyAreas(p).reduce((a, e) => a + e.ms, 0);
   return [
     `### Where panel's own CPU goes on a ${p.hosts}-host no-op`,
     '',
-    `One more no-op on the ${p.hosts} hosts, run with \`--cpu-prof\` (not counted in its row). Profile length ${p.totalMs.toFixed(0)} ms; CPU in the areas below ${busyMs.toFixed(0)} ms, ${(busyMs / p.hosts).toFixed(1)} ms a host; the rest is idle, waiting for the hosts.`,
+    `One more no-op on the ${p.hosts} hosts, run with \`--cpu-prof\` (not counted in its row). Profile length ${p.totalMs.toFixed(0)} ms, busy samples ${busyMs.toFixed(0)} ms. ` +
+      "A busy sample is time panel's thread was running **or waiting for a core**: on this runner the hosts' own processes share its 2 cores, so busy time is several times panel's CPU (its row), and only the shares below say where that CPU goes.",
     '',
-    '| self time by package/area | ms | ms a host | share of the profile |',
-    '|---|---:|---:|---:|',
-    ...busy.map((e) => `| ${e.what} | ${e.ms.toFixed(0)} | ${(e.ms / p.hosts).toFixed(1)} | ${(e.share * 100).toFixed(1)}% |`),
+    '| self time by package/area | share of the busy samples |',
+    '|---|---:|',
+    ...busyShares(p).map((e) => `| ${e.what} | ${(e.share * 100).toFixed(1)}% |`),
     '',
-    '| top self-time functions | ms | share |',
-    '|---|---:|---:|',
-    ...p.entries.filter((e) => !e.what.startsWith('(idle)')).map((e) => `| \`${e.what}\` | ${e.ms.toFixed(0)} | ${(e.share * 100).toFixed(1)}% |`),
+    '| top self-time functions | busy ms |',
+    '|---|---:|',
+    ...p.entries.filter((e) => !e.what.startsWith('(idle)')).map((e) => `| \`${e.what}\` | ${e.ms.toFixed(0)} |`),
   ].join('\n');
 }
 
@@ -578,8 +585,8 @@ function render(
   const fleetCpuWhy = (): string => {
     if (fleetNoop === undefined) return '';
     const fp = seen.fleetProfile;
-    // The profile's largest areas, each as a host's share: where the CPU a host costs panel goes.
-    const parts = fp === undefined ? '' : `: by its profile (below), ${busyAreas(fp).slice(0, 4).map((e) => `${e.what} ${(e.ms / fp.hosts).toFixed(1)} ms`).join(', ')} a host`;
+    // The profile's largest areas as shares: its busy time includes waiting for a core, so only shares are used.
+    const parts = fp === undefined ? '' : `; its profile's busy samples (below): ${busyShares(fp).slice(0, 4).map((e) => `${e.what} ${(e.share * 100).toFixed(0)}%`).join(', ')}`;
     return (
       `${((fleetNoop.panel.cpu.median / fleetNoop.hosts) * 1000).toFixed(0)} ms a host${parts}` +
       (recipes === undefined ? '' : `, and ${recipes.cpu.toFixed(2)} s once for Node's start and loading panel (\`panel recipes\`)`)
