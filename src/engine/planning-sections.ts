@@ -13,8 +13,6 @@ import { afterChecks, checkLines } from './batch.js';
 
 const INFO_BEGIN = '@@panel-info-begin';
 const INFO_END = '@@panel-info-end';
-import { REBOOT_MARKER } from '../resources/prelude.js';
-export { REBOOT_MARKER };
 
 /** Host info between markers, in a subshell of its own so nothing it sets reaches the facts. */
 export function infoSection(): string {

@@ -6,7 +6,7 @@ import { redact } from '../secret.js';
 import { afterChecks, parseVerify, verifyScript } from './batch.js';
 import type { Emit } from './events.js';
 import type { EarlyVerify, HostPlan } from './host-plan.js';
-import { REBOOT_MARKER } from './planning-sections.js';
+import { REBOOT_MARKER } from '../resources/prelude.js';
 
 export interface VerifyOutcome {
   readonly failed: number;
