@@ -264,15 +264,15 @@ interface FleetProfile extends ReturnType<typeof summarizeProfile> {
 /** The profile's areas that are CPU (idle is waiting for the hosts). */
 const busyAreas = (p: FleetProfile): SelfTime[] => p.byPackage.filter((e) => e.what !== '(idle)');
 
-/** Each area's share of the profile's busy samples. */
-const busyShares = (p: FleetProfile): { what: string; share: number }[] => {
+/** The profile's busy ms, and each area's share of them. */
+const busyShares = (p: FleetProfile): { busyMs: number; shares: { what: string; share: number }[] } => {
   const busy = busyAreas(p);
-  const total = busy.reduce((a, e) => a + e.ms, 0);
-  return busy.map((e) => ({ what: e.what, share: total > 0 ? e.ms / total : 0 }));
+  const busyMs = busy.reduce((a, e) => a + e.ms, 0);
+  return { busyMs, shares: busy.map((e) => ({ what: e.what, share: busyMs > 0 ? e.ms / busyMs : 0 })) };
 };
 
 function renderFleetProfile(p: FleetProfile): string {
-  const busyMs = busyAreas(p).reduce((a, e) => a + e.ms, 0);
+  const { busyMs, shares } = busyShares(p);
   return [
     `### Where panel's own CPU goes on a ${p.hosts}-host no-op`,
     '',
@@ -281,7 +281,7 @@ function renderFleetProfile(p: FleetProfile): string {
     '',
     '| self time by package/area | share of the busy samples |',
     '|---|---:|',
-    ...busyShares(p).map((e) => `| ${e.what} | ${(e.share * 100).toFixed(1)}% |`),
+    ...shares.map((e) => `| ${e.what} | ${(e.share * 100).toFixed(1)}% |`),
     '',
     '| top self-time functions | busy ms |',
     '|---|---:|',
@@ -586,7 +586,7 @@ function render(
     if (fleetNoop === undefined) return '';
     const fp = seen.fleetProfile;
     // The profile's largest areas as shares: its busy time includes waiting for a core, so only shares are used.
-    const parts = fp === undefined ? '' : `; its profile's busy samples (below): ${busyShares(fp).slice(0, 4).map((e) => `${e.what} ${(e.share * 100).toFixed(0)}%`).join(', ')}`;
+    const parts = fp === undefined ? '' : `; its profile's busy samples (below): ${busyShares(fp).shares.slice(0, 4).map((e) => `${e.what} ${(e.share * 100).toFixed(0)}%`).join(', ')}`;
     return (
       `${((fleetNoop.panel.cpu.median / fleetNoop.hosts) * 1000).toFixed(0)} ms a host${parts}` +
       (recipes === undefined ? '' : `, and ${recipes.cpu.toFixed(2)} s once for Node's start and loading panel (\`panel recipes\`)`)
